@@ -1,0 +1,62 @@
+# sigbox build entry points. The README's quick start is `make run` and `make test`.
+#
+#   make          install missing prerequisites, build host and signatures
+#   make run      the above, then run the daemon on the default signatures
+#   make test     the above, then every test (unit, guest, end-to-end, lints)
+#   make bench    benchmarks
+#
+# The host builds with the machine's rustup toolchain; signatures build for
+# wasm32-wasip2 (see guest-signatures/build.sh and docs in README.md).
+
+CARGO      ?= cargo
+SIGNATURES ?= target/signatures
+SIGBOX     := target/release/sigbox
+# Debian packages the build needs: the wasm32-wasip2 std sources and libc for
+# guests (rustc-web/cargo-web/rust-web-src/wasi-libc), clang/libbpf/bpftool for eBPF.
+DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc clang-19 libbpf-dev bpftool
+WASM_COMPONENT_LD_VERSION := 0.5.31
+
+.PHONY: all deps host guests run replay-sample test test-unit test-guests test-e2e lint bench
+
+all: host guests
+
+# Installs only what is missing, so it is cheap to run every time.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+	@if ! command -v wasm-component-ld >/dev/null 2>&1 && [ ! -x "$$HOME/.cargo/bin/wasm-component-ld" ]; then \
+	  echo "installing wasm-component-ld $(WASM_COMPONENT_LD_VERSION)"; \
+	  $(CARGO) install --locked wasm-component-ld --version $(WASM_COMPONENT_LD_VERSION); \
+	fi
+
+host: deps
+	$(CARGO) build --release --workspace
+
+guests: deps
+	bash guest-signatures/build.sh
+
+run: all
+	$(SIGBOX) replay --signatures $(SIGNATURES) tests/fixtures/sample-events.jsonl
+
+test: all test-unit test-guests test-e2e lint
+
+test-unit:
+	$(CARGO) test --release -p sigbox
+
+test-guests:
+	cd guest-signatures && $(CARGO) test --release
+
+test-e2e:
+	$(CARGO) test --release -p sigbox-e2e -- --test-threads=2
+
+lint:
+	$(CARGO) fmt --all -- --check
+	cd guest-signatures && $(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	cd guest-signatures && $(CARGO) clippy --release --all-targets -- -D warnings

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 OR GPL-2.0-only */
+/*
+ * The few kernel types exec.bpf.c touches, written by hand instead of a
+ * generated 3 MB vmlinux.h: the build needs neither bpftool nor the build
+ * machine's BTF, and this file lists exactly what we rely on.
+ *
+ * Kernel structs carry preserve_access_index, so clang emits CO-RE
+ * relocations and the loader (aya) fixes every offset from the running
+ * kernel's BTF (/sys/kernel/btf/vmlinux). Only the names matter here; the
+ * member order and the absence of the other members are irrelevant.
+ */
+#ifndef SIGBOX_VMLINUX_SUBSET_H
+#define SIGBOX_VMLINUX_SUBSET_H
+
+/* Fixed-width types (normally from <linux/types.h>). */
+typedef unsigned char __u8;
+typedef signed char __s8;
+typedef unsigned short __u16;
+typedef short __s16;
+typedef unsigned int __u32;
+typedef int __s32;
+typedef unsigned long long __u64;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u64 __be64;
+typedef __u32 __wsum;
+typedef int pid_t;
+typedef __u32 dev_t;
+typedef unsigned short umode_t;
+typedef __s64 time64_t;
+typedef _Bool bool;
+#define true 1
+#define false 0
+#define NULL ((void *)0)
+
+/* The uapi constants we use (stable ABI values from <linux/bpf.h>). */
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+enum {
+	BPF_ANY = 0,
+};
+
+/* task_struct.flags bit for kernel threads (<linux/sched.h>). */
+#define PF_KTHREAD 0x00200000
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct mnt_namespace {
+	struct ns_common ns;
+};
+
+struct pid_namespace {
+	struct ns_common ns;
+};
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;
+};
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+};
+
+struct timespec64 {
+	time64_t tv_sec;
+	long tv_nsec;
+};
+
+struct super_block {
+	dev_t s_dev;
+};
+
+struct inode {
+	umode_t i_mode;
+	struct super_block *i_sb;
+	unsigned long i_ino;
+};
+
+/*
+ * The inode's ctime moved twice; the ___flavor suffix lets CO-RE match each
+ * shape against `struct inode`, and bpf_core_field_exists picks the one the
+ * running kernel has.
+ */
+struct inode___v611 { /* 6.11+ */
+	time64_t i_ctime_sec;
+	__u32 i_ctime_nsec;
+};
+
+struct inode___v606 { /* 6.6 to 6.10 */
+	struct timespec64 __i_ctime;
+};
+
+struct inode___v0 { /* before 6.6 */
+	struct timespec64 i_ctime;
+};
+
+struct file {
+	struct inode *f_inode;
+};
+
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+};
+
+struct task_struct {
+	unsigned int flags;
+	pid_t pid;
+	pid_t tgid;
+	struct task_struct *real_parent;
+	struct pid *thread_pid;
+	struct nsproxy *nsproxy;
+	struct mm_struct *mm;
+	char comm[16];
+};
+
+struct linux_binprm {
+	struct mm_struct *mm;
+	struct file *file;
+	const char *filename;
+	const char *interp;
+};
+
+#pragma clang attribute pop
+
+#endif /* SIGBOX_VMLINUX_SUBSET_H */

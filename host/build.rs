@@ -1,0 +1,194 @@
+//! Builds the eBPF object for the live exec source (`bpf/exec.bpf.c`) and
+//! generates the record layout constants the Rust twin is tested against.
+//!
+//! Outputs, in `OUT_DIR`:
+//! - `exec.bpf.o`: the object `source::bpf` embeds with `include_bytes_aligned!`;
+//! - `exec_event_layout.rs`: offsets, size and `#define EXEC_*` constants read
+//!   from `bpf/exec_event.h`, which clang checks with `_Static_assert`.
+//!
+//! Environment:
+//! - `SIGBOX_BPF_STUB=1`: do not run clang; write an empty object instead and
+//!   set `cfg(sigbox_bpf_stub)`, so `cargo clippy`/`check` work on machines
+//!   without clang. The resulting binary cannot start the live source.
+//! - `SIGBOX_CLANG`: the clang to use (default `clang-19`).
+//!
+//! Without stub mode a missing clang is a hard error: silently shipping a
+//! daemon that cannot load its probe would be worse than a failed build.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Every file the object is built from, relative to the workspace root.
+const BPF_SOURCES: &[&str] = &["bpf/exec.bpf.c", "bpf/exec_event.h", "bpf/vmlinux_subset.h"];
+/// The translation unit handed to clang.
+const BPF_MAIN: &str = "bpf/exec.bpf.c";
+/// The header holding `struct exec_event` and its layout assertions.
+const EVENT_HEADER: &str = "bpf/exec_event.h";
+const DEFAULT_CLANG: &str = "clang-19";
+
+fn main() {
+    if let Err(message) = run() {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(env_var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir
+        .parent()
+        .ok_or("CARGO_MANIFEST_DIR has no parent directory")?
+        .to_path_buf();
+    let out_dir = PathBuf::from(env_var("OUT_DIR")?);
+
+    for source in BPF_SOURCES {
+        let path = root.join(source);
+        if !path.is_file() {
+            return Err(format!("BPF source {} is missing", path.display()));
+        }
+        println!("cargo::rerun-if-changed={}", path.display());
+    }
+    println!("cargo::rerun-if-env-changed=SIGBOX_BPF_STUB");
+    println!("cargo::rerun-if-env-changed=SIGBOX_CLANG");
+    println!("cargo::rustc-check-cfg=cfg(sigbox_bpf_stub)");
+
+    write_layout(&root.join(EVENT_HEADER), &out_dir.join("exec_event_layout.rs"))?;
+
+    let object = out_dir.join("exec.bpf.o");
+    let stub = env::var("SIGBOX_BPF_STUB").is_ok_and(|v| !v.is_empty() && v != "0");
+    if stub {
+        println!("cargo::rustc-cfg=sigbox_bpf_stub");
+        println!("cargo::warning=SIGBOX_BPF_STUB set: built without the eBPF object");
+        return fs::write(&object, b"")
+            .map_err(|e| format!("writing stub object {}: {e}", object.display()));
+    }
+    compile_bpf(&root, &root.join(BPF_MAIN), &object)
+}
+
+fn env_var(name: &str) -> Result<String, String> {
+    env::var(name).map_err(|e| format!("environment variable {name}: {e}"))
+}
+
+/// Runs clang on `source`, writing `object`.
+fn compile_bpf(root: &Path, source: &Path, object: &Path) -> Result<(), String> {
+    let clang = env::var("SIGBOX_CLANG").unwrap_or_else(|_| DEFAULT_CLANG.to_owned());
+    // The headers that say `__TARGET_ARCH_*` (bpf_tracing.h) and the byte
+    // order must match the machine the probe will run on, i.e. cargo's target.
+    let arch = match env_var("CARGO_CFG_TARGET_ARCH")?.as_str() {
+        "x86_64" => "x86",
+        "aarch64" => "arm64",
+        "riscv64" => "riscv",
+        "s390x" => "s390",
+        "powerpc64" => "powerpc",
+        other => return Err(format!("no BPF __TARGET_ARCH for target arch {other}")),
+    };
+    let bpf_target = match env_var("CARGO_CFG_TARGET_ENDIAN")?.as_str() {
+        "big" => "bpfeb",
+        _ => "bpfel",
+    };
+    let output = Command::new(&clang)
+        .args(["-g", "-O2", "-Wall", "-target", bpf_target])
+        .arg(format!("-D__TARGET_ARCH_{arch}"))
+        .arg("-I")
+        .arg(root.join("bpf"))
+        .arg("-c")
+        .arg(source)
+        .arg("-o")
+        .arg(object)
+        .output()
+        .map_err(|e| {
+            if e.kind() == ErrorKind::NotFound {
+                format!(
+                    "`{clang}` not found; it is needed to compile {} \
+                     (install clang-19 and libbpf-dev, set SIGBOX_CLANG to another clang, \
+                     or set SIGBOX_BPF_STUB=1 to build without the eBPF object)",
+                    source.display()
+                )
+            } else {
+                format!("running `{clang}` on {}: {e}", source.display())
+            }
+        })?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        let hint = if stderr.contains("bpf/bpf_helpers.h") {
+            " (libbpf headers missing: install libbpf-dev)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "`{clang}` failed ({}) compiling {}{hint}:\n{stderr}",
+            output.status,
+            source.display()
+        ));
+    }
+    for line in stderr.lines().filter(|l| l.contains("warning:")) {
+        println!("cargo::warning={line}");
+    }
+    Ok(())
+}
+
+/// Generates Rust constants from the `EXEC_EVENT_FIELD`, `EXEC_EVENT_SIZE`
+/// and `#define EXEC_*` lines of the event header.
+fn write_layout(header: &Path, out: &Path) -> Result<(), String> {
+    let text = fs::read_to_string(header)
+        .map_err(|e| format!("reading {}: {e}", header.display()))?;
+    let mut fields = Vec::new();
+    let mut size = None;
+    let mut defines = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        let bad = || format!("{}:{}: cannot parse `{line}`", header.display(), number + 1);
+        if let Some(args) = macro_args(line, "EXEC_EVENT_FIELD(") {
+            let (name, offset) = args.split_once(',').ok_or_else(bad)?;
+            let offset = parse_int(offset).ok_or_else(bad)?;
+            fields.push((name.trim().to_owned(), offset));
+        } else if let Some(args) = macro_args(line, "EXEC_EVENT_SIZE(") {
+            size = Some(parse_int(args).ok_or_else(bad)?);
+        } else if let Some(rest) = line.strip_prefix("#define EXEC_") {
+            let mut words = rest.split_whitespace();
+            let (Some(name), Some(value)) = (words.next(), words.next()) else {
+                continue;
+            };
+            // Function-like macros and non-numeric values are not constants.
+            if let (false, Some(value)) = (name.contains('('), parse_int(value)) {
+                defines.push((format!("EXEC_{name}"), value));
+            }
+        }
+    }
+    let size = size.ok_or_else(|| format!("{}: no EXEC_EVENT_SIZE line", header.display()))?;
+    if fields.is_empty() {
+        return Err(format!("{}: no EXEC_EVENT_FIELD lines", header.display()));
+    }
+
+    let mut rs = format!("// Generated by host/build.rs from {EVENT_HEADER}. Do not edit.\n\n");
+    rs.push_str("/// `sizeof(struct exec_event)` as asserted in the C header.\n");
+    let _ = writeln!(rs, "pub(crate) const C_EXEC_EVENT_SIZE: usize = {size};");
+    rs.push_str("/// `(field, offsetof(struct exec_event, field))` as asserted in the C header.\n");
+    rs.push_str("pub(crate) const C_EXEC_EVENT_FIELDS: &[(&str, usize)] = &[\n");
+    for (name, offset) in &fields {
+        let _ = writeln!(rs, "    ({name:?}, {offset}),");
+    }
+    rs.push_str("];\n");
+    for (name, value) in &defines {
+        let _ = writeln!(rs, "/// `{name}` from the C header.");
+        let _ = writeln!(rs, "pub(crate) const {name}: u32 = {value};");
+    }
+    fs::write(out, rs).map_err(|e| format!("writing {}: {e}", out.display()))
+}
+
+/// The text between `name` and the closing parenthesis, if `line` is a use of `name`.
+fn macro_args<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.strip_prefix(name)?.split_once(')').map(|(args, _)| args)
+}
+
+fn parse_int(text: &str) -> Option<u64> {
+    let text = text.trim();
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}

@@ -1,0 +1,107 @@
+//! Command-line arguments, turned into a validated [`sigbox::Command`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sigbox::engine::Limits;
+use sigbox::sink::OutputFormat;
+use sigbox::{Command, Input};
+
+/// Runtime-security detections ("signatures") as sandboxed WebAssembly components.
+///
+/// sigbox evaluates process events against every `*.wasm` signature in a
+/// directory and prints findings as JSON lines in Tracee's format on stdout.
+/// Logs and the end-of-run summary go to stderr (set RUST_LOG=debug for more).
+#[derive(Parser, Debug)]
+#[command(name = "sigbox", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: CliCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum CliCommand {
+    /// Watch every exec on this machine (eBPF) until SIGINT or SIGTERM. Needs root
+    /// (or CAP_BPF and CAP_PERFMON).
+    Run {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Evaluate Tracee `--output json` events from a file or stdin, then print a summary.
+    Replay {
+        #[command(flatten)]
+        common: Common,
+        /// File of Tracee JSON events, one per line; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+    },
+    /// Print a signature module's metadata and selected events as JSON, or why it is invalid.
+    Inspect {
+        /// The `.wasm` module.
+        module: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct Common {
+    /// Directory of `*.wasm` signatures; every module in it is loaded.
+    #[arg(long, short = 's', value_name = "DIR", env = "SIGBOX_SIGNATURES")]
+    signatures: PathBuf,
+    /// How findings are printed on stdout.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Json)]
+    output: Format,
+    /// CPU time a signature may spend on one event before the call is aborted, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10)]
+    cpu_limit_ms: u64,
+    /// Linear memory one signature may use, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    memory_limit_mib: usize,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Format {
+    /// One finding per line in Tracee's JSON finding format.
+    Json,
+    /// One readable line per finding.
+    Text,
+}
+
+impl Common {
+    fn output(&self) -> OutputFormat {
+        match self.output {
+            Format::Json => OutputFormat::Json,
+            Format::Text => OutputFormat::Text,
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            cpu_per_event: Duration::from_millis(self.cpu_limit_ms.max(1)),
+            memory_bytes: self.memory_limit_mib.max(1) << 20,
+            ..Limits::default()
+        }
+    }
+}
+
+impl Cli {
+    /// The command to run.
+    pub fn into_command(self) -> Command {
+        match self.command {
+            CliCommand::Run { common } => Command::Run {
+                output: common.output(),
+                limits: common.limits(),
+                signatures: common.signatures,
+            },
+            CliCommand::Replay { common, file } => Command::Replay {
+                output: common.output(),
+                limits: common.limits(),
+                signatures: common.signatures,
+                input: match file {
+                    Some(path) if path.as_os_str() != "-" => Input::File(path),
+                    _ => Input::Stdin,
+                },
+            },
+            CliCommand::Inspect { module } => Command::Inspect { module },
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Errors from loading and running signatures.
+
+use std::path::PathBuf;
+
+/// A boxed error cause (wasmtime's errors are converted into this form).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Converts a wasmtime error into a boxed cause that keeps its chain.
+pub(crate) fn cause(error: wasmtime::Error) -> BoxError {
+    error.into_boxed_dyn_error()
+}
+
+/// Why a file could not be loaded as a signature.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{path}: cannot read file")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not WebAssembly at all.
+    #[error("{path}: not a WebAssembly file (no \\0asm header)")]
+    NotWasm { path: PathBuf },
+    /// The file is a core module, not a component.
+    #[error(
+        "{path}: a core WebAssembly module, not a component; build signatures for wasm32-wasip2"
+    )]
+    CoreModule { path: PathBuf },
+    /// wasmtime rejected the component (truncated, malformed, unsupported).
+    #[error("{path}: invalid component")]
+    Compile {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    /// The component does not implement the `sigbox:signature/signature` world
+    /// (an import the host does not offer, or a missing or mistyped export).
+    #[error("{path}: does not implement the sigbox:signature@0.1.0 world")]
+    WrongWorld {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    /// Instantiation or one of the load-time calls (`metadata`,
+    /// `selected-events`) trapped.
+    #[error("{path}: failed during {stage}")]
+    Trap {
+        path: PathBuf,
+        stage: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// The metadata is unusable (for example an empty id).
+    #[error("{path}: invalid metadata: {reason}")]
+    Metadata { path: PathBuf, reason: String },
+    /// The signature's `init` returned an error.
+    #[error("{path}: signature {id} refused to initialise: {message}")]
+    Init {
+        path: PathBuf,
+        id: String,
+        message: String,
+    },
+    /// Another loaded file already has this signature id.
+    #[error("{path}: signature id {id} is already loaded from {existing}")]
+    DuplicateId {
+        path: PathBuf,
+        id: String,
+        existing: PathBuf,
+    },
+}
+
+/// Why one signature failed to evaluate one event.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The signature returned an error for this event.
+    #[error("signature returned an error: {0}")]
+    Returned(String),
+    /// The guest trapped (including running past its CPU or memory limit).
+    #[error("signature trapped")]
+    Trap(#[source] BoxError),
+    /// The signature returned more findings than the limit allows.
+    #[error("signature returned {count} findings for one event (limit {limit})")]
+    TooManyFindings { count: usize, limit: usize },
+}

@@ -1,0 +1,25 @@
+//! sigbox: runtime-security detections as sandboxed WebAssembly components.
+//!
+//! The crate is split the way events flow:
+//! - [`source`]: where events come from (Tracee JSON replay, the live eBPF collector);
+//! - [`engine`]: the wasmtime runtime that loads signatures and dispatches events to them;
+//! - [`sink`]: how findings are written (Tracee-compatible JSON, text).
+
+pub mod app;
+pub mod config;
+pub mod engine;
+pub mod pipeline;
+pub mod sink;
+pub mod source;
+
+pub use app::run;
+pub use config::{Command, Input};
+
+/// The WIT types shared with signatures, under short names.
+pub mod wit {
+    pub use crate::engine::bindings::sigbox::signature::host::LogLevel;
+    pub use crate::engine::bindings::sigbox::signature::types::{
+        Event, EventSelector, ExecArgs, Field, Finding, Metadata, Origin, OriginFilter, Payload,
+        Properties, Signal, Value,
+    };
+}

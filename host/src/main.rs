@@ -1,0 +1,28 @@
+//! The `sigbox` command: parse arguments, set up logging, run, map the result
+//! to an exit code.
+
+mod cli;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let command = cli::Cli::parse().into_command();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    match sigbox::run(command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("sigbox: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The path every event takes, whatever its source: dispatch to the selecting
+//! signatures, write findings, log and count failures.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use crate::engine::{Detection, Failure, SignatureSet, SignatureStatus};
+use crate::sink::FindingWriter;
+use crate::wit::Event;
+
+/// Counts kept while processing a stream.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StreamCounts {
+    /// Input records read (lines for replay, ring-buffer records for live).
+    pub records: u64,
+    /// Events dispatched.
+    pub events: u64,
+    /// Records that could not be turned into events.
+    pub bad_records: u64,
+    /// Findings written.
+    pub findings: u64,
+    /// Signature failures on single events (errors and traps).
+    pub signature_errors: u64,
+    /// Events the kernel dropped because the ring buffer was full (live only).
+    pub kernel_drops: Option<u64>,
+}
+
+/// The end-of-run report printed to stderr.
+pub struct Summary {
+    /// What the source and pipeline counted.
+    pub counts: StreamCounts,
+    /// Every loaded signature with its counters.
+    pub signatures: Vec<SignatureStatus>,
+    /// Signature files that failed to load.
+    pub load_failures: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counts;
+        write!(
+            f,
+            "summary: {} records, {} events, {} bad records, {} findings, {} signature errors",
+            c.records, c.events, c.bad_records, c.findings, c.signature_errors
+        )?;
+        if let Some(drops) = c.kernel_drops {
+            write!(f, ", {drops} events dropped in the kernel")?;
+        }
+        write!(
+            f,
+            "; {} signatures loaded, {} failed to load",
+            self.signatures.len(),
+            self.load_failures
+        )?;
+        for s in &self.signatures {
+            let m = &s.info.metadata;
+            write!(
+                f,
+                "\n  {} v{} ({}): {} events, {} findings, {} errors",
+                m.id,
+                m.version,
+                s.info.path.display(),
+                s.stats.events,
+                s.stats.findings,
+                s.stats.errors
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Dispatches events to signatures and writes their findings.
+pub struct Pipeline<W: Write> {
+    signatures: SignatureSet,
+    writer: FindingWriter<W>,
+    counts: StreamCounts,
+}
+
+impl<W: Write> Pipeline<W> {
+    /// A pipeline over `signatures`, writing findings with `writer`.
+    pub fn new(signatures: SignatureSet, writer: FindingWriter<W>) -> Self {
+        Self {
+            signatures,
+            writer,
+            counts: StreamCounts::default(),
+        }
+    }
+
+    /// The counters so far (the source adds its own through [`Self::counts_mut`]).
+    pub fn counts(&self) -> &StreamCounts {
+        &self.counts
+    }
+
+    /// Mutable access for the source's own counters (records, bad records, drops).
+    pub fn counts_mut(&mut self) -> &mut StreamCounts {
+        &mut self.counts
+    }
+
+    /// The loaded signatures.
+    pub fn signatures(&self) -> &SignatureSet {
+        &self.signatures
+    }
+
+    /// Mutable access to the loaded signatures (for signals and reloads).
+    pub fn signatures_mut(&mut self) -> &mut SignatureSet {
+        &mut self.signatures
+    }
+
+    /// Evaluates `event` with every signature that selected it. `raw` is the
+    /// event's original JSON, if it has one; `place` says where the event came
+    /// from (e.g. `line 12`) for log lines.
+    ///
+    /// # Errors
+    /// Only when findings cannot be written (e.g. stdout was closed): the
+    /// caller should stop. Signature failures are logged and counted here.
+    pub fn process(
+        &mut self,
+        event: &Event,
+        raw: Option<&str>,
+        place: &dyn fmt::Display,
+    ) -> io::Result<()> {
+        self.counts.events += 1;
+        let mut write_result = Ok(());
+        let writer = &mut self.writer;
+        let counts = &mut self.counts;
+        let mut failures = 0;
+        self.signatures.dispatch(
+            event,
+            |detection: Detection<'_>| {
+                if write_result.is_ok() {
+                    write_result = writer.write(&detection, event, raw);
+                    counts.findings += 1;
+                }
+            },
+            |failure: Failure<'_>| {
+                failures += 1;
+                tracing::warn!(
+                    signature = %failure.signature.metadata.id,
+                    event = %event.name,
+                    pid = event.host_pid,
+                    "{place}: {}",
+                    error_chain(&failure.error)
+                );
+            },
+        );
+        self.counts.signature_errors += failures;
+        write_result
+    }
+
+    /// Flushes findings and returns the summary.
+    ///
+    /// # Errors
+    /// Flushing failed.
+    pub fn finish(mut self, load_failures: usize) -> io::Result<Summary> {
+        self.writer.flush()?;
+        Ok(Summary {
+            counts: self.counts,
+            signatures: self.signatures.status(),
+            load_failures,
+        })
+    }
+}
+
+/// An error and its causes, joined with `: `.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

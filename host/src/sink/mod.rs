@@ -1,0 +1,100 @@
+//! Where findings go: JSON lines in Tracee's finding format, or readable text.
+
+pub mod tracee_json;
+
+use std::io::{self, Write};
+
+use crate::engine::Detection;
+use crate::wit::{Event, Payload};
+
+/// How findings are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// One Tracee-format finding per line.
+    #[default]
+    Json,
+    /// One readable line per finding.
+    Text,
+}
+
+/// Writes findings to a stream (normally stdout).
+pub struct FindingWriter<W: Write> {
+    out: W,
+    format: OutputFormat,
+    /// Flush after every finding (live use), rather than when the buffer fills.
+    flush_each: bool,
+}
+
+impl<W: Write> FindingWriter<W> {
+    /// A writer in `format`; `flush_each` makes every finding visible at once.
+    pub fn new(out: W, format: OutputFormat, flush_each: bool) -> Self {
+        Self {
+            out,
+            format,
+            flush_each,
+        }
+    }
+
+    /// Writes one finding for `event` (`raw` is its original JSON line, if any).
+    ///
+    /// # Errors
+    /// Writing failed (for example a closed pipe).
+    pub fn write(
+        &mut self,
+        detection: &Detection<'_>,
+        event: &Event,
+        raw: Option<&str>,
+    ) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => {
+                let json = tracee_json::finding_json(detection, event, raw);
+                serde_json::to_writer(&mut self.out, &json)?;
+                self.out.write_all(b"\n")?;
+            }
+            OutputFormat::Text => writeln!(self.out, "{}", text_line(detection, event))?,
+        }
+        if self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes buffered findings.
+    ///
+    /// # Errors
+    /// Writing failed.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// `<time> <id> <name> (severity N): pid P comm C [prev_comm X] exe E [container C] [data]`
+fn text_line(detection: &Detection<'_>, event: &Event) -> String {
+    let metadata = &detection.signature.metadata;
+    let mut line = format!(
+        "{} {} {} (severity {}): pid {} comm {:?}",
+        event.timestamp_ns,
+        metadata.id,
+        metadata.name,
+        metadata.properties.severity,
+        event.host_pid,
+        event.process_name,
+    );
+    if let Payload::Exec(exec) = &event.payload {
+        if let Some(prev) = &exec.prev_comm {
+            line.push_str(&format!(" prev_comm {prev:?}"));
+        }
+        line.push_str(&format!(" pathname {:?}", exec.pathname));
+    }
+    if !event.container_id.is_empty() {
+        line.push_str(&format!(" container {}", event.container_id));
+    }
+    for field in &detection.finding.data {
+        line.push_str(&format!(
+            " {}={}",
+            field.name,
+            tracee_json::value_json(&field.value)
+        ));
+    }
+    line
+}

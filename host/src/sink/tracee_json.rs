@@ -1,0 +1,209 @@
+//! Findings (and events) in Tracee's JSON format, so tools that consume
+//! `tracee --output json` consume sigbox's output unchanged.
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::engine::Detection;
+use crate::source::tracee_json::EXEC_EVENT;
+use crate::wit::{Event, ExecArgs, Field, Metadata, Origin, Payload, Value};
+
+/// Tracee's event id for `sched_process_exec`.
+const EXEC_EVENT_ID: i64 = 710;
+
+/// Renders a detection as a Tracee finding: the triggering event's context,
+/// the signature's event name and id, one argument per data key plus
+/// `detectedFrom`, and Tracee-style metadata.
+///
+/// `raw` is the triggering event's original Tracee JSON when it came from
+/// replay: its context is copied as it is, including fields sigbox does not
+/// model (container image, Kubernetes, entity ids). Without it the context is
+/// built from the typed event.
+pub fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>) -> Json {
+    let mut context = raw
+        .and_then(|line| serde_json::from_str::<Map<String, Json>>(line).ok())
+        .unwrap_or_else(|| event_json(event));
+    let trigger_args = context.remove("args").unwrap_or_else(|| event_args(event));
+    let trigger_id = context
+        .get("eventId")
+        .and_then(|id| match id {
+            Json::String(s) => s.parse::<i64>().ok(),
+            other => other.as_i64(),
+        })
+        .unwrap_or_else(|| event_id(&event.name));
+
+    let metadata = &detection.signature.metadata;
+    let mut args: Vec<Json> = detection.finding.data.iter().map(data_arg).collect();
+    args.push(json!({
+        "name": "detectedFrom",
+        "type": "unknown",
+        "value": {
+            "id": trigger_id,
+            "name": event.name,
+            "args": trigger_args,
+            "returnValue": event.return_value,
+        },
+    }));
+    context.insert("eventId".into(), json!(detection.event_id.to_string()));
+    context.insert("eventName".into(), json!(metadata.event_name));
+    context.insert("argsNum".into(), json!(args.len()));
+    context.insert("returnValue".into(), json!(0));
+    context.insert("args".into(), Json::Array(args));
+    context.insert("metadata".into(), metadata_json(metadata));
+    Json::Object(context)
+}
+
+/// Tracee's `metadata` object: capitalised keys, properties plus
+/// `signatureID` and `signatureName`.
+fn metadata_json(metadata: &Metadata) -> Json {
+    let p = &metadata.properties;
+    let mut properties = Map::new();
+    properties.insert("Severity".into(), json!(p.severity));
+    properties.insert("Category".into(), json!(p.category));
+    properties.insert("Technique".into(), json!(p.technique));
+    properties.insert("Kubernetes_Technique".into(), json!(p.kubernetes_technique));
+    properties.insert("id".into(), json!(p.mitre_id));
+    properties.insert("external_id".into(), json!(p.external_id));
+    for extra in &p.extra {
+        properties.insert(extra.name.clone(), value_json(&extra.value));
+    }
+    properties.insert("signatureID".into(), json!(metadata.id));
+    properties.insert("signatureName".into(), json!(metadata.name));
+    // Go marshals an empty tag slice as null; so does Tracee.
+    let tags = if metadata.tags.is_empty() {
+        Json::Null
+    } else {
+        json!(metadata.tags)
+    };
+    json!({
+        "Version": metadata.version,
+        "Description": metadata.description,
+        "Tags": tags,
+        "Properties": properties,
+    })
+}
+
+fn data_arg(field: &Field) -> Json {
+    json!({"name": field.name, "type": "interface{}", "value": value_json(&field.value)})
+}
+
+/// Tracee's event id for an event name (known for exec only; 0 otherwise).
+fn event_id(name: &str) -> i64 {
+    if name == EXEC_EVENT { EXEC_EVENT_ID } else { 0 }
+}
+
+/// A typed event as a Tracee `trace.Event` object.
+pub fn event_json(event: &Event) -> Map<String, Json> {
+    let in_container = event.origin != Origin::Host;
+    let args = event_args(event);
+    let json = json!({
+        "timestamp": event.timestamp_ns,
+        "threadStartTime": 0,
+        "processorId": 0,
+        "processId": event.pid,
+        "cgroupId": event.cgroup_id,
+        "threadId": event.tid,
+        "parentProcessId": event.ppid,
+        "hostProcessId": event.host_pid,
+        "hostThreadId": event.host_tid,
+        "hostParentProcessId": event.host_ppid,
+        "userId": event.uid,
+        "mountNamespace": event.mount_ns,
+        "pidNamespace": event.pid_ns,
+        "processName": event.process_name,
+        "executable": {"path": event.executable_path},
+        "hostName": event.host_name,
+        "containerId": event.container_id,
+        "container": if in_container { json!({"id": event.container_id}) } else { json!({}) },
+        "kubernetes": {},
+        "eventId": event_id(&event.name).to_string(),
+        "eventName": event.name,
+        "matchedPolicies": [],
+        "argsNum": args.as_array().map_or(0, Vec::len),
+        "returnValue": event.return_value,
+        "syscall": "",
+        "stackAddresses": null,
+        "contextFlags": {
+            "containerStarted": event.origin == Origin::Container,
+            "isCompat": false,
+        },
+        "args": args,
+    });
+    match json {
+        Json::Object(map) => map,
+        _ => unreachable!("json! of an object literal is an object"),
+    }
+}
+
+/// The event's arguments as Tracee's `[{name, type, value}]` list.
+fn event_args(event: &Event) -> Json {
+    let args: Vec<Json> = match &event.payload {
+        Payload::Exec(exec) => exec_args_json(exec),
+        Payload::Generic(fields) => fields
+            .iter()
+            .map(|f| json!({"name": f.name, "type": type_name(&f.value), "value": value_json(&f.value)}))
+            .collect(),
+    };
+    Json::Array(args)
+}
+
+fn exec_args_json(exec: &ExecArgs) -> Vec<Json> {
+    let arg = |name: &str, ty: &str, value: Json| json!({"name": name, "type": ty, "value": value});
+    let mut args = vec![
+        arg("cmdpath", "const char*", json!(exec.cmdpath)),
+        arg("pathname", "const char*", json!(exec.pathname)),
+        arg("dev", "dev_t", json!(exec.dev)),
+        arg("inode", "unsigned long", json!(exec.inode)),
+        arg("ctime", "unsigned long", json!(exec.ctime)),
+        arg("inode_mode", "umode_t", json!(exec.inode_mode)),
+        arg(
+            "interpreter_pathname",
+            "const char*",
+            json!(exec.interpreter_pathname),
+        ),
+        arg("argv", "const char**", json!(exec.argv)),
+        arg("stdin_type", "string", json!(exec.stdin_type)),
+        arg("stdin_path", "char*", json!(exec.stdin_path)),
+        arg(
+            "invoked_from_kernel",
+            "int",
+            json!(i32::from(exec.invoked_from_kernel)),
+        ),
+        arg("pwd", "char*", json!(exec.pwd)),
+    ];
+    if let Some(prev_comm) = &exec.prev_comm {
+        args.push(arg("prev_comm", "const char*", json!(prev_comm)));
+    }
+    if exec.argv_truncated {
+        args.push(arg("argv_truncated", "bool", json!(true)));
+    }
+    args.extend(exec.extra.iter().map(
+        |f| json!({"name": f.name, "type": type_name(&f.value), "value": value_json(&f.value)}),
+    ));
+    args
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::None | Value::Json(_) => "unknown",
+        Value::Boolean(_) => "bool",
+        Value::Signed(_) => "long",
+        Value::Unsigned(_) => "unsigned long",
+        Value::Float(_) => "double",
+        Value::Text(_) => "const char*",
+        Value::TextList(_) => "const char**",
+    }
+}
+
+/// A WIT value as JSON (`json` values are embedded as parsed JSON).
+pub fn value_json(value: &Value) -> Json {
+    match value {
+        Value::None => Json::Null,
+        Value::Boolean(b) => json!(b),
+        Value::Signed(i) => json!(i),
+        Value::Unsigned(u) => json!(u),
+        Value::Float(f) => json!(f),
+        Value::Text(s) => json!(s),
+        Value::TextList(list) => json!(list),
+        Value::Json(text) => serde_json::from_str(text).unwrap_or_else(|_| json!(text)),
+    }
+}

@@ -1,0 +1,702 @@
+//! The live exec source: loads `bpf/exec.bpf.c`, attaches it to the kernel's
+//! exec tracepoints and turns its ring buffer records into [`Event`]s.
+//!
+//! Kernel side (see `bpf/README.md`): `tp_btf/sched_process_exec` sends one
+//! record per successful exec; the comm before the exec comes from
+//! `tp_btf/sched_prepare_exec` (kernel 6.10+) or, on older kernels, from the
+//! `syscalls/sys_enter_execve{,at}` tracepoints. Needs kernel BTF (5.8+).
+//!
+//! Ids in the events are the host's (the process's own pid namespace view is
+//! not computed): `pid == host_pid`, `tid == host_tid`, `ppid == host_ppid`.
+
+mod decode;
+mod record;
+
+use std::io;
+use std::path::Path;
+
+use aya::maps::{Array, MapData, MapError, RingBuf};
+use aya::programs::{BtfTracePoint, ProgramError, TracePoint};
+use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use self::decode::{Decoder, RawExec};
+use crate::wit::Event;
+
+/// The compiled eBPF object (empty when built with `SIGBOX_BPF_STUB=1`).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec.bpf.o"));
+
+/// Program names, as in `bpf/exec.bpf.c`.
+const PROG_EXEC: &str = "sigbox_exec";
+const PROG_PREPARE_EXEC: &str = "sigbox_prepare_exec";
+const PROG_ENTER_EXECVE: &str = "sigbox_enter_execve";
+const PROG_ENTER_EXECVEAT: &str = "sigbox_enter_execveat";
+/// Map names, as in `bpf/exec.bpf.c`.
+const MAP_EVENTS: &str = "exec_events";
+const MAP_DROPS: &str = "exec_drops";
+
+/// Ring buffer size used by [`ExecCollector::start`]: 16 MiB, about 25,000
+/// typical records or 1,000 of the largest (~16 KiB).
+pub const DEFAULT_RING_BUFFER_BYTES: u32 = 16 << 20;
+
+/// Records drained per [`ExecCollector::read_batch`] call at most, so one call
+/// cannot hold the task forever under a sustained exec storm; the rest is
+/// read by the next call, which does not wait.
+const MAX_BATCH: usize = 4096;
+
+/// Linux capability numbers (`<linux/capability.h>`).
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+const PROC_SELF_STATUS: &str = "/proc/self/status";
+const TRACEFS: &str = "/sys/kernel/tracing";
+const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
+
+/// Errors of the live exec source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BpfError {
+    /// The process lacks the capabilities to load and attach the programs.
+    #[error(
+        "missing capabilities: {missing} (run as root, or grant CAP_BPF and CAP_PERFMON; \
+         CAP_SYS_ADMIN also works)"
+    )]
+    MissingPrivileges {
+        /// The missing capabilities, e.g. `CAP_BPF, CAP_PERFMON`.
+        missing: String,
+    },
+    /// `/proc/self/status` could not be read.
+    #[error("reading {path}")]
+    ProcStatus {
+        /// The file read.
+        path: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// `/proc/self/status` has no parsable `CapEff:` line.
+    #[error("{path} has no CapEff line")]
+    NoCapEff {
+        /// The file read.
+        path: &'static str,
+    },
+    /// [`ExecCollector::start`] was called outside a tokio runtime.
+    #[error("the live exec source must be started inside a tokio runtime")]
+    NoRuntime,
+    /// This binary was built with `SIGBOX_BPF_STUB=1` and has no eBPF object.
+    #[error("sigbox was built without its eBPF object (SIGBOX_BPF_STUB=1); rebuild with clang-19")]
+    StubBuild,
+    /// The requested ring buffer size is not usable.
+    #[error("ring buffer size {bytes} is not a power-of-two multiple of the page size")]
+    RingBufferSize {
+        /// The size asked for.
+        bytes: u32,
+    },
+    /// Kernel BTF is missing or unreadable (needs `CONFIG_DEBUG_INFO_BTF`).
+    #[error("reading kernel BTF from /sys/kernel/btf/vmlinux")]
+    Btf(#[source] BtfError),
+    /// The object could not be loaded: parsing, CO-RE relocation, map creation.
+    #[error("loading the eBPF object")]
+    Object(#[source] EbpfError),
+    /// A program the loader expects is not in the object.
+    #[error("eBPF program `{program}` is missing from the object")]
+    ProgramMissing {
+        /// The program name.
+        program: &'static str,
+    },
+    /// The kernel rejected a program; the verifier log says why.
+    #[error("eBPF program `{program}` was rejected by the kernel; verifier log:\n{verifier_log}")]
+    Verifier {
+        /// The program name.
+        program: &'static str,
+        /// The verifier's log.
+        verifier_log: String,
+        /// The `BPF_PROG_LOAD` error.
+        #[source]
+        source: io::Error,
+    },
+    /// Loading (other than verification) or attaching a program failed.
+    #[error("eBPF program `{program}`: {action} failed")]
+    Program {
+        /// The program name.
+        program: &'static str,
+        /// `load` or `attach`.
+        action: &'static str,
+        /// The cause.
+        #[source]
+        source: ProgramError,
+    },
+    /// A map the loader expects is not in the object.
+    #[error("eBPF map `{map}` is missing from the object")]
+    MapMissing {
+        /// The map name.
+        map: &'static str,
+    },
+    /// A map could not be opened as the expected type.
+    #[error("eBPF map `{map}`")]
+    Map {
+        /// The map name.
+        map: &'static str,
+        /// The cause.
+        #[source]
+        source: MapError,
+    },
+    /// tracefs is not mounted and mounting it failed.
+    #[error("mounting tracefs at {path}")]
+    Tracefs {
+        /// The mount point.
+        path: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Registering or polling the ring buffer's file descriptor failed.
+    #[error("polling the eBPF ring buffer")]
+    Poll(#[source] io::Error),
+}
+
+/// Checks that this process may load and attach the eBPF programs.
+///
+/// Reads the effective capabilities (`CapEff` in `/proc/self/status`):
+/// either `CAP_SYS_ADMIN`, or both `CAP_BPF` and `CAP_PERFMON`, are needed.
+/// Root normally has all of them.
+///
+/// # Errors
+/// [`BpfError::MissingPrivileges`] names what is missing;
+/// [`BpfError::ProcStatus`] or [`BpfError::NoCapEff`] if the capabilities
+/// cannot be read.
+pub fn check_privileges() -> Result<(), BpfError> {
+    let status = std::fs::read_to_string(PROC_SELF_STATUS)
+        .map_err(|source| BpfError::ProcStatus { path: PROC_SELF_STATUS, source })?;
+    let cap_eff = parse_cap_eff(&status).ok_or(BpfError::NoCapEff { path: PROC_SELF_STATUS })?;
+    match missing_capabilities(cap_eff) {
+        None => Ok(()),
+        Some(missing) => Err(BpfError::MissingPrivileges { missing }),
+    }
+}
+
+fn parse_cap_eff(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|line| line.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// The capabilities missing from `cap_eff`, comma-separated; `None` if enough.
+fn missing_capabilities(cap_eff: u64) -> Option<String> {
+    let has = |cap: u32| cap_eff & (1 << cap) != 0;
+    // CAP_SYS_ADMIN covers both (and is the only option before Linux 5.8).
+    if has(CAP_SYS_ADMIN) {
+        return None;
+    }
+    let missing: Vec<&str> = [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
+        .into_iter()
+        .filter(|&(cap, _)| !has(cap))
+        .map(|(_, name)| name)
+        .collect();
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
+/// Where the comm before an exec (`prev_comm`) comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrevCommSource {
+    /// `tp_btf/sched_prepare_exec` (Linux 6.10+).
+    SchedPrepareExec,
+    /// The `syscalls/sys_enter_execve` and `sys_enter_execveat` tracepoints
+    /// (older kernels; needs tracefs).
+    SyscallTracepoints,
+    /// Neither could be attached; events carry `prev_comm: None`.
+    Unavailable,
+}
+
+/// The loaded and attached exec programs and the reader of their events.
+///
+/// Dropping it detaches the programs and frees the maps (the links and maps
+/// are owned by the [`Ebpf`] inside).
+pub struct ExecCollector {
+    // Field order is drop order: stop polling the ring buffer before the
+    // programs and maps go away.
+    ring: AsyncFd<RingBuf<MapData>>,
+    drops: Array<MapData, u64>,
+    decoder: Decoder,
+    prev_comm_source: PrevCommSource,
+    bad_records: u64,
+    _ebpf: Ebpf,
+}
+
+impl ExecCollector {
+    /// Loads and attaches the exec programs with a
+    /// [`DEFAULT_RING_BUFFER_BYTES`] ring buffer.
+    ///
+    /// Must be called inside a tokio runtime (the ring buffer is registered
+    /// with its reactor). If no `prev_comm` source can be attached, the
+    /// collector still starts, logs a warning and reports
+    /// [`PrevCommSource::Unavailable`].
+    ///
+    /// # Errors
+    /// Missing privileges or BTF, a program the verifier rejects (the error
+    /// carries the verifier log), or an attach failure; each names the
+    /// program or map involved.
+    pub fn start() -> Result<Self, BpfError> {
+        Self::start_with_ring_buffer(DEFAULT_RING_BUFFER_BYTES)
+    }
+
+    /// Like [`ExecCollector::start`], with a ring buffer of `bytes` bytes (a
+    /// power-of-two multiple of the page size, e.g. `64 << 20`).
+    ///
+    /// # Errors
+    /// As [`ExecCollector::start`], and [`BpfError::RingBufferSize`].
+    pub fn start_with_ring_buffer(bytes: u32) -> Result<Self, BpfError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(BpfError::NoRuntime);
+        }
+        if OBJECT.is_empty() {
+            return Err(BpfError::StubBuild);
+        }
+        let page = page_size();
+        if !bytes.is_power_of_two() || u64::from(bytes) < page {
+            return Err(BpfError::RingBufferSize { bytes });
+        }
+        check_privileges()?;
+        raise_memlock_limit();
+
+        let btf = Btf::from_sys_fs().map_err(BpfError::Btf)?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .map_max_entries(MAP_EVENTS, bytes)
+            .load(OBJECT)
+            .map_err(BpfError::Object)?;
+
+        // Stash first, so the very first exec records already find prev_comm.
+        let prev_comm_source = attach_prev_comm(&mut ebpf, &btf);
+        let exec: &mut BtfTracePoint = program(&mut ebpf, PROG_EXEC)?;
+        exec.load("sched_process_exec", &btf).map_err(|e| load_error(PROG_EXEC, e))?;
+        exec.attach().map_err(|e| attach_error(PROG_EXEC, e))?;
+
+        let ring = take_map(&mut ebpf, MAP_EVENTS, RingBuf::try_from)?;
+        let ring = AsyncFd::with_interest(ring, Interest::READABLE).map_err(BpfError::Poll)?;
+        let drops = take_map(&mut ebpf, MAP_DROPS, Array::try_from)?;
+        tracing::info!(ring_buffer_bytes = bytes, ?prev_comm_source, "exec collector attached");
+        Ok(Self {
+            ring,
+            drops,
+            decoder: Decoder::new(),
+            prev_comm_source,
+            bad_records: 0,
+            _ebpf: ebpf,
+        })
+    }
+
+    /// Waits until records are available, then decodes up to a few thousand
+    /// of them (everything available, unless under a sustained storm) and
+    /// appends the events to `out`. Returns how many were appended, at least
+    /// one.
+    ///
+    /// Malformed records are logged, counted ([`ExecCollector::bad_records`])
+    /// and skipped. Cancel-safe: no record is consumed before the wait ends.
+    ///
+    /// # Errors
+    /// [`BpfError::Poll`] if the ring buffer cannot be polled.
+    pub async fn read_batch(&mut self, out: &mut Vec<Event>) -> Result<usize, BpfError> {
+        let start = out.len();
+        let Self { ring, decoder, bad_records, .. } = self;
+        loop {
+            let mut guard = ring.readable_mut().await.map_err(BpfError::Poll)?;
+            let ring = guard.get_inner_mut();
+            let mut drained = false;
+            for _ in 0..MAX_BATCH {
+                let Some(item) = ring.next() else {
+                    drained = true;
+                    break;
+                };
+                match RawExec::parse(&item) {
+                    Ok(raw) => out.push(decoder.decode(&raw)),
+                    Err(error) => {
+                        *bad_records += 1;
+                        // Logs the first hundred, then one in a thousand.
+                        if *bad_records <= 100 || *bad_records % 1000 == 0 {
+                            tracing::warn!("skipped exec record ({bad_records} so far): {error}");
+                        }
+                    }
+                }
+            }
+            // Only an empty ring buffer may clear readiness: epoll is
+            // edge-triggered, and clearing with records left would wait for
+            // the next exec to read them.
+            if drained {
+                guard.clear_ready();
+            }
+            if out.len() > start {
+                return Ok(out.len() - start);
+            }
+        }
+    }
+
+    /// Records the kernel side dropped because the ring buffer was full,
+    /// since start. Returns 0 (and logs) if the counter cannot be read.
+    pub fn kernel_drops(&self) -> u64 {
+        self.drops.get(&0, 0).unwrap_or_else(|error| {
+            tracing::warn!("reading eBPF map `{MAP_DROPS}`: {error}");
+            0
+        })
+    }
+
+    /// Records skipped because they were malformed, since start.
+    pub fn bad_records(&self) -> u64 {
+        self.bad_records
+    }
+
+    /// Where `prev_comm` comes from on this kernel.
+    pub fn prev_comm_source(&self) -> PrevCommSource {
+        self.prev_comm_source
+    }
+}
+
+/// Attaches the programs that stash the comm before exec: the BTF
+/// tracepoint where the kernel has it, the syscall tracepoints otherwise.
+/// A failure only costs `prev_comm`, so it is logged, not returned.
+fn attach_prev_comm(ebpf: &mut Ebpf, btf: &Btf) -> PrevCommSource {
+    match attach_prepare_exec(ebpf, btf) {
+        Ok(true) => return PrevCommSource::SchedPrepareExec,
+        Ok(false) => tracing::info!(
+            "kernel has no sched_prepare_exec tracepoint (before 6.10); \
+             taking prev_comm from the execve syscall tracepoints"
+        ),
+        Err(error) => tracing::warn!(
+            "{}; taking prev_comm from the execve syscall tracepoints",
+            error_chain(&error)
+        ),
+    }
+    match attach_syscall_tracepoints(ebpf) {
+        Ok(()) => PrevCommSource::SyscallTracepoints,
+        Err(error) => {
+            tracing::warn!("{}; events will have no prev_comm", error_chain(&error));
+            PrevCommSource::Unavailable
+        }
+    }
+}
+
+/// `Ok(false)` when the kernel lacks the tracepoint.
+fn attach_prepare_exec(ebpf: &mut Ebpf, btf: &Btf) -> Result<bool, BpfError> {
+    let prog: &mut BtfTracePoint = program(ebpf, PROG_PREPARE_EXEC)?;
+    match prog.load("sched_prepare_exec", btf) {
+        Ok(()) => {}
+        Err(ProgramError::Btf(BtfError::UnknownBtfTypeName { .. })) => return Ok(false),
+        Err(error) => return Err(load_error(PROG_PREPARE_EXEC, error)),
+    }
+    prog.attach().map_err(|e| attach_error(PROG_PREPARE_EXEC, e))?;
+    Ok(true)
+}
+
+fn attach_syscall_tracepoints(ebpf: &mut Ebpf) -> Result<(), BpfError> {
+    ensure_tracefs()?;
+    for (name, tracepoint) in
+        [(PROG_ENTER_EXECVE, "sys_enter_execve"), (PROG_ENTER_EXECVEAT, "sys_enter_execveat")]
+    {
+        let prog: &mut TracePoint = program(ebpf, name)?;
+        prog.load().map_err(|e| load_error(name, e))?;
+        prog.attach("syscalls", tracepoint).map_err(|e| attach_error(name, e))?;
+    }
+    Ok(())
+}
+
+/// Classic tracepoints are attached by id, read from tracefs; mount it
+/// where aya looks first if neither of its usual places has it.
+fn ensure_tracefs() -> Result<(), BpfError> {
+    let mounted = |dir: &str| Path::new(dir).join("events").is_dir();
+    if mounted(TRACEFS) || mounted(DEBUGFS_TRACING) {
+        return Ok(());
+    }
+    // SAFETY: all pointers are NUL-terminated C string literals.
+    let rc = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            c"/sys/kernel/tracing".as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(BpfError::Tracefs { path: TRACEFS, source: io::Error::last_os_error() });
+    }
+    tracing::info!("mounted tracefs at {TRACEFS}");
+    Ok(())
+}
+
+/// The program `name`, as type `T`.
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, BpfError>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
+{
+    let prog = ebpf.program_mut(name).ok_or(BpfError::ProgramMissing { program: name })?;
+    prog.try_into().map_err(|source| BpfError::Program { program: name, action: "load", source })
+}
+
+/// Takes map `name` out of the object as type `T`.
+fn take_map<T>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    convert: impl FnOnce(aya::maps::Map) -> Result<T, MapError>,
+) -> Result<T, BpfError> {
+    let map = ebpf.take_map(name).ok_or(BpfError::MapMissing { map: name })?;
+    convert(map).map_err(|source| BpfError::Map { map: name, source })
+}
+
+fn load_error(program: &'static str, error: ProgramError) -> BpfError {
+    match error {
+        ProgramError::LoadError { io_error, verifier_log } => BpfError::Verifier {
+            program,
+            verifier_log: verifier_log.to_string(),
+            source: io_error,
+        },
+        source => BpfError::Program { program, action: "load", source },
+    }
+}
+
+fn attach_error(program: &'static str, source: ProgramError) -> BpfError {
+    BpfError::Program { program, action: "attach", source }
+}
+
+/// `error: cause: cause…` on one line, for logs.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).unwrap_or(4096)
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK, whose default
+/// (64 KiB or 8 MiB) is smaller than the ring buffer. Later kernels use
+/// memory cgroups and ignore it, so a failure here is only logged.
+fn raise_memlock_limit() {
+    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: `unlimited` is a valid rlimit that outlives the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
+        tracing::debug!("raising RLIMIT_MEMLOCK: {}", io::Error::last_os_error());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use super::*;
+    use crate::wit::{ExecArgs, Payload};
+
+    #[test]
+    fn capability_rules() {
+        let bit = |cap: u32| 1u64 << cap;
+        assert_eq!(missing_capabilities(0x3f_ffff_ffff), None);
+        assert_eq!(missing_capabilities(bit(CAP_SYS_ADMIN)), None);
+        assert_eq!(missing_capabilities(bit(CAP_BPF) | bit(CAP_PERFMON)), None);
+        assert_eq!(missing_capabilities(bit(CAP_BPF)).as_deref(), Some("CAP_PERFMON"));
+        assert_eq!(missing_capabilities(0).as_deref(), Some("CAP_BPF, CAP_PERFMON"));
+        let status = "Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
+        assert_eq!(parse_cap_eff(status), Some(0x1ff_ffff_ffff));
+        assert_eq!(parse_cap_eff("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn start_outside_a_runtime_is_an_error() {
+        assert!(matches!(ExecCollector::start(), Err(BpfError::NoRuntime)));
+    }
+
+    /// Why the privileged tests cannot run here, if they cannot.
+    fn skip_reason() -> Option<String> {
+        if OBJECT.is_empty() {
+            return Some("built with SIGBOX_BPF_STUB (no eBPF object)".to_owned());
+        }
+        if let Err(error) = check_privileges() {
+            return Some(error_chain(&error));
+        }
+        if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Some("kernel has no BTF (/sys/kernel/btf/vmlinux)".to_owned());
+        }
+        None
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+    }
+
+    fn exec_args(event: &Event) -> &ExecArgs {
+        match &event.payload {
+            Payload::Exec(args) => args,
+            Payload::Generic(_) => panic!("not an exec payload"),
+        }
+    }
+
+    fn ns_inode(name: &str) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        let ino = std::fs::metadata(format!("/proc/self/ns/{name}")).expect("ns").ino();
+        u32::try_from(ino).expect("ns inode fits u32")
+    }
+
+    /// Reads events until `want` returns true for one of them, or panics
+    /// after `limit`.
+    async fn wait_for(
+        collector: &mut ExecCollector,
+        limit: Duration,
+        what: &str,
+        mut want: impl FnMut(&Event) -> bool,
+    ) -> Event {
+        let search = async {
+            let mut batch = Vec::new();
+            loop {
+                batch.clear();
+                collector.read_batch(&mut batch).await.expect("read_batch");
+                if let Some(event) = batch.drain(..).find(&mut want) {
+                    return event;
+                }
+            }
+        };
+        tokio::time::timeout(limit, search)
+            .await
+            .unwrap_or_else(|_| panic!("no event {what} within {limit:?}"))
+    }
+
+    #[test]
+    fn reports_exec_of_spawned_child() {
+        if let Some(reason) = skip_reason() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        runtime().block_on(async {
+            let mut collector = ExecCollector::start().unwrap_or_else(|e| {
+                panic!("starting the collector: {}", error_chain(&e));
+            });
+            let mut command = Command::new("/bin/true");
+            command.arg0("sigbox-argv0").args(["marker one", "", "tw\u{e9}"]);
+            // SAFETY: prctl is async-signal-safe, as the hook requires.
+            unsafe {
+                command.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_NAME, c"sigbox-pre".as_ptr()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+            let mut child = command.stdin(Stdio::null()).spawn().expect("spawning /bin/true");
+            let pid = child.id();
+            let event = wait_for(&mut collector, Duration::from_secs(20), "for the child", |e| {
+                e.host_pid == pid
+            })
+            .await;
+            assert!(child.wait().expect("waiting for the child").success());
+            let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+
+            assert_eq!(event.name, "sched_process_exec");
+            assert_eq!((event.pid, event.tid), (pid, pid));
+            assert_eq!(event.ppid, std::process::id());
+            assert_eq!(event.process_name, "true");
+            // SAFETY: getuid has no preconditions.
+            assert_eq!(event.uid, unsafe { libc::getuid() });
+            assert_eq!(event.mount_ns, ns_inode("mnt"));
+            assert_eq!(event.pid_ns, ns_inode("pid"));
+            assert_eq!(event.return_value, 0);
+            let ts = u128::from(event.timestamp_ns);
+            // One second of slack: the boot-to-epoch offset is taken once.
+            assert!(ts + 1_000_000_000 >= before && ts <= after + 1_000_000_000, "{ts}");
+            assert_eq!(event.executable_path, "/bin/true");
+            assert_eq!(event.container_id.is_empty(), matches!(event.origin, crate::wit::Origin::Host));
+            let args = exec_args(&event);
+            assert_eq!(args.prev_comm.as_deref(), Some("sigbox-pre"), "{:?}", collector.prev_comm_source());
+            assert_eq!(args.argv, ["sigbox-argv0", "marker one", "", "tw\u{e9}"]);
+            assert!(!args.argv_truncated);
+            assert_eq!(args.pathname, "/bin/true");
+            assert_eq!(args.interpreter_pathname, "");
+            assert_ne!(args.inode, 0);
+            assert_eq!(args.inode_mode & libc::S_IFMT, libc::S_IFREG);
+            assert!(!args.invoked_from_kernel);
+            assert_eq!(collector.bad_records(), 0);
+        });
+    }
+
+    #[test]
+    fn long_argv_is_truncated_and_scripts_report_their_interpreter() {
+        if let Some(reason) = skip_reason() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        runtime().block_on(async {
+            let mut collector = ExecCollector::start().expect("starting the collector");
+            let dir = std::env::temp_dir().join(format!("sigbox-bpf-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let script = dir.join("script.sh");
+            std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("writing script");
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+            let long = "x".repeat(3000);
+            let mut child = Command::new(&script)
+                .args([&long, &long, &long, &long])
+                .spawn()
+                .expect("spawning the script");
+            let pid = child.id();
+            let event = wait_for(&mut collector, Duration::from_secs(20), "for the script", |e| {
+                e.host_pid == pid
+            })
+            .await;
+            child.wait().expect("waiting for the script");
+            std::fs::remove_dir_all(&dir).ok();
+
+            let args = exec_args(&event);
+            assert_eq!(args.pathname, script.to_str().unwrap());
+            assert_eq!(args.interpreter_pathname, "/bin/sh");
+            assert!(args.argv_truncated);
+            // binfmt_script rewrites argv to `/bin/sh <script> args…`.
+            assert_eq!(args.argv[0], "/bin/sh");
+            assert_eq!(args.argv[1], script.to_str().unwrap());
+            let total: usize = args.argv.iter().map(|a| a.len() + 1).sum();
+            assert!(total <= record::c::EXEC_ARGV_CAP as usize + 1, "{total}");
+            assert!(args.argv.last().unwrap().len() < long.len());
+        });
+    }
+
+    #[test]
+    fn burst_of_5000_execs_is_not_dropped() {
+        if let Some(reason) = skip_reason() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        const EXECS: usize = 5000;
+        runtime().block_on(async {
+            let mut collector = ExecCollector::start().expect("starting the collector");
+            let mut shell = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("i=0; while [ $i -lt {EXECS} ]; do /bin/true; i=$((i+1)); done"))
+                .spawn()
+                .expect("spawning the shell");
+            let shell_pid = shell.id();
+            let mut seen = 0;
+            let mut batch = Vec::new();
+            let collect = async {
+                while seen < EXECS {
+                    batch.clear();
+                    collector.read_batch(&mut batch).await.expect("read_batch");
+                    seen += batch
+                        .iter()
+                        .filter(|e| e.host_ppid == shell_pid && e.process_name == "true")
+                        .count();
+                }
+            };
+            let finished = tokio::time::timeout(Duration::from_secs(300), collect).await;
+            shell.wait().expect("waiting for the shell");
+            assert!(finished.is_ok(), "saw {seen} of {EXECS} execs");
+            assert_eq!(collector.kernel_drops(), 0);
+        });
+    }
+}

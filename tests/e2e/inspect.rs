@@ -1,0 +1,35 @@
+//! `sigbox inspect`: a module's metadata, or why it is not a signature.
+
+use sigbox_e2e::{module, sigbox, temp_dir, text};
+
+#[test]
+fn shows_trc_1016_metadata() {
+    let out = sigbox(&["inspect", module("trc-1016").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["id"], "TRC-1016");
+    assert_eq!(report["version"], "1");
+    assert_eq!(report["name"], "Web server spawned a shell");
+    assert_eq!(report["eventName"], "illegitimate_shell");
+    assert_eq!(report["properties"]["Severity"], 2);
+    assert_eq!(report["properties"]["external_id"], "T1190");
+    assert_eq!(
+        report["selectedEvents"],
+        serde_json::json!([{"name": "sched_process_exec", "origin": "*"}])
+    );
+    assert_eq!(report["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn explains_why_a_file_is_not_a_signature() {
+    let dir = temp_dir("inspect-bad");
+    let bad = dir.join("bad.wasm");
+    std::fs::write(&bad, b"hello").unwrap();
+    let out = sigbox(&["inspect", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("bad.wasm: not a WebAssembly file"),
+        "{stderr}"
+    );
+}
