@@ -240,8 +240,10 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	/*
 	 * Tail section 3: argv, NUL-separated, from the new mm's argument
 	 * area; the kernel just wrote it there, so the pages are present.
+	 * task->mm, not bprm->mm: exec_mmap() installed the new mm in the task
+	 * and cleared bprm->mm long before this tracepoint.
 	 */
-	struct mm_struct *mm = BPF_CORE_READ(bprm, mm);
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
 	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
 	__u64 argv_size = arg_end > arg_start ? arg_end - arg_start : 0;

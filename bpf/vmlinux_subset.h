@@ -131,7 +131,6 @@ struct task_struct {
 };
 
 struct linux_binprm {
-	struct mm_struct *mm;
 	struct file *file;
 	const char *filename;
 	const char *interp;

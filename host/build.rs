@@ -7,9 +7,9 @@
 //!   from `bpf/exec_event.h`, which clang checks with `_Static_assert`.
 //!
 //! Environment:
-//! - `SIGBOX_BPF_STUB=1`: do not run clang; write an empty object instead and
-//!   set `cfg(sigbox_bpf_stub)`, so `cargo clippy`/`check` work on machines
-//!   without clang. The resulting binary cannot start the live source.
+//! - `SIGBOX_BPF_STUB=1`: do not run clang; write an empty object instead, so
+//!   `cargo clippy`/`check` work on machines without clang. The resulting
+//!   binary cannot start the live source (`BpfError::StubBuild`).
 //! - `SIGBOX_CLANG`: the clang to use (default `clang-19`).
 //!
 //! Without stub mode a missing clang is a hard error: silently shipping a
@@ -54,14 +54,15 @@ fn run() -> Result<(), String> {
     }
     println!("cargo::rerun-if-env-changed=SIGBOX_BPF_STUB");
     println!("cargo::rerun-if-env-changed=SIGBOX_CLANG");
-    println!("cargo::rustc-check-cfg=cfg(sigbox_bpf_stub)");
 
-    write_layout(&root.join(EVENT_HEADER), &out_dir.join("exec_event_layout.rs"))?;
+    write_layout(
+        &root.join(EVENT_HEADER),
+        &out_dir.join("exec_event_layout.rs"),
+    )?;
 
     let object = out_dir.join("exec.bpf.o");
     let stub = env::var("SIGBOX_BPF_STUB").is_ok_and(|v| !v.is_empty() && v != "0");
     if stub {
-        println!("cargo::rustc-cfg=sigbox_bpf_stub");
         println!("cargo::warning=SIGBOX_BPF_STUB set: built without the eBPF object");
         return fs::write(&object, b"")
             .map_err(|e| format!("writing stub object {}: {e}", object.display()));
@@ -134,8 +135,8 @@ fn compile_bpf(root: &Path, source: &Path, object: &Path) -> Result<(), String> 
 /// Generates Rust constants from the `EXEC_EVENT_FIELD`, `EXEC_EVENT_SIZE`
 /// and `#define EXEC_*` lines of the event header.
 fn write_layout(header: &Path, out: &Path) -> Result<(), String> {
-    let text = fs::read_to_string(header)
-        .map_err(|e| format!("reading {}: {e}", header.display()))?;
+    let text =
+        fs::read_to_string(header).map_err(|e| format!("reading {}: {e}", header.display()))?;
     let mut fields = Vec::new();
     let mut size = None;
     let mut defines = Vec::new();
@@ -182,7 +183,9 @@ fn write_layout(header: &Path, out: &Path) -> Result<(), String> {
 
 /// The text between `name` and the closing parenthesis, if `line` is a use of `name`.
 fn macro_args<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.strip_prefix(name)?.split_once(')').map(|(args, _)| args)
+    line.strip_prefix(name)?
+        .split_once(')')
+        .map(|(args, _)| args)
 }
 
 fn parse_int(text: &str) -> Option<u64> {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::config::{Command, Input};
-use crate::engine::{LoadedSignature, Runtime, SignatureSet, Limits};
+use crate::engine::{Limits, LoadedSignature, Runtime, SignatureSet};
 use crate::pipeline::{Pipeline, error_chain};
 use crate::sink::{FindingWriter, OutputFormat, tracee_json::value_json};
 use crate::source::replay::replay;
@@ -65,7 +65,10 @@ fn run_replay(
     let runtime = Runtime::new(limits).context("cannot start the wasm engine")?;
     let (set, load_failures) = load_signatures(&runtime, dir)?;
     let stdout = io::stdout().lock();
-    let mut pipeline = Pipeline::new(set, FindingWriter::new(BufWriter::new(stdout), output, false));
+    let mut pipeline = Pipeline::new(
+        set,
+        FindingWriter::new(BufWriter::new(stdout), output, false),
+    );
 
     let result = match input {
         Input::Stdin => replay(io::stdin().lock(), &mut pipeline),
@@ -81,13 +84,15 @@ fn run_replay(
         }
         return Err(error).context("replay stopped");
     }
-    pipeline.signatures_mut().signal(Signal::SourceComplete, |failure| {
-        tracing::warn!(
-            signature = %failure.signature.metadata.id,
-            "source-complete signal: {}",
-            error_chain(&failure.error)
-        );
-    });
+    pipeline
+        .signatures_mut()
+        .signal(Signal::SourceComplete, |failure| {
+            tracing::warn!(
+                signature = %failure.signature.metadata.id,
+                "source-complete signal: {}",
+                error_chain(&failure.error)
+            );
+        });
     match pipeline.finish(load_failures) {
         Ok(summary) => {
             eprintln!("sigbox: {summary}");

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use sigbox_e2e::{fixture, json_lines, module, signatures_with, sigbox, sigbox_bin, text};
+use sigbox_e2e::{fixture, json_lines, module, sigbox, sigbox_bin, signatures_with, text};
 
 /// Lines of tests/fixtures/trc-1016-cases.jsonl whose event TRC-1016 must
 /// report, by processId (each line N has processId 4000 + N): Tracee's own
@@ -91,7 +91,10 @@ fn trc_1016_reports_exactly_the_matching_events() {
         );
     }
     assert_eq!(stderr.matches("skipped").count(), 4, "{stderr}");
-    assert!(stderr.contains("line 15") && stderr.contains("line 16"), "{stderr}");
+    assert!(
+        stderr.contains("line 15") && stderr.contains("line 16"),
+        "{stderr}"
+    );
     assert!(stderr.contains("prev_comm"), "{stderr}");
     assert!(
         stderr.contains(
@@ -109,7 +112,14 @@ fn trc_1016_reports_exactly_the_matching_events() {
 fn reads_stdin_and_prints_text() {
     let dir = signatures_with("replay-stdin", &["trc-1016"]);
     let mut child = Command::new(sigbox_bin())
-        .args(["replay", "-s", dir.to_str().unwrap(), "--output", "text", "-"])
+        .args([
+            "replay",
+            "-s",
+            dir.to_str().unwrap(),
+            "--output",
+            "text",
+            "-",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -132,8 +142,13 @@ fn invalid_modules_are_rejected_and_the_valid_one_still_runs() {
     let valid = std::fs::read(module("trc-1016")).unwrap();
     std::fs::write(dir.join("a-truncated.wasm"), &valid[..valid.len() / 2]).unwrap();
     std::fs::write(dir.join("b-not-wasm.wasm"), b"#!/bin/sh\necho hi\n").unwrap();
-    std::fs::write(dir.join("c-core-module.wasm"), wat::parse_str("(module)").unwrap()).unwrap();
-    let wrong_world = wat::parse_str(r#"(component (core module $m) (core instance (instantiate $m)))"#).unwrap();
+    std::fs::write(
+        dir.join("c-core-module.wasm"),
+        wat::parse_str("(module)").unwrap(),
+    )
+    .unwrap();
+    let wrong_world =
+        wat::parse_str(r#"(component (core module $m) (core instance (instantiate $m)))"#).unwrap();
     std::fs::write(dir.join("d-wrong-world.wasm"), wrong_world).unwrap();
     std::fs::write(dir.join("notes.txt"), b"not a module, ignored").unwrap();
 
@@ -145,19 +160,32 @@ fn invalid_modules_are_rejected_and_the_valid_one_still_runs() {
     ]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(json_lines(&out.stdout).len(), EXPECTED_PIDS.len(), "{stderr}");
+    assert_eq!(
+        json_lines(&out.stdout).len(),
+        EXPECTED_PIDS.len(),
+        "{stderr}"
+    );
     let expectations = [
         ("a-truncated.wasm", "invalid component"),
         ("b-not-wasm.wasm", "not a WebAssembly file"),
-        ("c-core-module.wasm", "core WebAssembly module, not a component"),
-        ("d-wrong-world.wasm", "does not implement the sigbox:signature@0.1.0 world"),
+        (
+            "c-core-module.wasm",
+            "core WebAssembly module, not a component",
+        ),
+        (
+            "d-wrong-world.wasm",
+            "does not implement the sigbox:signature@0.1.0 world",
+        ),
     ];
     for (file, reason) in expectations {
         let line = stderr
             .lines()
             .find(|l| l.contains(file))
             .unwrap_or_else(|| panic!("{file} not reported: {stderr}"));
-        assert!(line.contains(reason), "{file}: expected {reason:?} in {line:?}");
+        assert!(
+            line.contains(reason),
+            "{file}: expected {reason:?} in {line:?}"
+        );
     }
     assert!(!stderr.contains("notes.txt"), "{stderr}");
     assert!(
@@ -178,7 +206,11 @@ fn a_duplicate_signature_id_is_rejected() {
     ]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(json_lines(&out.stdout).len(), 1, "one finding, not two: {stderr}");
+    assert_eq!(
+        json_lines(&out.stdout).len(),
+        1,
+        "one finding, not two: {stderr}"
+    );
     assert!(
         stderr.contains("trc-1016.wasm: signature id TRC-1016 is already loaded from"),
         "{stderr}"

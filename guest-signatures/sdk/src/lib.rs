@@ -70,7 +70,7 @@ use std::cell::RefCell;
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "/tmp/wit-fixed",
+        path: "../../wit",
         world: "signature",
         // Let signature crates (which depend on this one) export the world.
         pub_export_macro: true,
@@ -87,7 +87,7 @@ pub use bindings::sigbox::signature::types::{
 
 /// A detection. Implement this and export the type with [`export_signature!`].
 ///
-/// The host calls [`metadata`](Signature::metadata) and
+/// The host calls [`metadata`](Signature::metadata) (the WIT `get-metadata`) and
 /// [`selected_events`](Signature::selected_events) once when it loads the
 /// module, then [`new`](Signature::new) once (through the exported `init`),
 /// then [`on_event`](Signature::on_event) for every selected event.
@@ -250,7 +250,7 @@ macro_rules! export_signature {
             struct __SigboxDetector;
 
             impl $crate::bindings::exports::sigbox::signature::detector::Guest for __SigboxDetector {
-                fn metadata() -> $crate::Metadata {
+                fn get_metadata() -> $crate::Metadata {
                     <$ty as $crate::Signature>::metadata()
                 }
 

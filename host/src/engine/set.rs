@@ -255,10 +255,19 @@ mod tests {
         assert!(origin_matches(OriginFilter::Host, Origin::Host));
         assert!(!origin_matches(OriginFilter::Host, Origin::Container));
         assert!(origin_matches(OriginFilter::Container, Origin::Container));
-        assert!(origin_matches(OriginFilter::Container, Origin::ContainerInit));
+        assert!(origin_matches(
+            OriginFilter::Container,
+            Origin::ContainerInit
+        ));
         assert!(!origin_matches(OriginFilter::Container, Origin::Host));
-        assert!(origin_matches(OriginFilter::ContainerInit, Origin::ContainerInit));
-        assert!(!origin_matches(OriginFilter::ContainerInit, Origin::Container));
+        assert!(origin_matches(
+            OriginFilter::ContainerInit,
+            Origin::ContainerInit
+        ));
+        assert!(!origin_matches(
+            OriginFilter::ContainerInit,
+            Origin::Container
+        ));
     }
 
     #[test]

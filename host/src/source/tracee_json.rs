@@ -104,6 +104,11 @@ struct Argument {
 /// The line is not JSON, a known field has the wrong type, or `eventName` is
 /// missing or empty.
 pub fn parse_event(line: &str) -> Result<Event, ParseError> {
+    // serde would also accept a JSON array as a struct; Tracee events are objects.
+    if !line.trim_start().starts_with('{') {
+        serde_json::from_str::<serde_json::Map<String, Json>>(line)?;
+        return Err(ParseError::NotAnEvent("not a JSON object"));
+    }
     let raw: TraceeEvent = serde_json::from_str(line)?;
     let name = raw
         .event_name
@@ -320,6 +325,7 @@ mod tests {
     fn rejects_bad_lines() {
         assert!(matches!(parse_event("not json"), Err(ParseError::Json(_))));
         assert!(matches!(parse_event("[1,2]"), Err(ParseError::Json(_))));
+        assert!(matches!(parse_event("  "), Err(ParseError::Json(_))));
         assert!(matches!(
             parse_event(r#"{"processId":1}"#),
             Err(ParseError::NotAnEvent(_))

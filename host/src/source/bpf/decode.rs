@@ -54,11 +54,19 @@ impl<'a> RawExec<'a> {
             usize::from(record.argv_len),
         );
         if f + i + a != tail.len() {
-            return Err(DecodeError::TailLength { announced: f + i + a, actual: tail.len() });
+            return Err(DecodeError::TailLength {
+                announced: f + i + a,
+                actual: tail.len(),
+            });
         }
         let (filename, rest) = tail.split_at(f);
         let (interp, argv) = rest.split_at(i);
-        Ok(Self { record, filename, interp, argv })
+        Ok(Self {
+            record,
+            filename,
+            interp,
+            argv,
+        })
     }
 }
 
@@ -91,7 +99,12 @@ impl Decoder {
         host_name: String,
         read_cgroup: fn(u32) -> io::Result<String>,
     ) -> Self {
-        Self { boot_to_epoch_ns, host_name, containers: HashMap::new(), read_cgroup }
+        Self {
+            boot_to_epoch_ns,
+            host_name,
+            containers: HashMap::new(),
+            read_cgroup,
+        }
     }
 
     /// Builds the event for one record.
@@ -102,12 +115,18 @@ impl Decoder {
         let interpreter_pathname = lossy(raw.interp);
         let argv_truncated =
             r.has(c::EXEC_FLAG_ARGV_TRUNCATED) || r.has(c::EXEC_FLAG_ARGV_UNREADABLE);
-        let prev_comm = r.has(c::EXEC_FLAG_PREV_COMM).then(|| comm_str(&r.prev_comm));
+        let prev_comm = r
+            .has(c::EXEC_FLAG_PREV_COMM)
+            .then(|| comm_str(&r.prev_comm));
         let wall = i128::from(r.ts_boot_ns) + self.boot_to_epoch_ns;
         Event {
             timestamp_ns: u64::try_from(wall.max(0)).unwrap_or(u64::MAX),
             name: EVENT_NAME.to_owned(),
-            origin: if container_id.is_empty() { Origin::Host } else { Origin::Container },
+            origin: if container_id.is_empty() {
+                Origin::Host
+            } else {
+                Origin::Container
+            },
             // Ids are the host's: the kernel side does not translate them into
             // the process's own pid namespace, so pid == host_pid and so on.
             pid: r.pid,
@@ -141,7 +160,10 @@ impl Decoder {
                 stdin_path: String::new(),
                 invoked_from_kernel: r.has(c::EXEC_FLAG_PARENT_KTHREAD),
                 pwd: String::new(),
-                extra: vec![Field { name: "gid".to_owned(), value: Value::Signed(r.gid.into()) }],
+                extra: vec![Field {
+                    name: "gid".to_owned(),
+                    value: Value::Signed(r.gid.into()),
+                }],
             }),
         }
     }
@@ -157,7 +179,9 @@ impl Decoder {
             return id.clone();
         }
         let id = match (self.read_cgroup)(pid) {
-            Ok(text) => container_id_from_cgroup(&text).unwrap_or_default().to_owned(),
+            Ok(text) => container_id_from_cgroup(&text)
+                .unwrap_or_default()
+                .to_owned(),
             Err(error) => {
                 tracing::debug!("reading /proc/{pid}/cgroup: {error}");
                 return String::new();
@@ -217,12 +241,21 @@ pub(crate) fn container_id_from_cgroup(text: &str) -> Option<&str> {
 }
 
 fn container_id_from_component(component: &str) -> Option<&str> {
-    const PREFIXES: [&str; 5] = ["docker-", "cri-containerd-", "crio-", "libpod-", "containerd-"];
+    const PREFIXES: [&str; 5] = [
+        "docker-",
+        "cri-containerd-",
+        "crio-",
+        "libpod-",
+        "containerd-",
+    ];
     let name = component.strip_suffix(".scope").unwrap_or(component);
     if name.starts_with("crio-conmon-") || name.starts_with("libpod-conmon-") {
         return None;
     }
-    let id = PREFIXES.iter().find_map(|p| name.strip_prefix(p)).unwrap_or(name);
+    let id = PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name);
     let is_id = id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     is_id.then_some(id)
 }
@@ -233,7 +266,10 @@ pub(crate) fn boot_to_epoch_offset_ns() -> i128 {
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i128 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; both clocks exist on every
     // kernel that can run the eBPF side (BOOTTIME since 2.6.39).
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
@@ -262,7 +298,12 @@ mod tests {
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     /// Builds the bytes of a record with the given tail sections.
-    fn record_bytes(mut record: ExecRecord, filename: &[u8], interp: &[u8], argv: &[u8]) -> Vec<u8> {
+    fn record_bytes(
+        mut record: ExecRecord,
+        filename: &[u8],
+        interp: &[u8],
+        argv: &[u8],
+    ) -> Vec<u8> {
         record.filename_len = filename.len() as u16;
         record.interp_len = interp.len() as u16;
         record.argv_len = argv.len() as u16;
@@ -329,9 +370,15 @@ mod tests {
         assert_eq!(event.name, "sched_process_exec");
         assert_eq!(event.timestamp_ns, 1_005_000);
         assert_eq!((event.pid, event.tid, event.ppid), (100, 100, 1));
-        assert_eq!((event.host_pid, event.host_tid, event.host_ppid), (100, 100, 1));
+        assert_eq!(
+            (event.host_pid, event.host_tid, event.host_ppid),
+            (100, 100, 1)
+        );
         assert_eq!(event.uid, 1000);
-        assert_eq!((event.mount_ns, event.pid_ns, event.cgroup_id), (4026531841, 4026531836, 42));
+        assert_eq!(
+            (event.mount_ns, event.pid_ns, event.cgroup_id),
+            (4026531841, 4026531836, 42)
+        );
         assert_eq!(event.process_name, "true");
         assert_eq!(event.executable_path, "/bin/true");
         assert_eq!(event.host_name, "box");
@@ -345,7 +392,9 @@ mod tests {
         assert_eq!(args.interpreter_pathname, "");
         assert_eq!(args.prev_comm.as_deref(), Some("bash"));
         assert!(!args.invoked_from_kernel);
-        assert!(matches!(&args.extra[..], [Field { name, value: Value::Signed(1001) }] if name == "gid"));
+        assert!(
+            matches!(&args.extra[..], [Field { name, value: Value::Signed(1001) }] if name == "gid")
+        );
     }
 
     #[test]
@@ -452,13 +501,25 @@ mod tests {
                 ),
                 Some(ID),
             ),
-            (format!("0::/kubepods/burstable/pod1a2b3c4d-5e6f-7a8b-9c0d-112233445566/{ID}"), Some(ID)),
-            (format!("0::/kubepods.slice/kubepods-pod1.slice/crio-{ID}.scope"), Some(ID)),
-            (format!("0::/machine.slice/libpod-{ID}.scope/container"), Some(ID)),
+            (
+                format!("0::/kubepods/burstable/pod1a2b3c4d-5e6f-7a8b-9c0d-112233445566/{ID}"),
+                Some(ID),
+            ),
+            (
+                format!("0::/kubepods.slice/kubepods-pod1.slice/crio-{ID}.scope"),
+                Some(ID),
+            ),
+            (
+                format!("0::/machine.slice/libpod-{ID}.scope/container"),
+                Some(ID),
+            ),
             (format!("0::/libpod_parent/libpod-{ID}"), Some(ID)),
             (format!("0::/machine.slice/libpod-conmon-{ID}.scope"), None),
             (format!("0::/kubepods.slice/crio-conmon-{ID}.scope"), None),
-            ("0::/user.slice/user-1000.slice/session-2.scope".to_owned(), None),
+            (
+                "0::/user.slice/user-1000.slice/session-2.scope".to_owned(),
+                None,
+            ),
             ("0::/".to_owned(), None),
             (String::new(), None),
             // Upper case or short ids are not container ids.
@@ -477,10 +538,16 @@ mod tests {
     #[test]
     fn malformed_records_are_rejected() {
         let bytes = record_bytes(base_record(), b"/bin/true", b"", b"true\0");
-        assert!(matches!(RawExec::parse(&bytes[..10]), Err(DecodeError::Short { len: 10 })));
+        assert!(matches!(
+            RawExec::parse(&bytes[..10]),
+            Err(DecodeError::Short { len: 10 })
+        ));
         assert!(matches!(
             RawExec::parse(&bytes[..bytes.len() - 1]),
-            Err(DecodeError::TailLength { announced: 14, actual: 13 })
+            Err(DecodeError::TailLength {
+                announced: 14,
+                actual: 13
+            })
         ));
     }
 

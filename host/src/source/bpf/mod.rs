@@ -168,9 +168,14 @@ pub enum BpfError {
 /// [`BpfError::ProcStatus`] or [`BpfError::NoCapEff`] if the capabilities
 /// cannot be read.
 pub fn check_privileges() -> Result<(), BpfError> {
-    let status = std::fs::read_to_string(PROC_SELF_STATUS)
-        .map_err(|source| BpfError::ProcStatus { path: PROC_SELF_STATUS, source })?;
-    let cap_eff = parse_cap_eff(&status).ok_or(BpfError::NoCapEff { path: PROC_SELF_STATUS })?;
+    let status =
+        std::fs::read_to_string(PROC_SELF_STATUS).map_err(|source| BpfError::ProcStatus {
+            path: PROC_SELF_STATUS,
+            source,
+        })?;
+    let cap_eff = parse_cap_eff(&status).ok_or(BpfError::NoCapEff {
+        path: PROC_SELF_STATUS,
+    })?;
     match missing_capabilities(cap_eff) {
         None => Ok(()),
         Some(missing) => Err(BpfError::MissingPrivileges { missing }),
@@ -178,7 +183,9 @@ pub fn check_privileges() -> Result<(), BpfError> {
 }
 
 fn parse_cap_eff(status: &str) -> Option<u64> {
-    let hex = status.lines().find_map(|line| line.strip_prefix("CapEff:"))?;
+    let hex = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))?;
     u64::from_str_radix(hex.trim(), 16).ok()
 }
 
@@ -270,13 +277,22 @@ impl ExecCollector {
         // Stash first, so the very first exec records already find prev_comm.
         let prev_comm_source = attach_prev_comm(&mut ebpf, &btf);
         let exec: &mut BtfTracePoint = program(&mut ebpf, PROG_EXEC)?;
-        exec.load("sched_process_exec", &btf).map_err(|e| load_error(PROG_EXEC, e))?;
+        exec.load("sched_process_exec", &btf)
+            .map_err(|e| load_error(PROG_EXEC, e))?;
         exec.attach().map_err(|e| attach_error(PROG_EXEC, e))?;
 
         let ring = take_map(&mut ebpf, MAP_EVENTS, RingBuf::try_from)?;
-        let ring = AsyncFd::with_interest(ring, Interest::READABLE).map_err(BpfError::Poll)?;
+        // SAFETY: the RingBuf owns its map's file descriptor (through
+        // MapData's OwnedFd), so the fd stays open and unchanged for as long
+        // as the AsyncFd owns the RingBuf.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(|error| BpfError::Poll(error.into_parts().1))?;
         let drops = take_map(&mut ebpf, MAP_DROPS, Array::try_from)?;
-        tracing::info!(ring_buffer_bytes = bytes, ?prev_comm_source, "exec collector attached");
+        tracing::info!(
+            ring_buffer_bytes = bytes,
+            ?prev_comm_source,
+            "exec collector attached"
+        );
         Ok(Self {
             ring,
             drops,
@@ -299,7 +315,12 @@ impl ExecCollector {
     /// [`BpfError::Poll`] if the ring buffer cannot be polled.
     pub async fn read_batch(&mut self, out: &mut Vec<Event>) -> Result<usize, BpfError> {
         let start = out.len();
-        let Self { ring, decoder, bad_records, .. } = self;
+        let Self {
+            ring,
+            decoder,
+            bad_records,
+            ..
+        } = self;
         loop {
             let mut guard = ring.readable_mut().await.map_err(BpfError::Poll)?;
             let ring = guard.get_inner_mut();
@@ -314,7 +335,7 @@ impl ExecCollector {
                     Err(error) => {
                         *bad_records += 1;
                         // Logs the first hundred, then one in a thousand.
-                        if *bad_records <= 100 || *bad_records % 1000 == 0 {
+                        if *bad_records <= 100 || bad_records.is_multiple_of(1000) {
                             tracing::warn!("skipped exec record ({bad_records} so far): {error}");
                         }
                     }
@@ -384,18 +405,21 @@ fn attach_prepare_exec(ebpf: &mut Ebpf, btf: &Btf) -> Result<bool, BpfError> {
         Err(ProgramError::Btf(BtfError::UnknownBtfTypeName { .. })) => return Ok(false),
         Err(error) => return Err(load_error(PROG_PREPARE_EXEC, error)),
     }
-    prog.attach().map_err(|e| attach_error(PROG_PREPARE_EXEC, e))?;
+    prog.attach()
+        .map_err(|e| attach_error(PROG_PREPARE_EXEC, e))?;
     Ok(true)
 }
 
 fn attach_syscall_tracepoints(ebpf: &mut Ebpf) -> Result<(), BpfError> {
     ensure_tracefs()?;
-    for (name, tracepoint) in
-        [(PROG_ENTER_EXECVE, "sys_enter_execve"), (PROG_ENTER_EXECVEAT, "sys_enter_execveat")]
-    {
+    for (name, tracepoint) in [
+        (PROG_ENTER_EXECVE, "sys_enter_execve"),
+        (PROG_ENTER_EXECVEAT, "sys_enter_execveat"),
+    ] {
         let prog: &mut TracePoint = program(ebpf, name)?;
         prog.load().map_err(|e| load_error(name, e))?;
-        prog.attach("syscalls", tracepoint).map_err(|e| attach_error(name, e))?;
+        prog.attach("syscalls", tracepoint)
+            .map_err(|e| attach_error(name, e))?;
     }
     Ok(())
 }
@@ -418,7 +442,10 @@ fn ensure_tracefs() -> Result<(), BpfError> {
         )
     };
     if rc != 0 {
-        return Err(BpfError::Tracefs { path: TRACEFS, source: io::Error::last_os_error() });
+        return Err(BpfError::Tracefs {
+            path: TRACEFS,
+            source: io::Error::last_os_error(),
+        });
     }
     tracing::info!("mounted tracefs at {TRACEFS}");
     Ok(())
@@ -429,8 +456,14 @@ fn program<'a, T>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut T, B
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
 {
-    let prog = ebpf.program_mut(name).ok_or(BpfError::ProgramMissing { program: name })?;
-    prog.try_into().map_err(|source| BpfError::Program { program: name, action: "load", source })
+    let prog = ebpf
+        .program_mut(name)
+        .ok_or(BpfError::ProgramMissing { program: name })?;
+    prog.try_into().map_err(|source| BpfError::Program {
+        program: name,
+        action: "load",
+        source,
+    })
 }
 
 /// Takes map `name` out of the object as type `T`.
@@ -439,23 +472,36 @@ fn take_map<T>(
     name: &'static str,
     convert: impl FnOnce(aya::maps::Map) -> Result<T, MapError>,
 ) -> Result<T, BpfError> {
-    let map = ebpf.take_map(name).ok_or(BpfError::MapMissing { map: name })?;
+    let map = ebpf
+        .take_map(name)
+        .ok_or(BpfError::MapMissing { map: name })?;
     convert(map).map_err(|source| BpfError::Map { map: name, source })
 }
 
 fn load_error(program: &'static str, error: ProgramError) -> BpfError {
     match error {
-        ProgramError::LoadError { io_error, verifier_log } => BpfError::Verifier {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => BpfError::Verifier {
             program,
             verifier_log: verifier_log.to_string(),
             source: io_error,
         },
-        source => BpfError::Program { program, action: "load", source },
+        source => BpfError::Program {
+            program,
+            action: "load",
+            source,
+        },
     }
 }
 
 fn attach_error(program: &'static str, source: ProgramError) -> BpfError {
-    BpfError::Program { program, action: "attach", source }
+    BpfError::Program {
+        program,
+        action: "attach",
+        source,
+    }
 }
 
 /// `error: cause: cause…` on one line, for logs.
@@ -480,7 +526,10 @@ fn page_size() -> u64 {
 /// (64 KiB or 8 MiB) is smaller than the ring buffer. Later kernels use
 /// memory cgroups and ignore it, so a failure here is only logged.
 fn raise_memlock_limit() {
-    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
     // SAFETY: `unlimited` is a valid rlimit that outlives the call.
     if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
         tracing::debug!("raising RLIMIT_MEMLOCK: {}", io::Error::last_os_error());
@@ -502,8 +551,14 @@ mod tests {
         assert_eq!(missing_capabilities(0x3f_ffff_ffff), None);
         assert_eq!(missing_capabilities(bit(CAP_SYS_ADMIN)), None);
         assert_eq!(missing_capabilities(bit(CAP_BPF) | bit(CAP_PERFMON)), None);
-        assert_eq!(missing_capabilities(bit(CAP_BPF)).as_deref(), Some("CAP_PERFMON"));
-        assert_eq!(missing_capabilities(0).as_deref(), Some("CAP_BPF, CAP_PERFMON"));
+        assert_eq!(
+            missing_capabilities(bit(CAP_BPF)).as_deref(),
+            Some("CAP_PERFMON")
+        );
+        assert_eq!(
+            missing_capabilities(0).as_deref(),
+            Some("CAP_BPF, CAP_PERFMON")
+        );
         let status = "Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
         assert_eq!(parse_cap_eff(status), Some(0x1ff_ffff_ffff));
         assert_eq!(parse_cap_eff("Name:\tx\n"), None);
@@ -529,7 +584,10 @@ mod tests {
     }
 
     fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
     }
 
     fn exec_args(event: &Event) -> &ExecArgs {
@@ -541,7 +599,9 @@ mod tests {
 
     fn ns_inode(name: &str) -> u32 {
         use std::os::unix::fs::MetadataExt;
-        let ino = std::fs::metadata(format!("/proc/self/ns/{name}")).expect("ns").ino();
+        let ino = std::fs::metadata(format!("/proc/self/ns/{name}"))
+            .expect("ns")
+            .ino();
         u32::try_from(ino).expect("ns inode fits u32")
     }
 
@@ -579,7 +639,9 @@ mod tests {
                 panic!("starting the collector: {}", error_chain(&e));
             });
             let mut command = Command::new("/bin/true");
-            command.arg0("sigbox-argv0").args(["marker one", "", "tw\u{e9}"]);
+            command
+                .arg0("sigbox-argv0")
+                .args(["marker one", "", "tw\u{e9}"]);
             // SAFETY: prctl is async-signal-safe, as the hook requires.
             unsafe {
                 command.pre_exec(|| {
@@ -589,15 +651,27 @@ mod tests {
                     Ok(())
                 });
             }
-            let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-            let mut child = command.stdin(Stdio::null()).spawn().expect("spawning /bin/true");
+            let before = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let mut child = command
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawning /bin/true");
             let pid = child.id();
-            let event = wait_for(&mut collector, Duration::from_secs(20), "for the child", |e| {
-                e.host_pid == pid
-            })
+            let event = wait_for(
+                &mut collector,
+                Duration::from_secs(20),
+                "for the child",
+                |e| e.host_pid == pid,
+            )
             .await;
             assert!(child.wait().expect("waiting for the child").success());
-            let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+            let after = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
 
             assert_eq!(event.name, "sched_process_exec");
             assert_eq!((event.pid, event.tid), (pid, pid));
@@ -610,11 +684,22 @@ mod tests {
             assert_eq!(event.return_value, 0);
             let ts = u128::from(event.timestamp_ns);
             // One second of slack: the boot-to-epoch offset is taken once.
-            assert!(ts + 1_000_000_000 >= before && ts <= after + 1_000_000_000, "{ts}");
+            assert!(
+                ts + 1_000_000_000 >= before && ts <= after + 1_000_000_000,
+                "{ts}"
+            );
             assert_eq!(event.executable_path, "/bin/true");
-            assert_eq!(event.container_id.is_empty(), matches!(event.origin, crate::wit::Origin::Host));
+            assert_eq!(
+                event.container_id.is_empty(),
+                matches!(event.origin, crate::wit::Origin::Host)
+            );
             let args = exec_args(&event);
-            assert_eq!(args.prev_comm.as_deref(), Some("sigbox-pre"), "{:?}", collector.prev_comm_source());
+            assert_eq!(
+                args.prev_comm.as_deref(),
+                Some("sigbox-pre"),
+                "{:?}",
+                collector.prev_comm_source()
+            );
             assert_eq!(args.argv, ["sigbox-argv0", "marker one", "", "tw\u{e9}"]);
             assert!(!args.argv_truncated);
             assert_eq!(args.pathname, "/bin/true");
@@ -646,9 +731,12 @@ mod tests {
                 .spawn()
                 .expect("spawning the script");
             let pid = child.id();
-            let event = wait_for(&mut collector, Duration::from_secs(20), "for the script", |e| {
-                e.host_pid == pid
-            })
+            let event = wait_for(
+                &mut collector,
+                Duration::from_secs(20),
+                "for the script",
+                |e| e.host_pid == pid,
+            )
             .await;
             child.wait().expect("waiting for the script");
             std::fs::remove_dir_all(&dir).ok();
@@ -677,7 +765,9 @@ mod tests {
             let mut collector = ExecCollector::start().expect("starting the collector");
             let mut shell = Command::new("/bin/sh")
                 .arg("-c")
-                .arg(format!("i=0; while [ $i -lt {EXECS} ]; do /bin/true; i=$((i+1)); done"))
+                .arg(format!(
+                    "i=0; while [ $i -lt {EXECS} ]; do /bin/true; i=$((i+1)); done"
+                ))
                 .spawn()
                 .expect("spawning the shell");
             let shell_pid = shell.id();

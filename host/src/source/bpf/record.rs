@@ -100,8 +100,7 @@ impl ExecRecord {
     pub(crate) fn to_bytes(self) -> Vec<u8> {
         // SAFETY: ExecRecord is repr(C) without padding bytes (asserted by
         // the layout test), so all RECORD_SIZE bytes are initialized.
-        unsafe { std::slice::from_raw_parts((&raw const self).cast::<u8>(), RECORD_SIZE) }
-            .to_vec()
+        unsafe { std::slice::from_raw_parts((&raw const self).cast::<u8>(), RECORD_SIZE) }.to_vec()
     }
 }
 
@@ -139,7 +138,10 @@ mod tests {
         assert_eq!(RECORD_SIZE, c::C_EXEC_EVENT_SIZE, "size of ExecRecord");
         assert_eq!(
             rust.map(|(name, _)| name).as_slice(),
-            c::C_EXEC_EVENT_FIELDS.iter().map(|&(name, _)| name).collect::<Vec<_>>(),
+            c::C_EXEC_EVENT_FIELDS
+                .iter()
+                .map(|&(name, _)| name)
+                .collect::<Vec<_>>(),
             "ExecRecord fields (names and order) differ from struct exec_event"
         );
         for ((name, offset), &(_, c_offset)) in rust.iter().zip(c::C_EXEC_EVENT_FIELDS) {
