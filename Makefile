@@ -12,8 +12,8 @@ CARGO      ?= cargo
 SIGNATURES ?= target/signatures
 SIGBOX     := target/release/sigbox
 # Debian packages the build needs: the wasm32-wasip2 std sources and libc for
-# guests (rustc-web/cargo-web/rust-web-src/wasi-libc), clang/libbpf/bpftool for eBPF.
-DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc clang-19 libbpf-dev bpftool
+# guests (rustc-web/cargo-web/rust-web-src/wasi-libc, lld-22 for wasm-ld), clang/libbpf/bpftool for eBPF.
+DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool
 WASM_COMPONENT_LD_VERSION := 0.5.31
 
 .PHONY: all deps host guests run replay-sample test test-unit test-guests test-e2e lint bench

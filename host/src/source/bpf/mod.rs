@@ -254,6 +254,13 @@ impl ExecCollector {
     /// # Errors
     /// As [`ExecCollector::start`], and [`BpfError::RingBufferSize`].
     pub fn start_with_ring_buffer(bytes: u32) -> Result<Self, BpfError> {
+        Self::open(bytes, true)
+    }
+
+    /// Loads and attaches; `try_prepare_exec: false` skips straight to the
+    /// syscall-tracepoint fallback for `prev_comm` (so tests can exercise it
+    /// on new kernels).
+    fn open(bytes: u32, try_prepare_exec: bool) -> Result<Self, BpfError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BpfError::NoRuntime);
         }
@@ -275,7 +282,7 @@ impl ExecCollector {
             .map_err(BpfError::Object)?;
 
         // Stash first, so the very first exec records already find prev_comm.
-        let prev_comm_source = attach_prev_comm(&mut ebpf, &btf);
+        let prev_comm_source = attach_prev_comm(&mut ebpf, &btf, try_prepare_exec);
         let exec: &mut BtfTracePoint = program(&mut ebpf, PROG_EXEC)?;
         exec.load("sched_process_exec", &btf)
             .map_err(|e| load_error(PROG_EXEC, e))?;
@@ -376,8 +383,13 @@ impl ExecCollector {
 /// Attaches the programs that stash the comm before exec: the BTF
 /// tracepoint where the kernel has it, the syscall tracepoints otherwise.
 /// A failure only costs `prev_comm`, so it is logged, not returned.
-fn attach_prev_comm(ebpf: &mut Ebpf, btf: &Btf) -> PrevCommSource {
-    match attach_prepare_exec(ebpf, btf) {
+fn attach_prev_comm(ebpf: &mut Ebpf, btf: &Btf, try_prepare_exec: bool) -> PrevCommSource {
+    let prepare_exec = if try_prepare_exec {
+        attach_prepare_exec(ebpf, btf)
+    } else {
+        Ok(false)
+    };
+    match prepare_exec {
         Ok(true) => return PrevCommSource::SchedPrepareExec,
         Ok(false) => tracing::info!(
             "kernel has no sched_prepare_exec tracepoint (before 6.10); \
@@ -635,80 +647,103 @@ mod tests {
             return;
         }
         runtime().block_on(async {
-            let mut collector = ExecCollector::start().unwrap_or_else(|e| {
+            let collector = ExecCollector::start().unwrap_or_else(|e| {
                 panic!("starting the collector: {}", error_chain(&e));
             });
-            let mut command = Command::new("/bin/true");
-            command
-                .arg0("sigbox-argv0")
-                .args(["marker one", "", "tw\u{e9}"]);
-            // SAFETY: prctl is async-signal-safe, as the hook requires.
-            unsafe {
-                command.pre_exec(|| {
-                    if libc::prctl(libc::PR_SET_NAME, c"sigbox-pre".as_ptr()) != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-            let before = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            let mut child = command
-                .stdin(Stdio::null())
-                .spawn()
-                .expect("spawning /bin/true");
-            let pid = child.id();
-            let event = wait_for(
-                &mut collector,
-                Duration::from_secs(20),
-                "for the child",
-                |e| e.host_pid == pid,
-            )
-            .await;
-            assert!(child.wait().expect("waiting for the child").success());
-            let after = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-
-            assert_eq!(event.name, "sched_process_exec");
-            assert_eq!((event.pid, event.tid), (pid, pid));
-            assert_eq!(event.ppid, std::process::id());
-            assert_eq!(event.process_name, "true");
-            // SAFETY: getuid has no preconditions.
-            assert_eq!(event.uid, unsafe { libc::getuid() });
-            assert_eq!(event.mount_ns, ns_inode("mnt"));
-            assert_eq!(event.pid_ns, ns_inode("pid"));
-            assert_eq!(event.return_value, 0);
-            let ts = u128::from(event.timestamp_ns);
-            // One second of slack: the boot-to-epoch offset is taken once.
-            assert!(
-                ts + 1_000_000_000 >= before && ts <= after + 1_000_000_000,
-                "{ts}"
-            );
-            assert_eq!(event.executable_path, "/bin/true");
-            assert_eq!(
-                event.container_id.is_empty(),
-                matches!(event.origin, crate::wit::Origin::Host)
-            );
-            let args = exec_args(&event);
-            assert_eq!(
-                args.prev_comm.as_deref(),
-                Some("sigbox-pre"),
-                "{:?}",
-                collector.prev_comm_source()
-            );
-            assert_eq!(args.argv, ["sigbox-argv0", "marker one", "", "tw\u{e9}"]);
-            assert!(!args.argv_truncated);
-            assert_eq!(args.pathname, "/bin/true");
-            assert_eq!(args.interpreter_pathname, "");
-            assert_ne!(args.inode, 0);
-            assert_eq!(args.inode_mode & libc::S_IFMT, libc::S_IFREG);
-            assert!(!args.invoked_from_kernel);
-            assert_eq!(collector.bad_records(), 0);
+            check_renamed_child_exec(collector).await;
         });
+    }
+
+    #[test]
+    fn syscall_tracepoint_fallback_provides_prev_comm() {
+        if let Some(reason) = skip_reason() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        runtime().block_on(async {
+            let collector = ExecCollector::open(DEFAULT_RING_BUFFER_BYTES, false)
+                .unwrap_or_else(|e| panic!("starting the collector: {}", error_chain(&e)));
+            assert_eq!(
+                collector.prev_comm_source(),
+                PrevCommSource::SyscallTracepoints
+            );
+            check_renamed_child_exec(collector).await;
+        });
+    }
+
+    /// Spawns a child that renames itself `sigbox-pre`, then execs
+    /// `/bin/true` with a known argv, and checks the event it causes.
+    async fn check_renamed_child_exec(mut collector: ExecCollector) {
+        let mut command = Command::new("/bin/true");
+        command
+            .arg0("sigbox-argv0")
+            .args(["marker one", "", "tw\u{e9}"]);
+        // SAFETY: prctl is async-signal-safe, as the hook requires.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_NAME, c"sigbox-pre".as_ptr()) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let mut child = command
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawning /bin/true");
+        let pid = child.id();
+        let event = wait_for(
+            &mut collector,
+            Duration::from_secs(20),
+            "for the child",
+            |e| e.host_pid == pid,
+        )
+        .await;
+        assert!(child.wait().expect("waiting for the child").success());
+        let after = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+
+        assert_eq!(event.name, "sched_process_exec");
+        assert_eq!((event.pid, event.tid), (pid, pid));
+        assert_eq!(event.ppid, std::process::id());
+        assert_eq!(event.process_name, "true");
+        // SAFETY: getuid has no preconditions.
+        assert_eq!(event.uid, unsafe { libc::getuid() });
+        assert_eq!(event.mount_ns, ns_inode("mnt"));
+        assert_eq!(event.pid_ns, ns_inode("pid"));
+        assert_eq!(event.return_value, 0);
+        let ts = u128::from(event.timestamp_ns);
+        // One second of slack: the boot-to-epoch offset is taken once.
+        assert!(
+            ts + 1_000_000_000 >= before && ts <= after + 1_000_000_000,
+            "{ts}"
+        );
+        assert_eq!(event.executable_path, "/bin/true");
+        assert_eq!(
+            event.container_id.is_empty(),
+            matches!(event.origin, crate::wit::Origin::Host)
+        );
+        let args = exec_args(&event);
+        assert_eq!(
+            args.prev_comm.as_deref(),
+            Some("sigbox-pre"),
+            "{:?}",
+            collector.prev_comm_source()
+        );
+        assert_eq!(args.argv, ["sigbox-argv0", "marker one", "", "tw\u{e9}"]);
+        assert!(!args.argv_truncated);
+        assert_eq!(args.pathname, "/bin/true");
+        assert_eq!(args.interpreter_pathname, "");
+        assert_ne!(args.inode, 0);
+        assert_eq!(args.inode_mode & libc::S_IFMT, libc::S_IFREG);
+        assert!(!args.invoked_from_kernel);
+        assert_eq!(collector.bad_records(), 0);
     }
 
     #[test]
