@@ -41,7 +41,14 @@ host: deps
 guests: deps
 	bash guest-signatures/build.sh
 
+# The live daemon needs root (or CAP_BPF + CAP_PERFMON) to load its eBPF programs.
 run: all
+	@echo "sigbox: watching every exec; try: cp /bin/sh /tmp/nginx && /tmp/nginx -c 'sh -c id'   (Ctrl-C stops)"
+	@if [ "$$(id -u)" -eq 0 ]; then $(SIGBOX) run --signatures $(SIGNATURES); \
+	 else sudo $(SIGBOX) run --signatures $(SIGNATURES); fi
+
+# Replays the bundled sample of Tracee events (no privileges needed).
+replay-sample: all
 	$(SIGBOX) replay --signatures $(SIGNATURES) tests/fixtures/sample-events.jsonl
 
 test: all test-unit test-guests test-e2e lint

@@ -92,3 +92,199 @@ pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// A test-only signature module (guest-signatures/test-signatures/<name>);
+/// the build writes these to target/signatures-test so they never join the
+/// default set. Panics when missing.
+pub fn test_module(name: &str) -> PathBuf {
+    let path = repo_root()
+        .join("target/signatures-test")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make` (or `make test`) first",
+        path.display()
+    );
+    path
+}
+
+/// True when running as root, which the live eBPF tests need. Tests that need
+/// it print why they skip otherwise.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A `sigbox` process running in the background, its stdout and stderr
+/// collected line by line.
+pub struct Daemon {
+    child: std::process::Child,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// What a stopped daemon printed.
+pub struct Stopped {
+    /// Its exit status.
+    pub status: std::process::ExitStatus,
+    /// Lines on stdout (findings).
+    pub stdout: Vec<String>,
+    /// stderr (logs and summary).
+    pub stderr: String,
+}
+
+impl Daemon {
+    /// Starts `sigbox` with `args`, then waits (up to 60 s) until a stderr
+    /// line contains `ready` — panicking with the log if it exits first.
+    pub fn start(args: &[&str], ready: &str) -> Self {
+        Self::start_with_stdin(args, ready, std::process::Stdio::null()).0
+    }
+
+    /// Like [`Daemon::start`], with a pipe to its stdin returned too.
+    pub fn start_piped(args: &[&str], ready: &str) -> (Self, std::process::ChildStdin) {
+        let (daemon, stdin) = Self::start_with_stdin(args, ready, std::process::Stdio::piped());
+        (daemon, stdin.expect("stdin was piped"))
+    }
+
+    fn start_with_stdin(
+        args: &[&str],
+        ready: &str,
+        stdin: std::process::Stdio,
+    ) -> (Self, Option<std::process::ChildStdin>) {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = Command::new(sigbox_bin())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting sigbox");
+        let stdin = child.stdin.take();
+        let collect = |stream: Box<dyn std::io::Read + Send>| {
+            let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            let handle = std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            (lines, handle)
+        };
+        let (stdout, out_reader) = collect(Box::new(child.stdout.take().unwrap()));
+        let (stderr, err_reader) = collect(Box::new(child.stderr.take().unwrap()));
+        let mut daemon = Self {
+            child,
+            stdout,
+            stderr,
+            readers: vec![out_reader, err_reader],
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if daemon.stderr_text().contains(ready) {
+                return (daemon, stdin);
+            }
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!(
+                    "sigbox exited ({status}) before {ready:?}:\n{}",
+                    daemon.stderr_text()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sigbox not ready after 60 s:\n{}",
+                daemon.stderr_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// stderr so far.
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// The stdout lines so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for `condition` on the stdout lines so far.
+    pub fn wait_for_stdout(
+        &self,
+        timeout: std::time::Duration,
+        mut condition: impl FnMut(&[String]) -> bool,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if condition(&self.stdout.lock().unwrap()) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        condition(&self.stdout.lock().unwrap())
+    }
+
+    /// Waits up to `timeout` for a stderr line containing `text`.
+    pub fn wait_for_stderr(&self, timeout: std::time::Duration, text: &str) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if self.stderr_text().contains(text) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Sends `signal` (e.g. "HUP") to the daemon.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Stops it with SIGINT (unless it already exited) and collects its output.
+    pub fn stop(mut self) -> Stopped {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal("INT");
+        }
+        self.wait()
+    }
+
+    /// Waits for it to exit by itself and collects its output.
+    pub fn wait(mut self) -> Stopped {
+        let status = self.child.wait().expect("waiting for sigbox");
+        for reader in self.readers.drain(..) {
+            reader.join().expect("output reader");
+        }
+        Stopped {
+            status,
+            stdout: self.stdout.lock().unwrap().clone(),
+            stderr: self.stderr_text(),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}

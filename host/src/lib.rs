@@ -23,3 +23,15 @@ pub mod wit {
         Properties, Signal, Value,
     };
 }
+
+/// An error and its causes, joined with `: ` (for one-line log messages).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::engine::{Detection, Failure, SignatureSet, SignatureStatus};
+use crate::error_chain;
 use crate::sink::FindingWriter;
 use crate::wit::Event;
 
@@ -159,16 +160,4 @@ impl<W: Write> Pipeline<W> {
             load_failures,
         })
     }
-}
-
-/// An error and its causes, joined with `: `.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -3,4 +3,5 @@
 //! first with `make`; `make test` does both.
 
 mod inspect;
+mod live;
 mod replay;

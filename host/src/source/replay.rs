@@ -2,7 +2,8 @@
 
 use std::io::{self, BufRead, Write};
 
-use crate::pipeline::{Pipeline, error_chain};
+use crate::error_chain;
+use crate::pipeline::Pipeline;
 
 use super::tracee_json::parse_event;
 
@@ -44,7 +45,7 @@ fn bad_line<W: Write>(pipeline: &mut Pipeline<W>, line_number: u64, reason: &str
     counts.bad_records += 1;
     // Every bad line is counted; the log shows the first hundred and then one
     // in a thousand, so a wholly wrong input cannot flood it.
-    if counts.bad_records <= 100 || counts.bad_records % 1000 == 0 {
+    if counts.bad_records <= 100 || counts.bad_records.is_multiple_of(1000) {
         tracing::warn!("line {line_number}: skipped: {reason}");
     }
 }

@@ -22,6 +22,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use self::decode::{Decoder, RawExec};
+use crate::error_chain;
 use crate::wit::Event;
 
 /// The compiled eBPF object (empty when built with `SIGBOX_BPF_STUB=1`).
@@ -514,18 +515,6 @@ fn attach_error(program: &'static str, source: ProgramError) -> BpfError {
         action: "attach",
         source,
     }
-}
-
-/// `error: cause: cause…` on one line, for logs.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn page_size() -> u64 {

@@ -1,0 +1,143 @@
+//! `sigbox run`: real exec events from the kernel through the real eBPF
+//! collector and real signature modules. Needs root (CI is root).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use sigbox_e2e::{Daemon, is_root, signatures_with, temp_dir, test_module};
+
+/// The log line `sigbox run` prints once the collector is attached.
+pub const READY: &str = "watching exec events";
+
+/// Starts `sigbox run` on `dir`, or returns None (and says why) when not root.
+pub fn start_live(dir: &Path) -> Option<Daemon> {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return None;
+    }
+    Some(Daemon::start(
+        &["run", "--signatures", dir.to_str().unwrap()],
+        READY,
+    ))
+}
+
+/// Runs a copy of /bin/sh named `comm` with `-c script` and returns its pid.
+/// `exec` in the script replaces that process, so the exec it makes has this
+/// pid and `comm` as its prev_comm.
+pub fn run_as(comm: &str, script: &str) -> u32 {
+    let dir = temp_dir("comm");
+    let program = dir.join(comm);
+    std::fs::copy("/bin/sh", &program).unwrap();
+    let mut child = Command::new(&program).args(["-c", script]).spawn().unwrap();
+    let pid = child.id();
+    assert!(
+        child.wait().unwrap().success(),
+        "{comm} -c {script:?} failed"
+    );
+    pid
+}
+
+/// Parsed findings whose `hostProcessId` is one of `pids`.
+fn findings_for(lines: &[String], pids: &[u32]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a finding is JSON"))
+        .filter(|f| {
+            f["hostProcessId"]
+                .as_u64()
+                .is_some_and(|p| pids.contains(&(p as u32)))
+        })
+        .collect()
+}
+
+fn detected_from_arg<'a>(finding: &'a Value, name: &str) -> Option<&'a Value> {
+    finding["args"][0]["value"]["args"]
+        .as_array()?
+        .iter()
+        .find(|a| a["name"] == name)
+        .map(|a| &a["value"])
+}
+
+#[test]
+fn web_server_shell_is_detected_live() {
+    let dir = signatures_with("live-trc", &["trc-1016"]);
+    let Some(daemon) = start_live(&dir) else {
+        return;
+    };
+    let shell = run_as("nginx", "exec /bin/sh -c true");
+    let sshd = run_as("sshd", "exec /bin/sh -c true");
+    let not_shell = run_as("nginx", "exec /bin/true");
+    let pids = [shell, sshd, not_shell];
+    // Wait for the positive case, then a moment for any wrong ones to show.
+    let seen = daemon.wait_for_stdout(Duration::from_secs(10), |lines| {
+        !findings_for(lines, &[shell]).is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = daemon.stop();
+    assert!(seen, "no finding for nginx → sh:\n{}", stopped.stderr);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+
+    let findings = findings_for(&stopped.stdout, &pids);
+    assert_eq!(findings.len(), 1, "exactly one finding: {findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding["hostProcessId"], shell);
+    assert_eq!(finding["processName"], "sh");
+    assert_eq!(finding["eventName"], "illegitimate_shell");
+    assert_eq!(finding["metadata"]["Properties"]["signatureID"], "TRC-1016");
+    assert_eq!(detected_from_arg(finding, "prev_comm").unwrap(), "nginx");
+    assert_eq!(detected_from_arg(finding, "pathname").unwrap(), "/bin/sh");
+    assert!(
+        stopped.stderr.contains("0 events dropped in the kernel"),
+        "{}",
+        stopped.stderr
+    );
+}
+
+#[test]
+fn a_burst_of_execs_is_seen_in_full() {
+    const EXECS: usize = 5_000;
+    let dir = temp_dir("live-burst");
+    std::fs::copy(test_module("exec-echo"), dir.join("exec-echo.wasm")).unwrap();
+    let Some(daemon) = start_live(&dir) else {
+        return;
+    };
+    let mut pids = HashSet::with_capacity(EXECS);
+    for _ in 0..EXECS {
+        let mut child = Command::new("/bin/true").spawn().unwrap();
+        pids.insert(child.id());
+        child.wait().unwrap();
+    }
+    let all_seen = daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+        lines.len() >= EXECS && seen_pids(lines, &pids).len() == EXECS
+    });
+    let stopped = daemon.stop();
+    let seen = seen_pids(&stopped.stdout, &pids);
+    assert!(
+        all_seen && seen.len() == EXECS,
+        "{} of {EXECS} execs seen:\n{}",
+        seen.len(),
+        stopped.stderr
+    );
+    let summary = stopped
+        .stderr
+        .lines()
+        .find(|l| l.contains("summary:"))
+        .expect("a summary");
+    assert!(
+        summary.contains("0 events dropped in the kernel"),
+        "{summary}"
+    );
+}
+
+fn seen_pids(lines: &[String], wanted: &HashSet<u32>) -> HashSet<u32> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|f| f["processName"] == "true")
+        .filter_map(|f| f["hostProcessId"].as_u64().map(|p| p as u32))
+        .filter(|p| wanted.contains(p))
+        .collect()
+}
