@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # Builds every signature crate of this workspace to a wasm32-wasip2 component
-# (release) and copies each to <repo>/target/signatures/<crate-name>.wasm.
+# (release) and copies each to <repo>/target/signatures/<crate-name>.wasm, the
+# default set `make run` loads, or, for crates under test-signatures/, to
+# <repo>/target/signatures-test/<crate-name>.wasm (test-only modules).
 #
 # Signature crates are the workspace members whose Cargo.toml declares a
 # `cdylib`; the sdk (an rlib) is built as their dependency but not copied. A new
 # signature crate is picked up as soon as it is listed in `members`.
+#
+# Versioned builds: a crate whose Cargo.toml has, on one line,
+#   [package.metadata.sigbox]
+#   versions = ["1", "2"]
+# is also built once per version V with SIGBOX_SIGNATURE_VERSION=V (which the
+# crate reads with option_env!) and copied to
+# <repo>/target/signatures-test/<crate-name>-v<V>.wasm. Each version is built
+# under its own cargo profile (sigbox-v<V>, inheriting release, so its own
+# directory), so the builds do not invalidate each other and a rerun with
+# nothing changed rebuilds nothing. The normal build never sees the variable.
 #
 # Toolchain: if rustup has the wasm32-wasip2 target, plain `cargo` is used.
 # Otherwise Debian's Rust builds std from source (docs/toolchain.md, section 2):
@@ -13,6 +25,7 @@
 #   apt-get install -y lld-22   # wasm-ld; or rustup's bundled one is used
 #
 # Usage: guest-signatures/build.sh [extra cargo build args...]
+#        (the extra arguments go to every cargo build, versioned ones included)
 # Environment: WASM_COMPONENT_LD, WASM_LD (the linkers, for the Debian route),
 #              SIGBOX_GUEST_TOOLCHAIN=rustup|debian (force a route).
 set -euo pipefail
@@ -20,7 +33,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 target_triple=wasm32-wasip2
-out_dir="$repo/target/signatures"
+out_dir="$repo/target/signatures"        # the default set
+test_out_dir="$repo/target/signatures-test" # crates under test-signatures/, versioned builds
 export CARGO_TARGET_DIR="$here/target"
 
 die() {
@@ -40,12 +54,36 @@ metadata="$("$metadata_cargo" metadata --no-deps --offline --format-version 1 \
 mapfile -t manifests < <(
     grep -o '"manifest_path":"[^"]*"' <<<"$metadata" | sed 's/^"manifest_path":"//; s/"$//' | sort
 )
-signatures=()
+signatures=()               # package names
+declare -A destination=()   # package name -> directory its module is copied to
+declare -A version_packages=() # version -> space-separated package names
+versions=()                 # the distinct versions, in order of appearance
 for manifest in "${manifests[@]}"; do
     grep -Eq '^[[:space:]]*crate-type[[:space:]]*=.*"cdylib"' "$manifest" || continue
     name="$(sed -n '/^\[package\]/,/^\[/s/^[[:space:]]*name[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$manifest")"
     [ -n "$name" ] || die "no [package] name in $manifest"
     signatures+=("$name")
+    case "$manifest" in
+    "$here"/test-signatures/*) destination[$name]="$test_out_dir" ;;
+    *) destination[$name]="$out_dir" ;;
+    esac
+
+    # `versions = [...]` in [package.metadata.sigbox], on one line.
+    versions_line="$(sed -n '/^\[package\.metadata\.sigbox\]/,/^\[/{/^[[:space:]]*versions[[:space:]]*=/p}' "$manifest")"
+    [ -n "$versions_line" ] || continue
+    [[ "$versions_line" =~ ^[[:space:]]*versions[[:space:]]*=[[:space:]]*\[([^]]*)\][[:space:]]*(#.*)?$ ]] ||
+        die "$manifest: [package.metadata.sigbox] versions must be a list of strings on one line, not: $versions_line"
+    mapfile -t declared < <(grep -o '"[^"]*"' <<<"${BASH_REMATCH[1]}" | sed 's/^"//; s/"$//')
+    [ "${#declared[@]}" -gt 0 ] || die "$manifest: [package.metadata.sigbox] versions is empty"
+    for version in "${declared[@]}"; do
+        [[ "$version" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] ||
+            die "$manifest: version '$version' must be letters, digits, '.', '_' or '-' (it names a file)"
+        [ -n "${version_packages[$version]+set}" ] || versions+=("$version")
+        case " ${version_packages[$version]:-} " in
+        *" $name "*) die "$manifest: version '$version' listed twice" ;;
+        esac
+        version_packages[$version]="${version_packages[$version]:-} $name"
+    done
 done
 [ "${#signatures[@]}" -gt 0 ] || die "no signature (cdylib) crates among the members of $here/Cargo.toml"
 
@@ -60,11 +98,6 @@ if [ -z "$route" ]; then
     fi
 fi
 
-package_args=()
-for name in "${signatures[@]}"; do
-    package_args+=(--package "$name")
-done
-
 cd "$here"
 case "$route" in
 rustup)
@@ -73,7 +106,8 @@ rustup)
     rustup target list --installed | grep -qx "$target_triple" ||
         die "rustup has no $target_triple target (rustup target add $target_triple)"
     echo "build.sh: rustup's $target_triple target; building: ${signatures[*]}" >&2
-    cargo build --release --target "$target_triple" "${package_args[@]}" "$@"
+    cargo_env=()
+    cargo_build=(cargo build)
     ;;
 debian)
     missing=()
@@ -131,22 +165,56 @@ debian)
     read -r -a user_flags <<<"${RUSTFLAGS:-}"
     flags+=("${user_flags[@]}")
     encoded="$(printf '%s\x1f' "${flags[@]}")"
-    env -u RUSTFLAGS RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-        CARGO_ENCODED_RUSTFLAGS="${encoded%$'\x1f'}" \
-        /usr/bin/cargo build --release -Zbuild-std=std,panic_abort \
-        --target "$target_triple" "${package_args[@]}" "$@"
+    cargo_env=(-u RUSTFLAGS RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
+        CARGO_ENCODED_RUSTFLAGS="${encoded%$'\x1f'}")
+    cargo_build=(/usr/bin/cargo build -Zbuild-std=std,panic_abort)
     ;;
 *)
     die "SIGBOX_GUEST_TOOLCHAIN must be rustup or debian, not '$route'"
     ;;
 esac
 
+# copy BUILT DEST: copies a built module, naming it.
+copy() {
+    [ -f "$1" ] || die "cargo reported success but $1 is missing"
+    mkdir -p "$(dirname "$2")"
+    cp "$1" "$2"
+    echo "build.sh: $2 ($(stat -c %s "$2") bytes)" >&2
+}
+
+# --- The normal build --------------------------------------------------------
+# Without SIGBOX_SIGNATURE_VERSION, so versioned crates get their default.
+package_args=()
+for name in "${signatures[@]}"; do
+    package_args+=(--package "$name")
+done
+env -u SIGBOX_SIGNATURE_VERSION "${cargo_env[@]}" "${cargo_build[@]}" \
+    --release --target "$target_triple" "${package_args[@]}" "$@"
+
 # --- Collect the components -----------------------------------------------------
-mkdir -p "$out_dir"
 for name in "${signatures[@]}"; do
     # cargo names a cdylib after the crate with dashes turned into underscores.
-    built="$CARGO_TARGET_DIR/$target_triple/release/${name//-/_}.wasm"
-    [ -f "$built" ] || die "cargo reported success but $built is missing"
-    cp "$built" "$out_dir/$name.wasm"
-    echo "build.sh: $out_dir/$name.wasm ($(stat -c %s "$out_dir/$name.wasm") bytes)" >&2
+    copy "$CARGO_TARGET_DIR/$target_triple/release/${name//-/_}.wasm" \
+        "${destination[$name]}/$name.wasm"
+done
+
+# --- Versioned builds --------------------------------------------------------
+# One cargo build per version, of the packages declaring it, in profile
+# sigbox-v<V> ('.' becomes '_': profile names allow only letters, digits, '-'
+# and '_'), defined on the command line as inheriting release.
+for version in "${versions[@]}"; do
+    profile="sigbox-v${version//./_}"
+    read -r -a names <<<"${version_packages[$version]}"
+    package_args=()
+    for name in "${names[@]}"; do
+        package_args+=(--package "$name")
+    done
+    echo "build.sh: version $version (SIGBOX_SIGNATURE_VERSION=$version, profile $profile): ${names[*]}" >&2
+    env "${cargo_env[@]}" SIGBOX_SIGNATURE_VERSION="$version" "${cargo_build[@]}" \
+        --profile "$profile" --config "profile.$profile.inherits=\"release\"" \
+        --target "$target_triple" "${package_args[@]}" "$@"
+    for name in "${names[@]}"; do
+        copy "$CARGO_TARGET_DIR/$target_triple/$profile/${name//-/_}.wasm" \
+            "$test_out_dir/$name-v$version.wasm"
+    done
 done

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use sigbox::config::DEFAULT_STATUS_FILE;
 use sigbox::engine::Limits;
 use sigbox::sink::OutputFormat;
-use sigbox::{Command, Input};
+use sigbox::{Command, DaemonOptions, Input, ReplayOptions};
 
 /// Runtime-security detections ("signatures") as sandboxed WebAssembly components.
 ///
@@ -24,16 +25,36 @@ pub struct Cli {
 enum CliCommand {
     /// Watch every exec on this machine (eBPF) until SIGINT or SIGTERM. Needs root
     /// (or CAP_BPF and CAP_PERFMON).
+    ///
+    /// The signatures directory is watched: a new `*.wasm` is loaded, a changed
+    /// one replaces the running version (only if the new one loads), a deleted
+    /// one is unloaded. SIGHUP rescans the directory.
     Run {
         #[command(flatten)]
         common: Common,
+        /// File where the active signatures are listed (see `sigbox status`).
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_STATUS_FILE)]
+        status_file: PathBuf,
     },
     /// Evaluate Tracee `--output json` events from a file or stdin, then print a summary.
+    ///
+    /// When the events come from a stream (stdin or a FIFO), the signatures
+    /// directory is watched as with `run`.
     Replay {
         #[command(flatten)]
         common: Common,
         /// File of Tracee JSON events, one per line; `-` or nothing reads stdin.
         file: Option<PathBuf>,
+        /// File where the active signatures are listed (see `sigbox status`); none by default.
+        #[arg(long, value_name = "FILE")]
+        status_file: Option<PathBuf>,
+    },
+    /// List the signatures a running daemon has active: id, version, digest,
+    /// file, events seen, findings, errors.
+    Status {
+        /// The daemon's status file.
+        #[arg(long, value_name = "FILE", default_value = DEFAULT_STATUS_FILE)]
+        status_file: PathBuf,
     },
     /// Print a signature module's metadata and selected events as JSON, or why it is invalid.
     Inspect {
@@ -83,25 +104,51 @@ impl Common {
     }
 }
 
+/// Whether replay input is a stream (stdin, a FIFO) rather than a regular file.
+fn is_stream(input: &Input) -> bool {
+    match input {
+        Input::Stdin => true,
+        Input::File(path) => std::fs::metadata(path).is_ok_and(|m| !m.is_file()),
+    }
+}
+
+impl Common {
+    fn daemon(self, watch: bool, status_file: Option<PathBuf>) -> DaemonOptions {
+        DaemonOptions {
+            output: self.output(),
+            limits: self.limits(),
+            signatures: self.signatures,
+            watch,
+            status_file,
+        }
+    }
+}
+
 impl Cli {
     /// The command to run.
     pub fn into_command(self) -> Command {
         match self.command {
-            CliCommand::Run { common } => Command::Run {
-                output: common.output(),
-                limits: common.limits(),
-                signatures: common.signatures,
-            },
-            CliCommand::Replay { common, file } => Command::Replay {
-                output: common.output(),
-                limits: common.limits(),
-                signatures: common.signatures,
-                input: match file {
+            CliCommand::Run {
+                common,
+                status_file,
+            } => Command::Run(common.daemon(true, Some(status_file))),
+            CliCommand::Replay {
+                common,
+                file,
+                status_file,
+            } => {
+                let input = match file {
                     Some(path) if path.as_os_str() != "-" => Input::File(path),
                     _ => Input::Stdin,
-                },
-            },
+                };
+                let watch = is_stream(&input);
+                Command::Replay(ReplayOptions {
+                    daemon: common.daemon(watch, status_file),
+                    input,
+                })
+            }
             CliCommand::Inspect { module } => Command::Inspect { module },
+            CliCommand::Status { status_file } => Command::Status { status_file },
         }
     }
 }

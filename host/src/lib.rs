@@ -6,14 +6,16 @@
 //! - [`sink`]: how findings are written (Tracee-compatible JSON, text).
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod pipeline;
 pub mod sink;
 pub mod source;
+pub mod status;
 
 pub use app::run;
-pub use config::{Command, Input};
+pub use config::{Command, DaemonOptions, Input, ReplayOptions};
 
 /// The WIT types shared with signatures, under short names.
 pub mod wit {

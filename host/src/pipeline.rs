@@ -4,9 +4,12 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::engine::{Detection, Failure, SignatureSet, SignatureStatus};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::engine::{Applied, Change, Detection, Failure, SignatureSet, SignatureStatus};
 use crate::error_chain;
 use crate::sink::FindingWriter;
+use crate::status::StatusBoard;
 use crate::wit::Event;
 
 /// Counts kept while processing a stream.
@@ -54,20 +57,26 @@ impl fmt::Display for Summary {
             self.load_failures
         )?;
         for s in &self.signatures {
-            let m = &s.info.metadata;
-            write!(
-                f,
-                "\n  {} v{} ({}): {} events, {} findings, {} errors",
-                m.id,
-                m.version,
-                s.info.path.display(),
-                s.stats.events,
-                s.stats.findings,
-                s.stats.errors
-            )?;
+            write!(f, "\n  {}", describe(s))?;
         }
         Ok(())
     }
+}
+
+/// `ID vVERSION (FILE, sha256 DIGEST): N events, N findings, N errors`
+fn describe(s: &SignatureStatus) -> String {
+    let m = &s.info.metadata;
+    let stats = s.counters.snapshot();
+    format!(
+        "{} v{} ({}, sha256 {}): {} events, {} findings, {} errors",
+        m.id,
+        m.version,
+        s.info.path.display(),
+        s.info.sha256,
+        stats.events,
+        stats.findings,
+        stats.errors
+    )
 }
 
 /// Dispatches events to signatures and writes their findings.
@@ -75,15 +84,55 @@ pub struct Pipeline<W: Write> {
     signatures: SignatureSet,
     writer: FindingWriter<W>,
     counts: StreamCounts,
+    /// Prepared signature changes (hot swap), applied between events.
+    changes: Option<UnboundedReceiver<Change>>,
+    board: StatusBoard,
 }
 
 impl<W: Write> Pipeline<W> {
-    /// A pipeline over `signatures`, writing findings with `writer`.
-    pub fn new(signatures: SignatureSet, writer: FindingWriter<W>) -> Self {
+    /// A pipeline with no signatures yet, writing findings with `writer`.
+    pub fn new(writer: FindingWriter<W>) -> Self {
         Self {
-            signatures,
+            signatures: SignatureSet::default(),
             writer,
             counts: StreamCounts::default(),
+            changes: None,
+            board: StatusBoard::default(),
+        }
+    }
+
+    /// Applies changes from `changes` before each event from now on.
+    pub fn watch(&mut self, changes: UnboundedReceiver<Change>) {
+        self.changes = Some(changes);
+    }
+
+    /// The active list this pipeline keeps up to date.
+    pub fn board(&self) -> &StatusBoard {
+        &self.board
+    }
+
+    /// Applies one change between events and logs it with the signature's id,
+    /// version, digest and file.
+    pub fn apply(&mut self, change: Change) {
+        match self.signatures.apply(change) {
+            Applied::Loaded(new) => tracing::info!("loaded signature {}", describe(&new)),
+            Applied::Replaced { old, new } => tracing::info!(
+                "replaced signature {} with {}",
+                describe(&old),
+                describe(&new)
+            ),
+            Applied::Unloaded(old) => tracing::info!("unloaded signature {}", describe(&old)),
+            Applied::NotLoaded(path) => {
+                tracing::debug!("{} was not running; nothing to unload", path.display())
+            }
+        }
+        self.board.set(self.signatures.status());
+    }
+
+    /// Applies every change that is ready, without waiting.
+    pub fn apply_pending(&mut self) {
+        while let Some(change) = self.changes.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            self.apply(change);
         }
     }
 
@@ -120,6 +169,7 @@ impl<W: Write> Pipeline<W> {
         raw: Option<&str>,
         place: &dyn fmt::Display,
     ) -> io::Result<()> {
+        self.apply_pending();
         self.counts.events += 1;
         let mut write_result = Ok(());
         let writer = &mut self.writer;

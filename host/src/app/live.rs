@@ -1,29 +1,36 @@
 //! `sigbox run`: live exec events from the kernel until SIGINT or SIGTERM.
 
 use std::io;
-use std::path::Path;
 use std::pin::pin;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::{finish, load_signatures};
-use crate::engine::{Limits, Runtime};
+use super::{finish, load_signatures, write_status};
+use crate::config::DaemonOptions;
+use crate::engine::Runtime;
 use crate::pipeline::Pipeline;
-use crate::sink::{FindingWriter, OutputFormat};
+use crate::sink::FindingWriter;
 use crate::source::bpf::{ExecCollector, check_privileges};
 
 /// Where live events come from, for log lines.
 const KERNEL: &str = "kernel";
 
+/// How soon a signature change is applied when no event arrives.
+const IDLE_APPLY: Duration = Duration::from_millis(100);
+
 /// Checks privileges first (before anything else happens), loads the
 /// signatures, attaches the eBPF collector and evaluates every exec until
 /// SIGINT or SIGTERM, then prints the summary.
-pub fn run_live(dir: &Path, output: OutputFormat, limits: Limits) -> anyhow::Result<ExitCode> {
+pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     check_privileges().context("sigbox run loads eBPF programs")?;
-    let runtime = Runtime::new(limits).context("cannot start the wasm engine")?;
-    let (set, load_failures) = load_signatures(&runtime, dir)?;
+    let runtime = Runtime::new(options.limits.clone()).context("cannot start the wasm engine")?;
+    let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
+    let load_failures =
+        load_signatures(&runtime, &options.signatures, options.watch, &mut pipeline)?;
+    write_status(&pipeline, options.status_file.as_deref())?;
     // One thread: the collector's reads and the wasm calls never overlap, so
     // a signature sees events in ring-buffer order.
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -33,13 +40,13 @@ pub fn run_live(dir: &Path, output: OutputFormat, limits: Limits) -> anyhow::Res
     tokio.block_on(async move {
         let mut collector =
             ExecCollector::start().context("cannot start the eBPF exec collector")?;
-        let mut pipeline = Pipeline::new(set, FindingWriter::new(io::stdout(), output, true));
         let mut shutdown = pin!(shutdown_signal());
         tracing::info!(
             prev_comm_source = ?collector.prev_comm_source(),
             "watching exec events; stop with SIGINT or SIGTERM"
         );
         let mut batch = Vec::with_capacity(4096);
+        let mut idle = tokio::time::interval(IDLE_APPLY);
         'events: loop {
             tokio::select! {
                 biased;
@@ -47,6 +54,7 @@ pub fn run_live(dir: &Path, output: OutputFormat, limits: Limits) -> anyhow::Res
                     tracing::info!("received {name}, stopping");
                     break;
                 }
+                _ = idle.tick() => pipeline.apply_pending(),
                 read = collector.read_batch(&mut batch) => {
                     read.context("cannot read the exec ring buffer")?;
                     for event in batch.drain(..) {

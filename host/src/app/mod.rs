@@ -10,8 +10,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use tokio::sync::mpsc::unbounded_channel;
+
 use crate::config::Command;
-use crate::engine::{Runtime, SignatureSet};
+use crate::engine::{Catalog, Runtime, SignatureSet, log_rejections, spawn_watcher};
 use crate::error_chain;
 use crate::pipeline::Pipeline;
 use crate::wit::Signal;
@@ -23,42 +25,61 @@ use crate::wit::Signal;
 /// missing privileges); the message says what and where.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Replay {
-            signatures,
-            input,
-            output,
-            limits,
-        } => replay::run_replay(&signatures, &input, output, limits),
-        Command::Run {
-            signatures,
-            output,
-            limits,
-        } => live::run_live(&signatures, output, limits),
+        Command::Replay(options) => replay::run_replay(&options),
+        Command::Run(options) => live::run_live(&options),
         Command::Inspect { module } => inspect::inspect(&module),
+        Command::Status { status_file } => {
+            crate::status::print_status(&status_file)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
-/// Loads the signatures in `dir`, logging each load and each rejected file.
-fn load_signatures(runtime: &Runtime, dir: &Path) -> anyhow::Result<(SignatureSet, usize)> {
-    let (set, errors) = SignatureSet::load_dir(runtime, dir, &[])
+/// Loads every signature in `dir` into `pipeline` and, with `watch`, keeps
+/// the running set in step with the directory from then on (hot swap; SIGHUP
+/// rescans). Returns how many files were rejected at start.
+///
+/// # Errors
+/// The directory cannot be listed.
+fn load_signatures<W: io::Write>(
+    runtime: &Runtime,
+    dir: &Path,
+    watch: bool,
+    pipeline: &mut Pipeline<W>,
+) -> anyhow::Result<usize> {
+    let mut catalog = Catalog::new(dir, Vec::new());
+    let scan = catalog
+        .scan(runtime)
         .with_context(|| format!("cannot list the signatures directory {}", dir.display()))?;
-    for error in &errors {
-        tracing::error!("rejected signature: {}", error_chain(error));
+    log_rejections(&scan.rejected);
+    for change in scan.changes {
+        pipeline.apply(change);
     }
-    for status in set.status() {
-        let info = &status.info;
-        tracing::info!(
-            id = %info.metadata.id,
-            version = %info.metadata.version,
-            sha256 = %info.sha256,
-            file = %info.path.display(),
-            "loaded signature"
-        );
-    }
-    if set.is_empty() {
+    if pipeline.signatures().is_empty() {
         tracing::warn!("no signatures loaded from {}", dir.display());
     }
-    Ok((set, errors.len()))
+    if watch {
+        let (changes, receiver) = unbounded_channel();
+        spawn_watcher(catalog, runtime.clone(), changes)?;
+        pipeline.watch(receiver);
+        tracing::info!(
+            "watching {} for signature changes (SIGHUP rescans)",
+            dir.display()
+        );
+    }
+    Ok(scan.rejected.len())
+}
+
+/// Starts the status file writer when a path is configured.
+fn write_status<W: io::Write>(pipeline: &Pipeline<W>, path: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        pipeline.board().spawn_writer(path.to_owned())?;
+        tracing::info!(
+            "active signatures listed in {} (sigbox status)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Tells every signature the source has ended, logging those that fail.

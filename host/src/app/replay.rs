@@ -2,33 +2,35 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::{finish, load_signatures, signal_source_complete};
-use crate::config::Input;
-use crate::engine::{Limits, Runtime};
+use super::{finish, load_signatures, signal_source_complete, write_status};
+use crate::config::{Input, ReplayOptions};
+use crate::engine::Runtime;
 use crate::pipeline::Pipeline;
-use crate::sink::{FindingWriter, OutputFormat};
+use crate::sink::FindingWriter;
 use crate::source::replay::replay;
 
-pub fn run_replay(
-    dir: &Path,
-    input: &Input,
-    output: OutputFormat,
-    limits: Limits,
-) -> anyhow::Result<ExitCode> {
-    let runtime = Runtime::new(limits).context("cannot start the wasm engine")?;
-    let (set, load_failures) = load_signatures(&runtime, dir)?;
+/// Replays the input to its end through every signature, then sends
+/// `source-complete` and prints the summary.
+pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
+    let daemon = &options.daemon;
+    let runtime = Runtime::new(daemon.limits.clone()).context("cannot start the wasm engine")?;
+    // A stream (stdin, a FIFO) may run for a long time: flush each finding so
+    // consumers see it at once. A file is read as fast as possible.
+    let streaming = daemon.watch;
     let stdout = io::stdout().lock();
-    let mut pipeline = Pipeline::new(
-        set,
-        FindingWriter::new(BufWriter::new(stdout), output, false),
-    );
+    let mut pipeline = Pipeline::new(FindingWriter::new(
+        BufWriter::new(stdout),
+        daemon.output,
+        streaming,
+    ));
+    let load_failures = load_signatures(&runtime, &daemon.signatures, daemon.watch, &mut pipeline)?;
+    write_status(&pipeline, daemon.status_file.as_deref())?;
 
-    let result = match input {
+    let result = match &options.input {
         Input::Stdin => replay(io::stdin().lock(), &mut pipeline),
         Input::File(path) => {
             let file = File::open(path)
@@ -42,6 +44,7 @@ pub fn run_replay(
         }
         return Err(error).context("replay stopped");
     }
+    pipeline.apply_pending();
     signal_source_complete(pipeline.signatures_mut());
     finish(pipeline, load_failures)
 }

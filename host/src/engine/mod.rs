@@ -1,6 +1,9 @@
-//! The wasmtime runtime: loads signature components and dispatches events to them.
+//! The wasmtime runtime: loads signature components, keeps the running set
+//! in step with the signatures directory, and dispatches events to them.
 
 pub mod bindings;
+pub mod cache;
+mod catalog;
 mod error;
 mod host_api;
 mod host_state;
@@ -8,13 +11,15 @@ mod limits;
 mod runtime;
 mod set;
 mod signature;
+mod watcher;
 
+pub use catalog::{Catalog, Scan, is_signature_file, wasm_files};
 pub use error::{BoxError, EvalError, LoadError};
 pub use host_state::HostState;
 pub use limits::Limits;
-pub use runtime::Runtime;
+pub use runtime::{Runtime, RuntimeOptions};
 pub use set::{
-    Detection, Failure, SignatureSet, SignatureStats, SignatureStatus, is_signature_file,
-    wasm_files,
+    Applied, Change, Counters, Detection, Failure, SignatureSet, SignatureStats, SignatureStatus,
 };
 pub use signature::{LoadedSignature, SignatureInfo};
+pub use watcher::{log_rejections, spawn as spawn_watcher};

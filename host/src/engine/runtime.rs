@@ -3,14 +3,16 @@
 //! Compiling and linking are expensive and stateless, so they happen once here;
 //! each signature then gets its own store and instance (see [`super::signature`]).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings::Signature;
+use super::cache::{self, CompileCache};
 use super::host_state::HostState;
 use super::limits::Limits;
 
@@ -18,21 +20,63 @@ use super::limits::Limits;
 /// `Limits::cpu_per_event` rounded up to this granularity before it traps.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
+/// How to build a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Resource limits applied to each signature.
+    pub limits: Limits,
+    /// Whether compiled signatures are kept in an on-disk compile cache.
+    pub compile_cache: bool,
+    /// The compile cache directory; `None` means [`cache::default_dir`]
+    /// (`$SIGBOX_CACHE_DIR`, `/var/cache/sigbox` for root, else
+    /// `$XDG_CACHE_HOME/sigbox` or `~/.cache/sigbox`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            compile_cache: true,
+            cache_dir: None,
+        }
+    }
+}
+
 /// The shared wasmtime engine plus a linker providing the signature world's imports.
 #[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
     limits: Limits,
+    cache: Option<Arc<CompileCache>>,
 }
 
 impl Runtime {
-    /// Creates the engine (with epoch interruption, so a runaway guest traps) and
-    /// a linker offering the `host` interface plus WASI with nothing behind it.
+    /// [`Runtime::with_options`] with `limits` and the default compile cache.
     ///
     /// # Errors
     /// Fails if wasmtime cannot be configured for this machine.
     pub fn new(limits: Limits) -> anyhow::Result<Self> {
+        Self::with_options(RuntimeOptions {
+            limits,
+            ..RuntimeOptions::default()
+        })
+    }
+
+    /// Creates the engine (with epoch interruption, so a runaway guest traps), a
+    /// linker offering the `host` interface plus WASI with nothing behind it,
+    /// and opens the compile cache. A cache directory that cannot be created or
+    /// is not private to this user disables the cache with a warning.
+    ///
+    /// # Errors
+    /// Fails if wasmtime cannot be configured for this machine.
+    pub fn with_options(options: RuntimeOptions) -> anyhow::Result<Self> {
+        let RuntimeOptions {
+            limits,
+            compile_cache,
+            cache_dir,
+        } = options;
         let mut config = Config::new();
         config.wasm_component_model(true);
         // Epochs bound CPU per call at the cost of a cheap check on loop
@@ -47,12 +91,40 @@ impl Runtime {
         // empty (see `HostState::new`), so these imports grant nothing.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
 
+        let cache = if compile_cache {
+            open_cache(cache_dir, &engine)
+        } else {
+            None
+        };
+
         spawn_epoch_ticker(engine.weak());
         Ok(Self {
             engine,
             linker: Arc::new(linker),
             limits,
+            cache,
         })
+    }
+
+    /// Compiles a component, or loads it from the compile cache. `sha256` is
+    /// the hex sha256 of `bytes` (the cache key, with the engine's hash).
+    ///
+    /// # Errors
+    /// The bytes are not a valid component. Cache problems are logged, never
+    /// returned.
+    pub fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+        let digest = <[u8; 32]>::try_from(hex::decode(sha256).unwrap_or_default());
+        match (&self.cache, digest) {
+            (Some(cache), Ok(digest)) => cache
+                .load_or_compile(&self.engine, bytes, &digest)
+                .map(|(component, _)| component),
+            _ => Component::from_binary(&self.engine, bytes),
+        }
+    }
+
+    /// The compile cache, if one is in use.
+    pub fn compile_cache(&self) -> Option<&CompileCache> {
+        self.cache.as_deref()
     }
 
     /// The wasmtime engine.
@@ -68,6 +140,24 @@ impl Runtime {
     /// The resource limits applied to each signature.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+}
+
+/// Opens the compile cache in `dir` (or the default directory), or logs why not.
+fn open_cache(dir: Option<PathBuf>, engine: &Engine) -> Option<Arc<CompileCache>> {
+    let Some(dir) = dir.or_else(cache::default_dir) else {
+        tracing::warn!("compile cache disabled: no cache directory (set SIGBOX_CACHE_DIR)");
+        return None;
+    };
+    match CompileCache::open(&dir, engine) {
+        Ok(cache) => {
+            tracing::debug!("compile cache in {}", dir.display());
+            Some(Arc::new(cache))
+        }
+        Err(error) => {
+            tracing::warn!("compile cache disabled: {}: {error}", dir.display());
+            None
+        }
     }
 }
 

@@ -1,43 +1,75 @@
-//! The set of loaded signatures and the dispatch of events to them.
+//! The set of running signatures and the dispatch of events to them.
+//!
+//! The set lives on the dispatch thread. Changes (a signature loaded,
+//! replaced or unloaded) arrive as [`Change`]s built elsewhere — compiled and
+//! instantiated off the dispatch path — and are applied between two events, so
+//! every event is evaluated by exactly one version of each signature.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::error::{EvalError, LoadError};
-use super::runtime::Runtime;
+use super::error::EvalError;
 use super::signature::{LoadedSignature, SignatureInfo};
-use crate::wit::{Event, Field, Finding, Origin, OriginFilter, Signal};
+use crate::wit::{Event, Finding, Origin, OriginFilter, Signal};
 
 /// Tracee numbers signature events from 6000; findings use these ids.
 const FIRST_SIGNATURE_EVENT_ID: u32 = 6000;
 
-/// Per-signature counters.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// Per-signature counters, shared with the status reporter (hence atomic).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Events passed to the signature.
+    pub events: AtomicU64,
+    /// Findings it produced.
+    pub findings: AtomicU64,
+    /// Events it failed to evaluate (returned error, trap or limit).
+    pub errors: AtomicU64,
+}
+
+/// A snapshot of [`Counters`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SignatureStats {
     /// Events passed to the signature.
     pub events: u64,
     /// Findings it produced.
     pub findings: u64,
-    /// Events it failed to evaluate (returned error or trap).
+    /// Events it failed to evaluate.
     pub errors: u64,
 }
 
-/// A loaded signature together with its counters and finding event id.
+impl Counters {
+    /// The current values.
+    pub fn snapshot(&self) -> SignatureStats {
+        SignatureStats {
+            events: self.events.load(Ordering::Relaxed),
+            findings: self.findings.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A running signature with its counters and finding event id.
 struct Slot {
     signature: LoadedSignature,
     event_id: u32,
-    stats: SignatureStats,
+    counters: Arc<Counters>,
 }
 
-/// What a [`SignatureSet`] reports about one signature.
+/// What a [`SignatureSet`] reports about one running signature.
 #[derive(Debug, Clone)]
 pub struct SignatureStatus {
     /// Its file, digest, metadata and selected events.
     pub info: SignatureInfo,
     /// The event id its findings carry.
     pub event_id: u32,
-    /// Its counters.
-    pub stats: SignatureStats,
+    /// Its live counters.
+    pub counters: Arc<Counters>,
 }
 
 /// A finding together with the signature that produced it.
@@ -58,99 +90,111 @@ pub struct Failure<'a> {
     pub error: EvalError,
 }
 
-/// Every loaded signature, indexed by the event names they select.
+/// A change to the set, prepared off the dispatch path.
+pub enum Change {
+    /// Run this signature; it replaces whatever ran from the same file.
+    Upsert(LoadedSignature),
+    /// Stop running the signature loaded from this file.
+    Remove(PathBuf),
+}
+
+/// What applying a [`Change`] did.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    /// A new signature runs.
+    Loaded(SignatureStatus),
+    /// A new version replaced `old`, whose final state is given.
+    Replaced {
+        /// The version that stopped.
+        old: SignatureStatus,
+        /// The version now running.
+        new: SignatureStatus,
+    },
+    /// The signature stopped; its final state.
+    Unloaded(SignatureStatus),
+    /// Nothing was running from that file.
+    NotLoaded(PathBuf),
+}
+
+/// The running signatures, indexed by the event names they select.
 #[derive(Default)]
 pub struct SignatureSet {
     slots: Vec<Slot>,
     /// Event name → indexes into `slots` of signatures selecting it.
     by_event: HashMap<String, Vec<usize>>,
+    /// Signature id → finding event id, stable across reloads within a run.
+    event_ids: HashMap<String, u32>,
 }
 
 impl SignatureSet {
-    /// Loads every `*.wasm` file in `dir`, in file-name order. Files that fail
-    /// are returned as errors; every other file still loads.
-    ///
-    /// # Errors
-    /// Fails only if the directory itself cannot be listed.
-    pub fn load_dir(
-        runtime: &Runtime,
-        dir: &Path,
-        config: &[Field],
-    ) -> std::io::Result<(Self, Vec<LoadError>)> {
-        let mut set = Self::default();
-        let mut errors = Vec::new();
-        for path in wasm_files(dir)? {
-            if let Err(error) = set.load(runtime, &path, config) {
-                errors.push(error);
+    /// Applies one change. Duplicate ids are not checked here: the catalog
+    /// that prepares changes owns that rule (see `engine::catalog`).
+    pub fn apply(&mut self, change: Change) -> Applied {
+        let applied = match change {
+            Change::Upsert(signature) => {
+                let id = signature.metadata().id.clone();
+                let next = FIRST_SIGNATURE_EVENT_ID + self.event_ids.len() as u32;
+                let event_id = *self.event_ids.entry(id).or_insert(next);
+                let slot = Slot {
+                    signature,
+                    event_id,
+                    counters: Arc::default(),
+                };
+                let path = slot.signature.info().path.clone();
+                match self.position(&path) {
+                    Some(index) => {
+                        let old = std::mem::replace(&mut self.slots[index], slot);
+                        Applied::Replaced {
+                            old: status(&old),
+                            new: status(&self.slots[index]),
+                        }
+                    }
+                    None => {
+                        self.slots.push(slot);
+                        Applied::Loaded(status(self.slots.last().expect("just pushed")))
+                    }
+                }
+            }
+            Change::Remove(path) => match self.position(&path) {
+                Some(index) => Applied::Unloaded(status(&self.slots.remove(index))),
+                None => Applied::NotLoaded(path),
+            },
+        };
+        self.reindex();
+        applied
+    }
+
+    fn position(&self, path: &Path) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.signature.info().path == path)
+    }
+
+    fn reindex(&mut self) {
+        self.by_event.clear();
+        for (index, slot) in self.slots.iter().enumerate() {
+            for selector in &slot.signature.info().selected_events {
+                let entry = self.by_event.entry(selector.name.clone()).or_default();
+                if !entry.contains(&index) {
+                    entry.push(index);
+                }
             }
         }
-        Ok((set, errors))
     }
 
-    /// Loads one file and adds it to the set.
-    ///
-    /// # Errors
-    /// The file is not a valid signature, or its id is already loaded.
-    pub fn load(
-        &mut self,
-        runtime: &Runtime,
-        path: &Path,
-        config: &[Field],
-    ) -> Result<&SignatureInfo, LoadError> {
-        let signature = LoadedSignature::load(runtime, path, config)?;
-        self.insert(signature)
-    }
-
-    /// Adds an already loaded signature.
-    ///
-    /// # Errors
-    /// [`LoadError::DuplicateId`] if a signature with the same id is loaded:
-    /// the one already running stays, the new one is rejected.
-    pub fn insert(&mut self, signature: LoadedSignature) -> Result<&SignatureInfo, LoadError> {
-        let id = &signature.metadata().id;
-        if let Some(existing) = self.slots.iter().find(|s| &s.signature.metadata().id == id) {
-            return Err(LoadError::DuplicateId {
-                path: signature.info().path.clone(),
-                id: id.clone(),
-                existing: existing.signature.info().path.clone(),
-            });
-        }
-        let index = self.slots.len();
-        for selector in &signature.info().selected_events {
-            let entry = self.by_event.entry(selector.name.clone()).or_default();
-            if !entry.contains(&index) {
-                entry.push(index);
-            }
-        }
-        let event_id = FIRST_SIGNATURE_EVENT_ID + u32::try_from(index).unwrap_or(u32::MAX - 6000);
-        self.slots.push(Slot {
-            signature,
-            event_id,
-            stats: SignatureStats::default(),
-        });
-        Ok(self.slots[index].signature.info())
-    }
-
-    /// How many signatures are loaded.
+    /// How many signatures run.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
-    /// True when no signature is loaded.
+    /// True when none runs.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 
-    /// The loaded signatures and their counters, in load order.
+    /// The running signatures and their counters, in load order.
     pub fn status(&self) -> Vec<SignatureStatus> {
-        self.slots
-            .iter()
-            .map(|slot| SignatureStatus {
-                info: slot.signature.info().clone(),
-                event_id: slot.event_id,
-                stats: slot.stats,
-            })
-            .collect()
+        self.slots.iter().map(status).collect()
     }
 
     /// Passes `event` to every signature that selected its name and origin,
@@ -176,10 +220,10 @@ impl SignatureSet {
             if !accepts {
                 continue;
             }
-            slot.stats.events += 1;
+            Counters::add(&slot.counters.events, 1);
             match slot.signature.on_event(event) {
                 Ok(findings) => {
-                    slot.stats.findings += findings.len() as u64;
+                    Counters::add(&slot.counters.findings, findings.len() as u64);
                     for finding in findings {
                         on_detection(Detection {
                             signature: slot.signature.info(),
@@ -189,7 +233,7 @@ impl SignatureSet {
                     }
                 }
                 Err(error) => {
-                    slot.stats.errors += 1;
+                    Counters::add(&slot.counters.errors, 1);
                     on_failure(Failure {
                         signature: slot.signature.info(),
                         error,
@@ -212,6 +256,14 @@ impl SignatureSet {
     }
 }
 
+fn status(slot: &Slot) -> SignatureStatus {
+    SignatureStatus {
+        info: slot.signature.info().clone(),
+        event_id: slot.event_id,
+        counters: slot.counters.clone(),
+    }
+}
+
 /// Whether a selector's origin filter accepts an event's origin.
 fn origin_matches(filter: OriginFilter, origin: Origin) -> bool {
     match filter {
@@ -220,28 +272,6 @@ fn origin_matches(filter: OriginFilter, origin: Origin) -> bool {
         OriginFilter::Container => matches!(origin, Origin::Container | Origin::ContainerInit),
         OriginFilter::ContainerInit => origin == Origin::ContainerInit,
     }
-}
-
-/// The `*.wasm` files directly in `dir`, sorted by name.
-pub fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if is_signature_file(&path) && path.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// Whether `path` names a signature module (`*.wasm`, not hidden).
-pub fn is_signature_file(path: &Path) -> bool {
-    let hidden = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_none_or(|n| n.starts_with('.'));
-    !hidden && path.extension().is_some_and(|ext| ext == "wasm")
 }
 
 #[cfg(test)]
@@ -268,14 +298,5 @@ mod tests {
             OriginFilter::ContainerInit,
             Origin::Container
         ));
-    }
-
-    #[test]
-    fn signature_files() {
-        assert!(is_signature_file(Path::new("/d/trc-1016.wasm")));
-        assert!(!is_signature_file(Path::new("/d/trc-1016.wasm.tmp")));
-        assert!(!is_signature_file(Path::new("/d/.trc-1016.wasm")));
-        assert!(!is_signature_file(Path::new("/d/notes.txt")));
-        assert!(!is_signature_file(Path::new("/d/wasm")));
     }
 }

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Store;
-use wasmtime::component::Component;
 
 use super::bindings::{Signature, SignaturePre};
 use super::error::{EvalError, LoadError, cause};
@@ -64,8 +63,9 @@ impl LoadedSignature {
         let path_buf = || path.to_owned();
         check_wasm_header(path, bytes)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let component =
-            Component::from_binary(runtime.engine(), bytes).map_err(|e| LoadError::Compile {
+        let component = runtime
+            .compile(bytes, &sha256)
+            .map_err(|e| LoadError::Compile {
                 path: path_buf(),
                 source: cause(e),
             })?;

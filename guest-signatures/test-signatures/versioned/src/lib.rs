@@ -39,7 +39,7 @@ pub fn finding(version: &str, pid: u32) -> Finding {
         field("seq", Value::Unsigned(pid.into())),
     ];
     if version == "2" {
-        let parity = if pid % 2 == 0 { "even" } else { "odd" };
+        let parity = if pid.is_multiple_of(2) { "even" } else { "odd" };
         data.push(field("parity", Value::Text(parity.into())));
     }
     Finding { data }
@@ -156,9 +156,6 @@ mod tests {
             return_value: 0,
             payload: sigbox_sdk::Payload::Generic(vec![]),
         };
-        assert_eq!(
-            signature.on_event(&event),
-            Ok(vec![finding(version(), 3)])
-        );
+        assert_eq!(signature.on_event(&event), Ok(vec![finding(version(), 3)]));
     }
 }

@@ -1,0 +1,737 @@
+//! `make bench`: the throughput of sandboxed dispatch, side by side with the
+//! same detection as native Rust, on one pinned core. Prints one table.
+//!
+//! Environment: `SIGBOX_BENCH_MODULE` (default `target/signatures/trc-1016.wasm`),
+//! `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
+//! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40).
+//!
+//! Method: every figure is the median of REPS repetitions after a warm-up;
+//! the figures of one section are measured in interleaved rounds (case A,
+//! case B, ..., then again), so a noisy neighbour slows all of them alike and
+//! their ratios stay meaningful.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sigbox::bench::{
+    self, ExecMix, SHELLS, Timing, WEB_SERVERS, exec_lines, parse_lines, pin_to_one_cpu, rss_bytes,
+};
+use sigbox::engine::bindings::{Signature, SignaturePre};
+use sigbox::engine::{Change, HostState, LoadedSignature, Runtime, RuntimeOptions, SignatureSet};
+use sigbox::pipeline::Pipeline;
+use sigbox::sink::{FindingWriter, OutputFormat};
+use sigbox::source::replay::replay;
+use sigbox::source::tracee_json::parse_event;
+use sigbox::wit::{Event, Finding, Origin, OriginFilter, Payload, Signal};
+use wasmtime::Store;
+use wasmtime::component::Component;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+// --- The native ceiling: TRC-1016's logic (guest-signatures/trc-1016) as plain Rust.
+
+const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
+
+fn native_trc1016(event: &Event) -> Result<Vec<Finding>, String> {
+    if event.name != SCHED_PROCESS_EXEC {
+        return Ok(vec![]);
+    }
+    let prev_comm = string_arg(event, "prev_comm")?;
+    if WEB_SERVERS.contains(&prev_comm) && SHELLS.contains(&event.process_name.as_str()) {
+        Ok(vec![Finding { data: vec![] }])
+    } else {
+        Ok(vec![])
+    }
+}
+
+/// The SDK's `Event::string_arg`, for `prev_comm` (the only argument TRC-1016 reads).
+fn string_arg<'a>(event: &'a Event, name: &str) -> Result<&'a str, String> {
+    let missing = || {
+        format!(
+            "event {}: argument {name} is missing or not a string",
+            event.name
+        )
+    };
+    match &event.payload {
+        Payload::Exec(args) if name == "prev_comm" => args.prev_comm.as_deref().ok_or_else(missing),
+        Payload::Exec(args) => find_text(&args.extra, name).ok_or_else(missing),
+        Payload::Generic(fields) => find_text(fields, name).ok_or_else(missing),
+    }
+}
+
+fn find_text<'a>(fields: &'a [sigbox::wit::Field], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|f| f.name == name)
+        .and_then(|f| match &f.value {
+            sigbox::wit::Value::Text(s) => Some(s.as_str()),
+            _ => None,
+        })
+}
+
+/// A native dispatch shaped like `SignatureSet::dispatch`: index by event
+/// name, check the origin, call, count findings and errors.
+struct NativeSet {
+    by_event: HashMap<String, Vec<usize>>,
+    selectors: Vec<(String, OriginFilter)>,
+    stats: Vec<[u64; 3]>,
+}
+
+impl NativeSet {
+    fn new(n: usize) -> Self {
+        let mut by_event = HashMap::new();
+        by_event.insert(SCHED_PROCESS_EXEC.to_owned(), (0..n).collect());
+        Self {
+            by_event,
+            selectors: vec![(SCHED_PROCESS_EXEC.to_owned(), OriginFilter::Any); n],
+            stats: vec![[0; 3]; n],
+        }
+    }
+
+    fn dispatch(&mut self, event: &Event, findings: &mut u64) {
+        let Some(indexes) = self.by_event.get(&event.name) else {
+            return;
+        };
+        for &i in indexes {
+            let (name, origin) = &self.selectors[i];
+            if name != &event.name || !origin_ok(*origin, event.origin) {
+                continue;
+            }
+            self.stats[i][0] += 1;
+            match std::hint::black_box(native_trc1016(std::hint::black_box(event))) {
+                Ok(found) => {
+                    self.stats[i][1] += found.len() as u64;
+                    *findings += found.len() as u64;
+                }
+                Err(_) => self.stats[i][2] += 1,
+            }
+        }
+    }
+}
+
+fn origin_ok(filter: OriginFilter, origin: Origin) -> bool {
+    match filter {
+        OriginFilter::Any => true,
+        OriginFilter::Host => origin == Origin::Host,
+        OriginFilter::Container => origin != Origin::Host,
+        OriginFilter::ContainerInit => origin == Origin::ContainerInit,
+    }
+}
+
+// --- Prototypes of proposed changes, measured here before touching the WIT.
+
+/// A host-side filter as a signature could declare it in its metadata
+/// (proposal): every listed argument must be a string in its set. For
+/// TRC-1016: `process_name ∈ SHELLS` and `prev_comm ∈ WEB_SERVERS`.
+fn host_filter_trc1016(event: &Event) -> bool {
+    if !SHELLS.contains(&event.process_name.as_str()) {
+        return false;
+    }
+    match &event.payload {
+        Payload::Exec(args) => args
+            .prev_comm
+            .as_deref()
+            .is_some_and(|p| WEB_SERVERS.contains(&p)),
+        Payload::Generic(_) => true,
+    }
+}
+
+/// The event with every field TRC-1016 never reads left empty: what a
+/// declared field projection (proposal) would copy into the guest.
+fn slim(event: &Event) -> Event {
+    let mut e = event.clone();
+    e.executable_path.clear();
+    e.host_name.clear();
+    e.container_id.clear();
+    if let Payload::Exec(args) = &mut e.payload {
+        args.pathname.clear();
+        args.cmdpath.clear();
+        args.argv.clear();
+        args.interpreter_pathname.clear();
+        args.stdin_path.clear();
+        args.pwd.clear();
+        args.extra.clear();
+    }
+    e
+}
+
+// --- The table.
+
+struct Row {
+    section: &'static str,
+    name: String,
+    timing: Timing,
+    /// Events (or loads) per item, to print ns/event and events/s.
+    note: String,
+}
+
+struct Table {
+    rows: Vec<Row>,
+}
+
+impl Table {
+    fn push(
+        &mut self,
+        section: &'static str,
+        name: impl Into<String>,
+        timing: Timing,
+        note: impl Into<String>,
+    ) {
+        self.rows.push(Row {
+            section,
+            name: name.into(),
+            timing,
+            note: note.into(),
+        });
+    }
+
+    fn median(&self, name: &str) -> f64 {
+        self.rows
+            .iter()
+            .find(|r| r.name == name)
+            .map_or(f64::NAN, |r| r.timing.median())
+    }
+}
+
+/// One case of an interleaved section: a name, a stream length, a closure
+/// that processes the stream once.
+struct Case<'a> {
+    name: String,
+    items: u64,
+    run: Box<dyn FnMut() + 'a>,
+    loops: u64,
+    timing: Timing,
+    note: String,
+}
+
+impl<'a> Case<'a> {
+    fn new(
+        name: impl Into<String>,
+        items: usize,
+        note: impl Into<String>,
+        run: impl FnMut() + 'a,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            items: items as u64,
+            run: Box::new(run),
+            loops: 1,
+            timing: Timing::default(),
+            note: note.into(),
+        }
+    }
+}
+
+/// Warms each case up and sizes it to about `sample_ms`, then runs `reps`
+/// interleaved rounds.
+fn run_interleaved(cases: &mut [Case<'_>], reps: usize, sample_ms: f64) {
+    for case in cases.iter_mut() {
+        (case.run)();
+        let start = Instant::now();
+        (case.run)();
+        let once = start.elapsed().as_secs_f64() * 1e3;
+        case.loops = ((sample_ms / once.max(1e-6)).ceil() as u64).clamp(1, 100_000);
+    }
+    for _ in 0..reps {
+        for case in cases.iter_mut() {
+            let start = Instant::now();
+            for _ in 0..case.loops {
+                (case.run)();
+            }
+            case.timing
+                .push(start.elapsed().as_nanos() as f64, case.items * case.loops);
+        }
+    }
+}
+
+fn finish(table: &mut Table, section: &'static str, cases: Vec<Case<'_>>) {
+    for case in cases {
+        table.push(section, case.name, case.timing, case.note);
+    }
+}
+
+fn load_n(runtime: &Runtime, bytes: &[u8], n: usize) -> anyhow::Result<SignatureSet> {
+    let mut set = SignatureSet::default();
+    for i in 0..n {
+        let path = PathBuf::from(format!("/bench/trc-1016-copy-{i:03}.wasm"));
+        let signature = LoadedSignature::from_bytes(runtime, &path, bytes, &[])
+            .map_err(|e| anyhow::anyhow!(sigbox::error_chain(&e)))?;
+        set.apply(Change::Upsert(signature));
+    }
+    Ok(set)
+}
+
+fn module_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("SIGBOX_BENCH_MODULE") {
+        return PathBuf::from(path);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/signatures/trc-1016.wasm")
+}
+
+fn main() -> anyhow::Result<()> {
+    let reps = env_usize("SIGBOX_BENCH_REPS", 7).max(1);
+    let sample_ms = env_usize("SIGBOX_BENCH_SAMPLE_MS", 40) as f64;
+    let pin = pin_to_one_cpu();
+    let module = module_path();
+    let bytes = std::fs::read(&module).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e} (run `make` first to build the signatures)",
+            module.display()
+        )
+    })?;
+    let cache_dir = bench::TempDir::new("bench-cache")?;
+    let runtime = Runtime::with_options(RuntimeOptions {
+        cache_dir: Some(cache_dir.path().to_owned()),
+        ..RuntimeOptions::default()
+    })?;
+    let uncached = Runtime::with_options(RuntimeOptions {
+        compile_cache: false,
+        ..RuntimeOptions::default()
+    })?;
+    let mut table = Table { rows: Vec::new() };
+
+    let realistic = parse_lines(&exec_lines(20_000, ExecMix::Realistic, 42));
+    let worst = parse_lines(&exec_lines(20_000, ExecMix::AllWebShells, 43));
+    let realistic_slim: Vec<Event> = realistic.iter().map(slim).collect();
+    let worst_slim: Vec<Event> = worst.iter().map(slim).collect();
+
+    // --- 1. One signature (TRC-1016): sandboxed vs native, and prototypes.
+    {
+        let found = std::cell::Cell::new(0u64);
+        let sink = std::cell::Cell::new(0u64);
+        let count = || found.set(found.get() + 1);
+        let mut native_r = NativeSet::new(1);
+        let mut native_w = NativeSet::new(1);
+        let mut set_r = load_n(&runtime, &bytes, 1)?;
+        let mut set_w = load_n(&runtime, &bytes, 1)?;
+        let mut set_fr = load_n(&runtime, &bytes, 1)?;
+        let mut set_fw = load_n(&runtime, &bytes, 1)?;
+        let mut set_sr = load_n(&runtime, &bytes, 1)?;
+        let mut set_sw = load_n(&runtime, &bytes, 1)?;
+        let mut floor =
+            LoadedSignature::from_bytes(&runtime, Path::new("/bench/floor.wasm"), &bytes, &[])
+                .map_err(|e| anyhow::anyhow!(sigbox::error_chain(&e)))?;
+        let (r, w) = (&realistic, &worst);
+        let (rs, ws) = (&realistic_slim, &worst_slim);
+        let n = r.len();
+        let mut cases = vec![
+            Case::new("native TRC-1016, realistic mix", n, "ceiling", || {
+                let mut f = 0;
+                for e in r {
+                    native_r.dispatch(e, &mut f);
+                }
+                sink.set(sink.get() + f);
+            }),
+            Case::new("native TRC-1016, worst case", n, "ceiling", || {
+                let mut f = 0;
+                for e in w {
+                    native_w.dispatch(e, &mut f);
+                }
+                sink.set(sink.get() + f);
+            }),
+            Case::new(
+                "sandboxed TRC-1016, realistic mix",
+                n,
+                "SignatureSet::dispatch",
+                || {
+                    for e in r {
+                        set_r.dispatch(e, |_| count(), |_| {});
+                    }
+                },
+            ),
+            Case::new(
+                "sandboxed TRC-1016, worst case",
+                n,
+                "every event enters the guest, finds",
+                || {
+                    for e in w {
+                        set_w.dispatch(e, |_| count(), |_| {});
+                    }
+                },
+            ),
+            Case::new(
+                "  + host-side filter (proto), realistic",
+                n,
+                "1% reach the guest",
+                || {
+                    for e in r {
+                        if host_filter_trc1016(e) {
+                            set_fr.dispatch(e, |_| count(), |_| {});
+                        }
+                    }
+                },
+            ),
+            Case::new(
+                "  + host-side filter (proto), worst case",
+                n,
+                "all pass the filter",
+                || {
+                    for e in w {
+                        if host_filter_trc1016(e) {
+                            set_fw.dispatch(e, |_| count(), |_| {});
+                        }
+                    }
+                },
+            ),
+            Case::new(
+                "  slim event (proto), realistic",
+                n,
+                "unread fields not copied",
+                || {
+                    for e in rs {
+                        set_sr.dispatch(e, |_| count(), |_| {});
+                    }
+                },
+            ),
+            Case::new(
+                "  slim event (proto), worst case",
+                n,
+                "unread fields not copied",
+                || {
+                    for e in ws {
+                        set_sw.dispatch(e, |_| count(), |_| {});
+                    }
+                },
+            ),
+            Case::new(
+                "  call floor: on-signal (no payload)",
+                1000,
+                "fixed cost of one guest call",
+                || {
+                    for _ in 0..1000 {
+                        floor.on_signal(Signal::SourceComplete).expect("on-signal");
+                    }
+                },
+            ),
+        ];
+        run_interleaved(&mut cases, reps, sample_ms);
+        finish(&mut table, "one signature", cases);
+        std::hint::black_box((found.get(), sink.get()));
+    }
+
+    // --- 2. Per-event instance (what InstancePre + a reused instance avoid).
+    {
+        let component = Component::from_binary(runtime.engine(), &bytes)?;
+        let pre = SignaturePre::new(runtime.linker().instantiate_pre(&component)?)?;
+        let ticks = runtime.limits().cpu_ticks();
+        let mut reused = load_n(&runtime, &bytes, 1)?;
+        let few = &realistic[..200];
+        let fresh_instance = |event: &Event, use_pre: bool| {
+            let mut store = Store::new(
+                runtime.engine(),
+                HostState::new("bench".into(), runtime.limits()),
+            );
+            store.set_epoch_deadline(ticks);
+            let instance = if use_pre {
+                pre.instantiate(&mut store).expect("instantiate")
+            } else {
+                Signature::instantiate(&mut store, &component, runtime.linker())
+                    .expect("instantiate")
+            };
+            let detector = instance.sigbox_signature_detector();
+            detector
+                .call_init(&mut store, &[])
+                .expect("init")
+                .expect("init ok");
+            detector
+                .call_on_event(&mut store, event)
+                .expect("on-event")
+                .ok();
+        };
+        let mut cases = vec![
+            Case::new(
+                "new instance per event (Linker::instantiate)",
+                few.len(),
+                "before InstancePre",
+                || {
+                    for e in few {
+                        fresh_instance(e, false);
+                    }
+                },
+            ),
+            Case::new(
+                "new instance per event (InstancePre)",
+                few.len(),
+                "before instance reuse",
+                || {
+                    for e in few {
+                        fresh_instance(e, true);
+                    }
+                },
+            ),
+            Case::new(
+                "one reused instance (as dispatched)",
+                few.len(),
+                "what sigbox does",
+                || {
+                    for e in few {
+                        reused.dispatch(e, |_| {}, |_| {});
+                    }
+                },
+            ),
+        ];
+        run_interleaved(&mut cases, reps, sample_ms);
+        finish(&mut table, "instances", cases);
+    }
+
+    // --- 3. N signatures, all selecting sched_process_exec.
+    let mut memory_per_signature = None;
+    {
+        let rss0 = rss_bytes();
+        let mut sets: Vec<(usize, SignatureSet)> = Vec::new();
+        for n in [1, 10, 100] {
+            sets.push((n, load_n(&runtime, &bytes, n)?));
+        }
+        let rss1 = rss_bytes();
+        if let (Some(a), Some(b)) = (rss0, rss1) {
+            memory_per_signature = Some(b.saturating_sub(a) as f64 / 111.0);
+        }
+        let mut native100 = NativeSet::new(100);
+        let mut filtered100 = load_n(&runtime, &bytes, 100)?;
+        let r = &realistic[..2000];
+        let mut cases: Vec<Case<'_>> = Vec::new();
+        for (n, set) in &mut sets {
+            cases.push(Case::new(
+                format!("{n} signature(s), realistic mix"),
+                r.len(),
+                "SignatureSet::dispatch",
+                move || {
+                    for e in r {
+                        set.dispatch(e, |_| {}, |_| {});
+                    }
+                },
+            ));
+        }
+        cases.push(Case::new(
+            "100 signatures + host filter (proto)",
+            r.len(),
+            "1% reach the guests",
+            || {
+                for e in r {
+                    if host_filter_trc1016(e) {
+                        filtered100.dispatch(e, |_| {}, |_| {});
+                    }
+                }
+            },
+        ));
+        cases.push(Case::new(
+            "100 native signatures",
+            r.len(),
+            "ceiling",
+            || {
+                let mut f = 0;
+                for e in r {
+                    native100.dispatch(e, &mut f);
+                }
+                std::hint::black_box(f);
+            },
+        ));
+        run_interleaved(&mut cases, reps, sample_ms);
+        finish(&mut table, "N signatures", cases);
+    }
+
+    // --- 4. Loading.
+    {
+        let path = Path::new("/bench/trc-1016.wasm");
+        let load = |rt: &Runtime| {
+            LoadedSignature::from_bytes(rt, path, &bytes, &[]).expect("loads");
+        };
+        load(&runtime); // fills the cache
+        let sha = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        };
+        let mut cases = vec![
+            Case::new(
+                "compile (Cranelift, no cache)",
+                1,
+                "Component::from_binary",
+                || {
+                    Component::from_binary(uncached.engine(), &bytes).expect("compiles");
+                },
+            ),
+            Case::new(
+                "load, no cache",
+                1,
+                "compile+instantiate+metadata+init",
+                || load(&uncached),
+            ),
+            Case::new(
+                "deserialize from compile cache",
+                1,
+                "Runtime::compile, warm",
+                || {
+                    runtime.compile(&bytes, &sha).expect("cached");
+                },
+            ),
+            Case::new(
+                "load, from compile cache",
+                1,
+                "LoadedSignature::from_bytes",
+                || load(&runtime),
+            ),
+        ];
+        run_interleaved(&mut cases, reps.min(5), sample_ms);
+        finish(&mut table, "loading", cases);
+    }
+
+    // --- 5. Replay end to end: Tracee JSON lines → parse → dispatch → sink.
+    {
+        let lines = exec_lines(50_000, ExecMix::Realistic, 44);
+        let mut input = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in &lines {
+            input.extend_from_slice(line.as_bytes());
+            input.push(b'\n');
+        }
+        let n = lines.len();
+        let mb = input.len() as f64 / 1e6;
+        let signature = |rt: &Runtime| {
+            LoadedSignature::from_bytes(rt, Path::new("/bench/trc-1016.wasm"), &bytes, &[])
+                .expect("loads")
+        };
+        let mut with_sig = Pipeline::new(FindingWriter::new(io::sink(), OutputFormat::Json, false));
+        with_sig.apply(Change::Upsert(signature(&runtime)));
+        let mut without = Pipeline::new(FindingWriter::new(io::sink(), OutputFormat::Json, false));
+        let input = &input;
+        let lines = &lines;
+        let mut cases = vec![
+            Case::new(
+                "parse Tracee JSON only",
+                n,
+                format!("{mb:.0} MB of JSON"),
+                || {
+                    for line in lines {
+                        std::hint::black_box(parse_event(line).expect("parses"));
+                    }
+                },
+            ),
+            Case::new("replay, no signatures", n, "read+parse+pipeline", || {
+                replay(&input[..], &mut without).expect("replays");
+            }),
+            Case::new(
+                "replay, TRC-1016",
+                n,
+                "read+parse+dispatch+findings",
+                || {
+                    replay(&input[..], &mut with_sig).expect("replays");
+                },
+            ),
+        ];
+        run_interleaved(&mut cases, reps, sample_ms);
+        finish(&mut table, "replay", cases);
+    }
+
+    print_table(
+        &table,
+        &module,
+        pin.as_ref().map(|p| p.cpu),
+        reps,
+        memory_per_signature,
+    );
+    Ok(())
+}
+
+fn print_table(table: &Table, module: &Path, cpu: Option<usize>, reps: usize, memory: Option<f64>) {
+    println!();
+    println!(
+        "sigbox bench: {} ({}; medians of {reps} interleaved runs)",
+        module.display(),
+        cpu.map_or("not pinned".to_owned(), |c| format!("pinned to CPU {c}"))
+    );
+    println!("{:<47} {:>12} {:>14}  note", "case", "ns/item", "items/s");
+    let mut section = "";
+    for row in &table.rows {
+        if row.section != section {
+            section = row.section;
+            println!("-- {section}");
+        }
+        let ns = row.timing.median();
+        let (value, unit) = if ns >= 1e6 {
+            (ns / 1e6, "ms")
+        } else if ns >= 1e4 {
+            (ns / 1e3, "µs")
+        } else {
+            (ns, "ns")
+        };
+        println!(
+            "{:<47} {:>9.1} {:<2} {:>14.0}  {} (min {:.0}, max {:.0} ns)",
+            row.name,
+            value,
+            unit,
+            row.timing.per_second(),
+            row.note,
+            row.timing.min(),
+            row.timing.max()
+        );
+    }
+    if let Some(bytes) = memory {
+        println!(
+            "memory per loaded signature (RSS delta / 111 loads): {:.0} KiB",
+            bytes / 1024.0
+        );
+    }
+    let m = |n: &str| table.median(n);
+    println!("-- ratios (same run)");
+    let ratios = [
+        (
+            "sandboxed / native, realistic mix",
+            m("sandboxed TRC-1016, realistic mix"),
+            m("native TRC-1016, realistic mix"),
+        ),
+        (
+            "sandboxed / native, worst case",
+            m("sandboxed TRC-1016, worst case"),
+            m("native TRC-1016, worst case"),
+        ),
+        (
+            "sandboxed+filter / native, realistic",
+            m("  + host-side filter (proto), realistic"),
+            m("native TRC-1016, realistic mix"),
+        ),
+        (
+            "full event / slim event (worst case)",
+            m("sandboxed TRC-1016, worst case"),
+            m("  slim event (proto), worst case"),
+        ),
+        (
+            "worst case / call floor",
+            m("sandboxed TRC-1016, worst case"),
+            m("  call floor: on-signal (no payload)"),
+        ),
+        (
+            "new instance (pre) / reused instance",
+            m("new instance per event (InstancePre)"),
+            m("one reused instance (as dispatched)"),
+        ),
+        (
+            "100 / 1 signatures",
+            m("100 signature(s), realistic mix"),
+            m("1 signature(s), realistic mix"),
+        ),
+        (
+            "100 sandboxed / 100 native",
+            m("100 signature(s), realistic mix"),
+            m("100 native signatures"),
+        ),
+        (
+            "load: no cache / from cache",
+            m("load, no cache"),
+            m("load, from compile cache"),
+        ),
+        (
+            "replay TRC-1016 / parse only",
+            m("replay, TRC-1016"),
+            m("parse Tracee JSON only"),
+        ),
+    ];
+    for (name, a, b) in ratios {
+        println!("{name:<47} {:>9.2}×", a / b);
+    }
+}

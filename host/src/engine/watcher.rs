@@ -1,0 +1,137 @@
+//! Hot swap: watches the signatures directory and sends prepared changes to
+//! the dispatch thread.
+//!
+//! A background thread waits for file-system notifications (debounced, so a
+//! burst of writes becomes one scan) or SIGHUP (a full rescan that also
+//! retries rejected files, for filesystems where notifications are
+//! unreliable), scans with the [`Catalog`] — which compiles and instantiates
+//! new versions on this thread — and sends the resulting [`Change`]s.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use notify::RecursiveMode;
+use notify_debouncer_mini::new_debouncer;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+use std::path::Path;
+
+use notify_debouncer_mini::Debouncer;
+
+use super::catalog::Catalog;
+use super::runtime::Runtime;
+use super::set::Change;
+use crate::error_chain;
+
+/// How long the directory must be quiet before a scan.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Logs every file a scan rejected. The running version, if any, stays.
+pub fn log_rejections(rejected: &[super::LoadError]) {
+    for error in rejected {
+        tracing::error!("rejected signature: {}", error_chain(error));
+    }
+}
+
+/// Starts watching `catalog`'s directory on a background thread; changes go
+/// to `changes`. The thread ends when `changes` is closed.
+///
+/// If the directory cannot be watched (e.g. inotify limits), a warning says
+/// so and SIGHUP rescans still work.
+///
+/// # Errors
+/// The thread cannot be started.
+pub fn spawn(
+    mut catalog: Catalog,
+    runtime: Runtime,
+    changes: UnboundedSender<Change>,
+) -> anyhow::Result<()> {
+    let (wake_tx, mut wake) = unbounded_channel::<()>();
+    let debouncer = match watch_dir(catalog.dir(), wake_tx.clone()) {
+        Ok(debouncer) => Some(debouncer),
+        Err(error) => {
+            tracing::warn!("{error:#}; send SIGHUP to rescan the directory instead");
+            None
+        }
+    };
+
+    std::thread::Builder::new()
+        .name("sigbox-reload".into())
+        .spawn(move || {
+            // Keep the watcher and a sender alive as long as this thread runs.
+            let _watch = (debouncer, wake_tx);
+            let tokio = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(tokio) => tokio,
+                Err(error) => {
+                    tracing::error!("hot reload disabled: cannot start its runtime: {error}");
+                    return;
+                }
+            };
+            tokio.block_on(async move {
+                let mut hangup = match signal(SignalKind::hangup()) {
+                    Ok(hangup) => Some(hangup),
+                    Err(error) => {
+                        tracing::warn!("SIGHUP rescans unavailable: {error}");
+                        None
+                    }
+                };
+                loop {
+                    tokio::select! {
+                        woke = wake.recv() => {
+                            if woke.is_none() {
+                                return;
+                            }
+                        }
+                        Some(()) = async {
+                            match hangup.as_mut() {
+                                Some(h) => h.recv().await,
+                                None => std::future::pending().await,
+                            }
+                        } => {
+                            tracing::info!("SIGHUP: rescanning {}", catalog.dir().display());
+                            catalog.forget_rejections();
+                        }
+                    }
+                    match catalog.scan(&runtime) {
+                        Ok(scan) => {
+                            log_rejections(&scan.rejected);
+                            for change in scan.changes {
+                                if changes.send(change).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(error) => tracing::error!(
+                            "cannot list the signatures directory {}: {error}",
+                            catalog.dir().display()
+                        ),
+                    }
+                }
+            });
+        })
+        .context("cannot start the reload thread")?;
+    Ok(())
+}
+
+/// Watches `dir` (not its subdirectories), waking `wake` after each quiet period.
+fn watch_dir(
+    dir: &Path,
+    wake: UnboundedSender<()>,
+) -> anyhow::Result<Debouncer<notify::RecommendedWatcher>> {
+    let mut debouncer = new_debouncer(DEBOUNCE, move |result| {
+        if let Err(error) = result {
+            tracing::warn!("watching the signatures directory: {error:?}");
+        }
+        let _ = wake.send(());
+    })
+    .context("cannot create a file watcher")?;
+    debouncer
+        .watcher()
+        .watch(dir, RecursiveMode::NonRecursive)
+        .with_context(|| format!("cannot watch {}", dir.display()))?;
+    Ok(debouncer)
+}
