@@ -174,11 +174,16 @@ debian)
     ;;
 esac
 
-# copy BUILT DEST: copies a built module, naming it.
+# copy BUILT DEST: copies a built module, naming it. An unchanged DEST is left
+# alone, and a changed one is replaced by a rename, so that a daemon watching
+# the directory never sees a half-written module.
 copy() {
     [ -f "$1" ] || die "cargo reported success but $1 is missing"
     mkdir -p "$(dirname "$2")"
-    cp "$1" "$2"
+    if ! cmp -s "$1" "$2"; then
+        cp "$1" "$2.tmp.$$"
+        mv -f "$2.tmp.$$" "$2"
+    fi
     echo "build.sh: $2 ($(stat -c %s "$2") bytes)" >&2
 }
 
@@ -193,6 +198,11 @@ env -u SIGBOX_SIGNATURE_VERSION "${cargo_env[@]}" "${cargo_build[@]}" \
 
 # --- Collect the components -----------------------------------------------------
 for name in "${signatures[@]}"; do
+    # A test-only module left in the default set by an older build.sh goes.
+    if [ "${destination[$name]}" != "$out_dir" ] && [ -e "$out_dir/$name.wasm" ]; then
+        rm -f "$out_dir/$name.wasm"
+        echo "build.sh: removed $out_dir/$name.wasm (test-only; now in $test_out_dir)" >&2
+    fi
     # cargo names a cdylib after the crate with dashes turned into underscores.
     copy "$CARGO_TARGET_DIR/$target_triple/release/${name//-/_}.wasm" \
         "${destination[$name]}/$name.wasm"

@@ -288,3 +288,22 @@ impl Drop for Daemon {
         let _ = self.child.kill();
     }
 }
+
+/// Hex sha256 of `bytes` (what sigbox logs and lists for each module).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let output = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(bytes)?;
+            child.wait_with_output()
+        })
+        .expect("running sha256sum");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}

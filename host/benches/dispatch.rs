@@ -302,6 +302,29 @@ fn main() -> anyhow::Result<()> {
     let realistic_slim: Vec<Event> = realistic.iter().map(slim).collect();
     let worst_slim: Vec<Event> = worst.iter().map(slim).collect();
 
+    if let Ok(which) = std::env::var("SIGBOX_BENCH_PROFILE") {
+        // For `perf record`: loop one workload for 10 s, print nothing else.
+        let events = if which == "realistic" {
+            &realistic
+        } else {
+            &worst
+        };
+        let mut set = load_n(&runtime, &bytes, 1)?;
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed().as_secs() < 10 {
+            for e in events {
+                set.dispatch(e, |_| {}, |_| {});
+            }
+            n += events.len() as u64;
+        }
+        println!(
+            "{:.0} ns/event",
+            start.elapsed().as_nanos() as f64 / n as f64
+        );
+        return Ok(());
+    }
+
     // --- 1. One signature (TRC-1016): sandboxed vs native, and prototypes.
     {
         let found = std::cell::Cell::new(0u64);
@@ -479,6 +502,108 @@ fn main() -> anyhow::Result<()> {
         ];
         run_interleaved(&mut cases, reps, sample_ms);
         finish(&mut table, "instances", cases);
+    }
+
+    // --- 2b. Engine configuration (each a separate engine, same module).
+    {
+        let variants: Vec<(&str, Box<dyn Fn(&mut wasmtime::Config)>)> = vec![
+            ("engine: sigbox default", Box::new(|_| {})),
+            (
+                "engine: pooling allocator",
+                Box::new(|c: &mut wasmtime::Config| {
+                    let mut pool = wasmtime::PoolingAllocationConfig::new();
+                    pool.total_component_instances(200)
+                        .total_core_instances(2000)
+                        .total_memories(800)
+                        .total_tables(1600)
+                        .max_memory_size(64 << 20)
+                        .max_core_instances_per_component(16)
+                        .max_memories_per_component(4)
+                        .max_tables_per_component(8);
+                    c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+                }),
+            ),
+            (
+                "engine: opt-level none",
+                Box::new(|c: &mut wasmtime::Config| {
+                    c.cranelift_opt_level(wasmtime::OptLevel::None);
+                }),
+            ),
+            (
+                "engine: opt-level speed_and_size",
+                Box::new(|c: &mut wasmtime::Config| {
+                    c.cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize);
+                }),
+            ),
+            (
+                "engine: no epoch interruption",
+                Box::new(|c: &mut wasmtime::Config| {
+                    c.epoch_interruption(false);
+                }),
+            ),
+        ];
+        let few = &worst[..2000];
+        let mut engines = Vec::new();
+        for (name, tweak) in &variants {
+            let mut config = wasmtime::Config::new();
+            config.wasm_component_model(true);
+            config.epoch_interruption(true);
+            config.max_wasm_stack(runtime.limits().wasm_stack_bytes);
+            tweak(&mut config);
+            let engine = wasmtime::Engine::new(&config)?;
+            let mut linker = wasmtime::component::Linker::<HostState>::new(&engine);
+            Signature::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+                &mut linker,
+                |s| s,
+            )?;
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+            let component = Component::from_binary(&engine, &bytes)?;
+            let pre = SignaturePre::new(linker.instantiate_pre(&component)?)?;
+            engines.push((*name, engine, pre));
+        }
+        let mut cases: Vec<Case<'_>> = Vec::new();
+        let limits = runtime.limits();
+        for (name, engine, pre) in &engines {
+            let new_store = move || {
+                let mut store = Store::new(engine, HostState::new("bench".into(), limits));
+                store.set_epoch_deadline(u64::MAX / 2);
+                let instance = pre.instantiate(&mut store).expect("instantiate");
+                let detector = instance.sigbox_signature_detector();
+                detector
+                    .call_init(&mut store, &[])
+                    .expect("init")
+                    .expect("init ok");
+                (store, instance)
+            };
+            cases.push(Case::new(
+                format!("{name}: instantiate+init"),
+                10,
+                "",
+                move || {
+                    for _ in 0..10 {
+                        drop(new_store());
+                    }
+                },
+            ));
+            let (mut store, instance) = new_store();
+            cases.push(Case::new(
+                format!("{name}: worst-case event"),
+                few.len(),
+                "",
+                move || {
+                    for e in few {
+                        store.set_epoch_deadline(1000);
+                        instance
+                            .sigbox_signature_detector()
+                            .call_on_event(&mut store, e)
+                            .expect("on-event")
+                            .ok();
+                    }
+                },
+            ));
+        }
+        run_interleaved(&mut cases, reps, sample_ms);
+        finish(&mut table, "engine configuration", cases);
     }
 
     // --- 3. N signatures, all selecting sched_process_exec.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sigbox::config::DEFAULT_STATUS_FILE;
+use sigbox::config::{DEFAULT_STATUS_FILE, Reload};
 use sigbox::engine::Limits;
 use sigbox::sink::OutputFormat;
 use sigbox::{Command, DaemonOptions, Input, ReplayOptions};
@@ -74,6 +74,10 @@ struct Common {
     /// CPU time a signature may spend on one event before the call is aborted, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 10)]
     cpu_limit_ms: u64,
+    /// Do not watch the signatures directory for changes; reload only on
+    /// SIGHUP (for network filesystems or when inotify watches run out).
+    #[arg(long)]
+    no_file_watch: bool,
     /// Linear memory one signature may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory_limit_mib: usize,
@@ -113,12 +117,17 @@ fn is_stream(input: &Input) -> bool {
 }
 
 impl Common {
-    fn daemon(self, watch: bool, status_file: Option<PathBuf>) -> DaemonOptions {
+    fn daemon(self, stream: bool, status_file: Option<PathBuf>) -> DaemonOptions {
+        let reload = match (stream, self.no_file_watch) {
+            (false, _) => Reload::Off,
+            (true, true) => Reload::OnSighup,
+            (true, false) => Reload::Watch,
+        };
         DaemonOptions {
             output: self.output(),
             limits: self.limits(),
             signatures: self.signatures,
-            watch,
+            reload,
             status_file,
         }
     }
@@ -141,9 +150,9 @@ impl Cli {
                     Some(path) if path.as_os_str() != "-" => Input::File(path),
                     _ => Input::Stdin,
                 };
-                let watch = is_stream(&input);
+                let stream = is_stream(&input);
                 Command::Replay(ReplayOptions {
-                    daemon: common.daemon(watch, status_file),
+                    daemon: common.daemon(stream, status_file),
                     input,
                 })
             }

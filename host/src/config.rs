@@ -26,10 +26,22 @@ pub struct DaemonOptions {
     pub output: OutputFormat,
     /// Resource limits per signature.
     pub limits: Limits,
-    /// Keep the running signatures in step with the directory (hot swap).
-    pub watch: bool,
+    /// How the running signatures follow the directory (hot swap).
+    pub reload: Reload,
     /// Where to keep the active list for `sigbox status`; none to skip it.
     pub status_file: Option<PathBuf>,
+}
+
+/// How the daemon notices changes to the signatures directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// Never: the signatures loaded at start run until exit.
+    Off,
+    /// Only when sent SIGHUP (for filesystems where notifications are
+    /// unreliable, or when inotify watches are exhausted).
+    OnSighup,
+    /// On file-system notifications, and on SIGHUP.
+    Watch,
 }
 
 /// `sigbox replay`.

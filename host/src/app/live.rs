@@ -29,7 +29,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(options.limits.clone()).context("cannot start the wasm engine")?;
     let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
     let load_failures =
-        load_signatures(&runtime, &options.signatures, options.watch, &mut pipeline)?;
+        load_signatures(&runtime, &options.signatures, options.reload, &mut pipeline)?;
     write_status(&pipeline, options.status_file.as_deref())?;
     // One thread: the collector's reads and the wasm calls never overlap, so
     // a signature sees events in ring-buffer order.

@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use tokio::sync::mpsc::unbounded_channel;
 
-use crate::config::Command;
+use crate::config::{Command, Reload};
 use crate::engine::{Catalog, Runtime, SignatureSet, log_rejections, spawn_watcher};
 use crate::error_chain;
 use crate::pipeline::Pipeline;
@@ -35,16 +35,15 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Loads every signature in `dir` into `pipeline` and, with `watch`, keeps
-/// the running set in step with the directory from then on (hot swap; SIGHUP
-/// rescans). Returns how many files were rejected at start.
+/// Loads every signature in `dir` into `pipeline` and, unless `reload` is
+/// off, keeps the running set in step with the directory from then on. Returns how many files were rejected at start.
 ///
 /// # Errors
 /// The directory cannot be listed.
 fn load_signatures<W: io::Write>(
     runtime: &Runtime,
     dir: &Path,
-    watch: bool,
+    reload: Reload,
     pipeline: &mut Pipeline<W>,
 ) -> anyhow::Result<usize> {
     let mut catalog = Catalog::new(dir, Vec::new());
@@ -58,14 +57,19 @@ fn load_signatures<W: io::Write>(
     if pipeline.signatures().is_empty() {
         tracing::warn!("no signatures loaded from {}", dir.display());
     }
-    if watch {
+    if reload != Reload::Off {
+        let file_watch = reload == Reload::Watch;
         let (changes, receiver) = unbounded_channel();
-        spawn_watcher(catalog, runtime.clone(), changes)?;
+        spawn_watcher(catalog, runtime.clone(), changes, file_watch)?;
         pipeline.watch(receiver);
-        tracing::info!(
-            "watching {} for signature changes (SIGHUP rescans)",
-            dir.display()
-        );
+        if file_watch {
+            tracing::info!(
+                "watching {} for signature changes (SIGHUP rescans)",
+                dir.display()
+            );
+        } else {
+            tracing::info!("SIGHUP rescans {} for signature changes", dir.display());
+        }
     }
     Ok(scan.rejected.len())
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::{finish, load_signatures, signal_source_complete, write_status};
-use crate::config::{Input, ReplayOptions};
+use crate::config::{Input, Reload, ReplayOptions};
 use crate::engine::Runtime;
 use crate::pipeline::Pipeline;
 use crate::sink::FindingWriter;
@@ -20,14 +20,15 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(daemon.limits.clone()).context("cannot start the wasm engine")?;
     // A stream (stdin, a FIFO) may run for a long time: flush each finding so
     // consumers see it at once. A file is read as fast as possible.
-    let streaming = daemon.watch;
+    let streaming = daemon.reload != Reload::Off;
     let stdout = io::stdout().lock();
     let mut pipeline = Pipeline::new(FindingWriter::new(
         BufWriter::new(stdout),
         daemon.output,
         streaming,
     ));
-    let load_failures = load_signatures(&runtime, &daemon.signatures, daemon.watch, &mut pipeline)?;
+    let load_failures =
+        load_signatures(&runtime, &daemon.signatures, daemon.reload, &mut pipeline)?;
     write_status(&pipeline, daemon.status_file.as_deref())?;
 
     let result = match &options.input {

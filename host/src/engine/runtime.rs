@@ -83,6 +83,11 @@ impl Runtime {
         // back-edges; fuel would count every instruction and cost more.
         config.epoch_interruption(true);
         config.max_wasm_stack(limits.wasm_stack_bytes);
+        // `SIGBOX_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf report`
+        // names guest functions (profiling only; off by default).
+        if std::env::var_os("SIGBOX_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)?;
 
         let mut linker = Linker::new(&engine);

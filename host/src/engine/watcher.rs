@@ -34,8 +34,8 @@ pub fn log_rejections(rejected: &[super::LoadError]) {
     }
 }
 
-/// Starts watching `catalog`'s directory on a background thread; changes go
-/// to `changes`. The thread ends when `changes` is closed.
+/// Starts the reload thread: it rescans `catalog`'s directory on SIGHUP and,
+/// with `file_watch`, on file-system notifications; changes go to `changes`. The thread ends when `changes` is closed.
 ///
 /// If the directory cannot be watched (e.g. inotify limits), a warning says
 /// so and SIGHUP rescans still work.
@@ -46,14 +46,19 @@ pub fn spawn(
     mut catalog: Catalog,
     runtime: Runtime,
     changes: UnboundedSender<Change>,
+    file_watch: bool,
 ) -> anyhow::Result<()> {
     let (wake_tx, mut wake) = unbounded_channel::<()>();
-    let debouncer = match watch_dir(catalog.dir(), wake_tx.clone()) {
-        Ok(debouncer) => Some(debouncer),
-        Err(error) => {
-            tracing::warn!("{error:#}; send SIGHUP to rescan the directory instead");
-            None
+    let debouncer = if file_watch {
+        match watch_dir(catalog.dir(), wake_tx.clone()) {
+            Ok(debouncer) => Some(debouncer),
+            Err(error) => {
+                tracing::warn!("{error:#}; send SIGHUP to rescan the directory instead");
+                None
+            }
         }
+    } else {
+        None
     };
 
     std::thread::Builder::new()

@@ -22,7 +22,8 @@
 //! (refused, reset, timed out, unreachable, name not found) means the attempt
 //! left the sandbox, so it is reported as `ALLOWED: reached the network: <error>`,
 //! not as denied. Socket errors are WASI error-code names, e.g.
-//! `denied: access-denied`.
+//! `denied: access-denied`; a lookup wasmtime does not allow fails with
+//! `denied: permanent-resolver-failure` (its code for that case).
 //!
 //! The network attempts use the WASI 0.2 socket interfaces directly (what
 //! `std::net` does on `wasm32-wasip2`), because `std::net` cannot link against
@@ -63,7 +64,9 @@ pub fn outcome<T, E: Display>(result: Result<T, E>, describe: impl FnOnce(T) -> 
 }
 
 /// Whether a failed socket or lookup operation got as far as the network or a
-/// resolver.
+/// resolver. `permanent-resolver-failure` is not such a failure: it is the
+/// code wasmtime's WASI answers a lookup with when lookups are not allowed
+/// (its real lookup failures are all `name-unresolvable`).
 pub fn reached_network(error: ErrorCode) -> bool {
     matches!(
         error,
@@ -74,7 +77,6 @@ pub fn reached_network(error: ErrorCode) -> bool {
             | ErrorCode::ConnectionAborted
             | ErrorCode::NameUnresolvable
             | ErrorCode::TemporaryResolverFailure
-            | ErrorCode::PermanentResolverFailure
     )
 }
 
@@ -249,6 +251,11 @@ mod tests {
         assert_eq!(
             socket_outcome(Err(ErrorCode::NameUnresolvable)),
             "ALLOWED: reached the network: name-unresolvable"
+        );
+        // wasmtime's answer to a lookup when lookups are not allowed.
+        assert_eq!(
+            socket_outcome(Err(ErrorCode::PermanentResolverFailure)),
+            "denied: permanent-resolver-failure"
         );
     }
 

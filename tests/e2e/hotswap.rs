@@ -1,0 +1,455 @@
+//! Hot swap: the signatures directory is watched while events flow; every
+//! event is evaluated by exactly one version of a signature.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sigbox_e2e::{Daemon, module, sigbox, temp_dir, test_module, text};
+
+use crate::live::{READY as LIVE_READY, run_as, start_live};
+
+/// The log line replay prints once it watches the directory.
+const WATCHING: &str = "for signature changes";
+
+/// A compact Tracee exec event whose processId is `seq`.
+fn exec_line(seq: u64) -> String {
+    format!(
+        r#"{{"timestamp":{seq},"processId":{seq},"threadId":{seq},"hostProcessId":{seq},"processName":"sh","eventId":"710","eventName":"sched_process_exec","args":[{{"name":"pathname","type":"const char*","value":"/bin/sh"}},{{"name":"prev_comm","type":"const char*","value":"bash"}}]}}"#
+    )
+}
+
+/// Publishes `source` as `dir/name` the safe way: write a temporary name the
+/// daemon ignores, then rename into place.
+fn publish(source: &Path, dir: &Path, name: &str) -> Instant {
+    let temp = dir.join(format!(".{name}.tmp"));
+    std::fs::copy(source, &temp).unwrap();
+    let renamed_at = Instant::now();
+    std::fs::rename(&temp, dir.join(name)).unwrap();
+    renamed_at
+}
+
+fn publish_bytes(bytes: &[u8], dir: &Path, name: &str) {
+    let temp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&temp, bytes).unwrap();
+    std::fs::rename(&temp, dir.join(name)).unwrap();
+}
+
+/// `(version, seq)` from a text finding of TEST-VERSIONED.
+fn version_and_seq(line: &str) -> Option<(String, u64)> {
+    let version = line
+        .split(" version=\"")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .to_owned();
+    let seq = line
+        .split(" seq=")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()?;
+    Some((version, seq))
+}
+
+/// Feeds exec events to `stdin` as fast as the daemon takes them until `stop`.
+fn feed(
+    mut stdin: std::process::ChildStdin,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut seq = 0;
+        let mut chunk = String::new();
+        while !stop.load(Ordering::Relaxed) {
+            chunk.clear();
+            for _ in 0..256 {
+                seq += 1;
+                chunk.push_str(&exec_line(seq));
+                chunk.push('\n');
+            }
+            if stdin.write_all(chunk.as_bytes()).is_err() {
+                break;
+            }
+            sent.store(seq, Ordering::Relaxed);
+        }
+    })
+}
+
+/// Waits until a finding of `version` appears after line `from` of stdout;
+/// returns its line index.
+fn wait_for_version(daemon: &Daemon, from: usize, version: &str) -> Option<usize> {
+    let mut found = None;
+    let mut checked = from;
+    daemon.wait_for_stdout(Duration::from_secs(5), |lines| {
+        for (i, line) in lines.iter().enumerate().skip(checked) {
+            if version_and_seq(line).is_some_and(|(v, _)| v == version) {
+                found = Some(i);
+                return true;
+            }
+        }
+        checked = lines.len();
+        false
+    });
+    found
+}
+
+#[test]
+fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
+    let dir = temp_dir("hotswap-stream");
+    let v1 = test_module("versioned-v1");
+    let v2 = test_module("versioned-v2");
+    publish(&v1, &dir, "versioned.wasm");
+    let (daemon, stdin) = Daemon::start_piped(
+        &[
+            "replay",
+            "-s",
+            dir.to_str().unwrap(),
+            "--output",
+            "text",
+            "-",
+        ],
+        WATCHING,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let feeder = feed(stdin, stop.clone(), sent.clone());
+    let started = Instant::now();
+
+    let mut cursor = wait_for_version(&daemon, 0, "1").expect("v1 findings start");
+    let mut slowest = Duration::ZERO;
+    for swap in 0..20 {
+        let (source, version) = if swap % 2 == 0 {
+            (&v2, "2")
+        } else {
+            (&v1, "1")
+        };
+        let renamed_at = publish(source, &dir, "versioned.wasm");
+        cursor = wait_for_version(&daemon, cursor + 1, version).unwrap_or_else(|| {
+            panic!(
+                "swap {swap}: no v{version} finding:\n{}",
+                daemon.stderr_text()
+            )
+        });
+        let latency = renamed_at.elapsed();
+        slowest = slowest.max(latency);
+        assert!(
+            latency < Duration::from_secs(1),
+            "swap {swap}: v{version} findings began {latency:?} after the rename"
+        );
+    }
+
+    // Delete: the signature is unloaded and stops producing findings; add it
+    // back: it runs again.
+    std::fs::remove_file(dir.join("versioned.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(5), "unloaded signature TEST-VERSIONED"),
+        "{}",
+        daemon.stderr_text()
+    );
+    thread::sleep(Duration::from_millis(200));
+    let after_delete = daemon.stdout_lines().len();
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        daemon.stdout_lines().len(),
+        after_delete,
+        "findings after the signature was deleted"
+    );
+    publish(&v1, &dir, "versioned.wasm");
+    wait_for_version(&daemon, after_delete, "1").expect("findings resume after re-adding");
+    thread::sleep(Duration::from_millis(100));
+
+    stop.store(true, Ordering::Relaxed);
+    feeder.join().unwrap();
+    let elapsed = started.elapsed();
+    let stopped = daemon.wait();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let total = sent.load(Ordering::Relaxed);
+    eprintln!(
+        "hot swap under load: {total} events in {elapsed:?} ({:.0} events/s), slowest swap {slowest:?}",
+        total as f64 / elapsed.as_secs_f64()
+    );
+
+    // Every event reached the pipeline; each evaluated event was evaluated by
+    // exactly one version: sequence numbers never repeat, and are contiguous
+    // except across the deliberate unload.
+    assert!(
+        stopped.stderr.contains(&format!(
+            "summary: {total} records, {total} events, 0 bad records"
+        )),
+        "{}",
+        stopped.stderr
+    );
+    let seqs: Vec<(String, u64)> = stopped
+        .stdout
+        .iter()
+        .map(|l| version_and_seq(l).unwrap_or_else(|| panic!("unexpected line {l:?}")))
+        .collect();
+    assert_eq!(
+        seqs.first().map(|s| s.1),
+        Some(1),
+        "the first event was evaluated"
+    );
+    let mut gaps = 0;
+    let mut switches = 0;
+    for pair in seqs.windows(2) {
+        let ((v0, a), (v1, b)) = (&pair[0], &pair[1]);
+        assert!(
+            b > a,
+            "event {b} after {a}: evaluated twice or out of order"
+        );
+        if *b != a + 1 {
+            gaps += 1;
+        }
+        if v0 != v1 {
+            switches += 1;
+        }
+    }
+    assert_eq!(gaps, 1, "only the deliberate unload may skip events");
+    assert_eq!(
+        seqs.last().unwrap().1,
+        total,
+        "the last event was evaluated"
+    );
+    assert!(switches >= 20, "{switches} version switches");
+    // Versions differ in behaviour: only v2 reports parity.
+    for line in &stopped.stdout {
+        let (version, _) = version_and_seq(line).unwrap();
+        assert_eq!(line.contains("parity="), version == "2", "{line}");
+    }
+}
+
+#[test]
+fn bad_files_are_rejected_and_the_running_version_keeps_running() {
+    let dir = temp_dir("hotswap-bad");
+    publish(&test_module("versioned-v1"), &dir, "versioned.wasm");
+    let (daemon, stdin) = Daemon::start_piped(
+        &[
+            "replay",
+            "-s",
+            dir.to_str().unwrap(),
+            "--output",
+            "text",
+            "-",
+        ],
+        WATCHING,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = feed(stdin, stop.clone(), Arc::new(AtomicU64::new(0)));
+    wait_for_version(&daemon, 0, "1").expect("v1 runs");
+
+    let valid = std::fs::read(test_module("versioned-v2")).unwrap();
+    let wrong_world = wat::parse_str("(component)").unwrap();
+    let attempts: [(&[u8], &str); 3] = [
+        (&valid[..valid.len() / 3], "invalid component"),
+        (b"not wasm at all", "not a WebAssembly file"),
+        (
+            &wrong_world,
+            "does not implement the sigbox:signature@0.1.0 world",
+        ),
+    ];
+    for (bytes, reason) in attempts {
+        let before = daemon.stderr_text().matches("rejected signature").count();
+        publish_bytes(bytes, &dir, "versioned.wasm");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while daemon.stderr_text().matches("rejected signature").count() == before {
+            assert!(
+                Instant::now() < deadline,
+                "not rejected: {}",
+                daemon.stderr_text()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        let log = daemon.stderr_text();
+        let line = log
+            .lines()
+            .filter(|l| l.contains("rejected signature"))
+            .last()
+            .unwrap();
+        assert!(
+            line.contains("versioned.wasm") && line.contains(reason),
+            "{line}"
+        );
+        // The old version still produces findings after the rejection.
+        let mark = daemon.stdout_lines().len();
+        assert!(
+            wait_for_version(&daemon, mark, "1").is_some(),
+            "v1 stopped after {reason}"
+        );
+    }
+    // Editor and publishing temp files are ignored entirely.
+    std::fs::write(dir.join("versioned.wasm.tmp"), b"junk").unwrap();
+    std::fs::write(dir.join(".versioned.wasm.swp"), b"junk").unwrap();
+    thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    feeder.join().unwrap();
+    let stopped = daemon.wait();
+    assert!(!stopped.stderr.contains(".tmp"), "{}", stopped.stderr);
+    assert!(!stopped.stderr.contains(".swp"), "{}", stopped.stderr);
+    assert_eq!(stopped.stderr.matches("rejected signature").count(), 3);
+    assert!(
+        !stopped.stderr.contains("replaced signature"),
+        "{}",
+        stopped.stderr
+    );
+}
+
+#[test]
+fn a_second_file_with_a_running_id_is_rejected_and_status_lists_what_runs() {
+    let dir = temp_dir("hotswap-duplicate");
+    let status_file = dir.join("status/status.json");
+    let signatures = dir.join("signatures");
+    std::fs::create_dir(&signatures).unwrap();
+    publish(&test_module("versioned-v1"), &signatures, "versioned.wasm");
+    let (daemon, stdin) = Daemon::start_piped(
+        &[
+            "replay",
+            "-s",
+            signatures.to_str().unwrap(),
+            "--output",
+            "text",
+            "--status-file",
+            status_file.to_str().unwrap(),
+            "-",
+        ],
+        WATCHING,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = feed(stdin, stop.clone(), Arc::new(AtomicU64::new(0)));
+    wait_for_version(&daemon, 0, "1").expect("v1 runs");
+    publish(
+        &test_module("versioned-v2"),
+        &signatures,
+        "versioned-copy.wasm",
+    );
+    assert!(
+        daemon.wait_for_stderr(
+            Duration::from_secs(5),
+            "versioned-copy.wasm: signature id TEST-VERSIONED is already loaded from"
+        ),
+        "{}",
+        daemon.stderr_text()
+    );
+    // No version 2 finding ever: the first file keeps the id.
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        daemon
+            .stdout_lines()
+            .iter()
+            .all(|l| l.contains("version=\"1\"")),
+        "the duplicate ran"
+    );
+
+    // The operator's view of what runs, while it runs.
+    thread::sleep(Duration::from_millis(1200));
+    let out = sigbox(&["status", "--status-file", status_file.to_str().unwrap()]);
+    let listing = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let row = listing
+        .lines()
+        .find(|l| l.starts_with("TEST-VERSIONED"))
+        .unwrap_or_else(|| panic!("not listed: {listing}"));
+    let sha = sigbox_e2e::sha256_hex(&std::fs::read(test_module("versioned-v1")).unwrap());
+    assert!(
+        row.contains(&sha[..12]) && row.contains("versioned.wasm"),
+        "{row}"
+    );
+    let events: u64 = row.split_whitespace().nth(3).unwrap().parse().unwrap();
+    assert!(events > 0, "{row}");
+    assert!(!listing.contains("versioned-copy"), "{listing}");
+
+    stop.store(true, Ordering::Relaxed);
+    feeder.join().unwrap();
+    assert!(daemon.wait().status.success());
+}
+
+#[test]
+fn with_file_watching_off_sighup_rescans_the_directory() {
+    let dir = temp_dir("hotswap-sighup");
+    let (daemon, stdin) = Daemon::start_piped(
+        &[
+            "replay",
+            "-s",
+            dir.to_str().unwrap(),
+            "--no-file-watch",
+            "--output",
+            "text",
+            "-",
+        ],
+        WATCHING,
+    );
+    assert!(
+        daemon.stderr_text().contains("SIGHUP rescans"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = feed(stdin, stop.clone(), Arc::new(AtomicU64::new(0)));
+    publish(&test_module("versioned-v1"), &dir, "versioned.wasm");
+    thread::sleep(Duration::from_millis(700));
+    assert!(
+        daemon.stdout_lines().is_empty() && !daemon.stderr_text().contains("loaded signature"),
+        "loaded without SIGHUP although file watching is off"
+    );
+    daemon.signal("HUP");
+    assert!(daemon.wait_for_stderr(Duration::from_secs(5), "SIGHUP: rescanning"));
+    wait_for_version(&daemon, 0, "1").expect("v1 loads after SIGHUP");
+    // A second SIGHUP with nothing changed reloads nothing.
+    daemon.signal("HUP");
+    thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    feeder.join().unwrap();
+    let stopped = daemon.wait();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(stopped.stderr.matches("SIGHUP: rescanning").count(), 2);
+    assert_eq!(
+        stopped
+            .stderr
+            .matches("loaded signature TEST-VERSIONED")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn the_live_daemon_picks_up_and_drops_trc_1016() {
+    let dir = temp_dir("hotswap-live");
+    let Some(daemon) = start_live(&dir) else {
+        return;
+    };
+    assert!(daemon.stderr_text().contains(LIVE_READY));
+    assert!(daemon.stderr_text().contains("no signatures loaded"));
+    publish(&module("trc-1016"), &dir, "trc-1016.wasm");
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(5), "loaded signature TRC-1016"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let detected = run_as("nginx", "exec /bin/sh -c true");
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(5), |lines| lines
+            .iter()
+            .any(|l| l.contains(&format!("\"hostProcessId\":{detected},")))),
+        "no finding after TRC-1016 was added"
+    );
+    std::fs::remove_file(dir.join("trc-1016.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(5), "unloaded signature TRC-1016"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let ignored = run_as("nginx", "exec /bin/sh -c true");
+    thread::sleep(Duration::from_millis(500));
+    let stopped = daemon.stop();
+    assert!(
+        !stopped
+            .stdout
+            .iter()
+            .any(|l| l.contains(&format!("\"hostProcessId\":{ignored},"))),
+        "a finding after TRC-1016 was deleted"
+    );
+}
