@@ -13,10 +13,11 @@
 #   versions = ["1", "2"]
 # is also built once per version V with SIGBOX_SIGNATURE_VERSION=V (which the
 # crate reads with option_env!) and copied to
-# <repo>/target/signatures-test/<crate-name>-v<V>.wasm. Each version is built
-# under its own cargo profile (sigbox-v<V>, inheriting release, so its own
-# directory), so the builds do not invalidate each other and a rerun with
-# nothing changed rebuilds nothing. The normal build never sees the variable.
+# <repo>/target/signatures-test/<crate-name>-v<V>.wasm. Every version builds in
+# the release profile: the crate is recompiled (about a second) for each
+# version on every run, which is far cheaper than a profile per version (each
+# would rebuild std from source on the Debian route: minutes in CI). The
+# normal build never sees the variable.
 #
 # Toolchain: if rustup has the wasm32-wasip2 target, plain `cargo` is used.
 # Otherwise Debian's Rust builds std from source (docs/toolchain.md, section 2):
@@ -209,22 +210,19 @@ for name in "${signatures[@]}"; do
 done
 
 # --- Versioned builds --------------------------------------------------------
-# One cargo build per version, of the packages declaring it, in profile
-# sigbox-v<V> ('.' becomes '_': profile names allow only letters, digits, '-'
-# and '_'), defined on the command line as inheriting release.
+# One cargo build per version, of the packages declaring it, copied before the
+# next version's build overwrites the artifact.
 for version in "${versions[@]}"; do
-    profile="sigbox-v${version//./_}"
     read -r -a names <<<"${version_packages[$version]}"
     package_args=()
     for name in "${names[@]}"; do
         package_args+=(--package "$name")
     done
-    echo "build.sh: version $version (SIGBOX_SIGNATURE_VERSION=$version, profile $profile): ${names[*]}" >&2
+    echo "build.sh: version $version (SIGBOX_SIGNATURE_VERSION=$version): ${names[*]}" >&2
     env "${cargo_env[@]}" SIGBOX_SIGNATURE_VERSION="$version" "${cargo_build[@]}" \
-        --profile "$profile" --config "profile.$profile.inherits=\"release\"" \
-        --target "$target_triple" "${package_args[@]}" "$@"
+        --release --target "$target_triple" "${package_args[@]}" "$@"
     for name in "${names[@]}"; do
-        copy "$CARGO_TARGET_DIR/$target_triple/$profile/${name//-/_}.wasm" \
+        copy "$CARGO_TARGET_DIR/$target_triple/release/${name//-/_}.wasm" \
             "$test_out_dir/$name-v$version.wasm"
     done
 done

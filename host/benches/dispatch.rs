@@ -3,7 +3,9 @@
 //!
 //! Environment: `SIGBOX_BENCH_MODULE` (default `target/signatures/trc-1016.wasm`),
 //! `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
-//! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40).
+//! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40),
+//! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, instances, engine, many,
+//! load, replay).
 //!
 //! Method: every figure is the median of REPS repetitions after a warm-up;
 //! the figures of one section are measured in interleaved rounds (case A,
@@ -296,6 +298,11 @@ fn main() -> anyhow::Result<()> {
         ..RuntimeOptions::default()
     })?;
     let mut table = Table { rows: Vec::new() };
+    let only = std::env::var("SIGBOX_BENCH_ONLY").ok();
+    let want = |section: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|s| s == section))
+    };
 
     let realistic = parse_lines(&exec_lines(20_000, ExecMix::Realistic, 42));
     let worst = parse_lines(&exec_lines(20_000, ExecMix::AllWebShells, 43));
@@ -326,7 +333,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     // --- 1. One signature (TRC-1016): sandboxed vs native, and prototypes.
-    {
+    if want("one") {
         let found = std::cell::Cell::new(0u64);
         let sink = std::cell::Cell::new(0u64);
         let count = || found.set(found.get() + 1);
@@ -440,7 +447,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     // --- 2. Per-event instance (what InstancePre + a reused instance avoid).
-    {
+    if want("instances") {
         let component = Component::from_binary(runtime.engine(), &bytes)?;
         let pre = SignaturePre::new(runtime.linker().instantiate_pre(&component)?)?;
         let ticks = runtime.limits().cpu_ticks();
@@ -505,7 +512,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     // --- 2b. Engine configuration (each a separate engine, same module).
-    {
+    if want("engine") {
         let variants: Vec<(&str, Box<dyn Fn(&mut wasmtime::Config)>)> = vec![
             ("engine: sigbox default", Box::new(|_| {})),
             (
@@ -608,7 +615,7 @@ fn main() -> anyhow::Result<()> {
 
     // --- 3. N signatures, all selecting sched_process_exec.
     let mut memory_per_signature = None;
-    {
+    if want("many") {
         let rss0 = rss_bytes();
         let mut sets: Vec<(usize, SignatureSet)> = Vec::new();
         for n in [1, 10, 100] {
@@ -663,7 +670,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     // --- 4. Loading.
-    {
+    if want("load") {
         let path = Path::new("/bench/trc-1016.wasm");
         let load = |rt: &Runtime| {
             LoadedSignature::from_bytes(rt, path, &bytes, &[]).expect("loads");
@@ -708,7 +715,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     // --- 5. Replay end to end: Tracee JSON lines → parse → dispatch → sink.
-    {
+    if want("replay") {
         let lines = exec_lines(50_000, ExecMix::Realistic, 44);
         let mut input = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
         for line in &lines {

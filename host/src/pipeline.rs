@@ -68,14 +68,27 @@ fn describe(s: &SignatureStatus) -> String {
     let m = &s.info.metadata;
     let stats = s.counters.snapshot();
     format!(
-        "{} v{} ({}, sha256 {}): {} events, {} findings, {} errors",
+        "{} v{} ({}, sha256 {}): {} events, {} findings, {} errors ({} traps, {} limit hits), {} quarantines{}{}",
         m.id,
         m.version,
         s.info.path.display(),
         s.info.sha256,
         stats.events,
         stats.findings,
-        stats.errors
+        stats.errors,
+        stats.traps,
+        stats.limit_hits,
+        stats.quarantines,
+        if stats.quarantined {
+            ", QUARANTINED"
+        } else {
+            ""
+        },
+        if stats.dropped_log_bytes > 0 {
+            format!(", {} log bytes dropped", stats.dropped_log_bytes)
+        } else {
+            String::new()
+        },
     )
 }
 
@@ -185,13 +198,21 @@ impl<W: Write> Pipeline<W> {
             },
             |failure: Failure<'_>| {
                 failures += 1;
+                let id = &failure.signature.metadata.id;
                 tracing::warn!(
-                    signature = %failure.signature.metadata.id,
+                    signature = %id,
                     event = %event.name,
                     pid = event.host_pid,
                     "{place}: {}",
                     error_chain(&failure.error)
                 );
+                if failure.quarantined {
+                    tracing::error!(
+                        signature = %id,
+                        file = %failure.signature.path.display(),
+                        "quarantined signature {id}: it failed too often; it stays disabled until its file changes"
+                    );
+                }
             },
         );
         self.counts.signature_errors += failures;

@@ -45,6 +45,11 @@ impl StatusBoard {
                     "events": stats.events,
                     "findings": stats.findings,
                     "errors": stats.errors,
+                    "traps": stats.traps,
+                    "limitHits": stats.limit_hits,
+                    "quarantines": stats.quarantines,
+                    "quarantined": stats.quarantined,
+                    "droppedLogBytes": stats.dropped_log_bytes,
                 })
             })
             .collect();
@@ -109,19 +114,27 @@ pub fn print_status(path: &Path) -> anyhow::Result<()> {
         status["pid"].as_u64().unwrap_or(0)
     );
     println!(
-        "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7}  FILE",
-        "ID", "VERSION", "SHA256", "EVENTS", "FINDINGS", "ERRORS"
+        "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<11}  FILE",
+        "ID", "VERSION", "SHA256", "EVENTS", "FINDINGS", "ERRORS", "TRAPS", "LIMITS", "STATE"
     );
     for s in status["signatures"].as_array().into_iter().flatten() {
         let sha = s["sha256"].as_str().unwrap_or("");
+        let state = if s["quarantined"].as_bool() == Some(true) {
+            "quarantined"
+        } else {
+            "active"
+        };
         println!(
-            "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7}  {}",
+            "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<11}  {}",
             s["id"].as_str().unwrap_or("?"),
             s["version"].as_str().unwrap_or("?"),
             &sha[..sha.len().min(12)],
             s["events"],
             s["findings"],
             s["errors"],
+            s["traps"],
+            s["limitHits"],
+            state,
             s["file"].as_str().unwrap_or("?"),
         );
     }

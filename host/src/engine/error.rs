@@ -77,10 +77,29 @@ pub enum EvalError {
     /// The signature returned an error for this event.
     #[error("signature returned an error: {0}")]
     Returned(String),
-    /// The guest trapped (including running past its CPU or memory limit).
+    /// The guest trapped (a panic, `unreachable`, a bad memory access, …).
     #[error("signature trapped")]
     Trap(#[source] BoxError),
-    /// The signature returned more findings than the limit allows.
-    #[error("signature returned {count} findings for one event (limit {limit})")]
-    TooManyFindings { count: usize, limit: usize },
+    /// The guest hit one of its resource limits.
+    #[error("signature exceeded its {limit} limit: {detail}")]
+    LimitHit {
+        /// Which limit: `cpu`, `memory`, `stack`, `findings`, `finding size`.
+        limit: &'static str,
+        /// The limit's value or what was attempted.
+        detail: String,
+    },
+    /// The instance trapped earlier and could not be rebuilt.
+    #[error("signature instance unavailable: it could not be rebuilt after a trap")]
+    Unavailable(#[source] BoxError),
+}
+
+impl EvalError {
+    /// Whether this failure left the instance unusable (it must be rebuilt).
+    pub fn poisons_instance(&self) -> bool {
+        match self {
+            Self::Trap(_) => true,
+            Self::LimitHit { limit, .. } => matches!(*limit, "cpu" | "memory" | "stack"),
+            Self::Returned(_) | Self::Unavailable(_) => false,
+        }
+    }
 }

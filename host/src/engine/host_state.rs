@@ -1,16 +1,18 @@
 //! Per-signature host state: what a guest's imports can reach.
 
-use wasmtime::StoreLimits;
-use wasmtime::StoreLimitsBuilder;
+use std::sync::Arc;
+
 use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::guest_output::{GuestOutput, LogBudget};
 use super::limits::Limits;
 
 /// The state behind one signature's store.
 pub struct HostState {
-    /// The signature id (or file name until the id is known), for log lines.
-    pub(crate) log_tag: String,
+    /// Where the signature's log lines, stdout and stderr go.
+    pub(crate) output: Arc<LogBudget>,
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) store_limits: StoreLimits,
@@ -19,18 +21,27 @@ pub struct HostState {
 impl HostState {
     /// State for a new instance. WASI is empty: `WasiCtxBuilder::new()` gives no
     /// preopened directories, no environment, no arguments, no network access
-    /// (sockets are denied unless `inherit_network` is called), empty stdin and
-    /// discarded stdout/stderr.
-    pub fn new(log_tag: String, limits: &Limits) -> Self {
+    /// (every socket address is denied and name lookup is off unless enabled,
+    /// which sigbox never does) and empty stdin; stdout and stderr are
+    /// forwarded to the log through `output`'s budget.
+    pub fn new(output: Arc<LogBudget>, limits: &Limits) -> Self {
+        let wasi = WasiCtx::builder()
+            .stdout(GuestOutput::new(output.clone(), "stdout"))
+            .stderr(GuestOutput::new(output.clone(), "stderr"))
+            .build();
         Self {
-            log_tag,
-            wasi: WasiCtx::builder().build(),
+            output,
+            wasi,
             table: ResourceTable::new(),
             store_limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
-                .instances(8)
-                .tables(8)
-                .memories(4)
+                // A Rust guest is one component with a handful of core
+                // instances, tables and one memory; the bounds leave room
+                // for that and stop a module that would create many.
+                .instances(16)
+                .tables(16)
+                .memories(2)
+                .table_elements(100_000)
                 .trap_on_grow_failure(true)
                 .build(),
         }

@@ -1,21 +1,34 @@
-//! Resource limits applied to every signature.
+//! Resource limits applied to signatures: defaults, and per-signature
+//! overrides and configuration from the operator's config file.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::runtime::EPOCH_TICK;
+use crate::wit::Field;
 
-/// What one signature may consume. The defaults suit detections that look at
-/// one event at a time and keep little state.
-#[derive(Debug, Clone)]
+/// What one signature may consume, and when it is quarantined. The defaults
+/// suit detections that look at one event at a time and keep little state.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// CPU time one guest call may take before it traps.
     pub cpu_per_event: Duration,
     /// Linear memory one signature instance may grow to, in bytes.
     pub memory_bytes: usize,
-    /// Wasm call stack, in bytes.
+    /// Wasm call stack, in bytes. Engine-wide: only the default applies.
     pub wasm_stack_bytes: usize,
-    /// Findings one event may produce; more is treated as an error.
+    /// Findings one event may produce; more fails the event.
     pub findings_per_event: usize,
+    /// Bytes of data (names and values) one finding may carry; more fails the event.
+    pub finding_bytes: usize,
+    /// Bytes per second a signature may log (host `log`, stdout, stderr);
+    /// the excess is dropped and counted.
+    pub log_bytes_per_sec: usize,
+    /// Failures (errors, traps, limit hits) within `quarantine_window` that
+    /// quarantine a signature; 0 never quarantines.
+    pub quarantine_after: u32,
+    /// The window for `quarantine_after`.
+    pub quarantine_window: Duration,
 }
 
 impl Default for Limits {
@@ -25,6 +38,10 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             wasm_stack_bytes: 512 << 10,
             findings_per_event: 64,
+            finding_bytes: 64 << 10,
+            log_bytes_per_sec: 64 << 10,
+            quarantine_after: 10,
+            quarantine_window: Duration::from_secs(60),
         }
     }
 }
@@ -32,7 +49,71 @@ impl Default for Limits {
 impl Limits {
     /// The CPU limit as a number of epoch ticks (at least one).
     pub fn cpu_ticks(&self) -> u64 {
-        let ticks = self.cpu_per_event.as_nanos() / EPOCH_TICK.as_nanos();
+        let ticks = self
+            .cpu_per_event
+            .as_nanos()
+            .div_ceil(EPOCH_TICK.as_nanos());
         u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+    }
+}
+
+/// Limits and `init` configuration for every signature: defaults plus
+/// overrides by signature id.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Limits for signatures without an override.
+    pub defaults: Limits,
+    /// Limits by signature id.
+    pub limits: HashMap<String, Limits>,
+    /// `init` configuration by signature id (empty when absent).
+    pub config: HashMap<String, Vec<Field>>,
+}
+
+impl Policy {
+    /// The same limits for every signature and no configuration.
+    pub fn uniform(defaults: Limits) -> Self {
+        Self {
+            defaults,
+            ..Self::default()
+        }
+    }
+
+    /// The limits for signature `id`.
+    pub fn limits_for(&self, id: &str) -> &Limits {
+        self.limits.get(id).unwrap_or(&self.defaults)
+    }
+
+    /// The `init` configuration for signature `id`.
+    pub fn config_for(&self, id: &str) -> &[Field] {
+        self.config.get(id).map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_round_up_and_never_reach_zero() {
+        let limits = |ms| Limits {
+            cpu_per_event: Duration::from_micros(ms),
+            ..Limits::default()
+        };
+        assert_eq!(limits(10_000).cpu_ticks(), 10);
+        assert_eq!(limits(10_500).cpu_ticks(), 11);
+        assert_eq!(limits(0).cpu_ticks(), 1);
+    }
+
+    #[test]
+    fn overrides_by_id() {
+        let mut policy = Policy::uniform(Limits::default());
+        let strict = Limits {
+            memory_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        policy.limits.insert("A".into(), strict.clone());
+        assert_eq!(policy.limits_for("A"), &strict);
+        assert_eq!(policy.limits_for("B"), &Limits::default());
+        assert!(policy.config_for("A").is_empty());
     }
 }

@@ -5,6 +5,7 @@ pub mod bindings;
 pub mod cache;
 mod catalog;
 mod error;
+mod guest_output;
 mod host_api;
 mod host_state;
 mod limits;
@@ -16,7 +17,7 @@ mod watcher;
 pub use catalog::{Catalog, Scan, is_signature_file, wasm_files};
 pub use error::{BoxError, EvalError, LoadError};
 pub use host_state::HostState;
-pub use limits::Limits;
+pub use limits::{Limits, Policy};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use set::{
     Applied, Change, Counters, Detection, Failure, SignatureSet, SignatureStats, SignatureStatus,

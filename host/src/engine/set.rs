@@ -5,10 +5,11 @@
 //! instantiated off the dispatch path — and are applied between two events, so
 //! every event is evaluated by exactly one version of each signature.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use super::error::EvalError;
 use super::signature::{LoadedSignature, SignatureInfo};
@@ -24,8 +25,19 @@ pub struct Counters {
     pub events: AtomicU64,
     /// Findings it produced.
     pub findings: AtomicU64,
-    /// Events it failed to evaluate (returned error, trap or limit).
+    /// Events it failed to evaluate, for any reason (the sum of the next
+    /// three plus errors it returned itself).
     pub errors: AtomicU64,
+    /// Traps (panics, `unreachable`, …).
+    pub traps: AtomicU64,
+    /// Resource limit hits (CPU, memory, stack, findings, finding size).
+    pub limit_hits: AtomicU64,
+    /// Times it was quarantined (0 or 1 per loaded version).
+    pub quarantines: AtomicU64,
+    /// Log bytes dropped over its budget.
+    pub dropped_log_bytes: AtomicU64,
+    /// Whether it is quarantined: disabled until its file changes.
+    pub quarantined: std::sync::atomic::AtomicBool,
 }
 
 /// A snapshot of [`Counters`].
@@ -37,15 +49,31 @@ pub struct SignatureStats {
     pub findings: u64,
     /// Events it failed to evaluate.
     pub errors: u64,
+    /// Traps.
+    pub traps: u64,
+    /// Resource limit hits.
+    pub limit_hits: u64,
+    /// Quarantines.
+    pub quarantines: u64,
+    /// Log bytes dropped over its budget.
+    pub dropped_log_bytes: u64,
+    /// Whether it is quarantined now.
+    pub quarantined: bool,
 }
 
 impl Counters {
     /// The current values.
     pub fn snapshot(&self) -> SignatureStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SignatureStats {
-            events: self.events.load(Ordering::Relaxed),
-            findings: self.findings.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
+            events: get(&self.events),
+            findings: get(&self.findings),
+            errors: get(&self.errors),
+            traps: get(&self.traps),
+            limit_hits: get(&self.limit_hits),
+            quarantines: get(&self.quarantines),
+            dropped_log_bytes: get(&self.dropped_log_bytes),
+            quarantined: self.quarantined.load(Ordering::Relaxed),
         }
     }
 
@@ -59,6 +87,46 @@ struct Slot {
     signature: LoadedSignature,
     event_id: u32,
     counters: Arc<Counters>,
+    /// When its recent failures happened, for the quarantine rule.
+    failures: VecDeque<Instant>,
+}
+
+impl Slot {
+    /// Counts a failure by kind; quarantines the signature when it has failed
+    /// `quarantine_after` times within `quarantine_window`. Returns true when
+    /// this failure quarantined it.
+    fn record_failure(&mut self, error: &EvalError) -> bool {
+        let counters = &self.counters;
+        Counters::add(&counters.errors, 1);
+        match error {
+            EvalError::Trap(_) | EvalError::Unavailable(_) => Counters::add(&counters.traps, 1),
+            EvalError::LimitHit { .. } => Counters::add(&counters.limit_hits, 1),
+            EvalError::Returned(_) => {}
+        }
+        let limits = self.signature.limits();
+        if limits.quarantine_after == 0 {
+            return false;
+        }
+        let now = Instant::now();
+        self.failures.push_back(now);
+        while self
+            .failures
+            .front()
+            .is_some_and(|&t| now.duration_since(t) > limits.quarantine_window)
+        {
+            self.failures.pop_front();
+        }
+        if self.failures.len() < limits.quarantine_after as usize {
+            return false;
+        }
+        counters.quarantined.store(true, Ordering::Relaxed);
+        Counters::add(&counters.quarantines, 1);
+        true
+    }
+
+    fn quarantined(&self) -> bool {
+        self.counters.quarantined.load(Ordering::Relaxed)
+    }
 }
 
 /// What a [`SignatureSet`] reports about one running signature.
@@ -88,6 +156,8 @@ pub struct Failure<'a> {
     pub signature: &'a SignatureInfo,
     /// Why.
     pub error: EvalError,
+    /// True when this failure quarantined the signature.
+    pub quarantined: bool,
 }
 
 /// A change to the set, prepared off the dispatch path.
@@ -139,6 +209,7 @@ impl SignatureSet {
                     signature,
                     event_id,
                     counters: Arc::default(),
+                    failures: VecDeque::new(),
                 };
                 let path = slot.signature.info().path.clone();
                 match self.position(&path) {
@@ -211,6 +282,9 @@ impl SignatureSet {
         };
         for &index in indexes {
             let slot = &mut self.slots[index];
+            if slot.quarantined() {
+                continue;
+            }
             let accepts = slot
                 .signature
                 .info()
@@ -233,23 +307,30 @@ impl SignatureSet {
                     }
                 }
                 Err(error) => {
-                    Counters::add(&slot.counters.errors, 1);
+                    let quarantined = slot.record_failure(&error);
                     on_failure(Failure {
                         signature: slot.signature.info(),
                         error,
+                        quarantined,
                     });
                 }
             }
+            let dropped = slot.signature.dropped_log_bytes();
+            slot.counters
+                .dropped_log_bytes
+                .store(dropped, Ordering::Relaxed);
         }
     }
 
     /// Sends `signal` to every signature, reporting those that fail.
     pub fn signal(&mut self, signal: Signal, mut on_failure: impl FnMut(Failure<'_>)) {
-        for slot in &mut self.slots {
+        for slot in self.slots.iter_mut().filter(|s| !s.quarantined()) {
             if let Err(error) = slot.signature.on_signal(signal) {
+                let quarantined = slot.record_failure(&error);
                 on_failure(Failure {
                     signature: slot.signature.info(),
                     error,
+                    quarantined,
                 });
             }
         }

@@ -2,14 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
-use wasmtime::Store;
+use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::{Signature, SignaturePre};
 use super::error::{EvalError, LoadError, cause};
+use super::guest_output::LogBudget;
 use super::host_state::HostState;
+use super::limits::{Limits, Policy};
 use super::runtime::Runtime;
-use crate::wit::{Event, EventSelector, Field, Finding, Metadata, Signal};
+use crate::wit::{Event, EventSelector, Field, Finding, Metadata, Signal, Value};
 
 /// What a signature file declares about itself, read at load time.
 #[derive(Debug, Clone)]
@@ -25,15 +29,26 @@ pub struct SignatureInfo {
 }
 
 /// A signature ready to receive events: one store and one instance, reused for
-/// every event so that a signature can keep state between events.
+/// every event so that a signature can keep state between events. After a
+/// trap the instance is rebuilt fresh from the pre-instantiated component
+/// (wasmtime does not let a trapped instance be entered again).
 pub struct LoadedSignature {
     info: SignatureInfo,
+    pre: SignaturePre<HostState>,
+    engine: Engine,
+    limits: Limits,
+    config: Vec<Field>,
+    output: Arc<LogBudget>,
+    /// `None` after a trap whose rebuild failed.
+    live: Option<Live>,
+    /// How many times the instance was rebuilt after a trap.
+    rebuilds: u64,
+}
+
+/// An instance and the store it lives in.
+struct Live {
     store: Store<HostState>,
     instance: Signature,
-    /// The CPU limit per call, in epoch ticks.
-    cpu_ticks: u64,
-    /// The most findings one event may produce.
-    findings_limit: usize,
 }
 
 impl LoadedSignature {
@@ -50,7 +65,8 @@ impl LoadedSignature {
         Self::from_bytes(runtime, path, &bytes, config)
     }
 
-    /// Like [`LoadedSignature::load`], for bytes already read from `path`.
+    /// Like [`LoadedSignature::load`], for bytes already read from `path`,
+    /// with the runtime's default limits.
     ///
     /// # Errors
     /// A [`LoadError`] naming `path` and what is wrong with the bytes.
@@ -59,6 +75,22 @@ impl LoadedSignature {
         path: &Path,
         bytes: &[u8],
         config: &[Field],
+    ) -> Result<Self, LoadError> {
+        let mut policy = Policy::uniform(runtime.limits().clone());
+        policy.config.insert(String::new(), config.to_vec());
+        Self::with_policy(runtime, path, bytes, &policy)
+    }
+
+    /// Loads `bytes` (read from `path`) with the limits and configuration
+    /// `policy` gives the signature's id.
+    ///
+    /// # Errors
+    /// A [`LoadError`] naming `path` and what is wrong with the bytes.
+    pub fn with_policy(
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+        policy: &Policy,
     ) -> Result<Self, LoadError> {
         let path_buf = || path.to_owned();
         check_wasm_header(path, bytes)?;
@@ -78,15 +110,6 @@ impl LoadedSignature {
                 source: cause(e),
             })?;
 
-        let tag = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |name| name.to_string_lossy().into_owned(),
-        );
-        let mut store = Store::new(runtime.engine(), HostState::new(tag, runtime.limits()));
-        store.limiter(|state| &mut state.store_limits);
-        let ticks = runtime.limits().cpu_ticks();
-        store.set_epoch_deadline(ticks);
-
         let trap = |stage| {
             move |e| LoadError::Trap {
                 path: path.to_owned(),
@@ -94,41 +117,58 @@ impl LoadedSignature {
                 source: cause(e),
             }
         };
-        let instance = pre.instantiate(&mut store).map_err(trap("instantiation"))?;
+        // The id (and so the signature's own limits) is known only after
+        // `get-metadata`; until then the defaults apply.
+        let defaults = &policy.defaults;
+        let tag = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        let output = LogBudget::new(tag, defaults.log_bytes_per_sec);
+        let (mut store, instance) = instantiate(runtime.engine(), &pre, &output, defaults)
+            .map_err(trap("instantiation"))?;
         let detector = instance.sigbox_signature_detector();
-        store.set_epoch_deadline(ticks);
         let metadata = detector
             .call_get_metadata(&mut store)
-            .map_err(trap("metadata"))?;
-        store.set_epoch_deadline(ticks);
+            .map_err(trap("get-metadata"))?;
+        store.set_epoch_deadline(defaults.cpu_ticks());
         let selected_events = detector
             .call_selected_events(&mut store)
             .map_err(trap("selected-events"))?;
         validate_metadata(path, &metadata, &selected_events)?;
-        store.data_mut().log_tag = metadata.id.clone();
 
-        store.set_epoch_deadline(ticks);
-        detector
-            .call_init(&mut store, config)
-            .map_err(trap("init"))?
-            .map_err(|message| LoadError::Init {
-                path: path_buf(),
-                id: metadata.id.clone(),
-                message,
-            })?;
-
-        Ok(Self {
+        let limits = policy.limits_for(&metadata.id).clone();
+        let config = match policy.config.get("") {
+            // `from_bytes`: one configuration whatever the id.
+            Some(config) => config.clone(),
+            None => policy.config_for(&metadata.id).to_vec(),
+        };
+        output.set_tag(&metadata.id);
+        let mut signature = Self {
             info: SignatureInfo {
                 path: path_buf(),
                 sha256,
                 metadata,
                 selected_events,
             },
-            store,
-            instance,
-            cpu_ticks: ticks,
-            findings_limit: runtime.limits().findings_per_event,
-        })
+            pre,
+            engine: runtime.engine().clone(),
+            limits,
+            config,
+            output,
+            live: Some(Live { store, instance }),
+            rebuilds: 0,
+        };
+        signature.apply_limits();
+        signature.init().map_err(|error| match error {
+            InitError::Trap(e) => trap("init")(e),
+            InitError::Refused(message) => LoadError::Init {
+                path: path_buf(),
+                id: signature.info.metadata.id.clone(),
+                message,
+            },
+        })?;
+        Ok(signature)
     }
 
     /// What the signature declared about itself.
@@ -141,24 +181,31 @@ impl LoadedSignature {
         &self.info.metadata
     }
 
-    /// Evaluates one event.
+    /// The limits this signature runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// How many times the instance was rebuilt after a trap.
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds
+    }
+
+    /// Bytes of log output dropped for exceeding the log budget.
+    pub fn dropped_log_bytes(&self) -> u64 {
+        self.output.dropped_bytes()
+    }
+
+    /// Evaluates one event. A trap or a CPU, memory or stack limit hit
+    /// rebuilds the instance before the next event.
     ///
     /// # Errors
-    /// The signature's own error, a trap (including a limit hit) or too many findings.
+    /// The signature's own error, a trap, a limit hit, or an instance that
+    /// could not be rebuilt after an earlier trap.
     pub fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, EvalError> {
-        self.store.set_epoch_deadline(self.cpu_ticks);
-        let findings = self
-            .instance
-            .sigbox_signature_detector()
-            .call_on_event(&mut self.store, event)
-            .map_err(|e| EvalError::Trap(cause(e)))?
-            .map_err(EvalError::Returned)?;
-        if findings.len() > self.findings_limit {
-            return Err(EvalError::TooManyFindings {
-                count: findings.len(),
-                limit: self.findings_limit,
-            });
-        }
+        let result = self.call(|detector, store| detector.call_on_event(store, event));
+        let findings = result.and_then(|returned| returned.map_err(EvalError::Returned))?;
+        self.check_findings(&findings)?;
         Ok(findings)
     }
 
@@ -167,13 +214,173 @@ impl LoadedSignature {
     /// # Errors
     /// The signature's own error or a trap.
     pub fn on_signal(&mut self, signal: Signal) -> Result<(), EvalError> {
-        self.store.set_epoch_deadline(self.cpu_ticks);
-        self.instance
-            .sigbox_signature_detector()
-            .call_on_signal(&mut self.store, signal)
-            .map_err(|e| EvalError::Trap(cause(e)))?
-            .map_err(EvalError::Returned)
+        let result = self.call(|detector, store| detector.call_on_signal(store, signal));
+        result.and_then(|returned| returned.map_err(EvalError::Returned))
     }
+
+    /// Calls into the guest under the CPU budget; classifies failures and
+    /// rebuilds the instance when a failure left it unusable.
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, EvalError> {
+        let Some(live) = self.live.as_mut() else {
+            // A previous rebuild failed; try again, it may have been transient.
+            self.rebuild()?;
+            return self.call(f);
+        };
+        live.store.set_epoch_deadline(self.limits.cpu_ticks());
+        let result = f(live.instance.sigbox_signature_detector(), &mut live.store);
+        result.map_err(|error| {
+            let error = classify(error, &self.limits);
+            if error.poisons_instance()
+                && let Err(rebuild) = self.rebuild()
+            {
+                tracing::error!(
+                    signature = %self.info.metadata.id,
+                    "cannot rebuild the instance after a trap: {}",
+                    crate::error_chain(&rebuild)
+                );
+            }
+            error
+        })
+    }
+
+    /// Replaces the instance with a fresh one and runs `init` again.
+    fn rebuild(&mut self) -> Result<(), EvalError> {
+        self.live = None;
+        let (store, instance) = instantiate(&self.engine, &self.pre, &self.output, &self.limits)
+            .map_err(|e| EvalError::Unavailable(cause(e)))?;
+        self.live = Some(Live { store, instance });
+        self.rebuilds += 1;
+        match self.init() {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                self.live = None;
+                Err(EvalError::Unavailable(match error {
+                    InitError::Trap(e) => cause(e),
+                    InitError::Refused(message) => message.into(),
+                }))
+            }
+        }
+    }
+
+    fn apply_limits(&mut self) {
+        if let Some(live) = self.live.as_mut() {
+            live.store.data_mut().store_limits = store_limits(&self.limits);
+        }
+    }
+
+    fn init(&mut self) -> Result<(), InitError> {
+        let live = self.live.as_mut().expect("init runs on a live instance");
+        live.store.set_epoch_deadline(self.limits.cpu_ticks());
+        live.instance
+            .sigbox_signature_detector()
+            .call_init(&mut live.store, &self.config)
+            .map_err(InitError::Trap)?
+            .map_err(InitError::Refused)
+    }
+
+    /// Holds findings to the per-event count and per-finding size limits.
+    fn check_findings(&self, findings: &[Finding]) -> Result<(), EvalError> {
+        if findings.len() > self.limits.findings_per_event {
+            return Err(EvalError::LimitHit {
+                limit: "findings",
+                detail: format!(
+                    "{} findings for one event (at most {})",
+                    findings.len(),
+                    self.limits.findings_per_event
+                ),
+            });
+        }
+        if let Some(size) = findings
+            .iter()
+            .map(finding_size)
+            .find(|&size| size > self.limits.finding_bytes)
+        {
+            return Err(EvalError::LimitHit {
+                limit: "finding size",
+                detail: format!(
+                    "a finding of {size} bytes (at most {})",
+                    self.limits.finding_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The exported interface, as the generated bindings name it.
+type Guest = super::bindings::exports::sigbox::signature::detector::Guest;
+
+enum InitError {
+    Trap(wasmtime::Error),
+    Refused(String),
+}
+
+/// A fresh store and instance under `limits`.
+fn instantiate(
+    engine: &Engine,
+    pre: &SignaturePre<HostState>,
+    output: &Arc<LogBudget>,
+    limits: &Limits,
+) -> wasmtime::Result<(Store<HostState>, Signature)> {
+    let mut store = Store::new(engine, HostState::new(output.clone(), limits));
+    store.limiter(|state| &mut state.store_limits);
+    store.set_epoch_deadline(limits.cpu_ticks());
+    let instance = pre.instantiate(&mut store)?;
+    Ok((store, instance))
+}
+
+fn store_limits(limits: &Limits) -> wasmtime::StoreLimits {
+    HostState::new(LogBudget::new(String::new(), 0), limits).store_limits
+}
+
+/// Names the limit a failed call ran into, if it was one.
+fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            return EvalError::LimitHit {
+                limit: "cpu",
+                detail: format!("ran longer than {:?}", limits.cpu_per_event),
+            };
+        }
+        Some(Trap::StackOverflow) => {
+            return EvalError::LimitHit {
+                limit: "stack",
+                detail: format!(
+                    "used more than {} KiB of stack",
+                    limits.wasm_stack_bytes >> 10
+                ),
+            };
+        }
+        _ => {}
+    }
+    // The store limiter refuses growth past the memory limit by trapping
+    // (`trap_on_grow_failure`) with this message.
+    if format!("{error:?}").contains("forcing trap when growing memory") {
+        return EvalError::LimitHit {
+            limit: "memory",
+            detail: format!("tried to grow past {} MiB", limits.memory_bytes >> 20),
+        };
+    }
+    EvalError::Trap(cause(error))
+}
+
+/// The bytes of data a finding carries (names plus values).
+fn finding_size(finding: &Finding) -> usize {
+    finding
+        .data
+        .iter()
+        .map(|field| {
+            field.name.len()
+                + match &field.value {
+                    Value::Text(s) | Value::Json(s) => s.len(),
+                    Value::TextList(list) => list.iter().map(String::len).sum(),
+                    _ => 8,
+                }
+        })
+        .sum()
 }
 
 /// Tells a non-wasm file and a core module apart from a component before
