@@ -4,8 +4,10 @@
 //! Environment: `SIGBOX_BENCH_MODULE` (default `target/signatures/trc-1016.wasm`),
 //! `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
 //! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40),
-//! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, instances, engine, many,
-//! load, replay).
+//! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, proto, instances, engine,
+//! many, load, replay), `SIGBOX_BENCH_PROTO` (the prototype batch guest, default
+//! `target/bench-proto/proto-batch.wasm`, built by host/benches/proto/build.sh;
+//! its sections are skipped when it is missing).
 //!
 //! Method: every figure is the median of REPS repetitions after a warm-up;
 //! the figures of one section are measured in interleaved rounds (case A,
@@ -19,9 +21,10 @@ use std::time::Instant;
 
 use sigbox::bench::{
     self, ExecMix, SHELLS, Timing, WEB_SERVERS, exec_lines, parse_lines, pin_to_one_cpu, rss_bytes,
+    thread_cpu_ns,
 };
 use sigbox::engine::bindings::{Signature, SignaturePre};
-use sigbox::engine::{Change, HostState, LoadedSignature, Runtime, RuntimeOptions, SignatureSet};
+use sigbox::engine::{Change, LoadedSignature, Runtime, RuntimeOptions, SignatureSet};
 use sigbox::pipeline::Pipeline;
 use sigbox::sink::{FindingWriter, OutputFormat};
 use sigbox::source::replay::replay;
@@ -164,13 +167,213 @@ fn slim(event: &Event) -> Event {
     e
 }
 
+/// The state behind stores the bench builds itself (per-event instances,
+/// engine variants, prototypes): like `HostState`, an empty WASI context and a
+/// `log` that drops messages.
+struct BenchState {
+    wasi: wasmtime_wasi::WasiCtx,
+    table: wasmtime::component::ResourceTable,
+}
+
+impl BenchState {
+    fn new() -> Self {
+        Self {
+            wasi: wasmtime_wasi::WasiCtx::builder().build(),
+            table: wasmtime::component::ResourceTable::new(),
+        }
+    }
+}
+
+impl wasmtime_wasi::WasiView for BenchState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasmtime_wasi::WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl sigbox::engine::bindings::sigbox::signature::host::Host for BenchState {
+    fn log(&mut self, _level: sigbox::wit::LogLevel, _message: String) {}
+}
+
+impl sigbox::engine::bindings::sigbox::signature::types::Host for BenchState {}
+
+/// A linker for the signature world (or, with `signature_world` false, WASI only).
+fn bench_linker(
+    engine: &wasmtime::Engine,
+    signature_world: bool,
+) -> anyhow::Result<wasmtime::component::Linker<BenchState>> {
+    let mut linker = wasmtime::component::Linker::<BenchState>::new(engine);
+    if signature_world {
+        Signature::add_to_linker::<BenchState, wasmtime::component::HasSelf<BenchState>>(
+            &mut linker,
+            |s| s,
+        )?;
+    }
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    Ok(linker)
+}
+
+/// Host side of the batched flat-buffer prototype (host/benches/proto).
+mod proto {
+    wasmtime::component::bindgen!({ path: "benches/proto/wit", world: "proto" });
+}
+
+/// Calls `f` with every string slot of `event`, in the prototype's order.
+fn for_each_string<'a>(event: &'a Event, mut f: impl FnMut(Option<&'a str>)) {
+    for s in [
+        &event.name,
+        &event.process_name,
+        &event.executable_path,
+        &event.host_name,
+        &event.container_id,
+    ] {
+        f(Some(s));
+    }
+    let text = |v: &'a sigbox::wit::Value| match v {
+        sigbox::wit::Value::Text(t) => Some(t.as_str()),
+        _ => None,
+    };
+    match &event.payload {
+        Payload::Exec(a) => {
+            for s in [&a.pathname, &a.cmdpath, &a.interpreter_pathname] {
+                f(Some(s));
+            }
+            f(a.prev_comm.as_deref());
+            f(Some(&a.stdin_path));
+            f(Some(&a.pwd));
+            for s in &a.argv {
+                f(Some(s));
+            }
+            for field in &a.extra {
+                f(Some(&field.name));
+                f(text(&field.value));
+            }
+        }
+        Payload::Generic(fields) => {
+            for field in fields {
+                f(Some(&field.name));
+                f(text(&field.value));
+            }
+        }
+    }
+}
+
+/// Appends `event` to a prototype batch (layout: host/benches/proto/src/lib.rs).
+fn encode(event: &Event, buf: &mut Vec<u8>) {
+    const SCALARS: usize = 8 + 4 * 9 + 8 + 8;
+    let start = buf.len();
+    let mut count = 0usize;
+    for_each_string(event, |_| count += 1);
+    let table = 8 + 8 * count;
+    buf.resize(start + table, 0);
+    buf.extend_from_slice(&event.timestamp_ns.to_le_bytes());
+    for v in [
+        event.pid,
+        event.tid,
+        event.ppid,
+        event.host_pid,
+        event.host_tid,
+        event.host_ppid,
+        event.uid,
+        event.mount_ns,
+        event.pid_ns,
+    ] {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    buf.extend_from_slice(&event.cgroup_id.to_le_bytes());
+    buf.extend_from_slice(&event.return_value.to_le_bytes());
+    debug_assert_eq!(buf.len(), start + table + SCALARS);
+    let mut slot = start + 8;
+    for_each_string(event, |s| {
+        let (offset, len) = match s {
+            Some(s) => {
+                let offset = buf.len() - start;
+                buf.extend_from_slice(s.as_bytes());
+                (offset as u32, s.len() as u32)
+            }
+            None => (0, u32::MAX),
+        };
+        buf[slot..slot + 4].copy_from_slice(&offset.to_le_bytes());
+        buf[slot + 4..slot + 8].copy_from_slice(&len.to_le_bytes());
+        slot += 8;
+    });
+    let total = (buf.len() - start) as u32;
+    buf[start..start + 4].copy_from_slice(&total.to_le_bytes());
+    buf[start + 4..start + 8].copy_from_slice(&(count as u32).to_le_bytes());
+}
+
+/// A loaded prototype batch guest.
+struct ProtoSignature {
+    store: Store<BenchState>,
+    instance: proto::Proto,
+}
+
+impl ProtoSignature {
+    fn load(runtime: &Runtime, component: &Component) -> anyhow::Result<Self> {
+        let linker = bench_linker(runtime.engine(), false)?;
+        let mut store = Store::new(runtime.engine(), BenchState::new());
+        store.set_epoch_deadline(runtime.limits().cpu_ticks());
+        let instance = proto::Proto::instantiate(&mut store, component, &linker)?;
+        Ok(Self { store, instance })
+    }
+
+    /// Evaluates one encoded batch; returns the number of findings.
+    fn on_events(&mut self, batch: &[u8], ticks: u64) -> u64 {
+        self.store.set_epoch_deadline(ticks);
+        let results = self
+            .instance
+            .sigbox_proto_batch_detector()
+            .call_on_events(&mut self.store, batch)
+            .expect("on-events");
+        results
+            .iter()
+            .map(|r| r.outcome.as_ref().map_or(0, |f| f.len() as u64))
+            .sum()
+    }
+}
+
+/// Runs `events` through `signatures` in batches of `batch` events: encode
+/// once per batch, then one guest call per signature per batch.
+fn run_batched(
+    events: &[Event],
+    batch: usize,
+    signatures: &mut [ProtoSignature],
+    buf: &mut Vec<u8>,
+    ticks: u64,
+) -> u64 {
+    let mut findings = 0;
+    for chunk in events.chunks(batch) {
+        buf.clear();
+        for e in chunk {
+            encode(e, buf);
+        }
+        for s in signatures.iter_mut() {
+            findings += s.on_events(buf, ticks);
+        }
+    }
+    findings
+}
+
+fn proto_path() -> PathBuf {
+    std::env::var_os("SIGBOX_BENCH_PROTO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-proto/proto-batch.wasm")
+        })
+}
+
 // --- The table.
 
 struct Row {
     section: &'static str,
     name: String,
+    /// Thread CPU time per item.
     timing: Timing,
-    /// Events (or loads) per item, to print ns/event and events/s.
+    /// Wall-clock time per item.
+    wall: Timing,
+    /// What the case measures.
     note: String,
 }
 
@@ -184,12 +387,14 @@ impl Table {
         section: &'static str,
         name: impl Into<String>,
         timing: Timing,
+        wall: Timing,
         note: impl Into<String>,
     ) {
         self.rows.push(Row {
             section,
             name: name.into(),
             timing,
+            wall,
             note: note.into(),
         });
     }
@@ -210,6 +415,7 @@ struct Case<'a> {
     run: Box<dyn FnMut() + 'a>,
     loops: u64,
     timing: Timing,
+    wall: Timing,
     note: String,
 }
 
@@ -226,6 +432,7 @@ impl<'a> Case<'a> {
             run: Box::new(run),
             loops: 1,
             timing: Timing::default(),
+            wall: Timing::default(),
             note: note.into(),
         }
     }
@@ -243,19 +450,20 @@ fn run_interleaved(cases: &mut [Case<'_>], reps: usize, sample_ms: f64) {
     }
     for _ in 0..reps {
         for case in cases.iter_mut() {
-            let start = Instant::now();
+            let (wall, cpu) = (Instant::now(), thread_cpu_ns());
             for _ in 0..case.loops {
                 (case.run)();
             }
-            case.timing
-                .push(start.elapsed().as_nanos() as f64, case.items * case.loops);
+            let items = case.items * case.loops;
+            case.timing.push((thread_cpu_ns() - cpu) as f64, items);
+            case.wall.push(wall.elapsed().as_nanos() as f64, items);
         }
     }
 }
 
 fn finish(table: &mut Table, section: &'static str, cases: Vec<Case<'_>>) {
     for case in cases {
-        table.push(section, case.name, case.timing, case.note);
+        table.push(section, case.name, case.timing, case.wall, case.note);
     }
 }
 
@@ -446,24 +654,85 @@ fn main() -> anyhow::Result<()> {
         std::hint::black_box((found.get(), sink.get()));
     }
 
+    // --- 1b. Prototype: batched flat-buffer transport (needs the proto guest).
+    let proto_bytes = std::fs::read(proto_path()).ok();
+    if want("proto") {
+        if let Some(proto_bytes) = &proto_bytes {
+            let component = Component::from_binary(runtime.engine(), proto_bytes)?;
+            let ticks = runtime.limits().cpu_ticks();
+            let mut buf = Vec::new();
+            let buf = std::cell::RefCell::new(&mut buf);
+            let buf = &buf;
+            let mut cases: Vec<Case<'_>> = Vec::new();
+            let n = worst.len();
+            let mut set_w = load_n(&runtime, &bytes, 1)?;
+            let (worst, realistic) = (&worst, &realistic);
+            cases.push(Case::new(
+                "typed on-event (today), worst case",
+                n,
+                "SignatureSet::dispatch",
+                move || {
+                    for e in worst {
+                        set_w.dispatch(e, |_| {}, |_| {});
+                    }
+                },
+            ));
+            cases.push(Case::new(
+                "encode only (batch buffer)",
+                n,
+                "host cost, once per event",
+                move || {
+                    let mut b = buf.borrow_mut();
+                    b.clear();
+                    for e in worst {
+                        encode(e, &mut b);
+                    }
+                    std::hint::black_box(b.len());
+                },
+            ));
+            for (label, events, batch) in [
+                ("worst case", worst, 1usize),
+                ("worst case", worst, 16),
+                ("worst case", worst, 64),
+                ("realistic mix", realistic, 64),
+            ] {
+                let mut sig = vec![ProtoSignature::load(&runtime, &component)?];
+                cases.push(Case::new(
+                    format!("flat buffer, batch {batch}, {label}"),
+                    n,
+                    "encode + on-events",
+                    move || {
+                        let found =
+                            run_batched(events, batch, &mut sig, &mut buf.borrow_mut(), ticks);
+                        std::hint::black_box(found);
+                    },
+                ));
+            }
+            run_interleaved(&mut cases, reps, sample_ms);
+            finish(&mut table, "prototype: batched flat buffer", cases);
+        } else {
+            eprintln!(
+                "note: {} not built; skipping the batch prototype (host/benches/proto/build.sh builds it)",
+                proto_path().display()
+            );
+        }
+    }
+
     // --- 2. Per-event instance (what InstancePre + a reused instance avoid).
     if want("instances") {
         let component = Component::from_binary(runtime.engine(), &bytes)?;
-        let pre = SignaturePre::new(runtime.linker().instantiate_pre(&component)?)?;
+        let linker = bench_linker(runtime.engine(), true)?;
+        let pre = SignaturePre::new(linker.instantiate_pre(&component)?)?;
         let ticks = runtime.limits().cpu_ticks();
         let mut reused = load_n(&runtime, &bytes, 1)?;
         let few = &realistic[..200];
         let fresh_instance = |event: &Event, use_pre: bool| {
-            let mut store = Store::new(
-                runtime.engine(),
-                HostState::new("bench".into(), runtime.limits()),
-            );
+            let mut store = Store::new(runtime.engine(), BenchState::new());
             store.set_epoch_deadline(ticks);
             let instance = if use_pre {
                 pre.instantiate(&mut store).expect("instantiate")
             } else {
-                Signature::instantiate(&mut store, &component, runtime.linker())
-                    .expect("instantiate")
+                Signature::instantiate(&mut store, &component, &linker).expect("instantiate")
             };
             let detector = instance.sigbox_signature_detector();
             detector
@@ -558,21 +827,15 @@ fn main() -> anyhow::Result<()> {
             config.max_wasm_stack(runtime.limits().wasm_stack_bytes);
             tweak(&mut config);
             let engine = wasmtime::Engine::new(&config)?;
-            let mut linker = wasmtime::component::Linker::<HostState>::new(&engine);
-            Signature::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-                &mut linker,
-                |s| s,
-            )?;
-            wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+            let linker = bench_linker(&engine, true)?;
             let component = Component::from_binary(&engine, &bytes)?;
             let pre = SignaturePre::new(linker.instantiate_pre(&component)?)?;
             engines.push((*name, engine, pre));
         }
         let mut cases: Vec<Case<'_>> = Vec::new();
-        let limits = runtime.limits();
         for (name, engine, pre) in &engines {
             let new_store = move || {
-                let mut store = Store::new(engine, HostState::new("bench".into(), limits));
+                let mut store = Store::new(engine, BenchState::new());
                 store.set_epoch_deadline(u64::MAX / 2);
                 let instance = pre.instantiate(&mut store).expect("instantiate");
                 let detector = instance.sigbox_signature_detector();
@@ -770,100 +1033,210 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e4 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn fmt_rate(per_second: f64) -> String {
+    if per_second >= 1e6 {
+        format!("{:.2}M/s", per_second / 1e6)
+    } else if per_second >= 1e3 {
+        format!("{:.1}k/s", per_second / 1e3)
+    } else {
+        format!("{per_second:.1}/s")
+    }
+}
+
 fn print_table(table: &Table, module: &Path, cpu: Option<usize>, reps: usize, memory: Option<f64>) {
     println!();
     println!(
-        "sigbox bench: {} ({}; medians of {reps} interleaved runs)",
+        "sigbox bench: {} ({}, thread CPU time; medians of {reps} interleaved runs)",
         module.display(),
         cpu.map_or("not pinned".to_owned(), |c| format!("pinned to CPU {c}"))
     );
-    println!("{:<47} {:>12} {:>14}  note", "case", "ns/item", "items/s");
+    println!(
+        "{:<48} {:>10} {:>10} {:>10} {:>19}  note",
+        "case", "per item", "rate", "wall", "cpu min..max"
+    );
     let mut section = "";
     for row in &table.rows {
         if row.section != section {
             section = row.section;
             println!("-- {section}");
         }
-        let ns = row.timing.median();
-        let (value, unit) = if ns >= 1e6 {
-            (ns / 1e6, "ms")
-        } else if ns >= 1e4 {
-            (ns / 1e3, "µs")
-        } else {
-            (ns, "ns")
-        };
         println!(
-            "{:<47} {:>9.1} {:<2} {:>14.0}  {} (min {:.0}, max {:.0} ns)",
+            "{:<48} {:>10} {:>10} {:>10} {:>19}  {}",
             row.name,
-            value,
-            unit,
-            row.timing.per_second(),
+            fmt_ns(row.timing.median()),
+            fmt_rate(row.timing.per_second()),
+            fmt_ns(row.wall.median()),
+            format!("{}..{}", fmt_ns(row.timing.min()), fmt_ns(row.timing.max())),
             row.note,
-            row.timing.min(),
-            row.timing.max()
         );
     }
     if let Some(bytes) = memory {
         println!(
-            "memory per loaded signature (RSS delta / 111 loads): {:.0} KiB",
+            "memory per loaded signature (RSS delta over 111 loads): {:.0} KiB",
             bytes / 1024.0
         );
     }
     let m = |n: &str| table.median(n);
-    println!("-- ratios (same run)");
     let ratios = [
         (
             "sandboxed / native, realistic mix",
-            m("sandboxed TRC-1016, realistic mix"),
-            m("native TRC-1016, realistic mix"),
+            "sandboxed TRC-1016, realistic mix",
+            "native TRC-1016, realistic mix",
         ),
         (
             "sandboxed / native, worst case",
-            m("sandboxed TRC-1016, worst case"),
-            m("native TRC-1016, worst case"),
+            "sandboxed TRC-1016, worst case",
+            "native TRC-1016, worst case",
         ),
         (
-            "sandboxed+filter / native, realistic",
-            m("  + host-side filter (proto), realistic"),
-            m("native TRC-1016, realistic mix"),
+            "sandboxed + host filter / native, realistic",
+            "  + host-side filter (proto), realistic",
+            "native TRC-1016, realistic mix",
         ),
         (
-            "full event / slim event (worst case)",
-            m("sandboxed TRC-1016, worst case"),
-            m("  slim event (proto), worst case"),
+            "full event / slim event, worst case",
+            "sandboxed TRC-1016, worst case",
+            "  slim event (proto), worst case",
         ),
         (
-            "worst case / call floor",
-            m("sandboxed TRC-1016, worst case"),
-            m("  call floor: on-signal (no payload)"),
+            "worst case / call floor (on-signal)",
+            "sandboxed TRC-1016, worst case",
+            "  call floor: on-signal (no payload)",
         ),
         (
-            "new instance (pre) / reused instance",
-            m("new instance per event (InstancePre)"),
-            m("one reused instance (as dispatched)"),
+            "typed / flat buffer batch 64, worst case",
+            "typed on-event (today), worst case",
+            "flat buffer, batch 64, worst case",
+        ),
+        (
+            "new instance (InstancePre) / reused",
+            "new instance per event (InstancePre)",
+            "one reused instance (as dispatched)",
         ),
         (
             "100 / 1 signatures",
-            m("100 signature(s), realistic mix"),
-            m("1 signature(s), realistic mix"),
+            "100 signature(s), realistic mix",
+            "1 signature(s), realistic mix",
         ),
         (
             "100 sandboxed / 100 native",
-            m("100 signature(s), realistic mix"),
-            m("100 native signatures"),
+            "100 signature(s), realistic mix",
+            "100 native signatures",
+        ),
+        (
+            "pooling / on-demand: instantiate+init",
+            "engine: pooling allocator: instantiate+init",
+            "engine: sigbox default: instantiate+init",
+        ),
+        (
+            "pooling / on-demand: worst-case event",
+            "engine: pooling allocator: worst-case event",
+            "engine: sigbox default: worst-case event",
+        ),
+        (
+            "no epochs / epochs: worst-case event",
+            "engine: no epoch interruption: worst-case event",
+            "engine: sigbox default: worst-case event",
         ),
         (
             "load: no cache / from cache",
-            m("load, no cache"),
-            m("load, from compile cache"),
+            "load, no cache",
+            "load, from compile cache",
         ),
         (
             "replay TRC-1016 / parse only",
-            m("replay, TRC-1016"),
-            m("parse Tracee JSON only"),
+            "replay, TRC-1016",
+            "parse Tracee JSON only",
         ),
     ];
-    for (name, a, b) in ratios {
-        println!("{name:<47} {:>9.2}×", a / b);
+    println!("-- ratios (same run, CPU time)");
+    for (label, a, b) in ratios {
+        let r = m(a) / m(b);
+        if r.is_finite() {
+            println!("{label:<48} {r:>9.2}×");
+        }
+    }
+    println!("-- targets (issue 6)");
+    let rate = |n: &str| 1e9 / m(n);
+    let memory_kib = memory.map_or(f64::NAN, |b| b / 1024.0);
+    let targets: [(&str, f64, bool, String); 8] = [
+        (
+            "TRC-1016 realistic mix >= 5M events/s",
+            rate("sandboxed TRC-1016, realistic mix"),
+            true,
+            fmt_rate(rate("sandboxed TRC-1016, realistic mix")),
+        ),
+        (
+            "TRC-1016 worst case >= 2M events/s",
+            rate("sandboxed TRC-1016, worst case"),
+            true,
+            fmt_rate(rate("sandboxed TRC-1016, worst case")),
+        ),
+        (
+            "sandboxed within 10x native (realistic)",
+            m("sandboxed TRC-1016, realistic mix") / m("native TRC-1016, realistic mix"),
+            false,
+            format!(
+                "{:.1}x",
+                m("sandboxed TRC-1016, realistic mix") / m("native TRC-1016, realistic mix")
+            ),
+        ),
+        (
+            "sandboxed within 10x native (worst case)",
+            m("sandboxed TRC-1016, worst case") / m("native TRC-1016, worst case"),
+            false,
+            format!(
+                "{:.1}x",
+                m("sandboxed TRC-1016, worst case") / m("native TRC-1016, worst case")
+            ),
+        ),
+        (
+            "100 signatures >= 100k events/s",
+            rate("100 signature(s), realistic mix"),
+            true,
+            fmt_rate(rate("100 signature(s), realistic mix")),
+        ),
+        (
+            "load from compile cache <= 5 ms",
+            m("load, from compile cache") / 1e6,
+            false,
+            fmt_ns(m("load, from compile cache")),
+        ),
+        (
+            "memory per signature <= 2 MiB",
+            memory_kib,
+            false,
+            format!("{memory_kib:.0} KiB"),
+        ),
+        (
+            "replay with JSON >= 500k events/s",
+            rate("replay, TRC-1016"),
+            true,
+            fmt_rate(rate("replay, TRC-1016")),
+        ),
+    ];
+    let thresholds = [5e6, 2e6, 10.0, 10.0, 1e5, 5.0, 2048.0, 5e5];
+    for ((label, value, higher_is_better, shown), threshold) in targets.into_iter().zip(thresholds)
+    {
+        let verdict = if !value.is_finite() {
+            "not measured"
+        } else if (higher_is_better && value >= threshold)
+            || (!higher_is_better && value <= threshold)
+        {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!("{label:<48} {shown:>10}  {verdict}");
     }
 }

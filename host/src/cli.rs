@@ -1,11 +1,12 @@
 //! Command-line arguments, turned into a validated [`sigbox::Command`].
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
+
 use sigbox::config::{DEFAULT_STATUS_FILE, Reload};
-use sigbox::engine::Limits;
+use sigbox::policy_file::{self, LimitOverrides};
 use sigbox::sink::OutputFormat;
 use sigbox::{Command, DaemonOptions, Input, ReplayOptions};
 
@@ -35,6 +36,10 @@ enum CliCommand {
         /// File where the active signatures are listed (see `sigbox status`).
         #[arg(long, value_name = "FILE", default_value = DEFAULT_STATUS_FILE)]
         status_file: PathBuf,
+        /// After the eBPF programs are attached, switch to this user (and its
+        /// primary group). Every capability is dropped either way.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
     },
     /// Evaluate Tracee `--output json` events from a file or stdin, then print a summary.
     ///
@@ -71,16 +76,21 @@ struct Common {
     /// How findings are printed on stdout.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Json)]
     output: Format,
-    /// CPU time a signature may spend on one event before the call is aborted, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10)]
-    cpu_limit_ms: u64,
+    /// TOML file with default limits and per-signature limits and
+    /// configuration (see README, "Security model").
+    #[arg(long, short = 'c', value_name = "FILE", env = "SIGBOX_CONFIG")]
+    config: Option<PathBuf>,
+    /// CPU time a signature may spend on one event before the call is
+    /// aborted, in milliseconds [default: 10, or the config file's].
+    #[arg(long, value_name = "MS")]
+    cpu_limit_ms: Option<u64>,
+    /// Linear memory one signature may use, in MiB [default: 64, or the config file's].
+    #[arg(long, value_name = "MIB")]
+    memory_limit_mib: Option<usize>,
     /// Do not watch the signatures directory for changes; reload only on
     /// SIGHUP (for network filesystems or when inotify watches run out).
     #[arg(long)]
     no_file_watch: bool,
-    /// Linear memory one signature may use, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
-    memory_limit_mib: usize,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -89,23 +99,6 @@ enum Format {
     Json,
     /// One readable line per finding.
     Text,
-}
-
-impl Common {
-    fn output(&self) -> OutputFormat {
-        match self.output {
-            Format::Json => OutputFormat::Json,
-            Format::Text => OutputFormat::Text,
-        }
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            cpu_per_event: Duration::from_millis(self.cpu_limit_ms.max(1)),
-            memory_bytes: self.memory_limit_mib.max(1) << 20,
-            ..Limits::default()
-        }
-    }
 }
 
 /// Whether replay input is a stream (stdin, a FIFO) rather than a regular file.
@@ -117,30 +110,49 @@ fn is_stream(input: &Input) -> bool {
 }
 
 impl Common {
-    fn daemon(self, stream: bool, status_file: Option<PathBuf>) -> DaemonOptions {
+    fn daemon(
+        self,
+        stream: bool,
+        status_file: Option<PathBuf>,
+        user: Option<String>,
+    ) -> anyhow::Result<DaemonOptions> {
         let reload = match (stream, self.no_file_watch) {
             (false, _) => Reload::Off,
             (true, true) => Reload::OnSighup,
             (true, false) => Reload::Watch,
         };
-        DaemonOptions {
-            output: self.output(),
-            limits: self.limits(),
+        let flags = LimitOverrides {
+            cpu_ms: self.cpu_limit_ms,
+            memory_mib: self.memory_limit_mib,
+            ..LimitOverrides::default()
+        };
+        let policy = policy_file::load(self.config.as_deref(), &flags)?;
+        Ok(DaemonOptions {
+            output: match self.output {
+                Format::Json => OutputFormat::Json,
+                Format::Text => OutputFormat::Text,
+            },
+            policy: Arc::new(policy),
             signatures: self.signatures,
             reload,
             status_file,
-        }
+            user,
+        })
     }
 }
 
 impl Cli {
     /// The command to run.
-    pub fn into_command(self) -> Command {
-        match self.command {
+    ///
+    /// # Errors
+    /// The config file cannot be read or is invalid.
+    pub fn into_command(self) -> anyhow::Result<Command> {
+        Ok(match self.command {
             CliCommand::Run {
                 common,
                 status_file,
-            } => Command::Run(common.daemon(true, Some(status_file))),
+                user,
+            } => Command::Run(common.daemon(true, Some(status_file), user)?),
             CliCommand::Replay {
                 common,
                 file,
@@ -152,12 +164,12 @@ impl Cli {
                 };
                 let stream = is_stream(&input);
                 Command::Replay(ReplayOptions {
-                    daemon: common.daemon(stream, status_file),
+                    daemon: common.daemon(stream, status_file, None)?,
                     input,
                 })
             }
             CliCommand::Inspect { module } => Command::Inspect { module },
             CliCommand::Status { status_file } => Command::Status { status_file },
-        }
+        })
     }
 }

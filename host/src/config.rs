@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::engine::Limits;
+use std::sync::Arc;
+
+use crate::engine::Policy;
 use crate::sink::OutputFormat;
 
 /// Where a running daemon lists its active signatures by default.
@@ -24,8 +26,10 @@ pub struct DaemonOptions {
     pub signatures: PathBuf,
     /// How findings are printed.
     pub output: OutputFormat,
-    /// Resource limits per signature.
-    pub limits: Limits,
+    /// Resource limits and `init` configuration per signature.
+    pub policy: Arc<Policy>,
+    /// After the eBPF programs are attached, switch to this user (`run` only).
+    pub user: Option<String>,
     /// How the running signatures follow the directory (hot swap).
     pub reload: Reload,
     /// Where to keep the active list for `sigbox status`; none to skip it.

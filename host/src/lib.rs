@@ -10,6 +10,8 @@ pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod pipeline;
+pub mod policy_file;
+pub mod privilege;
 pub mod sink;
 pub mod source;
 pub mod status;

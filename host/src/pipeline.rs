@@ -63,7 +63,19 @@ impl fmt::Display for Summary {
     }
 }
 
-/// `ID vVERSION (FILE, sha256 DIGEST): N events, N findings, N errors`
+/// `ID vVERSION (FILE, sha256 DIGEST)`
+fn identify(s: &SignatureStatus) -> String {
+    let m = &s.info.metadata;
+    format!(
+        "{} v{} ({}, sha256 {})",
+        m.id,
+        m.version,
+        s.info.path.display(),
+        s.info.sha256
+    )
+}
+
+/// [`identify`], then `: N events, N findings, N errors (…)`
 fn describe(s: &SignatureStatus) -> String {
     let m = &s.info.metadata;
     let stats = s.counters.snapshot();
@@ -128,11 +140,11 @@ impl<W: Write> Pipeline<W> {
     /// version, digest and file.
     pub fn apply(&mut self, change: Change) {
         match self.signatures.apply(change) {
-            Applied::Loaded(new) => tracing::info!("loaded signature {}", describe(&new)),
+            Applied::Loaded(new) => tracing::info!("loaded signature {}", identify(&new)),
             Applied::Replaced { old, new } => tracing::info!(
                 "replaced signature {} with {}",
                 describe(&old),
-                describe(&new)
+                identify(&new)
             ),
             Applied::Unloaded(old) => tracing::info!("unloaded signature {}", describe(&old)),
             Applied::NotLoaded(path) => {

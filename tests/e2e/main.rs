@@ -6,3 +6,4 @@ mod hotswap;
 mod inspect;
 mod live;
 mod replay;
+mod sandbox;

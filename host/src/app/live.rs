@@ -1,6 +1,7 @@
 //! `sigbox run`: live exec events from the kernel until SIGINT or SIGTERM.
 
 use std::io;
+use std::path::Path;
 use std::pin::pin;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use super::{finish, load_signatures, write_status};
 use crate::config::DaemonOptions;
 use crate::engine::Runtime;
 use crate::pipeline::Pipeline;
+use crate::privilege;
 use crate::sink::FindingWriter;
 use crate::source::bpf::{ExecCollector, check_privileges};
 
@@ -21,18 +23,19 @@ const KERNEL: &str = "kernel";
 /// How soon a signature change is applied when no event arrives.
 const IDLE_APPLY: Duration = Duration::from_millis(100);
 
-/// Checks privileges first (before anything else happens), loads the
-/// signatures, attaches the eBPF collector and evaluates every exec until
-/// SIGINT or SIGTERM, then prints the summary.
+/// Checks privileges first (before anything else happens), attaches the
+/// eBPF collector, drops every privilege, then loads the signatures and
+/// evaluates every exec until SIGINT or SIGTERM, then prints the summary.
 pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     check_privileges().context("sigbox run loads eBPF programs")?;
-    let runtime = Runtime::new(options.limits.clone()).context("cannot start the wasm engine")?;
-    let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
-    let load_failures =
-        load_signatures(&runtime, &options.signatures, options.reload, &mut pipeline)?;
-    write_status(&pipeline, options.status_file.as_deref())?;
+    let account = options
+        .user
+        .as_deref()
+        .map(privilege::lookup_user)
+        .transpose()?;
     // One thread: the collector's reads and the wasm calls never overlap, so
-    // a signature sees events in ring-buffer order.
+    // a signature sees events in ring-buffer order. It also keeps the process
+    // single-threaded until privileges are dropped (capabilities are per thread).
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -40,6 +43,29 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     tokio.block_on(async move {
         let mut collector =
             ExecCollector::start().context("cannot start the eBPF exec collector")?;
+        prepare_status_dir(options.status_file.as_deref(), account)?;
+        privilege::drop_privileges(account).context("cannot drop privileges")?;
+        tracing::info!(
+            uid = current_uid(),
+            "eBPF attached; dropped every capability{}",
+            options
+                .user
+                .as_deref()
+                .map(|u| format!(" and switched to user {u}"))
+                .unwrap_or_default()
+        );
+
+        let runtime = Runtime::new(options.policy.defaults.clone())
+            .context("cannot start the wasm engine")?;
+        let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
+        let load_failures = load_signatures(
+            &runtime,
+            options.policy.clone(),
+            &options.signatures,
+            options.reload,
+            &mut pipeline,
+        )?;
+        write_status(&pipeline, options.status_file.as_deref())?;
         let mut shutdown = pin!(shutdown_signal());
         tracing::info!(
             prev_comm_source = ?collector.prev_comm_source(),
@@ -76,6 +102,37 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         drop(collector);
         finish(pipeline, load_failures)
     })
+}
+
+/// Creates the status file's directory while still privileged and, when
+/// switching users, gives it to the new user so the file can still be written.
+fn prepare_status_dir(
+    status_file: Option<&Path>,
+    account: Option<privilege::Account>,
+) -> anyhow::Result<()> {
+    let Some(dir) = status_file
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+    else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if let Some(account) = account {
+        privilege::hand_over(dir, account)?;
+    }
+    Ok(())
+}
+
+/// The real user id, for the log line.
+fn current_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(u32::MAX)
 }
 
 /// Resolves with the signal's name on the first SIGINT or SIGTERM.

@@ -7,13 +7,14 @@ mod replay;
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 
 use tokio::sync::mpsc::unbounded_channel;
 
 use crate::config::{Command, Reload};
-use crate::engine::{Catalog, Runtime, SignatureSet, log_rejections, spawn_watcher};
+use crate::engine::{Catalog, Policy, Runtime, SignatureSet, log_rejections, spawn_watcher};
 use crate::error_chain;
 use crate::pipeline::Pipeline;
 use crate::wit::Signal;
@@ -42,11 +43,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// The directory cannot be listed.
 fn load_signatures<W: io::Write>(
     runtime: &Runtime,
+    policy: Arc<Policy>,
     dir: &Path,
     reload: Reload,
     pipeline: &mut Pipeline<W>,
 ) -> anyhow::Result<usize> {
-    let mut catalog = Catalog::new(dir, Vec::new());
+    let mut catalog = Catalog::new(dir, policy);
     let scan = catalog
         .scan(runtime)
         .with_context(|| format!("cannot list the signatures directory {}", dir.display()))?;

@@ -15,11 +15,13 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use super::error::LoadError;
+use super::limits::Policy;
 use super::runtime::Runtime;
 use super::set::Change;
 use super::signature::LoadedSignature;
-use crate::wit::Field;
 
 /// A file whose signature runs.
 struct Running {
@@ -48,17 +50,18 @@ pub struct Scan {
 /// What the catalog knows of the signatures directory.
 pub struct Catalog {
     dir: PathBuf,
-    config: Vec<Field>,
+    policy: Arc<Policy>,
     running: HashMap<PathBuf, Running>,
     rejected: HashMap<PathBuf, Rejected>,
 }
 
 impl Catalog {
-    /// A catalog of `dir`; `config` is passed to every signature's `init`.
-    pub fn new(dir: &Path, config: Vec<Field>) -> Self {
+    /// A catalog of `dir`; signatures load under `policy`'s limits and
+    /// configuration.
+    pub fn new(dir: &Path, policy: Arc<Policy>) -> Self {
         Self {
             dir: dir.to_owned(),
-            config,
+            policy,
             running: HashMap::new(),
             rejected: HashMap::new(),
         }
@@ -135,7 +138,7 @@ impl Catalog {
         if unchanged {
             return None;
         }
-        let signature = match LoadedSignature::from_bytes(runtime, path, &bytes, &self.config) {
+        let signature = match LoadedSignature::with_policy(runtime, path, &bytes, &self.policy) {
             Ok(signature) => signature,
             Err(error) => {
                 self.reject(path, Some(sha256), false);

@@ -77,9 +77,10 @@ pub enum EvalError {
     /// The signature returned an error for this event.
     #[error("signature returned an error: {0}")]
     Returned(String),
-    /// The guest trapped (a panic, `unreachable`, a bad memory access, …).
-    #[error("signature trapped")]
-    Trap(#[source] BoxError),
+    /// The guest trapped (a panic, `unreachable`, a bad memory access, …):
+    /// the trap's one-line description (the wasm backtrace is logged at debug).
+    #[error("signature trapped: {0}")]
+    Trap(String),
     /// The guest hit one of its resource limits.
     #[error("signature exceeded its {limit} limit: {detail}")]
     LimitHit {

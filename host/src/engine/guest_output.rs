@@ -13,6 +13,10 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 /// The longest line logged at once; longer lines are cut.
 const MAX_LINE: usize = 4096;
 
+/// What a log line costs beyond its message (timestamp, level, fields), so
+/// a flood of short lines is held to the budget as well as long ones.
+const LINE_OVERHEAD: usize = 128;
+
 /// A signature's log budget: `bytes_per_sec`, refilled continuously, with up
 /// to one second of burst. What does not fit is dropped and counted.
 #[derive(Debug)]
@@ -68,7 +72,7 @@ impl LogBudget {
         state.available =
             (state.available + now.duration_since(state.refilled).as_secs_f64() * rate).min(rate);
         state.refilled = now;
-        let cost = message.len() as f64;
+        let cost = (message.len().min(MAX_LINE) + LINE_OVERHEAD) as f64;
         if cost > state.available {
             state.dropped_bytes += message.len() as u64;
             return;
@@ -161,9 +165,12 @@ struct LineWriter {
 impl LineWriter {
     fn emit(&mut self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
-        self.output
-            .budget
-            .emit(self.output.level, self.output.stream, text.trim_end());
+        let text = text.trim_end();
+        if !text.is_empty() {
+            self.output
+                .budget
+                .emit(self.output.level, self.output.stream, text);
+        }
     }
 }
 
@@ -205,11 +212,15 @@ mod tests {
 
     #[test]
     fn the_budget_drops_and_counts_the_excess() {
-        let budget = LogBudget::new("T".into(), 100);
+        let budget = LogBudget::new("T".into(), 2 * LINE_OVERHEAD + 100);
         budget.emit(tracing::Level::INFO, "log", &"x".repeat(60));
         assert_eq!(budget.dropped_bytes(), 0);
         budget.emit(tracing::Level::INFO, "log", &"x".repeat(60));
-        assert_eq!(budget.dropped_bytes(), 60);
+        assert_eq!(
+            budget.dropped_bytes(),
+            60,
+            "the second line exceeds the budget"
+        );
     }
 
     #[test]

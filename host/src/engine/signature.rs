@@ -364,7 +364,16 @@ fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
             detail: format!("tried to grow past {} MiB", limits.memory_bytes >> 20),
         };
     }
-    EvalError::Trap(cause(error))
+    tracing::debug!("trap: {error:?}");
+    let reason = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        // Not a wasm trap (e.g. a host error): its innermost cause.
+        None => error
+            .chain()
+            .last()
+            .map_or_else(|| error.to_string(), ToString::to_string),
+    };
+    EvalError::Trap(reason.lines().next().unwrap_or_default().to_owned())
 }
 
 /// The bytes of data a finding carries (names plus values).
