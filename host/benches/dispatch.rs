@@ -473,7 +473,7 @@ fn load_n(runtime: &Runtime, bytes: &[u8], n: usize) -> anyhow::Result<Signature
         let path = PathBuf::from(format!("/bench/trc-1016-copy-{i:03}.wasm"));
         let signature = LoadedSignature::from_bytes(runtime, &path, bytes, &[])
             .map_err(|e| anyhow::anyhow!(sigbox::error_chain(&e)))?;
-        set.apply(Change::Upsert(signature));
+        set.apply(Change::Upsert(Box::new(signature)));
     }
     Ok(set)
 }
@@ -992,7 +992,7 @@ fn main() -> anyhow::Result<()> {
                 .expect("loads")
         };
         let mut with_sig = Pipeline::new(FindingWriter::new(io::sink(), OutputFormat::Json, false));
-        with_sig.apply(Change::Upsert(signature(&runtime)));
+        with_sig.apply(Change::Upsert(Box::new(signature(&runtime))));
         let mut without = Pipeline::new(FindingWriter::new(io::sink(), OutputFormat::Json, false));
         let input = &input;
         let lines = &lines;

@@ -472,7 +472,7 @@ pub fn bench_module(path: &Path, events: usize) -> anyhow::Result<BenchReport> {
         .collect();
     names.dedup();
     let mut set = SignatureSet::default();
-    set.apply(Change::Upsert(first));
+    set.apply(Change::Upsert(Box::new(first)));
     let mut workloads = Vec::new();
     for name in &names {
         let distinct = events.min(MAX_DISTINCT_EVENTS);

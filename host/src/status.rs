@@ -72,11 +72,12 @@ impl StatusBoard {
             .spawn(move || {
                 let mut warned = false;
                 loop {
-                    if let Err(error) = write_atomically(&path, &board.to_json()) {
-                        if !warned {
-                            tracing::warn!("cannot write status file {}: {error}", path.display());
-                            warned = true;
-                        }
+                    let written = write_atomically(&path, &board.to_json());
+                    if let Err(error) = written
+                        && !warned
+                    {
+                        tracing::warn!("cannot write status file {}: {error}", path.display());
+                        warned = true;
                     }
                     std::thread::sleep(REFRESH);
                 }

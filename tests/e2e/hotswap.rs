@@ -267,8 +267,7 @@ fn bad_files_are_rejected_and_the_running_version_keeps_running() {
         let log = daemon.stderr_text();
         let line = log
             .lines()
-            .filter(|l| l.contains("rejected signature"))
-            .last()
+            .rfind(|l| l.contains("rejected signature"))
             .unwrap();
         assert!(
             line.contains("versioned.wasm") && line.contains(reason),

@@ -163,7 +163,7 @@ impl Catalog {
         }
         self.rejected.remove(path);
         self.running.insert(path.to_owned(), Running { sha256, id });
-        Some(Change::Upsert(signature))
+        Some(Change::Upsert(Box::new(signature)))
     }
 
     fn reject(&mut self, path: &Path, sha256: Option<String>, duplicate: bool) {

@@ -163,7 +163,7 @@ pub struct Failure<'a> {
 /// A change to the set, prepared off the dispatch path.
 pub enum Change {
     /// Run this signature; it replaces whatever ran from the same file.
-    Upsert(LoadedSignature),
+    Upsert(Box<LoadedSignature>),
     /// Stop running the signature loaded from this file.
     Remove(PathBuf),
 }
@@ -176,9 +176,9 @@ pub enum Applied {
     /// A new version replaced `old`, whose final state is given.
     Replaced {
         /// The version that stopped.
-        old: SignatureStatus,
+        old: Box<SignatureStatus>,
         /// The version now running.
-        new: SignatureStatus,
+        new: Box<SignatureStatus>,
     },
     /// The signature stopped; its final state.
     Unloaded(SignatureStatus),
@@ -202,6 +202,7 @@ impl SignatureSet {
     pub fn apply(&mut self, change: Change) -> Applied {
         let applied = match change {
             Change::Upsert(signature) => {
+                let signature = *signature;
                 let id = signature.metadata().id.clone();
                 let next = FIRST_SIGNATURE_EVENT_ID + self.event_ids.len() as u32;
                 let event_id = *self.event_ids.entry(id).or_insert(next);
@@ -216,8 +217,8 @@ impl SignatureSet {
                     Some(index) => {
                         let old = std::mem::replace(&mut self.slots[index], slot);
                         Applied::Replaced {
-                            old: status(&old),
-                            new: status(&self.slots[index]),
+                            old: Box::new(status(&old)),
+                            new: Box::new(status(&self.slots[index])),
                         }
                     }
                     None => {
