@@ -397,3 +397,22 @@ fn the_live_daemon_drops_every_capability_after_attaching() {
         assert!(stopped.status.success(), "{}", stopped.stderr);
     }
 }
+
+#[test]
+fn a_module_importing_anything_else_is_rejected_naming_the_import() {
+    let dir = temp_dir("sandbox-import");
+    let evil = wat::parse_str(
+        r#"(component (import "evil:net/socket@1.0.0" (instance (export "connect" (func)))))"#,
+    )
+    .unwrap();
+    let path = dir.join("evil.wasm");
+    std::fs::write(&path, evil).unwrap();
+    let out = sigbox(&["inspect", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("evil.wasm: does not implement the sigbox:signature@0.1.0 world")
+            && stderr.contains("imports instance `evil:net/socket@1.0.0`"),
+        "{stderr}"
+    );
+}
