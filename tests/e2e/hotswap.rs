@@ -56,28 +56,57 @@ fn version_and_seq(line: &str) -> Option<(String, u64)> {
     Some((version, seq))
 }
 
-/// Feeds exec events to `stdin` as fast as the daemon takes them until `stop`.
-fn feed(
-    mut stdin: std::process::ChildStdin,
+/// `sigbox replay --output text -` on `dir` (plus `extra` arguments), fed
+/// exec events on stdin as fast as it takes them until [`Stream::finish`].
+struct Stream {
+    daemon: Daemon,
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
-) -> thread::JoinHandle<()> {
-    thread::spawn(move || {
-        let mut seq = 0;
-        let mut chunk = String::new();
-        while !stop.load(Ordering::Relaxed) {
-            chunk.clear();
-            for _ in 0..256 {
-                seq += 1;
-                chunk.push_str(&exec_line(seq));
-                chunk.push('\n');
-            }
-            if stdin.write_all(chunk.as_bytes()).is_err() {
-                break;
-            }
-            sent.store(seq, Ordering::Relaxed);
+    feeder: thread::JoinHandle<()>,
+}
+
+impl Stream {
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        let mut args = vec!["replay", "-s", dir.to_str().unwrap(), "--output", "text"];
+        args.extend_from_slice(extra);
+        args.push("-");
+        let (daemon, mut stdin) = Daemon::start_piped(&args, WATCHING);
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let feeder = {
+            let (stop, sent) = (stop.clone(), sent.clone());
+            thread::spawn(move || {
+                let mut seq = 0;
+                let mut chunk = String::new();
+                while !stop.load(Ordering::Relaxed) {
+                    chunk.clear();
+                    for _ in 0..256 {
+                        seq += 1;
+                        chunk.push_str(&exec_line(seq));
+                        chunk.push('\n');
+                    }
+                    if stdin.write_all(chunk.as_bytes()).is_err() {
+                        break;
+                    }
+                    sent.store(seq, Ordering::Relaxed);
+                }
+            })
+        };
+        Self {
+            daemon,
+            stop,
+            sent,
+            feeder,
         }
-    })
+    }
+
+    /// Stops feeding, closes stdin (ending the replay) and returns what the
+    /// daemon printed and how many events were sent.
+    fn finish(self) -> (sigbox_e2e::Stopped, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.feeder.join().unwrap();
+        (self.daemon.wait(), self.sent.load(Ordering::Relaxed))
+    }
 }
 
 /// Waits until a finding of `version` appears after line `from` of stdout;
@@ -104,23 +133,11 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
     let v1 = test_module("versioned-v1");
     let v2 = test_module("versioned-v2");
     publish(&v1, &dir, "versioned.wasm");
-    let (daemon, stdin) = Daemon::start_piped(
-        &[
-            "replay",
-            "-s",
-            dir.to_str().unwrap(),
-            "--output",
-            "text",
-            "-",
-        ],
-        WATCHING,
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let feeder = feed(stdin, stop.clone(), sent.clone());
+    let stream = Stream::start(&dir, &[]);
+    let daemon = &stream.daemon;
     let started = Instant::now();
 
-    let mut cursor = wait_for_version(&daemon, 0, "1").expect("v1 findings start");
+    let mut cursor = wait_for_version(daemon, 0, "1").expect("v1 findings start");
     let mut slowest = Duration::ZERO;
     for swap in 0..20 {
         let (source, version) = if swap % 2 == 0 {
@@ -129,7 +146,7 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
             (&v1, "1")
         };
         let renamed_at = publish(source, &dir, "versioned.wasm");
-        cursor = wait_for_version(&daemon, cursor + 1, version).unwrap_or_else(|| {
+        cursor = wait_for_version(daemon, cursor + 1, version).unwrap_or_else(|| {
             panic!(
                 "swap {swap}: no v{version} finding:\n{}",
                 daemon.stderr_text()
@@ -160,15 +177,12 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
         "findings after the signature was deleted"
     );
     publish(&v1, &dir, "versioned.wasm");
-    wait_for_version(&daemon, after_delete, "1").expect("findings resume after re-adding");
+    wait_for_version(daemon, after_delete, "1").expect("findings resume after re-adding");
     thread::sleep(Duration::from_millis(100));
 
-    stop.store(true, Ordering::Relaxed);
-    feeder.join().unwrap();
     let elapsed = started.elapsed();
-    let stopped = daemon.wait();
+    let (stopped, total) = stream.finish();
     assert!(stopped.status.success(), "{}", stopped.stderr);
-    let total = sent.load(Ordering::Relaxed);
     eprintln!(
         "hot swap under load: {total} events in {elapsed:?} ({:.0} events/s), slowest swap {slowest:?}",
         total as f64 / elapsed.as_secs_f64()
@@ -227,20 +241,9 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
 fn bad_files_are_rejected_and_the_running_version_keeps_running() {
     let dir = temp_dir("hotswap-bad");
     publish(&test_module("versioned-v1"), &dir, "versioned.wasm");
-    let (daemon, stdin) = Daemon::start_piped(
-        &[
-            "replay",
-            "-s",
-            dir.to_str().unwrap(),
-            "--output",
-            "text",
-            "-",
-        ],
-        WATCHING,
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = feed(stdin, stop.clone(), Arc::new(AtomicU64::new(0)));
-    wait_for_version(&daemon, 0, "1").expect("v1 runs");
+    let stream = Stream::start(&dir, &[]);
+    let daemon = &stream.daemon;
+    wait_for_version(daemon, 0, "1").expect("v1 runs");
 
     let valid = std::fs::read(test_module("versioned-v2")).unwrap();
     let wrong_world = wat::parse_str("(component)").unwrap();
@@ -276,7 +279,7 @@ fn bad_files_are_rejected_and_the_running_version_keeps_running() {
         // The old version still produces findings after the rejection.
         let mark = daemon.stdout_lines().len();
         assert!(
-            wait_for_version(&daemon, mark, "1").is_some(),
+            wait_for_version(daemon, mark, "1").is_some(),
             "v1 stopped after {reason}"
         );
     }
@@ -284,9 +287,7 @@ fn bad_files_are_rejected_and_the_running_version_keeps_running() {
     std::fs::write(dir.join("versioned.wasm.tmp"), b"junk").unwrap();
     std::fs::write(dir.join(".versioned.wasm.swp"), b"junk").unwrap();
     thread::sleep(Duration::from_millis(500));
-    stop.store(true, Ordering::Relaxed);
-    feeder.join().unwrap();
-    let stopped = daemon.wait();
+    let (stopped, _) = stream.finish();
     assert!(!stopped.stderr.contains(".tmp"), "{}", stopped.stderr);
     assert!(!stopped.stderr.contains(".swp"), "{}", stopped.stderr);
     assert_eq!(stopped.stderr.matches("rejected signature").count(), 3);
@@ -304,22 +305,12 @@ fn a_second_file_with_a_running_id_is_rejected_and_status_lists_what_runs() {
     let signatures = dir.join("signatures");
     std::fs::create_dir(&signatures).unwrap();
     publish(&test_module("versioned-v1"), &signatures, "versioned.wasm");
-    let (daemon, stdin) = Daemon::start_piped(
-        &[
-            "replay",
-            "-s",
-            signatures.to_str().unwrap(),
-            "--output",
-            "text",
-            "--status-file",
-            status_file.to_str().unwrap(),
-            "-",
-        ],
-        WATCHING,
+    let stream = Stream::start(
+        &signatures,
+        &["--status-file", status_file.to_str().unwrap()],
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = feed(stdin, stop.clone(), Arc::new(AtomicU64::new(0)));
-    wait_for_version(&daemon, 0, "1").expect("v1 runs");
+    let daemon = &stream.daemon;
+    wait_for_version(daemon, 0, "1").expect("v1 runs");
     publish(
         &test_module("versioned-v2"),
         &signatures,
@@ -361,33 +352,19 @@ fn a_second_file_with_a_running_id_is_rejected_and_status_lists_what_runs() {
     assert!(events > 0, "{row}");
     assert!(!listing.contains("versioned-copy"), "{listing}");
 
-    stop.store(true, Ordering::Relaxed);
-    feeder.join().unwrap();
-    assert!(daemon.wait().status.success());
+    assert!(stream.finish().0.status.success());
 }
 
 #[test]
 fn with_file_watching_off_sighup_rescans_the_directory() {
     let dir = temp_dir("hotswap-sighup");
-    let (daemon, stdin) = Daemon::start_piped(
-        &[
-            "replay",
-            "-s",
-            dir.to_str().unwrap(),
-            "--no-file-watch",
-            "--output",
-            "text",
-            "-",
-        ],
-        WATCHING,
-    );
+    let stream = Stream::start(&dir, &["--no-file-watch"]);
+    let daemon = &stream.daemon;
     assert!(
         daemon.stderr_text().contains("SIGHUP rescans"),
         "{}",
         daemon.stderr_text()
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = feed(stdin, stop.clone(), Arc::new(AtomicU64::new(0)));
     publish(&test_module("versioned-v1"), &dir, "versioned.wasm");
     thread::sleep(Duration::from_millis(700));
     assert!(
@@ -396,13 +373,11 @@ fn with_file_watching_off_sighup_rescans_the_directory() {
     );
     daemon.signal("HUP");
     assert!(daemon.wait_for_stderr(Duration::from_secs(5), "SIGHUP: rescanning"));
-    wait_for_version(&daemon, 0, "1").expect("v1 loads after SIGHUP");
+    wait_for_version(daemon, 0, "1").expect("v1 loads after SIGHUP");
     // A second SIGHUP with nothing changed reloads nothing.
     daemon.signal("HUP");
     thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    feeder.join().unwrap();
-    let stopped = daemon.wait();
+    let (stopped, _) = stream.finish();
     assert!(stopped.status.success(), "{}", stopped.stderr);
     assert_eq!(stopped.stderr.matches("SIGHUP: rescanning").count(), 2);
     assert_eq!(
