@@ -5,11 +5,14 @@
 //! `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
 //! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40),
 //! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, proto, instances, engine,
-//! many, load, replay), `SIGBOX_BENCH_PROTO` (the prototype batch guest, default
-//! `target/bench-proto/proto-batch.wasm`, built by host/benches/proto/build.sh;
-//! its sections are skipped when it is missing).
+//! many, load, replay, author), `SIGBOX_BENCH_PROTO` (the prototype batch guest,
+//! default `target/bench-proto/proto-batch.wasm`, built by
+//! host/benches/proto/build.sh; its rows are skipped when it is missing),
+//! `SIGBOX_BENCH_PROFILE=worst|realistic|parse` (loop one workload for 10 s
+//! under `perf record`; with `SIGBOX_PERFMAP=1` perf names guest functions).
 //!
-//! Method: every figure is the median of REPS repetitions after a warm-up;
+//! Method (BENCHMARKS.md): thread CPU time on one pinned core; every figure
+//! is the median of REPS repetitions after a warm-up;
 //! the figures of one section are measured in interleaved rounds (case A,
 //! case B, ..., then again), so a noisy neighbour slows all of them alike and
 //! their ratios stay meaningful.
@@ -304,6 +307,9 @@ fn encode(event: &Event, buf: &mut Vec<u8>) {
     buf[start + 4..start + 8].copy_from_slice(&(count as u32).to_le_bytes());
 }
 
+/// A change to an engine configuration, for the engine-variant section.
+type ConfigTweak = Box<dyn Fn(&mut wasmtime::Config)>;
+
 /// A loaded prototype batch guest.
 struct ProtoSignature {
     store: Store<BenchState>,
@@ -336,22 +342,32 @@ impl ProtoSignature {
 
 /// Runs `events` through `signatures` in batches of `batch` events: encode
 /// once per batch, then one guest call per signature per batch.
-fn run_batched(
-    events: &[Event],
+fn run_batched<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
     batch: usize,
     signatures: &mut [ProtoSignature],
     buf: &mut Vec<u8>,
     ticks: u64,
 ) -> u64 {
     let mut findings = 0;
-    for chunk in events.chunks(batch) {
-        buf.clear();
-        for e in chunk {
-            encode(e, buf);
-        }
+    let mut flush = |buf: &mut Vec<u8>| {
         for s in signatures.iter_mut() {
             findings += s.on_events(buf, ticks);
         }
+        buf.clear();
+    };
+    buf.clear();
+    let mut in_batch = 0;
+    for e in events {
+        encode(e, buf);
+        in_batch += 1;
+        if in_batch == batch {
+            flush(buf);
+            in_batch = 0;
+        }
+    }
+    if in_batch > 0 {
+        flush(buf);
     }
     findings
 }
@@ -528,6 +544,22 @@ fn main() -> anyhow::Result<()> {
 
     if let Ok(which) = std::env::var("SIGBOX_BENCH_PROFILE") {
         // For `perf record`: loop one workload for 10 s, print nothing else.
+        if which == "parse" {
+            let lines = exec_lines(20_000, ExecMix::Realistic, 44);
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed().as_secs() < 10 {
+                for line in &lines {
+                    std::hint::black_box(parse_event(line).expect("parses"));
+                }
+                n += lines.len() as u64;
+            }
+            println!(
+                "{:.0} ns/line",
+                start.elapsed().as_nanos() as f64 / n as f64
+            );
+            return Ok(());
+        }
         let events = if which == "realistic" {
             &realistic
         } else {
@@ -791,7 +823,7 @@ fn main() -> anyhow::Result<()> {
 
     // --- 2b. Engine configuration (each a separate engine, same module).
     if want("engine") {
-        let variants: Vec<(&str, Box<dyn Fn(&mut wasmtime::Config)>)> = vec![
+        let variants: Vec<(&str, ConfigTweak)> = vec![
             ("engine: sigbox default", Box::new(|_| {})),
             (
                 "engine: pooling allocator",
@@ -900,7 +932,6 @@ fn main() -> anyhow::Result<()> {
         let mut native100 = NativeSet::new(100);
         let mut filtered100 = load_n(&runtime, &bytes, 100)?;
         let r = &realistic[..2000];
-        let mut cases: Vec<Case<'_>> = Vec::new();
         // Diagnostic: 100 instances sharing one compiled component (one copy
         // of the machine code) against 100 loads (100 copies, as distinct
         // signatures have): how much of the 100-signature cost is cache misses.
@@ -919,6 +950,21 @@ fn main() -> anyhow::Result<()> {
             shared100.push((store, instance));
         }
         let shared_ticks = runtime.limits().cpu_ticks();
+        let proto_component = match &proto_bytes {
+            Some(b) => Some(Component::from_binary(runtime.engine(), b)?),
+            None => None,
+        };
+        let (mut proto100, mut proto100f) = (Vec::new(), Vec::new());
+        if let Some(component) = &proto_component {
+            for _ in 0..100 {
+                proto100.push(ProtoSignature::load(&runtime, component)?);
+                proto100f.push(ProtoSignature::load(&runtime, component)?);
+            }
+        }
+        let mut proto_buf_f = Vec::new();
+        let ticks = runtime.limits().cpu_ticks();
+        let mut proto_buf = Vec::new();
+        let mut cases: Vec<Case<'_>> = Vec::new();
         cases.push(Case::new(
             "100 instances sharing one compiled copy",
             r.len(),
@@ -958,6 +1004,31 @@ fn main() -> anyhow::Result<()> {
                 }
             },
         ));
+        if !proto100.is_empty() {
+            cases.push(Case::new(
+                "100 signatures, flat buffer batch 64 (proto)",
+                r.len(),
+                "encode once, 100 calls per batch",
+                || {
+                    std::hint::black_box(run_batched(r, 64, &mut proto100, &mut proto_buf, ticks));
+                },
+            ));
+            cases.push(Case::new(
+                "100 signatures, host filter + flat batch (proto)",
+                r.len(),
+                "both proposals",
+                || {
+                    let passing = r.iter().filter(|e| host_filter_trc1016(e));
+                    std::hint::black_box(run_batched(
+                        passing,
+                        64,
+                        &mut proto100f,
+                        &mut proto_buf_f,
+                        ticks,
+                    ));
+                },
+            ));
+        }
         cases.push(Case::new(
             "100 native signatures",
             r.len(),
@@ -1040,6 +1111,18 @@ fn main() -> anyhow::Result<()> {
         let lines = &lines;
         let mut cases = vec![
             Case::new(
+                "JSON scan only (serde IgnoredAny)",
+                n,
+                "floor of any serde_json parser",
+                || {
+                    for line in lines {
+                        let any: serde::de::IgnoredAny =
+                            serde_json::from_str(line).expect("valid JSON");
+                        std::hint::black_box(any);
+                    }
+                },
+            ),
+            Case::new(
                 "parse Tracee JSON only",
                 n,
                 format!("{mb:.0} MB of JSON"),
@@ -1065,6 +1148,12 @@ fn main() -> anyhow::Result<()> {
         finish(&mut table, "replay", cases);
     }
 
+    // What `sigbox bench FILE.wasm` prints for the same module.
+    let author = if want("author") {
+        Some(bench::bench_module(&module, 20_000)?)
+    } else {
+        None
+    };
     print_table(
         &table,
         &module,
@@ -1072,6 +1161,10 @@ fn main() -> anyhow::Result<()> {
         reps,
         memory_per_signature,
     );
+    if let Some(report) = author {
+        println!("-- sigbox::bench::bench_module (what `sigbox bench FILE.wasm 20000` prints)");
+        println!("{report}");
+    }
     Ok(())
 }
 
@@ -1176,6 +1269,16 @@ fn print_table(table: &Table, module: &Path, cpu: Option<usize>, reps: usize, me
             "100 native signatures",
         ),
         (
+            "100 loads / 100 instances of one compiled copy",
+            "100 signature(s), realistic mix",
+            "100 instances sharing one compiled copy",
+        ),
+        (
+            "100 typed / 100 flat buffer batch 64",
+            "100 signature(s), realistic mix",
+            "100 signatures, flat buffer batch 64 (proto)",
+        ),
+        (
             "pooling / on-demand: instantiate+init",
             "engine: pooling allocator: instantiate+init",
             "engine: sigbox default: instantiate+init",
@@ -1199,6 +1302,11 @@ fn print_table(table: &Table, module: &Path, cpu: Option<usize>, reps: usize, me
             "replay TRC-1016 / parse only",
             "replay, TRC-1016",
             "parse Tracee JSON only",
+        ),
+        (
+            "parse into Event / JSON scan floor",
+            "parse Tracee JSON only",
+            "JSON scan only (serde IgnoredAny)",
         ),
     ];
     println!("-- ratios (same run, CPU time)");

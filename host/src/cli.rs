@@ -54,6 +54,15 @@ enum CliCommand {
         #[arg(long, value_name = "FILE")]
         status_file: Option<PathBuf>,
     },
+    /// Measure a signature module: compile and load time, memory per
+    /// instance, and ns/event for each event it selects (one pinned core).
+    Bench {
+        /// The `.wasm` module.
+        module: PathBuf,
+        /// Events per measurement.
+        #[arg(default_value_t = 20_000)]
+        events: usize,
+    },
     /// List the signatures a running daemon has active: id, version, digest,
     /// file, events seen, findings, errors.
     Status {
@@ -170,6 +179,7 @@ impl Cli {
             }
             CliCommand::Inspect { module } => Command::Inspect { module },
             CliCommand::Status { status_file } => Command::Status { status_file },
+            CliCommand::Bench { module, events } => Command::Bench { module, events },
         })
     }
 }

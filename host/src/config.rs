@@ -69,6 +69,13 @@ pub enum Command {
         /// The module.
         module: PathBuf,
     },
+    /// Measure one signature module.
+    Bench {
+        /// The module.
+        module: PathBuf,
+        /// Events per measurement.
+        events: usize,
+    },
     /// Print a running daemon's active signatures.
     Status {
         /// The status file the daemon writes.

@@ -29,6 +29,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Replay(options) => replay::run_replay(&options),
         Command::Run(options) => live::run_live(&options),
         Command::Inspect { module } => inspect::inspect(&module),
+        Command::Bench { module, events } => {
+            println!("{}", crate::bench::bench_module(&module, events)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status { status_file } => {
             crate::status::print_status(&status_file)?;
             Ok(ExitCode::SUCCESS)

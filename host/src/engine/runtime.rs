@@ -179,3 +179,58 @@ fn spawn_epoch_ticker(engine: wasmtime::EngineWeak) {
         })
         .expect("spawning the epoch thread");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("sigbox-runtime-test-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        dir
+    }
+
+    fn options(cache_dir: &std::path::Path) -> RuntimeOptions {
+        RuntimeOptions {
+            cache_dir: Some(cache_dir.to_owned()),
+            ..RuntimeOptions::default()
+        }
+    }
+
+    #[test]
+    fn insecure_cache_directory_disables_the_cache() {
+        let dir = temp_dir("insecure");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let runtime = Runtime::with_options(options(&dir)).unwrap();
+        assert!(runtime.compile_cache().is_none());
+        // Modules still compile without it.
+        let bytes = wat::parse_str("(component)").unwrap();
+        runtime.compile(&bytes, &"00".repeat(32)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn compile_goes_through_the_cache() {
+        let dir = temp_dir("cache");
+        let runtime = Runtime::with_options(options(&dir.join("c"))).unwrap();
+        let cache = runtime
+            .compile_cache()
+            .expect("a private directory is used");
+        let bytes = wat::parse_str("(component)").unwrap();
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        runtime.compile(&bytes, &sha).unwrap();
+        let digest: [u8; 32] = hex::decode(&sha).unwrap().try_into().unwrap();
+        assert!(cache.entry_path(&digest).is_file());
+        let disabled = Runtime::with_options(RuntimeOptions {
+            compile_cache: false,
+            ..options(&dir.join("c"))
+        })
+        .unwrap();
+        assert!(disabled.compile_cache().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
