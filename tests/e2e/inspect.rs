@@ -15,7 +15,20 @@ fn shows_trc_1016_metadata() {
     assert_eq!(report["properties"]["external_id"], "T1190");
     assert_eq!(
         report["selectedEvents"],
-        serde_json::json!([{"name": "sched_process_exec", "origin": "*"}])
+        serde_json::json!([{
+            "name": "sched_process_exec",
+            "origin": "*",
+            "filters": [
+                {
+                    "field": "prev-comm",
+                    "anyOf": ["nginx", "httpd", "httpd-foregroun", "http-nio", "lighttpd", "apache", "apache2"]
+                },
+                {
+                    "field": "process-name",
+                    "anyOf": ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"]
+                }
+            ]
+        }])
     );
     assert_eq!(report["sha256"].as_str().unwrap().len(), 64);
 }

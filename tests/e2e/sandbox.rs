@@ -71,7 +71,7 @@ fn replay_next_to_trc_1016(name: &str, extra_args: &[&str]) -> Run {
     );
     assert!(
         run.summary_of("TRC-1016")
-            .contains("17 events, 7 findings, 2 errors (0 traps, 0 limit hits), 0 quarantines"),
+            .contains("9 events, 7 findings, 2 errors (0 traps, 0 limit hits), 0 quarantines"),
         "{}",
         run.summary_of("TRC-1016")
     );

@@ -35,7 +35,7 @@
 //!
 //!     fn selected_events() -> Vec<EventSelector> {
 //!         let name = "sched_process_exec".into();
-//!         vec![EventSelector { name, origin: OriginFilter::Any }]
+//!         vec![EventSelector { name, origin: OriginFilter::Any, filters: vec![] }]
 //!     }
 //!
 //!     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -81,8 +81,8 @@ pub mod bindings {
 
 pub use bindings::sigbox::signature::host::LogLevel;
 pub use bindings::sigbox::signature::types::{
-    Event, EventSelector, ExecArgs, Field, Finding, Metadata, Origin, OriginFilter, Payload,
-    Properties, Signal, Value,
+    Event, EventSelector, ExecArgs, Field, FieldFilter, Finding, Metadata, Origin, OriginFilter,
+    Payload, Properties, Signal, Value,
 };
 
 /// A detection. Implement this and export the type with [`export_signature!`].

@@ -8,7 +8,8 @@
 //! event without a string `prev_comm` is an error, never a finding.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
+    Event, EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Properties,
+    Signature,
 };
 
 /// Shell programs (process names after the exec).
@@ -27,6 +28,21 @@ const WEB_SERVER_NAMES: [&str; 7] = [
 
 /// The event this signature selects.
 const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
+
+/// `prev-comm` is a web server and `process-name` a shell.
+fn selector_filters() -> Vec<FieldFilter> {
+    let list = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+    vec![
+        FieldFilter {
+            field: "prev-comm".into(),
+            any_of: list(&WEB_SERVER_NAMES),
+        },
+        FieldFilter {
+            field: "process-name".into(),
+            any_of: list(&SHELL_NAMES),
+        },
+    ]
+}
 
 /// The TRC-1016 signature. It keeps no state.
 pub struct IllegitimateShell;
@@ -56,10 +72,15 @@ impl Signature for IllegitimateShell {
         }
     }
 
+    /// Host-side filters carry the same two lists, so the host skips the
+    /// vast majority of execs without calling into the sandbox. `on_event`
+    /// still checks both: the filters let through events without a string
+    /// `prev_comm`, which this signature reports as errors, as Tracee does.
     fn selected_events() -> Vec<EventSelector> {
         vec![EventSelector {
             name: SCHED_PROCESS_EXEC.into(),
             origin: OriginFilter::Any,
+            filters: selector_filters(),
         }]
     }
 
@@ -315,6 +336,16 @@ mod tests {
             vec![EventSelector {
                 name: "sched_process_exec".into(),
                 origin: OriginFilter::Any,
+                filters: vec![
+                    FieldFilter {
+                        field: "prev-comm".into(),
+                        any_of: WEB_SERVER_NAMES.iter().map(|n| n.to_string()).collect(),
+                    },
+                    FieldFilter {
+                        field: "process-name".into(),
+                        any_of: SHELL_NAMES.iter().map(|n| n.to_string()).collect(),
+                    },
+                ],
             }]
         );
     }

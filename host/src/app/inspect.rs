@@ -32,7 +32,14 @@ pub fn inspect(module: &Path) -> anyhow::Result<ExitCode> {
     let selected: Vec<_> = info
         .selected_events
         .iter()
-        .map(|s| json!({"name": s.name, "origin": origin_name(s.origin)}))
+        .map(|s| {
+            let filters: Vec<_> = s
+                .filters
+                .iter()
+                .map(|f| json!({"field": f.field, "anyOf": f.any_of}))
+                .collect();
+            json!({"name": s.name, "origin": origin_name(s.origin), "filters": filters})
+        })
         .collect();
     let report = json!({
         "file": info.path,

@@ -10,6 +10,7 @@ mod host_api;
 mod host_state;
 mod limits;
 mod runtime;
+mod selector;
 mod set;
 mod signature;
 mod watcher;

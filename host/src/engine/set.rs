@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::error::EvalError;
+use super::selector::Selector;
 use super::signature::{LoadedSignature, SignatureInfo};
-use crate::wit::{Event, Finding, Origin, OriginFilter, Signal};
+use crate::wit::{Event, Finding, Signal};
 
 /// Tracee numbers signature events from 6000; findings use these ids.
 const FIRST_SIGNATURE_EVENT_ID: u32 = 6000;
@@ -85,6 +86,8 @@ impl Counters {
 /// A running signature with its counters and finding event id.
 struct Slot {
     signature: LoadedSignature,
+    /// Its selectors, compiled for the dispatch path.
+    selectors: Vec<Selector>,
     event_id: u32,
     counters: Arc<Counters>,
     /// When its recent failures happened, for the quarantine rule.
@@ -206,8 +209,15 @@ impl SignatureSet {
                 let id = signature.metadata().id.clone();
                 let next = FIRST_SIGNATURE_EVENT_ID + self.event_ids.len() as u32;
                 let event_id = *self.event_ids.entry(id).or_insert(next);
+                let selectors = signature
+                    .info()
+                    .selected_events
+                    .iter()
+                    .map(Selector::new)
+                    .collect();
                 let slot = Slot {
                     signature,
+                    selectors,
                     event_id,
                     counters: Arc::default(),
                     failures: VecDeque::new(),
@@ -245,8 +255,8 @@ impl SignatureSet {
     fn reindex(&mut self) {
         self.by_event.clear();
         for (index, slot) in self.slots.iter().enumerate() {
-            for selector in &slot.signature.info().selected_events {
-                let entry = self.by_event.entry(selector.name.clone()).or_default();
+            for selector in &slot.selectors {
+                let entry = self.by_event.entry(selector.name().to_owned()).or_default();
                 if !entry.contains(&index) {
                     entry.push(index);
                 }
@@ -269,7 +279,8 @@ impl SignatureSet {
         self.slots.iter().map(status).collect()
     }
 
-    /// Passes `event` to every signature that selected its name and origin,
+    /// Passes `event` to every signature whose selectors accept it (name,
+    /// origin and field filters, checked here without calling the guest),
     /// calling `on_detection` for each finding and `on_failure` for each
     /// signature that failed on it. A failing signature never stops the others.
     pub fn dispatch(
@@ -286,13 +297,7 @@ impl SignatureSet {
             if slot.quarantined() {
                 continue;
             }
-            let accepts = slot
-                .signature
-                .info()
-                .selected_events
-                .iter()
-                .any(|s| s.name == event.name && origin_matches(s.origin, event.origin));
-            if !accepts {
+            if !slot.selectors.iter().any(|s| s.accepts(event)) {
                 continue;
             }
             Counters::add(&slot.counters.events, 1);
@@ -343,42 +348,5 @@ fn status(slot: &Slot) -> SignatureStatus {
         info: slot.signature.info().clone(),
         event_id: slot.event_id,
         counters: slot.counters.clone(),
-    }
-}
-
-/// Whether a selector's origin filter accepts an event's origin.
-fn origin_matches(filter: OriginFilter, origin: Origin) -> bool {
-    match filter {
-        OriginFilter::Any => true,
-        OriginFilter::Host => origin == Origin::Host,
-        OriginFilter::Container => matches!(origin, Origin::Container | Origin::ContainerInit),
-        OriginFilter::ContainerInit => origin == Origin::ContainerInit,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_filters() {
-        assert!(origin_matches(OriginFilter::Any, Origin::Host));
-        assert!(origin_matches(OriginFilter::Any, Origin::ContainerInit));
-        assert!(origin_matches(OriginFilter::Host, Origin::Host));
-        assert!(!origin_matches(OriginFilter::Host, Origin::Container));
-        assert!(origin_matches(OriginFilter::Container, Origin::Container));
-        assert!(origin_matches(
-            OriginFilter::Container,
-            Origin::ContainerInit
-        ));
-        assert!(!origin_matches(OriginFilter::Container, Origin::Host));
-        assert!(origin_matches(
-            OriginFilter::ContainerInit,
-            Origin::ContainerInit
-        ));
-        assert!(!origin_matches(
-            OriginFilter::ContainerInit,
-            Origin::Container
-        ));
     }
 }

@@ -431,5 +431,15 @@ fn validate_metadata(
     if selected.iter().any(|s| s.name.is_empty()) {
         return Err(invalid("selects an event with an empty name"));
     }
+    if let Some(filter) = selected
+        .iter()
+        .flat_map(|s| &s.filters)
+        .find(|f| f.any_of.is_empty())
+    {
+        return Err(invalid(&format!(
+            "the filter on {} accepts no value",
+            filter.field
+        )));
+    }
     Ok(())
 }

@@ -65,6 +65,7 @@ impl Signature for ExecEcho {
         vec![EventSelector {
             name: SCHED_PROCESS_EXEC.into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 
@@ -182,7 +183,8 @@ mod tests {
             ExecEcho::selected_events(),
             vec![EventSelector {
                 name: SCHED_PROCESS_EXEC.into(),
-                origin: OriginFilter::Any
+                origin: OriginFilter::Any,
+                filters: Vec::new(),
             }]
         );
     }

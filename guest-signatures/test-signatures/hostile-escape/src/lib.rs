@@ -195,6 +195,7 @@ impl Signature for HostileEscape {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 

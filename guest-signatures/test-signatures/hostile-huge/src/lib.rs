@@ -97,6 +97,7 @@ impl Signature for HostileHuge {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 

@@ -37,6 +37,7 @@ impl Signature for HostileInitFails {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 

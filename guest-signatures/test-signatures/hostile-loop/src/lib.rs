@@ -43,6 +43,7 @@ impl Signature for HostileLoop {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 

@@ -52,6 +52,7 @@ impl Signature for HostileMemory {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 

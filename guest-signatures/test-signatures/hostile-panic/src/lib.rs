@@ -39,6 +39,7 @@ impl Signature for HostilePanic {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 

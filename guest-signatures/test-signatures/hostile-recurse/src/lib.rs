@@ -50,6 +50,7 @@ impl Signature for HostileRecurse {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 

@@ -48,6 +48,7 @@ impl Signature for HostileUnreachable {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 

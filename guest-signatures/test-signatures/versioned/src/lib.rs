@@ -72,6 +72,7 @@ impl Signature for Versioned {
         vec![EventSelector {
             name: "sched_process_exec".into(),
             origin: OriginFilter::Any,
+            filters: Vec::new(),
         }]
     }
 
