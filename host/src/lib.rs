@@ -23,8 +23,8 @@ pub use config::{Command, DaemonOptions, Input, ReplayOptions};
 pub mod wit {
     pub use crate::engine::bindings::sigbox::signature::host::LogLevel;
     pub use crate::engine::bindings::sigbox::signature::types::{
-        Event, EventSelector, ExecArgs, Field, Finding, Metadata, Origin, OriginFilter, Payload,
-        Properties, Signal, Value,
+        Event, EventSelector, ExecArgs, Field, FieldFilter, Finding, Metadata, Origin,
+        OriginFilter, Payload, Properties, Signal, Value,
     };
 }
 
