@@ -177,6 +177,33 @@ pub fn log(level: LogLevel, message: &str) {
     bindings::sigbox::signature::host::log(level, message);
 }
 
+impl Properties {
+    /// No Tracee properties: severity 0, every text empty, no extras (for
+    /// signatures that are not ATT&CK-mapped detections, such as test ones).
+    pub fn none() -> Self {
+        Self {
+            severity: 0,
+            category: String::new(),
+            technique: String::new(),
+            kubernetes_technique: String::new(),
+            mitre_id: String::new(),
+            external_id: String::new(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl EventSelector {
+    /// Every event named `name`, from any origin, with no host-side filter.
+    pub fn any_origin(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            origin: OriginFilter::Any,
+            filters: Vec::new(),
+        }
+    }
+}
+
 impl Event {
     /// The string argument `name`, like Tracee's `GetTraceeStringArgumentByName`.
     ///

@@ -7,9 +7,7 @@
 //! event's `executable_path` when the payload has no string `pathname`).
 //! Other event names (which it does not select) give no finding.
 
-use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature, Value,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature, Value};
 
 /// The event this signature selects.
 const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
@@ -49,24 +47,12 @@ impl Signature for ExecEcho {
             event_name: "exec_echo".into(),
             description: "Reports every sched_process_exec event it receives. For tests.".into(),
             tags: vec!["test".into()],
-            properties: Properties {
-                severity: 0,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: vec![],
-            },
+            properties: Properties::none(),
         }
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: SCHED_PROCESS_EXEC.into(),
-            origin: OriginFilter::Any,
-            filters: Vec::new(),
-        }]
+        vec![EventSelector::any_origin(SCHED_PROCESS_EXEC)]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -181,11 +167,7 @@ mod tests {
         assert_eq!(ExecEcho::metadata().event_name, "exec_echo");
         assert_eq!(
             ExecEcho::selected_events(),
-            vec![EventSelector {
-                name: SCHED_PROCESS_EXEC.into(),
-                origin: OriginFilter::Any,
-                filters: Vec::new(),
-            }]
+            vec![EventSelector::any_origin(SCHED_PROCESS_EXEC)]
         );
     }
 }

@@ -31,9 +31,7 @@
 
 use std::fmt::Display;
 
-use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature, Value,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature, Value};
 use wasi::sockets::network::{ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress};
 
 /// The signature. It keeps no state.
@@ -179,24 +177,12 @@ impl Signature for HostileEscape {
                 and reports each outcome. For sandbox tests."
                 .into(),
             tags: vec!["test".into(), "hostile".into()],
-            properties: Properties {
-                severity: 0,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: vec![],
-            },
+            properties: Properties::none(),
         }
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: "sched_process_exec".into(),
-            origin: OriginFilter::Any,
-            filters: Vec::new(),
-        }]
+        vec![EventSelector::any_origin("sched_process_exec")]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {

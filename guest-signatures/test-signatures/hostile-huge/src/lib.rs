@@ -9,9 +9,7 @@
 //! `blob_bytes` gives the size. For an odd `pid` it returns
 //! [`HUGE_FINDING_COUNT`] findings with no data.
 
-use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature, Value,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature, Value};
 
 /// The size of the text returned for even pids, in bytes: 64 MiB.
 pub const HUGE_TEXT_BYTES: usize = 64 << 20;
@@ -81,24 +79,12 @@ impl Signature for HostileHuge {
                 For sandbox tests."
                 .into(),
             tags: vec!["test".into(), "hostile".into()],
-            properties: Properties {
-                severity: 0,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: vec![],
-            },
+            properties: Properties::none(),
         }
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: "sched_process_exec".into(),
-            origin: OriginFilter::Any,
-            filters: Vec::new(),
-        }]
+        vec![EventSelector::any_origin("sched_process_exec")]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {

@@ -2,9 +2,7 @@
 //! "refusing to start: test", so it never loads. It selects
 //! `sched_process_exec` (and would report nothing).
 
-use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
 
 /// The error `init` returns.
 pub const INIT_ERROR: &str = "refusing to start: test";
@@ -21,24 +19,12 @@ impl Signature for HostileInitFails {
             event_name: "hostile_init_fails".into(),
             description: "Refuses to initialise. For sandbox tests.".into(),
             tags: vec!["test".into(), "hostile".into()],
-            properties: Properties {
-                severity: 0,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: vec![],
-            },
+            properties: Properties::none(),
         }
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: "sched_process_exec".into(),
-            origin: OriginFilter::Any,
-            filters: Vec::new(),
-        }]
+        vec![EventSelector::any_origin("sched_process_exec")]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {

@@ -7,9 +7,7 @@
 //! stdout (`println!`) and as many to stderr (`eprintln!`), and returns no
 //! finding.
 
-use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, LogLevel, Metadata, OriginFilter, Properties, Signature,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, LogLevel, Metadata, Properties, Signature};
 
 /// `log` calls per event.
 pub const LOG_CALLS: usize = 100_000;
@@ -40,24 +38,12 @@ impl Signature for HostileLog {
             description: "Floods the log, stdout and stderr on every event. For sandbox tests."
                 .into(),
             tags: vec!["test".into(), "hostile".into()],
-            properties: Properties {
-                severity: 0,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: vec![],
-            },
+            properties: Properties::none(),
         }
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: "sched_process_exec".into(),
-            origin: OriginFilter::Any,
-            filters: Vec::new(),
-        }]
+        vec![EventSelector::any_origin("sched_process_exec")]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {

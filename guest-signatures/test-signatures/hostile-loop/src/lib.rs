@@ -2,9 +2,7 @@
 //! `on_event`, for the host's CPU limit. It selects `sched_process_exec`.
 
 use core::hint::black_box;
-use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
 
 /// The signature. It keeps no state.
 pub struct HostileLoop;
@@ -27,24 +25,12 @@ impl Signature for HostileLoop {
             event_name: "hostile_loop".into(),
             description: "Spins forever on every event. For sandbox tests.".into(),
             tags: vec!["test".into(), "hostile".into()],
-            properties: Properties {
-                severity: 0,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: vec![],
-            },
+            properties: Properties::none(),
         }
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: "sched_process_exec".into(),
-            origin: OriginFilter::Any,
-            filters: Vec::new(),
-        }]
+        vec![EventSelector::any_origin("sched_process_exec")]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {

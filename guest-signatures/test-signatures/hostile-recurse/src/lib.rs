@@ -4,9 +4,7 @@
 //! call (no tail call), behind `black_box`, so it is not turned into a loop.
 
 use core::hint::black_box;
-use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
 
 /// The signature. It keeps no state.
 pub struct HostileRecurse;
@@ -34,24 +32,12 @@ impl Signature for HostileRecurse {
             description: "Recurses until the stack overflows on every event. For sandbox tests."
                 .into(),
             tags: vec!["test".into(), "hostile".into()],
-            properties: Properties {
-                severity: 0,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: vec![],
-            },
+            properties: Properties::none(),
         }
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: "sched_process_exec".into(),
-            origin: OriginFilter::Any,
-            filters: Vec::new(),
-        }]
+        vec![EventSelector::any_origin("sched_process_exec")]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {

@@ -2,9 +2,7 @@
 //! `unreachable` instruction (a trap) inside `on_event`. It selects
 //! `sched_process_exec`. Natively (never in tests) it panics instead.
 
-use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
 
 /// The signature. It keeps no state.
 pub struct HostileUnreachable;
@@ -32,24 +30,12 @@ impl Signature for HostileUnreachable {
                 "Executes the wasm unreachable instruction on every event. For sandbox tests."
                     .into(),
             tags: vec!["test".into(), "hostile".into()],
-            properties: Properties {
-                severity: 0,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: vec![],
-            },
+            properties: Properties::none(),
         }
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: "sched_process_exec".into(),
-            origin: OriginFilter::Any,
-            filters: Vec::new(),
-        }]
+        vec![EventSelector::any_origin("sched_process_exec")]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
