@@ -141,3 +141,32 @@ fn seen_pids(lines: &[String], wanted: &HashSet<u32>) -> HashSet<u32> {
         .filter(|p| wanted.contains(p))
         .collect()
 }
+
+#[test]
+fn without_privileges_run_names_what_is_missing_and_stops() {
+    if !is_root() {
+        eprintln!("skipped: dropping privileges with setpriv needs root");
+        return;
+    }
+    let dir = signatures_with("live-unprivileged", &["trc-1016"]);
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(sigbox_e2e::sigbox_bin())
+        .args(["run", "--signatures", dir.to_str().unwrap()])
+        .output()
+        .expect("running setpriv (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("missing capabilities: CAP_BPF, CAP_PERFMON"),
+        "{stderr}"
+    );
+    // It stopped before doing anything else: no signature was loaded.
+    assert!(!stderr.contains("loaded signature"), "{stderr}");
+}
