@@ -33,19 +33,24 @@ impl HostState {
             output,
             wasi,
             table: ResourceTable::new(),
-            store_limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                // A Rust guest is one component with a handful of core
-                // instances, tables and one memory; the bounds leave room
-                // for that and stop a module that would create many.
-                .instances(16)
-                .tables(16)
-                .memories(2)
-                .table_elements(100_000)
-                .trap_on_grow_failure(true)
-                .build(),
+            store_limits: store_limits(limits),
         }
     }
+}
+
+/// The store limits for `limits`.
+pub(crate) fn store_limits(limits: &Limits) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(limits.memory_bytes)
+        // A Rust guest is one component with a handful of core instances,
+        // tables and one memory; the bounds leave room for that and stop a
+        // module that would create many.
+        .instances(16)
+        .tables(16)
+        .memories(2)
+        .table_elements(100_000)
+        .trap_on_grow_failure(true)
+        .build()
 }
 
 impl WasiView for HostState {

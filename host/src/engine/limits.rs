@@ -65,8 +65,10 @@ pub struct Policy {
     pub defaults: Limits,
     /// Limits by signature id.
     pub limits: HashMap<String, Limits>,
-    /// `init` configuration by signature id (empty when absent).
+    /// `init` configuration by signature id.
     pub config: HashMap<String, Vec<Field>>,
+    /// `init` configuration for ids without an entry in `config`.
+    pub default_config: Vec<Field>,
 }
 
 impl Policy {
@@ -85,7 +87,7 @@ impl Policy {
 
     /// The `init` configuration for signature `id`.
     pub fn config_for(&self, id: &str) -> &[Field] {
-        self.config.get(id).map_or(&[], Vec::as_slice)
+        self.config.get(id).unwrap_or(&self.default_config)
     }
 }
 

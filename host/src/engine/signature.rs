@@ -10,7 +10,7 @@ use wasmtime::{Engine, Store, Trap};
 use super::bindings::{Signature, SignaturePre};
 use super::error::{EvalError, LoadError, cause};
 use super::guest_output::LogBudget;
-use super::host_state::HostState;
+use super::host_state::{HostState, store_limits};
 use super::limits::{Limits, Policy};
 use super::runtime::Runtime;
 use crate::wit::{Event, EventSelector, Field, Finding, Metadata, Signal, Value};
@@ -77,7 +77,7 @@ impl LoadedSignature {
         config: &[Field],
     ) -> Result<Self, LoadError> {
         let mut policy = Policy::uniform(runtime.limits().clone());
-        policy.config.insert(String::new(), config.to_vec());
+        policy.default_config = config.to_vec();
         Self::with_policy(runtime, path, bytes, &policy)
     }
 
@@ -138,11 +138,7 @@ impl LoadedSignature {
         validate_metadata(path, &metadata, &selected_events)?;
 
         let limits = policy.limits_for(&metadata.id).clone();
-        let config = match policy.config.get("") {
-            // `from_bytes`: one configuration whatever the id.
-            Some(config) => config.clone(),
-            None => policy.config_for(&metadata.id).to_vec(),
-        };
+        let config = policy.config_for(&metadata.id).to_vec();
         output.set_tag(&metadata.id);
         let mut signature = Self {
             info: SignatureInfo {
@@ -330,10 +326,6 @@ fn instantiate(
     store.set_epoch_deadline(limits.cpu_ticks());
     let instance = pre.instantiate(&mut store)?;
     Ok((store, instance))
-}
-
-fn store_limits(limits: &Limits) -> wasmtime::StoreLimits {
-    HostState::new(LogBudget::new(String::new(), 0), limits).store_limits
 }
 
 /// Names the limit a failed call ran into, if it was one.
