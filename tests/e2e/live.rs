@@ -31,7 +31,7 @@ pub fn run_as(comm: &str, script: &str) -> u32 {
     let dir = temp_dir("comm");
     let program = dir.join(comm);
     std::fs::copy("/bin/sh", &program).unwrap();
-    let mut child = Command::new(&program).args(["-c", script]).spawn().unwrap();
+    let mut child = spawn_fresh_copy(Command::new(&program).args(["-c", script]));
     let pid = child.id();
     assert!(
         child.wait().unwrap().success(),
@@ -39,6 +39,24 @@ pub fn run_as(comm: &str, script: &str) -> u32 {
     );
     pid
 }
+
+/// Spawns a program that was just copied. Another test thread forking at
+/// the moment of the copy can briefly inherit the copy's write descriptor,
+/// and exec then fails with ETXTBSY until that child execs; retry briefly.
+fn spawn_fresh_copy(command: &mut Command) -> std::process::Child {
+    for _ in 0..100 {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result.expect("spawning a copied program"),
+        }
+    }
+    panic!("the copied program stayed busy (ETXTBSY) for a second");
+}
+
+/// "Text file busy" on Linux.
+const ETXTBSY: i32 = 26;
 
 /// Parsed findings whose `hostProcessId` is one of `pids`.
 fn findings_for(lines: &[String], pids: &[u32]) -> Vec<Value> {
