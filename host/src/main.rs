@@ -3,7 +3,6 @@
 
 mod cli;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,13 +14,18 @@ fn main() -> ExitCode {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        // One record per line, control characters escaped (no ANSI colours:
+        // they would be escaped too).
+        .with_writer(sigbox::logging::OneLineStderr)
+        .with_ansi(false)
         .init();
     match cli.into_command().and_then(sigbox::run) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("sigbox: error: {error:#}");
+            eprintln!(
+                "sigbox: error: {}",
+                sigbox::printable(&format!("{error:#}"))
+            );
             ExitCode::from(2)
         }
     }

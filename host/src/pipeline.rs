@@ -6,11 +6,15 @@ use std::io::{self, Write};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::engine::{Applied, Change, Detection, Failure, SignatureSet, SignatureStatus};
+use crate::engine::{
+    Applied, Change, CoverageChange, Detection, ErrorReport, Failure, Notice, SignatureSet,
+    SignatureStatus,
+};
 use crate::error_chain;
 use crate::sink::FindingWriter;
+use crate::sink::coverage::CoverageRecord;
 use crate::status::StatusBoard;
-use crate::wit::Event;
+use crate::wit::{Event, Signal};
 
 /// Counts kept while processing a stream.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -27,6 +31,9 @@ pub struct StreamCounts {
     pub signature_errors: u64,
     /// Events the kernel dropped because the ring buffer was full (live only).
     pub kernel_drops: Option<u64>,
+    /// Coverage records written (quarantines, re-enables, rejected updates,
+    /// lost events).
+    pub coverage_records: u64,
 }
 
 /// The end-of-run report printed to stderr.
@@ -50,6 +57,9 @@ impl fmt::Display for Summary {
         if let Some(drops) = c.kernel_drops {
             write!(f, ", {drops} events dropped in the kernel")?;
         }
+        if c.coverage_records > 0 {
+            write!(f, ", {} coverage records", c.coverage_records)?;
+        }
         write!(
             f,
             "; {} signatures loaded, {} failed to load",
@@ -70,7 +80,7 @@ fn identify(s: &SignatureStatus) -> String {
         "{} v{} ({}, sha256 {})",
         m.id,
         m.version,
-        s.info.path.display(),
+        crate::printable(&s.info.path.to_string_lossy()),
         s.info.sha256
     )
 }
@@ -83,7 +93,7 @@ fn describe(s: &SignatureStatus) -> String {
         "{} v{} ({}, sha256 {}): {} events, {} findings, {} errors ({} traps, {} limit hits), {} quarantines{}{}",
         m.id,
         m.version,
-        s.info.path.display(),
+        crate::printable(&s.info.path.to_string_lossy()),
         s.info.sha256,
         stats.events,
         stats.findings,
@@ -92,9 +102,15 @@ fn describe(s: &SignatureStatus) -> String {
         stats.limit_hits,
         stats.quarantines,
         if stats.quarantined {
-            ", QUARANTINED"
+            format!(
+                ", QUARANTINED until {} ({} events missed)",
+                crate::utc_time(stats.quarantined_until_ms),
+                stats.missed_events
+            )
+        } else if stats.missed_events > 0 {
+            format!(", {} events missed while quarantined", stats.missed_events)
         } else {
-            ""
+            String::new()
         },
         if stats.dropped_log_bytes > 0 {
             format!(", {} log bytes dropped", stats.dropped_log_bytes)
@@ -102,6 +118,52 @@ fn describe(s: &SignatureStatus) -> String {
             String::new()
         },
     )
+}
+
+/// Logs a failure through the signature's own log budget (so a signature
+/// returning megabytes of errors is held to its budget), if the rate limit
+/// for returned errors lets it through.
+fn log_failure(failure: &Failure<'_>, event: &Event, place: &dyn fmt::Display) {
+    let ErrorReport::Log { suppressed } = failure.report else {
+        return;
+    };
+    let mut message = format!(
+        "{place}: {} pid {}: {}",
+        crate::printable(&event.name),
+        event.host_pid,
+        error_chain(&failure.error)
+    );
+    if suppressed > 0 {
+        message.push_str(&format!(
+            " ({suppressed} more errors like this were counted but not logged)"
+        ));
+    }
+    failure.log.emit(tracing::Level::WARN, "error", &message);
+}
+
+/// Logs a coverage change.
+fn log_notice(notice: &Notice) {
+    let who = identify(&notice.signature);
+    match &notice.change {
+        CoverageChange::Quarantined { reason, cooldown } => tracing::error!(
+            "quarantined signature {who} for {}s after too many faults (last: {reason}); until {} it sees no events",
+            cooldown.as_secs(),
+            crate::utc_time(notice.signature.counters.snapshot().quarantined_until_ms)
+        ),
+        CoverageChange::Reenabled {
+            restart_error: None,
+        } => {
+            tracing::warn!("re-enabled signature {who} with a fresh instance after its cool-down")
+        }
+        CoverageChange::Reenabled {
+            restart_error: Some(error),
+        } => tracing::error!(
+            "re-enabled signature {who} after its cool-down, but a fresh instance failed: {error}"
+        ),
+        CoverageChange::UpdateRejected { reason } => tracing::error!(
+            "rejected a new version of running signature {who}; the running version stays: {reason}"
+        ),
+    }
 }
 
 /// Dispatches events to signatures and writes their findings.
@@ -150,8 +212,41 @@ impl<W: Write> Pipeline<W> {
             Applied::NotLoaded(path) => {
                 tracing::debug!("{} was not running; nothing to unload", path.display())
             }
+            Applied::Unchanged => {}
         }
         self.board.set(self.signatures.status());
+        self.write_notices();
+    }
+
+    /// Work for a quiet moment: apply prepared changes and end quarantines
+    /// whose cool-down is over.
+    pub fn tick(&mut self) {
+        self.apply_pending();
+        self.signatures.tick();
+        self.write_notices();
+    }
+
+    /// Reports events the kernel dropped where findings go (and in the log).
+    pub fn report_kernel_drops(&mut self, lost: u64, total: u64) {
+        tracing::error!(
+            "the kernel dropped {lost} exec events ({total} since start): the ring buffer was full"
+        );
+        self.write_record(&CoverageRecord::events_lost(lost, total));
+    }
+
+    /// Writes and logs the coverage changes the signature set noted.
+    fn write_notices(&mut self) {
+        for notice in self.signatures.take_notices() {
+            log_notice(&notice);
+            self.write_record(&CoverageRecord::from_notice(&notice));
+        }
+    }
+
+    fn write_record(&mut self, record: &CoverageRecord) {
+        match self.writer.write_coverage(record) {
+            Ok(()) => self.counts.coverage_records += 1,
+            Err(error) => tracing::error!("cannot write a coverage record: {error}"),
+        }
     }
 
     /// Applies every change that is ready, without waiting.
@@ -210,25 +305,20 @@ impl<W: Write> Pipeline<W> {
             },
             |failure: Failure<'_>| {
                 failures += 1;
-                let id = &failure.signature.metadata.id;
-                tracing::warn!(
-                    signature = %id,
-                    event = %event.name,
-                    pid = event.host_pid,
-                    "{place}: {}",
-                    error_chain(&failure.error)
-                );
-                if failure.quarantined {
-                    tracing::error!(
-                        signature = %id,
-                        file = %failure.signature.path.display(),
-                        "quarantined signature {id}: it failed too often; it stays disabled until its file changes"
-                    );
-                }
+                log_failure(&failure, event, place);
             },
         );
         self.counts.signature_errors += failures;
+        self.write_notices();
         write_result
+    }
+
+    /// Tells every signature the source has ended, logging those that fail.
+    pub fn signal_source_complete(&mut self) {
+        self.signatures.signal(Signal::SourceComplete, |failure| {
+            log_failure(&failure, &source_complete_event(), &"end of input");
+        });
+        self.write_notices();
     }
 
     /// Flushes findings and returns the summary.
@@ -242,5 +332,30 @@ impl<W: Write> Pipeline<W> {
             signatures: self.signatures.status(),
             load_failures,
         })
+    }
+}
+
+/// What failure lines name for the `source-complete` signal.
+fn source_complete_event() -> Event {
+    Event {
+        timestamp_ns: 0,
+        name: "source-complete".into(),
+        origin: crate::wit::Origin::Host,
+        pid: 0,
+        tid: 0,
+        ppid: 0,
+        host_pid: 0,
+        host_tid: 0,
+        host_ppid: 0,
+        uid: 0,
+        mount_ns: 0,
+        pid_ns: 0,
+        cgroup_id: 0,
+        process_name: String::new(),
+        executable_path: String::new(),
+        host_name: String::new(),
+        container_id: String::new(),
+        return_value: 0,
+        payload: crate::wit::Payload::Generic(Vec::new()),
     }
 }

@@ -8,8 +8,11 @@
 //! findings_per_event = 64
 //! finding_kib = 64            # data carried by one finding
 //! log_kib_per_sec = 64        # log + stdout + stderr
-//! quarantine_after = 10       # failures within the window; 0 = never
+//! load_s = 10                 # instantiate + get-metadata + selected-events + init
+//! quarantine_after = 10       # traps and limit hits within the window; 0 = never
 //! quarantine_window_s = 60
+//! quarantine_cooldown_s = 30  # first quarantine; doubles on each repeat
+//! quarantine_cooldown_max_s = 3600
 //! stack_kib = 512             # engine-wide: [limits] only
 //!
 //! [signature."TRC-1016"]
@@ -64,6 +67,12 @@ pub struct LimitOverrides {
     pub quarantine_after: Option<u32>,
     /// The quarantine window, in seconds.
     pub quarantine_window_s: Option<u64>,
+    /// Time loading may take, in seconds.
+    pub load_s: Option<u64>,
+    /// The first quarantine's cool-down, in seconds.
+    pub quarantine_cooldown_s: Option<u64>,
+    /// The longest cool-down, in seconds.
+    pub quarantine_cooldown_max_s: Option<u64>,
     /// Wasm stack, in KiB (engine-wide).
     pub stack_kib: Option<usize>,
 }
@@ -92,6 +101,15 @@ impl LimitOverrides {
         }
         if let Some(s) = self.quarantine_window_s {
             limits.quarantine_window = Duration::from_secs(s);
+        }
+        if let Some(s) = self.load_s {
+            limits.load_time = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = self.quarantine_cooldown_s {
+            limits.quarantine_cooldown = Duration::from_secs(s);
+        }
+        if let Some(s) = self.quarantine_cooldown_max_s {
+            limits.quarantine_cooldown_max = Duration::from_secs(s);
         }
         if let Some(kib) = self.stack_kib {
             limits.wasm_stack_bytes = kib.max(64) << 10;

@@ -49,6 +49,9 @@ impl StatusBoard {
                     "limitHits": stats.limit_hits,
                     "quarantines": stats.quarantines,
                     "quarantined": stats.quarantined,
+                    "quarantinedUntil": (stats.quarantined_until_ms != 0)
+                        .then(|| crate::utc_time(stats.quarantined_until_ms)),
+                    "missedEvents": stats.missed_events,
                     "droppedLogBytes": stats.dropped_log_bytes,
                 })
             })
@@ -120,15 +123,15 @@ pub fn print_status(path: &Path) -> anyhow::Result<()> {
     );
     for s in status["signatures"].as_array().into_iter().flatten() {
         let sha = s["sha256"].as_str().unwrap_or("");
-        let state = if s["quarantined"].as_bool() == Some(true) {
-            "quarantined"
-        } else {
-            "active"
+        let state = match s["quarantinedUntil"].as_str() {
+            Some(until) => format!("quarantined until {}", crate::printable(until)),
+            None if s["quarantined"].as_bool() == Some(true) => "quarantined".to_owned(),
+            None => "active".to_owned(),
         };
         println!(
             "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<11}  {}",
-            s["id"].as_str().unwrap_or("?"),
-            s["version"].as_str().unwrap_or("?"),
+            crate::printable(s["id"].as_str().unwrap_or("?")),
+            crate::printable(s["version"].as_str().unwrap_or("?")),
             &sha[..sha.len().min(12)],
             s["events"].as_u64().unwrap_or(0),
             s["findings"].as_u64().unwrap_or(0),
@@ -136,7 +139,7 @@ pub fn print_status(path: &Path) -> anyhow::Result<()> {
             s["traps"].as_u64().unwrap_or(0),
             s["limitHits"].as_u64().unwrap_or(0),
             state,
-            s["file"].as_str().unwrap_or("?"),
+            crate::printable(s["file"].as_str().unwrap_or("?")),
         );
     }
     Ok(())

@@ -17,7 +17,10 @@ pub fn inspect(module: &Path) -> anyhow::Result<ExitCode> {
     let signature = match LoadedSignature::load(&runtime, module, &[]) {
         Ok(signature) => signature,
         Err(error) => {
-            eprintln!("sigbox: not a valid signature: {}", error_chain(&error));
+            eprintln!(
+                "sigbox: not a valid signature: {}",
+                crate::printable(&error_chain(&error))
+            );
             return Ok(ExitCode::FAILURE);
         }
     };

@@ -40,68 +40,107 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    tokio.block_on(async move {
-        let mut collector =
-            ExecCollector::start().context("cannot start the eBPF exec collector")?;
-        prepare_status_dir(options.status_file.as_deref(), account)?;
-        privilege::drop_privileges(account).context("cannot drop privileges")?;
-        tracing::info!(
-            uid = current_uid(),
-            "eBPF attached; dropped every capability{}",
-            options
-                .user
-                .as_deref()
-                .map(|u| format!(" and switched to user {u}"))
-                .unwrap_or_default()
-        );
+    // The collector registers its ring buffer with this runtime's reactor.
+    let mut collector = tokio
+        .block_on(async { ExecCollector::start() })
+        .context("cannot start the eBPF exec collector")?;
+    prepare_status_dir(options.status_file.as_deref(), account)?;
+    privilege::drop_privileges(account).context("cannot drop privileges")?;
+    tracing::info!(
+        uid = current_uid(),
+        "eBPF attached; dropped every capability{}",
+        options
+            .user
+            .as_deref()
+            .map(|u| format!(" and switched to user {u}"))
+            .unwrap_or_default()
+    );
 
-        let runtime = Runtime::new(options.policy.defaults.clone())
-            .context("cannot start the wasm engine")?;
-        let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
-        let load_failures = load_signatures(
-            &runtime,
-            options.policy.clone(),
-            &options.signatures,
-            options.reload,
-            &mut pipeline,
-        )?;
-        write_status(&pipeline, options.status_file.as_deref())?;
-        let mut shutdown = pin!(shutdown_signal());
-        tracing::info!(
-            prev_comm_source = ?collector.prev_comm_source(),
-            "watching exec events; stop with SIGINT or SIGTERM"
-        );
-        let mut batch = Vec::with_capacity(4096);
-        let mut idle = tokio::time::interval(IDLE_APPLY);
-        'events: loop {
+    let runtime =
+        Runtime::new(options.policy.defaults.clone()).context("cannot start the wasm engine")?;
+    let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
+    let load_failures = load_signatures(
+        &runtime,
+        options.policy.clone(),
+        &options.signatures,
+        options.reload,
+        &mut pipeline,
+    )?;
+    write_status(&pipeline, options.status_file.as_deref())?;
+    let mut shutdown = pin!(shutdown_signal());
+    tracing::info!(
+        prev_comm_source = ?collector.prev_comm_source(),
+        "watching exec events; stop with SIGINT or SIGTERM"
+    );
+    let mut batch = Vec::with_capacity(4096);
+    let mut idle = tokio.block_on(async { tokio::time::interval(IDLE_APPLY) });
+    let mut reported_drops = 0;
+    loop {
+        // Only the waiting happens inside the async runtime. Signatures are
+        // called outside it: wasmtime-wasi's synchronous host calls start
+        // their own runtime, which panics inside another one.
+        let wake = tokio.block_on(async {
             tokio::select! {
                 biased;
-                name = &mut shutdown => {
-                    tracing::info!("received {name}, stopping");
+                name = &mut shutdown => Wake::Stop(name),
+                _ = idle.tick() => Wake::Idle,
+                read = collector.read_batch(&mut batch) => Wake::Events(read),
+            }
+        });
+        match wake {
+            Wake::Stop(name) => {
+                tracing::info!("received {name}, stopping");
+                break;
+            }
+            Wake::Idle => pipeline.tick(),
+            Wake::Events(read) => {
+                read.context("cannot read the exec ring buffer")?;
+                if !process_batch(&mut pipeline, &mut batch) {
                     break;
-                }
-                _ = idle.tick() => pipeline.apply_pending(),
-                read = collector.read_batch(&mut batch) => {
-                    read.context("cannot read the exec ring buffer")?;
-                    for event in batch.drain(..) {
-                        pipeline.counts_mut().records += 1;
-                        if let Err(error) = pipeline.process(&event, None, &KERNEL) {
-                            if error.kind() != io::ErrorKind::BrokenPipe {
-                                tracing::error!("cannot write findings: {error}");
-                            }
-                            break 'events;
-                        }
-                    }
                 }
             }
         }
-        let counts = pipeline.counts_mut();
-        counts.kernel_drops = Some(collector.kernel_drops());
-        counts.bad_records += collector.bad_records();
-        // Detaches the programs before the summary is printed.
-        drop(collector);
-        finish(pipeline, load_failures)
-    })
+        // Events the kernel could not hand over are lost detections: say so
+        // where findings go, not only in the summary.
+        let drops = collector.kernel_drops();
+        if drops > reported_drops {
+            pipeline.report_kernel_drops(drops - reported_drops, drops);
+            reported_drops = drops;
+        }
+    }
+    let counts = pipeline.counts_mut();
+    counts.kernel_drops = Some(collector.kernel_drops());
+    counts.bad_records += collector.bad_records();
+    // Detaches the programs before the summary is printed.
+    drop(collector);
+    finish(pipeline, load_failures)
+}
+
+/// What woke the live loop.
+enum Wake {
+    /// A shutdown signal, by name.
+    Stop(&'static str),
+    /// Nothing happened for [`IDLE_APPLY`]: apply pending changes, end cool-downs.
+    Idle,
+    /// A batch of events was read (or reading failed).
+    Events(Result<usize, crate::source::bpf::BpfError>),
+}
+
+/// Evaluates a batch of events; false when findings can no longer be written.
+fn process_batch<W: io::Write>(
+    pipeline: &mut Pipeline<W>,
+    batch: &mut Vec<crate::wit::Event>,
+) -> bool {
+    for event in batch.drain(..) {
+        pipeline.counts_mut().records += 1;
+        if let Err(error) = pipeline.process(&event, None, &KERNEL) {
+            if error.kind() != io::ErrorKind::BrokenPipe {
+                tracing::error!("cannot write findings: {error}");
+            }
+            return false;
+        }
+    }
+    true
 }
 
 /// Creates the status file's directory while still privileged and, when

@@ -14,10 +14,8 @@ use anyhow::Context;
 use tokio::sync::mpsc::unbounded_channel;
 
 use crate::config::{Command, Reload};
-use crate::engine::{Catalog, Policy, Runtime, SignatureSet, log_rejections, spawn_watcher};
-use crate::error_chain;
+use crate::engine::{Catalog, Policy, Runtime, log_rejections, spawn_watcher};
 use crate::pipeline::Pipeline;
-use crate::wit::Signal;
 
 /// Runs one command to completion.
 ///
@@ -90,17 +88,6 @@ fn write_status<W: io::Write>(pipeline: &Pipeline<W>, path: Option<&Path>) -> an
         );
     }
     Ok(())
-}
-
-/// Tells every signature the source has ended, logging those that fail.
-fn signal_source_complete(set: &mut SignatureSet) {
-    set.signal(Signal::SourceComplete, |failure| {
-        tracing::warn!(
-            signature = %failure.signature.metadata.id,
-            "source-complete signal: {}",
-            error_chain(&failure.error)
-        );
-    });
 }
 
 /// Flushes findings and prints the summary to stderr. A closed stdout is a

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::{finish, load_signatures, signal_source_complete, write_status};
+use super::{finish, load_signatures, write_status};
 use crate::config::{Input, Reload, ReplayOptions};
 use crate::engine::Runtime;
 use crate::pipeline::Pipeline;
@@ -52,6 +52,6 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
         return Err(error).context("replay stopped");
     }
     pipeline.apply_pending();
-    signal_source_complete(pipeline.signatures_mut());
+    pipeline.signal_source_complete();
     finish(pipeline, load_failures)
 }

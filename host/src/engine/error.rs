@@ -52,6 +52,14 @@ pub enum LoadError {
         #[source]
         source: BoxError,
     },
+    /// Loading ran into one of the signature's limits.
+    #[error("{path}: {stage} exceeded the {limit}")]
+    LoadLimit {
+        path: PathBuf,
+        stage: &'static str,
+        /// The limit, its value and the option that raises it.
+        limit: String,
+    },
     /// The metadata is unusable (for example an empty id).
     #[error("{path}: invalid metadata: {reason}")]
     Metadata { path: PathBuf, reason: String },
@@ -94,7 +102,51 @@ pub enum EvalError {
     Unavailable(#[source] BoxError),
 }
 
+impl LoadError {
+    /// The file the error is about.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Self::Read { path, .. }
+            | Self::NotWasm { path }
+            | Self::CoreModule { path }
+            | Self::Compile { path, .. }
+            | Self::WrongWorld { path, .. }
+            | Self::Trap { path, .. }
+            | Self::LoadLimit { path, .. }
+            | Self::Metadata { path, .. }
+            | Self::Init { path, .. }
+            | Self::DuplicateId { path, .. } => path,
+        }
+    }
+}
+
+/// The most of a guest's message (an error it returned, a trap or `init`
+/// refusal) kept: the rest is cut before it is logged or stored.
+pub const MAX_GUEST_MESSAGE: usize = 1024;
+
+/// `message` cut to [`MAX_GUEST_MESSAGE`] bytes on a character boundary,
+/// saying how long it was.
+pub(crate) fn bounded_message(mut message: String) -> String {
+    if message.len() > MAX_GUEST_MESSAGE {
+        let total = message.len();
+        let mut end = MAX_GUEST_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(&format!("… ({total} bytes, cut)"));
+    }
+    message
+}
+
 impl EvalError {
+    /// Whether this is a fault (a trap or a limit hit) that counts toward
+    /// quarantine. An error the signature returned is it doing its job on
+    /// input it cannot judge, never a fault.
+    pub fn is_fault(&self) -> bool {
+        !matches!(self, Self::Returned(_))
+    }
+
     /// Whether this failure left the instance unusable (it must be rebuilt).
     pub fn poisons_instance(&self) -> bool {
         match self {

@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use bytes::Bytes;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 /// The longest line logged at once; longer lines are cut.
 const MAX_LINE: usize = 4096;
@@ -72,7 +74,8 @@ impl LogBudget {
         state.available =
             (state.available + now.duration_since(state.refilled).as_secs_f64() * rate).min(rate);
         state.refilled = now;
-        let cost = (message.len().min(MAX_LINE) + LINE_OVERHEAD) as f64;
+        // The tag (the signature id) is part of every line it costs.
+        let cost = (message.len().min(MAX_LINE) + state.tag.len() + LINE_OVERHEAD) as f64;
         if cost > state.available {
             state.dropped_bytes += message.len() as u64;
             return;
@@ -83,23 +86,23 @@ impl LogBudget {
         state.reported = state.dropped_bytes;
         let signature = state.tag.as_str();
         if unreported > 0 {
-            tracing::warn!(target: "sigbox::guest", signature, "dropped {unreported} bytes of output over the log budget");
+            tracing::warn!(target: "sigbox::guest", signature = %signature, "dropped {unreported} bytes of output over the log budget");
         }
         match level {
             tracing::Level::TRACE => {
-                tracing::trace!(target: "sigbox::guest", signature, stream, "{message}")
+                tracing::trace!(target: "sigbox::guest", signature = %signature, stream, "{message}")
             }
             tracing::Level::DEBUG => {
-                tracing::debug!(target: "sigbox::guest", signature, stream, "{message}")
+                tracing::debug!(target: "sigbox::guest", signature = %signature, stream, "{message}")
             }
             tracing::Level::INFO => {
-                tracing::info!(target: "sigbox::guest", signature, stream, "{message}")
+                tracing::info!(target: "sigbox::guest", signature = %signature, stream, "{message}")
             }
             tracing::Level::WARN => {
-                tracing::warn!(target: "sigbox::guest", signature, stream, "{message}")
+                tracing::warn!(target: "sigbox::guest", signature = %signature, stream, "{message}")
             }
             tracing::Level::ERROR => {
-                tracing::error!(target: "sigbox::guest", signature, stream, "{message}")
+                tracing::error!(target: "sigbox::guest", signature = %signature, stream, "{message}")
             }
         }
     }
@@ -148,23 +151,60 @@ impl IsTerminal for GuestOutput {
 
 impl StdoutStream for GuestOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter {
-            output: self.clone(),
-            pending: Vec::new(),
-        })
+        Box::new(LineWriter::new(self.clone()))
+    }
+
+    /// A stream that is always ready and writes synchronously: wasmtime-wasi's
+    /// default adapter would buffer in a background task, which a guest could
+    /// keep busy and which needs an async runtime.
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(LineWriter::new(self.clone()))
     }
 }
 
+/// How many bytes a guest may hand over in one write; each write is
+/// processed before the call returns.
+const WRITE_PERMIT: usize = 64 << 10;
+
 /// Splits writes into lines; a partial line waits for its end (or is cut
-/// at [`MAX_LINE`]).
+/// at [`MAX_LINE`]), so at most [`MAX_LINE`] bytes are ever held.
 struct LineWriter {
     output: GuestOutput,
     pending: Vec<u8>,
 }
 
 impl LineWriter {
-    fn emit(&mut self, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
+    fn new(output: GuestOutput) -> Self {
+        Self {
+            output,
+            pending: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, mut buf: &[u8]) {
+        while !buf.is_empty() {
+            let room = MAX_LINE - self.pending.len();
+            match buf.iter().take(room).position(|&b| b == b'\n') {
+                Some(end) => {
+                    self.pending.extend_from_slice(&buf[..end]);
+                    buf = &buf[end + 1..];
+                    self.emit_pending();
+                }
+                None => {
+                    let take = room.min(buf.len());
+                    self.pending.extend_from_slice(&buf[..take]);
+                    buf = &buf[take..];
+                    if self.pending.len() >= MAX_LINE {
+                        self.emit_pending();
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit_pending(&mut self) {
+        let line = std::mem::take(&mut self.pending);
+        let text = String::from_utf8_lossy(&line);
         let text = text.trim_end();
         if !text.is_empty() {
             self.output
@@ -174,22 +214,43 @@ impl LineWriter {
     }
 }
 
+impl Drop for LineWriter {
+    /// A last partial line is logged when the guest drops its stream.
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            self.emit_pending();
+        }
+    }
+}
+
+impl OutputStream for LineWriter {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_PERMIT)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LineWriter {
+    /// Always ready: writes never wait.
+    async fn ready(&mut self) {}
+}
+
 impl AsyncWrite for LineWriter {
     fn poll_write(
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        this.pending.extend_from_slice(buf);
-        while let Some(end) = this.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = this.pending.drain(..=end).collect();
-            this.emit(&line);
-        }
-        if this.pending.len() >= MAX_LINE {
-            let line = std::mem::take(&mut this.pending);
-            this.emit(&line);
-        }
+        self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }
 
@@ -199,8 +260,7 @@ impl AsyncWrite for LineWriter {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.pending.is_empty() {
-            let line = std::mem::take(&mut self.pending);
-            self.emit(&line);
+            self.emit_pending();
         }
         Poll::Ready(Ok(()))
     }
@@ -220,6 +280,22 @@ mod tests {
             budget.dropped_bytes(),
             60,
             "the second line exceeds the budget"
+        );
+    }
+
+    #[test]
+    fn writes_are_split_into_lines_and_long_lines_are_cut() {
+        let budget = LogBudget::new("T".into(), 1 << 20);
+        let mut writer = LineWriter::new(GuestOutput::new(budget, "stdout"));
+        writer.push(b"one\ntw");
+        assert_eq!(writer.pending, b"tw");
+        writer.push(b"o\n");
+        assert!(writer.pending.is_empty());
+        writer.push(&vec![b'x'; MAX_LINE * 2 + 10]);
+        assert_eq!(
+            writer.pending.len(),
+            10,
+            "two full lines were cut and logged"
         );
     }
 

@@ -19,20 +19,21 @@ pub struct HostState {
 }
 
 impl HostState {
-    /// State for a new instance. WASI is empty: `WasiCtxBuilder::new()` gives no
-    /// preopened directories, no environment, no arguments, no network access
-    /// (every socket address is denied and name lookup is off unless enabled,
-    /// which sigbox never does) and empty stdin; stdout and stderr are
+    /// State for a new instance. WASI is empty (see [`super::wasi`]): no
+    /// preopened directories, no environment, no arguments, no sockets, no
+    /// name lookup, empty stdin, no clock to wait on; stdout and stderr are
     /// forwarded to the log through `output`'s budget.
     pub fn new(output: Arc<LogBudget>, limits: &Limits) -> Self {
-        let wasi = WasiCtx::builder()
-            .stdout(GuestOutput::new(output.clone(), "stdout"))
-            .stderr(GuestOutput::new(output.clone(), "stderr"))
-            .build();
+        let wasi = super::wasi::context(
+            GuestOutput::new(output.clone(), "stdout"),
+            GuestOutput::new(output.clone(), "stderr"),
+        );
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(super::wasi::MAX_HOST_RESOURCES);
         Self {
             output,
             wasi,
-            table: ResourceTable::new(),
+            table,
             store_limits: store_limits(limits),
         }
     }

@@ -11,8 +11,14 @@ use crate::wit::Field;
 /// suit detections that look at one event at a time and keep little state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// CPU time one guest call may take before it traps.
+    /// Time one guest call (`on-event`, `on-signal`) may take before it is
+    /// interrupted. Wall-clock time, measured by the engine's epoch ticks
+    /// (1 ms), so time the thread is descheduled counts too.
     pub cpu_per_event: Duration,
+    /// Time loading may take: instantiation, `get-metadata`,
+    /// `selected-events` and `init` together (and each rebuild after a
+    /// trap). Wall-clock, like `cpu_per_event`.
+    pub load_time: Duration,
     /// Linear memory one signature instance may grow to, in bytes.
     pub memory_bytes: usize,
     /// Wasm call stack, in bytes. Engine-wide: only the default applies.
@@ -24,17 +30,23 @@ pub struct Limits {
     /// Bytes per second a signature may log (host `log`, stdout, stderr);
     /// the excess is dropped and counted.
     pub log_bytes_per_sec: usize,
-    /// Failures (errors, traps, limit hits) within `quarantine_window` that
-    /// quarantine a signature; 0 never quarantines.
+    /// Faults (traps and limit hits; never errors the signature returns)
+    /// within `quarantine_window` that quarantine a signature; 0 never
+    /// quarantines.
     pub quarantine_after: u32,
     /// The window for `quarantine_after`.
     pub quarantine_window: Duration,
+    /// How long the first quarantine lasts; each repeat doubles it.
+    pub quarantine_cooldown: Duration,
+    /// The longest a quarantine lasts.
+    pub quarantine_cooldown_max: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             cpu_per_event: Duration::from_millis(10),
+            load_time: Duration::from_secs(10),
             memory_bytes: 64 << 20,
             wasm_stack_bytes: 512 << 10,
             findings_per_event: 64,
@@ -42,19 +54,35 @@ impl Default for Limits {
             log_bytes_per_sec: 64 << 10,
             quarantine_after: 10,
             quarantine_window: Duration::from_secs(60),
+            quarantine_cooldown: Duration::from_secs(30),
+            quarantine_cooldown_max: Duration::from_secs(3600),
         }
     }
 }
 
 impl Limits {
-    /// The CPU limit as a number of epoch ticks (at least one).
+    /// The per-call time limit as a number of epoch ticks (at least one).
     pub fn cpu_ticks(&self) -> u64 {
-        let ticks = self
-            .cpu_per_event
-            .as_nanos()
-            .div_ceil(EPOCH_TICK.as_nanos());
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+        ticks(self.cpu_per_event)
     }
+
+    /// The load time limit as a number of epoch ticks (at least one).
+    pub fn load_ticks(&self) -> u64 {
+        ticks(self.load_time)
+    }
+
+    /// The cool-down of the `nth` quarantine (1-based): doubled each time, capped.
+    pub fn cooldown(&self, nth: u32) -> Duration {
+        let doublings = nth.saturating_sub(1).min(32);
+        self.quarantine_cooldown
+            .saturating_mul(1 << doublings)
+            .min(self.quarantine_cooldown_max)
+    }
+}
+
+fn ticks(limit: Duration) -> u64 {
+    let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
+    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }
 
 /// Limits and `init` configuration for every signature: defaults plus
@@ -104,6 +132,15 @@ mod tests {
         assert_eq!(limits(10_000).cpu_ticks(), 10);
         assert_eq!(limits(10_500).cpu_ticks(), 11);
         assert_eq!(limits(0).cpu_ticks(), 1);
+    }
+
+    #[test]
+    fn cooldowns_double_up_to_the_cap() {
+        let limits = Limits::default();
+        let secs = |n| limits.cooldown(n).as_secs();
+        assert_eq!([secs(1), secs(2), secs(3)], [30, 60, 120]);
+        assert_eq!(secs(8), 3600, "capped at an hour");
+        assert_eq!(secs(u32::MAX), 3600);
     }
 
     #[test]

@@ -5,7 +5,8 @@ pub mod bindings;
 pub mod cache;
 mod catalog;
 mod error;
-mod guest_output;
+pub mod guest_output;
+pub mod guest_values;
 mod host_api;
 mod host_state;
 mod limits;
@@ -13,6 +14,7 @@ mod runtime;
 mod selector;
 mod set;
 mod signature;
+mod wasi;
 mod watcher;
 
 pub use catalog::{Catalog, Scan, is_signature_file, wasm_files};
@@ -21,7 +23,8 @@ pub use host_state::HostState;
 pub use limits::{Limits, Policy};
 pub use runtime::{Runtime, RuntimeOptions};
 pub use set::{
-    Applied, Change, Counters, Detection, Failure, SignatureSet, SignatureStats, SignatureStatus,
+    Applied, Change, Counters, CoverageChange, Detection, ErrorReport, Failure, Notice,
+    SignatureSet, SignatureStats, SignatureStatus, unix_ms,
 };
 pub use signature::{LoadedSignature, SignatureInfo};
 pub use watcher::{log_rejections, spawn as spawn_watcher};

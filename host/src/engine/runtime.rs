@@ -93,8 +93,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         // Guests compiled with Rust's std import WASI; the context behind it is
-        // empty (see `HostState::new`), so these imports grant nothing.
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        // empty and nothing in it waits (see `super::wasi`).
+        super::wasi::add_to_linker(&mut linker)?;
 
         let cache = if compile_cache {
             open_cache(cache_dir, &engine)

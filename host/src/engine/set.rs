@@ -9,9 +9,10 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::error::EvalError;
+use super::guest_output::LogBudget;
 use super::selector::Selector;
 use super::signature::{LoadedSignature, SignatureInfo};
 use crate::wit::{Event, Finding, Signal};
@@ -26,19 +27,22 @@ pub struct Counters {
     pub events: AtomicU64,
     /// Findings it produced.
     pub findings: AtomicU64,
-    /// Events it failed to evaluate, for any reason (the sum of the next
-    /// three plus errors it returned itself).
+    /// Events it failed to evaluate, for any reason (errors it returned
+    /// plus traps plus limit hits).
     pub errors: AtomicU64,
     /// Traps (panics, `unreachable`, …).
     pub traps: AtomicU64,
     /// Resource limit hits (CPU, memory, stack, findings, finding size).
     pub limit_hits: AtomicU64,
-    /// Times it was quarantined (0 or 1 per loaded version).
+    /// Times it was quarantined.
     pub quarantines: AtomicU64,
+    /// Selected events it did not see because it was quarantined.
+    pub missed_events: AtomicU64,
     /// Log bytes dropped over its budget.
     pub dropped_log_bytes: AtomicU64,
-    /// Whether it is quarantined: disabled until its file changes.
-    pub quarantined: std::sync::atomic::AtomicBool,
+    /// While quarantined: until when, in milliseconds since the Unix epoch;
+    /// 0 while active.
+    pub quarantined_until_ms: AtomicU64,
 }
 
 /// A snapshot of [`Counters`].
@@ -56,10 +60,14 @@ pub struct SignatureStats {
     pub limit_hits: u64,
     /// Quarantines.
     pub quarantines: u64,
+    /// Selected events missed while quarantined.
+    pub missed_events: u64,
     /// Log bytes dropped over its budget.
     pub dropped_log_bytes: u64,
     /// Whether it is quarantined now.
     pub quarantined: bool,
+    /// Until when (ms since the Unix epoch), 0 when active.
+    pub quarantined_until_ms: u64,
 }
 
 impl Counters {
@@ -73,8 +81,10 @@ impl Counters {
             traps: get(&self.traps),
             limit_hits: get(&self.limit_hits),
             quarantines: get(&self.quarantines),
+            missed_events: get(&self.missed_events),
             dropped_log_bytes: get(&self.dropped_log_bytes),
-            quarantined: self.quarantined.load(Ordering::Relaxed),
+            quarantined: get(&self.quarantined_until_ms) != 0,
+            quarantined_until_ms: get(&self.quarantined_until_ms),
         }
     }
 
@@ -90,46 +100,183 @@ struct Slot {
     selectors: Vec<Selector>,
     event_id: u32,
     counters: Arc<Counters>,
-    /// When its recent failures happened, for the quarantine rule.
-    failures: VecDeque<Instant>,
+    /// When its recent faults (traps, limit hits) happened, for the
+    /// quarantine rule.
+    faults: VecDeque<Instant>,
+    /// While quarantined: when it comes back.
+    quarantined_until: Option<Instant>,
+    /// Which log lines its returned errors get.
+    error_log: ErrorLog,
 }
 
 impl Slot {
-    /// Counts a failure by kind; quarantines the signature when it has failed
-    /// `quarantine_after` times within `quarantine_window`. Returns true when
-    /// this failure quarantined it.
-    fn record_failure(&mut self, error: &EvalError) -> bool {
+    /// Counts a failure by kind; a fault (never a returned error) may
+    /// quarantine the signature. Returns the quarantine's end when this
+    /// failure started one.
+    fn record_failure(&mut self, error: &EvalError, now: Instant) -> Option<Duration> {
         let counters = &self.counters;
         Counters::add(&counters.errors, 1);
         match error {
             EvalError::Trap(_) | EvalError::Unavailable(_) => Counters::add(&counters.traps, 1),
             EvalError::LimitHit { .. } => Counters::add(&counters.limit_hits, 1),
-            EvalError::Returned(_) => {}
+            EvalError::Returned(_) => return None,
         }
         let limits = self.signature.limits();
         if limits.quarantine_after == 0 {
-            return false;
+            return None;
         }
-        let now = Instant::now();
-        self.failures.push_back(now);
+        self.faults.push_back(now);
         while self
-            .failures
+            .faults
             .front()
             .is_some_and(|&t| now.duration_since(t) > limits.quarantine_window)
         {
-            self.failures.pop_front();
+            self.faults.pop_front();
         }
-        if self.failures.len() < limits.quarantine_after as usize {
-            return false;
+        if self.faults.len() < limits.quarantine_after as usize {
+            return None;
         }
-        counters.quarantined.store(true, Ordering::Relaxed);
-        Counters::add(&counters.quarantines, 1);
-        true
+        self.faults.clear();
+        let nth = counters.quarantines.fetch_add(1, Ordering::Relaxed) + 1;
+        let cooldown = limits.cooldown(u32::try_from(nth).unwrap_or(u32::MAX));
+        self.quarantined_until = Some(now + cooldown);
+        counters
+            .quarantined_until_ms
+            .store(unix_ms(SystemTime::now() + cooldown), Ordering::Relaxed);
+        Some(cooldown)
     }
 
-    fn quarantined(&self) -> bool {
-        self.counters.quarantined.load(Ordering::Relaxed)
+    /// Handles a failure: counts it, decides whether it is logged, and
+    /// notes a quarantine it started.
+    fn fail(
+        &mut self,
+        error: &EvalError,
+        now: Instant,
+        notices: &mut Vec<Notice>,
+    ) -> (Option<Duration>, ErrorReport) {
+        let quarantined_for = self.record_failure(error, now);
+        let report = if error.is_fault() {
+            ErrorReport::Log { suppressed: 0 }
+        } else {
+            self.error_log.decide(now)
+        };
+        if let Some(cooldown) = quarantined_for {
+            notices.push(Notice {
+                signature: status(self),
+                change: CoverageChange::Quarantined {
+                    reason: error.to_string(),
+                    cooldown,
+                },
+            });
+        }
+        (quarantined_for, report)
     }
+
+    /// Whether the signature sits out this event; ends a quarantine whose
+    /// cool-down is over (with a fresh instance), noting it in `notices`.
+    fn sits_out(&mut self, now: Instant, notices: &mut Vec<Notice>) -> bool {
+        let Some(until) = self.quarantined_until else {
+            return false;
+        };
+        if now < until {
+            return true;
+        }
+        self.quarantined_until = None;
+        self.counters
+            .quarantined_until_ms
+            .store(0, Ordering::Relaxed);
+        let restarted = self.signature.restart();
+        notices.push(Notice {
+            signature: status(self),
+            change: CoverageChange::Reenabled {
+                restart_error: restarted.err().map(|e| crate::error_chain(&e)),
+            },
+        });
+        false
+    }
+}
+
+/// Rate limit for the log lines of errors a signature returns: the first
+/// [`ErrorLog::FULL`] in full, then one line per [`ErrorLog::PERIOD`] saying
+/// how many more there were, so a malformed stream cannot flood the log.
+#[derive(Default)]
+struct ErrorLog {
+    logged: u32,
+    suppressed: u64,
+    last_summary: Option<Instant>,
+}
+
+impl ErrorLog {
+    const FULL: u32 = 5;
+    const PERIOD: Duration = Duration::from_secs(10);
+
+    fn decide(&mut self, now: Instant) -> ErrorReport {
+        if self.logged < Self::FULL {
+            self.logged += 1;
+            return ErrorReport::Log { suppressed: 0 };
+        }
+        if self
+            .last_summary
+            .is_none_or(|t| now.duration_since(t) >= Self::PERIOD)
+        {
+            self.last_summary = Some(now);
+            let suppressed = std::mem::take(&mut self.suppressed);
+            return ErrorReport::Log { suppressed };
+        }
+        self.suppressed += 1;
+        ErrorReport::Suppressed
+    }
+}
+
+/// Whether a failure gets a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorReport {
+    /// Log it; `suppressed` similar errors were not logged since the last line.
+    Log {
+        /// Errors not logged since the previous line.
+        suppressed: u64,
+    },
+    /// Counted only (rate limit).
+    Suppressed,
+}
+
+/// A change in what a signature can detect, written where findings go.
+#[derive(Debug, Clone)]
+pub enum CoverageChange {
+    /// Disabled for `cooldown` after too many faults.
+    Quarantined {
+        /// The fault that tipped it over.
+        reason: String,
+        /// How long it stays disabled.
+        cooldown: Duration,
+    },
+    /// Back after its cool-down, with a fresh instance (or, if that failed,
+    /// why: it then fails each event until the next quarantine).
+    Reenabled {
+        /// Why a fresh instance could not be made, if it could not.
+        restart_error: Option<String>,
+    },
+    /// A new version of its file was rejected; the running version stays.
+    UpdateRejected {
+        /// Why the new version was rejected.
+        reason: String,
+    },
+}
+
+/// A coverage change and the signature it concerns (state after the change).
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// The signature, with its counters.
+    pub signature: SignatureStatus,
+    /// What changed.
+    pub change: CoverageChange,
+}
+
+/// Milliseconds since the Unix epoch (never 0 for a real time).
+pub fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .max(1)
 }
 
 /// What a [`SignatureSet`] reports about one running signature.
@@ -159,8 +306,12 @@ pub struct Failure<'a> {
     pub signature: &'a SignatureInfo,
     /// Why.
     pub error: EvalError,
-    /// True when this failure quarantined the signature.
-    pub quarantined: bool,
+    /// When this failure quarantined the signature: for how long.
+    pub quarantined_for: Option<Duration>,
+    /// Whether to log it (returned errors are rate-limited).
+    pub report: ErrorReport,
+    /// The signature's log budget: failure lines are its output too.
+    pub log: &'a LogBudget,
 }
 
 /// A change to the set, prepared off the dispatch path.
@@ -169,6 +320,14 @@ pub enum Change {
     Upsert(Box<LoadedSignature>),
     /// Stop running the signature loaded from this file.
     Remove(PathBuf),
+    /// A new version of this file was rejected (the reason given); whatever
+    /// runs from it keeps running.
+    Rejected {
+        /// The file.
+        path: PathBuf,
+        /// Why, in one line.
+        reason: String,
+    },
 }
 
 /// What applying a [`Change`] did.
@@ -187,6 +346,8 @@ pub enum Applied {
     Unloaded(SignatureStatus),
     /// Nothing was running from that file.
     NotLoaded(PathBuf),
+    /// Nothing changed (a rejected update: the running version stays).
+    Unchanged,
 }
 
 /// The running signatures, indexed by the event names they select.
@@ -197,6 +358,8 @@ pub struct SignatureSet {
     by_event: HashMap<String, Vec<usize>>,
     /// Signature id → finding event id, stable across reloads within a run.
     event_ids: HashMap<String, u32>,
+    /// Coverage changes not yet taken by [`SignatureSet::take_notices`].
+    notices: Vec<Notice>,
 }
 
 impl SignatureSet {
@@ -220,7 +383,9 @@ impl SignatureSet {
                     selectors,
                     event_id,
                     counters: Arc::default(),
-                    failures: VecDeque::new(),
+                    faults: VecDeque::new(),
+                    quarantined_until: None,
+                    error_log: ErrorLog::default(),
                 };
                 let path = slot.signature.info().path.clone();
                 match self.position(&path) {
@@ -241,6 +406,15 @@ impl SignatureSet {
                 Some(index) => Applied::Unloaded(status(&self.slots.remove(index))),
                 None => Applied::NotLoaded(path),
             },
+            Change::Rejected { path, reason } => {
+                if let Some(index) = self.position(&path) {
+                    self.notices.push(Notice {
+                        signature: status(&self.slots[index]),
+                        change: CoverageChange::UpdateRejected { reason },
+                    });
+                }
+                return Applied::Unchanged;
+            }
         };
         self.reindex();
         applied
@@ -292,12 +466,14 @@ impl SignatureSet {
         let Some(indexes) = self.by_event.get(&event.name) else {
             return;
         };
+        let now = Instant::now();
         for &index in indexes {
             let slot = &mut self.slots[index];
-            if slot.quarantined() {
+            if !slot.selectors.iter().any(|s| s.accepts(event)) {
                 continue;
             }
-            if !slot.selectors.iter().any(|s| s.accepts(event)) {
+            if slot.sits_out(now, &mut self.notices) {
+                Counters::add(&slot.counters.missed_events, 1);
                 continue;
             }
             Counters::add(&slot.counters.events, 1);
@@ -313,11 +489,13 @@ impl SignatureSet {
                     }
                 }
                 Err(error) => {
-                    let quarantined = slot.record_failure(&error);
+                    let (quarantined_for, report) = slot.fail(&error, now, &mut self.notices);
                     on_failure(Failure {
                         signature: slot.signature.info(),
                         error,
-                        quarantined,
+                        quarantined_for,
+                        report,
+                        log: slot.signature.log_budget(),
                     });
                 }
             }
@@ -328,15 +506,35 @@ impl SignatureSet {
         }
     }
 
+    /// Ends the quarantines whose cool-down is over, even when no event
+    /// arrives (the live loop calls this when idle).
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            slot.sits_out(now, &mut self.notices);
+        }
+    }
+
+    /// Coverage changes since the last call, oldest first.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
     /// Sends `signal` to every signature, reporting those that fail.
     pub fn signal(&mut self, signal: Signal, mut on_failure: impl FnMut(Failure<'_>)) {
-        for slot in self.slots.iter_mut().filter(|s| !s.quarantined()) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            if slot.sits_out(now, &mut self.notices) {
+                continue;
+            }
             if let Err(error) = slot.signature.on_signal(signal) {
-                let quarantined = slot.record_failure(&error);
+                let (quarantined_for, report) = slot.fail(&error, now, &mut self.notices);
                 on_failure(Failure {
                     signature: slot.signature.info(),
                     error,
-                    quarantined,
+                    quarantined_for,
+                    report,
+                    log: slot.signature.log_budget(),
                 });
             }
         }

@@ -8,12 +8,13 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::{Signature, SignaturePre};
-use super::error::{EvalError, LoadError, cause};
+use super::error::{EvalError, LoadError, bounded_message, cause};
 use super::guest_output::LogBudget;
+use super::guest_values;
 use super::host_state::{HostState, store_limits};
 use super::limits::{Limits, Policy};
 use super::runtime::Runtime;
-use crate::wit::{Event, EventSelector, Field, Finding, Metadata, Signal, Value};
+use crate::wit::{Event, EventSelector, Field, Finding, Metadata, Signal};
 
 /// What a signature file declares about itself, read at load time.
 #[derive(Debug, Clone)]
@@ -110,32 +111,33 @@ impl LoadedSignature {
                 source: cause(e),
             })?;
 
-        let trap = |stage| {
-            move |e| LoadError::Trap {
-                path: path.to_owned(),
-                stage,
-                source: cause(e),
-            }
-        };
         // The id (and so the signature's own limits) is known only after
-        // `get-metadata`; until then the defaults apply.
+        // `get-metadata`; until then the defaults apply. Loading has its own
+        // time budget, separate from the per-event one.
         let defaults = &policy.defaults;
         let tag = path.file_name().map_or_else(
             || path.display().to_string(),
             |name| name.to_string_lossy().into_owned(),
         );
-        let output = LogBudget::new(tag, defaults.log_bytes_per_sec);
+        let output = LogBudget::new(
+            crate::printable(&tag).into_owned(),
+            defaults.log_bytes_per_sec,
+        );
         let (mut store, instance) = instantiate(runtime.engine(), &pre, &output, defaults)
-            .map_err(trap("instantiation"))?;
+            .map_err(|e| load_failure(path, "instantiation", e, defaults))?;
         let detector = instance.sigbox_signature_detector();
         let metadata = detector
             .call_get_metadata(&mut store)
-            .map_err(trap("get-metadata"))?;
-        store.set_epoch_deadline(defaults.cpu_ticks());
+            .map_err(|e| load_failure(path, "get-metadata", e, defaults))?;
         let selected_events = detector
             .call_selected_events(&mut store)
-            .map_err(trap("selected-events"))?;
-        validate_metadata(path, &metadata, &selected_events)?;
+            .map_err(|e| load_failure(path, "selected-events", e, defaults))?;
+        guest_values::check_metadata(&metadata, &selected_events).map_err(|reason| {
+            LoadError::Metadata {
+                path: path_buf(),
+                reason,
+            }
+        })?;
 
         let limits = policy.limits_for(&metadata.id).clone();
         let config = policy.config_for(&metadata.id).to_vec();
@@ -157,11 +159,11 @@ impl LoadedSignature {
         };
         signature.apply_limits();
         signature.init().map_err(|error| match error {
-            InitError::Trap(e) => trap("init")(e),
+            InitError::Trap(e) => load_failure(path, "init", e, &signature.limits),
             InitError::Refused(message) => LoadError::Init {
                 path: path_buf(),
                 id: signature.info.metadata.id.clone(),
-                message,
+                message: crate::printable(&bounded_message(message)).into_owned(),
             },
         })?;
         Ok(signature)
@@ -200,7 +202,9 @@ impl LoadedSignature {
     /// could not be rebuilt after an earlier trap.
     pub fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, EvalError> {
         let result = self.call(|detector, store| detector.call_on_event(store, event));
-        let findings = result.and_then(|returned| returned.map_err(EvalError::Returned))?;
+        let findings = result.and_then(|returned| {
+            returned.map_err(|message| EvalError::Returned(bounded_message(message)))
+        })?;
         self.check_findings(&findings)?;
         Ok(findings)
     }
@@ -211,7 +215,9 @@ impl LoadedSignature {
     /// The signature's own error or a trap.
     pub fn on_signal(&mut self, signal: Signal) -> Result<(), EvalError> {
         let result = self.call(|detector, store| detector.call_on_signal(store, signal));
-        result.and_then(|returned| returned.map_err(EvalError::Returned))
+        result.and_then(|returned| {
+            returned.map_err(|message| EvalError::Returned(bounded_message(message)))
+        })
     }
 
     /// Calls into the guest under the CPU budget; classifies failures and
@@ -242,6 +248,19 @@ impl LoadedSignature {
         })
     }
 
+    /// The log budget its output (and its errors) go through.
+    pub fn log_budget(&self) -> &Arc<LogBudget> {
+        &self.output
+    }
+
+    /// Starts over with a fresh instance (after a quarantine ends).
+    ///
+    /// # Errors
+    /// Instantiation or `init` failed.
+    pub fn restart(&mut self) -> Result<(), EvalError> {
+        self.rebuild()
+    }
+
     /// Replaces the instance with a fresh one and runs `init` again.
     fn rebuild(&mut self) -> Result<(), EvalError> {
         self.live = None;
@@ -255,7 +274,7 @@ impl LoadedSignature {
                 self.live = None;
                 Err(EvalError::Unavailable(match error {
                     InitError::Trap(e) => cause(e),
-                    InitError::Refused(message) => message.into(),
+                    InitError::Refused(message) => bounded_message(message).into(),
                 }))
             }
         }
@@ -269,7 +288,7 @@ impl LoadedSignature {
 
     fn init(&mut self) -> Result<(), InitError> {
         let live = self.live.as_mut().expect("init runs on a live instance");
-        live.store.set_epoch_deadline(self.limits.cpu_ticks());
+        live.store.set_epoch_deadline(self.limits.load_ticks());
         live.instance
             .sigbox_signature_detector()
             .call_init(&mut live.store, &self.config)
@@ -289,9 +308,18 @@ impl LoadedSignature {
                 ),
             });
         }
+        if let Some(error) = findings
+            .iter()
+            .find_map(|f| guest_values::check_finding(f).err())
+        {
+            return Err(EvalError::LimitHit {
+                limit: "finding",
+                detail: crate::printable(&error).into_owned(),
+            });
+        }
         if let Some(size) = findings
             .iter()
-            .map(finding_size)
+            .map(guest_values::finding_bytes)
             .find(|&size| size > self.limits.finding_bytes)
         {
             return Err(EvalError::LimitHit {
@@ -323,7 +351,7 @@ fn instantiate(
 ) -> wasmtime::Result<(Store<HostState>, Signature)> {
     let mut store = Store::new(engine, HostState::new(output.clone(), limits));
     store.limiter(|state| &mut state.store_limits);
-    store.set_epoch_deadline(limits.cpu_ticks());
+    store.set_epoch_deadline(limits.load_ticks());
     let instance = pre.instantiate(&mut store)?;
     Ok((store, instance))
 }
@@ -334,14 +362,17 @@ fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
         Some(Trap::Interrupt) => {
             return EvalError::LimitHit {
                 limit: "cpu",
-                detail: format!("ran longer than {:?}", limits.cpu_per_event),
+                detail: format!(
+                    "ran longer than {:?} of wall-clock time (raise with --cpu-limit-ms or cpu_ms)",
+                    limits.cpu_per_event
+                ),
             };
         }
         Some(Trap::StackOverflow) => {
             return EvalError::LimitHit {
                 limit: "stack",
                 detail: format!(
-                    "used more than {} KiB of stack",
+                    "used more than {} KiB of stack (raise with stack_kib)",
                     limits.wasm_stack_bytes >> 10
                 ),
             };
@@ -350,10 +381,13 @@ fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
     }
     // The store limiter refuses growth past the memory limit by trapping
     // (`trap_on_grow_failure`) with this message.
-    if format!("{error:?}").contains("forcing trap when growing memory") {
+    if is_memory_limit(&error) {
         return EvalError::LimitHit {
             limit: "memory",
-            detail: format!("tried to grow past {} MiB", limits.memory_bytes >> 20),
+            detail: format!(
+                "tried to grow past {} MiB (raise with --memory-limit-mib or memory_mib)",
+                limits.memory_bytes >> 20
+            ),
         };
     }
     tracing::debug!("trap: {error:?}");
@@ -365,23 +399,51 @@ fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
             .last()
             .map_or_else(|| error.to_string(), ToString::to_string),
     };
-    EvalError::Trap(reason.lines().next().unwrap_or_default().to_owned())
+    let first_line = reason.lines().next().unwrap_or_default();
+    EvalError::Trap(crate::printable(&bounded_message(first_line.to_owned())).into_owned())
 }
 
-/// The bytes of data a finding carries (names plus values).
-fn finding_size(finding: &Finding) -> usize {
-    finding
-        .data
-        .iter()
-        .map(|field| {
-            field.name.len()
-                + match &field.value {
-                    Value::Text(s) | Value::Json(s) => s.len(),
-                    Value::TextList(list) => list.iter().map(String::len).sum(),
-                    _ => 8,
-                }
-        })
-        .sum()
+/// Whether wasmtime refused memory growth because of the store limiter (it
+/// traps with this message, `trap_on_grow_failure`), or refused an initial
+/// memory larger than the limit at instantiation.
+fn is_memory_limit(error: &wasmtime::Error) -> bool {
+    let text = format!("{error:?}");
+    text.contains("forcing trap when growing memory")
+        || text.contains("memory minimum size")
+        || text.contains("exceeds memory limits")
+}
+
+/// A load-time failure: a limit hit names the limit, its value and the
+/// option that raises it; anything else is a trap in `stage`.
+fn load_failure(
+    path: &Path,
+    stage: &'static str,
+    error: wasmtime::Error,
+    limits: &Limits,
+) -> LoadError {
+    let limit = match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Some(format!(
+            "load time limit of {:?} (raise with load_s in the config file's [limits])",
+            limits.load_time
+        )),
+        _ if is_memory_limit(&error) => Some(format!(
+            "memory limit of {} MiB (raise with --memory-limit-mib or memory_mib)",
+            limits.memory_bytes >> 20
+        )),
+        _ => None,
+    };
+    match limit {
+        Some(limit) => LoadError::LoadLimit {
+            path: path.to_owned(),
+            stage,
+            limit,
+        },
+        None => LoadError::Trap {
+            path: path.to_owned(),
+            stage,
+            source: cause(error),
+        },
+    }
 }
 
 /// Tells a non-wasm file and a core module apart from a component before
@@ -398,40 +460,6 @@ fn check_wasm_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
         return Err(LoadError::CoreModule {
             path: path.to_owned(),
         });
-    }
-    Ok(())
-}
-
-fn validate_metadata(
-    path: &Path,
-    metadata: &Metadata,
-    selected: &[EventSelector],
-) -> Result<(), LoadError> {
-    let invalid = |reason: &str| LoadError::Metadata {
-        path: path.to_owned(),
-        reason: reason.to_owned(),
-    };
-    if metadata.id.trim().is_empty() {
-        return Err(invalid("empty id"));
-    }
-    if metadata.event_name.trim().is_empty() {
-        return Err(invalid("empty event-name"));
-    }
-    if selected.is_empty() {
-        return Err(invalid("selects no events"));
-    }
-    if selected.iter().any(|s| s.name.is_empty()) {
-        return Err(invalid("selects an event with an empty name"));
-    }
-    if let Some(filter) = selected
-        .iter()
-        .flat_map(|s| &s.filters)
-        .find(|f| f.any_of.is_empty())
-    {
-        return Err(invalid(&format!(
-            "the filter on {} accepts no value",
-            filter.field
-        )));
     }
     Ok(())
 }

@@ -76,50 +76,78 @@ pub fn spawn(
                     return;
                 }
             };
-            tokio.block_on(async move {
-                let mut hangup = match signal(SignalKind::hangup()) {
-                    Ok(hangup) => Some(hangup),
-                    Err(error) => {
-                        tracing::warn!("SIGHUP rescans unavailable: {error}");
-                        None
-                    }
-                };
-                loop {
+            let mut hangup = tokio.block_on(async {
+                signal(SignalKind::hangup())
+                    .inspect_err(|error| tracing::warn!("SIGHUP rescans unavailable: {error}"))
+                    .ok()
+            });
+            loop {
+                // Wait inside the runtime, scan outside it: loading calls into
+                // signatures, whose synchronous WASI calls start their own
+                // runtime (which panics inside another one).
+                let wake = tokio.block_on(async {
                     tokio::select! {
-                        woke = wake.recv() => {
-                            if woke.is_none() {
-                                return;
-                            }
-                        }
+                        woke = wake.recv() => woke.map(|()| Rescan::Changed),
                         Some(()) = async {
                             match hangup.as_mut() {
                                 Some(h) => h.recv().await,
                                 None => std::future::pending().await,
                             }
-                        } => {
-                            tracing::info!("SIGHUP: rescanning {}", catalog.dir().display());
-                            catalog.forget_rejections();
-                        }
+                        } => Some(Rescan::Hangup),
                     }
-                    match catalog.scan(&runtime) {
-                        Ok(scan) => {
-                            log_rejections(&scan.rejected);
-                            for change in scan.changes {
-                                if changes.send(change).is_err() {
-                                    return;
-                                }
+                });
+                match wake {
+                    None => return,
+                    Some(Rescan::Hangup) => {
+                        tracing::info!("SIGHUP: rescanning {}", catalog.dir().display());
+                        catalog.forget_rejections();
+                    }
+                    Some(Rescan::Changed) => {}
+                }
+                // A bug while loading one module must not end hot swap for
+                // every later one: catch it, log it, keep watching.
+                let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    catalog.scan(&runtime)
+                }));
+                let Ok(scanned) = scanned else {
+                    tracing::error!(
+                        "scanning {} panicked; the reload thread goes on",
+                        catalog.dir().display()
+                    );
+                    continue;
+                };
+                match scanned {
+                    Ok(scan) => {
+                        log_rejections(&scan.rejected);
+                        // A rejected new version of a running signature is a
+                        // coverage change: the pipeline reports it with the findings.
+                        let rejections = scan.rejected.iter().map(|error| Change::Rejected {
+                            path: error.path().to_owned(),
+                            reason: error_chain(error),
+                        });
+                        for change in scan.changes.into_iter().chain(rejections) {
+                            if changes.send(change).is_err() {
+                                return;
                             }
                         }
-                        Err(error) => tracing::error!(
-                            "cannot list the signatures directory {}: {error}",
-                            catalog.dir().display()
-                        ),
                     }
+                    Err(error) => tracing::error!(
+                        "cannot list the signatures directory {}: {error}",
+                        catalog.dir().display()
+                    ),
                 }
-            });
+            }
         })
         .context("cannot start the reload thread")?;
     Ok(())
+}
+
+/// Why the reload thread woke.
+enum Rescan {
+    /// The directory changed (debounced notification).
+    Changed,
+    /// SIGHUP: rescan and retry rejected files.
+    Hangup,
 }
 
 /// Watches `dir` (not its subdirectories), waking `wake` after each quiet period.

@@ -1,5 +1,6 @@
 //! Where findings go: JSON lines in Tracee's finding format, or readable text.
 
+pub mod coverage;
 pub mod tracee_json;
 
 use std::io::{self, Write};
@@ -59,6 +60,23 @@ impl<W: Write> FindingWriter<W> {
         Ok(())
     }
 
+    /// Writes a coverage record (a signature quarantined, back, or an
+    /// update rejected; events lost) among the findings.
+    ///
+    /// # Errors
+    /// Writing failed.
+    pub fn write_coverage(&mut self, record: &coverage::CoverageRecord) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => {
+                serde_json::to_writer(&mut self.out, &record.to_json())?;
+                self.out.write_all(b"\n")?;
+            }
+            OutputFormat::Text => writeln!(self.out, "{}", record.to_text())?,
+        }
+        // Coverage changes are rare and matter at once.
+        self.out.flush()
+    }
+
     /// Flushes buffered findings.
     ///
     /// # Errors
@@ -69,6 +87,9 @@ impl<W: Write> FindingWriter<W> {
 }
 
 /// `<time> <id> <name> (severity N): pid P comm C [prev_comm X] exe E [container C] [data]`
+///
+/// Strings from the event and the finding are quoted or JSON-encoded, so
+/// none can start a new line or pose as another finding.
 fn text_line(detection: &Detection<'_>, event: &Event) -> String {
     let metadata = &detection.signature.metadata;
     let mut line = format!(
@@ -87,7 +108,7 @@ fn text_line(detection: &Detection<'_>, event: &Event) -> String {
         line.push_str(&format!(" pathname {:?}", exec.pathname));
     }
     if !event.container_id.is_empty() {
-        line.push_str(&format!(" container {}", event.container_id));
+        line.push_str(&format!(" container {:?}", event.container_id));
     }
     for field in &detection.finding.data {
         line.push_str(&format!(
