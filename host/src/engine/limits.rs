@@ -73,9 +73,9 @@ impl Limits {
 
     /// The cool-down of the `nth` quarantine (1-based): doubled each time, capped.
     pub fn cooldown(&self, nth: u32) -> Duration {
-        let doublings = nth.saturating_sub(1).min(32);
+        let doublings = nth.saturating_sub(1);
         self.quarantine_cooldown
-            .saturating_mul(1 << doublings)
+            .saturating_mul(2u32.saturating_pow(doublings))
             .min(self.quarantine_cooldown_max)
     }
 }
