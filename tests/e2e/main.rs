@@ -4,6 +4,8 @@
 
 mod hotswap;
 mod inspect;
+mod integrity;
 mod live;
+mod live_sandbox;
 mod replay;
 mod sandbox;

@@ -1,0 +1,231 @@
+//! The sandbox where it matters: every hostile module next to TRC-1016 in
+//! the live daemon (`sigbox run`, real kernel events), and hot swaps to
+//! modules that print, panic or trap while loading.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sigbox_e2e::{Daemon, is_root, module, temp_dir, test_module};
+
+use crate::live::{READY, run_as};
+
+/// Every hostile test module: misbehaving at run time (limits, traps,
+/// waiting, leaking host resources, forging output, flooding the log) or
+/// while loading (bad metadata, hanging, printing, panicking, refusing).
+const HOSTILE: &[&str] = &[
+    "hostile-loop",
+    "hostile-memory",
+    "hostile-recurse",
+    "hostile-unreachable",
+    "hostile-panic",
+    "hostile-huge",
+    "hostile-escape",
+    "hostile-log",
+    "hostile-init-fails",
+    "hostile-sleep",
+    "hostile-resources",
+    "hostile-forge",
+    "hostile-shadow",
+    "hostile-meta-newline",
+    "hostile-meta-escape",
+    "hostile-meta-huge",
+    "hostile-meta-longid",
+    "hostile-init-print",
+    "hostile-init-panic",
+    "hostile-metadata-hang",
+];
+
+/// The log budget per signature (the default), in bytes per second.
+const LOG_BUDGET: u64 = 64 << 10;
+
+/// Peak resident memory of a process, in KiB (VmHWM).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap()
+}
+
+fn copy_into(dir: &Path, names: &[&str]) {
+    for name in names {
+        std::fs::copy(test_module(name), dir.join(format!("{name}.wasm"))).unwrap();
+    }
+}
+
+#[test]
+fn every_hostile_module_runs_next_to_trc_1016_live() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    let dir = temp_dir("live-hostile");
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    copy_into(&dir, HOSTILE);
+    // A short load budget so the hanging module costs the test little.
+    let config = dir.join("sigbox.toml");
+    std::fs::write(&config, "[limits]\nload_s = 2\n").unwrap();
+    let started = Instant::now();
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "-s",
+            dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--status-file",
+            dir.join("status.json").to_str().unwrap(),
+        ],
+        READY,
+    );
+    // Enough execs for every run-time hostile module to fault into
+    // quarantine, with web server → shell among them.
+    let mut shells = Vec::new();
+    for round in 0..15 {
+        run_as("worker", "true");
+        if round % 5 == 0 {
+            shells.push(run_as("nginx", "exec /bin/sh -c true"));
+        }
+    }
+    let all_found = daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+        shells.iter().all(|pid| {
+            lines.iter().any(|l| {
+                l.contains(&format!("\"hostProcessId\":{pid},"))
+                    && l.contains("\"signatureID\":\"TRC-1016\"")
+            })
+        })
+    });
+    let peak_kib = peak_rss_kib(daemon.pid());
+    let stopped = daemon.stop();
+    let elapsed = started.elapsed();
+    assert!(
+        all_found,
+        "TRC-1016 missed a web server → shell:\n{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped.status.success(),
+        "the daemon did not stop cleanly: {}\n{}",
+        stopped.status,
+        stopped.stderr
+    );
+
+    // stdout: one JSON object per line, nothing else.
+    for line in &stopped.stdout {
+        let value: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line:?}"));
+        assert!(value.is_object(), "{line}");
+    }
+    // stderr: no terminal escapes, one summary, the only line starting so.
+    assert!(
+        !stopped.stderr.contains('\u{1b}') && !stopped.stderr.contains('\u{7}'),
+        "an escape sequence reached stderr"
+    );
+    let summaries = stopped
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("sigbox: summary"))
+        .count();
+    assert_eq!(summaries, 1, "{}", stopped.stderr);
+    // stderr within the budgets: each signature's output (logs, stdout,
+    // stderr and its error lines) is held to LOG_BUDGET per second, plus one
+    // second of burst; the host's own lines are few and short.
+    let budget = (HOSTILE.len() as u64 + 1) * LOG_BUDGET * (elapsed.as_secs() + 2) + (1 << 20);
+    assert!(
+        (stopped.stderr.len() as u64) < budget,
+        "stderr grew to {} bytes in {elapsed:?} (budget {budget})",
+        stopped.stderr.len()
+    );
+    // Memory: hostile modules are held to 64 MiB of linear memory each;
+    // the daemon's peak stays well under the sum of every instance at its
+    // limit plus the host's copies of what one guest returns.
+    assert!(
+        peak_kib < 1536 << 10,
+        "peak RSS {peak_kib} KiB with {} hostile modules",
+        HOSTILE.len()
+    );
+    // Every module that must not load was rejected, by name.
+    for rejected in [
+        "hostile-init-fails",
+        "hostile-init-panic",
+        "hostile-metadata-hang",
+        "hostile-meta-newline",
+        "hostile-meta-escape",
+        "hostile-meta-huge",
+        "hostile-meta-longid",
+        "hostile-shadow",
+    ] {
+        assert!(
+            stopped
+                .stderr
+                .lines()
+                .any(|l| l.contains("rejected signature") && l.contains(rejected)),
+            "{rejected} was not rejected:\n{}",
+            stopped.stderr
+        );
+    }
+}
+
+/// A hot swap to a module that prints, panics or traps in `init` leaves the
+/// reload path working: the next good module still loads, live.
+#[test]
+fn hot_swaps_to_modules_that_misbehave_while_loading_leave_reload_working() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    let dir = temp_dir("live-swap-hostile");
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "-s",
+            dir.to_str().unwrap(),
+            "--status-file",
+            dir.join("status.json").to_str().unwrap(),
+        ],
+        READY,
+    );
+    let publish = |name: &str| {
+        let temp = dir.join(format!(".{name}.wasm.tmp"));
+        std::fs::copy(test_module(name), &temp).unwrap();
+        std::fs::rename(&temp, dir.join(format!("{name}.wasm"))).unwrap();
+    };
+    let wait = |text: &str| {
+        assert!(
+            daemon.wait_for_stderr(Duration::from_secs(60), text),
+            "no {text:?}:\n{}",
+            daemon.stderr_text()
+        );
+    };
+    publish("hostile-init-print");
+    wait("loaded signature HOSTILE-INIT-PRINT");
+    publish("hostile-init-panic");
+    wait("hostile-init-panic.wasm: failed during init");
+    publish("hostile-unreachable");
+    wait("loaded signature HOSTILE-UNREACHABLE");
+    publish("exec-echo");
+    wait("loaded signature TEST-EXEC-ECHO");
+    // The modules that loaded see live events; the printing one's output
+    // reaches the log tagged with its id.
+    let pid = run_as("swapcheck", "true");
+    let seen = daemon.wait_for_stdout(Duration::from_secs(10), |lines| {
+        lines.iter().any(|l| {
+            l.contains(&format!("\"hostProcessId\":{pid},"))
+                && l.contains("\"signatureID\":\"TEST-EXEC-ECHO\"")
+        })
+    });
+    let stopped = daemon.stop();
+    assert!(seen, "exec-echo saw nothing:\n{}", stopped.stderr);
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(
+        stopped
+            .stderr
+            .lines()
+            .any(|l| l.contains("signature=HOSTILE-INIT-PRINT") && l.contains("stream=\"stdout\"")),
+        "{}",
+        stopped.stderr
+    );
+}
