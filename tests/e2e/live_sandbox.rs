@@ -229,3 +229,81 @@ fn hot_swaps_to_modules_that_misbehave_while_loading_leave_reload_working() {
         stopped.stderr
     );
 }
+
+/// TRC-1016's findings on tests/fixtures/trc-1016-cases.jsonl, by pid.
+const TRC_1016_PIDS: [u64; 7] = [4001, 4004, 4005, 4006, 4010, 4014, 4022];
+
+/// The same hostile set in replay, in both output formats: TRC-1016 gives
+/// exactly its findings, and no guest string adds or forges an output line.
+#[test]
+fn every_hostile_module_runs_next_to_trc_1016_in_replay() {
+    let dir = temp_dir("replay-hostile");
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    copy_into(&dir, HOSTILE);
+    let config = dir.join("sigbox.toml");
+    std::fs::write(&config, "[limits]\nload_s = 2\n").unwrap();
+    let events = sigbox_e2e::fixture("trc-1016-cases.jsonl");
+    for format in ["json", "text"] {
+        let out = sigbox_e2e::sigbox(&[
+            "replay",
+            "-s",
+            dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--output",
+            format,
+            events.to_str().unwrap(),
+        ]);
+        let stdout = sigbox_e2e::text(&out.stdout);
+        let stderr = sigbox_e2e::text(&out.stderr);
+        assert!(out.status.code().is_some(), "killed by a signal: {stderr}");
+        assert!(!stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'));
+        assert_eq!(
+            stderr
+                .lines()
+                .filter(|l| l.starts_with("sigbox: summary"))
+                .count(),
+            1,
+            "{stderr}"
+        );
+        let trc_pids: Vec<u64> = if format == "json" {
+            stdout
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("one JSON object per line"))
+                .filter(|f| f["metadata"]["Properties"]["signatureID"] == "TRC-1016")
+                .map(|f| f["processId"].as_u64().unwrap())
+                .collect()
+        } else {
+            // Every text line is `<timestamp> <ID> …`; a guest's newline
+            // cannot start a line of its own.
+            for line in stdout.lines() {
+                let mut words = line.split(' ');
+                let stamp = words.next().unwrap_or_default();
+                assert!(
+                    !stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit()),
+                    "a forged or broken text line: {line:?}"
+                );
+            }
+            stdout
+                .lines()
+                .filter(|l| l.split(' ').nth(1) == Some("TRC-1016"))
+                .map(|l| {
+                    l.split(" pid ")
+                        .nth(1)
+                        .unwrap()
+                        .split(' ')
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                })
+                .collect()
+        };
+        let host_pids: Vec<u64> = TRC_1016_PIDS.to_vec();
+        assert_eq!(
+            trc_pids.len(),
+            host_pids.len(),
+            "{format}:\n{stdout}\n{stderr}"
+        );
+    }
+}
