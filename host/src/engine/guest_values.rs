@@ -150,7 +150,7 @@ fn name(what: &str, text: &str) -> Result<(), String> {
     if text.len() > MAX_NAME || !starts_well || !text.chars().all(allowed) {
         return Err(format!(
             "{what} {} is not 1-{MAX_NAME} of A-Z a-z 0-9 _ . : - starting with a letter or digit",
-            crate::printable(&cut(text, MAX_NAME + 16))
+            crate::printable(cut(text, MAX_NAME + 16))
         ));
     }
     Ok(())
@@ -164,7 +164,7 @@ fn label(what: &str, text: &str, max: usize) -> Result<(), String> {
     if text.chars().any(char::is_control) {
         return Err(format!(
             "{what} {} contains control characters",
-            crate::printable(&cut(text, MAX_NAME))
+            crate::printable(cut(text, MAX_NAME))
         ));
     }
     Ok(())
