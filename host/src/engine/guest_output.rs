@@ -13,7 +13,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 /// The longest line logged at once; longer lines are cut.
-const MAX_LINE: usize = 4096;
+pub const MAX_LINE: usize = 4096;
 
 /// What a log line costs beyond its message (timestamp, level, fields), so
 /// a flood of short lines is held to the budget as well as long ones.

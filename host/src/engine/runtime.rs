@@ -92,6 +92,7 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        super::host_api::add_bounded_log(&mut linker)?;
         // Guests compiled with Rust's std import WASI; the context behind it is
         // empty and nothing in it waits (see `super::wasi`).
         super::wasi::add_to_linker(&mut linker)?;
