@@ -142,7 +142,7 @@ fn every_hostile_module_runs_next_to_trc_1016_live() {
     // the daemon's peak stays well under the sum of every instance at its
     // limit plus the host's copies of what one guest returns.
     assert!(
-        peak_kib < 1536 << 10,
+        peak_kib < 512 << 10,
         "peak RSS {peak_kib} KiB with {} hostile modules",
         HOSTILE.len()
     );
