@@ -290,6 +290,9 @@ impl<W: Write> Pipeline<W> {
         place: &dyn fmt::Display,
     ) -> io::Result<()> {
         self.apply_pending();
+        // Quarantines that ended are reported before the event's findings.
+        self.signatures.tick();
+        self.write_notices();
         self.counts.events += 1;
         let mut write_result = Ok(());
         let writer = &mut self.writer;

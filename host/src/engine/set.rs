@@ -360,6 +360,8 @@ pub struct SignatureSet {
     event_ids: HashMap<String, u32>,
     /// Coverage changes not yet taken by [`SignatureSet::take_notices`].
     notices: Vec<Notice>,
+    /// When the earliest quarantine ends, if any signature is quarantined.
+    earliest_release: Option<Instant>,
 }
 
 impl SignatureSet {
@@ -490,6 +492,7 @@ impl SignatureSet {
                 }
                 Err(error) => {
                     let (quarantined_for, report) = slot.fail(&error, now, &mut self.notices);
+                    self.earliest_release = earlier(self.earliest_release, slot.quarantined_until);
                     on_failure(Failure {
                         signature: slot.signature.info(),
                         error,
@@ -506,13 +509,21 @@ impl SignatureSet {
         }
     }
 
-    /// Ends the quarantines whose cool-down is over, even when no event
-    /// arrives (the live loop calls this when idle).
+    /// Ends the quarantines whose cool-down is over. Called before each
+    /// event (so a re-enable is reported before the signature's next
+    /// finding) and when idle; free while nothing is quarantined.
     pub fn tick(&mut self) {
+        let Some(release) = self.earliest_release else {
+            return;
+        };
         let now = Instant::now();
+        if now < release {
+            return;
+        }
         for slot in &mut self.slots {
             slot.sits_out(now, &mut self.notices);
         }
+        self.earliest_release = self.slots.iter().filter_map(|s| s.quarantined_until).min();
     }
 
     /// Coverage changes since the last call, oldest first.
@@ -529,6 +540,7 @@ impl SignatureSet {
             }
             if let Err(error) = slot.signature.on_signal(signal) {
                 let (quarantined_for, report) = slot.fail(&error, now, &mut self.notices);
+                self.earliest_release = earlier(self.earliest_release, slot.quarantined_until);
                 on_failure(Failure {
                     signature: slot.signature.info(),
                     error,
@@ -538,6 +550,14 @@ impl SignatureSet {
                 });
             }
         }
+    }
+}
+
+/// The earlier of two optional instants.
+fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
