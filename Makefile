@@ -15,6 +15,8 @@ SIGBOX     := target/release/sigbox
 # guests (rustc-web/cargo-web/rust-web-src/wasi-libc, lld-22 for wasm-ld), clang/libbpf/bpftool for eBPF.
 DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool
 WASM_COMPONENT_LD_VERSION := 0.5.31
+# Python signatures are built with componentize-py (from PyPI).
+COMPONENTIZE_PY_VERSION := 0.25.1
 
 .PHONY: all deps host guests run replay-sample test test-unit test-guests test-e2e lint bench
 
@@ -33,6 +35,10 @@ deps:
 	@if ! command -v wasm-component-ld >/dev/null 2>&1 && [ ! -x "$$HOME/.cargo/bin/wasm-component-ld" ]; then \
 	  echo "installing wasm-component-ld $(WASM_COMPONENT_LD_VERSION)"; \
 	  $(CARGO) install --locked wasm-component-ld --version $(WASM_COMPONENT_LD_VERSION); \
+	fi
+	@if [ "$$(componentize-py --version 2>/dev/null)" != "componentize-py $(COMPONENTIZE_PY_VERSION)" ]; then \
+	  echo "installing componentize-py $(COMPONENTIZE_PY_VERSION)"; \
+	  python3 -m pip install --quiet componentize-py==$(COMPONENTIZE_PY_VERSION); \
 	fi
 
 host: deps

@@ -20,7 +20,8 @@
 # normal build never sees the variable.
 #
 # Toolchain: if rustup has the wasm32-wasip2 target, plain `cargo` is used.
-# Otherwise Debian's Rust builds std from source (docs/toolchain.md, section 2):
+# Otherwise Debian's Rust builds std from source (the Makefile's `deps` target
+# installs all of this):
 #   apt-get install -y rustc-web cargo-web rust-web-src wasi-libc
 #   cargo install --locked wasm-component-ld
 #   apt-get install -y lld-22   # wasm-ld; or rustup's bundled one is used
@@ -226,3 +227,6 @@ for version in "${versions[@]}"; do
             "$test_out_dir/$name-v$version.wasm"
     done
 done
+
+# Python signatures (componentize-py), test-only for now.
+bash "$here/python/build.sh"
