@@ -48,15 +48,34 @@ pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(name)
 }
 
-/// A fresh, empty directory for one test under target/e2e-tmp.
+/// The root of this test run's directories: `$TMPDIR/sigbox-e2e-<pid>`,
+/// mode 0755, so the daemon can still reach the files after switching to
+/// another user (`--user nobody`) even when the checkout is in a private
+/// (0700) directory such as `/root` or a `mktemp -d`. Never under the
+/// checkout, so nothing depends on where it lives.
+fn run_root() -> &'static Path {
+    use std::os::unix::fs::PermissionsExt;
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("sigbox-e2e-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("creating the test run directory");
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755))
+            .expect("making the test run directory traversable");
+        root
+    })
+}
+
+/// A fresh, empty directory (mode 0755) for one test, under [`run_root`].
 pub fn temp_dir(label: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = repo_root()
-        .join("target/e2e-tmp")
-        .join(format!("{label}-{}-{n}", std::process::id()));
+    let dir = run_root().join(format!("{label}-{n}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creating a test directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+        .expect("making a test directory traversable");
     dir
 }
 

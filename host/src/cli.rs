@@ -89,13 +89,13 @@ struct Common {
     /// configuration (see README, "Security model").
     #[arg(long, short = 'c', value_name = "FILE", env = "SIGBOX_CONFIG")]
     config: Option<PathBuf>,
-    /// CPU time a signature may spend on one event before the call is
-    /// aborted, in milliseconds [default: 10, or the config file's].
-    #[arg(long, value_name = "MS")]
+    /// Time a signature may spend on one event before the call is aborted,
+    /// in milliseconds of wall-clock time [default: 10, or the config file's].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     cpu_limit_ms: Option<u64>,
     /// Linear memory one signature may use, in MiB [default: 64, or the config file's].
-    #[arg(long, value_name = "MIB")]
-    memory_limit_mib: Option<usize>,
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    memory_limit_mib: Option<u64>,
     /// Do not watch the signatures directory for changes; reload only on
     /// SIGHUP (for network filesystems or when inotify watches run out).
     #[arg(long)]
@@ -132,7 +132,9 @@ impl Common {
         };
         let flags = LimitOverrides {
             cpu_ms: self.cpu_limit_ms,
-            memory_mib: self.memory_limit_mib,
+            memory_mib: self
+                .memory_limit_mib
+                .map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
             ..LimitOverrides::default()
         };
         let policy = policy_file::load(self.config.as_deref(), &flags)?;

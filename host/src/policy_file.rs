@@ -79,13 +79,26 @@ pub struct LimitOverrides {
 
 impl LimitOverrides {
     /// `base` with every key set here replacing its value.
-    pub fn apply(&self, base: &Limits) -> Limits {
+    ///
+    /// # Errors
+    /// A time or memory limit of 0, which would fail every call or every
+    /// instantiation: named by its key.
+    pub fn apply(&self, base: &Limits) -> anyhow::Result<Limits> {
+        for (key, value) in [
+            ("cpu_ms", self.cpu_ms),
+            ("memory_mib", self.memory_mib.map(|m| m as u64)),
+            ("load_s", self.load_s),
+        ] {
+            if value == Some(0) {
+                anyhow::bail!("{key} = 0 would fail every signature; the least is 1");
+            }
+        }
         let mut limits = base.clone();
         if let Some(ms) = self.cpu_ms {
-            limits.cpu_per_event = Duration::from_millis(ms.max(1));
+            limits.cpu_per_event = Duration::from_millis(ms);
         }
         if let Some(mib) = self.memory_mib {
-            limits.memory_bytes = mib.max(1) << 20;
+            limits.memory_bytes = mib << 20;
         }
         if let Some(n) = self.findings_per_event {
             limits.findings_per_event = n;
@@ -103,7 +116,7 @@ impl LimitOverrides {
             limits.quarantine_window = Duration::from_secs(s);
         }
         if let Some(s) = self.load_s {
-            limits.load_time = Duration::from_secs(s.max(1));
+            limits.load_time = Duration::from_secs(s);
         }
         if let Some(s) = self.quarantine_cooldown_s {
             limits.quarantine_cooldown = Duration::from_secs(s);
@@ -114,7 +127,7 @@ impl LimitOverrides {
         if let Some(kib) = self.stack_kib {
             limits.wasm_stack_bytes = kib.max(64) << 10;
         }
-        limits
+        Ok(limits)
     }
 }
 
@@ -134,15 +147,21 @@ pub fn load(path: Option<&Path>, flags: &LimitOverrides) -> anyhow::Result<Polic
         }
         None => File::default(),
     };
-    let defaults = flags.apply(&file.limits.apply(&Limits::default()));
+    let in_file = |e: anyhow::Error| match path {
+        Some(path) => e.context(format!("invalid config file {}", path.display())),
+        None => e,
+    };
+    let defaults = flags.apply(&file.limits.apply(&Limits::default()).map_err(in_file)?)?;
     let mut policy = Policy::uniform(defaults.clone());
     for (id, section) in file.signature {
         if section.limits.stack_kib.is_some() {
             anyhow::bail!("signature {id}: stack_kib is engine-wide; set it under [limits]");
         }
-        policy
+        let limits = section
             .limits
-            .insert(id.clone(), section.limits.apply(&defaults));
+            .apply(&defaults)
+            .map_err(|e| in_file(e.context(format!("[signature.\"{id}\"]"))))?;
+        policy.limits.insert(id.clone(), limits);
         let config = section
             .config
             .into_iter()
@@ -250,6 +269,39 @@ mod tests {
             policy.limits_for("OTHER").cpu_per_event,
             Duration::from_millis(20)
         );
+    }
+
+    #[test]
+    fn zero_limits_are_errors_naming_the_key() {
+        for text in [
+            "[limits]\ncpu_ms = 0\n",
+            "[limits]\nmemory_mib = 0\n",
+            "[signature.\"X\"]\nlimits = { load_s = 0 }\n",
+        ] {
+            let file = write(text);
+            let error = format!(
+                "{:#}",
+                load(Some(&file.0), &LimitOverrides::default()).unwrap_err()
+            );
+            assert!(error.contains("= 0 would fail every signature"), "{error}");
+        }
+    }
+
+    /// Every TOML example in the README is a valid config file.
+    #[test]
+    fn the_readme_examples_are_valid_config_files() {
+        let readme = include_str!("../../README.md");
+        let examples: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .map(|rest| rest.split("```").next().unwrap())
+            .collect();
+        assert!(!examples.is_empty());
+        for example in examples {
+            let file = write(example);
+            load(Some(&file.0), &LimitOverrides::default())
+                .unwrap_or_else(|e| panic!("{e:#}\n{example}"));
+        }
     }
 
     #[test]

@@ -469,3 +469,9 @@ mod tests {
         assert!(ev.string_arg("c").unwrap_err().contains("c not found"));
     }
 }
+
+/// The code examples in `guest-signatures/README.md`, compiled and run as
+/// doctests so the guide cannot drift from the SDK.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExamples;
