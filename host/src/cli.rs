@@ -70,10 +70,15 @@ enum CliCommand {
         #[arg(long, value_name = "FILE", default_value = DEFAULT_STATUS_FILE)]
         status_file: PathBuf,
     },
-    /// Print a signature module's metadata and selected events as JSON, or why it is invalid.
+    /// Print signature modules' metadata and selected events as JSON, or why
+    /// each is invalid (exit status 1 if any is).
+    ///
+    /// One file prints one JSON object; several files, or a directory (its
+    /// `*.wasm` files), print a JSON array.
     Inspect {
-        /// The `.wasm` module.
-        module: PathBuf,
+        /// `.wasm` modules or directories of them.
+        #[arg(required = true, value_name = "FILE|DIR")]
+        modules: Vec<PathBuf>,
     },
 }
 
@@ -179,7 +184,7 @@ impl Cli {
                     input,
                 })
             }
-            CliCommand::Inspect { module } => Command::Inspect { module },
+            CliCommand::Inspect { modules } => Command::Inspect { modules },
             CliCommand::Status { status_file } => Command::Status { status_file },
             CliCommand::Bench { module, events } => Command::Bench { module, events },
         })

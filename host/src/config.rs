@@ -64,10 +64,10 @@ pub enum Command {
     Replay(ReplayOptions),
     /// Watch the kernel's exec events until SIGINT/SIGTERM.
     Run(DaemonOptions),
-    /// Print one module's metadata, or why it is not a valid signature.
+    /// Print modules' metadata, or why each is not a valid signature.
     Inspect {
-        /// The module.
-        module: PathBuf,
+        /// Modules, or directories of them.
+        modules: Vec<PathBuf>,
     },
     /// Measure one signature module.
     Bench {

@@ -202,12 +202,18 @@ impl<W: Write> Pipeline<W> {
     /// version, digest and file.
     pub fn apply(&mut self, change: Change) {
         match self.signatures.apply(change) {
-            Applied::Loaded(new) => tracing::info!("loaded signature {}", identify(&new)),
-            Applied::Replaced { old, new } => tracing::info!(
-                "replaced signature {} with {}",
-                describe(&old),
-                identify(&new)
-            ),
+            Applied::Loaded(new) => {
+                tracing::info!("loaded signature {}", identify(&new));
+                self.warn_unserved(&new);
+            }
+            Applied::Replaced { old, new } => {
+                tracing::info!(
+                    "replaced signature {} with {}",
+                    describe(&old),
+                    identify(&new)
+                );
+                self.warn_unserved(&new);
+            }
             Applied::Unloaded(old) => tracing::info!("unloaded signature {}", describe(&old)),
             Applied::NotLoaded(path) => {
                 tracing::debug!("{} was not running; nothing to unload", path.display())
@@ -216,6 +222,19 @@ impl<W: Write> Pipeline<W> {
         }
         self.board.set(self.signatures.status());
         self.write_notices();
+    }
+
+    /// Warns when a signature selects events this source never produces.
+    fn warn_unserved(&self, status: &SignatureStatus) {
+        let unserved = self.board.unserved(status);
+        if !unserved.is_empty() {
+            tracing::warn!(
+                "signature {} selects {} which this source never produces: it will never see {}",
+                identify(status),
+                unserved.join(", "),
+                if unserved.len() == 1 { "it" } else { "them" }
+            );
+        }
     }
 
     /// Work for a quiet moment: apply prepared changes and end quarantines

@@ -18,6 +18,13 @@ const REFRESH: Duration = Duration::from_secs(1);
 #[derive(Clone, Default)]
 pub struct StatusBoard {
     active: Arc<Mutex<Vec<SignatureStatus>>>,
+    /// Where the writer writes, once started.
+    file: Arc<Mutex<Option<PathBuf>>>,
+    /// Set on exit: the writer stops and the file says the daemon stopped.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
+    /// The events the source can produce, when it cannot produce every kind
+    /// (the live source: exec only); selectors of others are listed as unserved.
+    served: Arc<Mutex<Option<Vec<String>>>>,
 }
 
 impl StatusBoard {
@@ -26,15 +33,59 @@ impl StatusBoard {
         *self.active.lock().unwrap_or_else(|e| e.into_inner()) = active;
     }
 
+    /// Records which events the source produces (see [`Self::unserved`]).
+    pub fn set_served_events(&self, served: &[&str]) {
+        *self.served.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(served.iter().map(|s| (*s).to_owned()).collect());
+    }
+
+    /// The events `status` selects that the source never produces.
+    pub fn unserved(&self, status: &SignatureStatus) -> Vec<String> {
+        let served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(served) = served.as_ref() else {
+            return Vec::new();
+        };
+        let mut unserved: Vec<String> = status
+            .info
+            .selected_events
+            .iter()
+            .map(|s| s.name.clone())
+            .filter(|name| !served.contains(name))
+            .collect();
+        unserved.dedup();
+        unserved
+    }
+
+    /// Marks the daemon stopped: the writer ends and the status file, if
+    /// any, says so (with the final counters).
+    pub fn mark_stopped(&self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let file = self.file.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(path) = file
+            && let Err(error) = write_atomically(&path, &self.to_json())
+        {
+            tracing::warn!(
+                "cannot mark status file {} stopped: {error}",
+                path.display()
+            );
+        }
+    }
+
     /// The list as JSON: one object per running signature.
     pub fn to_json(&self) -> Value {
+        let unserved: Vec<Vec<String>> = {
+            let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+            active.iter().map(|s| self.unserved(s)).collect()
+        };
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let signatures: Vec<Value> = active
             .iter()
-            .map(|s| {
+            .zip(unserved)
+            .map(|(s, unserved)| {
                 let stats = s.counters.snapshot();
                 json!({
                     "id": s.info.metadata.id,
@@ -53,10 +104,17 @@ impl StatusBoard {
                         .then(|| crate::utc_time(stats.quarantined_until_ms)),
                     "missedEvents": stats.missed_events,
                     "droppedLogBytes": stats.dropped_log_bytes,
+                    "unservedEvents": unserved,
                 })
             })
             .collect();
-        json!({"pid": std::process::id(), "updated": now, "signatures": signatures})
+        let stopped = self.stopped.load(std::sync::atomic::Ordering::SeqCst);
+        json!({
+            "pid": std::process::id(),
+            "updated": now,
+            "stopped": stopped,
+            "signatures": signatures,
+        })
     }
 
     /// Rewrites `path` every second (atomically: temp file, then rename) on a
@@ -69,12 +127,17 @@ impl StatusBoard {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        let lock = lock_status_file(&path)?;
+        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.clone());
         let board = self.clone();
         std::thread::Builder::new()
             .name("sigbox-status".into())
             .spawn(move || {
+                // Held for as long as the process runs (the kernel releases
+                // it on exit, however the process ends).
+                let _lock = lock;
                 let mut warned = false;
-                loop {
+                while !board.stopped.load(std::sync::atomic::Ordering::SeqCst) {
                     let written = write_atomically(&path, &board.to_json());
                     if let Err(error) = written
                         && !warned
@@ -90,6 +153,36 @@ impl StatusBoard {
     }
 }
 
+/// Takes an exclusive lock on `<status file>.lock`, so two daemons never
+/// write one status file. The error names the other daemon and the option.
+fn lock_status_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    let lock_path = path.with_extension("json.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    // SAFETY: flock on a descriptor this function owns; no memory involved.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if !locked {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        anyhow::bail!(
+            "another sigbox (pid {}) is writing the status file {}; give each daemon its own --status-file",
+            holder.trim(),
+            path.display()
+        );
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    Ok(file)
+}
+
 fn write_atomically(path: &Path, value: &Value) -> std::io::Result<()> {
     let temp = path.with_extension("json.tmp");
     std::fs::write(&temp, serde_json::to_vec_pretty(value)?)?;
@@ -100,7 +193,8 @@ fn write_atomically(path: &Path, value: &Value) -> std::io::Result<()> {
 ///
 /// # Errors
 /// The file is missing or not a sigbox status file.
-pub fn print_status(path: &Path) -> anyhow::Result<()> {
+/// Returns whether the daemon is running (false when it stopped or died).
+pub fn print_status(path: &Path) -> anyhow::Result<bool> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "cannot read {} (is sigbox running with this --status-file?)",
@@ -113,10 +207,17 @@ pub fn print_status(path: &Path) -> anyhow::Result<()> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
         .saturating_sub(status["updated"].as_u64().unwrap_or(0));
-    println!(
-        "sigbox pid {} (status updated {age}s ago)",
-        status["pid"].as_u64().unwrap_or(0)
-    );
+    let pid = status["pid"].as_u64().unwrap_or(0);
+    let running = status["stopped"].as_bool() != Some(true) && process_alive(pid);
+    if running {
+        println!("sigbox pid {pid} (status updated {age}s ago)");
+    } else if status["stopped"].as_bool() == Some(true) {
+        println!("sigbox pid {pid} STOPPED {age}s ago; the last state it wrote:");
+    } else {
+        println!(
+            "sigbox pid {pid} is NOT RUNNING (it did not stop cleanly); status last updated {age}s ago:"
+        );
+    }
     println!(
         "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<11}  FILE",
         "ID", "VERSION", "SHA256", "EVENTS", "FINDINGS", "ERRORS", "TRAPS", "LIMITS", "STATE"
@@ -127,6 +228,20 @@ pub fn print_status(path: &Path) -> anyhow::Result<()> {
             Some(until) => format!("quarantined until {}", crate::printable(until)),
             None if s["quarantined"].as_bool() == Some(true) => "quarantined".to_owned(),
             None => "active".to_owned(),
+        };
+        let unserved: Vec<&str> = s["unservedEvents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let state = if unserved.is_empty() {
+            state
+        } else {
+            format!(
+                "{state}, never gets {}",
+                crate::printable(&unserved.join(","))
+            )
         };
         println!(
             "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<11}  {}",
@@ -142,5 +257,10 @@ pub fn print_status(path: &Path) -> anyhow::Result<()> {
             crate::printable(s["file"].as_str().unwrap_or("?")),
         );
     }
-    Ok(())
+    Ok(running)
+}
+
+/// Whether a process with this pid exists.
+fn process_alive(pid: u64) -> bool {
+    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
 }

@@ -1,29 +1,66 @@
 //! `sigbox inspect`: a module's metadata, or why it is not a signature.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::json;
 
-use crate::engine::{Limits, LoadedSignature, Runtime};
+use crate::engine::{Limits, LoadedSignature, Runtime, wasm_files};
 use crate::error_chain;
 use crate::sink::tracee_json::value_json;
 use crate::wit::OriginFilter;
 
-/// Prints a module's metadata as JSON, or why it is not a valid signature.
-pub fn inspect(module: &Path) -> anyhow::Result<ExitCode> {
+/// Prints each module's metadata as JSON, or why it is not a valid
+/// signature; directories stand for their `*.wasm` files. One file gives one
+/// JSON object, anything else a JSON array. Exit status 1 if any module is
+/// invalid.
+pub fn inspect(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(Limits::default()).context("cannot start the wasm engine")?;
-    let signature = match LoadedSignature::load(&runtime, module, &[]) {
-        Ok(signature) => signature,
-        Err(error) => {
-            eprintln!(
-                "sigbox: not a valid signature: {}",
-                crate::printable(&error_chain(&error))
-            );
-            return Ok(ExitCode::FAILURE);
+    let mut modules = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let files =
+                wasm_files(path).with_context(|| format!("cannot list {}", path.display()))?;
+            if files.is_empty() {
+                eprintln!("sigbox: {}: no *.wasm files", path.display());
+            }
+            modules.extend(files);
+        } else {
+            modules.push(path.clone());
         }
-    };
+    }
+    let mut reports = Vec::new();
+    let mut invalid = 0;
+    for module in &modules {
+        match LoadedSignature::load(&runtime, module, &[]) {
+            Ok(signature) => reports.push(report(&signature)),
+            Err(error) => {
+                invalid += 1;
+                eprintln!(
+                    "sigbox: not a valid signature: {}",
+                    crate::printable(&error_chain(&error))
+                );
+            }
+        }
+    }
+    let single_file = paths.len() == 1 && !paths[0].is_dir();
+    if single_file {
+        if let Some(report) = reports.pop() {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    } else {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(if invalid > 0 || modules.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One module's metadata and selected events.
+fn report(signature: &LoadedSignature) -> serde_json::Value {
     let info = signature.info();
     let m = &info.metadata;
     let p = &m.properties;
@@ -44,7 +81,7 @@ pub fn inspect(module: &Path) -> anyhow::Result<ExitCode> {
             json!({"name": s.name, "origin": origin_name(s.origin), "filters": filters})
         })
         .collect();
-    let report = json!({
+    json!({
         "file": info.path,
         "sha256": info.sha256,
         "id": m.id,
@@ -63,9 +100,7 @@ pub fn inspect(module: &Path) -> anyhow::Result<ExitCode> {
             "extra": extra,
         },
         "selectedEvents": selected,
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Tracee's spelling of an origin filter.

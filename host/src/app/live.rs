@@ -59,6 +59,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let runtime =
         Runtime::new(options.policy.defaults.clone()).context("cannot start the wasm engine")?;
     let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
+    pipeline.board().set_served_events(ExecCollector::EVENTS);
     let load_failures = load_signatures(
         &runtime,
         options.policy.clone(),
@@ -113,7 +114,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     counts.bad_records += collector.bad_records();
     // Detaches the programs before the summary is printed.
     drop(collector);
-    finish(pipeline, load_failures)
+    finish(pipeline, load_failures, false)
 }
 
 /// What woke the live loop.

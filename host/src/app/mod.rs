@@ -26,15 +26,17 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Replay(options) => replay::run_replay(&options),
         Command::Run(options) => live::run_live(&options),
-        Command::Inspect { module } => inspect::inspect(&module),
+        Command::Inspect { modules } => inspect::inspect(&modules),
         Command::Bench { module, events } => {
             println!("{}", crate::bench::bench_module(&module, events)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { status_file } => {
-            crate::status::print_status(&status_file)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Status { status_file } => Ok(if crate::status::print_status(&status_file)? {
+            ExitCode::SUCCESS
+        } else {
+            // Scripts checking on the daemon see that it is not running.
+            ExitCode::from(3)
+        }),
     }
 }
 
@@ -50,6 +52,7 @@ fn load_signatures<W: io::Write>(
     reload: Reload,
     pipeline: &mut Pipeline<W>,
 ) -> anyhow::Result<usize> {
+    let catalog_policy = policy.clone();
     let mut catalog = Catalog::new(dir, policy);
     let scan = catalog
         .scan(runtime)
@@ -59,8 +62,19 @@ fn load_signatures<W: io::Write>(
         pipeline.apply(change);
     }
     if pipeline.signatures().is_empty() {
-        tracing::warn!("no signatures loaded from {}", dir.display());
+        tracing::error!(
+            "no signatures loaded from {}: nothing is being detected. Put signature modules \
+             there (`*.wasm` components built for wasm32-wasip2, e.g. what `make` writes to \
+             target/signatures/){}",
+            dir.display(),
+            if reload == Reload::Off {
+                ""
+            } else {
+                "; the directory is watched, so they are loaded as they arrive"
+            }
+        );
     }
+    warn_about_unknown_sections(&catalog_policy, pipeline);
     if reload != Reload::Off {
         let file_watch = reload == Reload::Watch;
         let (changes, receiver) = unbounded_channel();
@@ -78,6 +92,33 @@ fn load_signatures<W: io::Write>(
     Ok(scan.rejected.len())
 }
 
+/// A `[signature."ID"]` section for an id no loaded signature has is most
+/// likely a typo (its limits would silently not apply); hot swap may still
+/// bring that id later, so it is a warning, not an error.
+fn warn_about_unknown_sections<W: io::Write>(policy: &Policy, pipeline: &Pipeline<W>) {
+    let loaded: Vec<String> = pipeline
+        .signatures()
+        .status()
+        .iter()
+        .map(|s| s.info.metadata.id.clone())
+        .collect();
+    let mut configured: Vec<&String> = policy.limits.keys().chain(policy.config.keys()).collect();
+    configured.sort();
+    configured.dedup();
+    for id in configured.into_iter().filter(|id| !loaded.contains(id)) {
+        tracing::warn!(
+            "the config file has a [signature.\"{}\"] section, but no loaded signature has that id \
+             (loaded: {}); its settings apply only if a signature with that id is loaded later",
+            crate::printable(id),
+            if loaded.is_empty() {
+                "none".to_owned()
+            } else {
+                loaded.join(", ")
+            }
+        );
+    }
+}
+
 /// Starts the status file writer when a path is configured.
 fn write_status<W: io::Write>(pipeline: &Pipeline<W>, path: Option<&Path>) -> anyhow::Result<()> {
     if let Some(path) = path {
@@ -92,10 +133,31 @@ fn write_status<W: io::Write>(pipeline: &Pipeline<W>, path: Option<&Path>) -> an
 
 /// Flushes findings and prints the summary to stderr. A closed stdout is a
 /// normal way for a consumer to stop reading, not an error.
-fn finish<W: io::Write>(pipeline: Pipeline<W>, load_failures: usize) -> anyhow::Result<ExitCode> {
+///
+/// With `strict` (replay), a signature file that failed to load, or no
+/// signature at all, makes the exit status 1: CI for signature repositories
+/// relies on it.
+fn finish<W: io::Write>(
+    pipeline: Pipeline<W>,
+    load_failures: usize,
+    strict: bool,
+) -> anyhow::Result<ExitCode> {
+    pipeline.board().mark_stopped();
+    let loaded = pipeline.signatures().len();
     match pipeline.finish(load_failures) {
         Ok(summary) => {
             eprintln!("sigbox: {summary}");
+            if strict && (load_failures > 0 || loaded == 0) {
+                eprintln!(
+                    "sigbox: exit status 1: {}",
+                    if loaded == 0 {
+                        "no signature was loaded".to_owned()
+                    } else {
+                        format!("{load_failures} signature files failed to load (see above)")
+                    }
+                );
+                return Ok(ExitCode::from(1));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),

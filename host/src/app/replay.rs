@@ -1,7 +1,7 @@
 //! `sigbox replay`: Tracee JSON events from a file or stdin.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter};
+use std::io::{self, BufReader, BufWriter, IsTerminal};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -38,7 +38,15 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
     write_status(&pipeline, daemon.status_file.as_deref())?;
 
     let result = match &options.input {
-        Input::Stdin => replay(io::stdin().lock(), &mut pipeline),
+        Input::Stdin => {
+            if io::stdin().is_terminal() {
+                tracing::info!(
+                    "waiting for Tracee JSON events on stdin (a terminal): paste events, one per \
+                     line, and end with Ctrl-D, or give a file: sigbox replay -s DIR FILE"
+                );
+            }
+            replay(io::stdin().lock(), &mut pipeline)
+        }
         Input::File(path) => {
             let file = File::open(path)
                 .with_context(|| format!("cannot open the event file {}", path.display()))?;
@@ -53,5 +61,5 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
     }
     pipeline.apply_pending();
     pipeline.signal_source_complete();
-    finish(pipeline, load_failures)
+    finish(pipeline, load_failures, true)
 }

@@ -391,16 +391,21 @@ fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
         };
     }
     tracing::debug!("trap: {error:?}");
+    EvalError::Trap(one_line(&error))
+}
+
+/// A trap's one-line description (the wasm backtrace is left to debug
+/// logs), or for a host error its innermost cause; escaped and bounded.
+fn one_line(error: &wasmtime::Error) -> String {
     let reason = match error.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
-        // Not a wasm trap (e.g. a host error): its innermost cause.
         None => error
             .chain()
             .last()
             .map_or_else(|| error.to_string(), ToString::to_string),
     };
     let first_line = reason.lines().next().unwrap_or_default();
-    EvalError::Trap(crate::printable(&bounded_message(first_line.to_owned())).into_owned())
+    crate::printable(&bounded_message(first_line.to_owned())).into_owned()
 }
 
 /// Whether wasmtime refused memory growth because of the store limiter (it
@@ -438,11 +443,14 @@ fn load_failure(
             stage,
             limit,
         },
-        None => LoadError::Trap {
-            path: path.to_owned(),
-            stage,
-            source: cause(error),
-        },
+        None => {
+            tracing::debug!("{stage} of {}: {error:?}", path.display());
+            LoadError::Trap {
+                path: path.to_owned(),
+                stage,
+                source: one_line(&error).into(),
+            }
+        }
     }
 }
 

@@ -233,6 +233,10 @@ pub struct ExecCollector {
 }
 
 impl ExecCollector {
+    /// The only events this source produces: a signature selecting any
+    /// other never gets it live.
+    pub const EVENTS: &'static [&'static str] = &[crate::source::tracee_json::EXEC_EVENT];
+
     /// Loads and attaches the exec programs with a
     /// [`DEFAULT_RING_BUFFER_BYTES`] ring buffer.
     ///
