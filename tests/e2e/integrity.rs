@@ -173,7 +173,7 @@ fn a_faulting_signature_is_quarantined_reported_and_comes_back_live() {
         "[limits]\nquarantine_after = 3\nquarantine_cooldown_s = 1\n",
     )
     .unwrap();
-    let status_file = dir.join("status.json");
+    let status_file = temp_dir("status").join("status.json");
     let daemon = Daemon::start(
         &[
             "run",

@@ -18,8 +18,17 @@ pub fn start_live(dir: &Path) -> Option<Daemon> {
         eprintln!("skipped: live eBPF tests need root");
         return None;
     }
+    // Each daemon its own status file (two may not share one), outside the
+    // watched directory.
+    let status_file = temp_dir("status").join("status.json");
     Some(Daemon::start(
-        &["run", "--signatures", dir.to_str().unwrap()],
+        &[
+            "run",
+            "--signatures",
+            dir.to_str().unwrap(),
+            "--status-file",
+            status_file.to_str().unwrap(),
+        ],
         READY,
     ))
 }

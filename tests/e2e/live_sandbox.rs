@@ -76,7 +76,7 @@ fn every_hostile_module_runs_next_to_trc_1016_live() {
             "--config",
             config.to_str().unwrap(),
             "--status-file",
-            dir.join("status.json").to_str().unwrap(),
+            temp_dir("status").join("status.json").to_str().unwrap(),
         ],
         READY,
     );
@@ -184,7 +184,7 @@ fn hot_swaps_to_modules_that_misbehave_while_loading_leave_reload_working() {
             "-s",
             dir.to_str().unwrap(),
             "--status-file",
-            dir.join("status.json").to_str().unwrap(),
+            temp_dir("status").join("status.json").to_str().unwrap(),
         ],
         READY,
     );

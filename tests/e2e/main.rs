@@ -9,3 +9,4 @@ mod live;
 mod live_sandbox;
 mod replay;
 mod sandbox;
+mod truth;

@@ -162,7 +162,12 @@ fn invalid_modules_are_rejected_and_the_valid_one_still_runs() {
         fixture("trc-1016-cases.jsonl").to_str().unwrap(),
     ]);
     let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    // The valid one ran; the exit status says files were rejected.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("signature files failed to load"),
+        "{stderr}"
+    );
     assert_eq!(
         json_lines(&out.stdout).len(),
         EXPECTED_PIDS.len(),
@@ -208,7 +213,11 @@ fn a_duplicate_signature_id_is_rejected() {
         fixture("sample-events.jsonl").to_str().unwrap(),
     ]);
     let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the duplicate failed to load: {stderr}"
+    );
     assert_eq!(
         json_lines(&out.stdout).len(),
         1,
