@@ -9,6 +9,11 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // The bounded compile worker the daemon starts (not a user command).
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(sigbox::engine::compiler::WORKER_COMMAND) {
+        return sigbox::engine::compiler::run_worker(&args[2..]);
+    }
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

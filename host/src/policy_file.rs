@@ -14,6 +14,9 @@
 //! quarantine_cooldown_s = 30  # first quarantine; doubles on each repeat
 //! quarantine_cooldown_max_s = 3600
 //! stack_kib = 512             # engine-wide: [limits] only
+//! module_mib = 64             # largest module file; engine-wide
+//! compile_s = 60              # compiling one module (child process); engine-wide
+//! compile_memory_mib = 2048   # the compile worker's address space; engine-wide
 //!
 //! [signature."TRC-1016"]
 //! limits = { cpu_ms = 20 }    # overrides the defaults above for this id
@@ -75,6 +78,12 @@ pub struct LimitOverrides {
     pub quarantine_cooldown_max_s: Option<u64>,
     /// Wasm stack, in KiB (engine-wide).
     pub stack_kib: Option<usize>,
+    /// Largest module file, in MiB (engine-wide).
+    pub module_mib: Option<u64>,
+    /// Time compiling one module may take, in seconds (engine-wide).
+    pub compile_s: Option<u64>,
+    /// Address space of the compile worker, in MiB (engine-wide).
+    pub compile_memory_mib: Option<u64>,
 }
 
 impl LimitOverrides {
@@ -88,6 +97,9 @@ impl LimitOverrides {
             ("cpu_ms", self.cpu_ms),
             ("memory_mib", self.memory_mib.map(|m| m as u64)),
             ("load_s", self.load_s),
+            ("module_mib", self.module_mib),
+            ("compile_s", self.compile_s),
+            ("compile_memory_mib", self.compile_memory_mib),
         ] {
             if value == Some(0) {
                 anyhow::bail!("{key} = 0 would fail every signature; the least is 1");
@@ -124,6 +136,15 @@ impl LimitOverrides {
         if let Some(s) = self.quarantine_cooldown_max_s {
             limits.quarantine_cooldown_max = Duration::from_secs(s);
         }
+        if let Some(mib) = self.module_mib {
+            limits.module_bytes = mib << 20;
+        }
+        if let Some(s) = self.compile_s {
+            limits.compile_time = Duration::from_secs(s);
+        }
+        if let Some(mib) = self.compile_memory_mib {
+            limits.compile_memory_bytes = mib << 20;
+        }
         if let Some(kib) = self.stack_kib {
             limits.wasm_stack_bytes = kib.max(64) << 10;
         }
@@ -154,8 +175,16 @@ pub fn load(path: Option<&Path>, flags: &LimitOverrides) -> anyhow::Result<Polic
     let defaults = flags.apply(&file.limits.apply(&Limits::default()).map_err(in_file)?)?;
     let mut policy = Policy::uniform(defaults.clone());
     for (id, section) in file.signature {
-        if section.limits.stack_kib.is_some() {
-            anyhow::bail!("signature {id}: stack_kib is engine-wide; set it under [limits]");
+        let l = &section.limits;
+        for (key, set) in [
+            ("stack_kib", l.stack_kib.is_some()),
+            ("module_mib", l.module_mib.is_some()),
+            ("compile_s", l.compile_s.is_some()),
+            ("compile_memory_mib", l.compile_memory_mib.is_some()),
+        ] {
+            if set {
+                anyhow::bail!("signature {id}: {key} is engine-wide; set it under [limits]");
+            }
         }
         let limits = section
             .limits

@@ -16,7 +16,7 @@ use crate::wit::OriginFilter;
 /// JSON object, anything else a JSON array. Exit status 1 if any module is
 /// invalid.
 pub fn inspect(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let runtime = Runtime::new(Limits::default()).context("cannot start the wasm engine")?;
+    let runtime = Runtime::for_daemon(Limits::default()).context("cannot start the wasm engine")?;
     let mut modules = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -56,8 +56,8 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
 
-    let runtime =
-        Runtime::new(options.policy.defaults.clone()).context("cannot start the wasm engine")?;
+    let runtime = Runtime::for_daemon(options.policy.defaults.clone())
+        .context("cannot start the wasm engine")?;
     let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
     pipeline.board().set_served_events(ExecCollector::EVENTS);
     let load_failures = load_signatures(

@@ -17,8 +17,8 @@ use crate::source::replay::replay;
 /// `source-complete` and prints the summary.
 pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
     let daemon = &options.daemon;
-    let runtime =
-        Runtime::new(daemon.policy.defaults.clone()).context("cannot start the wasm engine")?;
+    let runtime = Runtime::for_daemon(daemon.policy.defaults.clone())
+        .context("cannot start the wasm engine")?;
     // A stream (stdin, a FIFO) may run for a long time: flush each finding so
     // consumers see it at once. A file is read as fast as possible.
     let streaming = daemon.reload != Reload::Off;

@@ -104,6 +104,20 @@ impl CompileCache {
         bytes: &[u8],
         sha256: &[u8; 32],
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        self.load_or_compile_with(engine, sha256, || Component::from_binary(engine, bytes))
+    }
+
+    /// Like [`Self::load_or_compile`], compiling with `compile` on a miss
+    /// (the daemon compiles in a bounded child process).
+    ///
+    /// # Errors
+    /// `compile` failed.
+    pub fn load_or_compile_with(
+        &self,
+        engine: &Engine,
+        sha256: &[u8; 32],
+        compile: impl FnOnce() -> wasmtime::Result<Component>,
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let path = self.entry_path(sha256);
         let outcome = match self.read(engine, &path, sha256) {
             Ok(Some(component)) => return Ok((component, CacheOutcome::Hit)),
@@ -116,7 +130,7 @@ impl CompileCache {
                 CacheOutcome::Rejected(reason)
             }
         };
-        let component = Component::from_binary(engine, bytes)?;
+        let component = compile()?;
         match component.serialize() {
             Ok(payload) => {
                 if let Err(error) = self.write(&path, sha256, &payload) {

@@ -10,27 +10,33 @@
 //! other is rejected until one of them changes or disappears. A rejected file
 //! is not retried until its bytes change (or on SIGHUP).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 
 use sha2::{Digest, Sha256};
 
-use std::sync::Arc;
-
 use super::error::LoadError;
 use super::limits::Policy;
+use super::module_file::{self, Fingerprint};
 use super::runtime::Runtime;
 use super::set::Change;
 use super::signature::LoadedSignature;
 
+/// Modules loaded at once by one scan: one slow compile (bounded by the
+/// compile limits) never holds up the others' changes.
+const LOAD_THREADS: usize = 4;
+
 /// A file whose signature runs.
 struct Running {
+    fingerprint: Fingerprint,
     sha256: String,
     id: String,
 }
 
 /// A file that failed to load.
 struct Rejected {
+    fingerprint: Option<Fingerprint>,
     sha256: Option<String>,
     /// Rejected only because another file holds its id: retried when that
     /// file goes away.
@@ -45,6 +51,22 @@ pub struct Scan {
     pub changes: Vec<Change>,
     /// Files that could not be loaded this time.
     pub rejected: Vec<LoadError>,
+}
+
+/// What a scan reports, as it happens.
+pub enum Found {
+    /// A change for the dispatch thread.
+    Change(Change),
+    /// A file that could not be loaded this time.
+    Rejected(LoadError),
+}
+
+/// A file to load: its bytes were read because they are new.
+struct Job {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    sha256: String,
+    fingerprint: Fingerprint,
 }
 
 /// What the catalog knows of the signatures directory.
@@ -77,16 +99,40 @@ impl Catalog {
         self.rejected.clear();
     }
 
-    /// Compares the directory with what runs and prepares the changes.
-    /// Loading (compiling, instantiating, `init`) happens here, on the
-    /// caller's thread, never on the dispatch path.
+    /// Compares the directory with what runs and prepares every change,
+    /// returned together in file-name order (so on the first scan, of two
+    /// files with the same id, the first in name order runs).
     ///
     /// # Errors
     /// The directory cannot be listed.
     pub fn scan(&mut self, runtime: &Runtime) -> std::io::Result<Scan> {
-        let files = wasm_files(&self.dir)?;
+        let mut found = Vec::new();
+        self.scan_each(runtime, true, |item| found.push(item))?;
         let mut scan = Scan::default();
+        for item in found {
+            match item {
+                Found::Change(change) => scan.changes.push(change),
+                Found::Rejected(error) => scan.rejected.push(error),
+            }
+        }
+        Ok(scan)
+    }
 
+    /// Like [`Catalog::scan`], reporting each change or rejection through
+    /// `report` as soon as it is ready. Loading (reading, compiling,
+    /// instantiating, `init`) happens on up to [`LOAD_THREADS`] threads of
+    /// the caller's, never on the dispatch path. With `in_name_order`,
+    /// results are handled in file-name order instead of as they finish.
+    ///
+    /// # Errors
+    /// The directory cannot be listed.
+    pub fn scan_each(
+        &mut self,
+        runtime: &Runtime,
+        in_name_order: bool,
+        mut report: impl FnMut(Found),
+    ) -> std::io::Result<()> {
+        let files = wasm_files(&self.dir)?;
         let gone: Vec<PathBuf> = self
             .running
             .keys()
@@ -97,79 +143,171 @@ impl Catalog {
             self.running.remove(&path);
             // Its id is free again: files rejected as duplicates may now load.
             self.rejected.retain(|_, r| !r.duplicate);
-            scan.changes.push(Change::Remove(path));
+            report(Found::Change(Change::Remove(path)));
         }
         self.rejected.retain(|p, _| files.contains(p));
 
+        let mut jobs = VecDeque::new();
         for path in files {
-            if let Some(change) = self.consider(runtime, &path, &mut scan.rejected) {
-                scan.changes.push(change);
+            match self.read_if_new(runtime, &path) {
+                Ok(Some(job)) => jobs.push_back(job),
+                Ok(None) => {}
+                Err(error) => report(Found::Rejected(error)),
             }
         }
-        Ok(scan)
+        let order: Vec<PathBuf> = jobs.iter().map(|j| j.path.clone()).collect();
+        let threads = jobs.len().min(LOAD_THREADS);
+        let jobs = Mutex::new(jobs);
+        let policy = self.policy.clone();
+        std::thread::scope(|scope| {
+            let (done, results) = mpsc::channel();
+            for _ in 0..threads {
+                let (jobs, done, policy) = (&jobs, done.clone(), &policy);
+                scope.spawn(move || {
+                    while let Some(job) = next_job(jobs) {
+                        let loaded =
+                            LoadedSignature::with_policy(runtime, &job.path, &job.bytes, policy);
+                        if done.send((job, loaded)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done);
+            if in_name_order {
+                let mut all: Vec<_> = results.iter().collect();
+                all.sort_by_key(|(job, _)| order.iter().position(|p| *p == job.path));
+                for (job, loaded) in all {
+                    report(self.settle(job, loaded));
+                }
+            } else {
+                for (job, loaded) in results {
+                    report(self.settle(job, loaded));
+                }
+            }
+        });
+        Ok(())
     }
 
-    /// Loads `path` if its bytes are new; `None` when nothing changes.
-    fn consider(
-        &mut self,
-        runtime: &Runtime,
-        path: &Path,
-        rejected: &mut Vec<LoadError>,
-    ) -> Option<Change> {
-        let bytes = match std::fs::read(path) {
+    /// Opens `path`; `None` when it is the version already running or
+    /// already rejected (same fingerprint, or same bytes), otherwise its
+    /// bytes to load.
+    fn read_if_new(&mut self, runtime: &Runtime, path: &Path) -> Result<Option<Job>, LoadError> {
+        let opened = match module_file::open(path) {
+            Ok(opened) => opened,
+            // Deleted between listing and opening: the next scan sees it gone.
+            Err(LoadError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(None);
+            }
+            // Already rejected for what it is (a FIFO, unreadable): said once.
+            Err(_)
+                if self
+                    .rejected
+                    .get(path)
+                    .is_some_and(|r| r.fingerprint.is_none()) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => {
+                self.reject(path, None, None, false);
+                return Err(error);
+            }
+        };
+        let fingerprint = opened.fingerprint;
+        let seen = self.running.get(path).map(|r| r.fingerprint) == Some(fingerprint)
+            || self.rejected.get(path).and_then(|r| r.fingerprint) == Some(fingerprint);
+        if seen {
+            return Ok(None);
+        }
+        let bytes = match opened.read(path, runtime.limits().module_bytes) {
             Ok(bytes) => bytes,
-            // Deleted between listing and reading: the next scan sees it gone.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(source) => {
-                self.reject(path, None, false);
-                rejected.push(LoadError::Read {
-                    path: path.to_owned(),
-                    source,
-                });
-                return None;
+            Err(error) => {
+                self.reject(path, Some(fingerprint), None, false);
+                return Err(error);
             }
         };
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let unchanged = self.running.get(path).is_some_and(|r| r.sha256 == sha256)
-            || self
-                .rejected
-                .get(path)
-                .is_some_and(|r| r.sha256.as_deref() == Some(sha256.as_str()));
-        if unchanged {
-            return None;
+        // Touched but not changed: remember the new fingerprint only.
+        if let Some(running) = self.running.get_mut(path)
+            && running.sha256 == sha256
+        {
+            running.fingerprint = fingerprint;
+            return Ok(None);
         }
-        let signature = match LoadedSignature::with_policy(runtime, path, &bytes, &self.policy) {
+        if let Some(rejected) = self.rejected.get_mut(path)
+            && rejected.sha256.as_deref() == Some(sha256.as_str())
+        {
+            rejected.fingerprint = Some(fingerprint);
+            return Ok(None);
+        }
+        Ok(Some(Job {
+            path: path.to_owned(),
+            bytes,
+            sha256,
+            fingerprint,
+        }))
+    }
+
+    /// Records the outcome of loading `job`: a change to run it, or a
+    /// rejection (it failed, or another running file holds its id).
+    fn settle(&mut self, job: Job, loaded: Result<LoadedSignature, LoadError>) -> Found {
+        let Job {
+            path,
+            sha256,
+            fingerprint,
+            ..
+        } = job;
+        let signature = match loaded {
             Ok(signature) => signature,
             Err(error) => {
-                self.reject(path, Some(sha256), false);
-                rejected.push(error);
-                return None;
+                self.reject(&path, Some(fingerprint), Some(sha256), false);
+                return Found::Rejected(error);
             }
         };
         let id = signature.metadata().id.clone();
         let holder = self
             .running
             .iter()
-            .find(|(other, r)| other.as_path() != path && r.id == id);
-        if let Some((existing, _)) = holder {
-            let error = LoadError::DuplicateId {
-                path: path.to_owned(),
-                id,
-                existing: existing.clone(),
-            };
-            self.reject(path, Some(sha256), true);
-            rejected.push(error);
-            return None;
+            .find(|(other, r)| **other != path && r.id == id)
+            .map(|(other, _)| other.clone());
+        if let Some(existing) = holder {
+            self.reject(&path, Some(fingerprint), Some(sha256), true);
+            return Found::Rejected(LoadError::DuplicateId { path, id, existing });
         }
-        self.rejected.remove(path);
-        self.running.insert(path.to_owned(), Running { sha256, id });
-        Some(Change::Upsert(Box::new(signature)))
+        self.rejected.remove(&path);
+        self.running.insert(
+            path,
+            Running {
+                fingerprint,
+                sha256,
+                id,
+            },
+        );
+        Found::Change(Change::Upsert(Box::new(signature)))
     }
 
-    fn reject(&mut self, path: &Path, sha256: Option<String>, duplicate: bool) {
-        self.rejected
-            .insert(path.to_owned(), Rejected { sha256, duplicate });
+    fn reject(
+        &mut self,
+        path: &Path,
+        fingerprint: Option<Fingerprint>,
+        sha256: Option<String>,
+        duplicate: bool,
+    ) {
+        self.rejected.insert(
+            path.to_owned(),
+            Rejected {
+                fingerprint,
+                sha256,
+                duplicate,
+            },
+        );
     }
+}
+
+fn next_job(jobs: &Mutex<VecDeque<Job>>) -> Option<Job> {
+    jobs.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
 }
 
 /// The `*.wasm` files directly in `dir`, sorted by name.
@@ -180,7 +318,9 @@ pub fn wasm_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if is_signature_file(&path) && path.is_file() {
+        // Not `is_file()`: a FIFO or device named *.wasm is opened (without
+        // blocking) and rejected by name rather than silently skipped.
+        if is_signature_file(&path) && !path.is_dir() {
             files.push(path);
         }
     }

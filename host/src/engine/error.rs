@@ -20,6 +20,14 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (a FIFO, a device, a directory, …).
+    #[error("{path}: {kind}, not a regular file")]
+    NotRegular { path: PathBuf, kind: &'static str },
+    /// The file is larger than the module size limit.
+    #[error(
+        "{path}: {size} bytes, larger than the module size limit of {max} bytes (raise with module_mib in the config file's [limits])"
+    )]
+    TooLarge { path: PathBuf, size: u64, max: u64 },
     /// The file is not WebAssembly at all.
     #[error("{path}: not a WebAssembly file (no \\0asm header)")]
     NotWasm { path: PathBuf },
@@ -107,6 +115,8 @@ impl LoadError {
     pub fn path(&self) -> &std::path::Path {
         match self {
             Self::Read { path, .. }
+            | Self::NotRegular { path, .. }
+            | Self::TooLarge { path, .. }
             | Self::NotWasm { path }
             | Self::CoreModule { path }
             | Self::Compile { path, .. }

@@ -23,6 +23,12 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Wasm call stack, in bytes. Engine-wide: only the default applies.
     pub wasm_stack_bytes: usize,
+    /// Largest module file read, in bytes. Engine-wide.
+    pub module_bytes: u64,
+    /// Wall-clock (and CPU) time compiling one module may take. Engine-wide.
+    pub compile_time: Duration,
+    /// Address space the compile worker may use, in bytes. Engine-wide.
+    pub compile_memory_bytes: u64,
     /// Findings one event may produce; more fails the event.
     pub findings_per_event: usize,
     /// Bytes of data (names and values) one finding may carry; more fails the event.
@@ -49,6 +55,9 @@ impl Default for Limits {
             load_time: Duration::from_secs(10),
             memory_bytes: 64 << 20,
             wasm_stack_bytes: 512 << 10,
+            module_bytes: 64 << 20,
+            compile_time: Duration::from_secs(60),
+            compile_memory_bytes: 2 << 30,
             findings_per_event: 64,
             finding_bytes: 64 << 10,
             log_bytes_per_sec: 64 << 10,

@@ -4,12 +4,14 @@
 pub mod bindings;
 pub mod cache;
 mod catalog;
+pub mod compiler;
 mod error;
 pub mod guest_output;
 pub mod guest_values;
 mod host_api;
 mod host_state;
 mod limits;
+pub mod module_file;
 mod runtime;
 mod selector;
 mod set;

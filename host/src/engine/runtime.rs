@@ -13,6 +13,7 @@ use wasmtime::{Config, Engine};
 
 use super::bindings::Signature;
 use super::cache::{self, CompileCache};
+use super::compiler::{self, CompileLimits, CompileMode};
 use super::host_state::HostState;
 use super::limits::Limits;
 
@@ -31,6 +32,8 @@ pub struct RuntimeOptions {
     /// (`$SIGBOX_CACHE_DIR`, `/var/cache/sigbox` for root, else
     /// `$XDG_CACHE_HOME/sigbox` or `~/.cache/sigbox`).
     pub cache_dir: Option<PathBuf>,
+    /// Where modules are compiled (the daemon: a bounded child process).
+    pub compile: CompileMode,
 }
 
 impl Default for RuntimeOptions {
@@ -39,6 +42,7 @@ impl Default for RuntimeOptions {
             limits: Limits::default(),
             compile_cache: true,
             cache_dir: None,
+            compile: CompileMode::InProcess,
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct Runtime {
     linker: Arc<Linker<HostState>>,
     limits: Limits,
     cache: Option<Arc<CompileCache>>,
+    compile: CompileMode,
 }
 
 impl Runtime {
@@ -60,6 +65,24 @@ impl Runtime {
     pub fn new(limits: Limits) -> anyhow::Result<Self> {
         Self::with_options(RuntimeOptions {
             limits,
+            ..RuntimeOptions::default()
+        })
+    }
+
+    /// The runtime the daemon uses: like [`Runtime::new`], but modules are
+    /// compiled in a child process bounded by `limits`' compile limits (see
+    /// [`super::compiler`]).
+    ///
+    /// # Errors
+    /// Fails if wasmtime cannot be configured for this machine.
+    pub fn for_daemon(limits: Limits) -> anyhow::Result<Self> {
+        let compile = CompileMode::Child(CompileLimits {
+            time: limits.compile_time,
+            memory_bytes: limits.compile_memory_bytes,
+        });
+        Self::with_options(RuntimeOptions {
+            limits,
+            compile,
             ..RuntimeOptions::default()
         })
     }
@@ -76,19 +99,9 @@ impl Runtime {
             limits,
             compile_cache,
             cache_dir,
+            compile,
         } = options;
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        // Epochs bound CPU per call at the cost of a cheap check on loop
-        // back-edges; fuel would count every instruction and cost more.
-        config.epoch_interruption(true);
-        config.max_wasm_stack(limits.wasm_stack_bytes);
-        // `SIGBOX_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf report`
-        // names guest functions (profiling only; off by default).
-        if std::env::var_os("SIGBOX_PERFMAP").is_some_and(|v| v == "1") {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = Engine::new(&config)?;
+        let engine = Engine::new(&engine_config(limits.wasm_stack_bytes))?;
 
         let mut linker = Linker::new(&engine);
         Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
@@ -109,6 +122,7 @@ impl Runtime {
             linker: Arc::new(linker),
             limits,
             cache,
+            compile,
         })
     }
 
@@ -120,11 +134,20 @@ impl Runtime {
     /// returned.
     pub fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
         let digest = <[u8; 32]>::try_from(hex::decode(sha256).unwrap_or_default());
+        let compile = || match &self.compile {
+            CompileMode::InProcess => Component::from_binary(&self.engine, bytes),
+            CompileMode::Child(limits) => compiler::compile_in_child(
+                &self.engine,
+                bytes,
+                self.limits.wasm_stack_bytes,
+                limits,
+            ),
+        };
         match (&self.cache, digest) {
             (Some(cache), Ok(digest)) => cache
-                .load_or_compile(&self.engine, bytes, &digest)
+                .load_or_compile_with(&self.engine, &digest, compile)
                 .map(|(component, _)| component),
-            _ => Component::from_binary(&self.engine, bytes),
+            _ => compile(),
         }
     }
 
@@ -147,6 +170,24 @@ impl Runtime {
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+}
+
+/// The engine configuration: epoch interruption (so a runaway guest traps),
+/// the component model, the wasm stack limit. One function, so the compile
+/// worker's engine matches the daemon's exactly.
+pub fn engine_config(wasm_stack_bytes: usize) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // Epochs bound time per call at the cost of a cheap check on loop
+    // back-edges; fuel would count every instruction and cost more.
+    config.epoch_interruption(true);
+    config.max_wasm_stack(wasm_stack_bytes);
+    // `SIGBOX_PERFMAP=1` writes /tmp/perf-<pid>.map so `perf report`
+    // names guest functions (profiling only; off by default).
+    if std::env::var_os("SIGBOX_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    config
 }
 
 /// Opens the compile cache in `dir` (or the default directory), or logs why not.

@@ -59,10 +59,7 @@ impl LoadedSignature {
     /// # Errors
     /// A [`LoadError`] naming the file and what is wrong with it.
     pub fn load(runtime: &Runtime, path: &Path, config: &[Field]) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = super::module_file::read(path, runtime.limits().module_bytes)?;
         Self::from_bytes(runtime, path, &bytes, config)
     }
 

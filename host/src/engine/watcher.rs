@@ -19,7 +19,7 @@ use std::path::Path;
 
 use notify_debouncer_mini::Debouncer;
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Found};
 use super::runtime::Runtime;
 use super::set::Change;
 use crate::error_chain;
@@ -104,35 +104,37 @@ pub fn spawn(
                     }
                     Some(Rescan::Changed) => {}
                 }
-                // A bug while loading one module must not end hot swap for
-                // every later one: catch it, log it, keep watching.
+                // Each change goes to the dispatch thread as soon as it is
+                // ready; a bug while loading one module must not end hot swap
+                // for every later one: catch it, log it, keep watching.
+                let mut receiver_gone = false;
                 let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    catalog.scan(&runtime)
-                }));
-                let Ok(scanned) = scanned else {
-                    tracing::error!(
-                        "scanning {} panicked; the reload thread goes on",
-                        catalog.dir().display()
-                    );
-                    continue;
-                };
-                match scanned {
-                    Ok(scan) => {
-                        log_rejections(&scan.rejected);
-                        // A rejected new version of a running signature is a
-                        // coverage change: the pipeline reports it with the findings.
-                        let rejections = scan.rejected.iter().map(|error| Change::Rejected {
-                            path: error.path().to_owned(),
-                            reason: error_chain(error),
-                        });
-                        for change in scan.changes.into_iter().chain(rejections) {
-                            if changes.send(change).is_err() {
-                                return;
+                    catalog.scan_each(&runtime, false, |found| {
+                        let change = match found {
+                            Found::Change(change) => change,
+                            Found::Rejected(error) => {
+                                log_rejections(std::slice::from_ref(&error));
+                                // A rejected new version of a running signature
+                                // is a coverage change: the pipeline reports it
+                                // with the findings.
+                                Change::Rejected {
+                                    path: error.path().to_owned(),
+                                    reason: error_chain(&error),
+                                }
                             }
-                        }
-                    }
-                    Err(error) => tracing::error!(
+                        };
+                        receiver_gone |= changes.send(change).is_err();
+                    })
+                }));
+                match scanned {
+                    Ok(Ok(())) if receiver_gone => return,
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::error!(
                         "cannot list the signatures directory {}: {error}",
+                        catalog.dir().display()
+                    ),
+                    Err(_) => tracing::error!(
+                        "scanning {} panicked; the reload thread goes on",
                         catalog.dir().display()
                     ),
                 }
