@@ -11,7 +11,7 @@ use crate::config::{Input, Reload, ReplayOptions};
 use crate::engine::Runtime;
 use crate::pipeline::Pipeline;
 use crate::sink::FindingWriter;
-use crate::source::replay::replay;
+use crate::source::replay::{replay, replay_stream};
 
 /// Replays the input to its end through every signature, then sends
 /// `source-complete` and prints the summary.
@@ -45,12 +45,21 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
                      line, and end with Ctrl-D, or give a file: sigbox replay -s DIR FILE"
                 );
             }
-            replay(io::stdin().lock(), &mut pipeline)
+            if streaming {
+                replay_stream(BufReader::new(io::stdin()), &mut pipeline)
+            } else {
+                replay(io::stdin().lock(), &mut pipeline)
+            }
         }
         Input::File(path) => {
             let file = File::open(path)
                 .with_context(|| format!("cannot open the event file {}", path.display()))?;
-            replay(BufReader::with_capacity(1 << 20, file), &mut pipeline)
+            let input = BufReader::with_capacity(1 << 20, file);
+            if streaming {
+                replay_stream(input, &mut pipeline)
+            } else {
+                replay(input, &mut pipeline)
+            }
         }
     };
     if let Err(error) = result {

@@ -195,9 +195,11 @@ impl Catalog {
     fn read_if_new(&mut self, runtime: &Runtime, path: &Path) -> Result<Option<Job>, LoadError> {
         let opened = match module_file::open(path) {
             Ok(opened) => opened,
-            // Deleted between listing and opening: the next scan sees it gone.
+            // Deleted between listing and opening: the next scan sees it
+            // gone. (A symlink pointing nowhere is still listed: reported.)
             Err(LoadError::Read { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && std::fs::symlink_metadata(path).is_err() =>
             {
                 return Ok(None);
             }

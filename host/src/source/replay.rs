@@ -1,11 +1,17 @@
 //! Replay: reads Tracee `--output json` lines and feeds them to the pipeline.
 
 use std::io::{self, BufRead, Write};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use crate::error_chain;
 use crate::pipeline::Pipeline;
 
 use super::tracee_json::parse_event;
+
+/// How long a quiet stream waits before the pipeline does its idle work
+/// (applying signature changes, ending quarantines).
+const IDLE: Duration = Duration::from_millis(100);
 
 /// Reads `input` to the end, one event per line. A line that is not valid
 /// UTF-8, not JSON or not a Tracee event is logged with its line number and
@@ -22,20 +28,69 @@ pub fn replay<R: BufRead, W: Write>(mut input: R, pipeline: &mut Pipeline<W>) ->
             return Ok(());
         }
         line_number += 1;
-        if buffer.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        pipeline.counts_mut().records += 1;
-        let Ok(line) = std::str::from_utf8(&buffer) else {
-            bad_line(pipeline, line_number, "not valid UTF-8");
-            continue;
-        };
-        let line = line.trim();
-        match parse_event(line) {
-            Ok(event) => {
-                pipeline.process(&event, Some(line), &format_args!("line {line_number}"))?
+        handle_line(pipeline, &buffer, line_number)?;
+    }
+}
+
+/// Like [`replay`], for a stream that may go quiet (stdin, a FIFO): lines
+/// are read on another thread, and while none arrives the pipeline still
+/// applies signature changes and ends quarantines.
+///
+/// # Errors
+/// Reading `input` failed, or findings could not be written.
+pub fn replay_stream<R: BufRead + Send + 'static, W: Write>(
+    mut input: R,
+    pipeline: &mut Pipeline<W>,
+) -> io::Result<()> {
+    let (lines, received) = mpsc::sync_channel::<io::Result<Vec<u8>>>(1024);
+    std::thread::Builder::new()
+        .name("sigbox-replay-read".into())
+        .spawn(move || {
+            loop {
+                let mut buffer = Vec::new();
+                let line = match input.read_until(b'\n', &mut buffer) {
+                    Ok(0) => return,
+                    Ok(_) => Ok(buffer),
+                    Err(error) => Err(error),
+                };
+                let failed = line.is_err();
+                if lines.send(line).is_err() || failed {
+                    return;
+                }
             }
-            Err(error) => bad_line(pipeline, line_number, &error_chain(&error)),
+        })?;
+    let mut line_number = 0u64;
+    loop {
+        match received.recv_timeout(IDLE) {
+            Ok(line) => {
+                line_number += 1;
+                handle_line(pipeline, &line?, line_number)?;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => pipeline.tick(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+    }
+}
+
+fn handle_line<W: Write>(
+    pipeline: &mut Pipeline<W>,
+    buffer: &[u8],
+    line_number: u64,
+) -> io::Result<()> {
+    if buffer.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    pipeline.counts_mut().records += 1;
+    let Ok(line) = std::str::from_utf8(buffer) else {
+        bad_line(pipeline, line_number, "not valid UTF-8");
+        return Ok(());
+    };
+    let line = line.trim();
+    match parse_event(line) {
+        Ok(event) => pipeline.process(&event, Some(line), &format_args!("line {line_number}")),
+        Err(error) => {
+            bad_line(pipeline, line_number, &error_chain(&error));
+            Ok(())
         }
     }
 }
