@@ -66,6 +66,20 @@ fn run_root() -> &'static Path {
     })
 }
 
+/// This run's compile cache (mode 0700, as sigbox requires), so no test
+/// depends on what an earlier run left in the machine's cache.
+pub fn cache_dir() -> &'static Path {
+    use std::os::unix::fs::PermissionsExt;
+    static CACHE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| {
+        let cache = run_root().join("compile-cache");
+        std::fs::create_dir_all(&cache).expect("creating the test compile cache");
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700))
+            .expect("making the test compile cache private");
+        cache
+    })
+}
+
 /// A fresh, empty directory (mode 0755) for one test, under [`run_root`].
 pub fn temp_dir(label: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -93,6 +107,7 @@ pub fn sigbox(args: &[&str]) -> Output {
     Command::new(sigbox_bin())
         .args(args)
         .env("RUST_LOG", "info")
+        .env("SIGBOX_CACHE_DIR", cache_dir())
         .output()
         .expect("running sigbox")
 }
@@ -183,6 +198,7 @@ impl Daemon {
         let mut child = Command::new(sigbox_bin())
             .args(args)
             .env("RUST_LOG", "info")
+            .env("SIGBOX_CACHE_DIR", cache_dir())
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -136,6 +136,16 @@ fn compile_bomb(functions: u32) -> Vec<u8> {
     }
     body.push(0x0b);
     let mut module = b"\0asm\x01\0\0\0".to_vec();
+    // A custom section with this run's pid and time: never a cache hit.
+    let nonce = format!(
+        "{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)
+    );
+    let mut custom = vec![5];
+    custom.extend_from_slice(b"nonce");
+    custom.extend_from_slice(nonce.as_bytes());
+    section(0, &custom, &mut module);
     section(1, &[0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f], &mut module);
     let mut funcs = Vec::new();
     leb(functions, &mut funcs);
