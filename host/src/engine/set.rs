@@ -174,11 +174,11 @@ impl Slot {
 
     /// Whether the signature sits out this event; ends a quarantine whose
     /// cool-down is over (with a fresh instance), noting it in `notices`.
-    fn sits_out(&mut self, now: Instant, notices: &mut Vec<Notice>) -> bool {
+    fn sits_out(&mut self, notices: &mut Vec<Notice>) -> bool {
         let Some(until) = self.quarantined_until else {
             return false;
         };
-        if now < until {
+        if Instant::now() < until {
             return true;
         }
         self.quarantined_until = None;
@@ -468,13 +468,12 @@ impl SignatureSet {
         let Some(indexes) = self.by_event.get(&event.name) else {
             return;
         };
-        let now = Instant::now();
         for &index in indexes {
             let slot = &mut self.slots[index];
             if !slot.selectors.iter().any(|s| s.accepts(event)) {
                 continue;
             }
-            if slot.sits_out(now, &mut self.notices) {
+            if slot.sits_out(&mut self.notices) {
                 Counters::add(&slot.counters.missed_events, 1);
                 continue;
             }
@@ -491,7 +490,8 @@ impl SignatureSet {
                     }
                 }
                 Err(error) => {
-                    let (quarantined_for, report) = slot.fail(&error, now, &mut self.notices);
+                    let (quarantined_for, report) =
+                        slot.fail(&error, Instant::now(), &mut self.notices);
                     self.earliest_release = earlier(self.earliest_release, slot.quarantined_until);
                     on_failure(Failure {
                         signature: slot.signature.info(),
@@ -521,7 +521,7 @@ impl SignatureSet {
             return;
         }
         for slot in &mut self.slots {
-            slot.sits_out(now, &mut self.notices);
+            slot.sits_out(&mut self.notices);
         }
         self.earliest_release = self.slots.iter().filter_map(|s| s.quarantined_until).min();
     }
@@ -535,7 +535,7 @@ impl SignatureSet {
     pub fn signal(&mut self, signal: Signal, mut on_failure: impl FnMut(Failure<'_>)) {
         let now = Instant::now();
         for slot in &mut self.slots {
-            if slot.sits_out(now, &mut self.notices) {
+            if slot.sits_out(&mut self.notices) {
                 continue;
             }
             if let Err(error) = slot.signature.on_signal(signal) {
