@@ -112,7 +112,7 @@ fn a_configmap_style_symlinked_directory_loads_and_swaps() {
 /// long chain of arithmetic: cheap to write, expensive to compile (about a
 /// second per 1,000 functions on this kind of machine). Encoded directly,
 /// as the text form would take gigabytes to parse.
-fn compile_bomb(functions: u32) -> Vec<u8> {
+pub fn compile_bomb(functions: u32) -> Vec<u8> {
     fn leb(mut n: u32, out: &mut Vec<u8>) {
         loop {
             let byte = (n & 0x7f) as u8;

@@ -391,3 +391,51 @@ fn limit_hits_name_the_limit_and_the_option() {
         "{stderr}"
     );
 }
+
+/// A rejected new version of a running signature is a coverage change: it
+/// is written where findings go, and the running version goes on.
+#[test]
+fn a_rejected_update_of_a_running_signature_is_reported_with_the_findings() {
+    let dir = temp_dir("integrity-rejected-update");
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    let (daemon, mut stdin) = Daemon::start_piped(
+        &["replay", "-s", dir.to_str().unwrap(), "-"],
+        "for signature changes",
+    );
+    let staged = temp_dir("integrity-rejected-update-staging").join("trc-1016.wasm");
+    std::fs::write(&staged, b"not wasm at all").unwrap();
+    std::fs::rename(&staged, dir.join("trc-1016.wasm")).unwrap();
+    let reported = daemon.wait_for_stdout(Duration::from_secs(30), |lines| {
+        coverage_records(lines, "sigbox_signature_update_rejected", "TRC-1016") == 1
+    });
+    assert!(reported, "no coverage record:\n{}", daemon.stderr_text());
+    // The running version still detects.
+    writeln!(stdin, "{}", exec_event(77, "sh", Some(r#""nginx""#))).unwrap();
+    drop(stdin);
+    let stopped = daemon.wait();
+    let record: Value = stopped
+        .stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|f| f["eventName"] == "sigbox_signature_update_rejected")
+        .unwrap();
+    let reason = record["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "reason")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reason.contains("not a WebAssembly file"), "{reason}");
+    assert!(
+        stopped
+            .stdout
+            .iter()
+            .any(|l| l.contains("\"hostProcessId\":77,")
+                && l.contains("\"signatureID\":\"TRC-1016\"")),
+        "{:#?}",
+        stopped.stdout
+    );
+}

@@ -64,9 +64,23 @@ fn every_hostile_module_runs_next_to_trc_1016_live() {
     let dir = temp_dir("live-hostile");
     std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
     copy_into(&dir, HOSTILE);
-    // A short load budget so the hanging module costs the test little.
-    let config = dir.join("sigbox.toml");
-    std::fs::write(&config, "[limits]\nload_s = 2\n").unwrap();
+    // Hostile files too: a FIFO, a 1 TiB sparse file, a symlink to nothing,
+    // a module built to be expensive to compile.
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(dir.join("fifo.wasm"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    std::fs::File::create(dir.join("sparse.wasm"))
+        .unwrap()
+        .set_len(1 << 40)
+        .unwrap();
+    std::os::unix::fs::symlink("missing", dir.join("dangling.wasm")).unwrap();
+    std::fs::write(dir.join("bomb.wasm"), crate::files::compile_bomb(12_000)).unwrap();
+    // Short load and compile budgets so the hanging module and the bomb
+    // cost the test little.
+    let config = temp_dir("live-hostile-config").join("sigbox.toml");
+    std::fs::write(&config, "[limits]\nload_s = 2\ncompile_s = 2\n").unwrap();
     let started = Instant::now();
     let daemon = Daemon::start(
         &[
@@ -148,6 +162,10 @@ fn every_hostile_module_runs_next_to_trc_1016_live() {
     );
     // Every module that must not load was rejected, by name.
     for rejected in [
+        "fifo.wasm: a FIFO",
+        "sparse.wasm: 1099511627776 bytes, larger than the module size limit",
+        "dangling.wasm: cannot read file",
+        "bomb.wasm: invalid component: compiling took longer than the compile time limit",
         "hostile-init-fails",
         "hostile-init-panic",
         "hostile-metadata-hang",
@@ -240,7 +258,7 @@ fn every_hostile_module_runs_next_to_trc_1016_in_replay() {
     let dir = temp_dir("replay-hostile");
     std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
     copy_into(&dir, HOSTILE);
-    let config = dir.join("sigbox.toml");
+    let config = temp_dir("replay-hostile-config").join("sigbox.toml");
     std::fs::write(&config, "[limits]\nload_s = 2\n").unwrap();
     let events = sigbox_e2e::fixture("trc-1016-cases.jsonl");
     for format in ["json", "text"] {

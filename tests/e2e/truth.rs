@@ -200,3 +200,28 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
     );
     assert!(!listing.contains("sched_process_exec"), "{listing}");
 }
+
+#[test]
+fn replay_reading_a_terminal_says_it_waits_for_events_on_stdin() {
+    let dir = temp_dir("truth-terminal");
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    // `script` gives sigbox a pseudo-terminal as stdin; its input (empty)
+    // ends the session.
+    let out = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{} replay -s {}",
+            sigbox_e2e::sigbox_bin().display(),
+            dir.display()
+        ))
+        .arg("/dev/null")
+        .env("SIGBOX_CACHE_DIR", sigbox_e2e::cache_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running script (util-linux)");
+    let output = text(&out.stdout);
+    assert!(
+        output.contains("waiting for Tracee JSON events on stdin (a terminal)"),
+        "{output}"
+    );
+}
