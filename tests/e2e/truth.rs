@@ -225,3 +225,38 @@ fn replay_reading_a_terminal_says_it_waits_for_events_on_stdin() {
         "{output}"
     );
 }
+
+#[test]
+fn run_on_an_empty_directory_says_so_loudly_and_keeps_watching() {
+    if !sigbox_e2e::is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    let dir = temp_dir("truth-run-empty");
+    let status_file = temp_dir("truth-run-empty-status").join("status.json");
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "-s",
+            dir.to_str().unwrap(),
+            "--status-file",
+            status_file.to_str().unwrap(),
+        ],
+        READY,
+    );
+    // It watches: a module arriving later loads.
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(30), "loaded signature TRC-1016"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let stopped = daemon.stop();
+    assert!(
+        stopped.stderr.lines().any(|l| l.contains("ERROR")
+            && l.contains("no signatures loaded from")
+            && l.contains("nothing is being detected")),
+        "{}",
+        stopped.stderr
+    );
+}

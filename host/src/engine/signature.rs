@@ -299,7 +299,7 @@ impl LoadedSignature {
             return Err(EvalError::LimitHit {
                 limit: "findings",
                 detail: format!(
-                    "{} findings for one event (at most {})",
+                    "{} findings for one event (at most {}; raise with findings_per_event)",
                     findings.len(),
                     self.limits.findings_per_event
                 ),
@@ -322,7 +322,7 @@ impl LoadedSignature {
             return Err(EvalError::LimitHit {
                 limit: "finding size",
                 detail: format!(
-                    "a finding of {size} bytes (at most {})",
+                    "a finding of {size} bytes (at most {}; raise with finding_kib)",
                     self.limits.finding_bytes
                 ),
             });
