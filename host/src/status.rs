@@ -218,33 +218,28 @@ pub fn print_status(path: &Path) -> anyhow::Result<bool> {
             "sigbox pid {pid} is NOT RUNNING (it did not stop cleanly); status last updated {age}s ago:"
         );
     }
+    let rows: Vec<(&Value, String)> = status["signatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| (s, state_text(s)))
+        .collect();
+    // The STATE column is as wide as its longest entry ("quarantined until
+    // <time>, never gets <events>" is long).
+    let width = rows
+        .iter()
+        .map(|(_, state)| state.len())
+        .max()
+        .unwrap_or(0)
+        .max(11);
     println!(
-        "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<11}  FILE",
+        "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<width$}  FILE",
         "ID", "VERSION", "SHA256", "EVENTS", "FINDINGS", "ERRORS", "TRAPS", "LIMITS", "STATE"
     );
-    for s in status["signatures"].as_array().into_iter().flatten() {
+    for (s, state) in rows {
         let sha = s["sha256"].as_str().unwrap_or("");
-        let state = match s["quarantinedUntil"].as_str() {
-            Some(until) => format!("quarantined until {}", crate::printable(until)),
-            None if s["quarantined"].as_bool() == Some(true) => "quarantined".to_owned(),
-            None => "active".to_owned(),
-        };
-        let unserved: Vec<&str> = s["unservedEvents"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let state = if unserved.is_empty() {
-            state
-        } else {
-            format!(
-                "{state}, never gets {}",
-                crate::printable(&unserved.join(","))
-            )
-        };
         println!(
-            "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<11}  {}",
+            "{:<20} {:<8} {:<14} {:>10} {:>9} {:>7} {:>6} {:>7} {:<width$}  {}",
             crate::printable(s["id"].as_str().unwrap_or("?")),
             crate::printable(s["version"].as_str().unwrap_or("?")),
             &sha[..sha.len().min(12)],
@@ -258,6 +253,30 @@ pub fn print_status(path: &Path) -> anyhow::Result<bool> {
         );
     }
     Ok(running)
+}
+
+/// One signature's state for the table: active or quarantined (until
+/// when), and the selected events the source never produces.
+fn state_text(s: &Value) -> String {
+    let state = match s["quarantinedUntil"].as_str() {
+        Some(until) => format!("quarantined until {}", crate::printable(until)),
+        None if s["quarantined"].as_bool() == Some(true) => "quarantined".to_owned(),
+        None => "active".to_owned(),
+    };
+    let unserved: Vec<&str> = s["unservedEvents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if unserved.is_empty() {
+        state
+    } else {
+        format!(
+            "{state}, never gets {}",
+            crate::printable(&unserved.join(","))
+        )
+    }
 }
 
 /// Whether a process with this pid exists.
