@@ -223,7 +223,11 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
             switches += 1;
         }
     }
-    assert_eq!(gaps, 1, "only the deliberate unload may skip events");
+    assert_eq!(
+        gaps, 1,
+        "only the deliberate unload may skip events:\n{}",
+        stopped.stderr
+    );
     assert_eq!(
         seqs.last().unwrap().1,
         total,

@@ -387,7 +387,9 @@ fn limit_hits_name_the_limit_and_the_option() {
     let out = child.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("of wall-clock time (raise with --cpu-limit-ms or cpu_ms)"),
+        stderr.contains(
+            "was still using the CPU past its time limit of 10ms (raise with --cpu-limit-ms or cpu_ms)"
+        ),
         "{stderr}"
     );
 }

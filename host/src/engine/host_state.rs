@@ -16,6 +16,8 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) store_limits: StoreLimits,
+    /// Tells a busy call from a starved one at its deadline.
+    pub(crate) watchdog: super::watchdog::Watchdog,
 }
 
 impl HostState {
@@ -35,6 +37,7 @@ impl HostState {
             wasi,
             table,
             store_limits: store_limits(limits),
+            watchdog: super::watchdog::Watchdog::default(),
         }
     }
 }

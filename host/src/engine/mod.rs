@@ -17,6 +17,7 @@ mod selector;
 mod set;
 mod signature;
 mod wasi;
+mod watchdog;
 mod watcher;
 
 pub use catalog::{Catalog, Scan, is_signature_file, wasm_files};

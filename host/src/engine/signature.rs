@@ -228,7 +228,9 @@ impl LoadedSignature {
             self.rebuild()?;
             return self.call(f);
         };
-        live.store.set_epoch_deadline(self.limits.cpu_ticks());
+        let ticks = self.limits.cpu_ticks();
+        live.store.data_mut().watchdog.start(ticks);
+        live.store.set_epoch_deadline(ticks);
         let result = f(live.instance.sigbox_signature_detector(), &mut live.store);
         result.map_err(|error| {
             let error = classify(error, &self.limits);
@@ -285,7 +287,9 @@ impl LoadedSignature {
 
     fn init(&mut self) -> Result<(), InitError> {
         let live = self.live.as_mut().expect("init runs on a live instance");
-        live.store.set_epoch_deadline(self.limits.load_ticks());
+        let ticks = self.limits.load_ticks();
+        live.store.data_mut().watchdog.start(ticks);
+        live.store.set_epoch_deadline(ticks);
         live.instance
             .sigbox_signature_detector()
             .call_init(&mut live.store, &self.config)
@@ -348,7 +352,11 @@ fn instantiate(
 ) -> wasmtime::Result<(Store<HostState>, Signature)> {
     let mut store = Store::new(engine, HostState::new(output.clone(), limits));
     store.limiter(|state| &mut state.store_limits);
-    store.set_epoch_deadline(limits.load_ticks());
+    store.epoch_deadline_callback(super::watchdog::on_deadline);
+    // Instantiation, get-metadata and selected-events share the load budget.
+    let ticks = limits.load_ticks();
+    store.data_mut().watchdog.start(ticks);
+    store.set_epoch_deadline(ticks);
     let instance = pre.instantiate(&mut store)?;
     Ok((store, instance))
 }
@@ -360,7 +368,7 @@ fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
             return EvalError::LimitHit {
                 limit: "cpu",
                 detail: format!(
-                    "ran longer than {:?} of wall-clock time (raise with --cpu-limit-ms or cpu_ms)",
+                    "was still using the CPU past its time limit of {:?} (raise with --cpu-limit-ms or cpu_ms)",
                     limits.cpu_per_event
                 ),
             };
