@@ -218,8 +218,9 @@ impl Catalog {
             }
         };
         let fingerprint = opened.fingerprint;
-        let seen = self.running.get(path).map(|r| r.fingerprint) == Some(fingerprint)
-            || self.rejected.get(path).and_then(|r| r.fingerprint) == Some(fingerprint);
+        let seen = fingerprint.settled()
+            && (self.running.get(path).map(|r| r.fingerprint) == Some(fingerprint)
+                || self.rejected.get(path).and_then(|r| r.fingerprint) == Some(fingerprint));
         if seen {
             return Ok(None);
         }

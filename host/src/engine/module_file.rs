@@ -22,6 +22,19 @@ pub struct Fingerprint {
     ctime_ns: i128,
 }
 
+impl Fingerprint {
+    /// Whether the file's times are old enough to trust: filesystem
+    /// timestamps are coarse (a few milliseconds), so two writes of the same
+    /// size within one tick look alike. A file changed in the last two
+    /// seconds is read again on the next scan.
+    pub fn settled(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        now - self.mtime_ns.max(self.ctime_ns) > 2_000_000_000
+    }
+}
+
 /// A module file, opened and checked, not yet read.
 pub struct OpenModule {
     file: File,
