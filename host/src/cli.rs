@@ -95,7 +95,8 @@ struct Common {
     #[arg(long, short = 'c', value_name = "FILE", env = "SIGBOX_CONFIG")]
     config: Option<PathBuf>,
     /// Time a signature may spend on one event before the call is aborted,
-    /// in milliseconds of wall-clock time [default: 10, or the config file's].
+    /// in milliseconds: a deadline, enforced only while the call is using
+    /// the CPU (see README) [default: 10, or the config file's].
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     cpu_limit_ms: Option<u64>,
     /// Linear memory one signature may use, in MiB [default: 64, or the config file's].

@@ -12,12 +12,13 @@ use crate::wit::Field;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     /// Time one guest call (`on-event`, `on-signal`) may take before it is
-    /// interrupted. Wall-clock time, measured by the engine's epoch ticks
-    /// (1 ms), so time the thread is descheduled counts too.
+    /// interrupted: a deadline in the engine's epoch ticks (1 ms), past which
+    /// the call is interrupted only if it is still using the CPU (see
+    /// `engine::watchdog`).
     pub cpu_per_event: Duration,
     /// Time loading may take: instantiation, `get-metadata`,
     /// `selected-events` and `init` together (and each rebuild after a
-    /// trap). Wall-clock, like `cpu_per_event`.
+    /// trap). Enforced like `cpu_per_event`.
     pub load_time: Duration,
     /// Linear memory one signature instance may grow to, in bytes.
     pub memory_bytes: usize,
