@@ -38,7 +38,7 @@ deps:
 	fi
 	@if [ "$$(componentize-py --version 2>/dev/null)" != "componentize-py $(COMPONENTIZE_PY_VERSION)" ]; then \
 	  echo "installing componentize-py $(COMPONENTIZE_PY_VERSION)"; \
-	  python3 -m pip install --quiet componentize-py==$(COMPONENTIZE_PY_VERSION); \
+	  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet componentize-py==$(COMPONENTIZE_PY_VERSION); \
 	fi
 
 host: deps
