@@ -176,7 +176,7 @@ pub struct Stopped {
 }
 
 impl Daemon {
-    /// Starts `sigbox` with `args`, then waits (up to 60 s) until a stderr
+    /// Starts `sigbox` with `args`, then waits (up to 300 s) until a stderr
     /// line contains `ready` — panicking with the log if it exits first.
     pub fn start(args: &[&str], ready: &str) -> Self {
         Self::start_with_stdin(args, ready, std::process::Stdio::null()).0
@@ -224,7 +224,9 @@ impl Daemon {
             stderr,
             readers: vec![out_reader, err_reader],
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        // Generous: loading compiles every module (each run has its own
+        // cache) and the machine may be busy; only a failure waits this long.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
         loop {
             if daemon.stderr_text().contains(ready) {
                 return (daemon, stdin);
@@ -237,7 +239,7 @@ impl Daemon {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "sigbox not ready after 60 s:\n{}",
+                "sigbox not ready after 300 s:\n{}",
                 daemon.stderr_text()
             );
             std::thread::sleep(std::time::Duration::from_millis(20));

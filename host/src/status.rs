@@ -22,6 +22,9 @@ pub struct StatusBoard {
     file: Arc<Mutex<Option<PathBuf>>>,
     /// Set on exit: the writer stops and the file says the daemon stopped.
     stopped: Arc<std::sync::atomic::AtomicBool>,
+    /// Held while the file is written, so the writer's last periodic write
+    /// can never land after (and undo) the final "stopped" one.
+    writing: Arc<Mutex<()>>,
     /// The events the source can produce, when it cannot produce every kind
     /// (the live source: exec only); selectors of others are listed as unserved.
     served: Arc<Mutex<Option<Vec<String>>>>,
@@ -59,6 +62,7 @@ impl StatusBoard {
     /// Marks the daemon stopped: the writer ends and the status file, if
     /// any, says so (with the final counters).
     pub fn mark_stopped(&self) {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         self.stopped
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let file = self.file.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -137,8 +141,13 @@ impl StatusBoard {
                 // it on exit, however the process ends).
                 let _lock = lock;
                 let mut warned = false;
-                while !board.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                loop {
+                    let writing = board.writing.lock().unwrap_or_else(|e| e.into_inner());
+                    if board.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
                     let written = write_atomically(&path, &board.to_json());
+                    drop(writing);
                     if let Err(error) = written
                         && !warned
                     {

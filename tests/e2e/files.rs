@@ -21,7 +21,7 @@ fn watching(dir: &Path, extra: &[&str]) -> (Daemon, std::process::ChildStdin) {
 
 fn wait_for(daemon: &Daemon, text: &str) {
     assert!(
-        daemon.wait_for_stderr(Duration::from_secs(60), text),
+        daemon.wait_for_stderr(Duration::from_secs(300), text),
         "no {text:?}:\n{}",
         daemon.stderr_text()
     );
@@ -178,14 +178,17 @@ fn an_expensive_compile_is_cut_at_its_limit_and_delays_no_other_module() {
     // Both arrive at the same moment.
     std::fs::rename(staging.join("bomb.wasm"), dir.join("a-bomb.wasm")).unwrap();
     std::fs::rename(staging.join("trc-1016.wasm"), dir.join("trc-1016.wasm")).unwrap();
-    wait_for(&daemon, "compile time limit of 2s");
+    wait_for(&daemon, "the compile time limit of 2s of CPU time");
     drop(stdin);
     let stopped = daemon.wait();
     let loaded_at = stopped
         .stderr
         .find("loaded signature TRC-1016")
         .unwrap_or_else(|| panic!("TRC-1016 did not load:\n{}", stopped.stderr));
-    let rejected_at = stopped.stderr.find("compile time limit of 2s").unwrap();
+    let rejected_at = stopped
+        .stderr
+        .find("the compile time limit of 2s of CPU time")
+        .unwrap();
     assert!(
         loaded_at < rejected_at,
         "the good module waited for the bomb:\n{}",
@@ -194,7 +197,7 @@ fn an_expensive_compile_is_cut_at_its_limit_and_delays_no_other_module() {
     assert!(
         stopped
             .stderr
-            .contains("a-bomb.wasm: invalid component: compiling took longer than the compile time limit of 2s (raise with compile_s"),
+            .contains("a-bomb.wasm: invalid component: compiling used more than the compile time limit of 2s of CPU time (raise with compile_s"),
         "{}",
         stopped.stderr
     );

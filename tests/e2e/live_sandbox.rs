@@ -103,7 +103,7 @@ fn every_hostile_module_runs_next_to_trc_1016_live() {
             shells.push(run_as("nginx", "exec /bin/sh -c true"));
         }
     }
-    let all_found = daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+    let all_found = daemon.wait_for_stdout(Duration::from_secs(300), |lines| {
         shells.iter().all(|pid| {
             lines.iter().any(|l| {
                 l.contains(&format!("\"hostProcessId\":{pid},"))
@@ -165,7 +165,7 @@ fn every_hostile_module_runs_next_to_trc_1016_live() {
         "fifo.wasm: a FIFO",
         "sparse.wasm: 1099511627776 bytes, larger than the module size limit",
         "dangling.wasm: cannot read file",
-        "bomb.wasm: invalid component: compiling took longer than the compile time limit",
+        "bomb.wasm: invalid component: compiling used more than the compile time limit",
         "hostile-init-fails",
         "hostile-init-panic",
         "hostile-metadata-hang",
@@ -213,7 +213,7 @@ fn hot_swaps_to_modules_that_misbehave_while_loading_leave_reload_working() {
     };
     let wait = |text: &str| {
         assert!(
-            daemon.wait_for_stderr(Duration::from_secs(60), text),
+            daemon.wait_for_stderr(Duration::from_secs(300), text),
             "no {text:?}:\n{}",
             daemon.stderr_text()
         );

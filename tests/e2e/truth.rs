@@ -118,7 +118,7 @@ fn the_status_file_is_locked_marked_stopped_and_checked_against_the_pid() {
         "{error}"
     );
     // While it runs, status says so.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
     while !status_file.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -139,7 +139,7 @@ fn the_status_file_is_locked_marked_stopped_and_checked_against_the_pid() {
 
     // A daemon killed outright cannot mark it: status notices the pid is gone.
     let (killed, _stdin) = Daemon::start_piped(&args, "sigbox status");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
     while !text(&status(&status_file).stdout).contains(&format!("pid {} (", killed.pid()))
         && std::time::Instant::now() < deadline
     {
@@ -177,7 +177,7 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
         ],
         READY,
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
     let mut listing = String::new();
     while std::time::Instant::now() < deadline {
         listing = text(&status(&status_file).stdout);
@@ -247,7 +247,7 @@ fn run_on_an_empty_directory_says_so_loudly_and_keeps_watching() {
     // It watches: a module arriving later loads.
     std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
     assert!(
-        daemon.wait_for_stderr(Duration::from_secs(30), "loaded signature TRC-1016"),
+        daemon.wait_for_stderr(Duration::from_secs(300), "loaded signature TRC-1016"),
         "{}",
         daemon.stderr_text()
     );

@@ -2,8 +2,9 @@
 //! functions, deep nesting): seconds of CPU and gigabytes of memory. The
 //! daemon therefore compiles in a child process — the `sigbox` binary
 //! itself, as `sigbox __compile-worker` — with an address-space and a CPU
-//! limit set in the child and a wall-clock limit enforced here; the child
-//! hands back wasmtime's precompiled artefact, which this process loads.
+//! limit set in the child (CPU time, so a busy machine does not fail good
+//! modules) and a wall-clock backstop enforced here; the child hands back
+//! wasmtime's precompiled artefact, which this process loads.
 //!
 //! The child is started through `/proc/self/exe`, so it works after the
 //! daemon dropped its privileges or switched users, even when the binary's
@@ -17,6 +18,10 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// How many times the compile time limit (CPU time) a worker may take in
+/// wall-clock time before it is killed anyway.
+const WALL_CLOCK_FACTOR: u32 = 10;
 
 /// The hidden subcommand that runs [`run_worker`].
 pub const WORKER_COMMAND: &str = "__compile-worker";
@@ -79,7 +84,10 @@ pub fn compile_in_child(
         child.stdout.take().expect("piped"),
         child.stderr.take().expect("piped"),
     );
-    let deadline = Instant::now() + limits.time;
+    // The child's own CPU limit (RLIMIT_CPU, set from `limits.time`) is the
+    // real bound: wall-clock time depends on how busy the machine is. The
+    // wall-clock deadline here is a backstop for a starved or stuck worker.
+    let deadline = Instant::now() + limits.time * WALL_CLOCK_FACTOR;
     let (status, artefact, message) = std::thread::scope(|scope| {
         // Feed, drain and wait at once: each may block on the others.
         scope.spawn(move || {
@@ -117,14 +125,14 @@ pub fn compile_in_child(
     });
     let Some(status) = status else {
         wasmtime::bail!(
-            "compiling took longer than the compile time limit of {:?} (raise with compile_s in the config file's [limits])",
-            limits.time
+            "compiling took longer than {:?} of wall-clock time ({WALL_CLOCK_FACTOR} times the compile time limit; raise compile_s in the config file's [limits])",
+            limits.time * WALL_CLOCK_FACTOR
         );
     };
     if !status.success() {
         let why = match status.signal() {
-            Some(libc::SIGXCPU) => format!(
-                "compiling used more than {:?} of CPU time (raise with compile_s in the config file's [limits])",
+            Some(libc::SIGXCPU | libc::SIGKILL) if message.is_empty() => format!(
+                "compiling used more than the compile time limit of {:?} of CPU time (raise with compile_s in the config file's [limits])",
                 limits.time
             ),
             Some(_) if message.contains("memory allocation") => format!(
@@ -161,14 +169,16 @@ pub fn run_worker(args: &[String]) -> ExitCode {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
         libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
-    for (resource, value) in [
-        (libc::RLIMIT_AS, memory),
-        (libc::RLIMIT_CPU, cpu),
-        (libc::RLIMIT_CORE, 0),
+    // RLIMIT_CPU: SIGXCPU at the soft limit (the hard one, a second later,
+    // is SIGKILL for a worker that ignores it).
+    for (resource, soft, hard) in [
+        (libc::RLIMIT_AS, memory, memory),
+        (libc::RLIMIT_CPU, cpu, cpu + 1),
+        (libc::RLIMIT_CORE, 0, 0),
     ] {
         let limit = libc::rlimit {
-            rlim_cur: value,
-            rlim_max: value,
+            rlim_cur: soft,
+            rlim_max: hard,
         };
         // SAFETY: setrlimit with a valid pointer to a local struct.
         if unsafe { libc::setrlimit(resource, &limit) } != 0 {
