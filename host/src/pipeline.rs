@@ -214,7 +214,14 @@ impl<W: Write> Pipeline<W> {
                 );
                 self.warn_unserved(&new);
             }
-            Applied::Unloaded(old) => tracing::info!("unloaded signature {}", describe(&old)),
+            Applied::Unloaded(old) => {
+                tracing::info!("unloaded signature {}", describe(&old));
+                if self.signatures.is_empty() {
+                    tracing::error!(
+                        "the last signature was unloaded: nothing is being detected until a module is added"
+                    );
+                }
+            }
             Applied::NotLoaded(path) => {
                 tracing::debug!("{} was not running; nothing to unload", path.display())
             }
