@@ -178,26 +178,28 @@ fn an_expensive_compile_is_cut_at_its_limit_and_delays_no_other_module() {
     // Both arrive at the same moment.
     std::fs::rename(staging.join("bomb.wasm"), dir.join("a-bomb.wasm")).unwrap();
     std::fs::rename(staging.join("trc-1016.wasm"), dir.join("trc-1016.wasm")).unwrap();
-    wait_for(&daemon, "the compile time limit of 2s of CPU time");
+    wait_for(&daemon, "the compile time limit of 2s");
     drop(stdin);
     let stopped = daemon.wait();
     let loaded_at = stopped
         .stderr
         .find("loaded signature TRC-1016")
         .unwrap_or_else(|| panic!("TRC-1016 did not load:\n{}", stopped.stderr));
-    let rejected_at = stopped
-        .stderr
-        .find("the compile time limit of 2s of CPU time")
-        .unwrap();
+    let rejected_at = stopped.stderr.find("the compile time limit of 2s").unwrap();
     assert!(
         loaded_at < rejected_at,
         "the good module waited for the bomb:\n{}",
         stopped.stderr
     );
+    // Cut by its CPU time, or on a starved machine by the wall-clock
+    // backstop: either way the message names the limit and its key.
     assert!(
         stopped
             .stderr
-            .contains("a-bomb.wasm: invalid component: compiling used more than the compile time limit of 2s of CPU time (raise with compile_s"),
+            .lines()
+            .any(|l| l.contains("a-bomb.wasm: invalid component: compiling")
+                && l.contains("the compile time limit of 2s")
+                && l.contains("(raise with compile_s")),
         "{}",
         stopped.stderr
     );

@@ -125,8 +125,9 @@ pub fn compile_in_child(
     });
     let Some(status) = status else {
         wasmtime::bail!(
-            "compiling took longer than {:?} of wall-clock time ({WALL_CLOCK_FACTOR} times the compile time limit; raise compile_s in the config file's [limits])",
-            limits.time * WALL_CLOCK_FACTOR
+            "compiling took more than {:?} of wall-clock time, {WALL_CLOCK_FACTOR} times the compile time limit of {:?} (raise with compile_s in the config file's [limits])",
+            limits.time * WALL_CLOCK_FACTOR,
+            limits.time
         );
     };
     if !status.success() {
