@@ -27,16 +27,6 @@ fn wait_for(daemon: &Daemon, text: &str) {
     );
 }
 
-/// Peak resident memory of a process, in KiB (VmHWM).
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn special_and_huge_files_are_rejected_without_blocking_or_reading_them() {
     let dir = temp_dir("files-special");
@@ -76,7 +66,7 @@ fn special_and_huge_files_are_rejected_without_blocking_or_reading_them() {
     // The reload path still works: the next good module loads.
     std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
     wait_for(&daemon, "loaded signature TRC-1016");
-    let peak_kib = peak_rss_kib(daemon.pid());
+    let peak_kib = sigbox_e2e::peak_rss_kib(daemon.pid());
     drop(stdin);
     let stopped = daemon.wait();
     // Nothing beyond the size cap was read into memory.

@@ -39,16 +39,6 @@ const HOSTILE: &[&str] = &[
 /// The log budget per signature (the default), in bytes per second.
 const LOG_BUDGET: u64 = 64 << 10;
 
-/// Peak resident memory of a process, in KiB (VmHWM).
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap()
-}
-
 fn copy_into(dir: &Path, names: &[&str]) {
     for name in names {
         std::fs::copy(test_module(name), dir.join(format!("{name}.wasm"))).unwrap();
@@ -111,7 +101,7 @@ fn every_hostile_module_runs_next_to_trc_1016_live() {
             })
         })
     });
-    let peak_kib = peak_rss_kib(daemon.pid());
+    let peak_kib = sigbox_e2e::peak_rss_kib(daemon.pid());
     let stopped = daemon.stop();
     let elapsed = started.elapsed();
     assert!(
