@@ -96,7 +96,7 @@ async fn live_benchmarks() {
                 .unwrap();
             for event in &batch {
                 set.dispatch(
-                    event,
+                    &std::sync::Arc::new(event.clone()),
                     |detection| {
                         if event.host_pid == pid && detection.signature.metadata.id == "TRC-1016" {
                             found = Some(wall_ns().saturating_sub(event.timestamp_ns));
@@ -155,7 +155,7 @@ async fn live_benchmarks() {
             if event.process_name == "true" {
                 seen += 1;
             }
-            set.dispatch(event, |_| {}, |_| {});
+            set.dispatch(&std::sync::Arc::new(event.clone()), |_| {}, |_| {});
         }
         busy += t.elapsed();
     }

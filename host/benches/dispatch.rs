@@ -26,7 +26,7 @@ use sigbox::bench::{
     self, ExecMix, SHELLS, Timing, WEB_SERVERS, exec_lines, parse_lines, pin_to_one_cpu, rss_bytes,
     thread_cpu_ns,
 };
-use sigbox::engine::bindings::{Signature, SignaturePre};
+use sigbox::engine::bindings::v1::{Signature, SignaturePre};
 use sigbox::engine::{Change, LoadedSignature, Runtime, RuntimeOptions, SignatureSet};
 use sigbox::pipeline::Pipeline;
 use sigbox::sink::{FindingWriter, OutputFormat};
@@ -196,11 +196,11 @@ impl wasmtime_wasi::WasiView for BenchState {
     }
 }
 
-impl sigbox::engine::bindings::sigbox::signature::host::Host for BenchState {
+impl sigbox::engine::bindings::v1::sigbox::signature::host::Host for BenchState {
     fn log(&mut self, _level: sigbox::wit::LogLevel, _message: String) {}
 }
 
-impl sigbox::engine::bindings::sigbox::signature::types::Host for BenchState {}
+impl sigbox::engine::bindings::v1::sigbox::signature::types::Host for BenchState {}
 
 /// A linker for the signature world (or, with `signature_world` false, WASI only).
 fn bench_linker(

@@ -5,11 +5,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use wasmtime::component::Component;
 
-use crate::engine::{Change, LoadedSignature, Runtime, RuntimeOptions, SignatureSet};
+use crate::engine::{Change, LoadedSignature, MAX_BATCH, Runtime, RuntimeOptions, SignatureSet};
 use crate::source::tracee_json::{EXEC_EVENT, parse_event};
 use crate::wit::Event;
 
@@ -218,10 +219,10 @@ pub fn generic_lines(n: usize, name: &str, seed: u64) -> Vec<String> {
 }
 
 /// Parses generated lines (they are always valid).
-pub fn parse_lines(lines: &[String]) -> Vec<Event> {
+pub fn parse_lines(lines: &[String]) -> Vec<Arc<Event>> {
     lines
         .iter()
-        .map(|line| parse_event(line).expect("generated lines parse"))
+        .map(|line| Arc::new(parse_event(line).expect("generated lines parse")))
         .collect()
 }
 
@@ -487,13 +488,18 @@ pub fn bench_module(path: &Path, events: usize) -> anyhow::Result<BenchReport> {
                 generic_lines(distinct, name, 7),
             )
         };
-        let stream = parse_lines(&lines);
+        let stream: Vec<Arc<Event>> = parse_lines(&lines)
+            .into_iter()
+            .cycle()
+            .take(events)
+            .collect();
         let (mut findings, mut errors) = (0u64, 0u64);
         let timing = measure(REPS, events as u64, || {
             findings = 0;
             errors = 0;
-            for event in stream.iter().cycle().take(events) {
-                set.dispatch(event, |_| findings += 1, |_| errors += 1);
+            // In batches, as the daemon's workers dispatch under load.
+            for batch in stream.chunks(MAX_BATCH) {
+                set.dispatch_batch(batch, |_, _| findings += 1, |_, _| errors += 1);
             }
         });
         workloads.push(WorkloadResult {

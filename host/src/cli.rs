@@ -106,6 +106,16 @@ struct Common {
     /// SIGHUP (for network filesystems or when inotify watches run out).
     #[arg(long)]
     no_file_watch: bool,
+    /// Dispatch threads; each signature runs on one of them [default: one
+    /// per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    workers: Option<u64>,
+    /// Events each dispatch thread's queue holds. Live, a full queue drops
+    /// events for that thread's signatures (counted and reported); replay
+    /// waits instead.
+    #[arg(long, value_name = "N", default_value_t = sigbox::pipeline::DEFAULT_QUEUE_EVENTS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    queue_events: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -145,6 +155,10 @@ impl Common {
         };
         let policy = policy_file::load(self.config.as_deref(), &flags)?;
         Ok(DaemonOptions {
+            workers: self
+                .workers
+                .map_or_else(sigbox::pipeline::default_workers, |n| n as usize),
+            queue_events: self.queue_events as usize,
             output: match self.output {
                 Format::Json => OutputFormat::Json,
                 Format::Text => OutputFormat::Text,

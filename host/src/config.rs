@@ -34,6 +34,10 @@ pub struct DaemonOptions {
     pub reload: Reload,
     /// Where to keep the active list for `sigbox status`; none to skip it.
     pub status_file: Option<PathBuf>,
+    /// Dispatch worker threads.
+    pub workers: usize,
+    /// Events each worker's queue holds.
+    pub queue_events: usize,
 }
 
 /// How the daemon notices changes to the signatures directory.

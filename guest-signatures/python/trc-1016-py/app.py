@@ -10,7 +10,7 @@ run next to the Rust one and be compared with it.
 
 from typing import List
 
-from componentize_py_types import Err
+from componentize_py_types import Err, Ok
 from wit_world import exports
 from wit_world.imports import types
 
@@ -25,19 +25,25 @@ WEB_SERVER_NAMES = [
     "apache2",
 ]
 SCHED_PROCESS_EXEC = "sched_process_exec"
+# The fields read, in the order each event carries their values.
+FIELDS = ["prev_comm", "process-name"]
 
 
-def prev_comm(event: types.Event) -> str:
-    """The string `prev_comm` argument, or an error as Tracee reports it."""
-    payload = event.payload
-    if isinstance(payload, types.Payload_Exec):
-        if payload.value.prev_comm is not None:
-            return payload.value.prev_comm
-    else:
-        for field in payload.value:
-            if field.name == "prev_comm" and isinstance(field.value, types.Value_Text):
-                return field.value.value
-    raise Err(f"event {event.name}: argument prev_comm is missing or not a string")
+def text(event: types.Event, index: int) -> str:
+    """A declared string field, or an error naming it, as Tracee reports it."""
+    value = event.fields[index]
+    if isinstance(value, types.Value_Text):
+        return value.value
+    raise ValueError(
+        f"event {SCHED_PROCESS_EXEC}: argument {FIELDS[index]} is missing or not a string"
+    )
+
+
+def evaluate(event: types.Event) -> List[types.Finding]:
+    before = text(event, 0)
+    if before in WEB_SERVER_NAMES and text(event, 1) in SHELL_NAMES:
+        return [types.Finding(data=[])]
+    return []
 
 
 class Detector(exports.Detector):
@@ -71,22 +77,27 @@ class Detector(exports.Detector):
                 name=SCHED_PROCESS_EXEC,
                 origin=types.OriginFilter.ANY,
                 filters=[
-                    types.FieldFilter(field="prev-comm", any_of=list(WEB_SERVER_NAMES)),
+                    types.FieldFilter(field="prev_comm", any_of=list(WEB_SERVER_NAMES)),
                     types.FieldFilter(field="process-name", any_of=list(SHELL_NAMES)),
                 ],
+                fields=list(FIELDS),
             )
         ]
 
     def init(self, config: List[types.Field]) -> None:
         return None
 
-    def on_event(self, event: types.Event) -> List[types.Finding]:
-        if event.name != SCHED_PROCESS_EXEC:
-            return []
-        before = prev_comm(event)
-        if before in WEB_SERVER_NAMES and event.process_name in SHELL_NAMES:
-            return [types.Finding(data=[])]
-        return []
+    def on_events(self, events: List[types.Event]) -> List[types.Outcome]:
+        outcomes = []
+        for position, event in enumerate(events):
+            try:
+                findings = evaluate(event)
+            except ValueError as error:
+                outcomes.append(types.Outcome(event=position, findings=Err(str(error))))
+                continue
+            if findings:
+                outcomes.append(types.Outcome(event=position, findings=Ok(findings)))
+        return outcomes
 
     def on_signal(self, signal: types.Signal) -> None:
         return None

@@ -7,10 +7,7 @@
 //! case-sensitive; comms are at most 15 bytes, hence `httpd-foregroun`. An exec
 //! event without a string `prev_comm` is an error, never a finding.
 
-use sigbox_sdk::{
-    Event, EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Properties,
-    Signature,
-};
+use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
 
 /// Shell programs (process names after the exec).
 const SHELL_NAMES: [&str; 8] = ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"];
@@ -28,21 +25,6 @@ const WEB_SERVER_NAMES: [&str; 7] = [
 
 /// The event this signature selects.
 const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
-
-/// `prev-comm` is a web server and `process-name` a shell.
-fn selector_filters() -> Vec<FieldFilter> {
-    let list = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
-    vec![
-        FieldFilter {
-            field: "prev-comm".into(),
-            any_of: list(&WEB_SERVER_NAMES),
-        },
-        FieldFilter {
-            field: "process-name".into(),
-            any_of: list(&SHELL_NAMES),
-        },
-    ]
-}
 
 /// The TRC-1016 signature. It keeps no state.
 pub struct IllegitimateShell;
@@ -76,12 +58,14 @@ impl Signature for IllegitimateShell {
     /// vast majority of execs without calling into the sandbox. `on_event`
     /// still checks both: the filters let through events without a string
     /// `prev_comm`, which this signature reports as errors, as Tracee does.
+    /// The two fields it reads are the only ones that cross into the sandbox.
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector {
-            name: SCHED_PROCESS_EXEC.into(),
-            origin: OriginFilter::Any,
-            filters: selector_filters(),
-        }]
+        vec![
+            EventSelector::new(SCHED_PROCESS_EXEC)
+                .reading(&["prev_comm", "process-name"])
+                .filter("prev_comm", &WEB_SERVER_NAMES)
+                .filter("process-name", &SHELL_NAMES),
+        ]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -89,12 +73,8 @@ impl Signature for IllegitimateShell {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        if event.name != SCHED_PROCESS_EXEC {
-            return Ok(vec![]);
-        }
-        let prev_comm = event.string_arg("prev_comm")?;
-        if WEB_SERVER_NAMES.contains(&prev_comm)
-            && SHELL_NAMES.contains(&event.process_name.as_str())
+        let prev_comm = event.text("prev_comm")?;
+        if WEB_SERVER_NAMES.contains(&prev_comm) && SHELL_NAMES.contains(&event.text("process-name")?)
         {
             Ok(vec![Finding { data: vec![] }])
         } else {
@@ -108,64 +88,17 @@ sigbox_sdk::export_signature!(IllegitimateShell);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{ExecArgs, Instance, Origin, Payload, Value};
+    use sigbox_sdk::{FieldFilter, Instance, OriginFilter, TestEvent, Value, WireEvent};
 
-    fn event(name: &str, process_name: &str, payload: Payload) -> Event {
-        Event {
-            timestamp_ns: 1_700_000_000_000_000_000,
-            name: name.into(),
-            origin: Origin::Host,
-            pid: 42,
-            tid: 42,
-            ppid: 1,
-            host_pid: 42,
-            host_tid: 42,
-            host_ppid: 1,
-            uid: 33,
-            mount_ns: 4026531841,
-            pid_ns: 4026531836,
-            cgroup_id: 1,
-            process_name: process_name.into(),
-            executable_path: format!("/bin/{process_name}"),
-            host_name: "web-1".into(),
-            container_id: String::new(),
-            return_value: 0,
-            payload,
-        }
+    /// A `sched_process_exec` as the host sends it: the two declared fields.
+    fn exec_with(prev_comm: Value, process_name: &str) -> TestEvent {
+        TestEvent::new(SCHED_PROCESS_EXEC)
+            .with("prev_comm", prev_comm)
+            .text("process-name", process_name)
     }
 
-    fn exec_args(prev_comm: Option<&str>) -> ExecArgs {
-        ExecArgs {
-            pathname: "/usr/bin/dash".into(),
-            cmdpath: "/bin/sh".into(),
-            argv: vec!["sh".into(), "-c".into(), "id".into()],
-            argv_truncated: false,
-            interpreter_pathname: String::new(),
-            prev_comm: prev_comm.map(Into::into),
-            dev: 2049,
-            inode: 1234,
-            ctime: 0,
-            inode_mode: 0o100755,
-            stdin_type: 0o010000,
-            stdin_path: String::new(),
-            invoked_from_kernel: false,
-            pwd: "/var/www".into(),
-            extra: vec![],
-        }
-    }
-
-    /// A `sched_process_exec` with a typed payload: `prev_comm` → `process_name`.
-    fn exec(prev_comm: &str, process_name: &str) -> Event {
-        event(
-            SCHED_PROCESS_EXEC,
-            process_name,
-            Payload::Exec(exec_args(Some(prev_comm))),
-        )
-    }
-
-    /// A `sched_process_exec` from replay: Tracee's name/value arguments.
-    fn generic_exec(process_name: &str, args: Vec<Field>) -> Event {
-        event(SCHED_PROCESS_EXEC, process_name, Payload::Generic(args))
+    fn exec(prev_comm: &str, process_name: &str) -> TestEvent {
+        exec_with(Value::Text(prev_comm.into()), process_name)
     }
 
     fn field(name: &str, value: Value) -> Field {
@@ -175,11 +108,11 @@ mod tests {
         }
     }
 
-    fn run(event: &Event) -> Result<Vec<Finding>, String> {
-        IllegitimateShell::new(&[]).unwrap().on_event(event)
+    fn run(event: &TestEvent) -> Result<Vec<Finding>, String> {
+        IllegitimateShell::new(&[]).unwrap().on_event(&event.event())
     }
 
-    fn finds(event: &Event) -> bool {
+    fn finds(event: &TestEvent) -> bool {
         match run(event) {
             Ok(findings) if findings.is_empty() => false,
             Ok(findings) => {
@@ -190,7 +123,7 @@ mod tests {
         }
     }
 
-    fn assert_prev_comm_error(event: &Event) {
+    fn assert_prev_comm_error(event: &TestEvent) {
         let error = run(event).expect_err("expected an error");
         assert!(
             error.contains("prev_comm"),
@@ -227,38 +160,14 @@ mod tests {
     }
 
     #[test]
-    fn generic_payload_with_string_prev_comm() {
-        let args = vec![
-            field("pathname", Value::Text("/usr/bin/bash".into())),
-            field("prev_comm", Value::Text("nginx".into())),
-        ];
-        assert!(finds(&generic_exec("bash", args)));
-        let args = vec![field("prev_comm", Value::Text("cron".into()))];
-        assert!(!finds(&generic_exec("bash", args)));
-    }
-
-    #[test]
-    fn missing_prev_comm_is_an_error() {
-        let typed = event(SCHED_PROCESS_EXEC, "bash", Payload::Exec(exec_args(None)));
-        assert_prev_comm_error(&typed);
-        let generic = generic_exec(
-            "bash",
-            vec![field("pathname", Value::Text("/usr/bin/bash".into()))],
-        );
-        assert_prev_comm_error(&generic);
-        assert_prev_comm_error(&generic_exec("bash", vec![]));
-    }
-
-    #[test]
-    fn non_string_prev_comm_is_an_error() {
+    fn missing_or_non_string_prev_comm_is_an_error() {
         for value in [
             Value::None,
             Value::Signed(7),
             Value::TextList(vec!["nginx".into()]),
             Value::Json("\"nginx\"".into()),
         ] {
-            let ev = generic_exec("bash", vec![field("prev_comm", value)]);
-            assert_prev_comm_error(&ev);
+            assert_prev_comm_error(&exec_with(value, "bash"));
         }
     }
 
@@ -278,23 +187,19 @@ mod tests {
     }
 
     #[test]
-    fn other_events_are_ignored() {
-        // Even without prev_comm, and even with web-server/shell names.
-        for name in ["execve", "sched_process_fork", "security_bprm_check", ""] {
-            let ev = event(name, "bash", Payload::Generic(vec![]));
-            assert_eq!(run(&ev), Ok(vec![]), "{name}");
-            let ev = event(name, "bash", Payload::Exec(exec_args(Some("nginx"))));
-            assert_eq!(run(&ev), Ok(vec![]), "{name}");
-        }
-    }
-
-    #[test]
     fn runs_through_an_instance_like_the_host() {
         let instance = Instance::<IllegitimateShell>::new();
-        assert!(instance.on_event(&exec("nginx", "bash")).is_err());
+        let wire = |prev: &str, name: &str, pid| WireEvent {
+            selector: 0,
+            context: sigbox_sdk::Context::with_pid(pid),
+            fields: vec![Value::Text(prev.into()), Value::Text(name.into())],
+        };
+        let batch = [wire("nginx", "bash", 1), wire("nginx", "cat", 2), wire("httpd", "sh", 3)];
+        assert!(instance.on_events(&batch).iter().all(|o| o.findings.is_err()));
         instance.init(&[]).unwrap();
-        assert_eq!(instance.on_event(&exec("nginx", "bash")).unwrap().len(), 1);
-        assert_eq!(instance.on_event(&exec("nginx", "cat")), Ok(vec![]));
+        let outcomes = instance.on_events(&batch);
+        let found: Vec<u32> = outcomes.iter().map(|o| o.event).collect();
+        assert_eq!(found, vec![0, 2]);
         assert_eq!(
             instance.on_signal(sigbox_sdk::Signal::SourceComplete),
             Ok(())
@@ -330,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn selects_sched_process_exec_from_anywhere() {
+    fn selects_sched_process_exec_from_anywhere_reading_two_fields() {
         assert_eq!(
             IllegitimateShell::selected_events(),
             vec![EventSelector {
@@ -338,7 +243,7 @@ mod tests {
                 origin: OriginFilter::Any,
                 filters: vec![
                     FieldFilter {
-                        field: "prev-comm".into(),
+                        field: "prev_comm".into(),
                         any_of: WEB_SERVER_NAMES.iter().map(|n| n.to_string()).collect(),
                     },
                     FieldFilter {
@@ -346,6 +251,7 @@ mod tests {
                         any_of: SHELL_NAMES.iter().map(|n| n.to_string()).collect(),
                     },
                 ],
+                fields: vec!["prev_comm".into(), "process-name".into()],
             }]
         );
     }

@@ -78,12 +78,18 @@ fn report(signature: &LoadedSignature) -> serde_json::Value {
                 .iter()
                 .map(|f| json!({"field": f.field, "anyOf": f.any_of}))
                 .collect();
-            json!({"name": s.name, "origin": origin_name(s.origin), "filters": filters})
+            json!({
+                "name": s.name,
+                "origin": origin_name(s.origin),
+                "filters": filters,
+                "fields": s.fields,
+            })
         })
         .collect();
     json!({
         "file": info.path,
         "sha256": info.sha256,
+        "contract": info.contract,
         "id": m.id,
         "version": m.version,
         "name": m.name,

@@ -12,13 +12,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::{finish, load_signatures, write_status};
 use crate::config::DaemonOptions;
 use crate::engine::Runtime;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use crate::privilege;
 use crate::sink::FindingWriter;
 use crate::source::bpf::{ExecCollector, check_privileges};
-
-/// Where live events come from, for log lines.
-const KERNEL: &str = "kernel";
 
 /// How soon a signature change is applied when no event arrives.
 const IDLE_APPLY: Duration = Duration::from_millis(100);
@@ -58,7 +55,16 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
 
     let runtime = Runtime::for_daemon(options.policy.defaults.clone())
         .context("cannot start the wasm engine")?;
-    let mut pipeline = Pipeline::new(FindingWriter::new(io::stdout(), options.output, true));
+    // The kernel does not wait for a slow signature, so neither does the
+    // collector: a full worker queue drops (and reports) events.
+    let mut pipeline = Pipeline::with_options(
+        FindingWriter::new(io::stdout(), options.output, true),
+        PipelineOptions {
+            workers: options.workers,
+            queue_events: options.queue_events,
+            backpressure: Backpressure::Drop,
+        },
+    );
     pipeline.board().set_served_events(ExecCollector::EVENTS);
     let load_failures = load_signatures(
         &runtime,
@@ -128,13 +134,13 @@ enum Wake {
 }
 
 /// Evaluates a batch of events; false when findings can no longer be written.
-fn process_batch<W: io::Write>(
+fn process_batch<W: io::Write + Send + 'static>(
     pipeline: &mut Pipeline<W>,
     batch: &mut Vec<crate::wit::Event>,
 ) -> bool {
     for event in batch.drain(..) {
         pipeline.counts_mut().records += 1;
-        if let Err(error) = pipeline.process(&event, None, &KERNEL) {
+        if let Err(error) = pipeline.process(event, None, Place::Kernel) {
             if error.kind() != io::ErrorKind::BrokenPipe {
                 tracing::error!("cannot write findings: {error}");
             }

@@ -45,7 +45,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 ///
 /// # Errors
 /// The directory cannot be listed.
-fn load_signatures<W: io::Write>(
+fn load_signatures<W: io::Write + Send + 'static>(
     runtime: &Runtime,
     policy: Arc<Policy>,
     dir: &Path,
@@ -61,7 +61,7 @@ fn load_signatures<W: io::Write>(
     for change in scan.changes {
         pipeline.apply(change);
     }
-    if pipeline.signatures().is_empty() {
+    if pipeline.signature_count() == 0 {
         tracing::error!(
             "no signatures loaded from {}: nothing is being detected. Put signature modules \
              there (`*.wasm` components built for wasm32-wasip2, e.g. what `make` writes to \
@@ -95,9 +95,8 @@ fn load_signatures<W: io::Write>(
 /// A `[signature."ID"]` section for an id no loaded signature has is most
 /// likely a typo (its limits would silently not apply); hot swap may still
 /// bring that id later, so it is a warning, not an error.
-fn warn_about_unknown_sections<W: io::Write>(policy: &Policy, pipeline: &Pipeline<W>) {
+fn warn_about_unknown_sections<W: io::Write + Send + 'static>(policy: &Policy, pipeline: &Pipeline<W>) {
     let loaded: Vec<String> = pipeline
-        .signatures()
         .status()
         .iter()
         .map(|s| s.info.metadata.id.clone())
@@ -120,7 +119,7 @@ fn warn_about_unknown_sections<W: io::Write>(policy: &Policy, pipeline: &Pipelin
 }
 
 /// Starts the status file writer when a path is configured.
-fn write_status<W: io::Write>(pipeline: &Pipeline<W>, path: Option<&Path>) -> anyhow::Result<()> {
+fn write_status<W: io::Write + Send + 'static>(pipeline: &Pipeline<W>, path: Option<&Path>) -> anyhow::Result<()> {
     if let Some(path) = path {
         pipeline.board().spawn_writer(path.to_owned())?;
         tracing::info!(
@@ -137,13 +136,13 @@ fn write_status<W: io::Write>(pipeline: &Pipeline<W>, path: Option<&Path>) -> an
 /// With `strict` (replay), a signature file that failed to load, or no
 /// signature at all, makes the exit status 1: CI for signature repositories
 /// relies on it.
-fn finish<W: io::Write>(
+fn finish<W: io::Write + Send + 'static>(
     pipeline: Pipeline<W>,
     load_failures: usize,
     strict: bool,
 ) -> anyhow::Result<ExitCode> {
     pipeline.board().mark_stopped();
-    let loaded = pipeline.signatures().len();
+    let loaded = pipeline.signature_count();
     match pipeline.finish(load_failures) {
         Ok(summary) => {
             eprintln!("sigbox: {summary}");

@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::{finish, load_signatures, write_status};
 use crate::config::{Input, Reload, ReplayOptions};
 use crate::engine::Runtime;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Backpressure, Pipeline, PipelineOptions};
 use crate::sink::FindingWriter;
 use crate::source::replay::{replay, replay_stream};
 
@@ -22,12 +22,16 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
     // A stream (stdin, a FIFO) may run for a long time: flush each finding so
     // consumers see it at once. A file is read as fast as possible.
     let streaming = daemon.reload != Reload::Off;
-    let stdout = io::stdout().lock();
-    let mut pipeline = Pipeline::new(FindingWriter::new(
-        BufWriter::new(stdout),
-        daemon.output,
-        streaming,
-    ));
+    // Replay waits for a worker that falls behind: the input can wait, and
+    // nothing is lost.
+    let mut pipeline = Pipeline::with_options(
+        FindingWriter::new(BufWriter::new(io::stdout()), daemon.output, streaming),
+        PipelineOptions {
+            workers: daemon.workers,
+            queue_events: daemon.queue_events,
+            backpressure: Backpressure::Wait,
+        },
+    );
     let load_failures = load_signatures(
         &runtime,
         daemon.policy.clone(),

@@ -97,6 +97,16 @@ pub fn check_metadata(metadata: &Metadata, selected: &[EventSelector]) -> Result
                 label("filter value", value, MAX_LABEL)?;
             }
         }
+        count("fields", selector.fields.len(), MAX_ITEMS)?;
+        for (index, field) in selector.fields.iter().enumerate() {
+            name("field", field)?;
+            if selector.fields[..index].contains(field) {
+                return Err(format!(
+                    "selector {} declares field {field} twice",
+                    selector.name
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -218,6 +228,7 @@ mod tests {
                 field: "prev-comm".into(),
                 any_of: vec!["nginx".into()],
             }],
+            fields: vec!["prev_comm".into()],
         }]
     }
 

@@ -1,57 +1,118 @@
-//! The `sigbox:signature/host` interface: functions a signature may call.
+//! The `sigbox:signature/host` interface, in both contract versions:
+//! functions a signature may call.
+
+use std::sync::Arc;
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, WasmStr};
 
-use super::bindings::sigbox::signature::host::{Host, LogLevel};
+use super::bindings::v2::sigbox::signature::types::Value as GuestValue;
+use super::bindings::{v1, v2};
+use super::event_fields::EventField;
 use super::guest_output::MAX_LINE;
 use super::host_state::HostState;
+use crate::wit::Event;
 
-/// The host interface's instance name, as guests import it.
-const HOST_INTERFACE: &str = "sigbox:signature/host@0.1.0";
+/// The host interface's instance names, as guests import them.
+const HOST_INTERFACE_V1: &str = "sigbox:signature/host@0.1.0";
+const HOST_INTERFACE_V2: &str = "sigbox:signature/host@0.2.0";
 
-impl Host for HostState {
+/// Field names are at most this long (see `guest_values`); a longer one
+/// names no field, so it is not copied out of the guest.
+const MAX_FIELD_NAME: usize = 64;
+
+impl v1::sigbox::signature::host::Host for HostState {
     /// Logs through the signature's budget. (Replaced at link time by
-    /// [`add_bounded_log`], which reads the message in place; kept because the
-    /// generated bindings require it.)
-    fn log(&mut self, level: LogLevel, message: String) {
-        self.output.emit(tracing_level(level), "log", &message);
+    /// [`add_bounded_imports`], which reads the message in place; kept
+    /// because the generated bindings require it.)
+    fn log(&mut self, level: v1::sigbox::signature::host::LogLevel, message: String) {
+        self.output
+            .emit(tracing_level(level as u8), "log", &message);
     }
 }
 
-impl super::bindings::sigbox::signature::types::Host for HostState {}
+impl v1::sigbox::signature::types::Host for HostState {}
 
-/// Replaces the generated `log` import with one that reads the message in
-/// the guest's memory and copies at most [`MAX_LINE`] bytes of it: a guest
-/// logging a 60 MiB string costs the host 4 KiB, not 60 MiB.
+impl v2::sigbox::signature::host::Host for HostState {
+    /// As for 0.1 (replaced at link time).
+    fn log(&mut self, level: v2::sigbox::signature::host::LogLevel, message: String) {
+        self.output
+            .emit(tracing_level(level as u8), "log", &message);
+    }
+
+    /// As [`read_field`] (replaced at link time by a version that does not
+    /// copy an over-long name).
+    fn read_field(&mut self, event: u32, name: String) -> GuestValue {
+        read_field(&self.batch, event, &name)
+    }
+}
+
+impl v2::sigbox::signature::types::Host for HostState {}
+
+/// A field of the event at `index` of the batch being evaluated.
+fn read_field(batch: &[Arc<Event>], index: u32, name: &str) -> GuestValue {
+    match batch.get(index as usize) {
+        Some(event) if name.len() <= MAX_FIELD_NAME => EventField::parse(name).value(event),
+        _ => GuestValue::None,
+    }
+}
+
+/// Replaces the generated imports that take strings with ones that read
+/// them in the guest's memory and copy a bounded prefix: a guest logging a
+/// 60 MiB string costs the host 4 KiB ([`MAX_LINE`]), not 60 MiB.
 ///
 /// # Errors
-/// wasmtime rejected the definition (a bug: the interface is fixed).
-pub fn add_bounded_log(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+/// wasmtime rejected a definition (a bug: the interfaces are fixed).
+pub fn add_bounded_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    linker.instance(HOST_INTERFACE)?.func_wrap(
+    linker.instance(HOST_INTERFACE_V1)?.func_wrap(
         "log",
-        |store: StoreContextMut<'_, HostState>, (level, message): (LogLevel, WasmStr)| {
-            let text = message.to_str(&store)?;
-            let mut end = text.len().min(MAX_LINE);
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            let line = text[..end].to_owned();
-            store.data().output.emit(tracing_level(level), "log", &line);
-            Ok(())
+        |store: StoreContextMut<'_, HostState>,
+         (level, message): (v1::sigbox::signature::host::LogLevel, WasmStr)| {
+            bounded_log(store, level as u8, &message)
+        },
+    )?;
+    let mut v2_host = linker.instance(HOST_INTERFACE_V2)?;
+    v2_host.func_wrap(
+        "log",
+        |store: StoreContextMut<'_, HostState>,
+         (level, message): (v2::sigbox::signature::host::LogLevel, WasmStr)| {
+            bounded_log(store, level as u8, &message)
+        },
+    )?;
+    v2_host.func_wrap(
+        "read-field",
+        |store: StoreContextMut<'_, HostState>, (event, name): (u32, WasmStr)| {
+            let text = name.to_str(&store)?;
+            Ok((read_field(&store.data().batch, event, &text),))
         },
     )?;
     linker.allow_shadowing(false);
     Ok(())
 }
 
-fn tracing_level(level: LogLevel) -> tracing::Level {
+fn bounded_log(
+    store: StoreContextMut<'_, HostState>,
+    level: u8,
+    message: &WasmStr,
+) -> wasmtime::Result<()> {
+    let text = message.to_str(&store)?;
+    let mut end = text.len().min(MAX_LINE);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let line = text[..end].to_owned();
+    store.data().output.emit(tracing_level(level), "log", &line);
+    Ok(())
+}
+
+/// Both versions' `log-level` enums have the same cases in the same order.
+fn tracing_level(level: u8) -> tracing::Level {
     match level {
-        LogLevel::Trace => tracing::Level::TRACE,
-        LogLevel::Debug => tracing::Level::DEBUG,
-        LogLevel::Info => tracing::Level::INFO,
-        LogLevel::Warn => tracing::Level::WARN,
-        LogLevel::Error => tracing::Level::ERROR,
+        0 => tracing::Level::TRACE,
+        1 => tracing::Level::DEBUG,
+        2 => tracing::Level::INFO,
+        3 => tracing::Level::WARN,
+        _ => tracing::Level::ERROR,
     }
 }

@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::guest_output::{GuestOutput, LogBudget};
 use super::limits::Limits;
+use crate::wit::Event;
 
 /// The state behind one signature's store.
 pub struct HostState {
@@ -18,6 +19,9 @@ pub struct HostState {
     pub(crate) store_limits: StoreLimits,
     /// Tells a busy call from a starved one at its deadline.
     pub(crate) watchdog: super::watchdog::Watchdog,
+    /// The events of the batch being evaluated, for `read-field`; empty
+    /// between calls.
+    pub(crate) batch: Vec<Arc<Event>>,
 }
 
 impl HostState {
@@ -38,6 +42,7 @@ impl HostState {
             table,
             store_limits: store_limits(limits),
             watchdog: super::watchdog::Watchdog::default(),
+            batch: Vec::new(),
         }
     }
 }

@@ -5,7 +5,10 @@ pub mod bindings;
 pub mod cache;
 mod catalog;
 pub mod compiler;
+pub mod contract;
+pub mod epoch;
 mod error;
+pub mod event_fields;
 pub mod guest_output;
 pub mod guest_values;
 mod host_api;
@@ -29,5 +32,5 @@ pub use set::{
     Applied, Change, Counters, CoverageChange, Detection, ErrorReport, Failure, Notice,
     SignatureSet, SignatureStats, SignatureStatus, unix_ms,
 };
-pub use signature::{LoadedSignature, SignatureInfo};
+pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo};
 pub use watcher::{log_rejections, spawn as spawn_watcher};

@@ -5,21 +5,18 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::bindings::Signature;
+use super::bindings::{v1, v2};
+use super::epoch::EpochTicker;
 use super::cache::{self, CompileCache};
 use super::compiler::{self, CompileLimits, CompileMode};
 use super::host_state::HostState;
 use super::limits::Limits;
 
-/// How often the epoch advances. A guest call may run for
-/// `Limits::cpu_per_event` rounded up to this granularity before it traps.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+pub use super::epoch::EPOCH_TICK;
 
 /// How to build a [`Runtime`].
 #[derive(Debug, Clone)]
@@ -55,6 +52,7 @@ pub struct Runtime {
     limits: Limits,
     cache: Option<Arc<CompileCache>>,
     compile: CompileMode,
+    ticker: Arc<EpochTicker>,
 }
 
 impl Runtime {
@@ -104,8 +102,9 @@ impl Runtime {
         let engine = Engine::new(&engine_config(limits.wasm_stack_bytes))?;
 
         let mut linker = Linker::new(&engine);
-        Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
-        super::host_api::add_bounded_log(&mut linker)?;
+        v2::Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        v1::Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+        super::host_api::add_bounded_imports(&mut linker)?;
         // Guests compiled with Rust's std import WASI; the context behind it is
         // empty and nothing in it waits (see `super::wasi`).
         super::wasi::add_to_linker(&mut linker)?;
@@ -116,8 +115,9 @@ impl Runtime {
             None
         };
 
-        spawn_epoch_ticker(engine.weak());
+        let ticker = EpochTicker::spawn(engine.weak());
         Ok(Self {
+            ticker,
             engine,
             linker: Arc::new(linker),
             limits,
@@ -170,6 +170,11 @@ impl Runtime {
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+
+    /// The epoch ticker guest calls mark themselves busy with.
+    pub fn ticker(&self) -> &Arc<EpochTicker> {
+        &self.ticker
+    }
 }
 
 /// The engine configuration: epoch interruption (so a runaway guest traps),
@@ -206,20 +211,6 @@ fn open_cache(dir: Option<PathBuf>, engine: &Engine) -> Option<Arc<CompileCache>
             None
         }
     }
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
-fn spawn_epoch_ticker(engine: wasmtime::EngineWeak) {
-    thread::Builder::new()
-        .name("sigbox-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = engine.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                thread::sleep(EPOCH_TICK);
-            }
-        })
-        .expect("spawning the epoch thread");
 }
 
 #[cfg(test)]

@@ -2,78 +2,18 @@
 //! origin and host-side field filters, all checked natively before an event
 //! crosses into the sandbox.
 
-use crate::wit::{Event, EventSelector, Origin, OriginFilter, Payload, Value};
-
-/// An event field a filter can test.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum FieldRef {
-    ProcessName,
-    ExecutablePath,
-    HostName,
-    ContainerId,
-    Pathname,
-    Cmdpath,
-    InterpreterPathname,
-    PrevComm,
-    /// A generic argument (or an exec argument without a typed field).
-    Argument(String),
-}
-
-impl FieldRef {
-    fn parse(name: &str) -> Self {
-        match name {
-            "process-name" => Self::ProcessName,
-            "executable-path" => Self::ExecutablePath,
-            "host-name" => Self::HostName,
-            "container-id" => Self::ContainerId,
-            "pathname" => Self::Pathname,
-            "cmdpath" => Self::Cmdpath,
-            "interpreter-pathname" => Self::InterpreterPathname,
-            "prev-comm" => Self::PrevComm,
-            other => Self::Argument(other.to_owned()),
-        }
-    }
-
-    /// The field's string value in `event`, if it has one.
-    fn get<'e>(&self, event: &'e Event) -> Option<&'e str> {
-        let exec = match &event.payload {
-            Payload::Exec(exec) => Some(exec),
-            Payload::Generic(_) => None,
-        };
-        let text = |value: &'e Value| match value {
-            Value::Text(s) => Some(s.as_str()),
-            _ => None,
-        };
-        match self {
-            Self::ProcessName => Some(&event.process_name),
-            Self::ExecutablePath => Some(&event.executable_path),
-            Self::HostName => Some(&event.host_name),
-            Self::ContainerId => Some(&event.container_id),
-            Self::PrevComm => exec.and_then(|e| e.prev_comm.as_deref()),
-            Self::Pathname => match &event.payload {
-                Payload::Exec(exec) => Some(&exec.pathname),
-                Payload::Generic(args) => argument(args, "pathname").and_then(text),
-            },
-            Self::Cmdpath => exec.map(|e| e.cmdpath.as_str()),
-            Self::InterpreterPathname => exec.map(|e| e.interpreter_pathname.as_str()),
-            Self::Argument(name) => match &event.payload {
-                Payload::Exec(exec) => argument(&exec.extra, name).and_then(text),
-                Payload::Generic(args) => argument(args, name).and_then(text),
-            },
-        }
-    }
-}
-
-fn argument<'e>(fields: &'e [crate::wit::Field], name: &str) -> Option<&'e Value> {
-    fields.iter().find(|f| f.name == name).map(|f| &f.value)
-}
+use super::bindings::v2::sigbox::signature::types::Value as GuestValue;
+use super::event_fields::EventField;
+use crate::wit::{Event, EventSelector, Origin, OriginFilter};
 
 /// One compiled selector.
 #[derive(Debug, Clone)]
 pub struct Selector {
     name: String,
     origin: OriginFilter,
-    filters: Vec<(FieldRef, Vec<String>)>,
+    filters: Vec<(EventField, Vec<String>)>,
+    /// The fields a 0.2 signature reads, in the order it declared them.
+    fields: Vec<EventField>,
 }
 
 impl Selector {
@@ -85,8 +25,9 @@ impl Selector {
             filters: selector
                 .filters
                 .iter()
-                .map(|f| (FieldRef::parse(&f.field), f.any_of.clone()))
+                .map(|f| (EventField::parse(&f.field), f.any_of.clone()))
                 .collect(),
+            fields: selector.fields.iter().map(|f| EventField::parse(f)).collect(),
         }
     }
 
@@ -103,9 +44,17 @@ impl Selector {
             && origin_matches(self.origin, event.origin)
             && self.filters.iter().all(|(field, any_of)| {
                 field
-                    .get(event)
+                    .text(event)
                     .is_none_or(|value| any_of.iter().any(|v| v == value))
             })
+    }
+}
+
+impl Selector {
+    /// The values of the declared fields of `event`, in declared order:
+    /// what a 0.2 signature receives.
+    pub fn project(&self, event: &Event) -> Vec<GuestValue> {
+        self.fields.iter().map(|field| field.value(event)).collect()
     }
 }
 
@@ -136,6 +85,7 @@ mod tests {
                     any_of: any_of.iter().map(|s| (*s).to_owned()).collect(),
                 })
                 .collect(),
+            fields: vec![],
         })
     }
 

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::error::EvalError;
 use super::guest_output::LogBudget;
-use super::selector::Selector;
 use super::signature::{LoadedSignature, SignatureInfo};
 use crate::wit::{Event, Finding, Signal};
 
@@ -36,8 +35,11 @@ pub struct Counters {
     pub limit_hits: AtomicU64,
     /// Times it was quarantined.
     pub quarantines: AtomicU64,
-    /// Selected events it did not see because it was quarantined.
+    /// Selected events it did not see because it was quarantined (or
+    /// because a fault ended the call that held them).
     pub missed_events: AtomicU64,
+    /// Events it did not see because its worker's queue was full (live).
+    pub dropped_events: AtomicU64,
     /// Log bytes dropped over its budget.
     pub dropped_log_bytes: AtomicU64,
     /// While quarantined: until when, in milliseconds since the Unix epoch;
@@ -62,6 +64,8 @@ pub struct SignatureStats {
     pub quarantines: u64,
     /// Selected events missed while quarantined.
     pub missed_events: u64,
+    /// Events dropped because its worker's queue was full.
+    pub dropped_events: u64,
     /// Log bytes dropped over its budget.
     pub dropped_log_bytes: u64,
     /// Whether it is quarantined now.
@@ -82,13 +86,15 @@ impl Counters {
             limit_hits: get(&self.limit_hits),
             quarantines: get(&self.quarantines),
             missed_events: get(&self.missed_events),
+            dropped_events: get(&self.dropped_events),
             dropped_log_bytes: get(&self.dropped_log_bytes),
             quarantined: get(&self.quarantined_until_ms) != 0,
             quarantined_until_ms: get(&self.quarantined_until_ms),
         }
     }
 
-    fn add(counter: &AtomicU64, n: u64) {
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 }
@@ -96,8 +102,6 @@ impl Counters {
 /// A running signature with its counters and finding event id.
 struct Slot {
     signature: LoadedSignature,
-    /// Its selectors, compiled for the dispatch path.
-    selectors: Vec<Selector>,
     event_id: u32,
     counters: Arc<Counters>,
     /// When its recent faults (traps, limit hits) happened, for the
@@ -193,6 +197,113 @@ impl Slot {
             },
         });
         false
+    }
+}
+
+/// Where one slot's results go during [`SignatureSet::dispatch_batch`].
+struct SlotSink<'s, D, F> {
+    /// Accepted event (by its index among the slot's accepted events) →
+    /// index in the dispatched batch.
+    positions: &'s [usize],
+    on_detection: &'s mut D,
+    on_failure: &'s mut F,
+    earliest_release: &'s mut Option<Instant>,
+    notices: &'s mut Vec<Notice>,
+}
+
+impl Slot {
+    /// Evaluates one guest batch (`chunk`, starting at accepted event
+    /// `offset`). When a fault ends a call of several events, they are
+    /// evaluated again one per call, so one hostile event cannot hide the
+    /// findings of the others in its batch.
+    fn evaluate<D, F>(
+        &mut self,
+        chunk: &[(&Arc<Event>, usize)],
+        offset: usize,
+        sink: &mut SlotSink<'_, D, F>,
+    ) where
+        D: FnMut(usize, Detection<'_>),
+        F: FnMut(usize, Failure<'_>),
+    {
+        if self.sits_out(sink.notices) {
+            Counters::add(&self.counters.missed_events, chunk.len() as u64);
+            return;
+        }
+        Counters::add(&self.counters.events, chunk.len() as u64);
+        match self.signature.on_events(chunk) {
+            Ok(outcomes) => self.deliver(outcomes, chunk, offset, sink),
+            Err(_) if chunk.len() > 1 => {
+                for (index, item) in chunk.iter().enumerate() {
+                    if self.sits_out(sink.notices) {
+                        Counters::add(&self.counters.missed_events, (chunk.len() - index) as u64);
+                        return;
+                    }
+                    let one = std::slice::from_ref(item);
+                    match self.signature.on_events(one) {
+                        Ok(outcomes) => self.deliver(outcomes, one, offset + index, sink),
+                        Err(error) => self.report(error, one[0].0, offset + index, sink),
+                    }
+                }
+            }
+            Err(error) => self.report(error, chunk[0].0, offset, sink),
+        }
+    }
+
+    /// Hands findings and per-event errors to the sink.
+    fn deliver<D, F>(
+        &mut self,
+        outcomes: Vec<super::signature::EventOutcome>,
+        chunk: &[(&Arc<Event>, usize)],
+        offset: usize,
+        sink: &mut SlotSink<'_, D, F>,
+    ) where
+        D: FnMut(usize, Detection<'_>),
+        F: FnMut(usize, Failure<'_>),
+    {
+        for (index, result) in outcomes {
+            match result {
+                Ok(findings) => {
+                    Counters::add(&self.counters.findings, findings.len() as u64);
+                    let position = sink.positions[offset + index];
+                    for finding in findings {
+                        (sink.on_detection)(
+                            position,
+                            Detection {
+                                signature: self.signature.info(),
+                                event_id: self.event_id,
+                                finding,
+                            },
+                        );
+                    }
+                }
+                Err(error) => self.report(error, chunk[index].0, offset + index, sink),
+            }
+        }
+    }
+
+    /// Counts and reports one event the signature failed on.
+    fn report<D, F>(
+        &mut self,
+        error: EvalError,
+        _event: &Arc<Event>,
+        accepted_index: usize,
+        sink: &mut SlotSink<'_, D, F>,
+    ) where
+        D: FnMut(usize, Detection<'_>),
+        F: FnMut(usize, Failure<'_>),
+    {
+        let (quarantined_for, report) = self.fail(&error, Instant::now(), sink.notices);
+        *sink.earliest_release = earlier(*sink.earliest_release, self.quarantined_until);
+        (sink.on_failure)(
+            sink.positions[accepted_index],
+            Failure {
+                signature: self.signature.info(),
+                error,
+                quarantined_for,
+                report,
+                log: self.signature.log_budget(),
+            },
+        );
     }
 }
 
@@ -354,8 +465,6 @@ pub enum Applied {
 #[derive(Default)]
 pub struct SignatureSet {
     slots: Vec<Slot>,
-    /// Event name → indexes into `slots` of signatures selecting it.
-    by_event: HashMap<String, Vec<usize>>,
     /// Signature id → finding event id, stable across reloads within a run.
     event_ids: HashMap<String, u32>,
     /// Coverage changes not yet taken by [`SignatureSet::take_notices`].
@@ -374,15 +483,8 @@ impl SignatureSet {
                 let id = signature.metadata().id.clone();
                 let next = FIRST_SIGNATURE_EVENT_ID + self.event_ids.len() as u32;
                 let event_id = *self.event_ids.entry(id).or_insert(next);
-                let selectors = signature
-                    .info()
-                    .selected_events
-                    .iter()
-                    .map(Selector::new)
-                    .collect();
                 let slot = Slot {
                     signature,
-                    selectors,
                     event_id,
                     counters: Arc::default(),
                     faults: VecDeque::new(),
@@ -418,7 +520,6 @@ impl SignatureSet {
                 return Applied::Unchanged;
             }
         };
-        self.reindex();
         applied
     }
 
@@ -426,18 +527,6 @@ impl SignatureSet {
         self.slots
             .iter()
             .position(|s| s.signature.info().path == path)
-    }
-
-    fn reindex(&mut self) {
-        self.by_event.clear();
-        for (index, slot) in self.slots.iter().enumerate() {
-            for selector in &slot.selectors {
-                let entry = self.by_event.entry(selector.name().to_owned()).or_default();
-                if !entry.contains(&index) {
-                    entry.push(index);
-                }
-            }
-        }
     }
 
     /// How many signatures run.
@@ -455,52 +544,63 @@ impl SignatureSet {
         self.slots.iter().map(status).collect()
     }
 
-    /// Passes `event` to every signature whose selectors accept it (name,
-    /// origin and field filters, checked here without calling the guest),
-    /// calling `on_detection` for each finding and `on_failure` for each
-    /// signature that failed on it. A failing signature never stops the others.
+    /// Passes `event` to every signature whose selectors accept it; see
+    /// [`Self::dispatch_batch`].
     pub fn dispatch(
         &mut self,
-        event: &Event,
+        event: &Arc<Event>,
         mut on_detection: impl FnMut(Detection<'_>),
         mut on_failure: impl FnMut(Failure<'_>),
     ) {
-        let Some(indexes) = self.by_event.get(&event.name) else {
-            return;
-        };
-        for &index in indexes {
-            let slot = &mut self.slots[index];
-            if !slot.selectors.iter().any(|s| s.accepts(event)) {
+        self.dispatch_batch(
+            std::slice::from_ref(event),
+            |_, detection| on_detection(detection),
+            |_, failure| on_failure(failure),
+        );
+    }
+
+    /// Passes each of `events` to every signature whose selectors accept it
+    /// (name, origin and field filters, checked here without calling the
+    /// guest), calling `on_detection` for each finding and `on_failure` for
+    /// each event a signature failed on, with the event's index in
+    /// `events`. Each signature sees its events in order, in batches of up
+    /// to [`LoadedSignature::max_batch`]. A failing signature never stops
+    /// the others.
+    pub fn dispatch_batch(
+        &mut self,
+        events: &[Arc<Event>],
+        mut on_detection: impl FnMut(usize, Detection<'_>),
+        mut on_failure: impl FnMut(usize, Failure<'_>),
+    ) {
+        let mut accepted: Vec<(&Arc<Event>, usize)> = Vec::with_capacity(events.len());
+        let mut positions: Vec<usize> = Vec::with_capacity(events.len());
+        for slot in &mut self.slots {
+            accepted.clear();
+            positions.clear();
+            for (position, event) in events.iter().enumerate() {
+                if let Some(selector) = slot
+                    .signature
+                    .selectors()
+                    .iter()
+                    .position(|s| s.accepts(event))
+                {
+                    accepted.push((event, selector));
+                    positions.push(position);
+                }
+            }
+            if accepted.is_empty() {
                 continue;
             }
-            if slot.sits_out(&mut self.notices) {
-                Counters::add(&slot.counters.missed_events, 1);
-                continue;
-            }
-            Counters::add(&slot.counters.events, 1);
-            match slot.signature.on_event(event) {
-                Ok(findings) => {
-                    Counters::add(&slot.counters.findings, findings.len() as u64);
-                    for finding in findings {
-                        on_detection(Detection {
-                            signature: slot.signature.info(),
-                            event_id: slot.event_id,
-                            finding,
-                        });
-                    }
-                }
-                Err(error) => {
-                    let (quarantined_for, report) =
-                        slot.fail(&error, Instant::now(), &mut self.notices);
-                    self.earliest_release = earlier(self.earliest_release, slot.quarantined_until);
-                    on_failure(Failure {
-                        signature: slot.signature.info(),
-                        error,
-                        quarantined_for,
-                        report,
-                        log: slot.signature.log_budget(),
-                    });
-                }
+            let mut sink = SlotSink {
+                positions: &positions,
+                on_detection: &mut on_detection,
+                on_failure: &mut on_failure,
+                earliest_release: &mut self.earliest_release,
+                notices: &mut self.notices,
+            };
+            let batch = slot.signature.max_batch();
+            for (chunk, offset) in accepted.chunks(batch).zip((0..).step_by(batch)) {
+                slot.evaluate(chunk, offset, &mut sink);
             }
             let dropped = slot.signature.dropped_log_bytes();
             slot.counters

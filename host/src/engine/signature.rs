@@ -7,13 +7,16 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Store, Trap};
 
-use super::bindings::{Signature, SignaturePre};
+use super::bindings::{v1, v2};
+use super::contract::{self, ContractVersion};
+use super::epoch::EpochTicker;
 use super::error::{EvalError, LoadError, bounded_message, cause};
 use super::guest_output::LogBudget;
 use super::guest_values;
 use super::host_state::{HostState, store_limits};
 use super::limits::{Limits, Policy};
 use super::runtime::Runtime;
+use super::selector::Selector;
 use crate::wit::{Event, EventSelector, Field, Finding, Metadata, Signal};
 
 /// What a signature file declares about itself, read at load time.
@@ -27,6 +30,8 @@ pub struct SignatureInfo {
     pub metadata: Metadata,
     /// The events it selected.
     pub selected_events: Vec<EventSelector>,
+    /// The contract version the module was built against.
+    pub contract: ContractVersion,
 }
 
 /// A signature ready to receive events: one store and one instance, reused for
@@ -35,8 +40,11 @@ pub struct SignatureInfo {
 /// (wasmtime does not let a trapped instance be entered again).
 pub struct LoadedSignature {
     info: SignatureInfo,
-    pre: SignaturePre<HostState>,
+    /// Its selectors, compiled for the dispatch path.
+    selectors: Vec<Selector>,
+    pre: Pre,
     engine: Engine,
+    ticker: Arc<EpochTicker>,
     limits: Limits,
     config: Vec<Field>,
     output: Arc<LogBudget>,
@@ -49,8 +57,27 @@ pub struct LoadedSignature {
 /// An instance and the store it lives in.
 struct Live {
     store: Store<HostState>,
-    instance: Signature,
+    instance: Instance,
 }
+
+/// A component linked against the world it targets.
+enum Pre {
+    V1(v1::SignaturePre<HostState>),
+    V2(v2::SignaturePre<HostState>),
+}
+
+/// An instance of either world.
+enum Instance {
+    V1(v1::Signature),
+    V2(v2::Signature),
+}
+
+/// What a signature made of one event of a batch.
+pub type EventOutcome = (usize, Result<Vec<Finding>, EvalError>);
+
+/// Events per guest call at most (contract 0.2). Large enough to share the
+/// fixed cost of a call, small enough that one batch's work stays short.
+pub const MAX_BATCH: usize = 64;
 
 impl LoadedSignature {
     /// Reads, validates, compiles and instantiates the file at `path`, then
@@ -99,14 +126,10 @@ impl LoadedSignature {
                 path: path_buf(),
                 source: cause(e),
             })?;
-        let pre = runtime
-            .linker()
-            .instantiate_pre(&component)
-            .and_then(SignaturePre::new)
-            .map_err(|e| LoadError::WrongWorld {
-                path: path_buf(),
-                source: cause(e),
-            })?;
+        let pre = link(runtime, &component).map_err(|e| LoadError::WrongWorld {
+            path: path_buf(),
+            source: cause(e),
+        })?;
 
         // The id (and so the signature's own limits) is known only after
         // `get-metadata`; until then the defaults apply. Loading has its own
@@ -120,15 +143,20 @@ impl LoadedSignature {
             crate::printable(&tag).into_owned(),
             defaults.log_bytes_per_sec,
         );
-        let (mut store, instance) = instantiate(runtime.engine(), &pre, &output, defaults)
+        let (mut store, instance) =
+            instantiate(runtime.engine(), runtime.ticker(), &pre, &output, defaults)
             .map_err(|e| load_failure(path, "instantiation", e, defaults))?;
-        let detector = instance.sigbox_signature_detector();
-        let metadata = detector
-            .call_get_metadata(&mut store)
+        // Every guest call runs with the epoch ticking, or its deadline
+        // would never come.
+        let busy = runtime.ticker().busy();
+        let metadata = instance
+            .get_metadata(&mut store)
             .map_err(|e| load_failure(path, "get-metadata", e, defaults))?;
-        let selected_events = detector
-            .call_selected_events(&mut store)
+        let selected_events = instance
+            .selected_events(&mut store)
             .map_err(|e| load_failure(path, "selected-events", e, defaults))?;
+        drop(busy);
+        let contract = instance.version();
         guest_values::check_metadata(&metadata, &selected_events).map_err(|reason| {
             LoadError::Metadata {
                 path: path_buf(),
@@ -139,15 +167,19 @@ impl LoadedSignature {
         let limits = policy.limits_for(&metadata.id).clone();
         let config = policy.config_for(&metadata.id).to_vec();
         output.set_tag(&metadata.id);
+        let selectors = selected_events.iter().map(Selector::new).collect();
         let mut signature = Self {
             info: SignatureInfo {
                 path: path_buf(),
                 sha256,
                 metadata,
                 selected_events,
+                contract,
             },
+            selectors,
             pre,
             engine: runtime.engine().clone(),
+            ticker: runtime.ticker().clone(),
             limits,
             config,
             output,
@@ -191,19 +223,115 @@ impl LoadedSignature {
         self.output.dropped_bytes()
     }
 
-    /// Evaluates one event. A trap or a CPU, memory or stack limit hit
-    /// rebuilds the instance before the next event.
+    /// Its selectors, compiled for the dispatch path.
+    pub fn selectors(&self) -> &[Selector] {
+        &self.selectors
+    }
+
+    /// How many events one call may evaluate: [`MAX_BATCH`] for 0.2
+    /// modules, 1 for 0.1 modules (one event per call).
+    pub fn max_batch(&self) -> usize {
+        match self.pre {
+            Pre::V1(_) => 1,
+            Pre::V2(_) => MAX_BATCH,
+        }
+    }
+
+    /// Evaluates a batch of at most [`Self::max_batch`] events, each with
+    /// the index of the selector that accepted it. Returns an outcome for
+    /// each event that gave findings or an error, in event order.
     ///
     /// # Errors
-    /// The signature's own error, a trap, a limit hit, or an instance that
-    /// could not be rebuilt after an earlier trap.
-    pub fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, EvalError> {
-        let result = self.call(|detector, store| detector.call_on_event(store, event));
-        let findings = result.and_then(|returned| {
-            returned.map_err(|message| EvalError::Returned(bounded_message(message)))
+    /// A fault (trap, limit hit, instance that could not be rebuilt) that
+    /// ended the call: no event of the batch counts as evaluated. A trap or
+    /// CPU, memory or stack limit hit rebuilds the instance first.
+    pub fn on_events(
+        &mut self,
+        batch: &[(&Arc<Event>, usize)],
+    ) -> Result<Vec<EventOutcome>, EvalError> {
+        if matches!(self.pre, Pre::V1(_)) {
+            return batch
+                .iter()
+                .enumerate()
+                .map(|(index, (event, _))| self.on_event_v1(event).map(|r| (index, r)))
+                .filter(|r| !matches!(r, Ok((_, Ok(f))) if f.is_empty()))
+                .collect();
+        }
+        let events: Vec<v2::sigbox::signature::types::Event> = batch
+            .iter()
+            .map(|(event, selector)| v2::sigbox::signature::types::Event {
+                selector: *selector as u32,
+                context: contract::context_to_v2(event),
+                fields: self.selectors[*selector].project(event),
+            })
+            .collect();
+        let shared: Vec<Arc<Event>> = batch.iter().map(|(event, _)| Arc::clone(event)).collect();
+        let calls = batch.len() as u64;
+        let outcomes = self.call(calls, |instance, store| {
+            let Instance::V2(instance) = instance else {
+                unreachable!("a 0.2 component has a 0.2 instance")
+            };
+            store.data_mut().batch = shared;
+            let result = instance
+                .sigbox_signature_detector()
+                .call_on_events(&mut *store, &events);
+            store.data_mut().batch.clear();
+            result
         })?;
-        self.check_findings(&findings)?;
-        Ok(findings)
+        self.check_outcomes(&outcomes, batch.len())?;
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                let result = match outcome.findings {
+                    Ok(findings) => {
+                        let findings: Vec<Finding> =
+                            findings.into_iter().map(contract::finding_from_v2).collect();
+                        self.check_findings(&findings).map(|()| findings)
+                    }
+                    Err(message) => Err(EvalError::Returned(bounded_message(message))),
+                };
+                (outcome.event as usize, result)
+            })
+            .collect())
+    }
+
+    /// One event through a 0.1 module's `on-event`: the signature's own
+    /// result, or a fault.
+    fn on_event_v1(&mut self, event: &Event) -> Result<Result<Vec<Finding>, EvalError>, EvalError> {
+        let returned = self.call(1, |instance, store| {
+            let Instance::V1(instance) = instance else {
+                unreachable!("a 0.1 component has a 0.1 instance")
+            };
+            instance.sigbox_signature_detector().call_on_event(store, event)
+        })?;
+        Ok(match returned {
+            Ok(findings) => self.check_findings(&findings).map(|()| findings),
+            Err(message) => Err(EvalError::Returned(bounded_message(message))),
+        })
+    }
+
+    /// Outcomes must name events of the batch, in increasing order: a module
+    /// that breaks this is faulty (the host cannot tell which event a
+    /// finding belongs to).
+    fn check_outcomes(
+        &self,
+        outcomes: &[v2::sigbox::signature::types::Outcome],
+        batch: usize,
+    ) -> Result<(), EvalError> {
+        let mut next = 0;
+        for outcome in outcomes {
+            let index = outcome.event as usize;
+            if index < next || index >= batch {
+                return Err(EvalError::LimitHit {
+                    limit: "outcomes",
+                    detail: format!(
+                        "returned an outcome for event {index} of a batch of {batch} (positions must increase and stay in the batch)"
+                    ),
+                });
+            }
+            next = index + 1;
+        }
+        Ok(())
     }
 
     /// Tells the signature something happened to the stream.
@@ -211,27 +339,48 @@ impl LoadedSignature {
     /// # Errors
     /// The signature's own error or a trap.
     pub fn on_signal(&mut self, signal: Signal) -> Result<(), EvalError> {
-        let result = self.call(|detector, store| detector.call_on_signal(store, signal));
+        let result = self.call(1, |instance, store| match instance {
+            Instance::V1(i) => {
+                let signal = match signal {
+                    Signal::SourceComplete => {
+                        v1::sigbox::signature::types::Signal::SourceComplete
+                    }
+                };
+                i.sigbox_signature_detector().call_on_signal(store, signal)
+            }
+            Instance::V2(i) => {
+                let signal = match signal {
+                    Signal::SourceComplete => {
+                        v2::sigbox::signature::types::Signal::SourceComplete
+                    }
+                };
+                i.sigbox_signature_detector().call_on_signal(store, signal)
+            }
+        });
         result.and_then(|returned| {
             returned.map_err(|message| EvalError::Returned(bounded_message(message)))
         })
     }
 
-    /// Calls into the guest under the CPU budget; classifies failures and
-    /// rebuilds the instance when a failure left it unusable.
+    /// Calls into the guest under the CPU budget of `events` events;
+    /// classifies failures and rebuilds the instance when a failure left it
+    /// unusable.
     fn call<R>(
         &mut self,
-        f: impl FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<R>,
+        events: u64,
+        f: impl FnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, EvalError> {
         let Some(live) = self.live.as_mut() else {
             // A previous rebuild failed; try again, it may have been transient.
             self.rebuild()?;
-            return self.call(f);
+            return self.call(events, f);
         };
-        let ticks = self.limits.cpu_ticks();
+        let ticks = self.limits.cpu_ticks().saturating_mul(events.max(1));
         live.store.data_mut().watchdog.start(ticks);
         live.store.set_epoch_deadline(ticks);
-        let result = f(live.instance.sigbox_signature_detector(), &mut live.store);
+        let busy = self.ticker.busy();
+        let result = f(&live.instance, &mut live.store);
+        drop(busy);
         result.map_err(|error| {
             let error = classify(error, &self.limits);
             if error.poisons_instance()
@@ -263,8 +412,14 @@ impl LoadedSignature {
     /// Replaces the instance with a fresh one and runs `init` again.
     fn rebuild(&mut self) -> Result<(), EvalError> {
         self.live = None;
-        let (store, instance) = instantiate(&self.engine, &self.pre, &self.output, &self.limits)
-            .map_err(|e| EvalError::Unavailable(cause(e)))?;
+        let (store, instance) = instantiate(
+            &self.engine,
+            &self.ticker,
+            &self.pre,
+            &self.output,
+            &self.limits,
+        )
+        .map_err(|e| EvalError::Unavailable(cause(e)))?;
         self.live = Some(Live { store, instance });
         self.rebuilds += 1;
         match self.init() {
@@ -290,11 +445,17 @@ impl LoadedSignature {
         let ticks = self.limits.load_ticks();
         live.store.data_mut().watchdog.start(ticks);
         live.store.set_epoch_deadline(ticks);
-        live.instance
-            .sigbox_signature_detector()
-            .call_init(&mut live.store, &self.config)
-            .map_err(InitError::Trap)?
-            .map_err(InitError::Refused)
+        let _busy = self.ticker.busy();
+        let store = &mut live.store;
+        let result = match &live.instance {
+            Instance::V1(i) => i
+                .sigbox_signature_detector()
+                .call_init(store, &self.config),
+            Instance::V2(i) => i
+                .sigbox_signature_detector()
+                .call_init(store, &contract::config_to_v2(&self.config)),
+        };
+        result.map_err(InitError::Trap)?.map_err(InitError::Refused)
     }
 
     /// Holds findings to the per-event count and per-finding size limits.
@@ -335,8 +496,45 @@ impl LoadedSignature {
     }
 }
 
-/// The exported interface, as the generated bindings name it.
-type Guest = super::bindings::exports::sigbox::signature::detector::Guest;
+/// Links `component` against the world it targets: 0.2, else 0.1.
+fn link(runtime: &Runtime, component: &wasmtime::component::Component) -> wasmtime::Result<Pre> {
+    let instance_pre = runtime.linker().instantiate_pre(component)?;
+    match v2::SignaturePre::new(instance_pre.clone()) {
+        Ok(pre) => Ok(Pre::V2(pre)),
+        Err(v2_error) => v1::SignaturePre::new(instance_pre)
+            .map(Pre::V1)
+            .map_err(|_| v2_error.context("exports neither sigbox:signature/detector@0.2.0 nor @0.1.0 as the contract defines them")),
+    }
+}
+
+impl Instance {
+    fn version(&self) -> ContractVersion {
+        match self {
+            Self::V1(_) => ContractVersion::V0_1,
+            Self::V2(_) => ContractVersion::V0_2,
+        }
+    }
+
+    fn get_metadata(&self, store: &mut Store<HostState>) -> wasmtime::Result<Metadata> {
+        match self {
+            Self::V1(i) => i.sigbox_signature_detector().call_get_metadata(store),
+            Self::V2(i) => i
+                .sigbox_signature_detector()
+                .call_get_metadata(store)
+                .map(contract::metadata_from_v2),
+        }
+    }
+
+    fn selected_events(&self, store: &mut Store<HostState>) -> wasmtime::Result<Vec<EventSelector>> {
+        match self {
+            Self::V1(i) => i
+                .sigbox_signature_detector()
+                .call_selected_events(store)
+                .map(|s| s.into_iter().map(contract::selector_from_v1).collect()),
+            Self::V2(i) => i.sigbox_signature_detector().call_selected_events(store),
+        }
+    }
+}
 
 enum InitError {
     Trap(wasmtime::Error),
@@ -346,10 +544,11 @@ enum InitError {
 /// A fresh store and instance under `limits`.
 fn instantiate(
     engine: &Engine,
-    pre: &SignaturePre<HostState>,
+    ticker: &EpochTicker,
+    pre: &Pre,
     output: &Arc<LogBudget>,
     limits: &Limits,
-) -> wasmtime::Result<(Store<HostState>, Signature)> {
+) -> wasmtime::Result<(Store<HostState>, Instance)> {
     let mut store = Store::new(engine, HostState::new(output.clone(), limits));
     store.limiter(|state| &mut state.store_limits);
     store.epoch_deadline_callback(super::watchdog::on_deadline);
@@ -357,7 +556,11 @@ fn instantiate(
     let ticks = limits.load_ticks();
     store.data_mut().watchdog.start(ticks);
     store.set_epoch_deadline(ticks);
-    let instance = pre.instantiate(&mut store)?;
+    let _busy = ticker.busy();
+    let instance = match pre {
+        Pre::V1(pre) => Instance::V1(pre.instantiate(&mut store)?),
+        Pre::V2(pre) => Instance::V2(pre.instantiate(&mut store)?),
+    };
     Ok((store, instance))
 }
 

@@ -98,6 +98,21 @@ impl CoverageRecord {
         }
     }
 
+    /// A dispatch worker fell behind and its queue overflowed: `dropped`
+    /// events (`total` since start) never reached the signatures it runs.
+    pub fn events_dropped(signatures: &[String], dropped: u64, total: u64) -> Self {
+        Self {
+            event_name: "sigbox_events_dropped",
+            description: "A dispatch worker fell behind and its queue was full: the signatures \
+                          it runs did not see some events (raise --queue-events or --workers).",
+            args: vec![
+                ("signatures", json!(signatures)),
+                ("dropped", json!(dropped)),
+                ("droppedSinceStart", json!(total)),
+            ],
+        }
+    }
+
     /// The record as a Tracee finding: sigbox's own process as the context.
     pub fn to_json(&self) -> Json {
         let mut finding: Map<String, Json> = super::tracee_json::event_json(&own_event());

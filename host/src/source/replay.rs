@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::error_chain;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, Place};
 
 use super::tracee_json::parse_event;
 
@@ -19,7 +19,7 @@ const IDLE: Duration = Duration::from_millis(100);
 ///
 /// # Errors
 /// Reading `input` failed, or findings could not be written.
-pub fn replay<R: BufRead, W: Write>(mut input: R, pipeline: &mut Pipeline<W>) -> io::Result<()> {
+pub fn replay<R: BufRead, W: Write + Send + 'static>(mut input: R, pipeline: &mut Pipeline<W>) -> io::Result<()> {
     let mut buffer = Vec::new();
     let mut line_number = 0u64;
     loop {
@@ -38,7 +38,7 @@ pub fn replay<R: BufRead, W: Write>(mut input: R, pipeline: &mut Pipeline<W>) ->
 ///
 /// # Errors
 /// Reading `input` failed, or findings could not be written.
-pub fn replay_stream<R: BufRead + Send + 'static, W: Write>(
+pub fn replay_stream<R: BufRead + Send + 'static, W: Write + Send + 'static>(
     mut input: R,
     pipeline: &mut Pipeline<W>,
 ) -> io::Result<()> {
@@ -72,7 +72,7 @@ pub fn replay_stream<R: BufRead + Send + 'static, W: Write>(
     }
 }
 
-fn handle_line<W: Write>(
+fn handle_line<W: Write + Send + 'static>(
     pipeline: &mut Pipeline<W>,
     buffer: &[u8],
     line_number: u64,
@@ -87,7 +87,7 @@ fn handle_line<W: Write>(
     };
     let line = line.trim();
     match parse_event(line) {
-        Ok(event) => pipeline.process(&event, Some(line), &format_args!("line {line_number}")),
+        Ok(event) => pipeline.process(event, Some(line), Place::Line(line_number)),
         Err(error) => {
             bad_line(pipeline, line_number, &error_chain(&error));
             Ok(())
@@ -95,7 +95,7 @@ fn handle_line<W: Write>(
     }
 }
 
-fn bad_line<W: Write>(pipeline: &mut Pipeline<W>, line_number: u64, reason: &str) {
+fn bad_line<W: Write + Send + 'static>(pipeline: &mut Pipeline<W>, line_number: u64, reason: &str) {
     let counts = pipeline.counts_mut();
     counts.bad_records += 1;
     // Every bad line is counted; the log shows the first hundred and then one

@@ -26,17 +26,24 @@ fn field(name: &str, value: Value) -> Field {
 pub fn echo(event: &Event) -> Vec<Field> {
     let mut data = vec![
         field("pid", Value::Unsigned(event.host_pid.into())),
-        field("comm", Value::Text(event.process_name.clone())),
+        field(
+            "comm",
+            Value::Text(event.text("process-name").unwrap_or_default().into()),
+        ),
     ];
-    if let Ok(prev_comm) = event.string_arg("prev_comm") {
+    if let Ok(prev_comm) = event.text("prev_comm") {
         data.push(field("prev_comm", Value::Text(prev_comm.into())));
     }
     let pathname = event
-        .string_arg("pathname")
-        .unwrap_or(&event.executable_path);
+        .text("pathname")
+        .or_else(|_| event.text("executable-path"))
+        .unwrap_or_default();
     data.push(field("pathname", Value::Text(pathname.into())));
     data
 }
+
+/// The fields [`echo`] reads.
+const FIELDS: [&str; 4] = ["process-name", "prev_comm", "pathname", "executable-path"];
 
 impl Signature for ExecEcho {
     fn metadata() -> Metadata {
@@ -52,7 +59,7 @@ impl Signature for ExecEcho {
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector::any_origin(SCHED_PROCESS_EXEC)]
+        vec![EventSelector::new(SCHED_PROCESS_EXEC).reading(&FIELDS)]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -60,9 +67,6 @@ impl Signature for ExecEcho {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        if event.name != SCHED_PROCESS_EXEC {
-            return Ok(vec![]);
-        }
         Ok(vec![Finding { data: echo(event) }])
     }
 }
@@ -72,102 +76,56 @@ sigbox_sdk::export_signature!(ExecEcho);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{ExecArgs, Origin, Payload};
+    use sigbox_sdk::TestEvent;
 
-    fn event(name: &str, payload: Payload) -> Event {
-        Event {
-            timestamp_ns: 1,
-            name: name.into(),
-            origin: Origin::Container,
-            pid: 7,
-            tid: 7,
-            ppid: 1,
-            host_pid: 4242,
-            host_tid: 4242,
-            host_ppid: 4000,
-            uid: 0,
-            mount_ns: 0,
-            pid_ns: 0,
-            cgroup_id: 0,
-            process_name: "true".into(),
-            executable_path: "/usr/bin/true".into(),
-            host_name: "h".into(),
-            container_id: "c".into(),
-            return_value: 0,
-            payload,
-        }
+    fn exec(prev_comm: Value, pathname: Value) -> TestEvent {
+        let mut event = TestEvent::new(SCHED_PROCESS_EXEC)
+            .text("process-name", "true")
+            .with("prev_comm", prev_comm)
+            .with("pathname", pathname)
+            .text("executable-path", "/usr/bin/true");
+        event.context.host_pid = 77;
+        event
     }
 
-    fn exec_args(prev_comm: Option<&str>) -> ExecArgs {
-        ExecArgs {
-            pathname: "/bin/true".into(),
-            cmdpath: "true".into(),
-            argv: vec!["true".into()],
-            argv_truncated: false,
-            interpreter_pathname: String::new(),
-            prev_comm: prev_comm.map(Into::into),
-            dev: 0,
-            inode: 0,
-            ctime: 0,
-            inode_mode: 0,
-            stdin_type: 0,
-            stdin_path: String::new(),
-            invoked_from_kernel: false,
-            pwd: String::new(),
-            extra: vec![],
-        }
-    }
-
-    fn run(event: &Event) -> Vec<Finding> {
-        ExecEcho::new(&[]).unwrap().on_event(event).unwrap()
+    fn data(event: &TestEvent) -> Vec<Field> {
+        let findings = ExecEcho::new(&[]).unwrap().on_event(&event.event()).unwrap();
+        assert_eq!(findings.len(), 1);
+        findings.into_iter().next().unwrap().data
     }
 
     #[test]
-    fn echoes_every_exec() {
-        let ev = event(SCHED_PROCESS_EXEC, Payload::Exec(exec_args(Some("bash"))));
+    fn echoes_pid_comm_prev_comm_and_pathname() {
+        let event = exec(Value::Text("bash".into()), Value::Text("/usr/bin/true".into()));
         assert_eq!(
-            run(&ev),
-            vec![Finding {
-                data: vec![
-                    field("pid", Value::Unsigned(4242)),
-                    field("comm", Value::Text("true".into())),
-                    field("prev_comm", Value::Text("bash".into())),
-                    field("pathname", Value::Text("/bin/true".into())),
-                ]
-            }]
+            data(&event),
+            vec![
+                field("pid", Value::Unsigned(77)),
+                field("comm", Value::Text("true".into())),
+                field("prev_comm", Value::Text("bash".into())),
+                field("pathname", Value::Text("/usr/bin/true".into())),
+            ]
         );
     }
 
     #[test]
-    fn unknown_prev_comm_is_omitted() {
-        let ev = event(SCHED_PROCESS_EXEC, Payload::Exec(exec_args(None)));
-        let data = &run(&ev)[0].data;
-        let names: Vec<&str> = data.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["pid", "comm", "pathname"]);
-    }
-
-    #[test]
-    fn generic_payload_without_pathname_uses_executable_path() {
-        let ev = event(SCHED_PROCESS_EXEC, Payload::Generic(vec![]));
+    fn omits_a_missing_prev_comm_and_falls_back_to_executable_path() {
+        let event = exec(Value::None, Value::None);
         assert_eq!(
-            run(&ev)[0].data[2],
-            field("pathname", Value::Text("/usr/bin/true".into()))
+            data(&event),
+            vec![
+                field("pid", Value::Unsigned(77)),
+                field("comm", Value::Text("true".into())),
+                field("pathname", Value::Text("/usr/bin/true".into())),
+            ]
         );
     }
 
     #[test]
-    fn other_events_give_nothing() {
-        let ev = event("openat", Payload::Generic(vec![]));
-        assert!(run(&ev).is_empty());
-    }
-
-    #[test]
-    fn metadata_and_selection() {
-        assert_eq!(ExecEcho::metadata().id, "TEST-EXEC-ECHO");
-        assert_eq!(ExecEcho::metadata().event_name, "exec_echo");
+    fn declares_what_it_reads() {
         assert_eq!(
-            ExecEcho::selected_events(),
-            vec![EventSelector::any_origin(SCHED_PROCESS_EXEC)]
+            ExecEcho::selected_events()[0].fields,
+            FIELDS.map(String::from).to_vec()
         );
     }
 }

@@ -21,7 +21,7 @@ impl Signature for TrapOnMarker {
     }
 
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector::any_origin("sched_process_exec")]
+        vec![EventSelector::new("sched_process_exec").reading(&["process-name"])]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -29,8 +29,7 @@ impl Signature for TrapOnMarker {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        let _ = event;
-        match event.process_name.as_str() {
+        match event.text("process-name")? {
             "trapme" => panic!("TRAP-ON-MARKER: trapping on pid {}", event.host_pid),
             "markerok" => Ok(vec![Finding {
                 data: vec![Field {

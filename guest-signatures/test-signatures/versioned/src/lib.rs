@@ -122,27 +122,9 @@ mod tests {
     #[test]
     fn every_event_gets_a_finding() {
         let mut signature = Versioned::new(&[]).unwrap();
-        let event = Event {
-            timestamp_ns: 0,
-            name: "anything".into(),
-            origin: sigbox_sdk::Origin::Host,
-            pid: 3,
-            tid: 3,
-            ppid: 1,
-            host_pid: 3,
-            host_tid: 3,
-            host_ppid: 1,
-            uid: 0,
-            mount_ns: 0,
-            pid_ns: 0,
-            cgroup_id: 0,
-            process_name: "x".into(),
-            executable_path: String::new(),
-            host_name: String::new(),
-            container_id: String::new(),
-            return_value: 0,
-            payload: sigbox_sdk::Payload::Generic(vec![]),
-        };
+        let mut event = sigbox_sdk::TestEvent::new("anything");
+        event.context.pid = 3;
+        let event = event.event();
         assert_eq!(signature.on_event(&event), Ok(vec![finding(version(), 3)]));
     }
 }

@@ -1,0 +1,173 @@
+//! What the pipeline reports: the end-of-run summary and the log lines for
+//! signature failures and coverage changes.
+
+use std::fmt;
+
+use crate::engine::{CoverageChange, ErrorReport, Failure, Notice, SignatureStatus};
+use crate::error_chain;
+use crate::wit::Event;
+
+/// Counts kept while processing a stream.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StreamCounts {
+    /// Input records read (lines for replay, ring-buffer records for live).
+    pub records: u64,
+    /// Events dispatched.
+    pub events: u64,
+    /// Records that could not be turned into events.
+    pub bad_records: u64,
+    /// Findings written.
+    pub findings: u64,
+    /// Signature failures on single events (errors and traps).
+    pub signature_errors: u64,
+    /// Events the kernel dropped because the ring buffer was full (live only).
+    pub kernel_drops: Option<u64>,
+    /// Coverage records written (quarantines, re-enables, rejected updates,
+    /// lost events).
+    pub coverage_records: u64,
+    /// Events dropped because a dispatch worker's queue was full (live only;
+    /// counted once per worker that missed the event).
+    pub queue_drops: u64,
+}
+
+/// The end-of-run report printed to stderr.
+pub struct Summary {
+    /// What the source and pipeline counted.
+    pub counts: StreamCounts,
+    /// Every loaded signature with its counters.
+    pub signatures: Vec<SignatureStatus>,
+    /// Signature files that failed to load.
+    pub load_failures: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counts;
+        write!(
+            f,
+            "summary: {} records, {} events, {} bad records, {} findings, {} signature errors",
+            c.records, c.events, c.bad_records, c.findings, c.signature_errors
+        )?;
+        if let Some(drops) = c.kernel_drops {
+            write!(f, ", {drops} events dropped in the kernel")?;
+        }
+        if c.queue_drops > 0 {
+            write!(f, ", {} events dropped by full worker queues", c.queue_drops)?;
+        }
+        if c.coverage_records > 0 {
+            write!(f, ", {} coverage records", c.coverage_records)?;
+        }
+        write!(
+            f,
+            "; {} signatures loaded, {} failed to load",
+            self.signatures.len(),
+            self.load_failures
+        )?;
+        for s in &self.signatures {
+            write!(f, "\n  {}", describe(s))?;
+        }
+        Ok(())
+    }
+}
+
+/// `ID vVERSION (FILE, sha256 DIGEST)`
+pub(super) fn identify(s: &SignatureStatus) -> String {
+    let m = &s.info.metadata;
+    format!(
+        "{} v{} ({}, sha256 {})",
+        m.id,
+        m.version,
+        crate::printable(&s.info.path.to_string_lossy()),
+        s.info.sha256
+    )
+}
+
+/// [`identify`], then `: N events, N findings, N errors (…)`
+pub(super) fn describe(s: &SignatureStatus) -> String {
+    let m = &s.info.metadata;
+    let stats = s.counters.snapshot();
+    format!(
+        "{} v{} ({}, sha256 {}): {} events, {} findings, {} errors ({} traps, {} limit hits), {} quarantines{}{}{}",
+        m.id,
+        m.version,
+        crate::printable(&s.info.path.to_string_lossy()),
+        s.info.sha256,
+        stats.events,
+        stats.findings,
+        stats.errors,
+        stats.traps,
+        stats.limit_hits,
+        stats.quarantines,
+        if stats.quarantined {
+            format!(
+                ", QUARANTINED until {} ({} events missed)",
+                crate::utc_time(stats.quarantined_until_ms),
+                stats.missed_events
+            )
+        } else if stats.missed_events > 0 {
+            format!(", {} events missed while quarantined", stats.missed_events)
+        } else {
+            String::new()
+        },
+        if stats.dropped_events > 0 {
+            format!(
+                ", {} events dropped (its worker's queue was full)",
+                stats.dropped_events
+            )
+        } else {
+            String::new()
+        },
+        if stats.dropped_log_bytes > 0 {
+            format!(", {} log bytes dropped", stats.dropped_log_bytes)
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// Logs a failure through the signature's own log budget (so a signature
+/// returning megabytes of errors is held to its budget), if the rate limit
+/// for returned errors lets it through.
+pub(super) fn log_failure(failure: &Failure<'_>, event: &Event, place: &dyn fmt::Display) {
+    let ErrorReport::Log { suppressed } = failure.report else {
+        return;
+    };
+    let mut message = format!(
+        "{place}: {} pid {}: {}",
+        crate::printable(&event.name),
+        event.host_pid,
+        error_chain(&failure.error)
+    );
+    if suppressed > 0 {
+        message.push_str(&format!(
+            " ({suppressed} more errors like this were counted but not logged)"
+        ));
+    }
+    failure.log.emit(tracing::Level::WARN, "error", &message);
+}
+
+/// Logs a coverage change.
+pub(super) fn log_notice(notice: &Notice) {
+    let who = identify(&notice.signature);
+    match &notice.change {
+        CoverageChange::Quarantined { reason, cooldown } => tracing::error!(
+            "quarantined signature {who} for {}s after too many faults (last: {reason}); until {} it sees no events",
+            cooldown.as_secs(),
+            crate::utc_time(notice.signature.counters.snapshot().quarantined_until_ms)
+        ),
+        CoverageChange::Reenabled {
+            restart_error: None,
+        } => {
+            tracing::warn!("re-enabled signature {who} with a fresh instance after its cool-down")
+        }
+        CoverageChange::Reenabled {
+            restart_error: Some(error),
+        } => tracing::error!(
+            "re-enabled signature {who} after its cool-down, but a fresh instance failed: {error}"
+        ),
+        CoverageChange::UpdateRejected { reason } => tracing::error!(
+            "rejected a new version of running signature {who}; the running version stays: {reason}"
+        ),
+    }
+}
+
