@@ -20,16 +20,18 @@ fn shows_trc_1016_metadata() {
             "origin": "*",
             "filters": [
                 {
-                    "field": "prev-comm",
+                    "field": "prev_comm",
                     "anyOf": ["nginx", "httpd", "httpd-foregroun", "http-nio", "lighttpd", "apache", "apache2"]
                 },
                 {
                     "field": "process-name",
                     "anyOf": ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"]
                 }
-            ]
+            ],
+            "fields": ["prev_comm", "process-name"]
         }])
     );
+    assert_eq!(report["contract"], "0.2");
     assert_eq!(report["sha256"].as_str().unwrap().len(), 64);
 }
 

@@ -2,6 +2,7 @@
 //! wasm modules compiled from guest-signatures/, real kernel events. Build
 //! first with `make`; `make test` does both.
 
+mod contract;
 mod files;
 mod hotswap;
 mod inspect;

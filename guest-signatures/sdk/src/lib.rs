@@ -591,7 +591,10 @@ mod tests {
         );
         instance.init(&[]).unwrap();
         let outcomes = instance.on_events(&events);
-        assert_eq!(outcomes[0].findings.as_ref().unwrap()[0].data[0].value, Value::Unsigned(1));
+        assert_eq!(
+            outcomes[0].findings.as_ref().unwrap()[0].data[0].value,
+            Value::Unsigned(1)
+        );
         assert_eq!(
             instance.on_signal(Signal::SourceComplete),
             Err("saw 1 events".into())
@@ -613,7 +616,13 @@ mod tests {
         let positions: Vec<u32> = outcomes.iter().map(|o| o.event).collect();
         assert_eq!(positions, vec![0, 2, 3, 4]);
         assert_eq!(outcomes[1].findings, Err("unlucky b".into()));
-        assert!(outcomes[2].findings.as_ref().unwrap_err().contains("unknown selector 7"));
+        assert!(
+            outcomes[2]
+                .findings
+                .as_ref()
+                .unwrap_err()
+                .contains("unknown selector 7")
+        );
     }
 
     #[test]
@@ -623,7 +632,10 @@ mod tests {
         let fail = [field("fail", Value::None)];
         assert_eq!(instance.init(&fail), Err("configured to fail".into()));
         let ev = TestEvent::new("a").text("process-name", "x");
-        assert_eq!(instance.on_event(&ev.event()), Err(NOT_INITIALIZED.to_string()));
+        assert_eq!(
+            instance.on_event(&ev.event()),
+            Err(NOT_INITIALIZED.to_string())
+        );
     }
 
     #[test]
@@ -635,8 +647,16 @@ mod tests {
         let ev = ev.event();
         assert_eq!(ev.text("prev_comm"), Ok("nginx"));
         assert_eq!(ev.texts("argv"), Ok(&["sh".to_string()][..]));
-        assert!(ev.text("argv").unwrap_err().contains("argv is missing or not a string"));
-        assert!(ev.text("prev-comm-missing").unwrap_err().contains("not a string"));
+        assert!(
+            ev.text("argv")
+                .unwrap_err()
+                .contains("argv is missing or not a string")
+        );
+        assert!(
+            ev.text("prev-comm-missing")
+                .unwrap_err()
+                .contains("not a string")
+        );
         assert!(ev.text("pwd").unwrap_err().contains("pwd was not declared"));
         assert_eq!(ev.read("pwd"), Value::None);
         assert_eq!(ev.read("prev_comm"), text("nginx"));

@@ -74,7 +74,8 @@ impl Signature for IllegitimateShell {
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
         let prev_comm = event.text("prev_comm")?;
-        if WEB_SERVER_NAMES.contains(&prev_comm) && SHELL_NAMES.contains(&event.text("process-name")?)
+        if WEB_SERVER_NAMES.contains(&prev_comm)
+            && SHELL_NAMES.contains(&event.text("process-name")?)
         {
             Ok(vec![Finding { data: vec![] }])
         } else {
@@ -109,7 +110,9 @@ mod tests {
     }
 
     fn run(event: &TestEvent) -> Result<Vec<Finding>, String> {
-        IllegitimateShell::new(&[]).unwrap().on_event(&event.event())
+        IllegitimateShell::new(&[])
+            .unwrap()
+            .on_event(&event.event())
     }
 
     fn finds(event: &TestEvent) -> bool {
@@ -194,8 +197,17 @@ mod tests {
             context: sigbox_sdk::Context::with_pid(pid),
             fields: vec![Value::Text(prev.into()), Value::Text(name.into())],
         };
-        let batch = [wire("nginx", "bash", 1), wire("nginx", "cat", 2), wire("httpd", "sh", 3)];
-        assert!(instance.on_events(&batch).iter().all(|o| o.findings.is_err()));
+        let batch = [
+            wire("nginx", "bash", 1),
+            wire("nginx", "cat", 2),
+            wire("httpd", "sh", 3),
+        ];
+        assert!(
+            instance
+                .on_events(&batch)
+                .iter()
+                .all(|o| o.findings.is_err())
+        );
         instance.init(&[]).unwrap();
         let outcomes = instance.on_events(&batch);
         let found: Vec<u32> = outcomes.iter().map(|o| o.event).collect();

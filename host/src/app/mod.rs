@@ -95,7 +95,10 @@ fn load_signatures<W: io::Write + Send + 'static>(
 /// A `[signature."ID"]` section for an id no loaded signature has is most
 /// likely a typo (its limits would silently not apply); hot swap may still
 /// bring that id later, so it is a warning, not an error.
-fn warn_about_unknown_sections<W: io::Write + Send + 'static>(policy: &Policy, pipeline: &Pipeline<W>) {
+fn warn_about_unknown_sections<W: io::Write + Send + 'static>(
+    policy: &Policy,
+    pipeline: &Pipeline<W>,
+) {
     let loaded: Vec<String> = pipeline
         .status()
         .iter()
@@ -119,7 +122,10 @@ fn warn_about_unknown_sections<W: io::Write + Send + 'static>(policy: &Policy, p
 }
 
 /// Starts the status file writer when a path is configured.
-fn write_status<W: io::Write + Send + 'static>(pipeline: &Pipeline<W>, path: Option<&Path>) -> anyhow::Result<()> {
+fn write_status<W: io::Write + Send + 'static>(
+    pipeline: &Pipeline<W>,
+    path: Option<&Path>,
+) -> anyhow::Result<()> {
     if let Some(path) = path {
         pipeline.board().spawn_writer(path.to_owned())?;
         tracing::info!(

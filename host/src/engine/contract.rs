@@ -7,7 +7,9 @@
 //! moves strings.
 
 use super::bindings::{v1, v2};
-use crate::wit::{EventSelector, FieldFilter, Field, Finding, Metadata, OriginFilter, Properties, Value};
+use crate::wit::{
+    EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Properties, Value,
+};
 
 /// The contract version a component was built against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

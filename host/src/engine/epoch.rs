@@ -121,7 +121,8 @@ mod tests {
     /// linger period with none; a new call starts it again.
     #[test]
     fn ticks_only_around_calls() {
-        let engine = wasmtime::Engine::new(wasmtime::Config::new().epoch_interruption(true)).unwrap();
+        let engine =
+            wasmtime::Engine::new(wasmtime::Config::new().epoch_interruption(true)).unwrap();
         let ticker = EpochTicker::spawn(engine.weak());
         // Wait (conditionally, not by timing) until the ticker sleeps.
         while !ticker.parked.load(Ordering::SeqCst) {

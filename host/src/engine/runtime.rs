@@ -10,9 +10,9 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use super::bindings::{v1, v2};
-use super::epoch::EpochTicker;
 use super::cache::{self, CompileCache};
 use super::compiler::{self, CompileLimits, CompileMode};
+use super::epoch::EpochTicker;
 use super::host_state::HostState;
 use super::limits::Limits;
 

@@ -27,7 +27,11 @@ impl Selector {
                 .iter()
                 .map(|f| (EventField::parse(&f.field), f.any_of.clone()))
                 .collect(),
-            fields: selector.fields.iter().map(|f| EventField::parse(f)).collect(),
+            fields: selector
+                .fields
+                .iter()
+                .map(|f| EventField::parse(f))
+                .collect(),
         }
     }
 

@@ -229,23 +229,31 @@ impl Slot {
             Counters::add(&self.counters.missed_events, chunk.len() as u64);
             return;
         }
-        Counters::add(&self.counters.events, chunk.len() as u64);
+        // Events count as evaluated once a call holding them returns (or
+        // faults on them alone).
         match self.signature.on_events(chunk) {
-            Ok(outcomes) => self.deliver(outcomes, chunk, offset, sink),
+            Ok(outcomes) => {
+                Counters::add(&self.counters.events, chunk.len() as u64);
+                self.deliver(outcomes, offset, sink);
+            }
             Err(_) if chunk.len() > 1 => {
                 for (index, item) in chunk.iter().enumerate() {
                     if self.sits_out(sink.notices) {
                         Counters::add(&self.counters.missed_events, (chunk.len() - index) as u64);
                         return;
                     }
+                    Counters::add(&self.counters.events, 1);
                     let one = std::slice::from_ref(item);
                     match self.signature.on_events(one) {
-                        Ok(outcomes) => self.deliver(outcomes, one, offset + index, sink),
-                        Err(error) => self.report(error, one[0].0, offset + index, sink),
+                        Ok(outcomes) => self.deliver(outcomes, offset + index, sink),
+                        Err(error) => self.report(error, offset + index, sink),
                     }
                 }
             }
-            Err(error) => self.report(error, chunk[0].0, offset, sink),
+            Err(error) => {
+                Counters::add(&self.counters.events, 1);
+                self.report(error, offset, sink);
+            }
         }
     }
 
@@ -253,7 +261,6 @@ impl Slot {
     fn deliver<D, F>(
         &mut self,
         outcomes: Vec<super::signature::EventOutcome>,
-        chunk: &[(&Arc<Event>, usize)],
         offset: usize,
         sink: &mut SlotSink<'_, D, F>,
     ) where
@@ -276,7 +283,7 @@ impl Slot {
                         );
                     }
                 }
-                Err(error) => self.report(error, chunk[index].0, offset + index, sink),
+                Err(error) => self.report(error, offset + index, sink),
             }
         }
     }
@@ -285,7 +292,6 @@ impl Slot {
     fn report<D, F>(
         &mut self,
         error: EvalError,
-        _event: &Arc<Event>,
         accepted_index: usize,
         sink: &mut SlotSink<'_, D, F>,
     ) where
@@ -477,7 +483,7 @@ impl SignatureSet {
     /// Applies one change. Duplicate ids are not checked here: the catalog
     /// that prepares changes owns that rule (see `engine::catalog`).
     pub fn apply(&mut self, change: Change) -> Applied {
-        let applied = match change {
+        match change {
             Change::Upsert(signature) => {
                 let signature = *signature;
                 let id = signature.metadata().id.clone();
@@ -517,10 +523,9 @@ impl SignatureSet {
                         change: CoverageChange::UpdateRejected { reason },
                     });
                 }
-                return Applied::Unchanged;
+                Applied::Unchanged
             }
-        };
-        applied
+        }
     }
 
     fn position(&self, path: &Path) -> Option<usize> {

@@ -145,7 +145,7 @@ impl LoadedSignature {
         );
         let (mut store, instance) =
             instantiate(runtime.engine(), runtime.ticker(), &pre, &output, defaults)
-            .map_err(|e| load_failure(path, "instantiation", e, defaults))?;
+                .map_err(|e| load_failure(path, "instantiation", e, defaults))?;
         // Every guest call runs with the epoch ticking, or its deadline
         // would never come.
         let busy = runtime.ticker().busy();
@@ -284,8 +284,10 @@ impl LoadedSignature {
             .map(|outcome| {
                 let result = match outcome.findings {
                     Ok(findings) => {
-                        let findings: Vec<Finding> =
-                            findings.into_iter().map(contract::finding_from_v2).collect();
+                        let findings: Vec<Finding> = findings
+                            .into_iter()
+                            .map(contract::finding_from_v2)
+                            .collect();
                         self.check_findings(&findings).map(|()| findings)
                     }
                     Err(message) => Err(EvalError::Returned(bounded_message(message))),
@@ -302,7 +304,9 @@ impl LoadedSignature {
             let Instance::V1(instance) = instance else {
                 unreachable!("a 0.1 component has a 0.1 instance")
             };
-            instance.sigbox_signature_detector().call_on_event(store, event)
+            instance
+                .sigbox_signature_detector()
+                .call_on_event(store, event)
         })?;
         Ok(match returned {
             Ok(findings) => self.check_findings(&findings).map(|()| findings),
@@ -342,17 +346,13 @@ impl LoadedSignature {
         let result = self.call(1, |instance, store| match instance {
             Instance::V1(i) => {
                 let signal = match signal {
-                    Signal::SourceComplete => {
-                        v1::sigbox::signature::types::Signal::SourceComplete
-                    }
+                    Signal::SourceComplete => v1::sigbox::signature::types::Signal::SourceComplete,
                 };
                 i.sigbox_signature_detector().call_on_signal(store, signal)
             }
             Instance::V2(i) => {
                 let signal = match signal {
-                    Signal::SourceComplete => {
-                        v2::sigbox::signature::types::Signal::SourceComplete
-                    }
+                    Signal::SourceComplete => v2::sigbox::signature::types::Signal::SourceComplete,
                 };
                 i.sigbox_signature_detector().call_on_signal(store, signal)
             }
@@ -448,9 +448,7 @@ impl LoadedSignature {
         let _busy = self.ticker.busy();
         let store = &mut live.store;
         let result = match &live.instance {
-            Instance::V1(i) => i
-                .sigbox_signature_detector()
-                .call_init(store, &self.config),
+            Instance::V1(i) => i.sigbox_signature_detector().call_init(store, &self.config),
             Instance::V2(i) => i
                 .sigbox_signature_detector()
                 .call_init(store, &contract::config_to_v2(&self.config)),
@@ -525,7 +523,10 @@ impl Instance {
         }
     }
 
-    fn selected_events(&self, store: &mut Store<HostState>) -> wasmtime::Result<Vec<EventSelector>> {
+    fn selected_events(
+        &self,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Vec<EventSelector>> {
         match self {
             Self::V1(i) => i
                 .sigbox_signature_detector()

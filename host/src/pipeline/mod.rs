@@ -384,7 +384,12 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         for signature in &handle.selecting {
             if signature.events.contains(&envelope.event.name) {
                 Counters::add(&signature.counters.dropped_events, 1);
-                match self.drops.pending.iter_mut().find(|(id, _)| *id == signature.id) {
+                match self
+                    .drops
+                    .pending
+                    .iter_mut()
+                    .find(|(id, _)| *id == signature.id)
+                {
                     Some((_, n)) => *n += 1,
                     None => self.drops.pending.push((signature.id.clone(), 1)),
                 }
@@ -434,7 +439,11 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         let (done, acks) = crossbeam_channel::unbounded();
         let mut waiting = 0;
         for worker in &self.workers {
-            if worker.jobs.send(Job::Signal(Signal::SourceComplete, done.clone())).is_ok() {
+            if worker
+                .jobs
+                .send(Job::Signal(Signal::SourceComplete, done.clone()))
+                .is_ok()
+            {
                 waiting += 1;
             }
         }

@@ -52,7 +52,11 @@ impl fmt::Display for Summary {
             write!(f, ", {drops} events dropped in the kernel")?;
         }
         if c.queue_drops > 0 {
-            write!(f, ", {} events dropped by full worker queues", c.queue_drops)?;
+            write!(
+                f,
+                ", {} events dropped by full worker queues",
+                c.queue_drops
+            )?;
         }
         if c.coverage_records > 0 {
             write!(f, ", {} coverage records", c.coverage_records)?;
@@ -170,4 +174,3 @@ pub(super) fn log_notice(notice: &Notice) {
         ),
     }
 }
-

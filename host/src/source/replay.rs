@@ -19,7 +19,10 @@ const IDLE: Duration = Duration::from_millis(100);
 ///
 /// # Errors
 /// Reading `input` failed, or findings could not be written.
-pub fn replay<R: BufRead, W: Write + Send + 'static>(mut input: R, pipeline: &mut Pipeline<W>) -> io::Result<()> {
+pub fn replay<R: BufRead, W: Write + Send + 'static>(
+    mut input: R,
+    pipeline: &mut Pipeline<W>,
+) -> io::Result<()> {
     let mut buffer = Vec::new();
     let mut line_number = 0u64;
     loop {

@@ -89,14 +89,20 @@ mod tests {
     }
 
     fn data(event: &TestEvent) -> Vec<Field> {
-        let findings = ExecEcho::new(&[]).unwrap().on_event(&event.event()).unwrap();
+        let findings = ExecEcho::new(&[])
+            .unwrap()
+            .on_event(&event.event())
+            .unwrap();
         assert_eq!(findings.len(), 1);
         findings.into_iter().next().unwrap().data
     }
 
     #[test]
     fn echoes_pid_comm_prev_comm_and_pathname() {
-        let event = exec(Value::Text("bash".into()), Value::Text("/usr/bin/true".into()));
+        let event = exec(
+            Value::Text("bash".into()),
+            Value::Text("/usr/bin/true".into()),
+        );
         assert_eq!(
             data(&event),
             vec![

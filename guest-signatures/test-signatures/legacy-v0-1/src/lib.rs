@@ -13,8 +13,8 @@ mod bindings {
 
 use bindings::exports::sigbox::signature::detector::Guest;
 use bindings::sigbox::signature::types::{
-    Event, EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Payload,
-    Properties, Signal, Value,
+    Event, EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Payload, Properties,
+    Signal, Value,
 };
 
 const SHELL_NAMES: [&str; 8] = ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"];

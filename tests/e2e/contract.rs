@@ -1,0 +1,343 @@
+//! Contract 0.2 and the worker pipeline: both contract versions load side by
+//! side and agree; undeclared fields are still reachable; outcome rules are
+//! enforced; each signature sees its events in order across workers; a slow
+//! signature's worker drops events live, counted and reported.
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use sigbox_e2e::{
+    Daemon, fixture, is_root, json_lines, module, sigbox, temp_dir, test_module, text,
+};
+
+use crate::live::READY;
+
+fn findings_of<'a>(findings: &'a [Value], id: &str) -> Vec<&'a Value> {
+    findings
+        .iter()
+        .filter(|f| f["metadata"]["Properties"]["signatureID"] == id)
+        .collect()
+}
+
+fn summary_of<'a>(stderr: &'a str, id: &str) -> &'a str {
+    stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{id} v")))
+        .unwrap_or_else(|| panic!("no summary for {id}:\n{stderr}"))
+}
+
+fn pids(findings: &[&Value]) -> Vec<u64> {
+    findings
+        .iter()
+        .map(|f| f["hostProcessId"].as_u64().unwrap())
+        .collect()
+}
+
+/// A compact Tracee exec event whose pids are `pid`.
+fn exec_line(pid: u64, comm: &str) -> String {
+    format!(
+        r#"{{"timestamp":{pid},"processId":{pid},"threadId":{pid},"hostProcessId":{pid},"processName":"{comm}","eventId":"710","eventName":"sched_process_exec","args":[{{"name":"pathname","type":"const char*","value":"/bin/{comm}"}},{{"name":"argv","type":"const char**","value":["{comm}","-c","id"]}},{{"name":"prev_comm","type":"const char*","value":"nginx"}}]}}"#
+    )
+}
+
+#[test]
+fn a_0_1_module_loads_beside_0_2_ones_and_they_find_the_same_events() {
+    let dir = temp_dir("contract-both");
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    std::fs::copy(test_module("legacy-v0-1"), dir.join("legacy-v0-1.wasm")).unwrap();
+    std::fs::copy(test_module("trc-1016-py"), dir.join("trc-1016-py.wasm")).unwrap();
+    let out = sigbox(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        fixture("trc-1016-cases.jsonl").to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let findings = json_lines(&out.stdout);
+    let rust = pids(&findings_of(&findings, "TRC-1016"));
+    assert_eq!(rust.len(), 7, "{stderr}");
+    assert_eq!(pids(&findings_of(&findings, "TRC-1016-V0.1")), rust);
+    assert_eq!(pids(&findings_of(&findings, "TRC-1016-PY")), rust);
+    for id in ["TRC-1016", "TRC-1016-V0.1", "TRC-1016-PY"] {
+        assert!(
+            summary_of(&stderr, id).contains("9 events, 7 findings, 2 errors (0 traps"),
+            "{}",
+            summary_of(&stderr, id)
+        );
+    }
+
+    let out = sigbox(&["inspect", dir.to_str().unwrap()]);
+    let reports: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let contract = |id: &str| {
+        reports
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["contract"].clone())
+            .unwrap()
+    };
+    assert_eq!(contract("TRC-1016-V0.1"), "0.1");
+    assert_eq!(contract("TRC-1016"), "0.2");
+    assert_eq!(contract("TRC-1016-PY"), "0.2");
+}
+
+#[test]
+fn fields_a_signature_did_not_declare_are_read_through_the_host() {
+    let dir = temp_dir("contract-read-field");
+    std::fs::copy(
+        test_module("reads-undeclared"),
+        dir.join("reads-undeclared.wasm"),
+    )
+    .unwrap();
+    let input = dir.join("events.jsonl");
+    std::fs::write(
+        &input,
+        format!("{}\n{}\n", exec_line(7, "sh"), exec_line(8, "ls")),
+    )
+    .unwrap();
+    let out = sigbox(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let findings = json_lines(&out.stdout);
+    assert_eq!(findings.len(), 2);
+    for (finding, comm) in findings.iter().zip(["sh", "ls"]) {
+        let args = finding["args"].as_array().unwrap();
+        let arg = |name: &str| {
+            args.iter()
+                .find(|a| a["name"] == name)
+                .map(|a| a["value"].clone())
+                .unwrap_or_else(|| panic!("no {name} in {finding}"))
+        };
+        assert_eq!(arg("comm"), comm);
+        assert_eq!(arg("pathname"), format!("/bin/{comm}"));
+        assert_eq!(arg("argv"), serde_json::json!([comm, "-c", "id"]));
+        assert_eq!(arg("nothing"), Value::Null);
+    }
+}
+
+#[test]
+fn outcomes_for_events_outside_the_batch_are_a_fault_never_a_finding() {
+    let dir = temp_dir("contract-outcomes");
+    std::fs::copy(
+        test_module("hostile-outcomes"),
+        dir.join("hostile-outcomes.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    let out = sigbox(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        fixture("trc-1016-cases.jsonl").to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    let findings = json_lines(&out.stdout);
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["metadata"]["Properties"]["signatureID"] != "HOSTILE-OUTCOMES"),
+        "{stderr}"
+    );
+    assert_eq!(findings_of(&findings, "TRC-1016").len(), 7, "{stderr}");
+    assert!(stderr.contains("returned an outcome for event"), "{stderr}");
+    let summary = summary_of(&stderr, "HOSTILE-OUTCOMES");
+    assert!(
+        summary.contains("0 findings") && summary.contains("limit hits"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn one_trapping_event_in_a_batch_hides_no_other_finding() {
+    let dir = temp_dir("contract-batch-trap");
+    std::fs::copy(
+        test_module("trap-on-marker"),
+        dir.join("trap-on-marker.wasm"),
+    )
+    .unwrap();
+    // One file read at once: these end up in one batch.
+    let lines: Vec<String> = (1..=9)
+        .map(|pid| exec_line(pid, if pid == 5 { "trapme" } else { "markerok" }))
+        .collect();
+    let input = dir.join("events.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let out = sigbox(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    let found = pids(&findings_of(&json_lines(&out.stdout), "TRAP-ON-MARKER"));
+    assert_eq!(found, vec![1, 2, 3, 4, 6, 7, 8, 9], "{stderr}");
+    assert!(
+        summary_of(&stderr, "TRAP-ON-MARKER").contains("9 events, 8 findings, 1 errors (1 traps"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn each_signature_sees_its_events_in_order_across_workers() {
+    const EVENTS: u64 = 3_000;
+    let dir = temp_dir("contract-order");
+    std::fs::copy(test_module("exec-echo"), dir.join("exec-echo.wasm")).unwrap();
+    std::fs::copy(test_module("versioned"), dir.join("versioned.wasm")).unwrap();
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    let lines: Vec<String> = (1..=EVENTS)
+        .map(|pid| exec_line(pid, if pid % 3 == 0 { "sh" } else { "ls" }))
+        .collect();
+    let input = dir.join("events.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    // Tiny queues and two workers: the collector waits (replay never drops)
+    // and the signatures run on different threads.
+    let out = sigbox(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        "--workers",
+        "2",
+        "--queue-events",
+        "2",
+        input.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("summary: 3000 records, 3000 events"),
+        "{stderr}"
+    );
+    let findings = json_lines(&out.stdout);
+    let all: Vec<u64> = (1..=EVENTS).collect();
+    let shells: Vec<u64> = (1..=EVENTS).filter(|pid| pid % 3 == 0).collect();
+    assert_eq!(pids(&findings_of(&findings, "TEST-EXEC-ECHO")), all);
+    assert_eq!(pids(&findings_of(&findings, "TEST-VERSIONED")), all);
+    assert_eq!(pids(&findings_of(&findings, "TRC-1016")), shells);
+    // The two echoes run on different workers, so their findings interleave
+    // in the output; only each one's own order is promised.
+    assert!(!stderr.contains("dropped"), "{stderr}");
+}
+
+#[test]
+fn a_slow_signature_drops_events_live_counted_and_reported_while_others_see_theirs() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    const EXECS: usize = 300;
+    let dir = temp_dir("contract-slow");
+    std::fs::copy(test_module("exec-echo"), dir.join("exec-echo.wasm")).unwrap();
+    std::fs::copy(test_module("slow-exec"), dir.join("slow-exec.wasm")).unwrap();
+    let config = temp_dir("contract-slow-config").join("sigbox.toml");
+    // Tens of milliseconds per event, well inside its CPU limit: slow, not faulty.
+    std::fs::write(
+        &config,
+        "[signature.\"TEST-SLOW-EXEC\"]\nlimits = { cpu_ms = 5000 }\n",
+    )
+    .unwrap();
+    let status_file = temp_dir("contract-slow-status").join("status.json");
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "-s",
+            dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--status-file",
+            status_file.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--queue-events",
+            "16",
+        ],
+        READY,
+    );
+    let mut spawned = HashSet::with_capacity(EXECS);
+    for _ in 0..EXECS {
+        let mut child = Command::new("/bin/true").spawn().unwrap();
+        spawned.insert(child.id() as u64);
+        child.wait().unwrap();
+    }
+    let reported = daemon.wait_for_stdout(Duration::from_secs(300), |lines| {
+        lines.iter().any(|l| l.contains("sigbox_events_dropped"))
+    });
+    let stopped = daemon.stop();
+    assert!(reported, "no drop report:\n{}", stopped.stderr);
+
+    let record: Value = stopped
+        .stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|f| f["eventName"] == "sigbox_events_dropped")
+        .unwrap();
+    let arg = |name: &str| {
+        record["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .map(|a| a["value"].clone())
+            .unwrap()
+    };
+    assert_eq!(arg("signatures"), serde_json::json!(["TEST-SLOW-EXEC"]));
+    assert!(arg("dropped").as_u64().unwrap() > 0);
+    assert!(
+        stopped.stderr.contains("a dispatch worker fell behind"),
+        "{}",
+        stopped.stderr
+    );
+
+    // Every exec is accounted for, per signature: seen, or dropped and counted.
+    let summary = stopped
+        .stderr
+        .lines()
+        .find(|l| l.contains("summary:"))
+        .unwrap();
+    let total: u64 = number_before(summary, " events,");
+    for id in ["TEST-SLOW-EXEC", "TEST-EXEC-ECHO"] {
+        let line = summary_of(&stopped.stderr, id);
+        let seen = number_before(line, " events,");
+        let dropped = if line.contains("events dropped") {
+            number_before(line, " events dropped")
+        } else {
+            0
+        };
+        assert_eq!(seen + dropped, total, "{id}: {line} / {summary}");
+    }
+    let slow = summary_of(&stopped.stderr, "TEST-SLOW-EXEC");
+    assert!(
+        slow.contains("events dropped (its worker's queue was full)"),
+        "{slow}"
+    );
+    // The fast signature, on the other worker, kept up with the same stream.
+    let echoed: HashSet<u64> = stopped
+        .stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|f| f["metadata"]["Properties"]["signatureID"] == "TEST-EXEC-ECHO")
+        .filter_map(|f| f["hostProcessId"].as_u64())
+        .filter(|pid| spawned.contains(pid))
+        .collect();
+    let echo = summary_of(&stopped.stderr, "TEST-EXEC-ECHO");
+    if !echo.contains("events dropped") {
+        assert_eq!(echoed.len(), EXECS, "{echo}");
+    }
+}
+
+/// The number just before `marker` in `line` (e.g. `"12 events,"` → 12).
+fn number_before(line: &str, marker: &str) -> u64 {
+    let end = line
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in {line}"));
+    let start = line[..end]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    line[start..end]
+        .parse()
+        .unwrap_or_else(|_| panic!("no number before {marker:?} in {line}"))
+}
