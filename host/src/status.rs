@@ -107,6 +107,7 @@ impl StatusBoard {
                     "quarantinedUntil": (stats.quarantined_until_ms != 0)
                         .then(|| crate::utc_time(stats.quarantined_until_ms)),
                     "missedEvents": stats.missed_events,
+                    "droppedEvents": stats.dropped_events,
                     "droppedLogBytes": stats.dropped_log_bytes,
                     "unservedEvents": unserved,
                 })
