@@ -13,6 +13,9 @@ use crate::engine::SignatureStatus;
 /// How often the status file is rewritten.
 const REFRESH: Duration = Duration::from_secs(1);
 
+/// How often an unchanged status file is rewritten (its `updated` time).
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
 /// The running signatures, shared between the dispatch thread (which
 /// replaces the list on every change) and the status writer.
 #[derive(Clone, Default)]
@@ -122,8 +125,9 @@ impl StatusBoard {
         })
     }
 
-    /// Rewrites `path` every second (atomically: temp file, then rename) on a
-    /// background thread, for as long as the process runs.
+    /// Rewrites `path` (atomically: temp file, then rename) on a background
+    /// thread, for as long as the process runs: within a second of a change,
+    /// and every ten seconds when nothing changed.
     ///
     /// # Errors
     /// The file's directory cannot be created or the thread cannot start.
@@ -142,12 +146,26 @@ impl StatusBoard {
                 // it on exit, however the process ends).
                 let _lock = lock;
                 let mut warned = false;
+                // An idle daemon rewrites the file only as a heartbeat: what
+                // changed is written within REFRESH, the rest every HEARTBEAT.
+                let mut last: Option<(Value, std::time::Instant)> = None;
                 loop {
                     let writing = board.writing.lock().unwrap_or_else(|e| e.into_inner());
                     if board.stopped.load(std::sync::atomic::Ordering::SeqCst) {
                         break;
                     }
-                    let written = write_atomically(&path, &board.to_json());
+                    let json = board.to_json();
+                    let mut content = json.clone();
+                    content["updated"] = Value::Null;
+                    let due = last.as_ref().is_none_or(|(previous, at)| {
+                        *previous != content || at.elapsed() >= HEARTBEAT
+                    });
+                    let written = if due {
+                        last = Some((content, std::time::Instant::now()));
+                        write_atomically(&path, &json)
+                    } else {
+                        Ok(())
+                    };
                     drop(writing);
                     if let Err(error) = written
                         && !warned

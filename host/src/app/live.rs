@@ -11,14 +11,15 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::{finish, load_signatures, write_status};
 use crate::config::DaemonOptions;
-use crate::engine::Runtime;
+use crate::engine::{Change, Runtime};
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use crate::privilege;
 use crate::sink::FindingWriter;
 use crate::source::bpf::{ExecCollector, check_privileges};
 
-/// How soon a signature change is applied when no event arrives.
-const IDLE_APPLY: Duration = Duration::from_millis(100);
+/// How often an idle daemon ends cool-downs and checks for kernel drops
+/// (signature changes wake it at once).
+const IDLE_APPLY: Duration = Duration::from_secs(1);
 
 /// Checks privileges first (before anything else happens), attaches the
 /// eBPF collector, drops every privilege, then loads the signatures and
@@ -91,6 +92,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
                 biased;
                 name = &mut shutdown => Wake::Stop(name),
                 _ = idle.tick() => Wake::Idle,
+                change = pipeline.next_change() => Wake::Change(change),
                 read = collector.read_batch(&mut batch) => Wake::Events(read),
             }
         });
@@ -100,6 +102,9 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
                 break;
             }
             Wake::Idle => pipeline.tick(),
+            Wake::Change(Some(change)) => pipeline.apply(change),
+            // The reload thread ended (it logged why); nothing more will come.
+            Wake::Change(None) => pipeline.stop_watching(),
             Wake::Events(read) => {
                 read.context("cannot read the exec ring buffer")?;
                 if !process_batch(&mut pipeline, &mut batch) {
@@ -129,6 +134,8 @@ enum Wake {
     Stop(&'static str),
     /// Nothing happened for [`IDLE_APPLY`]: apply pending changes, end cool-downs.
     Idle,
+    /// A prepared signature change arrived (`None`: the reload thread ended).
+    Change(Option<Change>),
     /// A batch of events was read (or reading failed).
     Events(Result<usize, crate::source::bpf::BpfError>),
 }

@@ -306,6 +306,20 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             .write_record(&CoverageRecord::events_lost(lost, total));
     }
 
+    /// Waits for the next prepared change (forever when nothing is watched),
+    /// so an idle loop can wake for it instead of polling.
+    pub async fn next_change(&mut self) -> Option<Change> {
+        match self.changes.as_mut() {
+            Some(changes) => changes.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops waiting for changes (their sender is gone).
+    pub fn stop_watching(&mut self) {
+        self.changes = None;
+    }
+
     /// Applies every change that is ready, without waiting.
     pub fn apply_pending(&mut self) {
         while let Some(change) = self.changes.as_mut().and_then(|rx| rx.try_recv().ok()) {
