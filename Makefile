@@ -78,7 +78,5 @@ lint:
 # figures: BENCHMARKS.md). The batch-transport prototype guest is built first;
 # if that fails its rows are skipped.
 bench: all
-	@bash host/benches/proto/build.sh >target/bench-proto.log 2>&1 || \
-	  echo "bench: prototype guest not built (see target/bench-proto.log); its rows are skipped"
 	$(CARGO) bench -p sigbox --bench dispatch
 	$(CARGO) bench -p sigbox --bench daemon

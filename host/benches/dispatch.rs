@@ -1,40 +1,38 @@
-//! `make bench`: the throughput of sandboxed dispatch, side by side with the
-//! same detection as native Rust, on one pinned core. Prints one table.
+//! `make bench`: the throughput of sandboxed dispatch under contract 0.2,
+//! side by side with the same detection as native Rust and with the 0.1
+//! contract, on one pinned core; the worker pipeline on one and two cores;
+//! replay with JSON parsing and output. Prints one table and the issue's
+//! targets (BENCHMARKS.md).
 //!
-//! Environment: `SIGBOX_BENCH_MODULE` (default `target/signatures/trc-1016.wasm`),
-//! `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
+//! Environment: `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
 //! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40),
-//! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, proto, instances, engine,
-//! many, load, replay, author), `SIGBOX_BENCH_PROTO` (the prototype batch guest,
-//! default `target/bench-proto/proto-batch.wasm`, built by
-//! host/benches/proto/build.sh; its rows are skipped when it is missing),
-//! `SIGBOX_BENCH_PROFILE=worst|realistic|parse` (loop one workload for 10 s
-//! under `perf record`; with `SIGBOX_PERFMAP=1` perf names guest functions).
+//! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, wide, many, replay,
+//! author).
 //!
-//! Method (BENCHMARKS.md): thread CPU time on one pinned core; every figure
-//! is the median of REPS repetitions after a warm-up;
-//! the figures of one section are measured in interleaved rounds (case A,
-//! case B, ..., then again), so a noisy neighbour slows all of them alike and
-//! their ratios stay meaningful.
+//! Method (BENCHMARKS.md): thread CPU time on one pinned core for the
+//! single-thread sections, wall time for the multi-threaded ones; every
+//! figure is the median of REPS repetitions after a warm-up; the cases of a
+//! section run in interleaved rounds (A, B, …, then again), so a noisy
+//! neighbour slows them alike and their ratios stay meaningful.
 
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use sigbox::bench::{
-    self, ExecMix, SHELLS, Timing, WEB_SERVERS, exec_lines, parse_lines, pin_to_one_cpu, rss_bytes,
+    self, ExecMix, SHELLS, Timing, WEB_SERVERS, exec_lines, parse_lines, pin_to_one_cpu,
     thread_cpu_ns,
 };
-use sigbox::engine::bindings::v1::{Signature, SignaturePre};
-use sigbox::engine::{Change, LoadedSignature, Runtime, RuntimeOptions, SignatureSet};
-use sigbox::pipeline::Pipeline;
+use sigbox::engine::{
+    Change, Detection, LoadedSignature, MAX_BATCH, Runtime, RuntimeOptions, SignatureSet,
+};
+use sigbox::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use sigbox::sink::{FindingWriter, OutputFormat};
 use sigbox::source::replay::replay;
 use sigbox::source::tracee_json::parse_event;
-use sigbox::wit::{Event, Finding, Origin, OriginFilter, Payload, Signal};
-use wasmtime::Store;
-use wasmtime::component::Component;
+use sigbox::wit::{Event, Finding, Origin, OriginFilter, Payload};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -131,253 +129,6 @@ fn origin_ok(filter: OriginFilter, origin: Origin) -> bool {
         OriginFilter::Container => origin != Origin::Host,
         OriginFilter::ContainerInit => origin == Origin::ContainerInit,
     }
-}
-
-// --- Prototypes of proposed changes, measured here before touching the WIT.
-
-/// A host-side filter as a signature could declare it in its metadata
-/// (proposal): every listed argument must be a string in its set. For
-/// TRC-1016: `process_name ∈ SHELLS` and `prev_comm ∈ WEB_SERVERS`.
-fn host_filter_trc1016(event: &Event) -> bool {
-    if !SHELLS.contains(&event.process_name.as_str()) {
-        return false;
-    }
-    match &event.payload {
-        Payload::Exec(args) => args
-            .prev_comm
-            .as_deref()
-            .is_some_and(|p| WEB_SERVERS.contains(&p)),
-        Payload::Generic(_) => true,
-    }
-}
-
-/// The event with every field TRC-1016 never reads left empty: what a
-/// declared field projection (proposal) would copy into the guest.
-fn slim(event: &Event) -> Event {
-    let mut e = event.clone();
-    e.executable_path.clear();
-    e.host_name.clear();
-    e.container_id.clear();
-    if let Payload::Exec(args) = &mut e.payload {
-        args.pathname.clear();
-        args.cmdpath.clear();
-        args.argv.clear();
-        args.interpreter_pathname.clear();
-        args.stdin_path.clear();
-        args.pwd.clear();
-        args.extra.clear();
-    }
-    e
-}
-
-/// The state behind stores the bench builds itself (per-event instances,
-/// engine variants, prototypes): like `HostState`, an empty WASI context and a
-/// `log` that drops messages.
-struct BenchState {
-    wasi: wasmtime_wasi::WasiCtx,
-    table: wasmtime::component::ResourceTable,
-}
-
-impl BenchState {
-    fn new() -> Self {
-        Self {
-            wasi: wasmtime_wasi::WasiCtx::builder().build(),
-            table: wasmtime::component::ResourceTable::new(),
-        }
-    }
-}
-
-impl wasmtime_wasi::WasiView for BenchState {
-    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
-        wasmtime_wasi::WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl sigbox::engine::bindings::v1::sigbox::signature::host::Host for BenchState {
-    fn log(&mut self, _level: sigbox::wit::LogLevel, _message: String) {}
-}
-
-impl sigbox::engine::bindings::v1::sigbox::signature::types::Host for BenchState {}
-
-/// A linker for the signature world (or, with `signature_world` false, WASI only).
-fn bench_linker(
-    engine: &wasmtime::Engine,
-    signature_world: bool,
-) -> anyhow::Result<wasmtime::component::Linker<BenchState>> {
-    let mut linker = wasmtime::component::Linker::<BenchState>::new(engine);
-    if signature_world {
-        Signature::add_to_linker::<BenchState, wasmtime::component::HasSelf<BenchState>>(
-            &mut linker,
-            |s| s,
-        )?;
-    }
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    Ok(linker)
-}
-
-/// Host side of the batched flat-buffer prototype (host/benches/proto).
-mod proto {
-    wasmtime::component::bindgen!({ path: "benches/proto/wit", world: "proto" });
-}
-
-/// Calls `f` with every string slot of `event`, in the prototype's order.
-fn for_each_string<'a>(event: &'a Event, mut f: impl FnMut(Option<&'a str>)) {
-    for s in [
-        &event.name,
-        &event.process_name,
-        &event.executable_path,
-        &event.host_name,
-        &event.container_id,
-    ] {
-        f(Some(s));
-    }
-    let text = |v: &'a sigbox::wit::Value| match v {
-        sigbox::wit::Value::Text(t) => Some(t.as_str()),
-        _ => None,
-    };
-    match &event.payload {
-        Payload::Exec(a) => {
-            for s in [&a.pathname, &a.cmdpath, &a.interpreter_pathname] {
-                f(Some(s));
-            }
-            f(a.prev_comm.as_deref());
-            f(Some(&a.stdin_path));
-            f(Some(&a.pwd));
-            for s in &a.argv {
-                f(Some(s));
-            }
-            for field in &a.extra {
-                f(Some(&field.name));
-                f(text(&field.value));
-            }
-        }
-        Payload::Generic(fields) => {
-            for field in fields {
-                f(Some(&field.name));
-                f(text(&field.value));
-            }
-        }
-    }
-}
-
-/// Appends `event` to a prototype batch (layout: host/benches/proto/src/lib.rs).
-fn encode(event: &Event, buf: &mut Vec<u8>) {
-    const SCALARS: usize = 8 + 4 * 9 + 8 + 8;
-    let start = buf.len();
-    let mut count = 0usize;
-    for_each_string(event, |_| count += 1);
-    let table = 8 + 8 * count;
-    buf.resize(start + table, 0);
-    buf.extend_from_slice(&event.timestamp_ns.to_le_bytes());
-    for v in [
-        event.pid,
-        event.tid,
-        event.ppid,
-        event.host_pid,
-        event.host_tid,
-        event.host_ppid,
-        event.uid,
-        event.mount_ns,
-        event.pid_ns,
-    ] {
-        buf.extend_from_slice(&v.to_le_bytes());
-    }
-    buf.extend_from_slice(&event.cgroup_id.to_le_bytes());
-    buf.extend_from_slice(&event.return_value.to_le_bytes());
-    debug_assert_eq!(buf.len(), start + table + SCALARS);
-    let mut slot = start + 8;
-    for_each_string(event, |s| {
-        let (offset, len) = match s {
-            Some(s) => {
-                let offset = buf.len() - start;
-                buf.extend_from_slice(s.as_bytes());
-                (offset as u32, s.len() as u32)
-            }
-            None => (0, u32::MAX),
-        };
-        buf[slot..slot + 4].copy_from_slice(&offset.to_le_bytes());
-        buf[slot + 4..slot + 8].copy_from_slice(&len.to_le_bytes());
-        slot += 8;
-    });
-    let total = (buf.len() - start) as u32;
-    buf[start..start + 4].copy_from_slice(&total.to_le_bytes());
-    buf[start + 4..start + 8].copy_from_slice(&(count as u32).to_le_bytes());
-}
-
-/// A change to an engine configuration, for the engine-variant section.
-type ConfigTweak = Box<dyn Fn(&mut wasmtime::Config)>;
-
-/// A loaded prototype batch guest.
-struct ProtoSignature {
-    store: Store<BenchState>,
-    instance: proto::Proto,
-}
-
-impl ProtoSignature {
-    fn load(runtime: &Runtime, component: &Component) -> anyhow::Result<Self> {
-        let linker = bench_linker(runtime.engine(), false)?;
-        let mut store = Store::new(runtime.engine(), BenchState::new());
-        store.set_epoch_deadline(runtime.limits().cpu_ticks());
-        let instance = proto::Proto::instantiate(&mut store, component, &linker)?;
-        Ok(Self { store, instance })
-    }
-
-    /// Evaluates one encoded batch; returns the number of findings.
-    fn on_events(&mut self, batch: &[u8], ticks: u64) -> u64 {
-        self.store.set_epoch_deadline(ticks);
-        let results = self
-            .instance
-            .sigbox_proto_batch_detector()
-            .call_on_events(&mut self.store, batch)
-            .expect("on-events");
-        results
-            .iter()
-            .map(|r| r.outcome.as_ref().map_or(0, |f| f.len() as u64))
-            .sum()
-    }
-}
-
-/// Runs `events` through `signatures` in batches of `batch` events: encode
-/// once per batch, then one guest call per signature per batch.
-fn run_batched<'a>(
-    events: impl IntoIterator<Item = &'a Event>,
-    batch: usize,
-    signatures: &mut [ProtoSignature],
-    buf: &mut Vec<u8>,
-    ticks: u64,
-) -> u64 {
-    let mut findings = 0;
-    let mut flush = |buf: &mut Vec<u8>| {
-        for s in signatures.iter_mut() {
-            findings += s.on_events(buf, ticks);
-        }
-        buf.clear();
-    };
-    buf.clear();
-    let mut in_batch = 0;
-    for e in events {
-        encode(e, buf);
-        in_batch += 1;
-        if in_batch == batch {
-            flush(buf);
-            in_batch = 0;
-        }
-    }
-    if in_batch > 0 {
-        flush(buf);
-    }
-    findings
-}
-
-fn proto_path() -> PathBuf {
-    std::env::var_os("SIGBOX_BENCH_PROTO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-proto/proto-batch.wasm")
-        })
 }
 
 // --- The table.
@@ -492,675 +243,336 @@ fn finish_wall(table: &mut Table, section: &'static str, cases: Vec<Case<'_>>) {
     }
 }
 
-fn load_n(runtime: &Runtime, bytes: &[u8], n: usize) -> anyhow::Result<SignatureSet> {
-    let mut set = SignatureSet::default();
-    for i in 0..n {
-        let path = PathBuf::from(format!("/bench/trc-1016-copy-{i:03}.wasm"));
-        let signature = LoadedSignature::from_bytes(runtime, &path, bytes, &[])
-            .map_err(|e| anyhow::anyhow!(sigbox::error_chain(&e)))?;
-        set.apply(Change::Upsert(Box::new(signature)));
-    }
-    Ok(set)
+/// Loads `n` separately compiled copies of a module into one set (distinct
+/// paths; a bare set does not check ids).
+fn load_n(runtime: &Runtime, path: &Path, n: usize) -> anyhow::Result<Vec<LoadedSignature>> {
+    let bytes = std::fs::read(path)?;
+    (0..n)
+        .map(|i| {
+            let copy = PathBuf::from(format!("/bench/copy-{i:03}-{}", path.display()));
+            LoadedSignature::from_bytes(runtime, &copy, &bytes, &[])
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), sigbox::error_chain(&e)))
+        })
+        .collect()
 }
 
-fn module_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("SIGBOX_BENCH_MODULE") {
-        return PathBuf::from(path);
+fn set_of(signatures: Vec<LoadedSignature>) -> SignatureSet {
+    let mut set = SignatureSet::default();
+    for signature in signatures {
+        set.apply(Change::Upsert(Box::new(signature)));
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/signatures/trc-1016.wasm")
+    set
+}
+
+fn module(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
+}
+
+/// Dispatches `events` through `set` in worker-sized batches; returns findings.
+fn dispatch_all(set: &mut SignatureSet, events: &[Arc<Event>]) -> u64 {
+    let mut findings = 0;
+    for batch in events.chunks(MAX_BATCH) {
+        set.dispatch_batch(batch, |_, _| findings += 1, |_, _| {});
+    }
+    findings
+}
+
+/// A pipeline with `workers` threads running `signatures`.
+fn pipeline_with(workers: usize, signatures: Vec<LoadedSignature>) -> Pipeline<io::Sink> {
+    let mut pipeline = Pipeline::with_options(
+        FindingWriter::new(io::sink(), OutputFormat::Json, false),
+        PipelineOptions {
+            workers,
+            queue_events: 4096,
+            backpressure: Backpressure::Wait,
+        },
+    );
+    for signature in signatures {
+        pipeline.apply(Change::Upsert(Box::new(signature)));
+    }
+    pipeline
 }
 
 fn main() -> anyhow::Result<()> {
-    let reps = env_usize("SIGBOX_BENCH_REPS", 7).max(1);
+    let reps = env_usize("SIGBOX_BENCH_REPS", 7);
     let sample_ms = env_usize("SIGBOX_BENCH_SAMPLE_MS", 40) as f64;
-    let pin = pin_to_one_cpu();
-    let module = module_path();
-    let bytes = std::fs::read(&module).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: {e} (run `make` first to build the signatures)",
-            module.display()
-        )
-    })?;
-    let cache_dir = bench::TempDir::new("bench-cache")?;
-    let runtime = Runtime::with_options(RuntimeOptions {
-        cache_dir: Some(cache_dir.path().to_owned()),
-        ..RuntimeOptions::default()
-    })?;
-    let uncached = Runtime::with_options(RuntimeOptions {
-        compile_cache: false,
-        ..RuntimeOptions::default()
-    })?;
-    let mut table = Table { rows: Vec::new() };
-    let only = std::env::var("SIGBOX_BENCH_ONLY").ok();
-    let want = |section: &str| {
-        only.as_deref()
-            .is_none_or(|o| o.split(',').any(|s| s == section))
-    };
-
-    let realistic = parse_lines(&exec_lines(20_000, ExecMix::Realistic, 42));
-    let worst = parse_lines(&exec_lines(20_000, ExecMix::AllWebShells, 43));
-    let realistic_slim: Vec<Event> = realistic.iter().map(slim).collect();
-    let worst_slim: Vec<Event> = worst.iter().map(slim).collect();
-
-    if let Ok(which) = std::env::var("SIGBOX_BENCH_PROFILE") {
-        // For `perf record`: loop one workload for 10 s, print nothing else.
-        if which == "parse" {
-            let lines = exec_lines(20_000, ExecMix::Realistic, 44);
-            let start = Instant::now();
-            let mut n = 0u64;
-            while start.elapsed().as_secs() < 10 {
-                for line in &lines {
-                    std::hint::black_box(parse_event(line).expect("parses"));
-                }
-                n += lines.len() as u64;
-            }
-            println!(
-                "{:.0} ns/line",
-                start.elapsed().as_nanos() as f64 / n as f64
-            );
-            return Ok(());
-        }
-        let events = if which == "realistic" {
-            &realistic
-        } else {
-            &worst
-        };
-        let mut set = load_n(&runtime, &bytes, 1)?;
-        let start = Instant::now();
-        let mut n = 0u64;
-        while start.elapsed().as_secs() < 10 {
-            for e in events {
-                set.dispatch(e, |_| {}, |_| {});
-            }
-            n += events.len() as u64;
-        }
-        println!(
-            "{:.0} ns/event",
-            start.elapsed().as_nanos() as f64 / n as f64
+    let only = std::env::var("SIGBOX_BENCH_ONLY").unwrap_or_default();
+    let want = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
+    let trc_1016 = module("target/signatures/trc-1016.wasm");
+    let legacy = module("target/signatures-test/legacy-v0-1.wasm");
+    let reads_all = module("target/signatures-test/reads-all.wasm");
+    let unfiltered = module("target/signatures-test/trc-1016-unfiltered.wasm");
+    let echo = module("target/signatures-test/exec-echo.wasm");
+    for path in [&trc_1016, &legacy, &reads_all, &unfiltered, &echo] {
+        anyhow::ensure!(
+            path.is_file(),
+            "{} is missing: run `make` first",
+            path.display()
         );
-        return Ok(());
     }
 
-    // --- 1. One signature (TRC-1016): sandboxed vs native, and prototypes.
+    // Pin before any engine exists, so wasmtime's threads start on this CPU.
+    let pin = pin_to_one_cpu();
+    let cache = bench::TempDir::new("dispatch-cache")?;
+    let runtime = Runtime::with_options(RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        ..RuntimeOptions::default()
+    })?;
+    let realistic = parse_lines(&exec_lines(20_000, ExecMix::Realistic, 42));
+    let worst = parse_lines(&exec_lines(20_000, ExecMix::AllWebShells, 43));
+    let mut table = Table { rows: Vec::new() };
+
     if want("one") {
-        let found = std::cell::Cell::new(0u64);
-        let sink = std::cell::Cell::new(0u64);
-        let count = || found.set(found.get() + 1);
         let mut native_r = NativeSet::new(1);
         let mut native_w = NativeSet::new(1);
-        let mut set_r = load_n(&runtime, &bytes, 1)?;
-        let mut set_w = load_n(&runtime, &bytes, 1)?;
-        let mut set_fr = load_n(&runtime, &bytes, 1)?;
-        let mut set_fw = load_n(&runtime, &bytes, 1)?;
-        let mut set_sr = load_n(&runtime, &bytes, 1)?;
-        let mut set_sw = load_n(&runtime, &bytes, 1)?;
-        let mut floor =
-            LoadedSignature::from_bytes(&runtime, Path::new("/bench/floor.wasm"), &bytes, &[])
-                .map_err(|e| anyhow::anyhow!(sigbox::error_chain(&e)))?;
+        let mut v2_r = set_of(load_n(&runtime, &trc_1016, 1)?);
+        let mut v2_w = set_of(load_n(&runtime, &trc_1016, 1)?);
+        let mut v1_r = set_of(load_n(&runtime, &legacy, 1)?);
+        let mut v1_w = set_of(load_n(&runtime, &legacy, 1)?);
+        let mut unfiltered_w = set_of(load_n(&runtime, &unfiltered, 1)?);
         let (r, w) = (&realistic, &worst);
-        let (rs, ws) = (&realistic_slim, &worst_slim);
-        let n = r.len();
         let mut cases = vec![
-            Case::new("native TRC-1016, realistic mix", n, "ceiling", || {
+            Case::new("native TRC-1016, realistic mix", r.len(), "ceiling", || {
                 let mut f = 0;
                 for e in r {
                     native_r.dispatch(e, &mut f);
                 }
-                sink.set(sink.get() + f);
             }),
-            Case::new("native TRC-1016, worst case", n, "ceiling", || {
+            Case::new("native TRC-1016, worst case", w.len(), "ceiling", || {
                 let mut f = 0;
                 for e in w {
                     native_w.dispatch(e, &mut f);
                 }
-                sink.set(sink.get() + f);
             }),
             Case::new(
-                "sandboxed TRC-1016, realistic mix",
-                n,
-                "SignatureSet::dispatch",
+                "0.2 TRC-1016, realistic mix",
+                r.len(),
+                "host filters + batches",
                 || {
-                    for e in r {
-                        set_r.dispatch(e, |_| count(), |_| {});
-                    }
+                    dispatch_all(&mut v2_r, r);
                 },
             ),
             Case::new(
-                "sandboxed TRC-1016, worst case",
-                n,
+                "0.2 TRC-1016, worst case",
+                w.len(),
                 "every event enters the guest, finds",
                 || {
-                    for e in w {
-                        set_w.dispatch(e, |_| count(), |_| {});
-                    }
+                    dispatch_all(&mut v2_w, w);
                 },
             ),
             Case::new(
-                "  + host-side filter (proto), realistic",
-                n,
-                "1% reach the guest",
+                "0.2 TRC-1016 unfiltered, worst case",
+                w.len(),
+                "no host filter, batches of 64",
                 || {
-                    for e in r {
-                        if host_filter_trc1016(e) {
-                            set_fr.dispatch(e, |_| count(), |_| {});
-                        }
-                    }
+                    dispatch_all(&mut unfiltered_w, w);
                 },
             ),
             Case::new(
-                "  + host-side filter (proto), worst case",
-                n,
-                "all pass the filter",
+                "0.1 TRC-1016, realistic mix",
+                r.len(),
+                "host filters, whole event",
                 || {
-                    for e in w {
-                        if host_filter_trc1016(e) {
-                            set_fw.dispatch(e, |_| count(), |_| {});
-                        }
-                    }
+                    dispatch_all(&mut v1_r, r);
                 },
             ),
             Case::new(
-                "  slim event (proto), realistic",
-                n,
-                "unread fields not copied",
+                "0.1 TRC-1016, worst case",
+                w.len(),
+                "one whole event record per call",
                 || {
-                    for e in rs {
-                        set_sr.dispatch(e, |_| count(), |_| {});
-                    }
-                },
-            ),
-            Case::new(
-                "  slim event (proto), worst case",
-                n,
-                "unread fields not copied",
-                || {
-                    for e in ws {
-                        set_sw.dispatch(e, |_| count(), |_| {});
-                    }
-                },
-            ),
-            Case::new(
-                "  call floor: on-signal (no payload)",
-                1000,
-                "fixed cost of one guest call",
-                || {
-                    for _ in 0..1000 {
-                        floor.on_signal(Signal::SourceComplete).expect("on-signal");
-                    }
+                    dispatch_all(&mut v1_w, w);
                 },
             ),
         ];
         run_interleaved(&mut cases, reps, sample_ms);
-        finish(&mut table, "one signature", cases);
-        std::hint::black_box((found.get(), sink.get()));
+        finish(&mut table, "one signature, one core", cases);
     }
 
-    // --- 1b. Prototype: batched flat-buffer transport (needs the proto guest).
-    let proto_bytes = std::fs::read(proto_path()).ok();
-    if want("proto") {
-        if let Some(proto_bytes) = &proto_bytes {
-            let component = Component::from_binary(runtime.engine(), proto_bytes)?;
-            let ticks = runtime.limits().cpu_ticks();
-            let mut buf = Vec::new();
-            let buf = std::cell::RefCell::new(&mut buf);
-            let buf = &buf;
-            let mut cases: Vec<Case<'_>> = Vec::new();
-            let n = worst.len();
-            let mut set_w = load_n(&runtime, &bytes, 1)?;
-            let (worst, realistic) = (&worst, &realistic);
-            cases.push(Case::new(
-                "typed on-event (today), worst case",
-                n,
-                "SignatureSet::dispatch",
-                move || {
-                    for e in worst {
-                        set_w.dispatch(e, |_| {}, |_| {});
-                    }
-                },
-            ));
-            cases.push(Case::new(
-                "encode only (batch buffer)",
-                n,
-                "host cost, once per event",
-                move || {
-                    let mut b = buf.borrow_mut();
-                    b.clear();
-                    for e in worst {
-                        encode(e, &mut b);
-                    }
-                    std::hint::black_box(b.len());
-                },
-            ));
-            for (label, events, batch) in [
-                ("worst case", worst, 1usize),
-                ("worst case", worst, 16),
-                ("worst case", worst, 64),
-                ("realistic mix", realistic, 64),
-            ] {
-                let mut sig = vec![ProtoSignature::load(&runtime, &component)?];
-                cases.push(Case::new(
-                    format!("flat buffer, batch {batch}, {label}"),
-                    n,
-                    "encode + on-events",
-                    move || {
-                        let found =
-                            run_batched(events, batch, &mut sig, &mut buf.borrow_mut(), ticks);
-                        std::hint::black_box(found);
-                    },
-                ));
-            }
-            run_interleaved(&mut cases, reps, sample_ms);
-            finish(&mut table, "prototype: batched flat buffer", cases);
-        } else {
-            eprintln!(
-                "note: {} not built; skipping the batch prototype (host/benches/proto/build.sh builds it)",
-                proto_path().display()
-            );
-        }
-    }
-
-    // --- 2. Per-event instance (what InstancePre + a reused instance avoid).
-    if want("instances") {
-        let component = Component::from_binary(runtime.engine(), &bytes)?;
-        let linker = bench_linker(runtime.engine(), true)?;
-        let pre = SignaturePre::new(linker.instantiate_pre(&component)?)?;
-        let ticks = runtime.limits().cpu_ticks();
-        let mut reused = load_n(&runtime, &bytes, 1)?;
-        let few = &realistic[..200];
-        let fresh_instance = |event: &Event, use_pre: bool| {
-            let mut store = Store::new(runtime.engine(), BenchState::new());
-            store.set_epoch_deadline(ticks);
-            let instance = if use_pre {
-                pre.instantiate(&mut store).expect("instantiate")
-            } else {
-                Signature::instantiate(&mut store, &component, &linker).expect("instantiate")
-            };
-            let detector = instance.sigbox_signature_detector();
-            detector
-                .call_init(&mut store, &[])
-                .expect("init")
-                .expect("init ok");
-            detector
-                .call_on_event(&mut store, event)
-                .expect("on-event")
-                .ok();
-        };
+    if want("wide") {
+        let mut all = set_of(load_n(&runtime, &reads_all, 1)?);
+        let mut echo_set = set_of(load_n(&runtime, &echo, 1)?);
+        let w = &worst;
         let mut cases = vec![
             Case::new(
-                "new instance per event (Linker::instantiate)",
-                few.len(),
-                "before InstancePre",
+                "0.2 reads every exec field (19)",
+                w.len(),
+                "TEST-READS-ALL, no filter",
                 || {
-                    for e in few {
-                        fresh_instance(e, false);
-                    }
+                    dispatch_all(&mut all, w);
                 },
             ),
             Case::new(
-                "new instance per event (InstancePre)",
-                few.len(),
-                "before instance reuse",
+                "0.2 exec-echo (4 fields, finds every event)",
+                w.len(),
+                "findings with data",
                 || {
-                    for e in few {
-                        fresh_instance(e, true);
-                    }
-                },
-            ),
-            Case::new(
-                "one reused instance (as dispatched)",
-                few.len(),
-                "what sigbox does",
-                || {
-                    for e in few {
-                        reused.dispatch(e, |_| {}, |_| {});
-                    }
+                    dispatch_all(&mut echo_set, w);
                 },
             ),
         ];
         run_interleaved(&mut cases, reps, sample_ms);
-        finish(&mut table, "instances", cases);
+        finish(&mut table, "wide projections, one core", cases);
     }
 
-    // --- 2b. Engine configuration (each a separate engine, same module).
-    if want("engine") {
-        let variants: Vec<(&str, ConfigTweak)> = vec![
-            ("engine: sigbox default", Box::new(|_| {})),
-            (
-                "engine: pooling allocator",
-                Box::new(|c: &mut wasmtime::Config| {
-                    let mut pool = wasmtime::PoolingAllocationConfig::new();
-                    pool.total_component_instances(200)
-                        .total_core_instances(2000)
-                        .total_memories(800)
-                        .total_tables(1600)
-                        .max_memory_size(64 << 20)
-                        .max_core_instances_per_component(16)
-                        .max_memories_per_component(4)
-                        .max_tables_per_component(8);
-                    c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-                }),
-            ),
-            (
-                "engine: opt-level none",
-                Box::new(|c: &mut wasmtime::Config| {
-                    c.cranelift_opt_level(wasmtime::OptLevel::None);
-                }),
-            ),
-            (
-                "engine: opt-level speed_and_size",
-                Box::new(|c: &mut wasmtime::Config| {
-                    c.cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize);
-                }),
-            ),
-            (
-                "engine: no epoch interruption",
-                Box::new(|c: &mut wasmtime::Config| {
-                    c.epoch_interruption(false);
-                }),
-            ),
-        ];
-        let few = &worst[..2000];
-        let mut engines = Vec::new();
-        for (name, tweak) in &variants {
-            let mut config = wasmtime::Config::new();
-            config.wasm_component_model(true);
-            config.epoch_interruption(true);
-            config.max_wasm_stack(runtime.limits().wasm_stack_bytes);
-            tweak(&mut config);
-            let engine = wasmtime::Engine::new(&config)?;
-            let linker = bench_linker(&engine, true)?;
-            let component = Component::from_binary(&engine, &bytes)?;
-            let pre = SignaturePre::new(linker.instantiate_pre(&component)?)?;
-            engines.push((*name, engine, pre));
-        }
-        let mut cases: Vec<Case<'_>> = Vec::new();
-        for (name, engine, pre) in &engines {
-            let new_store = move || {
-                let mut store = Store::new(engine, BenchState::new());
-                store.set_epoch_deadline(u64::MAX / 2);
-                let instance = pre.instantiate(&mut store).expect("instantiate");
-                let detector = instance.sigbox_signature_detector();
-                detector
-                    .call_init(&mut store, &[])
-                    .expect("init")
-                    .expect("init ok");
-                (store, instance)
-            };
-            cases.push(Case::new(
-                format!("{name}: instantiate+init"),
-                10,
-                "",
-                move || {
-                    for _ in 0..10 {
-                        drop(new_store());
-                    }
-                },
-            ));
-            let (mut store, instance) = new_store();
-            cases.push(Case::new(
-                format!("{name}: worst-case event"),
-                few.len(),
-                "",
-                move || {
-                    for e in few {
-                        store.set_epoch_deadline(1000);
-                        instance
-                            .sigbox_signature_detector()
-                            .call_on_event(&mut store, e)
-                            .expect("on-event")
-                            .ok();
-                    }
-                },
-            ));
-        }
-        run_interleaved(&mut cases, reps, sample_ms);
-        finish(&mut table, "engine configuration", cases);
-    }
-
-    // --- 3. N signatures, all selecting sched_process_exec.
-    let mut memory_per_signature = None;
     if want("many") {
-        let rss0 = rss_bytes();
-        let mut sets: Vec<(usize, SignatureSet)> = Vec::new();
-        for n in [1, 10, 100] {
-            sets.push((n, load_n(&runtime, &bytes, n)?));
-        }
-        let rss1 = rss_bytes();
-        if let (Some(a), Some(b)) = (rss0, rss1) {
-            memory_per_signature = Some(b.saturating_sub(a) as f64 / 111.0);
-        }
-        let mut native100 = NativeSet::new(100);
-        let mut filtered100 = load_n(&runtime, &bytes, 100)?;
-        let r = &realistic[..2000];
-        // Diagnostic: 100 instances sharing one compiled component (one copy
-        // of the machine code) against 100 loads (100 copies, as distinct
-        // signatures have): how much of the 100-signature cost is cache misses.
-        let shared_component = Component::from_binary(runtime.engine(), &bytes)?;
-        let shared_linker = bench_linker(runtime.engine(), true)?;
-        let shared_pre = SignaturePre::new(shared_linker.instantiate_pre(&shared_component)?)?;
-        let mut shared100 = Vec::new();
-        for _ in 0..100 {
-            let mut store = Store::new(runtime.engine(), BenchState::new());
-            store.set_epoch_deadline(runtime.limits().cpu_ticks());
-            let instance = shared_pre.instantiate(&mut store)?;
-            instance
-                .sigbox_signature_detector()
-                .call_init(&mut store, &[])?
-                .map_err(anyhow::Error::msg)?;
-            shared100.push((store, instance));
-        }
-        let shared_ticks = runtime.limits().cpu_ticks();
-        let proto_component = match &proto_bytes {
-            Some(b) => Some(Component::from_binary(runtime.engine(), b)?),
-            None => None,
-        };
-        let (mut proto100, mut proto100f) = (Vec::new(), Vec::new());
-        if let Some(component) = &proto_component {
-            for _ in 0..100 {
-                proto100.push(ProtoSignature::load(&runtime, component)?);
-                proto100f.push(ProtoSignature::load(&runtime, component)?);
-            }
-        }
-        let mut proto_buf_f = Vec::new();
-        let ticks = runtime.limits().cpu_ticks();
-        let mut proto_buf = Vec::new();
-        let mut cases: Vec<Case<'_>> = Vec::new();
-        cases.push(Case::new(
-            "100 instances sharing one compiled copy",
-            r.len(),
-            "diagnostic: code cache misses",
+        const N: usize = 100;
+        let events: Vec<Arc<Event>> = realistic.iter().take(2_000).cloned().collect();
+        let mut one_core = set_of(load_n(&runtime, &unfiltered, N)?);
+        let mut cases = vec![Case::new(
+            "100 unfiltered signatures, one thread",
+            events.len(),
+            "SignatureSet::dispatch_batch",
             || {
-                for e in r {
-                    for (store, instance) in shared100.iter_mut() {
-                        store.set_epoch_deadline(shared_ticks);
-                        let _ = instance
-                            .sigbox_signature_detector()
-                            .call_on_event(&mut *store, e);
-                    }
-                }
+                dispatch_all(&mut one_core, &events);
             },
-        ));
-        for (n, set) in &mut sets {
-            cases.push(Case::new(
-                format!("{n} signature(s), realistic mix"),
-                r.len(),
-                "SignatureSet::dispatch",
-                move || {
-                    for e in r {
-                        set.dispatch(e, |_| {}, |_| {});
-                    }
-                },
-            ));
-        }
-        cases.push(Case::new(
-            "100 signatures + host filter (proto)",
-            r.len(),
-            "1% reach the guests",
-            || {
-                for e in r {
-                    if host_filter_trc1016(e) {
-                        filtered100.dispatch(e, |_| {}, |_| {});
-                    }
-                }
-            },
-        ));
-        if !proto100.is_empty() {
-            cases.push(Case::new(
-                "100 signatures, flat buffer batch 64 (proto)",
-                r.len(),
-                "encode once, 100 calls per batch",
-                || {
-                    std::hint::black_box(run_batched(r, 64, &mut proto100, &mut proto_buf, ticks));
-                },
-            ));
-            cases.push(Case::new(
-                "100 signatures, host filter + flat batch (proto)",
-                r.len(),
-                "both proposals",
-                || {
-                    let passing = r.iter().filter(|e| host_filter_trc1016(e));
-                    std::hint::black_box(run_batched(
-                        passing,
-                        64,
-                        &mut proto100f,
-                        &mut proto_buf_f,
-                        ticks,
-                    ));
-                },
-            ));
-        }
-        cases.push(Case::new(
-            "100 native signatures",
-            r.len(),
-            "ceiling",
-            || {
-                let mut f = 0;
-                for e in r {
-                    native100.dispatch(e, &mut f);
-                }
-                std::hint::black_box(f);
-            },
-        ));
+        )];
         run_interleaved(&mut cases, reps, sample_ms);
-        finish(&mut table, "N signatures", cases);
+        finish(&mut table, "100 distinct signatures", cases);
     }
-
-    // --- 4. Loading.
-    if want("load") {
-        let path = Path::new("/bench/trc-1016.wasm");
-        let load = |rt: &Runtime| {
-            LoadedSignature::from_bytes(rt, path, &bytes, &[]).expect("loads");
-        };
-        load(&runtime); // fills the cache
-        let sha = {
-            use sha2::Digest;
-            hex::encode(sha2::Sha256::digest(&bytes))
-        };
-        let mut cases = vec![
-            Case::new(
-                "compile (Cranelift, no cache)",
-                1,
-                "Component::from_binary",
-                || {
-                    Component::from_binary(uncached.engine(), &bytes).expect("compiles");
-                },
-            ),
-            Case::new(
-                "load, no cache",
-                1,
-                "compile+instantiate+metadata+init",
-                || load(&uncached),
-            ),
-            Case::new(
-                "deserialize from compile cache",
-                1,
-                "Runtime::compile, warm",
-                || {
-                    runtime.compile(&bytes, &sha).expect("cached");
-                },
-            ),
-            Case::new(
-                "load, from compile cache",
-                1,
-                "LoadedSignature::from_bytes",
-                || load(&runtime),
-            ),
-        ];
-        run_interleaved(&mut cases, reps.min(5), sample_ms);
-        finish_wall(&mut table, "loading", cases);
+    // The rest uses several threads: unpin so they can use every core.
+    drop(pin);
+    if want("many") {
+        many_on_workers(
+            &mut table,
+            &runtime,
+            &unfiltered,
+            &realistic,
+            reps,
+            sample_ms,
+        )?;
     }
+    report(table, reps, want, &runtime, &trc_1016, &echo)
+}
 
-    // --- 5. Replay end to end: Tracee JSON lines → parse → dispatch → sink.
+/// 100 signatures through the worker pipeline on one and two workers: the
+/// collector clones and hands over each event; wall time.
+fn many_on_workers(
+    table: &mut Table,
+    runtime: &Runtime,
+    module: &Path,
+    events: &[Arc<Event>],
+    reps: usize,
+    sample_ms: f64,
+) -> anyhow::Result<()> {
+    let owned: Vec<Event> = events.iter().take(2_000).map(|e| (**e).clone()).collect();
+    let owned = &owned;
+    let mut cases = Vec::new();
+    for workers in [1, 2] {
+        let mut pipeline = pipeline_with(workers, load_n(runtime, module, 100)?);
+        cases.push(Case::new(
+            format!("100 unfiltered signatures, pipeline, {workers} worker(s)"),
+            owned.len(),
+            "Pipeline::process, wall time",
+            move || {
+                for (line, event) in owned.iter().enumerate() {
+                    pipeline
+                        .process(event.clone(), None, Place::Line(line as u64))
+                        .expect("processes");
+                }
+                // Returns once the workers have drained their queues.
+                pipeline.signal_source_complete();
+            },
+        ));
+    }
+    run_interleaved(&mut cases, reps, sample_ms);
+    finish_wall(table, "100 distinct signatures", cases);
+    Ok(())
+}
+
+/// The replay and author sections (multi-threaded, unpinned), then the table.
+fn report(
+    mut table: Table,
+    reps: usize,
+    want: impl Fn(&str) -> bool,
+    runtime: &Runtime,
+    trc_1016: &Path,
+    echo: &Path,
+) -> anyhow::Result<()> {
+    let sample_ms = env_usize("SIGBOX_BENCH_SAMPLE_MS", 40) as f64;
     if want("replay") {
-        let lines = exec_lines(50_000, ExecMix::Realistic, 44);
-        let mut input = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        for line in &lines {
-            input.extend_from_slice(line.as_bytes());
-            input.push(b'\n');
-        }
-        let n = lines.len();
-        let mb = input.len() as f64 / 1e6;
-        let signature = |rt: &Runtime| {
-            LoadedSignature::from_bytes(rt, Path::new("/bench/trc-1016.wasm"), &bytes, &[])
-                .expect("loads")
+        let realistic = exec_lines(50_000, ExecMix::Realistic, 44);
+        let worst = exec_lines(20_000, ExecMix::AllWebShells, 45);
+        let join = |lines: &[String]| {
+            let mut input = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+            for line in lines {
+                input.extend_from_slice(line.as_bytes());
+                input.push(b'\n');
+            }
+            input
         };
-        let mut with_sig = Pipeline::new(FindingWriter::new(io::sink(), OutputFormat::Json, false));
-        with_sig.apply(Change::Upsert(Box::new(signature(&runtime))));
-        let mut without = Pipeline::new(FindingWriter::new(io::sink(), OutputFormat::Json, false));
-        let input = &input;
-        let lines = &lines;
+        let (input_r, input_w) = (join(&realistic), join(&worst));
+        let mut trc = pipeline_with(2, load_n(runtime, trc_1016, 1)?);
+        let mut finds_all = pipeline_with(2, load_n(runtime, echo, 1)?);
+        let parsed: Vec<Event> = worst
+            .iter()
+            .map(|l| parse_event(l).expect("parses"))
+            .collect();
+        let echo_signature = load_n(runtime, echo, 1)?.remove(0);
+        let finding = Finding {
+            data: vec![sigbox::wit::Field {
+                name: "pid".into(),
+                value: sigbox::wit::Value::Unsigned(1),
+            }],
+        };
+        let lines_r = &realistic;
         let mut cases = vec![
-            Case::new(
-                "JSON scan only (serde IgnoredAny)",
-                n,
-                "floor of any serde_json parser",
-                || {
-                    for line in lines {
-                        let any: serde::de::IgnoredAny =
-                            serde_json::from_str(line).expect("valid JSON");
-                        std::hint::black_box(any);
-                    }
-                },
-            ),
             Case::new(
                 "parse Tracee JSON only",
-                n,
-                format!("{mb:.0} MB of JSON"),
+                lines_r.len(),
+                "1.9 KB lines",
                 || {
-                    for line in lines {
+                    for line in lines_r {
                         std::hint::black_box(parse_event(line).expect("parses"));
                     }
                 },
             ),
-            Case::new("replay, no signatures", n, "read+parse+pipeline", || {
-                replay(&input[..], &mut without).expect("replays");
-            }),
             Case::new(
-                "replay, TRC-1016",
-                n,
-                "read+parse+dispatch+findings",
+                "write a finding (Tracee JSON, replay context)",
+                worst.len(),
+                "FindingWriter::write",
                 || {
-                    replay(&input[..], &mut with_sig).expect("replays");
+                    let mut writer = FindingWriter::new(io::sink(), OutputFormat::Json, false);
+                    for (line, event) in worst.iter().zip(&parsed) {
+                        let detection = Detection {
+                            signature: echo_signature.info(),
+                            event_id: 6000,
+                            finding: finding.clone(),
+                        };
+                        writer.write(&detection, event, Some(line)).expect("writes");
+                    }
+                },
+            ),
+            Case::new(
+                "replay, TRC-1016, realistic mix",
+                realistic.len(),
+                "read+parse+dispatch+output, 2 workers",
+                || {
+                    replay(&input_r[..], &mut trc).expect("replays");
+                    trc.signal_source_complete();
+                },
+            ),
+            Case::new(
+                "replay, exec-echo, every event finds",
+                worst.len(),
+                "…+ a finding written per event",
+                || {
+                    replay(&input_w[..], &mut finds_all).expect("replays");
+                    finds_all.signal_source_complete();
                 },
             ),
         ];
         run_interleaved(&mut cases, reps, sample_ms);
-        finish(&mut table, "replay", cases);
+        finish_wall(&mut table, "replay (wall time)", cases);
     }
-
-    // What `sigbox bench FILE.wasm` prints for the same module.
     let author = if want("author") {
-        Some(bench::bench_module(&module, 20_000)?)
+        Some(bench::bench_module(trc_1016, 20_000)?)
     } else {
         None
     };
-    print_table(
-        &table,
-        &module,
-        pin.as_ref().map(|p| p.cpu),
-        reps,
-        memory_per_signature,
-    );
+    print_table(&table, reps);
     if let Some(report) = author {
         println!("-- sigbox::bench::bench_module (what `sigbox bench FILE.wasm 20000` prints)");
         println!("{report}");
@@ -1168,6 +580,102 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_table(table: &Table, reps: usize) {
+    println!();
+    println!(
+        "sigbox bench (thread CPU time on one pinned core unless marked wall; medians of {reps} interleaved runs)"
+    );
+    println!(
+        "{:<52} {:>10} {:>10} {:>10} {:>19}  note",
+        "case", "per item", "rate", "wall", "min..max"
+    );
+    let mut section = "";
+    for row in &table.rows {
+        if row.section != section {
+            section = row.section;
+            println!("-- {section}");
+        }
+        println!(
+            "{:<52} {:>10} {:>10} {:>10} {:>19}  {}",
+            row.name,
+            fmt_ns(row.timing.median()),
+            fmt_rate(row.timing.per_second()),
+            fmt_ns(row.wall.median()),
+            format!("{}..{}", fmt_ns(row.timing.min()), fmt_ns(row.timing.max())),
+            row.note,
+        );
+    }
+    let rate = |name: &str| 1e9 / table.median(name);
+    let ratio = |a: &str, b: &str| table.median(b) / table.median(a);
+    println!();
+    println!("issue 12 targets (this run):");
+    let targets = [
+        (
+            "TRC-1016, every event enters the guest, per core",
+            rate("0.2 TRC-1016, worst case"),
+            2e6,
+        ),
+        (
+            "a signature reading every exec field, per core",
+            rate("0.2 reads every exec field (19)"),
+            5e5,
+        ),
+        (
+            "100 unfiltered signatures, per core",
+            rate("100 unfiltered signatures, one thread"),
+            1e5,
+        ),
+        (
+            "replay with JSON parsing and output",
+            rate("replay, TRC-1016, realistic mix"),
+            5e5,
+        ),
+        (
+            "findings written as Tracee JSON",
+            rate("write a finding (Tracee JSON, replay context)"),
+            3e5,
+        ),
+    ];
+    for (what, got, want) in targets {
+        if got.is_finite() {
+            println!(
+                "  {what:<50} {:>10} (target {:>10}) {}",
+                fmt_rate(got),
+                fmt_rate(want),
+                if got >= want { "met" } else { "MISSED" }
+            );
+        }
+    }
+    let two = ratio(
+        "100 unfiltered signatures, pipeline, 2 worker(s)",
+        "100 unfiltered signatures, pipeline, 1 worker(s)",
+    );
+    if two.is_finite() {
+        println!(
+            "  {:<50} {:>9.2}x (target 1.70x) {}",
+            "100 signatures, 2 workers / 1 worker",
+            two,
+            if two >= 1.7 { "met" } else { "MISSED" }
+        );
+    }
+    for (what, a, b) in [
+        (
+            "0.2 / native TRC-1016, realistic mix (time ratio)",
+            "0.2 TRC-1016, realistic mix",
+            "native TRC-1016, realistic mix",
+        ),
+        (
+            "0.1 / 0.2 TRC-1016, worst case (speed-up of 0.2)",
+            "0.1 TRC-1016, worst case",
+            "0.2 TRC-1016, worst case",
+        ),
+    ] {
+        let r = table.median(a) / table.median(b);
+        if r.is_finite() {
+            println!("  {what:<50} {r:>9.2}x");
+        }
+    }
+}
 fn fmt_ns(ns: f64) -> String {
     if ns >= 1e6 {
         format!("{:.2} ms", ns / 1e6)
@@ -1185,208 +693,5 @@ fn fmt_rate(per_second: f64) -> String {
         format!("{:.1}k/s", per_second / 1e3)
     } else {
         format!("{per_second:.1}/s")
-    }
-}
-
-fn print_table(table: &Table, module: &Path, cpu: Option<usize>, reps: usize, memory: Option<f64>) {
-    println!();
-    println!(
-        "sigbox bench: {} ({}, thread CPU time; medians of {reps} interleaved runs)",
-        module.display(),
-        cpu.map_or("not pinned".to_owned(), |c| format!("pinned to CPU {c}"))
-    );
-    println!(
-        "{:<48} {:>10} {:>10} {:>10} {:>19}  note",
-        "case", "per item", "rate", "wall", "cpu min..max"
-    );
-    let mut section = "";
-    for row in &table.rows {
-        if row.section != section {
-            section = row.section;
-            println!("-- {section}");
-        }
-        println!(
-            "{:<48} {:>10} {:>10} {:>10} {:>19}  {}",
-            row.name,
-            fmt_ns(row.timing.median()),
-            fmt_rate(row.timing.per_second()),
-            fmt_ns(row.wall.median()),
-            format!("{}..{}", fmt_ns(row.timing.min()), fmt_ns(row.timing.max())),
-            row.note,
-        );
-    }
-    if let Some(bytes) = memory {
-        println!(
-            "memory per loaded signature (RSS delta over 111 loads): {:.0} KiB",
-            bytes / 1024.0
-        );
-    }
-    let m = |n: &str| table.median(n);
-    let ratios = [
-        (
-            "sandboxed / native, realistic mix",
-            "sandboxed TRC-1016, realistic mix",
-            "native TRC-1016, realistic mix",
-        ),
-        (
-            "sandboxed / native, worst case",
-            "sandboxed TRC-1016, worst case",
-            "native TRC-1016, worst case",
-        ),
-        (
-            "sandboxed + host filter / native, realistic",
-            "  + host-side filter (proto), realistic",
-            "native TRC-1016, realistic mix",
-        ),
-        (
-            "full event / slim event, worst case",
-            "sandboxed TRC-1016, worst case",
-            "  slim event (proto), worst case",
-        ),
-        (
-            "worst case / call floor (on-signal)",
-            "sandboxed TRC-1016, worst case",
-            "  call floor: on-signal (no payload)",
-        ),
-        (
-            "typed / flat buffer batch 64, worst case",
-            "typed on-event (today), worst case",
-            "flat buffer, batch 64, worst case",
-        ),
-        (
-            "new instance (InstancePre) / reused",
-            "new instance per event (InstancePre)",
-            "one reused instance (as dispatched)",
-        ),
-        (
-            "100 / 1 signatures",
-            "100 signature(s), realistic mix",
-            "1 signature(s), realistic mix",
-        ),
-        (
-            "100 sandboxed / 100 native",
-            "100 signature(s), realistic mix",
-            "100 native signatures",
-        ),
-        (
-            "100 loads / 100 instances of one compiled copy",
-            "100 signature(s), realistic mix",
-            "100 instances sharing one compiled copy",
-        ),
-        (
-            "100 typed / 100 flat buffer batch 64",
-            "100 signature(s), realistic mix",
-            "100 signatures, flat buffer batch 64 (proto)",
-        ),
-        (
-            "pooling / on-demand: instantiate+init",
-            "engine: pooling allocator: instantiate+init",
-            "engine: sigbox default: instantiate+init",
-        ),
-        (
-            "pooling / on-demand: worst-case event",
-            "engine: pooling allocator: worst-case event",
-            "engine: sigbox default: worst-case event",
-        ),
-        (
-            "no epochs / epochs: worst-case event",
-            "engine: no epoch interruption: worst-case event",
-            "engine: sigbox default: worst-case event",
-        ),
-        (
-            "load: no cache / from cache",
-            "load, no cache",
-            "load, from compile cache",
-        ),
-        (
-            "replay TRC-1016 / parse only",
-            "replay, TRC-1016",
-            "parse Tracee JSON only",
-        ),
-        (
-            "parse into Event / JSON scan floor",
-            "parse Tracee JSON only",
-            "JSON scan only (serde IgnoredAny)",
-        ),
-    ];
-    println!("-- ratios (same run, CPU time)");
-    for (label, a, b) in ratios {
-        let r = m(a) / m(b);
-        if r.is_finite() {
-            println!("{label:<48} {r:>9.2}×");
-        }
-    }
-    println!("-- targets (issue 6)");
-    let rate = |n: &str| 1e9 / m(n);
-    let memory_kib = memory.map_or(f64::NAN, |b| b / 1024.0);
-    let targets: [(&str, f64, bool, String); 8] = [
-        (
-            "TRC-1016 realistic mix >= 5M events/s",
-            rate("sandboxed TRC-1016, realistic mix"),
-            true,
-            fmt_rate(rate("sandboxed TRC-1016, realistic mix")),
-        ),
-        (
-            "TRC-1016 worst case >= 2M events/s",
-            rate("sandboxed TRC-1016, worst case"),
-            true,
-            fmt_rate(rate("sandboxed TRC-1016, worst case")),
-        ),
-        (
-            "sandboxed within 10x native (realistic)",
-            m("sandboxed TRC-1016, realistic mix") / m("native TRC-1016, realistic mix"),
-            false,
-            format!(
-                "{:.1}x",
-                m("sandboxed TRC-1016, realistic mix") / m("native TRC-1016, realistic mix")
-            ),
-        ),
-        (
-            "sandboxed within 10x native (worst case)",
-            m("sandboxed TRC-1016, worst case") / m("native TRC-1016, worst case"),
-            false,
-            format!(
-                "{:.1}x",
-                m("sandboxed TRC-1016, worst case") / m("native TRC-1016, worst case")
-            ),
-        ),
-        (
-            "100 signatures >= 100k events/s",
-            rate("100 signature(s), realistic mix"),
-            true,
-            fmt_rate(rate("100 signature(s), realistic mix")),
-        ),
-        (
-            "load from compile cache <= 5 ms",
-            m("load, from compile cache") / 1e6,
-            false,
-            fmt_ns(m("load, from compile cache")),
-        ),
-        (
-            "memory per signature <= 2 MiB",
-            memory_kib,
-            false,
-            format!("{memory_kib:.0} KiB"),
-        ),
-        (
-            "replay with JSON >= 500k events/s",
-            rate("replay, TRC-1016"),
-            true,
-            fmt_rate(rate("replay, TRC-1016")),
-        ),
-    ];
-    let thresholds = [5e6, 2e6, 10.0, 10.0, 1e5, 5.0, 2048.0, 5e5];
-    for ((label, value, higher_is_better, shown), threshold) in targets.into_iter().zip(thresholds)
-    {
-        let verdict = if !value.is_finite() {
-            "not measured"
-        } else if (higher_is_better && value >= threshold)
-            || (!higher_is_better && value <= threshold)
-        {
-            "met"
-        } else {
-            "MISSED"
-        };
-        println!("{label:<48} {shown:>10}  {verdict}");
     }
 }

@@ -24,7 +24,14 @@ pub struct FindingWriter<W: Write> {
     format: OutputFormat,
     /// Flush after every finding (live use), rather than when the buffer fills.
     flush_each: bool,
+    /// Each signature's `metadata` object, serialised once (by file digest:
+    /// a new version is a new entry).
+    metadata: std::collections::HashMap<String, String>,
 }
+
+/// Serialised metadata objects kept at most (one per loaded version; the
+/// cache starts over past this, so hot swaps cannot grow it without bound).
+const MAX_CACHED_METADATA: usize = 1024;
 
 impl<W: Write> FindingWriter<W> {
     /// A writer in `format`; `flush_each` makes every finding visible at once.
@@ -33,6 +40,7 @@ impl<W: Write> FindingWriter<W> {
             out,
             format,
             flush_each,
+            metadata: std::collections::HashMap::new(),
         }
     }
 
@@ -48,6 +56,28 @@ impl<W: Write> FindingWriter<W> {
     ) -> io::Result<()> {
         match self.format {
             OutputFormat::Json => {
+                if self.metadata.len() >= MAX_CACHED_METADATA {
+                    self.metadata.clear();
+                }
+                let signature = detection.signature;
+                let metadata = self
+                    .metadata
+                    .entry(signature.sha256.clone())
+                    .or_insert_with(|| tracee_json::metadata_json(&signature.metadata).to_string());
+                if let Some(raw) = raw
+                    && tracee_json::write_finding_from_raw(
+                        &mut self.out,
+                        detection,
+                        metadata,
+                        event,
+                        raw,
+                    )?
+                {
+                    if self.flush_each {
+                        self.out.flush()?;
+                    }
+                    return Ok(());
+                }
                 let json = tracee_json::finding_json(detection, event, raw);
                 serde_json::to_writer(&mut self.out, &json)?;
                 self.out.write_all(b"\n")?;

@@ -1,6 +1,7 @@
 //! Findings (and events) in Tracee's JSON format, so tools that consume
 //! `tracee --output json` consume sigbox's output unchanged.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 
 use crate::engine::Detection;
@@ -52,9 +53,111 @@ pub fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>)
     Json::Object(context)
 }
 
+/// Writes the finding for `detection` as one JSON line, like
+/// [`finding_json`] (`metadata_object` is [`metadata_json`] of its
+/// signature, serialised once by the caller), copying the raw line's values verbatim instead of
+/// parsing them into a tree and serialising them again: the line is scanned
+/// once, top-level keys are kept in their order, the finding's own keys
+/// (`eventId`, `eventName`, `argsNum`, `returnValue`, `args`, `metadata`)
+/// replace the event's in place or are appended.
+///
+/// Returns `Ok(false)` (having written nothing) when `raw` is not a JSON
+/// object or holds control characters (whitespace such as tabs, which must
+/// not reach a one-line output); the caller then uses [`finding_json`].
+///
+/// # Errors
+/// Writing failed.
+pub fn write_finding_from_raw(
+    out: &mut impl std::io::Write,
+    detection: &Detection<'_>,
+    metadata_object: &str,
+    event: &Event,
+    raw: &str,
+) -> std::io::Result<bool> {
+    if raw.bytes().any(|b| b < 0x20) {
+        return Ok(false);
+    }
+    let Ok(context) = serde_json::from_str::<indexmap::IndexMap<String, &RawValue>>(raw) else {
+        return Ok(false);
+    };
+    let trigger_id = context
+        .get("eventId")
+        .and_then(|id| match serde_json::from_str::<Json>(id.get()).ok()? {
+            Json::String(s) => s.parse::<i64>().ok(),
+            other => other.as_i64(),
+        })
+        .unwrap_or_else(|| event_id(&event.name));
+    let metadata = &detection.signature.metadata;
+    let args_num = detection.finding.data.len() + 1;
+    let write_args = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        out.write_all(b"[")?;
+        for field in &detection.finding.data {
+            serde_json::to_writer(&mut *out, &data_arg(field))?;
+            out.write_all(b",")?;
+        }
+        out.write_all(br#"{"name":"detectedFrom","type":"unknown","value":{"id":"#)?;
+        write!(out, "{trigger_id}")?;
+        out.write_all(br#","name":"#)?;
+        serde_json::to_writer(&mut *out, &event.name)?;
+        out.write_all(br#","args":"#)?;
+        match context.get("args") {
+            Some(args) => out.write_all(args.get().as_bytes())?,
+            None => serde_json::to_writer(&mut *out, &event_args(event))?,
+        }
+        write!(out, r#","returnValue":{}}}}}]"#, event.return_value)
+    };
+    let own = |key: &str, out: &mut dyn std::io::Write| -> std::io::Result<bool> {
+        match key {
+            "eventId" => serde_json::to_writer(&mut *out, &detection.event_id.to_string())?,
+            "eventName" => serde_json::to_writer(&mut *out, &metadata.event_name)?,
+            "argsNum" => write!(out, "{args_num}")?,
+            "returnValue" => out.write_all(b"0")?,
+            "args" => write_args(out)?,
+            "metadata" => out.write_all(metadata_object.as_bytes())?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    };
+    let mut line: Vec<u8> = Vec::with_capacity(raw.len() + 1024);
+    line.push(b'{');
+    for (index, (key, value)) in context.iter().enumerate() {
+        if index > 0 {
+            line.push(b',');
+        }
+        serde_json::to_writer(&mut line, key)?;
+        line.push(b':');
+        if !own(key, &mut line)? {
+            line.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    for key in FINDING_KEYS {
+        if !context.contains_key(key) {
+            if line.len() > 1 {
+                line.push(b',');
+            }
+            serde_json::to_writer(&mut line, key)?;
+            line.push(b':');
+            own(key, &mut line)?;
+        }
+    }
+    line.extend_from_slice(b"}\n");
+    out.write_all(&line)?;
+    Ok(true)
+}
+
+/// The keys a finding sets on top of its event's context.
+const FINDING_KEYS: [&str; 6] = [
+    "eventId",
+    "eventName",
+    "argsNum",
+    "returnValue",
+    "args",
+    "metadata",
+];
+
 /// Tracee's `metadata` object: capitalised keys, properties plus
 /// `signatureID` and `signatureName`.
-fn metadata_json(metadata: &Metadata) -> Json {
+pub fn metadata_json(metadata: &Metadata) -> Json {
     let p = &metadata.properties;
     let mut properties = Map::new();
     properties.insert("Severity".into(), json!(p.severity));
@@ -205,5 +308,104 @@ pub fn value_json(value: &Value) -> Json {
         Value::Text(s) => json!(s),
         Value::TextList(list) => json!(list),
         Value::Json(text) => serde_json::from_str(text).unwrap_or_else(|_| json!(text)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{SignatureInfo, contract::ContractVersion};
+    use crate::source::tracee_json::parse_event;
+    use crate::wit::Properties;
+
+    fn info() -> SignatureInfo {
+        SignatureInfo {
+            path: "/x/trc-1016.wasm".into(),
+            sha256: "00".repeat(32),
+            metadata: Metadata {
+                id: "TRC-1016".into(),
+                version: "1".into(),
+                name: "Web server spawned a shell".into(),
+                event_name: "illegitimate_shell".into(),
+                description: "A \"quoted\" description.".into(),
+                tags: vec![],
+                properties: Properties {
+                    severity: 2,
+                    category: "initial-access".into(),
+                    technique: String::new(),
+                    kubernetes_technique: String::new(),
+                    mitre_id: String::new(),
+                    external_id: "T1190".into(),
+                    extra: vec![],
+                },
+            },
+            selected_events: vec![],
+            contract: ContractVersion::V0_2,
+        }
+    }
+
+    /// The one-pass writer gives the same finding (as JSON) as the tree
+    /// built by `finding_json`, for every fixture line and odd shapes.
+    #[test]
+    fn raw_writer_matches_the_tree_writer() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let mut lines: Vec<String> = ["trc-1016-cases.jsonl", "sample-events.jsonl"]
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(root.join(f))
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        lines.push(r#"{"eventName":"sched_process_exec","eventId":710,"processName":"sh\u0000\"é","args":[]}"#.into());
+        lines.push(r#"{"eventName":"openat","processName":"x"}"#.into());
+        let info = info();
+        let metadata = metadata_json(&info.metadata).to_string();
+        let mut checked = 0;
+        for line in &lines {
+            let Ok(event) = parse_event(line) else {
+                continue;
+            };
+            for data in [
+                vec![],
+                vec![Field {
+                    name: "k".into(),
+                    value: Value::TextList(vec!["a\nb".into()]),
+                }],
+            ] {
+                let detection = Detection {
+                    signature: &info,
+                    event_id: 6001,
+                    finding: crate::wit::Finding { data },
+                };
+                let mut out = Vec::new();
+                assert!(
+                    write_finding_from_raw(&mut out, &detection, &metadata, &event, line).unwrap()
+                );
+                assert_eq!(out.iter().filter(|&&b| b < 0x20).count(), 1, "one newline");
+                let fast: Json = serde_json::from_slice(&out).unwrap();
+                assert_eq!(fast, finding_json(&detection, &event, Some(line)), "{line}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 20);
+    }
+
+    #[test]
+    fn lines_with_control_characters_fall_back() {
+        let line = "{\"eventName\":\"x\",\t\"processName\":\"y\"}";
+        let event = parse_event(line).unwrap();
+        let info = info();
+        let metadata = metadata_json(&info.metadata).to_string();
+        let detection = Detection {
+            signature: &info,
+            event_id: 6000,
+            finding: crate::wit::Finding { data: vec![] },
+        };
+        let mut out = Vec::new();
+        assert!(!write_finding_from_raw(&mut out, &detection, &metadata, &event, line).unwrap());
+        assert!(out.is_empty());
     }
 }
