@@ -379,14 +379,17 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     fn send(&mut self, worker: usize, envelope: Arc<Envelope>) {
         let handle = &self.workers[worker];
         let job = Job::Event(envelope);
+        // Not delivered: the queue is full (live), or the worker is gone
+        // (a bug); either way the event is counted as dropped, never lost
+        // silently.
         let full = match self.backpressure {
-            Backpressure::Wait => {
-                let _ = handle.jobs.send(job);
-                return;
-            }
+            Backpressure::Wait => match handle.jobs.send(job) {
+                Ok(()) => return,
+                Err(crossbeam_channel::SendError(job)) => job,
+            },
             Backpressure::Drop => match handle.jobs.try_send(job) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
-                Err(TrySendError::Full(job)) => job,
+                Ok(()) => return,
+                Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
             },
         };
         let Job::Event(envelope) = full else {

@@ -95,7 +95,18 @@ fn run<W: Write>(set: &Mutex<SignatureSet>, jobs: &Receiver<Job>, output: &Outpu
                             Err(_) => break,
                         }
                     }
-                    evaluate(&mut lock(set), &batch, output);
+                    // A host bug must not end the worker: its queue would
+                    // close and its signatures would silently see nothing.
+                    let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        evaluate(&mut lock(set), &batch, output);
+                    }));
+                    if evaluated.is_err() {
+                        tracing::error!(
+                            "a dispatch worker panicked evaluating {} events (a sigbox bug; \
+                             please report it); they were not evaluated, the worker goes on",
+                            batch.len()
+                        );
+                    }
                     batch.clear();
                 }
                 Job::Signal(signal, done) => {
