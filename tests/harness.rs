@@ -95,11 +95,34 @@ pub fn temp_dir(label: &str) -> PathBuf {
 
 /// A directory holding copies of the named built modules.
 pub fn signatures_with(label: &str, modules: &[&str]) -> PathBuf {
+    let paths: Vec<PathBuf> = modules.iter().map(|name| module(name)).collect();
+    dir_with(label, &paths)
+}
+
+/// A new temporary directory holding copies of `files`, under their names.
+pub fn dir_with(label: &str, files: &[PathBuf]) -> PathBuf {
     let dir = temp_dir(label);
-    for name in modules {
-        std::fs::copy(module(name), dir.join(format!("{name}.wasm"))).expect("copying a module");
+    for file in files {
+        let name = file.file_name().expect("a file name");
+        std::fs::copy(file, dir.join(name)).expect("copying a module");
     }
     dir
+}
+
+/// The findings (JSON lines) of signature `id`.
+pub fn findings_of<'a>(findings: &'a [Value], id: &str) -> Vec<&'a Value> {
+    findings
+        .iter()
+        .filter(|f| f["metadata"]["Properties"]["signatureID"] == id)
+        .collect()
+}
+
+/// The summary line (stderr at exit) of signature `id`; panics without one.
+pub fn summary_of<'a>(stderr: &'a str, id: &str) -> &'a str {
+    stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{id} v")))
+        .unwrap_or_else(|| panic!("no summary for {id}:\n{stderr}"))
 }
 
 /// Runs `sigbox` with `args` to completion.

@@ -9,24 +9,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sigbox_e2e::{
-    Daemon, fixture, is_root, json_lines, module, sigbox, temp_dir, test_module, text,
+    Daemon, dir_with, findings_of, fixture, is_root, json_lines, module, sigbox, summary_of,
+    temp_dir, test_module, text,
 };
 
 use crate::live::READY;
-
-fn findings_of<'a>(findings: &'a [Value], id: &str) -> Vec<&'a Value> {
-    findings
-        .iter()
-        .filter(|f| f["metadata"]["Properties"]["signatureID"] == id)
-        .collect()
-}
-
-fn summary_of<'a>(stderr: &'a str, id: &str) -> &'a str {
-    stderr
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{id} v")))
-        .unwrap_or_else(|| panic!("no summary for {id}:\n{stderr}"))
-}
 
 fn pids(findings: &[&Value]) -> Vec<u64> {
     findings
@@ -44,10 +31,14 @@ fn exec_line(pid: u64, comm: &str) -> String {
 
 #[test]
 fn a_0_1_module_loads_beside_0_2_ones_and_they_find_the_same_events() {
-    let dir = temp_dir("contract-both");
-    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
-    std::fs::copy(test_module("legacy-v0-1"), dir.join("legacy-v0-1.wasm")).unwrap();
-    std::fs::copy(test_module("trc-1016-py"), dir.join("trc-1016-py.wasm")).unwrap();
+    let dir = dir_with(
+        "contract-both",
+        &[
+            module("trc-1016"),
+            test_module("legacy-v0-1"),
+            test_module("trc-1016-py"),
+        ],
+    );
     let out = sigbox(&[
         "replay",
         "-s",
@@ -85,12 +76,7 @@ fn a_0_1_module_loads_beside_0_2_ones_and_they_find_the_same_events() {
 
 #[test]
 fn fields_a_signature_did_not_declare_are_read_through_the_host() {
-    let dir = temp_dir("contract-read-field");
-    std::fs::copy(
-        test_module("reads-undeclared"),
-        dir.join("reads-undeclared.wasm"),
-    )
-    .unwrap();
+    let dir = dir_with("contract-read-field", &[test_module("reads-undeclared")]);
     let input = dir.join("events.jsonl");
     std::fs::write(
         &input,
@@ -123,13 +109,10 @@ fn fields_a_signature_did_not_declare_are_read_through_the_host() {
 
 #[test]
 fn outcomes_for_events_outside_the_batch_are_a_fault_never_a_finding() {
-    let dir = temp_dir("contract-outcomes");
-    std::fs::copy(
-        test_module("hostile-outcomes"),
-        dir.join("hostile-outcomes.wasm"),
-    )
-    .unwrap();
-    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    let dir = dir_with(
+        "contract-outcomes",
+        &[test_module("hostile-outcomes"), module("trc-1016")],
+    );
     let out = sigbox(&[
         "replay",
         "-s",
@@ -155,13 +138,8 @@ fn outcomes_for_events_outside_the_batch_are_a_fault_never_a_finding() {
 
 #[test]
 fn one_trapping_event_in_a_batch_hides_no_other_finding() {
-    let dir = temp_dir("contract-batch-trap");
-    std::fs::copy(
-        test_module("trap-on-marker"),
-        dir.join("trap-on-marker.wasm"),
-    )
-    .unwrap();
-    // One file read at once: these end up in one batch.
+    let dir = dir_with("contract-batch-trap", &[test_module("trap-on-marker")]);
+    // Read from one file as fast as the worker takes them: usually one batch.
     let lines: Vec<String> = (1..=9)
         .map(|pid| exec_line(pid, if pid == 5 { "trapme" } else { "markerok" }))
         .collect();
@@ -185,10 +163,14 @@ fn one_trapping_event_in_a_batch_hides_no_other_finding() {
 #[test]
 fn each_signature_sees_its_events_in_order_across_workers() {
     const EVENTS: u64 = 3_000;
-    let dir = temp_dir("contract-order");
-    std::fs::copy(test_module("exec-echo"), dir.join("exec-echo.wasm")).unwrap();
-    std::fs::copy(test_module("versioned"), dir.join("versioned.wasm")).unwrap();
-    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    let dir = dir_with(
+        "contract-order",
+        &[
+            test_module("exec-echo"),
+            test_module("versioned"),
+            module("trc-1016"),
+        ],
+    );
     let lines: Vec<String> = (1..=EVENTS)
         .map(|pid| exec_line(pid, if pid % 3 == 0 { "sh" } else { "ls" }))
         .collect();
@@ -230,9 +212,10 @@ fn a_slow_signature_drops_events_live_counted_and_reported_while_others_see_thei
         return;
     }
     const EXECS: usize = 300;
-    let dir = temp_dir("contract-slow");
-    std::fs::copy(test_module("exec-echo"), dir.join("exec-echo.wasm")).unwrap();
-    std::fs::copy(test_module("slow-exec"), dir.join("slow-exec.wasm")).unwrap();
+    let dir = dir_with(
+        "contract-slow",
+        &[test_module("exec-echo"), test_module("slow-exec")],
+    );
     let config = temp_dir("contract-slow-config").join("sigbox.toml");
     // Tens of milliseconds per event, well inside its CPU limit: slow, not faulty.
     std::fs::write(

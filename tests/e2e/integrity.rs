@@ -7,7 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sigbox_e2e::{Daemon, fixture, json_lines, module, sigbox, temp_dir, test_module, text};
+use sigbox_e2e::{
+    Daemon, findings_of, fixture, json_lines, module, sigbox, summary_of, temp_dir, test_module,
+    text,
+};
 
 use crate::live::{READY, run_as};
 
@@ -20,20 +23,6 @@ fn exec_event(pid: u64, comm: &str, prev_comm: Option<&str>) -> String {
     format!(
         r#"{{"timestamp":{pid},"processId":{pid},"threadId":{pid},"hostProcessId":{pid},"processName":"{comm}","eventId":"710","eventName":"sched_process_exec","args":[{{"name":"pathname","type":"const char*","value":"/bin/{comm}"}}{prev}]}}"#
     )
-}
-
-fn findings_of<'a>(findings: &'a [Value], id: &str) -> Vec<&'a Value> {
-    findings
-        .iter()
-        .filter(|f| f["metadata"]["Properties"]["signatureID"] == id)
-        .collect()
-}
-
-fn summary_of<'a>(stderr: &'a str, id: &str) -> &'a str {
-    stderr
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{id} v")))
-        .unwrap_or_else(|| panic!("no summary for {id}:\n{stderr}"))
 }
 
 /// A capture where one event in four lacks a string prev_comm (Tracee

@@ -34,6 +34,7 @@ const HOSTILE: &[&str] = &[
     "hostile-init-print",
     "hostile-init-panic",
     "hostile-metadata-hang",
+    "hostile-outcomes",
 ];
 
 /// The log budget per signature (the default), in bytes per second.

@@ -26,17 +26,11 @@ struct Run {
 impl Run {
     /// The summary line of signature `id`.
     fn summary_of(&self, id: &str) -> &str {
-        self.stderr
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{id} v")))
-            .unwrap_or_else(|| panic!("no summary for {id}:\n{}", self.stderr))
+        sigbox_e2e::summary_of(&self.stderr, id)
     }
 
     fn findings_of(&self, id: &str) -> Vec<&Value> {
-        self.findings
-            .iter()
-            .filter(|f| f["metadata"]["Properties"]["signatureID"] == id)
-            .collect()
+        sigbox_e2e::findings_of(&self.findings, id)
     }
 }
 

@@ -350,27 +350,19 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             return Err(error);
         }
         self.counts.events += 1;
-        let mut envelope: Option<Arc<Envelope>> = None;
-        let mut event = Some(event);
-        for index in 0..self.workers.len() {
-            let name = match (&envelope, &event) {
-                (Some(e), _) => e.event.name.as_str(),
-                (None, Some(e)) => e.name.as_str(),
-                (None, None) => unreachable!("the event is in one of the two"),
-            };
-            if !self.workers[index].selects(name) {
-                continue;
+        let targets: Vec<usize> = (0..self.workers.len())
+            .filter(|&index| self.workers[index].selects(&event.name))
+            .collect();
+        if !targets.is_empty() {
+            // One shared envelope, however many workers take it.
+            let envelope = Arc::new(Envelope {
+                event: Arc::new(event),
+                raw: raw.map(Box::from),
+                place,
+            });
+            for index in targets {
+                self.send(index, envelope.clone());
             }
-            let envelope = envelope
-                .get_or_insert_with(|| {
-                    Arc::new(Envelope {
-                        event: Arc::new(event.take().expect("moved once")),
-                        raw: raw.map(Box::from),
-                        place,
-                    })
-                })
-                .clone();
-            self.send(index, envelope);
         }
         self.report_drops(false);
         Ok(())
