@@ -48,6 +48,17 @@ enum {
 
 /* task_struct.flags bit for kernel threads (<linux/sched.h>). */
 #define PF_KTHREAD 0x00200000
+/* dentry.d_flags bit: not connected to the dentry tree (<linux/dcache.h>). */
+#define DCACHE_DISCONNECTED 0x20
+/* File type bits of i_mode (<linux/stat.h>). */
+#define S_IFMT 00170000
+/* Auxiliary vector entry: base address of the program interpreter (<linux/auxvec.h>). */
+#define AT_NULL 0
+#define AT_BASE 7
+/* Helper ids whose presence is checked with bpf_core_enum_value_exists. */
+enum bpf_func_id {
+	BPF_FUNC_find_vma = 180,
+};
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
@@ -110,13 +121,67 @@ struct inode___v0 { /* before 6.6 */
 	struct timespec64 i_ctime;
 };
 
+/* The name of a dentry; len and name are what the path walk reads. */
+struct qstr {
+	union {
+		struct {
+			__u32 hash;
+			__u32 len;
+		};
+		__u64 hash_len;
+	};
+	const unsigned char *name;
+};
+
+struct dentry {
+	unsigned int d_flags;
+	struct dentry *d_parent;
+	struct qstr d_name;
+};
+
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+
+/* The kernel's private mount, which embeds the vfsmount a path points to. */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+};
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+};
+
 struct file {
+	struct path f_path;
 	struct inode *f_inode;
+};
+
+struct fs_struct {
+	struct path pwd;
+};
+
+struct fdtable {
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
+struct vm_area_struct {
+	struct file *vm_file;
 };
 
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
+	unsigned long env_start;
+	unsigned long env_end;
+	unsigned long saved_auxv[2];
 };
 
 struct task_struct {
@@ -124,9 +189,12 @@ struct task_struct {
 	pid_t pid;
 	pid_t tgid;
 	struct task_struct *real_parent;
+	struct task_struct *group_leader;
 	struct pid *thread_pid;
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
+	struct fs_struct *fs;
+	struct files_struct *files;
 	char comm[16];
 };
 

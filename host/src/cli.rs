@@ -40,6 +40,11 @@ enum CliCommand {
         /// primary group). Every capability is dropped either way.
         #[arg(long, value_name = "USER")]
         user: Option<String>,
+        /// Read each exec's environment into the `env` argument (at most 8 KiB,
+        /// like argv), for signatures such as TRC-107 (LD_PRELOAD). Off by
+        /// default: environments often carry secrets, and findings show them.
+        #[arg(long)]
+        exec_env: bool,
     },
     /// Evaluate Tracee `--output json` events from a file or stdin, then print a summary.
     ///
@@ -168,6 +173,7 @@ impl Common {
             reload,
             status_file,
             user,
+            exec_env: false,
         })
     }
 }
@@ -183,7 +189,11 @@ impl Cli {
                 common,
                 status_file,
                 user,
-            } => Command::Run(common.daemon(true, Some(status_file), user)?),
+                exec_env,
+            } => Command::Run(DaemonOptions {
+                exec_env,
+                ..common.daemon(true, Some(status_file), user)?
+            }),
             CliCommand::Replay {
                 common,
                 file,

@@ -38,6 +38,8 @@ pub struct DaemonOptions {
     pub workers: usize,
     /// Events each worker's queue holds.
     pub queue_events: usize,
+    /// Collect each exec's environment (`run` only).
+    pub exec_env: bool,
 }
 
 /// How the daemon notices changes to the signatures directory.

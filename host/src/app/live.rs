@@ -15,7 +15,7 @@ use crate::engine::{Change, Runtime};
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use crate::privilege;
 use crate::sink::FindingWriter;
-use crate::source::bpf::{ExecCollector, check_privileges};
+use crate::source::bpf::{CollectorOptions, ExecCollector, check_privileges};
 
 /// How often an idle daemon ends cool-downs and checks for kernel drops
 /// (signature changes wake it at once).
@@ -40,7 +40,12 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     // The collector registers its ring buffer with this runtime's reactor.
     let mut collector = tokio
-        .block_on(async { ExecCollector::start() })
+        .block_on(async {
+            ExecCollector::start_with(&CollectorOptions {
+                collect_env: options.exec_env,
+                ..CollectorOptions::default()
+            })
+        })
         .context("cannot start the eBPF exec collector")?;
     prepare_status_dir(options.status_file.as_deref(), account)?;
     privilege::drop_privileges(account).context("cannot drop privileges")?;

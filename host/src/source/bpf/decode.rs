@@ -1,19 +1,15 @@
 //! Raw exec records → [`Event`]s: splits the record, converts the clock,
 //! decodes bytes and adds what the kernel side does not send (host name,
-//! container id).
+//! container id and origin).
 
-use std::collections::HashMap;
 use std::io;
 
+use super::containers::Containers;
 use super::record::{ExecRecord, RECORD_SIZE, c};
-use crate::wit::{Event, ExecArgs, Field, Origin, Payload, Value};
+use crate::wit::{Event, ExecArgs, Field, Payload, Value};
 
 /// The Tracee event name of every event this source produces.
 pub(crate) const EVENT_NAME: &str = "sched_process_exec";
-
-/// Container ids are cached per cgroup id; past this many entries the cache
-/// is cleared, so a host that churns through cgroups cannot grow it forever.
-const MAX_CACHED_CGROUPS: usize = 8192;
 
 /// A record that does not have the shape the C side promises.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +23,7 @@ pub(crate) enum DecodeError {
     /// The tail's length differs from the sum of the section lengths.
     #[error("record tail is {actual} bytes but its header announces {announced}")]
     TailLength {
-        /// `filename_len + interp_len + argv_len`.
+        /// The sum of the `*_len` fields.
         announced: usize,
         /// Bytes after the header.
         actual: usize,
@@ -41,6 +37,11 @@ pub(crate) struct RawExec<'a> {
     pub filename: &'a [u8],
     pub interp: &'a [u8],
     pub argv: &'a [u8],
+    pub pathname: &'a [u8],
+    pub pwd: &'a [u8],
+    pub stdin_path: &'a [u8],
+    pub loader: &'a [u8],
+    pub env: &'a [u8],
 }
 
 impl<'a> RawExec<'a> {
@@ -48,24 +49,49 @@ impl<'a> RawExec<'a> {
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let record = ExecRecord::read(bytes).ok_or(DecodeError::Short { len: bytes.len() })?;
         let tail = &bytes[RECORD_SIZE..];
-        let (f, i, a) = (
-            usize::from(record.filename_len),
-            usize::from(record.interp_len),
-            usize::from(record.argv_len),
-        );
-        if f + i + a != tail.len() {
+        let lengths = [
+            record.filename_len,
+            record.interp_len,
+            record.argv_len,
+            record.pathname_len,
+            record.pwd_len,
+            record.stdin_path_len,
+            record.loader_len,
+            record.env_len,
+        ]
+        .map(usize::from);
+        let announced: usize = lengths.iter().sum();
+        if announced != tail.len() {
             return Err(DecodeError::TailLength {
-                announced: f + i + a,
+                announced,
                 actual: tail.len(),
             });
         }
-        let (filename, rest) = tail.split_at(f);
-        let (interp, argv) = rest.split_at(i);
+        let mut rest = tail;
+        let [
+            filename,
+            interp,
+            argv,
+            pathname,
+            pwd,
+            stdin_path,
+            loader,
+            env,
+        ] = lengths.map(|len| {
+            let (section, after) = rest.split_at(len);
+            rest = after;
+            section
+        });
         Ok(Self {
             record,
             filename,
             interp,
             argv,
+            pathname,
+            pwd,
+            stdin_path,
+            loader,
+            env,
         })
     }
 }
@@ -81,57 +107,83 @@ pub(crate) struct Decoder {
     /// wall-clock steps (NTP, settimeofday) do not move event times.
     boot_to_epoch_ns: i128,
     host_name: String,
-    /// cgroup id → container id ("" on the host).
-    containers: HashMap<u64, String>,
-    read_cgroup: fn(u32) -> io::Result<String>,
+    containers: Containers,
 }
 
 impl Decoder {
-    /// A decoder for this machine: reads the clocks, the host name, and
-    /// `/proc/<pid>/cgroup` for container ids.
+    /// A decoder for this machine: reads the clocks, the host name, and the
+    /// cgroups for container ids.
     pub(crate) fn new() -> Self {
-        Self::with_parts(boot_to_epoch_offset_ns(), host_name(), read_proc_cgroup)
+        Self::with_parts(boot_to_epoch_offset_ns(), host_name(), Containers::new())
     }
 
-    /// A decoder with given clock offset, host name and cgroup file reader.
+    /// A decoder with given clock offset, host name and container lookup.
     pub(crate) fn with_parts(
         boot_to_epoch_ns: i128,
         host_name: String,
-        read_cgroup: fn(u32) -> io::Result<String>,
+        containers: Containers,
     ) -> Self {
         Self {
             boot_to_epoch_ns,
             host_name,
-            containers: HashMap::new(),
-            read_cgroup,
+            containers,
         }
     }
 
-    /// Builds the event for one record.
+    /// Builds the event for one record, with Tracee's `sched_process_exec`
+    /// arguments (see bpf/README.md for where each comes from).
     pub(crate) fn decode(&mut self, raw: &RawExec<'_>) -> Event {
         let r = &raw.record;
-        let container_id = self.container_id(r.cgroup_id, r.pid);
-        let pathname = lossy(raw.filename);
-        let interpreter_pathname = lossy(raw.interp);
+        let (container_id, origin) =
+            self.containers
+                .classify(r.cgroup_id, r.pid, r.mnt_ns, r.parent_mnt_ns);
+        let cmdpath = lossy(raw.filename);
+        let pathname = lossy(raw.pathname);
         let argv_truncated =
             r.has(c::EXEC_FLAG_ARGV_TRUNCATED) || r.has(c::EXEC_FLAG_ARGV_UNREADABLE);
         let prev_comm = r
             .has(c::EXEC_FLAG_PREV_COMM)
             .then(|| comm_str(&r.prev_comm));
         let wall = i128::from(r.ts_boot_ns) + self.boot_to_epoch_ns;
+        let has_loader = r.has(c::EXEC_FLAG_LOADER);
+
+        let mut extra = Vec::with_capacity(6);
+        if has_loader {
+            extra.push(field(
+                "interpreter_dev",
+                Value::Unsigned(r.loader_dev.into()),
+            ));
+            extra.push(field("interpreter_inode", Value::Unsigned(r.loader_inode)));
+            extra.push(field(
+                "interpreter_ctime",
+                Value::Unsigned(r.loader_ctime_ns),
+            ));
+        }
+        // Tracee's `interp`: bprm->interp, which is the filename itself
+        // unless binfmt_script/misc replaced it.
+        let interp = if raw.interp.is_empty() {
+            cmdpath.clone()
+        } else {
+            lossy(raw.interp)
+        };
+        extra.push(field("interp", Value::Text(interp)));
+        if r.has(c::EXEC_FLAG_ENV_COLLECTED) {
+            extra.push(field("env", Value::TextList(split_argv(raw.env))));
+            if r.has(c::EXEC_FLAG_ENV_TRUNCATED) || r.has(c::EXEC_FLAG_ENV_UNREADABLE) {
+                extra.push(field("env_truncated", Value::Boolean(true)));
+            }
+        }
+        extra.push(field("gid", Value::Signed(r.gid.into())));
+
         Event {
             timestamp_ns: u64::try_from(wall.max(0)).unwrap_or(u64::MAX),
             name: EVENT_NAME.to_owned(),
-            origin: if container_id.is_empty() {
-                Origin::Host
-            } else {
-                Origin::Container
-            },
-            // Ids are the host's: the kernel side does not translate them into
-            // the process's own pid namespace, so pid == host_pid and so on.
-            pid: r.pid,
-            tid: r.tid,
-            ppid: r.ppid,
+            origin,
+            // Context ids are the ones in the process's own pid namespace, as
+            // Tracee reports them; the host's are beside them.
+            pid: r.ns_pid,
+            tid: r.ns_tid,
+            ppid: r.ns_ppid,
             host_pid: r.pid,
             host_tid: r.tid,
             host_ppid: r.ppid,
@@ -145,56 +197,50 @@ impl Decoder {
             container_id,
             return_value: 0,
             payload: Payload::Exec(ExecArgs {
-                cmdpath: pathname.clone(),
+                cmdpath,
                 pathname,
                 argv: split_argv(raw.argv),
                 argv_truncated,
-                interpreter_pathname,
+                interpreter_pathname: if has_loader {
+                    lossy(raw.loader)
+                } else {
+                    String::new()
+                },
                 prev_comm,
                 dev: r.dev,
                 inode: r.inode,
                 ctime: r.ctime_ns,
                 inode_mode: u32::from(r.inode_mode),
-                // Not collected by the kernel side (yet).
-                stdin_type: 0,
-                stdin_path: String::new(),
+                stdin_type: u32::from(r.stdin_mode),
+                stdin_path: stdin_path(r, raw.stdin_path),
                 invoked_from_kernel: r.has(c::EXEC_FLAG_PARENT_KTHREAD),
-                pwd: String::new(),
-                extra: vec![Field {
-                    name: "gid".to_owned(),
-                    value: Value::Signed(r.gid.into()),
-                }],
+                pwd: lossy(raw.pwd),
+                extra,
             }),
         }
     }
+}
 
-    /// The container id of a process in cgroup `cgroup_id`, "" on the host.
-    ///
-    /// `/proc/<pid>/cgroup` is read once per new cgroup id. A failed read
-    /// (the process already exited) is not cached, so the next exec in that
-    /// cgroup tries again. Ids 0 and 1 (no cgroup v2, or its root) are never
-    /// cached: on cgroup-v1-only hosts every process reports them.
-    fn container_id(&mut self, cgroup_id: u64, pid: u32) -> String {
-        if let Some(id) = self.containers.get(&cgroup_id) {
-            return id.clone();
-        }
-        let id = match (self.read_cgroup)(pid) {
-            Ok(text) => container_id_from_cgroup(&text)
-                .unwrap_or_default()
-                .to_owned(),
-            Err(error) => {
-                tracing::debug!("reading /proc/{pid}/cgroup: {error}");
-                return String::new();
-            }
-        };
-        if cgroup_id > 1 {
-            if self.containers.len() >= MAX_CACHED_CGROUPS {
-                self.containers.clear();
-            }
-            self.containers.insert(cgroup_id, id.clone());
-        }
-        id
+fn field(name: &str, value: Value) -> Field {
+    Field {
+        name: name.to_owned(),
+        value,
     }
+}
+
+/// fd 0's path; a pipe or socket, which has no name in any directory, is
+/// named as the kernel names it in `/proc/<pid>/fd/0` (`pipe:[INODE]`).
+fn stdin_path(r: &ExecRecord, path: &[u8]) -> String {
+    const S_IFIFO: u16 = 0o010_000;
+    const S_IFSOCK: u16 = 0o140_000;
+    if path.is_empty() {
+        match r.stdin_mode {
+            S_IFIFO => return format!("pipe:[{}]", r.stdin_inode),
+            S_IFSOCK => return format!("socket:[{}]", r.stdin_inode),
+            _ => {}
+        }
+    }
+    lossy(path)
 }
 
 /// Bytes → `String`; invalid UTF-8 becomes U+FFFD (the schema's rule for
@@ -294,24 +340,65 @@ pub(crate) fn host_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wit::Origin;
 
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+    /// The tail sections of a record, by name; unset ones are empty.
+    #[derive(Default)]
+    struct Tail<'a> {
+        filename: &'a [u8],
+        interp: &'a [u8],
+        argv: &'a [u8],
+        pathname: &'a [u8],
+        pwd: &'a [u8],
+        stdin_path: &'a [u8],
+        loader: &'a [u8],
+        env: &'a [u8],
+    }
+
     /// Builds the bytes of a record with the given tail sections.
-    fn record_bytes(
-        mut record: ExecRecord,
-        filename: &[u8],
-        interp: &[u8],
-        argv: &[u8],
-    ) -> Vec<u8> {
-        record.filename_len = filename.len() as u16;
-        record.interp_len = interp.len() as u16;
-        record.argv_len = argv.len() as u16;
+    fn record_with(mut record: ExecRecord, tail: &Tail<'_>) -> Vec<u8> {
+        let sections = [
+            tail.filename,
+            tail.interp,
+            tail.argv,
+            tail.pathname,
+            tail.pwd,
+            tail.stdin_path,
+            tail.loader,
+            tail.env,
+        ];
+        let lengths = sections.map(|s| s.len() as u16);
+        [
+            record.filename_len,
+            record.interp_len,
+            record.argv_len,
+            record.pathname_len,
+            record.pwd_len,
+            record.stdin_path_len,
+            record.loader_len,
+            record.env_len,
+        ] = lengths;
         let mut bytes = record.to_bytes();
-        bytes.extend_from_slice(filename);
-        bytes.extend_from_slice(interp);
-        bytes.extend_from_slice(argv);
+        for section in sections {
+            bytes.extend_from_slice(section);
+        }
         bytes
+    }
+
+    /// A record whose resolved pathname is its filename.
+    fn record_bytes(record: ExecRecord, filename: &[u8], interp: &[u8], argv: &[u8]) -> Vec<u8> {
+        record_with(
+            record,
+            &Tail {
+                filename,
+                interp,
+                argv,
+                pathname: filename,
+                ..Tail::default()
+            },
+        )
     }
 
     fn comm(name: &str) -> [u8; 16] {
@@ -328,6 +415,9 @@ mod tests {
             tid: 100,
             old_tid: 100,
             ppid: 1,
+            ns_pid: 100,
+            ns_tid: 100,
+            ns_ppid: 1,
             uid: 1000,
             gid: 1001,
             mnt_ns: 4026531841,
@@ -353,7 +443,12 @@ mod tests {
 
     fn decode(bytes: &[u8], read_cgroup: fn(u32) -> io::Result<String>) -> Event {
         let raw = RawExec::parse(bytes).expect("valid record");
-        Decoder::with_parts(1_000_000, "box".to_owned(), read_cgroup).decode(&raw)
+        Decoder::with_parts(
+            1_000_000,
+            "box".to_owned(),
+            Containers::with_parts(read_cgroup, None),
+        )
+        .decode(&raw)
     }
 
     fn exec_args(event: &Event) -> &ExecArgs {
@@ -392,9 +487,13 @@ mod tests {
         assert_eq!(args.interpreter_pathname, "");
         assert_eq!(args.prev_comm.as_deref(), Some("bash"));
         assert!(!args.invoked_from_kernel);
-        assert!(
-            matches!(&args.extra[..], [Field { name, value: Value::Signed(1001) }] if name == "gid")
+        let names: Vec<&str> = args.extra.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["interp", "gid"]);
+        assert_eq!(
+            extra(&event, "interp"),
+            debug(Value::Text("/bin/true".into()))
         );
+        assert_eq!(extra(&event, "gid"), debug(Value::Signed(1001)));
     }
 
     #[test]
@@ -444,7 +543,7 @@ mod tests {
     #[test]
     fn missing_parent_gives_ppid_zero() {
         let mut record = base_record();
-        record.ppid = 0;
+        (record.ppid, record.ns_ppid) = (0, 0);
         let bytes = record_bytes(record, b"/sbin/init", b"", b"init\0");
         let event = decode(&bytes, host_cgroup);
         assert_eq!((event.ppid, event.host_ppid), (0, 0));
@@ -459,34 +558,150 @@ mod tests {
         assert_eq!(args.pathname, "/tmp/\u{fffd}");
     }
 
+    /// An extra argument, as its Debug text (the WIT `Value` has no PartialEq).
+    fn extra(event: &Event, name: &str) -> Option<String> {
+        exec_args(event)
+            .extra
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| format!("{:?}", f.value))
+    }
+
+    fn debug(value: Value) -> Option<String> {
+        Some(format!("{value:?}"))
+    }
+
     #[test]
-    fn script_interpreter_is_reported() {
-        let bytes = record_bytes(base_record(), b"/usr/local/bin/x.sh", b"/bin/sh", b"x.sh\0");
+    fn script_reports_its_interp_and_resolved_pathname() {
+        let bytes = record_with(
+            base_record(),
+            &Tail {
+                filename: b"./x.sh",
+                interp: b"/bin/sh",
+                argv: b"x.sh\0",
+                pathname: b"/usr/bin/dash",
+                ..Tail::default()
+            },
+        );
         let event = decode(&bytes, host_cgroup);
-        assert_eq!(exec_args(&event).interpreter_pathname, "/bin/sh");
-        assert_eq!(exec_args(&event).pathname, "/usr/local/bin/x.sh");
+        let args = exec_args(&event);
+        assert_eq!(args.cmdpath, "./x.sh");
+        assert_eq!(args.pathname, "/usr/bin/dash");
+        assert_eq!(event.executable_path, "/usr/bin/dash");
+        assert_eq!(
+            extra(&event, "interp"),
+            debug(Value::Text("/bin/sh".into()))
+        );
+        assert_eq!(args.interpreter_pathname, "", "no loader reported");
+        assert_eq!(extra(&event, "interpreter_inode"), None);
+    }
+
+    #[test]
+    fn loader_fields_are_reported_when_flagged() {
+        let mut record = base_record();
+        record.flags |= c::EXEC_FLAG_LOADER as u16;
+        (
+            record.loader_dev,
+            record.loader_inode,
+            record.loader_ctime_ns,
+        ) = (8, 77, 99);
+        let bytes = record_with(
+            record,
+            &Tail {
+                filename: b"/bin/ls",
+                pathname: b"/usr/bin/ls",
+                loader: b"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                ..Tail::default()
+            },
+        );
+        let event = decode(&bytes, host_cgroup);
+        assert_eq!(
+            exec_args(&event).interpreter_pathname,
+            "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+        );
+        assert_eq!(extra(&event, "interpreter_dev"), debug(Value::Unsigned(8)));
+        assert_eq!(
+            extra(&event, "interpreter_inode"),
+            debug(Value::Unsigned(77))
+        );
+        assert_eq!(
+            extra(&event, "interpreter_ctime"),
+            debug(Value::Unsigned(99))
+        );
+    }
+
+    #[test]
+    fn namespaced_ids_are_the_context_and_host_ids_stay_beside_them() {
+        let mut record = base_record();
+        (record.pid, record.tid, record.ppid) = (5000, 5000, 4999);
+        (record.ns_pid, record.ns_tid, record.ns_ppid) = (1, 1, 0);
+        let bytes = record_bytes(record, b"/bin/sh", b"", b"sh\0");
+        let event = decode(&bytes, host_cgroup);
+        assert_eq!((event.pid, event.tid, event.ppid), (1, 1, 0));
+        assert_eq!(
+            (event.host_pid, event.host_tid, event.host_ppid),
+            (5000, 5000, 4999)
+        );
+    }
+
+    #[test]
+    fn pwd_stdin_and_env_are_reported() {
+        let mut record = base_record();
+        record.flags |= (c::EXEC_FLAG_ENV_COLLECTED | c::EXEC_FLAG_ENV_TRUNCATED) as u16;
+        record.stdin_mode = 0o020_000;
+        let bytes = record_with(
+            record,
+            &Tail {
+                filename: b"/bin/true",
+                pathname: b"/usr/bin/true",
+                pwd: b"/srv/www",
+                stdin_path: b"/dev/pts/3",
+                env: b"A=1\0LD_PRELOAD=/x.so\0PA",
+                ..Tail::default()
+            },
+        );
+        let event = decode(&bytes, host_cgroup);
+        let args = exec_args(&event);
+        assert_eq!(args.pwd, "/srv/www");
+        assert_eq!(
+            (args.stdin_type, args.stdin_path.as_str()),
+            (0o020_000, "/dev/pts/3")
+        );
+        assert_eq!(
+            extra(&event, "env"),
+            debug(Value::TextList(vec![
+                "A=1".into(),
+                "LD_PRELOAD=/x.so".into(),
+                "PA".into()
+            ]))
+        );
+        assert_eq!(extra(&event, "env_truncated"), debug(Value::Boolean(true)));
+    }
+
+    #[test]
+    fn env_is_absent_unless_collected() {
+        let bytes = record_bytes(base_record(), b"/bin/true", b"", b"");
+        assert_eq!(extra(&decode(&bytes, host_cgroup), "env"), None);
+    }
+
+    #[test]
+    fn pipes_and_sockets_on_stdin_are_named_like_proc() {
+        for (mode, want) in [(0o010_000, "pipe:[4242]"), (0o140_000, "socket:[4242]")] {
+            let mut record = base_record();
+            (record.stdin_mode, record.stdin_inode) = (mode, 4242);
+            let bytes = record_bytes(record, b"/bin/true", b"", b"");
+            assert_eq!(exec_args(&decode(&bytes, host_cgroup)).stdin_path, want);
+        }
     }
 
     #[test]
     fn container_events_carry_the_id() {
-        let bytes = record_bytes(base_record(), b"/bin/sh", b"", b"sh\0");
+        let mut record = base_record();
+        record.parent_mnt_ns = record.mnt_ns + 1;
+        let bytes = record_bytes(record, b"/bin/sh", b"", b"sh\0");
         let event = decode(&bytes, docker_cgroup);
         assert_eq!(event.container_id, ID);
         assert!(matches!(event.origin, Origin::Container));
-    }
-
-    #[test]
-    fn container_ids_are_cached_per_cgroup_but_failures_are_not() {
-        let raw_bytes = record_bytes(base_record(), b"/bin/sh", b"", b"sh\0");
-        let raw = RawExec::parse(&raw_bytes).unwrap();
-        let mut decoder = Decoder::with_parts(0, String::new(), gone);
-        assert_eq!(decoder.decode(&raw).container_id, "");
-        assert!(decoder.containers.is_empty());
-        decoder.read_cgroup = docker_cgroup;
-        assert_eq!(decoder.decode(&raw).container_id, ID);
-        // Cached now: a failing reader no longer matters for this cgroup.
-        decoder.read_cgroup = gone;
-        assert_eq!(decoder.decode(&raw).container_id, ID);
     }
 
     #[test]
@@ -545,8 +760,8 @@ mod tests {
         assert!(matches!(
             RawExec::parse(&bytes[..bytes.len() - 1]),
             Err(DecodeError::TailLength {
-                announced: 14,
-                actual: 13
+                announced: 23,
+                actual: 22
             })
         ));
     }

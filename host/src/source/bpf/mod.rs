@@ -9,6 +9,7 @@
 //! Ids in the events are the host's (the process's own pid namespace view is
 //! not computed): `pid == host_pid`, `tid == host_tid`, `ppid == host_ppid`.
 
+mod containers;
 mod decode;
 mod record;
 
@@ -36,10 +37,34 @@ const PROG_ENTER_EXECVEAT: &str = "sigbox_enter_execveat";
 /// Map names, as in `bpf/exec.bpf.c`.
 const MAP_EVENTS: &str = "exec_events";
 const MAP_DROPS: &str = "exec_drops";
+const MAP_SCRATCH: &str = "exec_scratch";
+/// `const volatile` in exec.bpf.c: read each exec's environment when 1.
+const GLOBAL_COLLECT_ENV: &str = "collect_env";
 
 /// Ring buffer size used by [`ExecCollector::start`]: 16 MiB, about 25,000
 /// typical records or 1,000 of the largest (~16 KiB).
 pub const DEFAULT_RING_BUFFER_BYTES: u32 = 16 << 20;
+
+/// How the live source is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorOptions {
+    /// Size of the ring buffer, in bytes: a power-of-two multiple of the page
+    /// size (default [`DEFAULT_RING_BUFFER_BYTES`]).
+    pub ring_buffer_bytes: u32,
+    /// Read each exec's environment into the `env` argument, bounded like
+    /// argv (as Tracee's `--output option:exec-env`). Off by default:
+    /// environments carry secrets, and most signatures do not need them.
+    pub collect_env: bool,
+}
+
+impl Default for CollectorOptions {
+    fn default() -> Self {
+        Self {
+            ring_buffer_bytes: DEFAULT_RING_BUFFER_BYTES,
+            collect_env: false,
+        }
+    }
+}
 
 /// Records drained per [`ExecCollector::read_batch`] call at most, so one call
 /// cannot hold the task forever under a sustained exec storm; the rest is
@@ -94,6 +119,15 @@ pub enum BpfError {
     RingBufferSize {
         /// The size asked for.
         bytes: u32,
+    },
+    /// The number of possible CPUs could not be read.
+    #[error("reading the possible CPUs from {path}")]
+    Cpus {
+        /// The file read.
+        path: &'static str,
+        /// The cause.
+        #[source]
+        error: io::Error,
     },
     /// Kernel BTF is missing or unreadable (needs `CONFIG_DEBUG_INFO_BTF`).
     #[error("reading kernel BTF from /sys/kernel/btf/vmlinux")]
@@ -237,8 +271,8 @@ impl ExecCollector {
     /// other never gets it live.
     pub const EVENTS: &'static [&'static str] = &[crate::source::tracee_json::EXEC_EVENT];
 
-    /// Loads and attaches the exec programs with a
-    /// [`DEFAULT_RING_BUFFER_BYTES`] ring buffer.
+    /// Loads and attaches the exec programs with the default options
+    /// ([`CollectorOptions::default`]).
     ///
     /// Must be called inside a tokio runtime (the ring buffer is registered
     /// with its reactor). If no `prev_comm` source can be attached, the
@@ -250,28 +284,28 @@ impl ExecCollector {
     /// carries the verifier log), or an attach failure; each names the
     /// program or map involved.
     pub fn start() -> Result<Self, BpfError> {
-        Self::start_with_ring_buffer(DEFAULT_RING_BUFFER_BYTES)
+        Self::start_with(&CollectorOptions::default())
     }
 
-    /// Like [`ExecCollector::start`], with a ring buffer of `bytes` bytes (a
-    /// power-of-two multiple of the page size, e.g. `64 << 20`).
+    /// Like [`ExecCollector::start`], with the given options.
     ///
     /// # Errors
     /// As [`ExecCollector::start`], and [`BpfError::RingBufferSize`].
-    pub fn start_with_ring_buffer(bytes: u32) -> Result<Self, BpfError> {
-        Self::open(bytes, true)
+    pub fn start_with(options: &CollectorOptions) -> Result<Self, BpfError> {
+        Self::open(options, true)
     }
 
     /// Loads and attaches; `try_prepare_exec: false` skips straight to the
     /// syscall-tracepoint fallback for `prev_comm` (so tests can exercise it
     /// on new kernels).
-    fn open(bytes: u32, try_prepare_exec: bool) -> Result<Self, BpfError> {
+    fn open(options: &CollectorOptions, try_prepare_exec: bool) -> Result<Self, BpfError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BpfError::NoRuntime);
         }
         if OBJECT.is_empty() {
             return Err(BpfError::StubBuild);
         }
+        let bytes = options.ring_buffer_bytes;
         let page = page_size();
         if !bytes.is_power_of_two() || u64::from(bytes) < page {
             return Err(BpfError::RingBufferSize { bytes });
@@ -279,10 +313,15 @@ impl ExecCollector {
         check_privileges()?;
         raise_memlock_limit();
 
+        // One scratch record per possible CPU (the program indexes it by CPU id).
+        let cpus = aya::util::nr_cpus().map_err(|(path, error)| BpfError::Cpus { path, error })?;
+        let collect_env = u32::from(options.collect_env);
         let btf = Btf::from_sys_fs().map_err(BpfError::Btf)?;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
             .map_max_entries(MAP_EVENTS, bytes)
+            .map_max_entries(MAP_SCRATCH, u32::try_from(cpus).unwrap_or(u32::MAX))
+            .override_global(GLOBAL_COLLECT_ENV, &collect_env, true)
             .load(OBJECT)
             .map_err(BpfError::Object)?;
 
@@ -302,6 +341,7 @@ impl ExecCollector {
         let drops = take_map(&mut ebpf, MAP_DROPS, Array::try_from)?;
         tracing::info!(
             ring_buffer_bytes = bytes,
+            collect_env = options.collect_env,
             ?prev_comm_source,
             "exec collector attached"
         );
@@ -548,7 +588,8 @@ mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
-    use crate::wit::{ExecArgs, Payload};
+    use crate::wit::{ExecArgs, Payload, Value};
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn capability_rules() {
@@ -654,7 +695,7 @@ mod tests {
             return;
         }
         runtime().block_on(async {
-            let collector = ExecCollector::open(DEFAULT_RING_BUFFER_BYTES, false)
+            let collector = ExecCollector::open(&CollectorOptions::default(), false)
                 .unwrap_or_else(|e| panic!("starting the collector: {}", error_chain(&e)));
             assert_eq!(
                 collector.prev_comm_source(),
@@ -717,7 +758,9 @@ mod tests {
             ts + 1_000_000_000 >= before && ts <= after + 1_000_000_000,
             "{ts}"
         );
-        assert_eq!(event.executable_path, "/bin/true");
+        // pathname is the file run, resolved (merged-/usr systems link /bin).
+        let true_path = std::fs::canonicalize("/bin/true").expect("resolving /bin/true");
+        assert_eq!(event.executable_path, true_path.to_str().unwrap());
         assert_eq!(
             event.container_id.is_empty(),
             matches!(event.origin, crate::wit::Origin::Host)
@@ -731,9 +774,21 @@ mod tests {
         );
         assert_eq!(args.argv, ["sigbox-argv0", "marker one", "", "tw\u{e9}"]);
         assert!(!args.argv_truncated);
-        assert_eq!(args.pathname, "/bin/true");
-        assert_eq!(args.interpreter_pathname, "");
-        assert_ne!(args.inode, 0);
+        assert_eq!(args.pathname, true_path.to_str().unwrap());
+        assert_eq!(args.cmdpath, "/bin/true");
+        // A dynamically linked program: its loader is reported, as Tracee does.
+        let loader = std::fs::metadata(&args.interpreter_pathname)
+            .unwrap_or_else(|e| panic!("loader {:?}: {e}", args.interpreter_pathname));
+        let loader_inode = args
+            .extra
+            .iter()
+            .find(|f| f.name == "interpreter_inode")
+            .map(|f| format!("{:?}", f.value));
+        assert_eq!(
+            loader_inode,
+            Some(format!("{:?}", Value::Unsigned(loader.ino())))
+        );
+        assert_eq!(args.inode, std::fs::metadata(&true_path).unwrap().ino());
         assert_eq!(args.inode_mode & libc::S_IFMT, libc::S_IFREG);
         assert!(!args.invoked_from_kernel);
         assert_eq!(collector.bad_records(), 0);
@@ -770,8 +825,15 @@ mod tests {
             std::fs::remove_dir_all(&dir).ok();
 
             let args = exec_args(&event);
-            assert_eq!(args.pathname, script.to_str().unwrap());
-            assert_eq!(args.interpreter_pathname, "/bin/sh");
+            // The file run is the interpreter; the script is what exec was given.
+            let sh = std::fs::canonicalize("/bin/sh").expect("resolving /bin/sh");
+            assert_eq!(args.pathname, sh.to_str().unwrap());
+            assert_eq!(args.cmdpath, script.to_str().unwrap());
+            let interp = args.extra.iter().find(|f| f.name == "interp");
+            assert_eq!(
+                interp.map(|f| format!("{:?}", f.value)),
+                Some(format!("{:?}", Value::Text("/bin/sh".into())))
+            );
             assert!(args.argv_truncated);
             // binfmt_script rewrites argv to `/bin/sh <script> args…`.
             assert_eq!(args.argv[0], "/bin/sh");

@@ -6,8 +6,9 @@
 //!   (the C struct has an explicit `_pad`), size a multiple of 8;
 //! - `char[16]` in C is `[u8; 16]` here: bytes, NUL-padded, not necessarily
 //!   UTF-8;
-//! - the header is followed by a tail of `filename_len + interp_len +
-//!   argv_len` bytes, in that order (see [`super::decode`]).
+//! - the header is followed by a tail of sections (filename, interp, argv,
+//!   pathname, pwd, stdin_path, loader, env), each `<name>_len` bytes, in
+//!   that order (see [`super::decode`]).
 //!
 //! The offsets and size are checked twice against the same numbers: clang
 //! `_Static_assert`s the `EXEC_EVENT_FIELD`/`EXEC_EVENT_SIZE` lines of the
@@ -38,6 +39,12 @@ pub(crate) struct ExecRecord {
     pub inode: u64,
     /// Inode change time of the file run, ns since the epoch.
     pub ctime_ns: u64,
+    /// Inode number of fd 0 (names pipes and sockets).
+    pub stdin_inode: u64,
+    /// Inode number of the ELF loader; valid with `EXEC_FLAG_LOADER`.
+    pub loader_inode: u64,
+    /// The loader's inode change time, ns since the epoch.
+    pub loader_ctime_ns: u64,
     /// Thread group id (the process id), host pid namespace.
     pub pid: u32,
     /// Thread id after the exec (equal to `pid`).
@@ -46,18 +53,30 @@ pub(crate) struct ExecRecord {
     pub old_tid: u32,
     /// The real parent's thread group id; 0 if none.
     pub ppid: u32,
+    /// Thread group id in the task's own pid namespace.
+    pub ns_pid: u32,
+    /// Thread id in the task's own pid namespace.
+    pub ns_tid: u32,
+    /// The parent's thread group id in the task's pid namespace; 0 if not in it.
+    pub ns_ppid: u32,
     /// Real uid (init user namespace).
     pub uid: u32,
     /// Real gid (init user namespace).
     pub gid: u32,
     /// Mount namespace inode number.
     pub mnt_ns: u32,
+    /// The real parent's mount namespace inode number; 0 if unknown.
+    pub parent_mnt_ns: u32,
     /// Pid namespace inode number.
     pub pid_ns: u32,
     /// Device of the file run, kernel encoding (`major << 20 | minor`).
     pub dev: u32,
+    /// Device of the loader, kernel encoding.
+    pub loader_dev: u32,
     /// `i_mode` of the file run.
     pub inode_mode: u16,
+    /// `i_mode & S_IFMT` of fd 0.
+    pub stdin_mode: u16,
     /// `EXEC_FLAG_*` bits (see [`c`]).
     pub flags: u16,
     /// Length of the filename section of the tail.
@@ -66,6 +85,16 @@ pub(crate) struct ExecRecord {
     pub interp_len: u16,
     /// Length of the argv section of the tail.
     pub argv_len: u16,
+    /// Length of the resolved path of the file run.
+    pub pathname_len: u16,
+    /// Length of the working directory's path.
+    pub pwd_len: u16,
+    /// Length of fd 0's path.
+    pub stdin_path_len: u16,
+    /// Length of the loader's path.
+    pub loader_len: u16,
+    /// Length of the environment section (NUL-separated).
+    pub env_len: u16,
     /// Explicit padding, zero.
     pub _pad: u16,
     /// comm after the exec, NUL-padded.
@@ -117,20 +146,34 @@ mod tests {
             ("cgroup_id", offset_of!(ExecRecord, cgroup_id)),
             ("inode", offset_of!(ExecRecord, inode)),
             ("ctime_ns", offset_of!(ExecRecord, ctime_ns)),
+            ("stdin_inode", offset_of!(ExecRecord, stdin_inode)),
+            ("loader_inode", offset_of!(ExecRecord, loader_inode)),
+            ("loader_ctime_ns", offset_of!(ExecRecord, loader_ctime_ns)),
             ("pid", offset_of!(ExecRecord, pid)),
             ("tid", offset_of!(ExecRecord, tid)),
             ("old_tid", offset_of!(ExecRecord, old_tid)),
             ("ppid", offset_of!(ExecRecord, ppid)),
+            ("ns_pid", offset_of!(ExecRecord, ns_pid)),
+            ("ns_tid", offset_of!(ExecRecord, ns_tid)),
+            ("ns_ppid", offset_of!(ExecRecord, ns_ppid)),
             ("uid", offset_of!(ExecRecord, uid)),
             ("gid", offset_of!(ExecRecord, gid)),
             ("mnt_ns", offset_of!(ExecRecord, mnt_ns)),
+            ("parent_mnt_ns", offset_of!(ExecRecord, parent_mnt_ns)),
             ("pid_ns", offset_of!(ExecRecord, pid_ns)),
             ("dev", offset_of!(ExecRecord, dev)),
+            ("loader_dev", offset_of!(ExecRecord, loader_dev)),
             ("inode_mode", offset_of!(ExecRecord, inode_mode)),
+            ("stdin_mode", offset_of!(ExecRecord, stdin_mode)),
             ("flags", offset_of!(ExecRecord, flags)),
             ("filename_len", offset_of!(ExecRecord, filename_len)),
             ("interp_len", offset_of!(ExecRecord, interp_len)),
             ("argv_len", offset_of!(ExecRecord, argv_len)),
+            ("pathname_len", offset_of!(ExecRecord, pathname_len)),
+            ("pwd_len", offset_of!(ExecRecord, pwd_len)),
+            ("stdin_path_len", offset_of!(ExecRecord, stdin_path_len)),
+            ("loader_len", offset_of!(ExecRecord, loader_len)),
+            ("env_len", offset_of!(ExecRecord, env_len)),
             ("_pad", offset_of!(ExecRecord, _pad)),
             ("comm", offset_of!(ExecRecord, comm)),
             ("prev_comm", offset_of!(ExecRecord, prev_comm)),
@@ -148,7 +191,7 @@ mod tests {
             assert_eq!(*offset, c_offset, "offset of {name}");
         }
         // No implicit padding: the field sizes add up to the struct size.
-        let field_bytes = 4 * 8 + 9 * 4 + 6 * 2 + 2 * 16;
+        let field_bytes = 7 * 8 + 14 * 4 + 12 * 2 + 2 * 16;
         assert_eq!(field_bytes, RECORD_SIZE);
     }
 
