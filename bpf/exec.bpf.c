@@ -178,7 +178,11 @@ static __always_inline __u64 inode_ctime_ns(struct inode *inode)
 	if (bpf_core_field_exists(struct inode___v611, i_ctime_sec)) {
 		struct inode___v611 *i = (void *)inode;
 		sec = BPF_CORE_READ(i, i_ctime_sec);
-		nsec = BPF_CORE_READ(i, i_ctime_nsec);
+		/*
+		 * Since 6.13 the top bit flags that the ctime was queried
+		 * (multigrain timestamps, I_CTIME_QUERIED); it is not time.
+		 */
+		nsec = BPF_CORE_READ(i, i_ctime_nsec) & ~(1U << 31);
 	} else if (bpf_core_field_exists(struct inode___v606, __i_ctime)) {
 		struct inode___v606 *i = (void *)inode;
 		sec = BPF_CORE_READ(i, __i_ctime.tv_sec);

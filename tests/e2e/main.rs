@@ -3,6 +3,7 @@
 //! first with `make`; `make test` does both.
 
 mod contract;
+mod exec_fields;
 mod files;
 mod hotswap;
 mod inspect;

@@ -207,6 +207,10 @@ fn cgroup2_mount() -> Option<PathBuf> {
         .find(|path| is_cgroup2(path))
 }
 
+#[allow(
+    clippy::useless_conversion,
+    reason = "statfs.f_type is i64 on x86_64 but another width elsewhere"
+)]
 fn is_cgroup2(path: &Path) -> bool {
     let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
         return false;
@@ -279,6 +283,17 @@ mod tests {
             (String::new(), Origin::Host)
         );
         assert!(containers.ids.is_empty());
+    }
+
+    #[test]
+    fn ids_are_cached_per_cgroup_but_failures_are_not() {
+        let mut containers = Containers::with_parts(gone, None);
+        assert_eq!(containers.classify(50, 7, 10, 11).0, "");
+        containers.read_cgroup = docker_cgroup;
+        assert_eq!(containers.classify(50, 7, 10, 11).0, ID);
+        // Cached now: a failing reader no longer matters for this cgroup.
+        containers.read_cgroup = gone;
+        assert_eq!(containers.classify(50, 7, 10, 11).0, ID);
     }
 
     #[test]

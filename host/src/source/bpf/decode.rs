@@ -437,10 +437,6 @@ mod tests {
         Ok(format!("0::/system.slice/docker-{ID}.scope\n"))
     }
 
-    fn gone(_pid: u32) -> io::Result<String> {
-        Err(io::Error::from(io::ErrorKind::NotFound))
-    }
-
     fn decode(bytes: &[u8], read_cgroup: fn(u32) -> io::Result<String>) -> Event {
         let raw = RawExec::parse(bytes).expect("valid record");
         Decoder::with_parts(
