@@ -360,6 +360,7 @@ static __always_inline void namespaced_ids(struct exec_event *ev, struct task_st
 		ev->ns_ppid = BPF_CORE_READ(parent, numbers[level].nr);
 }
 
+#ifndef SIGBOX_NO_FIND_VMA
 struct loader_lookup {
 	struct file *file;
 };
@@ -374,16 +375,14 @@ static long loader_vma(struct task_struct *task, struct vm_area_struct *vma, voi
 /*
  * The ELF loader (ld.so) of a dynamically linked program: the file mapped
  * at AT_BASE of the new auxiliary vector. Tracee reports it as the
- * "interpreter". NULL for static programs and on kernels without
- * bpf_find_vma (5.17+), where the verifier drops the call.
+ * "interpreter". NULL for static programs, and always in the build for
+ * kernels before 5.17 (SIGBOX_NO_FIND_VMA), which lack bpf_find_vma.
  */
 static __always_inline struct file *loader_file(struct task_struct *task, struct mm_struct *mm)
 {
 	struct loader_lookup lookup = {};
 	unsigned long base = 0;
 
-	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_find_vma))
-		return NULL;
 	for (int i = 0; i < 32; i++) {
 		unsigned long entry[2];
 		if (bpf_core_read(entry, sizeof(entry), &mm->saved_auxv[2 * i]) < 0)
@@ -400,6 +399,12 @@ static __always_inline struct file *loader_file(struct task_struct *task, struct
 	bpf_find_vma(task, base, loader_vma, &lookup, 0);
 	return lookup.file;
 }
+#else
+static __always_inline struct file *loader_file(struct task_struct *task, struct mm_struct *mm)
+{
+	return NULL;
+}
+#endif
 
 /* Reads the type, device, inode and ctime of a file's inode. */
 static __always_inline void file_identity(struct file *file, __u32 *dev, __u64 *ino, __u64 *ctime,

@@ -55,10 +55,6 @@ enum {
 /* Auxiliary vector entry: base address of the program interpreter (<linux/auxvec.h>). */
 #define AT_NULL 0
 #define AT_BASE 7
-/* Helper ids whose presence is checked with bpf_core_enum_value_exists. */
-enum bpf_func_id {
-	BPF_FUNC_find_vma = 180,
-};
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 

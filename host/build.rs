@@ -3,6 +3,8 @@
 //!
 //! Outputs, in `OUT_DIR`:
 //! - `exec.bpf.o`: the object `source::bpf` embeds with `include_bytes_aligned!`;
+//! - `exec_compat.bpf.o`: the same without the ELF-loader lookup, for
+//!   kernels before 5.17 (no `bpf_find_vma`);
 //! - `exec_event_layout.rs`: offsets, size and `#define EXEC_*` constants read
 //!   from `bpf/exec_event.h`, which clang checks with `_Static_assert`.
 //!
@@ -60,22 +62,42 @@ fn run() -> Result<(), String> {
         &out_dir.join("exec_event_layout.rs"),
     )?;
 
-    let object = out_dir.join("exec.bpf.o");
+    // Two builds of one source: the full object, and one for kernels before
+    // 5.17, which lack bpf_find_vma (and reject the callback it takes even
+    // where the verifier would never reach it).
+    let objects = [
+        (out_dir.join("exec.bpf.o"), None),
+        (
+            out_dir.join("exec_compat.bpf.o"),
+            Some("SIGBOX_NO_FIND_VMA"),
+        ),
+    ];
     let stub = env::var("SIGBOX_BPF_STUB").is_ok_and(|v| !v.is_empty() && v != "0");
     if stub {
         println!("cargo::warning=SIGBOX_BPF_STUB set: built without the eBPF object");
-        return fs::write(&object, b"")
-            .map_err(|e| format!("writing stub object {}: {e}", object.display()));
+        for (object, _) in &objects {
+            fs::write(object, b"")
+                .map_err(|e| format!("writing stub object {}: {e}", object.display()))?;
+        }
+        return Ok(());
     }
-    compile_bpf(&root, &root.join(BPF_MAIN), &object)
+    for (object, define) in &objects {
+        compile_bpf(&root, &root.join(BPF_MAIN), object, *define)?;
+    }
+    Ok(())
 }
 
 fn env_var(name: &str) -> Result<String, String> {
     env::var(name).map_err(|e| format!("environment variable {name}: {e}"))
 }
 
-/// Runs clang on `source`, writing `object`.
-fn compile_bpf(root: &Path, source: &Path, object: &Path) -> Result<(), String> {
+/// Runs clang on `source`, writing `object`, with `define` set if given.
+fn compile_bpf(
+    root: &Path,
+    source: &Path,
+    object: &Path,
+    define: Option<&str>,
+) -> Result<(), String> {
     let clang = env::var("SIGBOX_CLANG").unwrap_or_else(|_| DEFAULT_CLANG.to_owned());
     // The headers that say `__TARGET_ARCH_*` (bpf_tracing.h) and the byte
     // order must match the machine the probe will run on, i.e. cargo's target.
@@ -94,6 +116,7 @@ fn compile_bpf(root: &Path, source: &Path, object: &Path) -> Result<(), String> 
     let output = Command::new(&clang)
         .args(["-g", "-O2", "-Wall", "-target", bpf_target])
         .arg(format!("-D__TARGET_ARCH_{arch}"))
+        .args(define.map(|d| format!("-D{d}")))
         .arg("-I")
         .arg(root.join("bpf"))
         .arg("-c")

@@ -28,6 +28,26 @@ use crate::wit::Event;
 
 /// The compiled eBPF object (empty when built with `SIGBOX_BPF_STUB=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec.bpf.o"));
+/// The same without the ELF-loader lookup, for kernels before 5.17 (which
+/// lack `bpf_find_vma`): there `interpreter_pathname` stays empty.
+static OBJECT_COMPAT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec_compat.bpf.o"));
+/// The first kernel with `bpf_find_vma`.
+const FIND_VMA_KERNEL: aya::util::KernelVersion = aya::util::KernelVersion::new(5, 17, 0);
+
+/// Which build of the object this kernel can load.
+fn object_for_this_kernel() -> &'static [u8] {
+    match aya::util::KernelVersion::current() {
+        Ok(version) if version < FIND_VMA_KERNEL => {
+            tracing::warn!(
+                "kernel {version:?} predates 5.17 (bpf_find_vma): exec events will not name \
+                 the ELF loader (interpreter_pathname)"
+            );
+            OBJECT_COMPAT
+        }
+        _ => OBJECT,
+    }
+}
 
 /// Program names, as in `bpf/exec.bpf.c`.
 const PROG_EXEC: &str = "sigbox_exec";
@@ -292,17 +312,21 @@ impl ExecCollector {
     /// # Errors
     /// As [`ExecCollector::start`], and [`BpfError::RingBufferSize`].
     pub fn start_with(options: &CollectorOptions) -> Result<Self, BpfError> {
-        Self::open(options, true)
+        Self::open(object_for_this_kernel(), options, true)
     }
 
     /// Loads and attaches; `try_prepare_exec: false` skips straight to the
     /// syscall-tracepoint fallback for `prev_comm` (so tests can exercise it
     /// on new kernels).
-    fn open(options: &CollectorOptions, try_prepare_exec: bool) -> Result<Self, BpfError> {
+    fn open(
+        object: &[u8],
+        options: &CollectorOptions,
+        try_prepare_exec: bool,
+    ) -> Result<Self, BpfError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(BpfError::NoRuntime);
         }
-        if OBJECT.is_empty() {
+        if object.is_empty() {
             return Err(BpfError::StubBuild);
         }
         let bytes = options.ring_buffer_bytes;
@@ -322,7 +346,7 @@ impl ExecCollector {
             .map_max_entries(MAP_EVENTS, bytes)
             .map_max_entries(MAP_SCRATCH, u32::try_from(cpus).unwrap_or(u32::MAX))
             .override_global(GLOBAL_COLLECT_ENV, &collect_env, true)
-            .load(OBJECT)
+            .load(object)
             .map_err(BpfError::Object)?;
 
         // Stash first, so the very first exec records already find prev_comm.
@@ -695,13 +719,43 @@ mod tests {
             return;
         }
         runtime().block_on(async {
-            let collector = ExecCollector::open(&CollectorOptions::default(), false)
+            let collector = ExecCollector::open(OBJECT, &CollectorOptions::default(), false)
                 .unwrap_or_else(|e| panic!("starting the collector: {}", error_chain(&e)));
             assert_eq!(
                 collector.prev_comm_source(),
                 PrevCommSource::SyscallTracepoints
             );
             check_renamed_child_exec(collector).await;
+        });
+    }
+
+    /// The build for kernels before 5.17 verifies and reports everything but
+    /// the loader (checked on this kernel, which can load both).
+    #[test]
+    fn compat_object_reports_all_but_the_loader() {
+        if let Some(reason) = skip_reason() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        runtime().block_on(async {
+            let mut collector =
+                ExecCollector::open(OBJECT_COMPAT, &CollectorOptions::default(), true)
+                    .unwrap_or_else(|e| panic!("starting the collector: {}", error_chain(&e)));
+            let mut child = Command::new("/usr/bin/true")
+                .spawn()
+                .expect("spawning true");
+            let pid = child.id();
+            let event = wait_for(&mut collector, Duration::from_secs(20), "for true", |e| {
+                e.host_pid == pid
+            })
+            .await;
+            child.wait().expect("waiting for true");
+            let args = exec_args(&event);
+            let resolved = std::fs::canonicalize("/usr/bin/true").unwrap();
+            assert_eq!(args.pathname, resolved.to_str().unwrap());
+            assert!(!args.pwd.is_empty());
+            assert_eq!(args.interpreter_pathname, "");
+            assert!(!args.extra.iter().any(|f| f.name == "interpreter_inode"));
         });
     }
 
