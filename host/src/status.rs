@@ -31,6 +31,9 @@ pub struct StatusBoard {
     /// The events the source can produce, when it cannot produce every kind
     /// (the live source: exec only); selectors of others are listed as unserved.
     served: Arc<Mutex<Option<Vec<String>>>>,
+    /// Fields the source leaves out of its events unless asked (the live
+    /// source's `env`), with the option that turns each on.
+    withheld: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl StatusBoard {
@@ -43,6 +46,37 @@ impl StatusBoard {
     pub fn set_served_events(&self, served: &[&str]) {
         *self.served.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(served.iter().map(|s| (*s).to_owned()).collect());
+    }
+
+    /// Records fields the source leaves out, each with the option that
+    /// turns it on (see [`Self::withheld`]).
+    pub fn set_withheld_fields(&self, fields: &[(&str, &str)]) {
+        *self.withheld.lock().unwrap_or_else(|e| e.into_inner()) = fields
+            .iter()
+            .map(|(field, option)| ((*field).to_owned(), (*option).to_owned()))
+            .collect();
+    }
+
+    /// The withheld fields `status` reads or filters on, each with the
+    /// option that would fill it: the signature runs, but cannot match on
+    /// what it never gets.
+    pub fn withheld(&self, status: &SignatureStatus) -> Vec<(String, String)> {
+        let withheld = self.withheld.lock().unwrap_or_else(|e| e.into_inner());
+        let mut found: Vec<(String, String)> = Vec::new();
+        for selector in &status.info.selected_events {
+            let used = selector
+                .fields
+                .iter()
+                .chain(selector.filters.iter().map(|f| &f.field));
+            for field in used {
+                if let Some(entry) = withheld.iter().find(|(name, _)| name == field)
+                    && !found.contains(entry)
+                {
+                    found.push(entry.clone());
+                }
+            }
+        }
+        found
     }
 
     /// The events `status` selects that the source never produces.
@@ -81,9 +115,15 @@ impl StatusBoard {
 
     /// The list as JSON: one object per running signature.
     pub fn to_json(&self) -> Value {
-        let unserved: Vec<Vec<String>> = {
+        let (unserved, withheld): (Vec<Vec<String>>, Vec<Vec<String>>) = {
             let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-            active.iter().map(|s| self.unserved(s)).collect()
+            active
+                .iter()
+                .map(|s| {
+                    let withheld = self.withheld(s).into_iter().map(|(f, _)| f).collect();
+                    (self.unserved(s), withheld)
+                })
+                .unzip()
         };
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         let now = SystemTime::now()
@@ -91,8 +131,8 @@ impl StatusBoard {
             .map_or(0, |d| d.as_secs());
         let signatures: Vec<Value> = active
             .iter()
-            .zip(unserved)
-            .map(|(s, unserved)| {
+            .zip(unserved.into_iter().zip(withheld))
+            .map(|(s, (unserved, withheld))| {
                 let stats = s.counters.snapshot();
                 json!({
                     "id": s.info.metadata.id,
@@ -113,6 +153,7 @@ impl StatusBoard {
                     "droppedEvents": stats.dropped_events,
                     "droppedLogBytes": stats.dropped_log_bytes,
                     "unservedEvents": unserved,
+                    "withheldFields": withheld,
                 })
             })
             .collect();
@@ -291,20 +332,25 @@ fn state_text(s: &Value) -> String {
         None if s["quarantined"].as_bool() == Some(true) => "quarantined".to_owned(),
         None => "active".to_owned(),
     };
-    let unserved: Vec<&str> = s["unservedEvents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    if unserved.is_empty() {
-        state
-    } else {
-        format!(
-            "{state}, never gets {}",
-            crate::printable(&unserved.join(","))
-        )
+    let names = |key: &str| -> Vec<&str> {
+        s[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
+    };
+    let mut text = state;
+    for (key, what) in [("unservedEvents", ""), ("withheldFields", "field ")] {
+        let missing = names(key);
+        if !missing.is_empty() {
+            text.push_str(&format!(
+                ", never gets {what}{}",
+                crate::printable(&missing.join(","))
+            ));
+        }
     }
+    text
 }
 
 /// Whether a process with this pid exists.

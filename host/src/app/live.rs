@@ -72,6 +72,11 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         },
     );
     pipeline.board().set_served_events(ExecCollector::EVENTS);
+    if !options.exec_env {
+        pipeline
+            .board()
+            .set_withheld_fields(&[("env", "`sigbox run --exec-env`")]);
+    }
     let load_failures = load_signatures(
         &runtime,
         options.policy.clone(),

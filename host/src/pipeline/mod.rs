@@ -269,7 +269,8 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         (0..load.len()).min_by_key(|&w| load[w]).unwrap_or(0)
     }
 
-    /// Warns when a signature selects events this source never produces.
+    /// Warns when a signature selects events this source never produces, or
+    /// reads fields it leaves out.
     fn warn_unserved(&self, status: &SignatureStatus) {
         let unserved = self.board.unserved(status);
         if !unserved.is_empty() {
@@ -278,6 +279,13 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 identify(status),
                 unserved.join(", "),
                 if unserved.len() == 1 { "it" } else { "them" }
+            );
+        }
+        for (field, option) in self.board.withheld(status) {
+            tracing::warn!(
+                "signature {} reads `{field}`, which this daemon does not collect: it will \
+                 never match on it (start with {option})",
+                identify(status),
             );
         }
     }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs the live exec source's kernel tests (the `source::bpf` unit tests of
+# the sigbox library: load, verify, attach, and check real exec events
+# against /proc and stat) on another kernel, in a QEMU virtual machine.
+#
+# Usage: tests/kernels/run-in-vm.sh KERNEL.deb|VMLINUZ [TEST-FILTER]
+#   KERNEL.deb  a Debian linux-image package (its vmlinuz is used), e.g.
+#               apt-get download linux-image-6.1.0-50-cloud-amd64-unsigned
+#   TEST-FILTER the tests to run (default: source::bpf)
+#
+# Needs qemu-system-x86 and the test
+# binary built (`cargo test --release -p sigbox --lib --no-run`). The VM has
+# no disk: an initramfs holds the test binary, the programs the tests run
+# (true, sh, mount) and their libraries. Prints the tests' output and exits
+# with their status. Not part of `make test` (it downloads kernels); see
+# bpf/README.md, "Kernels", for the kernels tested and the results.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+kernel="${1:?usage: run-in-vm.sh KERNEL.deb|VMLINUZ [TEST-FILTER]}"
+filter="${2:-source::bpf}"
+
+die() {
+    echo "run-in-vm.sh: error: $*" >&2
+    exit 1
+}
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+command -v cpio >/dev/null || die "cpio missing (apt-get install cpio)"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# The kernel image.
+case "$kernel" in
+*.deb)
+    dpkg-deb -x "$kernel" "$work/kernel"
+    vmlinuz="$(find "$work/kernel/boot" -name 'vmlinuz-*' | head -1)"
+    [ -n "$vmlinuz" ] || die "no boot/vmlinuz-* in $kernel"
+    ;;
+*) vmlinuz="$kernel" ;;
+esac
+
+# The test binary: the newest sigbox library test build.
+test_binary="$(cd "$repo" && cargo test --release -p sigbox --lib --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)"
+[ -x "$test_binary" ] || die "no sigbox library test binary; run cargo test --release -p sigbox --lib --no-run"
+
+# The root file system: merged /usr like the host, the programs and their libraries.
+root="$work/root"
+mkdir -p "$root"/{usr/bin,usr/lib,usr/lib64,proc,sys,dev,tmp,run}
+ln -s usr/bin "$root/bin"
+ln -s usr/lib "$root/lib"
+ln -s usr/lib64 "$root/lib64"
+objcopy --strip-debug "$test_binary" "$root/sigbox-tests"
+programs=(/usr/bin/true /usr/bin/dash /usr/bin/mount /usr/bin/cat)
+for program in "${programs[@]}"; do
+    cp "$program" "$root$program"
+done
+ln -s dash "$root/usr/bin/sh"
+for file in "$root/sigbox-tests" "${programs[@]}"; do
+    ldd "$file" 2>/dev/null | grep -o '/[^ ]*' || true
+done | sort -u | while read -r library; do
+    resolved="$(readlink -f "$library")"
+    mkdir -p "$root$(dirname "$library")"
+    cp "$resolved" "$root$library"
+done
+
+cat >"$root/init" <<EOF
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+echo "run-in-vm: kernel \$(cat /proc/sys/kernel/osrelease)"
+cd /tmp
+/sigbox-tests --test-threads=1 '$filter'
+echo "run-in-vm: exit status \$?"
+echo o >/proc/sysrq-trigger
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . | cpio --quiet -o -H newc | gzip -1) >"$work/initrd.gz"
+
+# Software emulation by default: nested KVM on this machine hangs before the
+# kernel prints anything. SIGBOX_VM_ACCEL=kvm to try it elsewhere.
+timeout 900 qemu-system-x86_64 -accel "${SIGBOX_VM_ACCEL:-tcg}" -cpu max -m 2048 -smp 2 -nographic -no-reboot \
+    -kernel "$vmlinuz" -initrd "$work/initrd.gz" \
+    -append "console=ttyS0 rdinit=/init panic=-1" | tee "$work/console.log"
+status="$(sed -n 's/^run-in-vm: exit status \([0-9]*\).*/\1/p' "$work/console.log" | tail -1)"
+[ -n "$status" ] || die "the VM did not report the tests' exit status"
+exit "$status"
