@@ -461,3 +461,48 @@ fn environment_only_with_exec_env() {
     );
     echo.daemon.stop();
 }
+
+/// Restores `/proc/sys/kernel/core_pattern` when dropped.
+struct CorePattern {
+    saved: String,
+}
+
+impl Drop for CorePattern {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/proc/sys/kernel/core_pattern", &self.saved);
+    }
+}
+
+/// A program the kernel itself starts (a core-dump pipe helper, run by a
+/// kernel worker thread when a process crashes) is `invoked_from_kernel`.
+#[test]
+fn a_core_dump_helper_is_invoked_from_kernel() {
+    let Some(echo) = Echo::start(&[]) else {
+        return;
+    };
+    // core_pattern holds at most 127 bytes: a short path outside the checkout.
+    let dir = PathBuf::from(format!("/tmp/sigbox-core-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let helper = dir.join("sbx-core-helper");
+    std::fs::copy("/usr/bin/true", &helper).unwrap();
+    let saved = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let restore = CorePattern { saved };
+    std::fs::write(
+        "/proc/sys/kernel/core_pattern",
+        format!("|{}", helper.display()),
+    )
+    .unwrap();
+    // A process that crashes (its status is the signal, not success).
+    let _ = Command::new("/bin/sh")
+        .args(["-c", "kill -SEGV $$"])
+        .status()
+        .unwrap();
+    let from_kernel = echo.find("of the core-dump helper", |f| {
+        f["processName"] == "sbx-core-helper"
+    });
+    drop(restore);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(arg(&from_kernel, "invoked_from_kernel"), 1);
+    assert_eq!(arg(&from_kernel, "cmdpath"), helper.to_str().unwrap());
+    echo.daemon.stop();
+}
