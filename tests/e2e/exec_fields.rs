@@ -87,7 +87,7 @@ fn arg<'a>(finding: &'a Value, name: &str) -> &'a Value {
 }
 
 /// Runs `command` to completion and returns its pid.
-fn run(command: &mut Command) -> u32 {
+pub fn run(command: &mut Command) -> u32 {
     let mut child = command.spawn().expect("spawning a test program");
     let pid = child.id();
     let status = child.wait().expect("waiting for a test program");
@@ -261,28 +261,7 @@ fn memfd_script_and_pid_namespace() {
     let Some(echo) = Echo::start(&[]) else {
         return;
     };
-    // A memfd holding a copy of true.
-    // SAFETY: memfd_create with a valid name; the fd is owned right away.
-    let memfd = unsafe {
-        let fd = libc::memfd_create(c"sigbox-fileless".as_ptr(), libc::MFD_CLOEXEC);
-        assert!(fd >= 0, "memfd_create: {}", io::Error::last_os_error());
-        File::from_raw_fd(fd)
-    };
-    std::io::copy(&mut File::open("/usr/bin/true").unwrap(), &mut &memfd).unwrap();
-    let memfd_inode = memfd.metadata().unwrap().ino();
-    let fd = memfd.as_raw_fd();
-    let mut command = Command::new("/usr/bin/true");
-    // SAFETY: fexecve is async-signal-safe; the argv and envp arrays live on
-    // this stack frame until the call, which only returns on failure.
-    unsafe {
-        command.pre_exec(move || {
-            let argv = [c"fileless".as_ptr(), std::ptr::null()];
-            let envp = [std::ptr::null()];
-            libc::fexecve(fd, argv.as_ptr(), envp.as_ptr());
-            Err(io::Error::last_os_error())
-        });
-    }
-    let fileless_pid = run(&mut command);
+    let fileless = run_from_memfd("sigbox-fileless");
 
     // A script run through its interpreter.
     let dir = std::fs::canonicalize(temp_dir("exec-script")).unwrap();
@@ -294,13 +273,13 @@ fn memfd_script_and_pid_namespace() {
     // unshare forks a child that is pid 1 of a new pid namespace, which execs true.
     let unshare_pid = run(Command::new("unshare").args(["-p", "-f", "/usr/bin/true"]));
 
-    let fileless = echo.find("of the memfd", |f| {
-        f["hostProcessId"] == fileless_pid && arg(f, "pathname") == "memfd:sigbox-fileless"
+    let event = echo.find("of the memfd", |f| {
+        f["hostProcessId"] == fileless.pid && arg(f, "pathname") == "memfd:sigbox-fileless"
     });
-    let cmdpath = arg(&fileless, "cmdpath").as_str().unwrap();
-    assert_eq!(cmdpath, format!("/dev/fd/{fd}"));
-    assert_eq!(arg(&fileless, "inode"), memfd_inode);
-    assert_eq!(arg(&fileless, "argv"), &serde_json::json!(["fileless"]));
+    let cmdpath = arg(&event, "cmdpath").as_str().unwrap();
+    assert_eq!(cmdpath, format!("/dev/fd/{}", fileless.fd));
+    assert_eq!(arg(&event, "inode"), fileless.inode);
+    assert_eq!(arg(&event, "argv"), &serde_json::json!(["fileless"]));
 
     let sh = std::fs::canonicalize("/bin/sh").unwrap();
     let run_script = echo.find("of the script", |f| {
@@ -326,6 +305,44 @@ fn memfd_script_and_pid_namespace() {
     assert_ne!(namespaced["hostProcessId"], 1);
     assert_ne!(namespaced["pidNamespace"], own_namespace("pid"));
     echo.daemon.stop();
+}
+
+/// A program run from a memfd, as fileless malware runs one.
+pub struct Fileless {
+    /// Its host pid.
+    pub pid: u32,
+    /// The memfd's descriptor number when it was executed.
+    pub fd: i32,
+    /// The memfd's inode.
+    pub inode: u64,
+}
+
+/// Copies /usr/bin/true into a memfd named `name` and runs it with
+/// `fexecve` (argv `["fileless"]`), as TRC-105's trigger does.
+pub fn run_from_memfd(name: &str) -> Fileless {
+    let name = CString::new(name).unwrap();
+    // SAFETY: memfd_create with a valid name; the fd is owned right away.
+    let memfd = unsafe {
+        let fd = libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC);
+        assert!(fd >= 0, "memfd_create: {}", io::Error::last_os_error());
+        File::from_raw_fd(fd)
+    };
+    std::io::copy(&mut File::open("/usr/bin/true").unwrap(), &mut &memfd).unwrap();
+    let inode = memfd.metadata().unwrap().ino();
+    let fd = memfd.as_raw_fd();
+    let mut command = Command::new("/usr/bin/true");
+    // SAFETY: fexecve is async-signal-safe; the argv and envp arrays live on
+    // this stack frame until the call, which only returns on failure.
+    unsafe {
+        command.pre_exec(move || {
+            let argv = [c"fileless".as_ptr(), std::ptr::null()];
+            let envp = [std::ptr::null()];
+            libc::fexecve(fd, argv.as_ptr(), envp.as_ptr());
+            Err(io::Error::last_os_error())
+        });
+    }
+    let pid = run(&mut command);
+    Fileless { pid, fd, inode }
 }
 
 /// The cgroup2 mount (unified, or `unified` under a hybrid layout).
