@@ -214,11 +214,12 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
  * get_path_str(), including its answers for files outside the tree: a
  * file with no name in any directory (a memfd, a pipe) gives its dentry's
  * own name (`memfd:NAME`, or "" for a pipe), a disconnected dentry gives
- * `<disconnected>`. Sets EXEC_FLAG_PATH_TRUNCATED if it had to stop early.
+ * `<disconnected>`. Sets `truncated` in the flags if it had to stop early
+ * (the path then lacks its leading components).
  * The path is left in s->path[s->walk_start .. + s->walk_len).
  */
 static __always_inline void walk_path(struct exec_scratch *s, struct vfsmount *vfsmnt,
-				      struct dentry *dentry)
+				      struct dentry *dentry, __u16 truncated)
 {
 	s->walk_start = 0;
 	s->walk_len = 0;
@@ -261,7 +262,7 @@ static __always_inline void walk_path(struct exec_scratch *s, struct vfsmount *v
 		if (len == 0)
 			break;
 		if (len > NAME_MAX_READ || len + 1 > pos) {
-			s->ev.flags |= EXEC_FLAG_PATH_TRUNCATED;
+			s->ev.flags |= truncated;
 			complete = true;
 			break;
 		}
@@ -271,7 +272,7 @@ static __always_inline void walk_path(struct exec_scratch *s, struct vfsmount *v
 		dentry = parent;
 	}
 	if (!complete)
-		s->ev.flags |= EXEC_FLAG_PATH_TRUNCATED;
+		s->ev.flags |= truncated;
 
 	if (pos == PATH_END) {
 		/* No component: a namespace root ("/") or a file with no directory. */
@@ -298,9 +299,9 @@ static __always_inline __u16 append_path(struct exec_scratch *s)
 
 /* Walks a path and appends it to the tail; returns its length. */
 static __always_inline __u16 append_walked(struct exec_scratch *s, struct vfsmount *mnt,
-					   struct dentry *dentry)
+					   struct dentry *dentry, __u16 truncated)
 {
-	walk_path(s, mnt, dentry);
+	walk_path(s, mnt, dentry, truncated);
 	return append_path(s);
 }
 
@@ -499,10 +500,12 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 
 	/* The file run, resolved to the mount namespace's root (Tracee's pathname). */
 	ev->pathname_len = append_walked(s, BPF_CORE_READ(file, f_path.mnt),
-					 BPF_CORE_READ(file, f_path.dentry));
+					 BPF_CORE_READ(file, f_path.dentry),
+					 EXEC_FLAG_PATHNAME_TRUNCATED);
 
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
-	ev->pwd_len = append_walked(s, BPF_CORE_READ(fs, pwd.mnt), BPF_CORE_READ(fs, pwd.dentry));
+	ev->pwd_len = append_walked(s, BPF_CORE_READ(fs, pwd.mnt), BPF_CORE_READ(fs, pwd.dentry),
+				    EXEC_FLAG_PATH_TRUNCATED);
 
 	/* fd 0: its type bits, inode (pipes and sockets are named by it) and path. */
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
@@ -519,7 +522,8 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 			      &ev->stdin_mode);
 		ev->stdin_mode &= S_IFMT;
 		ev->stdin_path_len = append_walked(s, BPF_CORE_READ(stdin_file, f_path.mnt),
-						   BPF_CORE_READ(stdin_file, f_path.dentry));
+						   BPF_CORE_READ(stdin_file, f_path.dentry),
+						   EXEC_FLAG_PATH_TRUNCATED);
 	} else {
 		ev->flags |= EXEC_FLAG_NO_STDIN;
 	}
@@ -536,7 +540,8 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		if (ev->loader_inode != ev->inode || ev->loader_dev != ev->dev) {
 			ev->flags |= EXEC_FLAG_LOADER;
 			ev->loader_len = append_walked(s, BPF_CORE_READ(loader, f_path.mnt),
-						       BPF_CORE_READ(loader, f_path.dentry));
+						       BPF_CORE_READ(loader, f_path.dentry),
+						       EXEC_FLAG_PATH_TRUNCATED);
 		}
 	}
 

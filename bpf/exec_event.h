@@ -33,7 +33,8 @@
 #define EXEC_FLAG_ENV_COLLECTED 0x40       /* env was read (collection is on) */
 #define EXEC_FLAG_ENV_TRUNCATED 0x80       /* env was longer than EXEC_ARGV_CAP */
 #define EXEC_FLAG_ENV_UNREADABLE 0x100     /* reading env from user memory failed */
-#define EXEC_FLAG_PATH_TRUNCATED 0x200     /* a resolved path lost leading components */
+#define EXEC_FLAG_PATHNAME_TRUNCATED 0x200 /* pathname lost leading components */
+#define EXEC_FLAG_PATH_TRUNCATED 0x1000    /* pwd, stdin_path or the loader did */
 #define EXEC_FLAG_NO_STDIN 0x400           /* the process has no fd 0 */
 #define EXEC_FLAG_LOADER 0x800             /* loader_* fields are valid */
 

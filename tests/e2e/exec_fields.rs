@@ -270,6 +270,16 @@ fn memfd_script_and_pid_namespace() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let script_pid = run(&mut Command::new(&script));
 
+    // A program deeper than the walk follows (64 components).
+    let mut deep = dir.clone();
+    for _ in 0..70 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let deep_program = deep.join("deep-true");
+    std::fs::copy("/usr/bin/true", &deep_program).unwrap();
+    let deep_pid = run(&mut Command::new(&deep_program));
+
     // unshare forks a child that is pid 1 of a new pid namespace, which execs true.
     let unshare_pid = run(Command::new("unshare").args(["-p", "-f", "/usr/bin/true"]));
 
@@ -295,6 +305,13 @@ fn memfd_script_and_pid_namespace() {
         arg(&run_script, "argv"),
         &serde_json::json!(["/bin/sh", script.to_str().unwrap()])
     );
+
+    let deep_event = echo.exec_of(deep_pid, "deep-true");
+    assert_eq!(arg(&deep_event, "pathname_truncated"), true);
+    let kept = arg(&deep_event, "pathname").as_str().unwrap();
+    assert_eq!(kept.matches('/').count(), 64, "{kept}");
+    assert!(deep_program.to_str().unwrap().ends_with(kept), "{kept}");
+    assert_eq!(arg(&deep_event, "cmdpath"), deep_program.to_str().unwrap());
 
     let namespaced = echo.find("in the new pid namespace", |f| {
         f["hostParentProcessId"] == unshare_pid && f["processName"] == "true"

@@ -173,6 +173,11 @@ impl Decoder {
                 extra.push(field("env_truncated", Value::Boolean(true)));
             }
         }
+        // The walk keeps the last 64 components: a deeper path (an evasion
+        // of path-prefix rules) says so instead of passing for the whole path.
+        if r.has(c::EXEC_FLAG_PATHNAME_TRUNCATED) {
+            extra.push(field("pathname_truncated", Value::Boolean(true)));
+        }
         extra.push(field("gid", Value::Signed(r.gid.into())));
 
         Event {
@@ -672,6 +677,23 @@ mod tests {
             ]))
         );
         assert_eq!(extra(&event, "env_truncated"), debug(Value::Boolean(true)));
+    }
+
+    #[test]
+    fn a_cut_pathname_says_so() {
+        let mut record = base_record();
+        record.flags |= c::EXEC_FLAG_PATHNAME_TRUNCATED as u16;
+        let bytes = record_bytes(record, b"/x", b"", b"");
+        let event = decode(&bytes, host_cgroup);
+        assert_eq!(
+            extra(&event, "pathname_truncated"),
+            debug(Value::Boolean(true))
+        );
+        let bytes = record_bytes(base_record(), b"/x", b"", b"");
+        assert_eq!(
+            extra(&decode(&bytes, host_cgroup), "pathname_truncated"),
+            None
+        );
     }
 
     #[test]
