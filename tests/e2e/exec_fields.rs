@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sigbox_e2e::{Daemon, is_root, temp_dir, test_module};
 
-use crate::live::READY;
+use crate::live::start_live_with;
 
 /// A live daemon echoing every exec.
 struct Echo {
@@ -28,24 +28,9 @@ impl Echo {
     /// Starts `sigbox run` with TEST-EXEC-ECHO and `extra` options; None
     /// (and a note) when not root.
     fn start(extra: &[&str]) -> Option<Self> {
-        if !is_root() {
-            eprintln!("skipped: live eBPF tests need root");
-            return None;
-        }
-        let dir = temp_dir("exec-fields");
-        std::fs::copy(test_module("exec-echo"), dir.join("exec-echo.wasm")).unwrap();
-        let status = temp_dir("status").join("status.json");
-        let mut args = vec![
-            "run",
-            "--signatures",
-            dir.to_str().unwrap(),
-            "--status-file",
-            status.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        Some(Self {
-            daemon: Daemon::start(&args, READY),
-        })
+        let dir = signatures_dir_with_echo();
+        let (daemon, _) = start_live_with(&dir, extra)?;
+        Some(Self { daemon })
     }
 
     /// The first echoed exec for which `matches` holds, waiting up to a
@@ -74,6 +59,13 @@ impl Echo {
             f["hostProcessId"] == pid && f["processName"] == comm
         })
     }
+}
+
+/// A signatures directory holding TEST-EXEC-ECHO.
+fn signatures_dir_with_echo() -> PathBuf {
+    let dir = temp_dir("exec-fields");
+    std::fs::copy(test_module("exec-echo"), dir.join("exec-echo.wasm")).unwrap();
+    dir
 }
 
 /// An argument of the event a finding was detected from; `Null` if absent.

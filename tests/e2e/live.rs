@@ -2,7 +2,7 @@
 //! collector and real signature modules. Needs root (CI is root).
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,6 +14,12 @@ pub const READY: &str = "watching exec events";
 
 /// Starts `sigbox run` on `dir`, or returns None (and says why) when not root.
 pub fn start_live(dir: &Path) -> Option<Daemon> {
+    start_live_with(dir, &[]).map(|(daemon, _)| daemon)
+}
+
+/// Like [`start_live`], with `extra` options; also returns the daemon's
+/// status file.
+pub fn start_live_with(dir: &Path, extra: &[&str]) -> Option<(Daemon, PathBuf)> {
     if !is_root() {
         eprintln!("skipped: live eBPF tests need root");
         return None;
@@ -21,16 +27,15 @@ pub fn start_live(dir: &Path) -> Option<Daemon> {
     // Each daemon its own status file (two may not share one), outside the
     // watched directory.
     let status_file = temp_dir("status").join("status.json");
-    Some(Daemon::start(
-        &[
-            "run",
-            "--signatures",
-            dir.to_str().unwrap(),
-            "--status-file",
-            status_file.to_str().unwrap(),
-        ],
-        READY,
-    ))
+    let mut args = vec![
+        "run",
+        "--signatures",
+        dir.to_str().unwrap(),
+        "--status-file",
+        status_file.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    Some((Daemon::start(&args, READY), status_file))
 }
 
 /// Runs a copy of /bin/sh named `comm` with `-c script` and returns its pid.

@@ -3,32 +3,19 @@
 //! `fexecve` of a memfd (pathname `memfd:NAME`), TRC-107 on an exec with
 //! `LD_PRELOAD` in its environment (`env`, with `--exec-env`). Needs root.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use sigbox_e2e::{Daemon, is_root, signatures_with, temp_dir};
+use sigbox_e2e::{Daemon, signatures_with};
 
 use crate::exec_fields::run_from_memfd;
-use crate::live::READY;
+use crate::live::start_live_with;
 
 /// `sigbox run` on `modules` with `extra` options; None when not root.
-fn start(modules: &[&str], extra: &[&str]) -> Option<(Daemon, std::path::PathBuf)> {
-    if !is_root() {
-        eprintln!("skipped: live eBPF tests need root");
-        return None;
-    }
-    let dir = signatures_with("pack-live", modules);
-    let status = temp_dir("pack-live-status").join("status.json");
-    let mut args = vec![
-        "run",
-        "--signatures",
-        dir.to_str().unwrap(),
-        "--status-file",
-        status.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    Some((Daemon::start(&args, READY), status))
+fn start(modules: &[&str], extra: &[&str]) -> Option<(Daemon, PathBuf)> {
+    start_live_with(&signatures_with("pack-live", modules), extra)
 }
 
 fn findings(lines: &[String], id: &str, pid: u32) -> Vec<Value> {
