@@ -57,7 +57,7 @@ pub fn run_as(comm: &str, script: &str) -> u32 {
 /// Spawns a program that was just copied. Another test thread forking at
 /// the moment of the copy can briefly inherit the copy's write descriptor,
 /// and exec then fails with ETXTBSY until that child execs; retry briefly.
-fn spawn_fresh_copy(command: &mut Command) -> std::process::Child {
+pub fn spawn_fresh_copy(command: &mut Command) -> std::process::Child {
     for _ in 0..100 {
         match command.spawn() {
             Err(e) if e.raw_os_error() == Some(ETXTBSY) => {

@@ -10,6 +10,7 @@ mod inspect;
 mod integrity;
 mod live;
 mod live_sandbox;
+mod pack;
 mod pack_live;
 mod replay;
 mod sandbox;
