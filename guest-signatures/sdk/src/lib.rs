@@ -513,8 +513,27 @@ macro_rules! export_signature {
     };
 }
 
+/// The last element of a slash-separated path, trailing slashes ignored, as
+/// Go's `path.Base` (which Tracee's signatures use on `pathname`), except
+/// that it gives "" where Go gives "." (an empty path) or "/" (only
+/// slashes): neither is a program name.
+pub fn path_base(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn path_base_is_go_path_base_for_names() {
+        assert_eq!(super::path_base("/a/b/c"), "c");
+        assert_eq!(super::path_base("/a/b/c//"), "c");
+        assert_eq!(super::path_base("c"), "c");
+        assert_eq!(super::path_base("/c"), "c");
+        assert_eq!(super::path_base("///"), "");
+        assert_eq!(super::path_base(""), "");
+    }
+
     use super::*;
 
     /// Counts events; fails to initialise when configured with `fail`;

@@ -12,7 +12,9 @@
 //! directories (`/etc/rc1.d` ... `/etc/rc.d`). sigbox does not deliver those
 //! events yet, so this signature selects only `sched_process_exec`.
 
-use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
+use sigbox_sdk::{
+    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, path_base,
+};
 
 /// The command that installs and removes System-V init script links.
 const RCD_COMMAND: &str = "update-rc.d";
@@ -22,14 +24,6 @@ const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
 
 /// The TRC-1026 signature. It keeps no state.
 pub struct RcdModification;
-
-/// The last element of a slash-separated path, trailing slashes ignored, as
-/// Go's `path.Base`, except that it gives "" where Go gives "." (empty path)
-/// or "/" (only slashes): neither can equal a command name.
-fn base(path: &str) -> &str {
-    let trimmed = path.trim_end_matches('/');
-    trimmed.rsplit('/').next().unwrap_or(trimmed)
-}
 
 impl Signature for RcdModification {
     fn metadata() -> Metadata {
@@ -68,7 +62,7 @@ impl Signature for RcdModification {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        if base(event.text("pathname")?) == RCD_COMMAND {
+        if path_base(event.text("pathname")?) == RCD_COMMAND {
             Ok(vec![Finding { data: vec![] }])
         } else {
             Ok(vec![])
@@ -129,16 +123,6 @@ mod tests {
         assert!(!finds("/etc/rc.local"));
         assert!(!finds("/"));
         assert!(!finds(""));
-    }
-
-    #[test]
-    fn base_is_go_path_base_for_names() {
-        assert_eq!(base("/a/b/c"), "c");
-        assert_eq!(base("/a/b/c//"), "c");
-        assert_eq!(base("c"), "c");
-        assert_eq!(base("/c"), "c");
-        assert_eq!(base("///"), "");
-        assert_eq!(base(""), "");
     }
 
     #[test]

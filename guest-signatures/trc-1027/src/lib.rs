@@ -14,7 +14,9 @@
 //! ...). sigbox does not deliver those events yet, so this signature selects
 //! only `sched_process_exec`.
 
-use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
+use sigbox_sdk::{
+    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, path_base,
+};
 
 /// Commands that schedule tasks, in Tracee's order.
 const CRON_COMMANDS: [&str; 4] = ["crontab", "at", "batch", "launchd"];
@@ -24,14 +26,6 @@ const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
 
 /// The TRC-1027 signature. It keeps no state.
 pub struct ScheduledTaskModification;
-
-/// The last element of a slash-separated path, trailing slashes ignored, as
-/// Go's `path.Base`, except that it gives "" where Go gives "." (empty path)
-/// or "/" (only slashes): neither can equal a command name.
-fn base(path: &str) -> &str {
-    let trimmed = path.trim_end_matches('/');
-    trimmed.rsplit('/').next().unwrap_or(trimmed)
-}
 
 impl Signature for ScheduledTaskModification {
     fn metadata() -> Metadata {
@@ -70,7 +64,7 @@ impl Signature for ScheduledTaskModification {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        if CRON_COMMANDS.contains(&base(event.text("pathname")?)) {
+        if CRON_COMMANDS.contains(&path_base(event.text("pathname")?)) {
             Ok(vec![Finding { data: vec![] }])
         } else {
             Ok(vec![])
@@ -140,16 +134,6 @@ mod tests {
         assert!(!finds("/etc/cron.d/job"));
         assert!(!finds("/"));
         assert!(!finds(""));
-    }
-
-    #[test]
-    fn base_is_go_path_base_for_names() {
-        assert_eq!(base("/a/b/c"), "c");
-        assert_eq!(base("/a/b/c//"), "c");
-        assert_eq!(base("c"), "c");
-        assert_eq!(base("/c"), "c");
-        assert_eq!(base("///"), "");
-        assert_eq!(base(""), "");
     }
 
     #[test]
