@@ -68,6 +68,17 @@ enum CliCommand {
         #[arg(default_value_t = 20_000)]
         events: usize,
     },
+    /// Run a signature module on test vectors through the real host and
+    /// sandbox: each case is a Tracee-format event and the findings it must
+    /// produce, or none, or an error (format: README, "Test vectors").
+    /// Prints a line per case, a diff per failure; exit status 1 if any failed.
+    Test {
+        /// The `.wasm` module.
+        module: PathBuf,
+        /// Vector files (JSON Lines).
+        #[arg(required = true, value_name = "VECTORS")]
+        vectors: Vec<PathBuf>,
+    },
     /// List the signatures a running daemon has active: id, version, digest,
     /// file, events seen, findings, errors.
     Status {
@@ -211,6 +222,7 @@ impl Cli {
             }
             CliCommand::Inspect { modules } => Command::Inspect { modules },
             CliCommand::Status { status_file } => Command::Status { status_file },
+            CliCommand::Test { module, vectors } => Command::Test { module, vectors },
             CliCommand::Bench { module, events } => Command::Bench { module, events },
         })
     }

@@ -82,6 +82,13 @@ pub enum Command {
         /// Events per measurement.
         events: usize,
     },
+    /// Run a signature module on test vectors.
+    Test {
+        /// The module.
+        module: PathBuf,
+        /// Vector files (see `vectors`).
+        vectors: Vec<PathBuf>,
+    },
     /// Print a running daemon's active signatures.
     Status {
         /// The status file the daemon writes.

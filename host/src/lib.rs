@@ -16,6 +16,7 @@ pub mod privilege;
 pub mod sink;
 pub mod source;
 pub mod status;
+pub mod vectors;
 
 pub use app::run;
 pub use config::{Command, DaemonOptions, Input, ReplayOptions};

@@ -15,3 +15,4 @@ mod pack_live;
 mod replay;
 mod sandbox;
 mod truth;
+mod vectors;

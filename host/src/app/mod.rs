@@ -3,6 +3,7 @@
 mod inspect;
 mod live;
 mod replay;
+mod test;
 
 use std::io;
 use std::path::Path;
@@ -31,6 +32,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{}", crate::bench::bench_module(&module, events)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Test { module, vectors } => test::test(&module, &vectors),
         Command::Status { status_file } => Ok(if crate::status::print_status(&status_file)? {
             ExitCode::SUCCESS
         } else {
