@@ -568,7 +568,7 @@ fn report(
         finish_wall(&mut table, "replay (wall time)", cases);
     }
     let author = if want("author") {
-        Some(bench::bench_module(trc_1016, 20_000)?)
+        Some(bench::bench_module(trc_1016, 20_000, None)?)
     } else {
         None
     };

@@ -429,7 +429,11 @@ const MEMORY_INSTANCES: usize = 16;
 /// # Errors
 /// The file cannot be read or is not a valid signature, or the engine
 /// cannot start.
-pub fn bench_module(path: &Path, events: usize) -> anyhow::Result<BenchReport> {
+pub fn bench_module(
+    path: &Path,
+    events: usize,
+    recorded: Option<&Path>,
+) -> anyhow::Result<BenchReport> {
     let events = events.max(1);
     let pin = pin_to_one_cpu();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -474,25 +478,36 @@ pub fn bench_module(path: &Path, events: usize) -> anyhow::Result<BenchReport> {
     names.dedup();
     let mut set = SignatureSet::default();
     set.apply(Change::Upsert(Box::new(first)));
+    // The author's own recorded events, or synthetic ones per selected event.
+    let streams: Vec<(String, Vec<Arc<Event>>)> = match recorded {
+        Some(file) => {
+            let recorded = read_recorded(file)?;
+            vec![(
+                format!("{} ({} recorded events)", file.display(), recorded.len()),
+                recorded,
+            )]
+        }
+        None => names
+            .iter()
+            .map(|name| {
+                let distinct = events.min(MAX_DISTINCT_EVENTS);
+                if name == EXEC_EVENT {
+                    (
+                        format!("{name} (1% web-server shells)"),
+                        parse_lines(&exec_lines(distinct, ExecMix::Realistic, 7)),
+                    )
+                } else {
+                    (
+                        format!("{name} (synthetic)"),
+                        parse_lines(&generic_lines(distinct, name, 7)),
+                    )
+                }
+            })
+            .collect(),
+    };
     let mut workloads = Vec::new();
-    for name in &names {
-        let distinct = events.min(MAX_DISTINCT_EVENTS);
-        let (label, lines) = if name == EXEC_EVENT {
-            (
-                format!("{name} (1% web-server shells)"),
-                exec_lines(distinct, ExecMix::Realistic, 7),
-            )
-        } else {
-            (
-                format!("{name} (synthetic)"),
-                generic_lines(distinct, name, 7),
-            )
-        };
-        let stream: Vec<Arc<Event>> = parse_lines(&lines)
-            .into_iter()
-            .cycle()
-            .take(events)
-            .collect();
+    for (label, distinct) in streams {
+        let stream: Vec<Arc<Event>> = distinct.into_iter().cycle().take(events).collect();
         let (mut findings, mut errors) = (0u64, 0u64);
         let timing = measure(REPS, events as u64, || {
             findings = 0;
@@ -523,6 +538,27 @@ pub fn bench_module(path: &Path, events: usize) -> anyhow::Result<BenchReport> {
         workloads,
         pinned_cpu: pin.as_ref().map(|p| p.cpu),
     })
+}
+
+/// The events of a file of Tracee JSON lines (blank lines skipped).
+///
+/// # Errors
+/// The file is unreadable, holds no event, or a line is not a Tracee event
+/// (the message names the line).
+fn read_recorded(file: &Path) -> anyhow::Result<Vec<Arc<Event>>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read recorded events {}", file.display()))?;
+    let mut events = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = parse_event(line)
+            .with_context(|| format!("{}:{}: not a Tracee event", file.display(), index + 1))?;
+        events.push(Arc::new(event));
+    }
+    anyhow::ensure!(!events.is_empty(), "{} holds no events", file.display());
+    Ok(events)
 }
 
 /// The median wall-clock time of `reps` runs of `f`, in ms (wall time:

@@ -67,6 +67,10 @@ enum CliCommand {
         /// Events per measurement.
         #[arg(default_value_t = 20_000)]
         events: usize,
+        /// Measure on these recorded events (Tracee `--output json` lines,
+        /// e.g. from your own hosts), cycled to EVENTS, instead of synthetic ones.
+        #[arg(long = "events", value_name = "FILE")]
+        recorded: Option<PathBuf>,
     },
     /// Run a signature module on test vectors through the real host and
     /// sandbox: each case is a Tracee-format event and the findings it must
@@ -223,7 +227,15 @@ impl Cli {
             CliCommand::Inspect { modules } => Command::Inspect { modules },
             CliCommand::Status { status_file } => Command::Status { status_file },
             CliCommand::Test { module, vectors } => Command::Test { module, vectors },
-            CliCommand::Bench { module, events } => Command::Bench { module, events },
+            CliCommand::Bench {
+                module,
+                events,
+                recorded,
+            } => Command::Bench {
+                module,
+                events,
+                recorded,
+            },
         })
     }
 }

@@ -81,6 +81,9 @@ pub enum Command {
         module: PathBuf,
         /// Events per measurement.
         events: usize,
+        /// Tracee JSON events to measure on (cycled to `events`), instead of
+        /// synthetic ones.
+        recorded: Option<PathBuf>,
     },
     /// Run a signature module on test vectors.
     Test {

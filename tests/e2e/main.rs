@@ -2,6 +2,7 @@
 //! wasm modules compiled from guest-signatures/, real kernel events. Build
 //! first with `make`; `make test` does both.
 
+mod author_kit;
 mod contract;
 mod exec_fields;
 mod files;

@@ -28,8 +28,15 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Replay(options) => replay::run_replay(&options),
         Command::Run(options) => live::run_live(&options),
         Command::Inspect { modules } => inspect::inspect(&modules),
-        Command::Bench { module, events } => {
-            println!("{}", crate::bench::bench_module(&module, events)?);
+        Command::Bench {
+            module,
+            events,
+            recorded,
+        } => {
+            println!(
+                "{}",
+                crate::bench::bench_module(&module, events, recorded.as_deref())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Test { module, vectors } => test::test(&module, &vectors),
