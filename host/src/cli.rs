@@ -72,6 +72,16 @@ enum CliCommand {
         #[arg(long = "events", value_name = "FILE")]
         recorded: Option<PathBuf>,
     },
+    /// Create a signature project anywhere on disk: a working example
+    /// signature in Rust, its test vectors, a README and a Makefile (`make`,
+    /// `make test`). The contract and the SDK come from this binary.
+    New {
+        /// The project's name: lowercase letters, digits and '-'.
+        name: String,
+        /// Where to create it (the project is DIR/NAME).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
     /// Run a signature module on test vectors through the real host and
     /// sandbox: each case is a Tracee-format event and the findings it must
     /// produce, or none, or an error (format: README, "Test vectors").
@@ -227,6 +237,7 @@ impl Cli {
             CliCommand::Inspect { modules } => Command::Inspect { modules },
             CliCommand::Status { status_file } => Command::Status { status_file },
             CliCommand::Test { module, vectors } => Command::Test { module, vectors },
+            CliCommand::New { name, dir } => Command::New { name, dir },
             CliCommand::Bench {
                 module,
                 events,

