@@ -16,16 +16,18 @@ command -v "$componentize" >/dev/null ||
     { echo "python/build.sh: error: componentize-py not found; run make deps (pip install componentize-py==0.25.1)" >&2; exit 1; }
 mkdir -p "$out_dir"
 for app in "$here"/*/app.py; do
+    [ "$(dirname "$app")" != "$here/sdk" ] || continue
     [ -e "$app" ] || continue
     dir="$(dirname "$app")"
     name="$(basename "$dir")"
     out="$out_dir/$name.wasm"
     # Rebuild only when the source or the contract is newer than the module.
-    if [ -f "$out" ] && [ -z "$(find "$dir" "$repo/wit" -newer "$out" -type f -print -quit)" ]; then
+    if [ -f "$out" ] && [ -z "$(find "$dir" "$here/sdk" "$repo/wit" -newer "$out" -type f -print -quit)" ]; then
         echo "python/build.sh: $out is up to date"
         continue
     fi
-    "$componentize" -d "$repo/wit" -w signature componentize -p "$dir" app -o "$out.tmp"
+    # The SDK (sdk/sigbox_sdk) is bundled beside the app.
+    "$componentize" -d "$repo/wit" -w signature componentize -p "$dir" -p "$here/sdk" app -o "$out.tmp"
     mv "$out.tmp" "$out"
     echo "python/build.sh: $out ($(stat -c %s "$out") bytes)"
 done
