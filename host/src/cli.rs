@@ -78,6 +78,9 @@ enum CliCommand {
     New {
         /// The project's name: lowercase letters, digits and '-'.
         name: String,
+        /// The language of the example and SDK.
+        #[arg(long, value_enum, default_value_t = Lang::Rust)]
+        lang: Lang,
         /// Where to create it (the project is DIR/NAME).
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
@@ -146,6 +149,15 @@ struct Common {
     #[arg(long, value_name = "N", default_value_t = sigbox::pipeline::DEFAULT_QUEUE_EVENTS as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     queue_events: u64,
+}
+
+/// Languages `sigbox new` scaffolds.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Lang {
+    /// Rust (cargo, wasm32-wasip2).
+    Rust,
+    /// Python (componentize-py 0.25.1).
+    Python,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -237,7 +249,14 @@ impl Cli {
             CliCommand::Inspect { modules } => Command::Inspect { modules },
             CliCommand::Status { status_file } => Command::Status { status_file },
             CliCommand::Test { module, vectors } => Command::Test { module, vectors },
-            CliCommand::New { name, dir } => Command::New { name, dir },
+            CliCommand::New { name, lang, dir } => Command::New {
+                name,
+                language: match lang {
+                    Lang::Rust => sigbox::scaffold::Language::Rust,
+                    Lang::Python => sigbox::scaffold::Language::Python,
+                },
+                dir,
+            },
             CliCommand::Bench {
                 module,
                 events,

@@ -89,6 +89,8 @@ pub enum Command {
     New {
         /// Its name (crate, module and directory).
         name: String,
+        /// Its language.
+        language: crate::scaffold::Language,
         /// The directory to create it in.
         dir: PathBuf,
     },

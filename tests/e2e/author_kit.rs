@@ -43,20 +43,22 @@ fn bench_measures_a_module_on_recorded_events() {
 
 /// From an empty directory: `sigbox new`, `make test` (build and vectors),
 /// then the module into a running daemon's directory and a live finding.
-#[test]
-fn a_new_project_builds_passes_its_vectors_and_detects_live() {
+fn new_project_to_a_live_finding(name: &str, lang: &str) {
     let dir = temp_dir("author-new");
-    let out = sigbox(&["new", "revshell", "--dir", dir.to_str().unwrap()]);
+    let out = sigbox(&["new", name, "--lang", lang, "--dir", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let project = dir.join("revshell");
-    // The guest build's target directory: std (built from source on the
-    // Debian toolchain) is reused instead of rebuilt for minutes.
+    let project = dir.join(name);
+    let id = name.to_ascii_uppercase();
     let make = std::process::Command::new("make")
         .args(["-C", project.to_str().unwrap(), "test"])
+        // The guest build's target directory: std (built from source on the
+        // Debian toolchain) is reused instead of rebuilt for minutes.
         .env(
             "CARGO_TARGET_DIR",
             sigbox_e2e::repo_root().join("guest-signatures/target"),
         )
+        // The daemon below then loads the module from this compile cache.
+        .env("SIGBOX_CACHE_DIR", sigbox_e2e::cache_dir())
         .env("SIGBOX", sigbox_e2e::sigbox_bin())
         .output()
         .expect("running make");
@@ -67,7 +69,7 @@ fn a_new_project_builds_passes_its_vectors_and_detects_live() {
         text(&make.stderr)
     );
     assert!(
-        stdout.contains("REVSHELL (revshell.wasm): 5 passed, 0 failed"),
+        stdout.contains(&format!("{id} ({name}.wasm): 5 passed, 0 failed")),
         "{stdout}"
     );
 
@@ -76,15 +78,12 @@ fn a_new_project_builds_passes_its_vectors_and_detects_live() {
     let Some(daemon) = crate::live::start_live(&signatures) else {
         return;
     };
-    std::fs::copy(
-        project.join("revshell.wasm"),
-        signatures.join("revshell.wasm"),
-    )
-    .unwrap();
+    let module = format!("{name}.wasm");
+    std::fs::copy(project.join(&module), signatures.join(&module)).unwrap();
     assert!(
         daemon.wait_for_stderr(
-            std::time::Duration::from_secs(60),
-            "loaded signature REVSHELL"
+            std::time::Duration::from_secs(120),
+            &format!("loaded signature {id}")
         ),
         "{}",
         daemon.stderr_text()
@@ -99,11 +98,20 @@ fn a_new_project_builds_passes_its_vectors_and_detects_live() {
     let seen = daemon.wait_for_stdout(std::time::Duration::from_secs(60), |lines| {
         lines.iter().any(|l| {
             serde_json::from_str::<serde_json::Value>(l).is_ok_and(|f| {
-                f["hostProcessId"] == pid
-                    && f["metadata"]["Properties"]["signatureID"] == "REVSHELL"
+                f["hostProcessId"] == pid && f["metadata"]["Properties"]["signatureID"] == id
             })
         })
     });
     let stopped = daemon.stop();
-    assert!(seen, "no live REVSHELL finding:\n{}", stopped.stderr);
+    assert!(seen, "no live {id} finding:\n{}", stopped.stderr);
+}
+
+#[test]
+fn a_new_rust_project_builds_passes_its_vectors_and_detects_live() {
+    new_project_to_a_live_finding("revshell", "rust");
+}
+
+#[test]
+fn a_new_python_project_builds_passes_its_vectors_and_detects_live() {
+    new_project_to_a_live_finding("pyshell", "python");
 }

@@ -39,8 +39,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::New { name, dir } => {
-            let project = crate::scaffold::new_rust_project(&name, &dir)?;
+        Command::New {
+            name,
+            language,
+            dir,
+        } => {
+            let project = crate::scaffold::new_project(&name, language, &dir)?;
             println!(
                 "created {}: `make -C {0}` builds {name}.wasm, `make -C {0} test` runs its vectors",
                 project.display()

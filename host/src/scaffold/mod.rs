@@ -11,30 +11,48 @@ use anyhow::Context;
 const WIT: &str = include_str!("../../../wit/signature.wit");
 /// The Rust SDK, as `guest-signatures/sdk` builds it.
 const SDK: &str = include_str!("../../../guest-signatures/sdk/src/lib.rs");
+/// The Python SDK, as `guest-signatures/python/sdk` holds it.
+const PYTHON_SDK: &str =
+    include_str!("../../../guest-signatures/python/sdk/sigbox_sdk/__init__.py");
+/// The example's test vectors, the same for both languages.
+const VECTORS: &str = include_str!("rust/vectors.jsonl.in");
 /// Where the SDK finds the WIT in this repository, and in a project.
 const SDK_WIT_PATH: (&str, &str) = ("path: \"../../wit\"", "path: \"../wit\"");
 
-/// The Rust project's files: (path in the project, template).
-const RUST_FILES: [(&str, &str); 7] = [
+/// The Rust project's own files: (path in the project, template).
+const RUST_FILES: [(&str, &str); 6] = [
     ("Cargo.toml", include_str!("rust/Cargo.toml.in")),
     ("sdk/Cargo.toml", include_str!("rust/sdk.Cargo.toml.in")),
     ("src/lib.rs", include_str!("rust/lib.rs.in")),
-    (
-        "vectors/{{crate}}.jsonl",
-        include_str!("rust/vectors.jsonl.in"),
-    ),
     ("build.sh", include_str!("rust/build.sh.in")),
     ("Makefile", include_str!("rust/Makefile.in")),
     ("README.md", include_str!("rust/README.md.in")),
 ];
 
-/// Creates `dir/name`, a Rust signature project with a working example,
-/// its test vectors, a README and a Makefile. Returns the project's path.
+/// The Python project's own files.
+const PYTHON_FILES: [(&str, &str); 3] = [
+    ("app.py", include_str!("python/app.py.in")),
+    ("Makefile", include_str!("python/Makefile.in")),
+    ("README.md", include_str!("python/README.md.in")),
+];
+
+/// The language of a new project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// Rust with sigbox's SDK, built with cargo for wasm32-wasip2.
+    Rust,
+    /// Python with sigbox's SDK, built with componentize-py.
+    Python,
+}
+
+/// Creates `dir/name`, a signature project in `language` with a working
+/// example, its test vectors, a README and a Makefile (`make`, `make
+/// test`). Returns the project's path.
 ///
 /// # Errors
 /// The name is not a valid crate name, the directory exists and is not
 /// empty, or a file cannot be written.
-pub fn new_rust_project(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn new_project(name: &str, language: Language, dir: &Path) -> anyhow::Result<PathBuf> {
     check_name(name)?;
     let project = dir.join(name);
     if project.exists()
@@ -67,12 +85,23 @@ pub fn new_rust_project(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
             text.replace(key, value)
         })
     };
-    let mut files: Vec<(String, String)> = RUST_FILES
+    let own: &[(&str, &str)] = match language {
+        Language::Rust => &RUST_FILES,
+        Language::Python => &PYTHON_FILES,
+    };
+    let mut files: Vec<(String, String)> = own
         .iter()
+        .chain([&("vectors/{{crate}}.jsonl", VECTORS)])
         .map(|(path, template)| (fill(path), fill(template)))
         .collect();
     files.push(("wit/signature.wit".to_owned(), WIT.to_owned()));
-    files.push(("sdk/src/lib.rs".to_owned(), sdk_source()?));
+    match language {
+        Language::Rust => files.push(("sdk/src/lib.rs".to_owned(), sdk_source()?)),
+        Language::Python => files.push((
+            "sdk/sigbox_sdk/__init__.py".to_owned(),
+            PYTHON_SDK.to_owned(),
+        )),
+    }
     for (path, text) in files {
         let path = project.join(path);
         if let Some(parent) = path.parent() {
@@ -135,7 +164,7 @@ mod tests {
     #[test]
     fn a_project_is_written_with_every_placeholder_filled() {
         let dir = std::env::temp_dir().join(format!("sigbox-scaffold-{}", std::process::id()));
-        let project = new_rust_project("rev-shell", &dir).unwrap();
+        let project = new_project("rev-shell", Language::Rust, &dir).unwrap();
         for file in [
             "Cargo.toml",
             "sdk/Cargo.toml",
@@ -155,8 +184,21 @@ mod tests {
         let build = std::fs::read_to_string(project.join("build.sh")).unwrap();
         assert!(build.contains("release/rev_shell.wasm"));
         // Not over an existing project.
-        let again = new_rust_project("rev-shell", &dir).unwrap_err().to_string();
+        let again = new_project("rev-shell", Language::Python, &dir)
+            .unwrap_err()
+            .to_string();
         assert!(again.contains("already exists"), "{again}");
+        let python = new_project("py-shell", Language::Python, &dir).unwrap();
+        for file in [
+            "app.py",
+            "sdk/sigbox_sdk/__init__.py",
+            "vectors/py-shell.jsonl",
+            "Makefile",
+        ] {
+            let text = std::fs::read_to_string(python.join(file)).unwrap();
+            assert!(!text.contains("{{"), "{file} has an unfilled placeholder");
+        }
+        assert!(!python.join("Cargo.toml").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
