@@ -85,6 +85,34 @@ enum CliCommand {
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
     },
+    /// Create an Ed25519 key pair for signing modules: STEM.key (secret,
+    /// mode 0600, never overwritten) and STEM.pub.
+    Keygen {
+        /// Path without extension, e.g. `keys/detections`.
+        stem: PathBuf,
+    },
+    /// Sign a module: the signature is embedded in it (the WebAssembly
+    /// tool-conventions format), so the file carries its own proof.
+    Sign {
+        /// The secret key (from `sigbox keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// The `.wasm` module.
+        module: PathBuf,
+        /// Write the signed module here instead of replacing MODULE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check a module against a trust policy: signed by enough trusted keys,
+    /// each allowed to sign the id the module claims, and its digest pinned
+    /// if its id is. Exit status 1 when not trusted (the reason on stderr).
+    Verify {
+        /// The trust policy (TOML; see README, "Signing").
+        #[arg(long, value_name = "POLICY")]
+        trust: PathBuf,
+        /// The `.wasm` module.
+        module: PathBuf,
+    },
     /// Run a signature module on test vectors through the real host and
     /// sandbox: each case is a Tracee-format event and the findings it must
     /// produce, or none, or an error (format: README, "Test vectors").
@@ -249,6 +277,9 @@ impl Cli {
             CliCommand::Inspect { modules } => Command::Inspect { modules },
             CliCommand::Status { status_file } => Command::Status { status_file },
             CliCommand::Test { module, vectors } => Command::Test { module, vectors },
+            CliCommand::Keygen { stem } => Command::Keygen { stem },
+            CliCommand::Sign { key, module, out } => Command::Sign { key, module, out },
+            CliCommand::Verify { trust, module } => Command::Verify { trust, module },
             CliCommand::New { name, lang, dir } => Command::New {
                 name,
                 language: match lang {

@@ -94,6 +94,27 @@ pub enum Command {
         /// The directory to create it in.
         dir: PathBuf,
     },
+    /// Create a signing key pair.
+    Keygen {
+        /// Written as STEM.key and STEM.pub.
+        stem: PathBuf,
+    },
+    /// Embed a signature in a module.
+    Sign {
+        /// The secret key.
+        key: PathBuf,
+        /// The module.
+        module: PathBuf,
+        /// Where to write the signed module (default: in place).
+        out: Option<PathBuf>,
+    },
+    /// Check a module against a trust policy.
+    Verify {
+        /// The policy file.
+        trust: PathBuf,
+        /// The module.
+        module: PathBuf,
+    },
     /// Run a signature module on test vectors.
     Test {
         /// The module.

@@ -17,6 +17,7 @@ pub mod scaffold;
 pub mod sink;
 pub mod source;
 pub mod status;
+pub mod trust;
 pub mod vectors;
 
 pub use app::run;

@@ -15,5 +15,6 @@ mod pack;
 mod pack_live;
 mod replay;
 mod sandbox;
+mod trust;
 mod truth;
 mod vectors;

@@ -4,6 +4,7 @@ mod inspect;
 mod live;
 mod replay;
 mod test;
+mod trust;
 
 use std::io;
 use std::path::Path;
@@ -51,6 +52,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keygen { stem } => trust::keygen(&stem),
+        Command::Sign { key, module, out } => trust::sign(&key, &module, out.as_deref()),
+        Command::Verify { trust, module } => trust::verify(&trust, &module),
         Command::Test { module, vectors } => test::test(&module, &vectors),
         Command::Status { status_file } => Ok(if crate::status::print_status(&status_file)? {
             ExitCode::SUCCESS
