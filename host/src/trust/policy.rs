@@ -233,6 +233,22 @@ fn matches_pattern(pattern: &str, id: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The README's example policy has the shape `load` accepts.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let example = readme
+            .split("```toml trust-policy\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("README has a trust-policy example");
+        let raw: RawPolicy = toml::from_str(example).unwrap();
+        assert_eq!(raw.signatures_required, 1);
+        assert_eq!(raw.key.len(), 1);
+        assert_eq!(raw.key[0].ids.as_deref(), Some(&["TRC-*".to_owned()][..]));
+        assert!(raw.pins.contains_key("TRC-1016"));
+    }
+
     #[test]
     fn id_patterns() {
         assert!(matches_pattern("TRC-*", "TRC-1016"));
