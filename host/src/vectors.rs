@@ -143,7 +143,7 @@ pub fn parse(text: &str, file: &str) -> anyhow::Result<Vec<Case>> {
 /// Runs one event through `signature` as the host would deliver it: only
 /// if one of its selectors accepts the event, to the first that does.
 pub fn evaluate(signature: &mut LoadedSignature, event: &Arc<Event>) -> Outcome {
-    let Some(selector) = signature.selectors().iter().position(|s| s.accepts(event)) else {
+    let Some(selector) = signature.selector_for(event) else {
         return Outcome::Nothing;
     };
     match signature.on_events(&[(event, selector)]) {

@@ -122,11 +122,7 @@ fn new_project_to_a_live_finding(name: &str, lang: &str) {
     let pid = child.id();
     assert!(child.wait().unwrap().success());
     let seen = daemon.wait_for_stdout(std::time::Duration::from_secs(60), |lines| {
-        lines.iter().any(|l| {
-            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|f| {
-                f["hostProcessId"] == pid && f["metadata"]["Properties"]["signatureID"] == id
-            })
-        })
+        !crate::pack_live::findings(lines, &id, pid).is_empty()
     });
     let stopped = daemon.stop();
     assert!(seen, "no live {id} finding:\n{}", stopped.stderr);

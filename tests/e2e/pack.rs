@@ -11,6 +11,7 @@ use serde_json::Value;
 use sigbox_e2e::{fixture, json_lines, sigbox, signatures_with, temp_dir, text};
 
 use crate::live::{spawn_fresh_copy, start_live};
+use crate::pack_live::findings;
 
 const PACK: [&str; 4] = ["trc-105", "trc-107", "trc-1026", "trc-1027"];
 
@@ -129,15 +130,7 @@ fn rcd_and_scheduled_task_tools_are_detected_live() {
     let rcd = run_named("update-rc.d");
     let crontab = run_named("crontab");
     let other = run_named("crontabx");
-    let found = |lines: &[String], id: &str, pid: u32| {
-        lines
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|f| {
-                f["metadata"]["Properties"]["signatureID"] == id && f["hostProcessId"] == pid
-            })
-            .count()
-    };
+    let found = |lines: &[String], id: &str, pid: u32| findings(lines, id, pid).len();
     let seen = daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
         found(lines, "TRC-1026", rcd) == 1 && found(lines, "TRC-1027", crontab) == 1
     });

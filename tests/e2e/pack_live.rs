@@ -18,7 +18,8 @@ fn start(modules: &[&str], extra: &[&str]) -> Option<(Daemon, PathBuf)> {
     start_live_with(&signatures_with("pack-live", modules), extra)
 }
 
-fn findings(lines: &[String], id: &str, pid: u32) -> Vec<Value> {
+/// The findings among daemon output `lines` of signature `id` for host pid `pid`.
+pub fn findings(lines: &[String], id: &str, pid: u32) -> Vec<Value> {
     lines
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

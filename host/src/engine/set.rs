@@ -583,12 +583,7 @@ impl SignatureSet {
             accepted.clear();
             positions.clear();
             for (position, event) in events.iter().enumerate() {
-                if let Some(selector) = slot
-                    .signature
-                    .selectors()
-                    .iter()
-                    .position(|s| s.accepts(event))
-                {
+                if let Some(selector) = slot.signature.selector_for(event) {
                     accepted.push((event, selector));
                     positions.push(position);
                 }

@@ -228,6 +228,13 @@ impl LoadedSignature {
         &self.selectors
     }
 
+    /// The index of the first selector that accepts `event` (name, origin
+    /// and field filters, checked without calling the guest): the one the
+    /// event is delivered under. None if the host never delivers it.
+    pub fn selector_for(&self, event: &Event) -> Option<usize> {
+        self.selectors.iter().position(|s| s.accepts(event))
+    }
+
     /// How many events one call may evaluate: [`MAX_BATCH`] for 0.2
     /// modules, 1 for 0.1 modules (one event per call).
     pub fn max_batch(&self) -> usize {

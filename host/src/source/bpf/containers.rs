@@ -17,7 +17,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::decode::container_id_from_cgroup;
+use super::decode::{container_id_from_cgroup, container_id_from_path};
 use crate::wit::Origin;
 
 /// Past this many cgroups the caches are cleared (and the started set is
@@ -186,9 +186,7 @@ fn walk_dir(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(u64, String)>)
             continue;
         };
         let relative = path.strip_prefix(root).unwrap_or(&path);
-        // container_id_from_cgroup reads /proc/<pid>/cgroup lines.
-        let line = format!("0::/{}", relative.to_string_lossy());
-        let id = container_id_from_cgroup(&line)
+        let id = container_id_from_path(&relative.to_string_lossy())
             .unwrap_or_default()
             .to_owned();
         out.push((metadata.ino(), id));

@@ -288,7 +288,13 @@ pub(crate) fn split_argv(bytes: &[u8]) -> Vec<String> {
 pub(crate) fn container_id_from_cgroup(text: &str) -> Option<&str> {
     text.lines()
         .filter_map(|line| line.splitn(3, ':').nth(2))
-        .find_map(|path| path.rsplit('/').find_map(container_id_from_component))
+        .find_map(container_id_from_path)
+}
+
+/// The container id in one cgroup path (`/system.slice/docker-<id>.scope`),
+/// read from the innermost component out, by the rules above.
+pub(crate) fn container_id_from_path(path: &str) -> Option<&str> {
+    path.rsplit('/').find_map(container_id_from_component)
 }
 
 fn container_id_from_component(component: &str) -> Option<&str> {
