@@ -267,7 +267,25 @@ fn a_slow_signature_drops_events_live_counted_and_reported_while_others_see_thei
             .map(|a| a["value"].clone())
             .unwrap()
     };
-    assert_eq!(arg("signatures"), serde_json::json!(["TEST-SLOW-EXEC"]));
+    // The slow signature is named. The fast one may be named too: other
+    // tests' exec bursts reach every live daemon, and its 16-event queue can
+    // overflow as well (the summary check below allows that). Whatever is
+    // named must really have dropped events.
+    let named = arg("signatures");
+    let named: Vec<&str> = named
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(named.contains(&"TEST-SLOW-EXEC"), "{named:?}");
+    for id in &named {
+        assert!(
+            summary_of(&stopped.stderr, id).contains("events dropped"),
+            "{id} reported as dropping, but its summary says none:\n{}",
+            stopped.stderr
+        );
+    }
     assert!(arg("dropped").as_u64().unwrap() > 0);
     assert!(
         stopped.stderr.contains("a dispatch worker fell behind"),
