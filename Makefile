@@ -1,6 +1,7 @@
 # sigbox build entry points. The README's quick start is `make run` and `make test`.
 #
-#   make          install missing prerequisites, build host and signatures
+#   make          install missing prerequisites, build host and signatures,
+#                 sign them with a development key (made on first use)
 #   make run      the above, then run the daemon on the default signatures
 #   make test     the above, then every test (unit, guest, end-to-end, lints)
 #   make bench    benchmarks
@@ -11,16 +12,22 @@
 CARGO      ?= cargo
 SIGNATURES ?= target/signatures
 SIGBOX     := target/release/sigbox
+# The development signing key `make` creates on first use (under target/, so
+# never committed) and the trust policy `make run` and the tests use, which
+# trusts that key only. Production keys and policies: README, "Shipping signatures".
+DEV_KEY    := target/dev-key/sigbox-dev
+DEV_TRUST  := target/dev-trust.toml
 # Debian packages the build needs: the wasm32-wasip2 std sources and libc for
-# guests (rustc-web/cargo-web/rust-web-src/wasi-libc, lld-22 for wasm-ld), clang/libbpf/bpftool for eBPF.
-DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool
+# guests (rustc-web/cargo-web/rust-web-src/wasi-libc, lld-22 for wasm-ld), clang/libbpf/bpftool for eBPF,
+# OpenSSL for registry TLS, and the CNCF distribution registry the OCI tests run.
+DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry
 WASM_COMPONENT_LD_VERSION := 0.5.31
 # Python signatures are built with componentize-py (from PyPI).
 COMPONENTIZE_PY_VERSION := 0.25.1
 
-.PHONY: all deps host guests run replay-sample test test-unit test-guests test-e2e lint bench
+.PHONY: all deps host guests sign run replay-sample test test-unit test-guests test-e2e lint bench
 
-all: host guests
+all: host guests sign
 
 # Installs only what is missing, so it is cheap to run every time.
 deps:
@@ -47,15 +54,27 @@ host: deps
 guests: deps
 	bash guest-signatures/build.sh
 
+# Signs every built module with the development key (a module already
+# signed by it is left as it is), and writes the policy that trusts it.
+sign: host guests
+	@if [ ! -f $(DEV_KEY).key ]; then \
+	  mkdir -p $(dir $(DEV_KEY)) && chmod 700 $(dir $(DEV_KEY)) && \
+	  $(SIGBOX) keygen $(DEV_KEY); fi
+	@printf '%s\n' '# Written by make: trusts the development key for every signature id.' \
+	  '[[key]]' 'name = "development key (make)"' 'public_key = "dev-key/sigbox-dev.pub"' > $(DEV_TRUST)
+	@for module in $(SIGNATURES)/*.wasm target/signatures-test/*.wasm; do \
+	  $(SIGBOX) sign --key $(DEV_KEY).key $$module >/dev/null || exit 1; done
+	@echo "signed target/signatures and target/signatures-test with $(DEV_KEY).key (trusted by $(DEV_TRUST))"
+
 # The live daemon needs root (or CAP_BPF + CAP_PERFMON) to load its eBPF programs.
 run: all
 	@echo "sigbox: watching every exec; try: cp /bin/sh /tmp/nginx && /tmp/nginx -c 'sh -c id'   (Ctrl-C stops)"
-	@if [ "$$(id -u)" -eq 0 ]; then $(SIGBOX) run --signatures $(SIGNATURES); \
-	 else sudo $(SIGBOX) run --signatures $(SIGNATURES); fi
+	@if [ "$$(id -u)" -eq 0 ]; then $(SIGBOX) run --signatures $(SIGNATURES) --trust $(DEV_TRUST); \
+	 else sudo $(SIGBOX) run --signatures $(SIGNATURES) --trust $(DEV_TRUST); fi
 
 # Replays the bundled sample of Tracee events (no privileges needed).
 replay-sample: all
-	$(SIGBOX) replay --signatures $(SIGNATURES) tests/fixtures/sample-events.jsonl
+	$(SIGBOX) replay --signatures $(SIGNATURES) --trust $(DEV_TRUST) tests/fixtures/sample-events.jsonl
 
 test: all test-unit test-guests test-e2e lint
 

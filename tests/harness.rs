@@ -80,6 +80,68 @@ pub fn cache_dir() -> &'static Path {
     })
 }
 
+/// The development key `make` signs every built module with (secret half).
+pub fn dev_key() -> PathBuf {
+    let key = repo_root().join("target/dev-key/sigbox-dev.key");
+    assert!(
+        key.is_file(),
+        "{} is missing: run `make` first",
+        key.display()
+    );
+    key
+}
+
+/// A copy of `make`'s trust policy (trusting the development key for any
+/// id) and its public key in this run's directory, which a daemon that
+/// switched to `--user nobody` can still read on SIGHUP.
+pub fn dev_trust() -> &'static Path {
+    static TRUST: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TRUST.get_or_init(|| {
+        let dir = run_root().join("trust");
+        std::fs::create_dir_all(dir.join("dev-key")).expect("creating the trust directory");
+        let target = repo_root().join("target");
+        for file in ["dev-trust.toml", "dev-key/sigbox-dev.pub"] {
+            std::fs::copy(target.join(file), dir.join(file)).unwrap_or_else(|e| {
+                panic!("{}: {e}: run `make` first", target.join(file).display())
+            });
+        }
+        dir.join("dev-trust.toml")
+    })
+}
+
+/// Signs `module` in place with the development key (as `make` signs what
+/// it builds), for modules a test writes itself.
+pub fn sign(module: &Path) {
+    let output = sigbox(&[
+        "sign",
+        "--key",
+        dev_key().to_str().unwrap(),
+        module.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+/// `sigbox` with `args`, its compile cache and, unless `args` choose
+/// otherwise (`--trust`, `--allow-unsigned`), `make`'s trust policy, as
+/// `make run` uses it.
+pub fn sigbox_command(args: &[&str]) -> Command {
+    let mut command = Command::new(sigbox_bin());
+    command
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("SIGBOX_CACHE_DIR", cache_dir())
+        .env_remove("SIGBOX_TRUST");
+    let daemon = matches!(args.first(), Some(&"run" | &"replay"));
+    if daemon
+        && !args
+            .iter()
+            .any(|a| *a == "--trust" || *a == "--allow-unsigned")
+    {
+        command.env("SIGBOX_TRUST", dev_trust());
+    }
+    command
+}
+
 /// A fresh, empty directory (mode 0755) for one test, under [`run_root`].
 pub fn temp_dir(label: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -127,12 +189,7 @@ pub fn summary_of<'a>(stderr: &'a str, id: &str) -> &'a str {
 
 /// Runs `sigbox` with `args` to completion.
 pub fn sigbox(args: &[&str]) -> Output {
-    Command::new(sigbox_bin())
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("SIGBOX_CACHE_DIR", cache_dir())
-        .output()
-        .expect("running sigbox")
+    sigbox_command(args).output().expect("running sigbox")
 }
 
 /// The JSON lines of `stdout`, parsed; panics on a line that is not JSON.
@@ -218,10 +275,7 @@ impl Daemon {
     ) -> (Self, Option<std::process::ChildStdin>) {
         use std::io::BufRead;
         use std::process::Stdio;
-        let mut child = Command::new(sigbox_bin())
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("SIGBOX_CACHE_DIR", cache_dir())
+        let mut child = sigbox_command(args)
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

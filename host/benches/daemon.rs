@@ -168,6 +168,8 @@ fn live_daemon() {
     let mut daemon = Command::new(&bin)
         .args(["run", "-s", signatures.to_str().unwrap(), "--status-file"])
         .arg(dir.join("status.json"))
+        .arg("--trust")
+        .arg(repo().join("target/dev-trust.toml"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -265,6 +267,8 @@ fn swap_latency() {
             "text",
             "-",
         ])
+        .arg("--trust")
+        .arg(repo().join("target/dev-trust.toml"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sigbox::config::{DEFAULT_STATUS_FILE, Reload};
 use sigbox::policy_file::{self, LimitOverrides};
 use sigbox::sink::OutputFormat;
+use sigbox::trust::TrustMode;
 use sigbox::{Command, DaemonOptions, Input, ReplayOptions};
 
 /// Runtime-security detections ("signatures") as sandboxed WebAssembly components.
@@ -102,6 +103,10 @@ enum CliCommand {
         /// Write the signed module here instead of replacing MODULE.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Leave the module as it is and write the signature beside it, to
+        /// `MODULE.wasm.sig` (or `OUT.sig`), where `sigbox run` looks for it.
+        #[arg(long)]
+        detached: bool,
     },
     /// Check a module against a trust policy: signed by enough trusted keys,
     /// each allowed to sign the id the module claims, and its digest pinned
@@ -177,6 +182,15 @@ struct Common {
     #[arg(long, value_name = "N", default_value_t = sigbox::pipeline::DEFAULT_QUEUE_EVENTS as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     queue_events: u64,
+    /// Trust policy (TOML: trusted public keys, the signature ids each may
+    /// sign, pinned digests; see README, "Shipping signatures"). Every module
+    /// must verify against it before it is compiled. Reloaded on SIGHUP.
+    #[arg(long, value_name = "POLICY", env = "SIGBOX_TRUST")]
+    trust: Option<PathBuf>,
+    /// Load modules without verifying their signatures (each load is
+    /// warned about). Without it, `--trust` is required.
+    #[arg(long)]
+    allow_unsigned: bool,
 }
 
 /// Languages `sigbox new` scaffolds.
@@ -224,7 +238,21 @@ impl Common {
             ..LimitOverrides::default()
         };
         let policy = policy_file::load(self.config.as_deref(), &flags)?;
+        let trust = match (self.trust, self.allow_unsigned) {
+            (Some(policy), false) => TrustMode::Policy(policy),
+            (None, true) => TrustMode::AllowUnsigned,
+            (Some(_), true) => anyhow::bail!(
+                "--trust (or SIGBOX_TRUST) and --allow-unsigned exclude each other: verify \
+                 modules against the policy, or do not verify them"
+            ),
+            (None, false) => anyhow::bail!(
+                "signature modules are verified before they load: name a trust policy with \
+                 --trust POLICY (or SIGBOX_TRUST; README, \"Shipping signatures\"), or pass \
+                 --allow-unsigned to load unsigned modules"
+            ),
+        };
         Ok(DaemonOptions {
+            trust,
             workers: self
                 .workers
                 .map_or_else(sigbox::pipeline::default_workers, |n| n as usize),
@@ -278,7 +306,17 @@ impl Cli {
             CliCommand::Status { status_file } => Command::Status { status_file },
             CliCommand::Test { module, vectors } => Command::Test { module, vectors },
             CliCommand::Keygen { stem } => Command::Keygen { stem },
-            CliCommand::Sign { key, module, out } => Command::Sign { key, module, out },
+            CliCommand::Sign {
+                key,
+                module,
+                out,
+                detached,
+            } => Command::Sign {
+                key,
+                module,
+                out,
+                detached,
+            },
             CliCommand::Verify { trust, module } => Command::Verify { trust, module },
             CliCommand::New { name, lang, dir } => Command::New {
                 name,

@@ -40,6 +40,8 @@ pub struct DaemonOptions {
     pub queue_events: usize,
     /// Collect each exec's environment (`run` only).
     pub exec_env: bool,
+    /// Which modules may load: those a trust policy admits, or any.
+    pub trust: crate::trust::TrustMode,
 }
 
 /// How the daemon notices changes to the signatures directory.
@@ -107,6 +109,8 @@ pub enum Command {
         module: PathBuf,
         /// Where to write the signed module (default: in place).
         out: Option<PathBuf>,
+        /// Write the signature to `MODULE.wasm.sig` instead of embedding it.
+        detached: bool,
     },
     /// Check a module against a trust policy.
     Verify {

@@ -164,6 +164,8 @@ fn an_expensive_compile_is_cut_at_its_limit_and_delays_no_other_module() {
     let bomb = compile_bomb(12_000);
     let staging = temp_dir("files-bomb-staging");
     std::fs::write(staging.join("bomb.wasm"), &bomb).unwrap();
+    // Signed by a trusted key: the compile limit is what stops it.
+    sigbox_e2e::sign(&staging.join("bomb.wasm"));
     std::fs::copy(module("trc-1016"), staging.join("trc-1016.wasm")).unwrap();
     // Both arrive at the same moment.
     std::fs::rename(staging.join("bomb.wasm"), dir.join("a-bomb.wasm")).unwrap();

@@ -245,7 +245,10 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
 fn bad_files_are_rejected_and_the_running_version_keeps_running() {
     let dir = temp_dir("hotswap-bad");
     publish(&test_module("versioned-v1"), &dir, "versioned.wasm");
-    let stream = Stream::start(&dir, &[]);
+    // The engine's own checks, which hold for whatever a trusted key signs
+    // (under the default trust policy these unsigned bytes would be refused
+    // before them; tests/e2e/trust.rs covers that).
+    let stream = Stream::start(&dir, &["--allow-unsigned"]);
     let daemon = &stream.daemon;
     wait_for_version(daemon, 0, "1").expect("v1 runs");
 
@@ -330,12 +333,19 @@ fn a_second_file_with_a_running_id_is_rejected_and_status_lists_what_runs() {
     );
     // No version 2 finding ever: the first file keeps the id.
     thread::sleep(Duration::from_millis(300));
+    let lines = daemon.stdout_lines();
+    let (records, findings): (Vec<&String>, Vec<&String>) =
+        lines.iter().partition(|l| l.contains("SIGBOX-COVERAGE"));
     assert!(
-        daemon
-            .stdout_lines()
-            .iter()
-            .all(|l| l.contains("version=\"1\"")),
+        findings.iter().all(|l| l.contains("version=\"1\"")),
         "the duplicate ran"
+    );
+    // The file that does not run is reported where findings go.
+    assert!(
+        records
+            .iter()
+            .any(|l| l.contains("sigbox_module_rejected") && l.contains("versioned-copy.wasm")),
+        "{records:#?}"
     );
 
     // The operator's view of what runs, while it runs.

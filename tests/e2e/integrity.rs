@@ -363,8 +363,7 @@ fn a_module_that_hangs_while_loading_is_rejected_within_the_load_budget() {
 fn limit_hits_name_the_limit_and_the_option() {
     let dir = temp_dir("integrity-limit-names");
     std::fs::copy(test_module("hostile-loop"), dir.join("hostile-loop.wasm")).unwrap();
-    let mut child = Command::new(sigbox_e2e::sigbox_bin())
-        .args(["replay", "-s", dir.to_str().unwrap(), "-"])
+    let mut child = sigbox_e2e::sigbox_command(&["replay", "-s", dir.to_str().unwrap(), "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -419,7 +418,11 @@ fn a_rejected_update_of_a_running_signature_is_reported_with_the_findings() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(reason.contains("not a WebAssembly file"), "{reason}");
+    // Unsigned junk: the trust policy refuses it before anything parses it.
+    assert!(
+        reason.contains("refused by the trust policy: not signed by any trusted key"),
+        "{reason}"
+    );
     assert!(
         stopped
             .stdout

@@ -197,6 +197,7 @@ fn without_privileges_run_names_what_is_missing_and_stops() {
         ])
         .arg(sigbox_e2e::sigbox_bin())
         .args(["run", "--signatures", dir.to_str().unwrap()])
+        .env("SIGBOX_TRUST", sigbox_e2e::dev_trust())
         .output()
         .expect("running setpriv (util-linux)");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -68,6 +68,8 @@ fn every_hostile_module_runs_next_to_trc_1016_live() {
         .unwrap();
     std::os::unix::fs::symlink("missing", dir.join("dangling.wasm")).unwrap();
     std::fs::write(dir.join("bomb.wasm"), crate::files::compile_bomb(12_000)).unwrap();
+    // Signed by a trusted key: the compile limit is what stops it.
+    sigbox_e2e::sign(&dir.join("bomb.wasm"));
     // Short load and compile budgets so the hanging module and the bomb
     // cost the test little.
     let config = temp_dir("live-hostile-config").join("sigbox.toml");

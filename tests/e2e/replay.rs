@@ -1,9 +1,9 @@
 //! `sigbox replay`: Tracee JSON in, Tracee findings out, bad input survived.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use sigbox_e2e::{fixture, json_lines, module, sigbox, sigbox_bin, signatures_with, text};
+use sigbox_e2e::{findings_of, fixture, json_lines, module, sigbox, signatures_with, text};
 
 /// Lines of tests/fixtures/trc-1016-cases.jsonl whose event TRC-1016 must
 /// report, by processId (each line N has processId 4000 + N): Tracee's own
@@ -114,20 +114,19 @@ fn trc_1016_reports_exactly_the_matching_events() {
 #[test]
 fn reads_stdin_and_prints_text() {
     let dir = signatures_with("replay-stdin", &["trc-1016"]);
-    let mut child = Command::new(sigbox_bin())
-        .args([
-            "replay",
-            "-s",
-            dir.to_str().unwrap(),
-            "--output",
-            "text",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sigbox_e2e::sigbox_command(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        "--output",
+        "text",
+        "-",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let events = std::fs::read(fixture("sample-events.jsonl")).unwrap();
     child.stdin.take().unwrap().write_all(&events).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -155,8 +154,11 @@ fn invalid_modules_are_rejected_and_the_valid_one_still_runs() {
     std::fs::write(dir.join("d-wrong-world.wasm"), wrong_world).unwrap();
     std::fs::write(dir.join("notes.txt"), b"not a module, ignored").unwrap();
 
+    // The engine's own checks, which hold for whatever a trusted key signs
+    // (by default these unsigned files are refused before them; see trust.rs).
     let out = sigbox(&[
         "replay",
+        "--allow-unsigned",
         "--signatures",
         dir.to_str().unwrap(),
         fixture("trc-1016-cases.jsonl").to_str().unwrap(),
@@ -168,11 +170,14 @@ fn invalid_modules_are_rejected_and_the_valid_one_still_runs() {
         stderr.contains("signature files failed to load"),
         "{stderr}"
     );
+    let lines = json_lines(&out.stdout);
     assert_eq!(
-        json_lines(&out.stdout).len(),
+        findings_of(&lines, "TRC-1016").len(),
         EXPECTED_PIDS.len(),
         "{stderr}"
     );
+    // Each rejected file is reported where findings go.
+    assert_eq!(findings_of(&lines, "SIGBOX-COVERAGE").len(), 4, "{stderr}");
     let expectations = [
         ("a-truncated.wasm", "invalid component"),
         ("b-not-wasm.wasm", "not a WebAssembly file"),
@@ -218,11 +223,16 @@ fn a_duplicate_signature_id_is_rejected() {
         Some(1),
         "the duplicate failed to load: {stderr}"
     );
+    let lines = json_lines(&out.stdout);
     assert_eq!(
-        json_lines(&out.stdout).len(),
+        findings_of(&lines, "TRC-1016").len(),
         1,
         "one finding, not two: {stderr}"
     );
+    // The file that does not run is reported where findings go.
+    let rejected = findings_of(&lines, "SIGBOX-COVERAGE");
+    assert_eq!(rejected.len(), 1, "{lines:#?}");
+    assert_eq!(rejected[0]["eventName"], "sigbox_module_rejected");
     assert!(
         stderr.contains("trc-1016.wasm: signature id TRC-1016 is already loaded from"),
         "{stderr}"

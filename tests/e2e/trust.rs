@@ -1,10 +1,13 @@
-//! `sigbox keygen`, `sign`, `verify`: embedded Ed25519 signatures on real
-//! modules, checked against a trust policy. (Enforcement in `run`/`replay`
-//! is not built yet.)
+//! Signed modules and the trust policy: `sigbox keygen`, `sign`, `verify`
+//! on real modules, and enforcement by `replay` and the live daemon (every
+//! forged or unsigned variant refused with its reason, the running version
+//! still detecting, the policy reloaded on SIGHUP only).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use sigbox_e2e::{module, sigbox, temp_dir, text};
+use serde_json::Value;
+use sigbox_e2e::{findings_of, fixture, json_lines, module, sigbox, temp_dir, text};
 
 fn run(args: &[&str]) -> (bool, String) {
     let out = sigbox(args);
@@ -68,7 +71,7 @@ fn signed_modules_verify_and_every_forgery_is_refused_with_its_reason() {
         let (ok, out) = run(&["verify", "--trust", policy, module]);
         assert!(!ok, "{module} verified under {policy}: {out}");
         assert!(
-            out.contains("rejected") && out.contains(reason),
+            out.contains("refused by the trust policy") && out.contains(reason),
             "{module}: {out}"
         );
     };
@@ -126,4 +129,287 @@ fn signed_modules_verify_and_every_forgery_is_refused_with_its_reason() {
     assert!(ok, "{out}");
     let (ok, out) = run(&["verify", "--trust", &two, &s("both.wasm")]);
     assert!(ok, "{out}");
+}
+
+/// Two teams' keys, `team` trusted for `TRC-*` and `acme` for `ACME-*`, in
+/// a fresh directory; returns it and its policy file.
+fn two_team_policy(label: &str) -> (PathBuf, String) {
+    let dir = temp_dir(label);
+    for stem in ["team", "acme"] {
+        assert!(run(&["keygen", dir.join(stem).to_str().unwrap()]).0);
+    }
+    let policy = write_policy(
+        &dir,
+        "[[key]]\nname = \"team\"\npublic_key = \"team.pub\"\nids = [\"TRC-*\"]\n\
+         [[key]]\nname = \"acme\"\npublic_key = \"acme.pub\"\nids = [\"ACME-*\"]\n",
+    );
+    (dir, policy)
+}
+
+/// Copies built module `name` to `to`, signed with `key` (a path under
+/// `keys`), and returns `to`.
+fn signed_copy(name: &str, keys: &Path, key: &str, to: &Path) -> PathBuf {
+    let key = keys.join(format!("{key}.key"));
+    let (ok, out) = run(&[
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        module(name).to_str().unwrap(),
+        "--out",
+        to.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    to.to_owned()
+}
+
+/// The `reason` argument of a coverage record.
+fn reason_of(record: &Value) -> &str {
+    record["args"]
+        .as_array()
+        .and_then(|args| args.iter().find(|a| a["name"] == "reason"))
+        .and_then(|a| a["value"].as_str())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_daemon_will_not_start_without_a_trust_decision() {
+    let dir = temp_dir("trust-none");
+    for command in ["replay", "run"] {
+        let out = sigbox_e2e::sigbox_command(&[command, "-s", dir.to_str().unwrap()])
+            .env_remove("SIGBOX_TRUST")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("--trust POLICY") && stderr.contains("--allow-unsigned"),
+            "{stderr}"
+        );
+    }
+    let out = sigbox(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        "--trust",
+        dir.join("missing.toml").to_str().unwrap(),
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read trust policy"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Replay under a two-team policy: the trusted module (embedded or
+/// detached signature) runs; every other variant is refused with its
+/// reason, in the log and on the findings stream.
+#[test]
+fn replay_runs_only_what_the_policy_admits() {
+    let (keys, policy) = two_team_policy("trust-replay-keys");
+    let dir = temp_dir("trust-replay");
+    signed_copy("trc-1016", &keys, "team", &dir.join("trc-1016.wasm"));
+    // Signed by make's development key only: not trusted here.
+    std::fs::copy(module("trc-105"), dir.join("trc-105.wasm")).unwrap();
+    // Signed by a trusted key, but one limited to ACME-* ids.
+    signed_copy("trc-107", &keys, "acme", &dir.join("trc-107.wasm"));
+    // Signed, then one byte changed.
+    let tampered = signed_copy("trc-1026", &keys, "team", &dir.join("trc-1026.wasm"));
+    let mut bytes = std::fs::read(&tampered).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 1;
+    std::fs::write(&tampered, bytes).unwrap();
+    // A detached signature beside an unchanged module.
+    std::fs::copy(module("trc-1027"), dir.join("trc-1027.wasm")).unwrap();
+    let (ok, out) = run(&[
+        "sign",
+        "--detached",
+        "--key",
+        keys.join("team.key").to_str().unwrap(),
+        dir.join("trc-1027.wasm").to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        std::fs::read(dir.join("trc-1027.wasm")).unwrap(),
+        std::fs::read(module("trc-1027")).unwrap(),
+        "a detached signature leaves the module as it is"
+    );
+
+    let out = sigbox(&[
+        "replay",
+        "--trust",
+        &policy,
+        "-s",
+        dir.to_str().unwrap(),
+        fixture("sample-events.jsonl").to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 signatures loaded, 3 failed to load"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("loaded signature TRC-1016 v1"), "{stderr}");
+    assert!(stderr.contains("loaded signature TRC-1027"), "{stderr}");
+    let lines = json_lines(&out.stdout);
+    assert_eq!(findings_of(&lines, "TRC-1016").len(), 1, "{stderr}");
+    let records = findings_of(&lines, "SIGBOX-COVERAGE");
+    let expected = [
+        ("trc-105.wasm", "not signed by any trusted key"),
+        (
+            "trc-107.wasm",
+            "signature id TRC-107 is not allowed for key(s) acme",
+        ),
+        ("trc-1026.wasm", "not signed by any trusted key"),
+    ];
+    assert_eq!(records.len(), expected.len(), "{records:#?}");
+    for (file, reason) in expected {
+        let record = records
+            .iter()
+            .find(|r| r["args"].to_string().contains(file))
+            .unwrap_or_else(|| panic!("no record for {file}: {records:#?}"));
+        assert_eq!(record["eventName"], "sigbox_module_rejected");
+        assert!(
+            reason_of(record).contains("refused by the trust policy")
+                && reason_of(record).contains(reason),
+            "{file}: {record}"
+        );
+    }
+}
+
+/// What the compile cache holds never stands in for verification: a module
+/// compiled (and cached) while unsigned modules were allowed is refused
+/// once a policy is in force.
+#[test]
+fn the_compile_cache_cannot_skip_verification() {
+    let (_, policy) = two_team_policy("trust-cache-keys");
+    let dir = sigbox_e2e::signatures_with("trust-cache", &["trc-1016"]);
+    let events = fixture("sample-events.jsonl");
+    let out = sigbox(&[
+        "replay",
+        "--allow-unsigned",
+        "-s",
+        dir.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("without verifying who signed it (--allow-unsigned)"),
+        "each unverified load is warned about: {stderr}"
+    );
+    let out = sigbox(&[
+        "replay",
+        "--trust",
+        &policy,
+        "-s",
+        dir.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("refused by the trust policy: not signed by any trusted key"),
+        "{stderr}"
+    );
+    assert!(findings_of(&json_lines(&out.stdout), "TRC-1016").is_empty());
+}
+
+/// The live daemon: forged and unsigned updates of a running signature are
+/// refused, each reported with its reason where findings go, while the
+/// running version keeps detecting real execs; a policy change takes effect
+/// on SIGHUP, not before.
+#[test]
+fn live_updates_must_verify_and_the_policy_reloads_on_sighup() {
+    let (keys, policy) = two_team_policy("trust-live-keys");
+    let dir = temp_dir("trust-live");
+    signed_copy("trc-1016", &keys, "team", &dir.join("trc-1016.wasm"));
+    let Some((daemon, _)) = crate::live::start_live_with(&dir, &["--trust", &policy]) else {
+        return;
+    };
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "loaded signature TRC-1016"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let staging = temp_dir("trust-live-staging");
+    let publish = |file: &Path| {
+        let temp = dir.join(".trc-1016.wasm.tmp");
+        std::fs::copy(file, &temp).unwrap();
+        std::fs::rename(&temp, dir.join("trc-1016.wasm")).unwrap();
+    };
+    let update_records = |lines: &[String]| {
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["eventName"] == "sigbox_signature_update_rejected")
+            .collect::<Vec<_>>()
+    };
+    let tampered = signed_copy("trc-1016", &keys, "team", &staging.join("tampered.wasm"));
+    let mut bytes = std::fs::read(&tampered).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    std::fs::write(&tampered, bytes).unwrap();
+    let variants = [
+        // make's development key: not in this policy.
+        (module("trc-1016"), "not signed by any trusted key"),
+        (tampered, "not signed by any trusted key"),
+        (
+            signed_copy("trc-1016", &keys, "acme", &staging.join("acme.wasm")),
+            "signature id TRC-1016 is not allowed for key(s) acme",
+        ),
+    ];
+    for (n, (file, reason)) in variants.iter().enumerate() {
+        publish(file);
+        let reported = daemon.wait_for_stdout(Duration::from_secs(120), |lines| {
+            update_records(lines).len() > n
+        });
+        assert!(reported, "{file:?} not refused: {}", daemon.stderr_text());
+        let record = &update_records(&daemon.stdout_lines())[n];
+        assert!(reason_of(record).contains(reason), "{record}");
+        // The version that verified is still the one running, and detects.
+        let pid = crate::live::run_as("nginx", "exec /bin/sh -c true");
+        assert!(
+            daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+                !crate::pack_live::findings(lines, "TRC-1016", pid).is_empty()
+            }),
+            "no finding for pid {pid} after refusing {file:?}: {}",
+            daemon.stderr_text()
+        );
+    }
+
+    // Trusting acme for TRC-* too takes effect on SIGHUP, and only then.
+    std::fs::write(
+        &policy,
+        "[[key]]\nname = \"team\"\npublic_key = \"team.pub\"\nids = [\"TRC-*\"]\n\
+         [[key]]\nname = \"acme\"\npublic_key = \"acme.pub\"\nids = [\"ACME-*\", \"TRC-*\"]\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!daemon.stderr_text().contains("replaced signature"));
+    daemon.signal("HUP");
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "replaced signature TRC-1016"),
+        "{}",
+        daemon.stderr_text()
+    );
+    assert!(
+        daemon.stderr_text().contains("reloaded trust policy"),
+        "{}",
+        daemon.stderr_text()
+    );
+    // A policy that no longer parses leaves the one in force.
+    std::fs::write(&policy, "[[key]\n").unwrap();
+    daemon.signal("HUP");
+    assert!(
+        daemon.wait_for_stderr(
+            Duration::from_secs(60),
+            "the previous trust policy stays in force"
+        ),
+        "{}",
+        daemon.stderr_text()
+    );
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
 }

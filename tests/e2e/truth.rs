@@ -216,6 +216,7 @@ fn replay_reading_a_terminal_says_it_waits_for_events_on_stdin() {
         ))
         .arg("/dev/null")
         .env("SIGBOX_CACHE_DIR", sigbox_e2e::cache_dir())
+        .env("SIGBOX_TRUST", sigbox_e2e::dev_trust())
         .stdin(std::process::Stdio::null())
         .output()
         .expect("running script (util-linux)");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::{finish, load_signatures, write_status};
+use super::{finish, load_signatures, open_gate, write_status};
 use crate::config::DaemonOptions;
 use crate::engine::{Change, Runtime};
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
@@ -48,6 +48,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         })
         .context("cannot start the eBPF exec collector")?;
     prepare_status_dir(options.status_file.as_deref(), account)?;
+    let gate = open_gate(&options.trust)?;
     privilege::drop_privileges(account).context("cannot drop privileges")?;
     tracing::info!(
         uid = current_uid(),
@@ -80,6 +81,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let load_failures = load_signatures(
         &runtime,
         options.policy.clone(),
+        gate,
         &options.signatures,
         options.reload,
         &mut pipeline,

@@ -18,6 +18,7 @@ use tokio::sync::mpsc::unbounded_channel;
 use crate::config::{Command, Reload};
 use crate::engine::{Catalog, Policy, Runtime, log_rejections, spawn_watcher};
 use crate::pipeline::Pipeline;
+use crate::trust::{Gate, TrustMode};
 
 /// Runs one command to completion.
 ///
@@ -53,7 +54,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { stem } => trust::keygen(&stem),
-        Command::Sign { key, module, out } => trust::sign(&key, &module, out.as_deref()),
+        Command::Sign {
+            key,
+            module,
+            out,
+            detached,
+        } => trust::sign(&key, &module, out.as_deref(), detached),
         Command::Verify { trust, module } => trust::verify(&trust, &module),
         Command::Test { module, vectors } => test::test(&module, &vectors),
         Command::Status { status_file } => Ok(if crate::status::print_status(&status_file)? {
@@ -73,18 +79,24 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn load_signatures<W: io::Write + Send + 'static>(
     runtime: &Runtime,
     policy: Arc<Policy>,
+    gate: Gate,
     dir: &Path,
     reload: Reload,
     pipeline: &mut Pipeline<W>,
 ) -> anyhow::Result<usize> {
     let catalog_policy = policy.clone();
-    let mut catalog = Catalog::new(dir, policy);
+    let mut catalog = Catalog::new(dir, policy, gate);
     let scan = catalog
         .scan(runtime)
         .with_context(|| format!("cannot list the signatures directory {}", dir.display()))?;
     log_rejections(&scan.rejected);
     for change in scan.changes {
         pipeline.apply(change);
+    }
+    // A module that is there but does not run is reported where findings
+    // go, as later rejections are.
+    for error in &scan.rejected {
+        pipeline.report_rejected_module(error.path(), &crate::error_chain(error));
     }
     if pipeline.signature_count() == 0 {
         tracing::error!(
@@ -115,6 +127,26 @@ fn load_signatures<W: io::Write + Send + 'static>(
         }
     }
     Ok(scan.rejected.len())
+}
+
+/// Loads the trust policy the options name (before privileges are
+/// dropped, so it may be readable by root only), and says which it is.
+///
+/// # Errors
+/// The policy or one of its keys cannot be read or is invalid.
+fn open_gate(mode: &TrustMode) -> anyhow::Result<Gate> {
+    let gate = Gate::open(mode)?;
+    match gate.policy_file() {
+        Some(file) => tracing::info!(
+            "verifying every signature module against the trust policy {} (SIGHUP reloads it)",
+            file.display()
+        ),
+        None => tracing::warn!(
+            "--allow-unsigned: signature modules load without verifying who signed them; \
+             anyone who can write to the signatures directory decides what is detected"
+        ),
+    }
+    Ok(gate)
 }
 
 /// A `[signature."ID"]` section for an id no loaded signature has is most

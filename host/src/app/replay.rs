@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::{finish, load_signatures, write_status};
+use super::{finish, load_signatures, open_gate, write_status};
 use crate::config::{Input, Reload, ReplayOptions};
 use crate::engine::Runtime;
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions};
@@ -32,9 +32,11 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
             backpressure: Backpressure::Wait,
         },
     );
+    let gate = open_gate(&daemon.trust)?;
     let load_failures = load_signatures(
         &runtime,
         daemon.policy.clone(),
+        gate,
         &daemon.signatures,
         daemon.reload,
         &mut pipeline,

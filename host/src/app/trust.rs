@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::engine::{Limits, LoadedSignature, Runtime};
-use crate::trust::{TrustPolicy, keys};
+use crate::engine::{Limits, LoadError, LoadedSignature, Policy, Runtime};
+use crate::trust::{Admission, Gate, TrustMode, keys};
 
 /// `sigbox keygen STEM`: writes STEM.key and STEM.pub.
 ///
@@ -23,51 +23,93 @@ pub fn keygen(stem: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `sigbox sign --key KEY FILE.wasm [--out OUT]`.
+/// `sigbox sign --key KEY FILE.wasm [--out OUT] [--detached]`.
 ///
 /// # Errors
-/// As [`keys::sign`].
-pub fn sign(key: &Path, module: &Path, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// As [`keys::sign`] and [`keys::sign_detached`].
+pub fn sign(
+    key: &Path,
+    module: &Path,
+    out: Option<&Path>,
+    detached: bool,
+) -> anyhow::Result<ExitCode> {
+    if detached {
+        let sig = crate::trust::detached_signature_path(out.unwrap_or(module));
+        keys::sign_detached(key, module, &sig)?;
+        println!(
+            "signed {}: signature in {}",
+            module.display(),
+            sig.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let out = out.unwrap_or(module);
-    keys::sign(key, module, out)?;
-    println!("signed {}", out.display());
+    match keys::sign(key, module, out)? {
+        keys::Signed::Added => println!("signed {}", out.display()),
+        keys::Signed::AlreadySigned => {
+            println!("{} already carries this key's signature", module.display())
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `sigbox verify --trust POLICY FILE.wasm`: the signature is checked on
-/// the bytes read once, before anything compiles them; then the module is
-/// loaded from those same bytes to check the id it claims against the
-/// signers' allowed ids and the pins. Exit status 1 when not trusted.
+/// `sigbox verify --trust POLICY FILE.wasm`: exactly the check `sigbox
+/// run` makes before loading a module (signatures on the bytes read once,
+/// embedded or in `FILE.wasm.sig`, then the id the module claims and its
+/// digest). Exit status 1 when not trusted.
 ///
 /// # Errors
 /// The policy or the module cannot be read.
 pub fn verify(policy: &Path, module: &Path) -> anyhow::Result<ExitCode> {
-    let policy = TrustPolicy::load(policy)?;
+    let admission = Gate::open(&TrustMode::Policy(policy.to_owned()))?.admission();
     let bytes =
         std::fs::read(module).with_context(|| format!("cannot read {}", module.display()))?;
-    let signers = match policy.verify(&bytes) {
-        Ok(signers) => signers,
-        Err(error) => {
-            eprintln!("sigbox: {}: rejected: {error}", module.display());
-            return Ok(ExitCode::FAILURE);
-        }
-    };
     let runtime = Runtime::new(Limits::default()).context("cannot start the wasm engine")?;
-    let loaded = LoadedSignature::from_bytes(&runtime, module, &bytes, &[])
-        .map_err(|e| anyhow::anyhow!("{}: {}", module.display(), crate::error_chain(&e)))?;
-    let info = loaded.info();
-    if let Err(error) = policy.check_id(&signers, &info.metadata.id, &info.sha256) {
-        eprintln!("sigbox: {}: rejected: {error}", module.display());
-        return Ok(ExitCode::FAILURE);
+    match admit(&runtime, &admission, module, &bytes) {
+        Ok(loaded) => {
+            let info = loaded.info();
+            println!(
+                "{}: trusted: {} v{} (sha256 {}) signed by {}",
+                module.display(),
+                info.metadata.id,
+                info.metadata.version,
+                info.sha256,
+                info.signed_by.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error @ LoadError::Untrusted { .. }) => {
+            eprintln!("sigbox: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(error) => Err(anyhow::anyhow!("{}", crate::error_chain(&error))),
     }
-    let names: Vec<&str> = signers.iter().map(|k| k.name.as_str()).collect();
-    println!(
-        "{}: trusted: {} v{} (sha256 {}) signed by {}",
-        module.display(),
-        info.metadata.id,
-        info.metadata.version,
-        info.sha256,
-        names.join(", ")
-    );
-    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads `bytes` (read from `module`) if `admission` admits them, with the
+/// detached signature beside the module when there is one: the check
+/// `sigbox run` makes, for `verify` and `pull`.
+///
+/// # Errors
+/// [`LoadError::Untrusted`], or why the module does not load.
+pub fn admit(
+    runtime: &Runtime,
+    admission: &Admission,
+    module: &Path,
+    bytes: &[u8],
+) -> Result<LoadedSignature, LoadError> {
+    let detached = std::fs::read(crate::trust::detached_signature_path(module)).ok();
+    let admitted = admission
+        .verify(bytes, detached.as_deref())
+        .map_err(|reason| LoadError::Untrusted {
+            path: module.to_owned(),
+            reason,
+        })?;
+    LoadedSignature::admitted(
+        runtime,
+        module,
+        bytes,
+        &Policy::uniform(Limits::default()),
+        &admitted,
+    )
 }

@@ -22,6 +22,7 @@ use super::module_file::{self, Fingerprint};
 use super::runtime::Runtime;
 use super::set::Change;
 use super::signature::LoadedSignature;
+use crate::trust::{Admission, Gate};
 
 /// Modules loaded at once by one scan: one slow compile (bounded by the
 /// compile limits) never holds up the others' changes.
@@ -67,26 +68,36 @@ struct Job {
     bytes: Vec<u8>,
     sha256: String,
     fingerprint: Fingerprint,
+    /// `NAME.wasm.sig` beside it, if there is one.
+    detached: Option<Vec<u8>>,
 }
 
 /// What the catalog knows of the signatures directory.
 pub struct Catalog {
     dir: PathBuf,
     policy: Arc<Policy>,
+    gate: Gate,
     running: HashMap<PathBuf, Running>,
     rejected: HashMap<PathBuf, Rejected>,
 }
 
 impl Catalog {
     /// A catalog of `dir`; signatures load under `policy`'s limits and
-    /// configuration.
-    pub fn new(dir: &Path, policy: Arc<Policy>) -> Self {
+    /// configuration, if `gate`'s trust policy admits them.
+    pub fn new(dir: &Path, policy: Arc<Policy>, gate: Gate) -> Self {
         Self {
             dir: dir.to_owned(),
             policy,
+            gate,
             running: HashMap::new(),
             rejected: HashMap::new(),
         }
+    }
+
+    /// Reads the trust policy file again (SIGHUP); it applies to the
+    /// modules loaded from then on.
+    pub fn reload_trust(&mut self) {
+        self.gate.reload();
     }
 
     /// The directory.
@@ -159,14 +170,14 @@ impl Catalog {
         let threads = jobs.len().min(LOAD_THREADS);
         let jobs = Mutex::new(jobs);
         let policy = self.policy.clone();
+        let admission = self.gate.admission();
         std::thread::scope(|scope| {
             let (done, results) = mpsc::channel();
             for _ in 0..threads {
-                let (jobs, done, policy) = (&jobs, done.clone(), &policy);
+                let (jobs, done, policy, admission) = (&jobs, done.clone(), &policy, &admission);
                 scope.spawn(move || {
                     while let Some(job) = next_job(jobs) {
-                        let loaded =
-                            LoadedSignature::with_policy(runtime, &job.path, &job.bytes, policy);
+                        let loaded = load(runtime, &job, policy, admission);
                         if done.send((job, loaded)).is_err() {
                             return;
                         }
@@ -245,11 +256,15 @@ impl Catalog {
             rejected.fingerprint = Some(fingerprint);
             return Ok(None);
         }
+        let detached = read_detached_signature(path).inspect_err(|_| {
+            self.reject(path, Some(fingerprint), Some(sha256.clone()), false);
+        })?;
         Ok(Some(Job {
             path: path.to_owned(),
             bytes,
             sha256,
             fingerprint,
+            detached,
         }))
     }
 
@@ -279,6 +294,12 @@ impl Catalog {
             self.reject(&path, Some(fingerprint), Some(sha256), true);
             return Found::Rejected(LoadError::DuplicateId { path, id, existing });
         }
+        if self.gate.admission().allows_unsigned() {
+            tracing::warn!(
+                "{}: loaded {id} without verifying who signed it (--allow-unsigned)",
+                path.display()
+            );
+        }
         self.rejected.remove(&path);
         self.running.insert(
             path,
@@ -307,6 +328,34 @@ impl Catalog {
             },
         );
     }
+}
+
+/// Verifies `job`'s signatures on the bytes read, then (only if they
+/// verify) compiles and loads those same bytes; the compile cache is keyed
+/// by their digest, so nothing cached can stand in for verification.
+fn load(
+    runtime: &Runtime,
+    job: &Job,
+    policy: &Policy,
+    admission: &Admission,
+) -> Result<LoadedSignature, LoadError> {
+    let admitted = admission
+        .verify(&job.bytes, job.detached.as_deref())
+        .map_err(|reason| LoadError::Untrusted {
+            path: job.path.clone(),
+            reason,
+        })?;
+    LoadedSignature::admitted(runtime, &job.path, &job.bytes, policy, &admitted)
+}
+
+/// Reads `NAME.wasm.sig` beside `module`, if it exists (bounded, and with
+/// the same care as a module file).
+fn read_detached_signature(module: &Path) -> Result<Option<Vec<u8>>, LoadError> {
+    let path = crate::trust::detached_signature_path(module);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    module_file::read(&path, crate::trust::MAX_DETACHED_SIGNATURE_BYTES).map(Some)
 }
 
 fn next_job(jobs: &Mutex<VecDeque<Job>>) -> Option<Job> {

@@ -78,6 +78,13 @@ pub enum LoadError {
         id: String,
         message: String,
     },
+    /// The trust policy refuses the module (unsigned, tampered, an unknown
+    /// key, an id its signers may not ship, a digest not pinned).
+    #[error("{path}: refused by the trust policy: {reason}")]
+    Untrusted {
+        path: PathBuf,
+        reason: crate::trust::TrustError,
+    },
     /// Another loaded file already has this signature id.
     #[error("{path}: signature id {id} is already loaded from {existing}")]
     DuplicateId {
@@ -125,6 +132,7 @@ impl LoadError {
             | Self::LoadLimit { path, .. }
             | Self::Metadata { path, .. }
             | Self::Init { path, .. }
+            | Self::Untrusted { path, .. }
             | Self::DuplicateId { path, .. } => path,
         }
     }

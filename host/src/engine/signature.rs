@@ -32,6 +32,8 @@ pub struct SignatureInfo {
     pub selected_events: Vec<EventSelector>,
     /// The contract version the module was built against.
     pub contract: ContractVersion,
+    /// The trusted keys that signed it (empty when loaded unverified).
+    pub signed_by: Vec<String>,
 }
 
 /// A signature ready to receive events: one store and one instance, reused for
@@ -117,6 +119,25 @@ impl LoadedSignature {
         bytes: &[u8],
         policy: &Policy,
     ) -> Result<Self, LoadError> {
+        let admitted = crate::trust::Admitted::unverified();
+        Self::admitted(runtime, path, bytes, policy, &admitted)
+    }
+
+    /// Like [`LoadedSignature::with_policy`], for bytes whose signatures
+    /// `admitted` verified: the id the module claims and its digest are
+    /// checked against the signers as soon as its metadata is read, before
+    /// its `init` runs.
+    ///
+    /// # Errors
+    /// A [`LoadError`] naming `path` and what is wrong with the bytes, or
+    /// [`LoadError::Untrusted`].
+    pub fn admitted(
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+        policy: &Policy,
+        admitted: &crate::trust::Admitted<'_>,
+    ) -> Result<Self, LoadError> {
         let path_buf = || path.to_owned();
         check_wasm_header(path, bytes)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
@@ -163,6 +184,12 @@ impl LoadedSignature {
                 reason,
             }
         })?;
+        admitted
+            .check_id(&metadata.id, &sha256)
+            .map_err(|reason| LoadError::Untrusted {
+                path: path_buf(),
+                reason,
+            })?;
 
         let limits = policy.limits_for(&metadata.id).clone();
         let config = policy.config_for(&metadata.id).to_vec();
@@ -175,6 +202,7 @@ impl LoadedSignature {
                 metadata,
                 selected_events,
                 contract,
+                signed_by: admitted.signer_names(),
             },
             selectors,
             pre,

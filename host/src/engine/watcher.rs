@@ -99,6 +99,7 @@ pub fn spawn(
                 match wake {
                     None => return,
                     Some(Rescan::Hangup) => {
+                        catalog.reload_trust();
                         tracing::info!("SIGHUP: rescanning {}", catalog.dir().display());
                         catalog.forget_rejections();
                     }

@@ -12,7 +12,7 @@ mod worker;
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -217,8 +217,14 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             (Some(&worker), _) => worker,
             (None, Change::Upsert(_)) => self.least_loaded(),
             (None, _) => {
-                if let Change::Remove(path) = change {
-                    tracing::debug!("{} was not running; nothing to unload", path.display());
+                match change {
+                    Change::Remove(path) => {
+                        tracing::debug!("{} was not running; nothing to unload", path.display())
+                    }
+                    Change::Rejected { path, reason } => {
+                        self.report_rejected_module(&path, &reason)
+                    }
+                    Change::Upsert(_) => {}
                 }
                 return;
             }
@@ -312,6 +318,16 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         );
         self.output
             .write_record(&CoverageRecord::events_lost(lost, total));
+    }
+
+    /// A module in the signatures directory that does not run (rejected
+    /// when it appeared; a rejected new version of a running signature is
+    /// reported by the set instead): written where findings go, since a
+    /// detection someone meant to deploy is missing, or someone tried to
+    /// slip in a module the trust policy refuses. The caller has logged it.
+    pub fn report_rejected_module(&mut self, path: &Path, reason: &str) {
+        self.output
+            .write_record(&CoverageRecord::module_rejected(path, reason));
     }
 
     /// Waits for the next prepared change (forever when nothing is watched),

@@ -98,6 +98,19 @@ impl CoverageRecord {
         }
     }
 
+    /// A module in the signatures directory was rejected and does not run.
+    pub fn module_rejected(path: &std::path::Path, reason: &str) -> Self {
+        Self {
+            event_name: "sigbox_module_rejected",
+            description: "A signature module in the signatures directory was rejected (invalid, \
+                          or refused by the trust policy) and does not run.",
+            args: vec![
+                ("file", json!(path.to_string_lossy())),
+                ("reason", json!(reason)),
+            ],
+        }
+    }
+
     /// A dispatch worker fell behind and its queue overflowed: `dropped`
     /// events (`total` since start) never reached the signatures it runs.
     pub fn events_dropped(signatures: &[String], dropped: u64, total: u64) -> Self {

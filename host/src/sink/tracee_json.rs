@@ -341,6 +341,7 @@ mod tests {
             },
             selected_events: vec![],
             contract: ContractVersion::V0_2,
+            signed_by: vec![],
         }
     }
 

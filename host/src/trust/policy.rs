@@ -79,6 +79,7 @@ fn one() -> usize {
 }
 
 /// One trusted key.
+#[derive(Debug)]
 pub struct TrustedKey {
     /// Its name in the policy.
     pub name: String,
@@ -88,6 +89,7 @@ pub struct TrustedKey {
 }
 
 /// A loaded trust policy.
+#[derive(Debug)]
 pub struct TrustPolicy {
     keys: Vec<TrustedKey>,
     required: usize,
@@ -140,16 +142,39 @@ impl TrustPolicy {
         })
     }
 
-    /// The trusted keys whose signature over `bytes` verifies; at least
+    /// How many keys it trusts.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The trusted keys whose signature over `bytes` verifies (embedded in
+    /// the module, or in `detached` when given); at least
     /// `signatures_required` of them.
     ///
     /// # Errors
     /// [`TrustError::NoTrustedSignature`] or [`TrustError::TooFewSignatures`].
-    pub fn verify(&self, bytes: &[u8]) -> Result<Vec<&TrustedKey>, TrustError> {
+    pub fn verify(
+        &self,
+        bytes: &[u8],
+        detached: Option<&[u8]>,
+    ) -> Result<Vec<&TrustedKey>, TrustError> {
+        // A detached signature covers the module without any embedded
+        // signature section (as `sign_multi` hashes it), so a module can
+        // carry both kinds.
+        let unembedded = detached.map(|_| without_embedded_signatures(bytes));
         let signers: Vec<&TrustedKey> = self
             .keys
             .iter()
-            .filter(|k| k.key.verify(&mut Cursor::new(bytes), None).is_ok())
+            .filter(|k| {
+                k.key.verify(&mut Cursor::new(bytes), None).is_ok()
+                    || detached
+                        .zip(unembedded.as_deref())
+                        .is_some_and(|(signature, module)| {
+                            k.key
+                                .verify(&mut Cursor::new(module), Some(signature))
+                                .is_ok()
+                        })
+            })
             .collect();
         if signers.is_empty() {
             return Err(TrustError::NoTrustedSignature);
@@ -198,6 +223,27 @@ impl TrustPolicy {
             });
         }
         Ok(())
+    }
+}
+
+/// `bytes` without a leading embedded signature section (as they are when
+/// unparseable: verification then fails on them).
+fn without_embedded_signatures(bytes: &[u8]) -> Vec<u8> {
+    let Ok(mut module) = wasmsign2::Module::deserialize(&mut Cursor::new(bytes)) else {
+        return bytes.to_vec();
+    };
+    if !module
+        .sections
+        .first()
+        .is_some_and(|s| s.is_signature_header())
+    {
+        return bytes.to_vec();
+    }
+    module.sections.remove(0);
+    let mut out = Vec::with_capacity(bytes.len());
+    match module.serialize(&mut out) {
+        Ok(()) => out,
+        Err(_) => bytes.to_vec(),
     }
 }
 
