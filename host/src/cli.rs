@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::sync::Arc;
 
+use sigbox::config::PullOptions;
 use sigbox::config::{DEFAULT_STATUS_FILE, Reload};
 use sigbox::policy_file::{self, LimitOverrides};
+use sigbox::registry::Connection;
 use sigbox::sink::OutputFormat;
 use sigbox::trust::TrustMode;
 use sigbox::{Command, DaemonOptions, Input, ReplayOptions};
@@ -118,6 +120,48 @@ enum CliCommand {
         /// The `.wasm` module.
         module: PathBuf,
     },
+    /// Push a module to an OCI registry as a CNCF wasm artifact (with its
+    /// detached signature MODULE.sig as a second layer, if it has one).
+    /// Credentials come from the Docker config file; plain HTTP is used
+    /// only for a loopback registry or with --plain-http.
+    Push {
+        /// The `.wasm` module (it must load as a signature).
+        module: PathBuf,
+        /// REGISTRY/REPOSITORY:TAG, e.g. `registry.example/detections/trc-1016:v1`.
+        reference: String,
+        /// Use plain HTTP even for a registry that is not on loopback.
+        #[arg(long)]
+        plain_http: bool,
+    },
+    /// Pull a module from an OCI registry into a signatures directory: it
+    /// is verified against the trust policy first, then renamed into place
+    /// (the running daemon picks it up). With --follow, keeps polling the
+    /// tag and installs each new version that verifies.
+    Pull {
+        /// REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST].
+        reference: String,
+        /// The daemon's signatures directory.
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+        /// File name to install as (NAME.wasm) [default: the repository's last part].
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Trust policy the module must verify against (as `sigbox run --trust`).
+        #[arg(long, value_name = "POLICY", env = "SIGBOX_TRUST")]
+        trust: Option<PathBuf>,
+        /// Install modules without verifying their signatures.
+        #[arg(long)]
+        allow_unsigned: bool,
+        /// Keep polling the tag and install each new digest that verifies.
+        #[arg(long)]
+        follow: bool,
+        /// How often --follow polls, e.g. 30s, 1m, 1h.
+        #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
+        every: std::time::Duration,
+        /// Use plain HTTP even for a registry that is not on loopback.
+        #[arg(long)]
+        plain_http: bool,
+    },
     /// Run a signature module on test vectors through the real host and
     /// sandbox: each case is a Tracee-format event and the findings it must
     /// produce, or none, or an error (format: README, "Test vectors").
@@ -218,6 +262,23 @@ fn is_stream(input: &Input) -> bool {
     }
 }
 
+/// The operator's trust decision: a policy, or explicitly none.
+fn trust_mode(policy: Option<PathBuf>, allow_unsigned: bool) -> anyhow::Result<TrustMode> {
+    match (policy, allow_unsigned) {
+        (Some(policy), false) => Ok(TrustMode::Policy(policy)),
+        (None, true) => Ok(TrustMode::AllowUnsigned),
+        (Some(_), true) => anyhow::bail!(
+            "--trust (or SIGBOX_TRUST) and --allow-unsigned exclude each other: verify \
+             modules against the policy, or do not verify them"
+        ),
+        (None, false) => anyhow::bail!(
+            "signature modules are verified before they load: name a trust policy with \
+             --trust POLICY (or SIGBOX_TRUST; README, \"Shipping signatures\"), or pass \
+             --allow-unsigned to load unsigned modules"
+        ),
+    }
+}
+
 impl Common {
     fn daemon(
         self,
@@ -238,19 +299,7 @@ impl Common {
             ..LimitOverrides::default()
         };
         let policy = policy_file::load(self.config.as_deref(), &flags)?;
-        let trust = match (self.trust, self.allow_unsigned) {
-            (Some(policy), false) => TrustMode::Policy(policy),
-            (None, true) => TrustMode::AllowUnsigned,
-            (Some(_), true) => anyhow::bail!(
-                "--trust (or SIGBOX_TRUST) and --allow-unsigned exclude each other: verify \
-                 modules against the policy, or do not verify them"
-            ),
-            (None, false) => anyhow::bail!(
-                "signature modules are verified before they load: name a trust policy with \
-                 --trust POLICY (or SIGBOX_TRUST; README, \"Shipping signatures\"), or pass \
-                 --allow-unsigned to load unsigned modules"
-            ),
-        };
+        let trust = trust_mode(self.trust, self.allow_unsigned)?;
         Ok(DaemonOptions {
             trust,
             workers: self
@@ -303,6 +352,32 @@ impl Cli {
                 })
             }
             CliCommand::Inspect { modules } => Command::Inspect { modules },
+            CliCommand::Push {
+                module,
+                reference,
+                plain_http,
+            } => Command::Push {
+                module,
+                reference,
+                connection: Connection { plain_http },
+            },
+            CliCommand::Pull {
+                reference,
+                into,
+                name,
+                trust,
+                allow_unsigned,
+                follow,
+                every,
+                plain_http,
+            } => Command::Pull(PullOptions {
+                reference,
+                into,
+                name,
+                trust: trust_mode(trust, allow_unsigned)?,
+                follow: follow.then_some(every),
+                connection: Connection { plain_http },
+            }),
             CliCommand::Status { status_file } => Command::Status { status_file },
             CliCommand::Test { module, vectors } => Command::Test { module, vectors },
             CliCommand::Keygen { stem } => Command::Keygen { stem },

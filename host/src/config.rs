@@ -65,6 +65,23 @@ pub struct ReplayOptions {
     pub input: Input,
 }
 
+/// `sigbox pull`.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST].
+    pub reference: String,
+    /// The signatures directory to install into.
+    pub into: PathBuf,
+    /// The module's file name (without `.wasm`); default the repository's last part.
+    pub name: Option<String>,
+    /// Which modules may be installed.
+    pub trust: crate::trust::TrustMode,
+    /// Poll the tag this often and install each new version (`--follow`).
+    pub follow: Option<std::time::Duration>,
+    /// How to reach the registry.
+    pub connection: crate::registry::Connection,
+}
+
 /// What sigbox was asked to do.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -119,6 +136,17 @@ pub enum Command {
         /// The module.
         module: PathBuf,
     },
+    /// Push a module to an OCI registry.
+    Push {
+        /// The module.
+        module: PathBuf,
+        /// Where: REGISTRY/REPOSITORY:TAG.
+        reference: String,
+        /// How to reach the registry.
+        connection: crate::registry::Connection,
+    },
+    /// Pull a module from an OCI registry into a signatures directory.
+    Pull(PullOptions),
     /// Run a signature module on test vectors.
     Test {
         /// The module.

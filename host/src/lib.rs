@@ -13,6 +13,7 @@ pub mod logging;
 pub mod pipeline;
 pub mod policy_file;
 pub mod privilege;
+pub mod registry;
 pub mod scaffold;
 pub mod sink;
 pub mod source;

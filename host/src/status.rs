@@ -140,6 +140,7 @@ impl StatusBoard {
                     "name": s.info.metadata.name,
                     "sha256": s.info.sha256,
                     "file": s.info.path,
+                    "signedBy": s.info.signed_by,
                     "events": stats.events,
                     "findings": stats.findings,
                     "errors": stats.errors,

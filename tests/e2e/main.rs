@@ -13,6 +13,7 @@ mod live;
 mod live_sandbox;
 mod pack;
 mod pack_live;
+mod registry;
 mod replay;
 mod sandbox;
 mod trust;

@@ -2,6 +2,7 @@
 
 mod inspect;
 mod live;
+mod registry;
 mod replay;
 mod test;
 mod trust;
@@ -62,6 +63,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => trust::sign(&key, &module, out.as_deref(), detached),
         Command::Verify { trust, module } => trust::verify(&trust, &module),
         Command::Test { module, vectors } => test::test(&module, &vectors),
+        Command::Push {
+            module,
+            reference,
+            connection,
+        } => registry::push(&module, &reference, &connection),
+        Command::Pull(options) => registry::pull(&options),
         Command::Status { status_file } => Ok(if crate::status::print_status(&status_file)? {
             ExitCode::SUCCESS
         } else {

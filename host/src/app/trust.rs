@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::engine::{Limits, LoadError, LoadedSignature, Policy, Runtime};
-use crate::trust::{Admission, Gate, TrustMode, keys};
+use crate::engine::{Limits, LoadError, Runtime};
+use crate::trust::{Gate, TrustMode, keys};
 
 /// `sigbox keygen STEM`: writes STEM.key and STEM.pub.
 ///
@@ -65,7 +65,8 @@ pub fn verify(policy: &Path, module: &Path) -> anyhow::Result<ExitCode> {
     let bytes =
         std::fs::read(module).with_context(|| format!("cannot read {}", module.display()))?;
     let runtime = Runtime::new(Limits::default()).context("cannot start the wasm engine")?;
-    match admit(&runtime, &admission, module, &bytes) {
+    let detached = std::fs::read(crate::trust::detached_signature_path(module)).ok();
+    match crate::trust::admit(&runtime, &admission, module, &bytes, detached.as_deref()) {
         Ok(loaded) => {
             let info = loaded.info();
             println!(
@@ -84,32 +85,4 @@ pub fn verify(policy: &Path, module: &Path) -> anyhow::Result<ExitCode> {
         }
         Err(error) => Err(anyhow::anyhow!("{}", crate::error_chain(&error))),
     }
-}
-
-/// Loads `bytes` (read from `module`) if `admission` admits them, with the
-/// detached signature beside the module when there is one: the check
-/// `sigbox run` makes, for `verify` and `pull`.
-///
-/// # Errors
-/// [`LoadError::Untrusted`], or why the module does not load.
-pub fn admit(
-    runtime: &Runtime,
-    admission: &Admission,
-    module: &Path,
-    bytes: &[u8],
-) -> Result<LoadedSignature, LoadError> {
-    let detached = std::fs::read(crate::trust::detached_signature_path(module)).ok();
-    let admitted = admission
-        .verify(bytes, detached.as_deref())
-        .map_err(|reason| LoadError::Untrusted {
-            path: module.to_owned(),
-            reason,
-        })?;
-    LoadedSignature::admitted(
-        runtime,
-        module,
-        bytes,
-        &Policy::uniform(Limits::default()),
-        &admitted,
-    )
 }

@@ -237,14 +237,15 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         match applied {
             Applied::Loaded(new) => {
                 self.placement.insert(path, worker);
-                tracing::info!("loaded signature {}", identify(&new));
+                tracing::info!("loaded signature {}{}", identify(&new), signers(&new));
                 self.warn_unserved(&new);
             }
             Applied::Replaced { old, new } => {
                 tracing::info!(
-                    "replaced signature {} with {}",
+                    "replaced signature {} with {}{}",
                     describe(&old),
-                    identify(&new)
+                    identify(&new),
+                    signers(&new)
                 );
                 self.warn_unserved(&new);
             }
@@ -528,5 +529,14 @@ impl<W: Write + Send + 'static> Drop for Pipeline<W> {
                 let _ = thread.join();
             }
         }
+    }
+}
+
+/// `, signed by A, B` for a verified signature, nothing otherwise.
+fn signers(status: &SignatureStatus) -> String {
+    if status.info.signed_by.is_empty() {
+        String::new()
+    } else {
+        format!(", signed by {}", status.info.signed_by.join(", "))
     }
 }

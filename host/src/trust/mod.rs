@@ -7,7 +7,7 @@ pub mod admission;
 pub mod keys;
 pub mod policy;
 
-pub use admission::{Admission, Admitted, Gate, TrustMode};
+pub use admission::{Admission, Admitted, Gate, TrustMode, admit};
 pub use policy::{TrustError, TrustPolicy};
 
 /// Where a module's detached signature is kept: beside it, `NAME.wasm.sig`.

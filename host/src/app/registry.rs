@@ -1,0 +1,85 @@
+//! `sigbox push` and `sigbox pull [--follow]` (see [`crate::registry`]).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::config::PullOptions;
+use crate::engine::{Limits, LoadedSignature, Runtime};
+use crate::registry::{self, Connection, Follow};
+use crate::trust::Gate;
+
+/// `sigbox push FILE.wasm REF`: the module must load as a signature; its
+/// id, version and name become annotations of the manifest.
+///
+/// # Errors
+/// The module cannot be read or is not a signature, or the push failed.
+pub fn push(module: &Path, reference: &str, connection: &Connection) -> anyhow::Result<ExitCode> {
+    let bytes =
+        std::fs::read(module).with_context(|| format!("cannot read {}", module.display()))?;
+    let detached = std::fs::read(crate::trust::detached_signature_path(module)).ok();
+    let runtime = Runtime::new(Limits::default()).context("cannot start the wasm engine")?;
+    let loaded = LoadedSignature::from_bytes(&runtime, module, &bytes, &[])
+        .map_err(|e| anyhow::anyhow!("not pushed: {}", crate::error_chain(&e)))?;
+    let info = loaded.info().clone();
+    drop(loaded);
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let digest = tokio.block_on(registry::push(
+        connection, module, bytes, detached, &info, reference,
+    ))?;
+    println!(
+        "pushed {} v{} to {reference} ({digest})",
+        info.metadata.id, info.metadata.version
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sigbox pull REF --into DIR [--follow --every D]`. Pulling once exits 1
+/// when the trust policy refuses the module (nothing is installed then).
+///
+/// # Errors
+/// Bad options, or (pulling once) the registry cannot be reached.
+pub fn pull(options: &PullOptions) -> anyhow::Result<ExitCode> {
+    let admission = Gate::open(&options.trust)?.admission();
+    let follow = Follow::new(
+        &options.connection,
+        &options.reference,
+        &options.into,
+        options.name.as_deref(),
+        admission,
+    )?;
+    if let Some(every) = options.follow {
+        anyhow::ensure!(
+            !options.reference.contains('@'),
+            "--follow needs a tag to follow; {} names a fixed digest",
+            options.reference
+        );
+        follow.run(every)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let digest = follow.current_digest()?;
+    match follow.install(&digest) {
+        Ok(installed) => {
+            println!(
+                "{} {} as {} (manifest {})",
+                if installed.changed {
+                    "installed"
+                } else {
+                    "already installed:"
+                },
+                installed.description,
+                installed.file.display(),
+                installed.digest
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("sigbox: {error:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! `sigbox push` / `pull` / `pull --follow` against a real registry:
+//! Debian's `docker-registry` (the CNCF distribution registry), started on
+//! 127.0.0.1 with its storage in a temporary directory.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sigbox_e2e::{Daemon, module, sigbox, temp_dir, text};
+
+/// A registry process, killed on drop.
+struct Registry {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    address: String,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let dir = temp_dir("registry");
+        // A free port: the kernel picks one, the registry takes it over.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: {address}\n  secret: sigbox-e2e\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join("registry.log");
+        let child = Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect(
+                "starting docker-registry (Debian package docker-registry; `make` installs it)",
+            );
+        let mut registry = Self { child, address };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !registry.answers() {
+            let exited = registry.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "docker-registry did not start ({exited:?}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    /// Whether `GET /v2/` answers 200.
+    fn answers(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(&self.address) else {
+            return false;
+        };
+        let request = format!("GET /v2/ HTTP/1.0\r\nHost: {}\r\n\r\n", self.address);
+        let mut response = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut response).is_ok()
+            && response
+                .lines()
+                .next()
+                .is_some_and(|status| status.split(' ').nth(1) == Some("200"))
+    }
+
+    fn reference(&self, path: &str) -> String {
+        format!("{}/{path}", self.address)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(args: &[&str]) -> (bool, String) {
+    let out = sigbox(args);
+    (
+        out.status.success(),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+/// Keys `team` and `ops` trusted for `TRC-*`, `acme` only for `ACME-*`.
+struct Keys {
+    dir: PathBuf,
+    policy: String,
+}
+
+impl Keys {
+    fn new(label: &str) -> Self {
+        let dir = temp_dir(label);
+        for stem in ["team", "ops", "acme"] {
+            assert!(run(&["keygen", dir.join(stem).to_str().unwrap()]).0);
+        }
+        let policy = dir.join("policy.toml");
+        std::fs::write(
+            &policy,
+            "[[key]]\nname = \"team\"\npublic_key = \"team.pub\"\nids = [\"TRC-*\"]\n\
+             [[key]]\nname = \"ops\"\npublic_key = \"ops.pub\"\nids = [\"TRC-*\"]\n\
+             [[key]]\nname = \"acme\"\npublic_key = \"acme.pub\"\nids = [\"ACME-*\"]\n",
+        )
+        .unwrap();
+        Self {
+            policy: policy.to_str().unwrap().to_owned(),
+            dir,
+        }
+    }
+
+    /// `module` signed by each of `keys` in turn, written to `to`.
+    fn sign(&self, module: &Path, keys: &[&str], to: &Path) -> PathBuf {
+        std::fs::copy(module, to).unwrap();
+        for key in keys {
+            let key = self.dir.join(format!("{key}.key"));
+            let (ok, out) = run(&["sign", "--key", key.to_str().unwrap(), to.to_str().unwrap()]);
+            assert!(ok, "{out}");
+        }
+        to.to_owned()
+    }
+}
+
+/// A copy of `module` with one byte of its metadata changed after signing:
+/// it still loads, but no signature covers it.
+fn tampered(module: &Path, to: &Path) -> PathBuf {
+    let mut bytes = std::fs::read(module).unwrap();
+    let needle = b"Web server spawned a shell";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("TRC-1016's name in its module");
+    bytes[at] = b'w';
+    std::fs::write(to, bytes).unwrap();
+    to.to_owned()
+}
+
+fn push(file: &Path, reference: &str) {
+    let (ok, out) = run(&["push", file.to_str().unwrap(), reference]);
+    assert!(ok && out.contains("pushed"), "{out}");
+}
+
+#[test]
+fn push_then_pull_by_tag_and_digest_with_embedded_or_detached_signatures() {
+    let registry = Registry::start();
+    let keys = Keys::new("registry-pull-keys");
+    let staging = temp_dir("registry-pull-staging");
+    let signed = keys.sign(
+        &module("trc-1016"),
+        &["team"],
+        &staging.join("trc-1016.wasm"),
+    );
+    let reference = registry.reference("detections/trc-1016:v1");
+    let (ok, out) = run(&["push", signed.to_str().unwrap(), &reference]);
+    assert!(ok, "{out}");
+    let digest = out
+        .split("(sha256:")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .map(|hex| format!("sha256:{hex}"))
+        .unwrap_or_else(|| panic!("no digest in {out:?}"));
+
+    // By tag, then by digest into another directory: the same bytes.
+    for (label, source) in [
+        ("tag", reference.clone()),
+        (
+            "digest",
+            format!("{}@{digest}", registry.reference("detections/trc-1016")),
+        ),
+    ] {
+        let into = temp_dir(&format!("registry-pull-{label}"));
+        let (ok, out) = run(&[
+            "pull",
+            &source,
+            "--into",
+            into.to_str().unwrap(),
+            "--trust",
+            &keys.policy,
+        ]);
+        assert!(ok && out.contains("installed TRC-1016 v1"), "{out}");
+        assert!(out.contains("signed by team"), "{out}");
+        assert_eq!(
+            std::fs::read(into.join("trc-1016.wasm")).unwrap(),
+            std::fs::read(&signed).unwrap()
+        );
+        // Only the module: no temporary file is left behind.
+        assert_eq!(std::fs::read_dir(&into).unwrap().count(), 1);
+    }
+
+    // A detached signature travels as a second layer and is installed
+    // beside the module.
+    let plain = staging.join("detached.wasm");
+    std::fs::copy(module("trc-1016"), &plain).unwrap();
+    let key = keys.dir.join("team.key");
+    let (ok, out) = run(&[
+        "sign",
+        "--detached",
+        "--key",
+        key.to_str().unwrap(),
+        plain.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    push(&plain, &registry.reference("detections/detached:v1"));
+    let into = temp_dir("registry-pull-detached");
+    let (ok, out) = run(&[
+        "pull",
+        &registry.reference("detections/detached:v1"),
+        "--into",
+        into.to_str().unwrap(),
+        "--name",
+        "trc-1016",
+        "--trust",
+        &keys.policy,
+    ]);
+    assert!(ok && out.contains("signed by team"), "{out}");
+    assert_eq!(
+        std::fs::read(into.join("trc-1016.wasm.sig")).unwrap(),
+        std::fs::read(staging.join("detached.wasm.sig")).unwrap()
+    );
+    let (ok, out) = run(&[
+        "verify",
+        "--trust",
+        &keys.policy,
+        into.join("trc-1016.wasm").to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+
+    // Refused, each with its reason, and nothing written.
+    let refusals = [
+        (
+            keys.sign(&module("trc-1016"), &[], &staging.join("dev.wasm")),
+            "not signed by any trusted key",
+        ),
+        (
+            tampered(&signed, &staging.join("tampered.wasm")),
+            "not signed by any trusted key",
+        ),
+        (
+            keys.sign(&module("trc-1016"), &["acme"], &staging.join("acme.wasm")),
+            "signature id TRC-1016 is not allowed for key(s) acme",
+        ),
+    ];
+    for (n, (file, reason)) in refusals.iter().enumerate() {
+        let reference = registry.reference(&format!("detections/refused-{n}:v1"));
+        push(file, &reference);
+        let into = temp_dir("registry-pull-refused");
+        let (ok, out) = run(&[
+            "pull",
+            &reference,
+            "--into",
+            into.to_str().unwrap(),
+            "--trust",
+            &keys.policy,
+        ]);
+        assert!(!ok, "{file:?} installed: {out}");
+        assert!(
+            out.contains("refused by the trust policy")
+                && out.contains(reason)
+                && out.contains("nothing installed"),
+            "{file:?}: {out}"
+        );
+        assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0, "{file:?}");
+    }
+    // A digest pin that no longer matches.
+    let pinned = keys.dir.join("pinned.toml");
+    std::fs::write(
+        &pinned,
+        format!(
+            "{}[pins]\n\"TRC-1016\" = [\"sha256:{}\"]\n",
+            std::fs::read_to_string(&keys.policy).unwrap(),
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let into = temp_dir("registry-pull-pinned");
+    let (ok, out) = run(&[
+        "pull",
+        &reference,
+        "--into",
+        into.to_str().unwrap(),
+        "--trust",
+        pinned.to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("pinned to other digests"), "{out}");
+    assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0);
+    // Nothing is pulled without a trust decision.
+    let (ok, out) = run(&["pull", &reference, "--into", into.to_str().unwrap()]);
+    assert!(!ok && out.contains("--allow-unsigned"), "{out}");
+}
+
+/// The issue's end-to-end path: a module signed by a trusted key goes from
+/// `sigbox push` to a live finding on a daemon whose directory `sigbox pull
+/// --follow` keeps in step with a tag; every forged or unsigned version
+/// pushed to the tag later is refused while the old version keeps
+/// detecting; a new trusted version replaces it.
+#[test]
+fn a_followed_tag_brings_trusted_versions_to_the_live_daemon_and_nothing_else() {
+    let registry = Registry::start();
+    let keys = Keys::new("registry-follow-keys");
+    let staging = temp_dir("registry-follow-staging");
+    let signatures = temp_dir("registry-follow-signatures");
+    let Some((daemon, _)) = crate::live::start_live_with(&signatures, &["--trust", &keys.policy])
+    else {
+        return;
+    };
+    let tag = registry.reference("detections/trc-1016:stable");
+    let v1 = keys.sign(&module("trc-1016"), &["team"], &staging.join("v1.wasm"));
+    push(&v1, &tag);
+    let follower = Daemon::start(
+        &[
+            "pull",
+            &tag,
+            "--into",
+            signatures.to_str().unwrap(),
+            "--trust",
+            &keys.policy,
+            "--follow",
+            "--every",
+            "1s",
+        ],
+        "following",
+    );
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "loaded signature TRC-1016 v1"),
+        "{}\nfollower:\n{}",
+        daemon.stderr_text(),
+        follower.stderr_text()
+    );
+    let detects = |what: &str| {
+        let pid = crate::live::run_as("nginx", "exec /bin/sh -c true");
+        assert!(
+            daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+                !crate::pack_live::findings(lines, "TRC-1016", pid).is_empty()
+            }),
+            "no live finding for pid {pid} {what}:\n{}",
+            daemon.stderr_text()
+        );
+    };
+    detects("after the first install");
+
+    let forged = [
+        (
+            keys.sign(&module("trc-1016"), &[], &staging.join("dev.wasm")),
+            "not signed by any trusted key",
+        ),
+        (
+            tampered(&v1, &staging.join("tampered.wasm")),
+            "not signed by any trusted key",
+        ),
+        (
+            keys.sign(&module("trc-1016"), &["acme"], &staging.join("acme.wasm")),
+            "signature id TRC-1016 is not allowed for key(s) acme",
+        ),
+    ];
+    for (n, (file, reason)) in forged.iter().enumerate() {
+        push(file, &tag);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let refusal = loop {
+            let log = follower.stderr_text();
+            if let Some(line) = log
+                .lines()
+                .filter(|l| l.contains("nothing installed"))
+                .nth(n)
+            {
+                break line.to_owned();
+            }
+            assert!(Instant::now() < deadline, "{file:?} not refused:\n{log}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(
+            refusal.contains("refused by the trust policy") && refusal.contains(reason),
+            "{file:?}: {refusal}"
+        );
+        detects(&format!("after refusing {file:?}"));
+    }
+    assert_eq!(
+        std::fs::read(signatures.join("trc-1016.wasm")).unwrap(),
+        std::fs::read(&v1).unwrap(),
+        "the first version is still the one installed"
+    );
+
+    // A new version signed by two trusted keys: installed and swapped in.
+    let v2 = keys.sign(
+        &module("trc-1016"),
+        &["team", "ops"],
+        &staging.join("v2.wasm"),
+    );
+    push(&v2, &tag);
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "replaced signature TRC-1016"),
+        "{}\nfollower:\n{}",
+        daemon.stderr_text(),
+        follower.stderr_text()
+    );
+    assert!(
+        daemon.stderr_text().contains("signed by team, ops")
+            || follower.stderr_text().contains("signed by team, ops"),
+        "{}",
+        follower.stderr_text()
+    );
+    detects("after the trusted update");
+    let stopped = follower.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("stopped following"),
+        "{}",
+        stopped.stderr
+    );
+}
