@@ -114,7 +114,7 @@ enum CliCommand {
     /// each allowed to sign the id the module claims, and its digest pinned
     /// if its id is. Exit status 1 when not trusted (the reason on stderr).
     Verify {
-        /// The trust policy (TOML; see README, "Signing").
+        /// The trust policy (TOML; see README, "Shipping signatures").
         #[arg(long, value_name = "POLICY")]
         trust: PathBuf,
         /// The `.wasm` module.
