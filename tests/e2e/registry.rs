@@ -147,6 +147,26 @@ fn tampered(module: &Path, to: &Path) -> PathBuf {
     to.to_owned()
 }
 
+/// Variants of TRC-1016 the policy of [`Keys`] must refuse, each with the
+/// reason: signed by make's development key only (not in the policy),
+/// `signed` with a byte changed, and signed by a key not allowed for the id.
+fn forgeries(keys: &Keys, signed: &Path, staging: &Path) -> [(PathBuf, &'static str); 3] {
+    [
+        (
+            keys.sign(&module("trc-1016"), &[], &staging.join("dev.wasm")),
+            "not signed by any trusted key",
+        ),
+        (
+            tampered(signed, &staging.join("tampered.wasm")),
+            "not signed by any trusted key",
+        ),
+        (
+            keys.sign(&module("trc-1016"), &["acme"], &staging.join("acme.wasm")),
+            "signature id TRC-1016 is not allowed for key(s) acme",
+        ),
+    ]
+}
+
 fn push(file: &Path, reference: &str) {
     let (ok, out) = run(&["push", file.to_str().unwrap(), reference]);
     assert!(ok && out.contains("pushed"), "{out}");
@@ -238,21 +258,7 @@ fn push_then_pull_by_tag_and_digest_with_embedded_or_detached_signatures() {
     assert!(ok, "{out}");
 
     // Refused, each with its reason, and nothing written.
-    let refusals = [
-        (
-            keys.sign(&module("trc-1016"), &[], &staging.join("dev.wasm")),
-            "not signed by any trusted key",
-        ),
-        (
-            tampered(&signed, &staging.join("tampered.wasm")),
-            "not signed by any trusted key",
-        ),
-        (
-            keys.sign(&module("trc-1016"), &["acme"], &staging.join("acme.wasm")),
-            "signature id TRC-1016 is not allowed for key(s) acme",
-        ),
-    ];
-    for (n, (file, reason)) in refusals.iter().enumerate() {
+    for (n, (file, reason)) in forgeries(&keys, &signed, &staging).iter().enumerate() {
         let reference = registry.reference(&format!("detections/refused-{n}:v1"));
         push(file, &reference);
         let into = temp_dir("registry-pull-refused");
@@ -350,21 +356,7 @@ fn a_followed_tag_brings_trusted_versions_to_the_live_daemon_and_nothing_else() 
     };
     detects("after the first install");
 
-    let forged = [
-        (
-            keys.sign(&module("trc-1016"), &[], &staging.join("dev.wasm")),
-            "not signed by any trusted key",
-        ),
-        (
-            tampered(&v1, &staging.join("tampered.wasm")),
-            "not signed by any trusted key",
-        ),
-        (
-            keys.sign(&module("trc-1016"), &["acme"], &staging.join("acme.wasm")),
-            "signature id TRC-1016 is not allowed for key(s) acme",
-        ),
-    ];
-    for (n, (file, reason)) in forged.iter().enumerate() {
+    for (n, (file, reason)) in forgeries(&keys, &v1, &staging).iter().enumerate() {
         push(file, &tag);
         let deadline = Instant::now() + Duration::from_secs(60);
         let refusal = loop {
