@@ -23,6 +23,18 @@ use sigbox::{Command, DaemonOptions, Input, ReplayOptions};
 pub struct Cli {
     #[command(subcommand)]
     command: CliCommand,
+    /// Log records as text lines, or as JSON objects (one per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log records are written to stderr.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One readable line per record.
+    Text,
+    /// One JSON object per record.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,6 +60,11 @@ enum CliCommand {
         /// default: environments often carry secrets, and findings show them.
         #[arg(long)]
         exec_env: bool,
+        /// Serve /metrics (Prometheus) and /healthz on ADDR:PORT, or `off`.
+        #[arg(long, value_name = "ADDR|off", default_value = sigbox::telemetry::DEFAULT_LISTEN)]
+        listen: String,
+        #[command(flatten)]
+        outputs: Outputs,
     },
     /// Evaluate Tracee `--output json` events from a file or stdin, then print a summary.
     ///
@@ -237,6 +254,77 @@ struct Common {
     allow_unsigned: bool,
 }
 
+/// Finding outputs besides stdout.
+#[derive(clap::Args, Debug)]
+struct Outputs {
+    /// Also append findings (JSON lines) to FILE, rotated by size; SIGUSR1
+    /// reopens it (for logrotate).
+    #[arg(long, value_name = "FILE")]
+    output_file: Option<PathBuf>,
+    /// Rotate the findings file before it grows past this size.
+    #[arg(long, value_name = "MIB", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    output_file_max_mib: u64,
+    /// Rotated findings files kept (FILE.1 … FILE.N).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    output_file_keep: u32,
+    /// Also POST findings to URL, as JSON arrays, from a bounded queue
+    /// (a slow receiver drops findings there, counted; it never slows collection).
+    #[arg(long, value_name = "URL")]
+    webhook: Option<String>,
+    /// Findings per POST at most.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    webhook_batch: u64,
+    /// Findings the webhook queue holds; more are dropped (counted).
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    webhook_queue: u64,
+    /// Time one POST may take.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    webhook_timeout_ms: u64,
+    /// Retries of a POST answered with 5xx, timed out or not connected.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    webhook_retries: u32,
+    /// Also send findings to the local syslog (/dev/log).
+    #[arg(long)]
+    syslog: bool,
+    /// The syslog socket to use instead of /dev/log (implies --syslog).
+    #[arg(long, value_name = "PATH")]
+    syslog_socket: Option<PathBuf>,
+}
+
+impl Outputs {
+    fn options(self) -> sigbox::sink::OutputOptions {
+        use sigbox::sink::{file::FileOptions, webhook::WebhookOptions};
+        sigbox::sink::OutputOptions {
+            file: self.output_file.map(|path| FileOptions {
+                path,
+                max_bytes: self.output_file_max_mib.saturating_mul(1 << 20),
+                keep: self.output_file_keep,
+            }),
+            webhook: self.webhook.map(|url| WebhookOptions {
+                url,
+                batch: self.webhook_batch as usize,
+                queue: self.webhook_queue as usize,
+                timeout: std::time::Duration::from_millis(self.webhook_timeout_ms),
+                retries: self.webhook_retries,
+            }),
+            syslog: self.syslog_socket.or_else(|| {
+                self.syslog
+                    .then(|| PathBuf::from(sigbox::sink::syslog::DEV_LOG))
+            }),
+        }
+    }
+}
+
+/// `--listen`: an address, or `off`.
+fn listen_address(text: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    if text == "off" {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        anyhow::anyhow!("--listen {text:?}: expected ADDRESS:PORT (e.g. 127.0.0.1:9479) or off")
+    })
+}
+
 /// Languages `sigbox new` scaffolds.
 #[derive(ValueEnum, Clone, Copy, Debug)]
 enum Lang {
@@ -302,6 +390,8 @@ impl Common {
         let trust = trust_mode(self.trust, self.allow_unsigned)?;
         Ok(DaemonOptions {
             trust,
+            outputs: sigbox::sink::OutputOptions::default(),
+            listen: None,
             workers: self
                 .workers
                 .map_or_else(sigbox::pipeline::default_workers, |n| n as usize),
@@ -332,8 +422,12 @@ impl Cli {
                 status_file,
                 user,
                 exec_env,
+                listen,
+                outputs,
             } => Command::Run(DaemonOptions {
                 exec_env,
+                listen: listen_address(&listen)?,
+                outputs: outputs.options(),
                 ..common.daemon(true, Some(status_file), user)?
             }),
             CliCommand::Replay {

@@ -42,6 +42,10 @@ pub struct DaemonOptions {
     pub exec_env: bool,
     /// Which modules may load: those a trust policy admits, or any.
     pub trust: crate::trust::TrustMode,
+    /// Finding outputs besides stdout (`run` only).
+    pub outputs: crate::sink::OutputOptions,
+    /// Where `/metrics` and `/healthz` are served (`run` only; None: off).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// How the daemon notices changes to the signatures directory.

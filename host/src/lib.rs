@@ -18,6 +18,7 @@ pub mod scaffold;
 pub mod sink;
 pub mod source;
 pub mod status;
+pub mod telemetry;
 pub mod trust;
 pub mod vectors;
 

@@ -15,15 +15,18 @@ fn main() -> ExitCode {
         return sigbox::engine::compiler::run_worker(&args[2..]);
     }
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         // One record per line, control characters escaped (no ANSI colours:
         // they would be escaped too).
         .with_writer(sigbox::logging::OneLineStderr)
-        .with_ansi(false)
-        .init();
+        .with_ansi(false);
+    match cli.log_format {
+        cli::LogFormat::Text => logs.init(),
+        cli::LogFormat::Json => logs.json().init(),
+    }
     match cli.into_command().and_then(sigbox::run) {
         Ok(code) => code,
         Err(error) => {

@@ -37,6 +37,14 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
+    /// The signatures running now, with their counters.
+    pub fn active(&self) -> Vec<SignatureStatus> {
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Replaces the list (counters inside stay live).
     pub fn set(&self, active: Vec<SignatureStatus>) {
         *self.active.lock().unwrap_or_else(|e| e.into_inner()) = active;

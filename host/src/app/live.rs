@@ -4,6 +4,8 @@ use std::io;
 use std::path::Path;
 use std::pin::pin;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,6 +18,7 @@ use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use crate::privilege;
 use crate::sink::FindingWriter;
 use crate::source::bpf::{CollectorOptions, ExecCollector, check_privileges};
+use crate::telemetry::metrics::Metrics;
 
 /// How often an idle daemon ends cool-downs and checks for kernel drops
 /// (signature changes wake it at once).
@@ -64,8 +67,11 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         .context("cannot start the wasm engine")?;
     // The kernel does not wait for a slow signature, so neither does the
     // collector: a full worker queue drops (and reports) events.
+    // Outputs and their threads start only now, without privileges.
+    let reopen = Arc::new(AtomicBool::new(false));
+    let (outputs, output_counters) = options.outputs.open(io::stdout(), reopen.clone())?;
     let mut pipeline = Pipeline::with_options(
-        FindingWriter::new(io::stdout(), options.output, true),
+        FindingWriter::new(outputs, options.output, true),
         PipelineOptions {
             workers: options.workers,
             queue_events: options.queue_events,
@@ -87,7 +93,27 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         &mut pipeline,
     )?;
     write_status(&pipeline, options.status_file.as_deref())?;
+    let telemetry = pipeline.telemetry().clone();
+    for counters in output_counters {
+        telemetry.add_output(counters);
+    }
+    match collector.drops_reader() {
+        Ok(read) => telemetry.set_kernel_drops(Box::new(read)),
+        Err(error) => tracing::warn!("sigbox_kernel_drops will be missing from /metrics: {error}"),
+    }
+    telemetry.heartbeat();
+    if let Some(address) = options.listen {
+        let metrics = Metrics::new(telemetry.clone(), pipeline.board().clone());
+        match crate::telemetry::server::spawn(address, metrics) {
+            Ok(bound) => tracing::info!("serving /metrics and /healthz on http://{bound}"),
+            // Detection goes on without them; the operator is told why.
+            Err(error) => tracing::error!("{error:#}; running without /metrics and /healthz"),
+        }
+    }
     let mut shutdown = pin!(shutdown_signal());
+    let mut reopen_signal = tokio
+        .block_on(async { signal(SignalKind::user_defined1()) })
+        .context("cannot install the SIGUSR1 handler")?;
     tracing::info!(
         prev_comm_source = ?collector.prev_comm_source(),
         "watching exec events; stop with SIGINT or SIGTERM"
@@ -103,15 +129,21 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             tokio::select! {
                 biased;
                 name = &mut shutdown => Wake::Stop(name),
+                _ = reopen_signal.recv() => Wake::Reopen,
                 _ = idle.tick() => Wake::Idle,
                 change = pipeline.next_change() => Wake::Change(change),
                 read = collector.read_batch(&mut batch) => Wake::Events(read),
             }
         });
+        telemetry.heartbeat();
         match wake {
             Wake::Stop(name) => {
                 tracing::info!("received {name}, stopping");
                 break;
+            }
+            Wake::Reopen => {
+                tracing::info!("SIGUSR1: the findings file is reopened before the next record");
+                reopen.store(true, Ordering::Relaxed);
             }
             Wake::Idle => pipeline.tick(),
             Wake::Change(Some(change)) => pipeline.apply(change),
@@ -122,6 +154,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
                 if !process_batch(&mut pipeline, &mut batch) {
                     break;
                 }
+                pipeline.publish_counts();
             }
         }
         // Events the kernel could not hand over are lost detections: say so
@@ -132,6 +165,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             reported_drops = drops;
         }
     }
+    telemetry.source_ended();
     let counts = pipeline.counts_mut();
     counts.kernel_drops = Some(collector.kernel_drops());
     counts.bad_records += collector.bad_records();
@@ -144,6 +178,8 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
 enum Wake {
     /// A shutdown signal, by name.
     Stop(&'static str),
+    /// SIGUSR1: reopen the findings file (logrotate).
+    Reopen,
     /// Nothing happened for [`IDLE_APPLY`]: apply pending changes, end cool-downs.
     Idle,
     /// A prepared signature change arrived (`None`: the reload thread ended).

@@ -45,6 +45,55 @@ pub struct Counters {
     /// While quarantined: until when, in milliseconds since the Unix epoch;
     /// 0 while active.
     pub quarantined_until_ms: AtomicU64,
+    /// Time per evaluated event.
+    pub evaluation: EvaluationTimes,
+}
+
+/// Upper bounds of the evaluation-time buckets, in microseconds.
+pub const EVALUATION_BUCKETS_US: [u64; 12] =
+    [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10_000];
+
+/// A histogram of time per evaluated event (a guest call of several events
+/// counts each at the call's average), for metrics.
+#[derive(Debug, Default)]
+pub struct EvaluationTimes {
+    /// Events at or under each bound of [`EVALUATION_BUCKETS_US`] (not
+    /// cumulative); the last slot counts the rest.
+    buckets: [AtomicU64; EVALUATION_BUCKETS_US.len() + 1],
+    sum_ns: AtomicU64,
+}
+
+impl EvaluationTimes {
+    /// Records `events` events evaluated in `elapsed` together.
+    pub fn record(&self, elapsed: Duration, events: u64) {
+        if events == 0 {
+            return;
+        }
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let each_us = nanos / events / 1000;
+        let slot = EVALUATION_BUCKETS_US
+            .iter()
+            .position(|&bound| each_us < bound)
+            .unwrap_or(EVALUATION_BUCKETS_US.len());
+        self.buckets[slot].fetch_add(events, Ordering::Relaxed);
+        self.sum_ns.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// `(sum in seconds, count, cumulative (bound in seconds, count))`, in
+    /// the shape Prometheus histograms take (the last bound is +Inf).
+    pub fn cumulative(&self) -> (f64, u64, Vec<(f64, u64)>) {
+        let mut total = 0;
+        let mut buckets = Vec::with_capacity(EVALUATION_BUCKETS_US.len() + 1);
+        for (slot, count) in self.buckets.iter().enumerate() {
+            total += count.load(Ordering::Relaxed);
+            let bound = EVALUATION_BUCKETS_US
+                .get(slot)
+                .map_or(f64::INFINITY, |&us| us as f64 / 1e6);
+            buckets.push((bound, total));
+        }
+        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        (sum, total, buckets)
+    }
 }
 
 /// A snapshot of [`Counters`].
@@ -231,8 +280,12 @@ impl Slot {
         }
         // Events count as evaluated once a call holding them returns (or
         // faults on them alone).
+        let started = Instant::now();
         match self.signature.on_events(chunk) {
             Ok(outcomes) => {
+                self.counters
+                    .evaluation
+                    .record(started.elapsed(), chunk.len() as u64);
                 Counters::add(&self.counters.events, chunk.len() as u64);
                 self.deliver(outcomes, offset, sink);
             }

@@ -24,6 +24,7 @@ use crate::engine::{Applied, Change, Counters, SignatureSet, SignatureStatus};
 use crate::sink::FindingWriter;
 use crate::sink::coverage::CoverageRecord;
 use crate::status::StatusBoard;
+use crate::telemetry::{Reload, Telemetry};
 use crate::wit::{Event, Signal};
 
 use output::Output;
@@ -138,6 +139,7 @@ pub struct Pipeline<W: Write + Send + 'static> {
     placement: HashMap<PathBuf, usize>,
     backpressure: Backpressure,
     drops: DropReport,
+    telemetry: Arc<Telemetry>,
 }
 
 impl<W: Write + Send + 'static> Pipeline<W> {
@@ -179,7 +181,20 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             placement: HashMap::new(),
             backpressure: options.backpressure,
             drops: DropReport::default(),
+            telemetry: Telemetry::new(),
         }
+    }
+
+    /// What this pipeline publishes for metrics (reloads, counts).
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// Publishes the counts for metrics (cheap: a few atomic stores).
+    pub fn publish_counts(&self) {
+        let mut counts = self.counts.clone();
+        counts.coverage_records = self.output.written().coverage_records;
+        self.telemetry.publish_counts(&counts);
     }
 
     /// Applies changes from `changes` before each event from now on.
@@ -229,6 +244,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 return;
             }
         };
+        let rejected = matches!(change, Change::Rejected { .. });
         let handle = &mut self.workers[worker];
         let mut set = lock(&handle.set);
         let applied = set.apply(change);
@@ -236,11 +252,13 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         drop(set);
         match applied {
             Applied::Loaded(new) => {
+                self.telemetry.count_reload(Reload::Loaded);
                 self.placement.insert(path, worker);
                 tracing::info!("loaded signature {}{}", identify(&new), signers(&new));
                 self.warn_unserved(&new);
             }
             Applied::Replaced { old, new } => {
+                self.telemetry.count_reload(Reload::Replaced);
                 tracing::info!(
                     "replaced signature {} with {}{}",
                     describe(&old),
@@ -250,6 +268,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 self.warn_unserved(&new);
             }
             Applied::Unloaded(old) => {
+                self.telemetry.count_reload(Reload::Unloaded);
                 self.placement.remove(&path);
                 tracing::info!("unloaded signature {}", describe(&old));
                 if self.placement.is_empty() {
@@ -261,6 +280,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             Applied::NotLoaded(path) => {
                 tracing::debug!("{} was not running; nothing to unload", path.display())
             }
+            Applied::Unchanged if rejected => self.telemetry.count_reload(Reload::Rejected),
             Applied::Unchanged => {}
         }
         self.workers[worker].refresh();
@@ -327,6 +347,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     /// detection someone meant to deploy is missing, or someone tried to
     /// slip in a module the trust policy refuses. The caller has logged it.
     pub fn report_rejected_module(&mut self, path: &Path, reason: &str) {
+        self.telemetry.count_reload(Reload::Rejected);
         self.output
             .write_record(&CoverageRecord::module_rejected(path, reason));
     }

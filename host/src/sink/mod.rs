@@ -1,7 +1,11 @@
 //! Where findings go: JSON lines in Tracee's finding format, or readable text.
 
 pub mod coverage;
+pub mod fanout;
+pub mod file;
+pub mod syslog;
 pub mod tracee_json;
+pub mod webhook;
 
 use std::io::{self, Write};
 
@@ -16,6 +20,65 @@ pub enum OutputFormat {
     Json,
     /// One readable line per finding.
     Text,
+}
+
+/// The finding outputs besides stdout (`sigbox run`).
+#[derive(Debug, Clone, Default)]
+pub struct OutputOptions {
+    /// A JSON-lines file with rotation (`--output-file`).
+    pub file: Option<file::FileOptions>,
+    /// An HTTP endpoint (`--webhook`).
+    pub webhook: Option<webhook::WebhookOptions>,
+    /// A syslog socket (`--syslog`, `--syslog-socket`).
+    pub syslog: Option<std::path::PathBuf>,
+}
+
+impl OutputOptions {
+    /// stdout plus every configured output, each with its counters
+    /// (returned, for metrics). `reopen` set makes the file output reopen
+    /// its file before its next record (SIGUSR1).
+    ///
+    /// # Errors
+    /// An output cannot be opened or started (the message names it).
+    pub fn open<W: Write>(
+        &self,
+        stdout: W,
+        reopen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> anyhow::Result<(
+        fanout::Fanout<W>,
+        Vec<std::sync::Arc<crate::telemetry::OutputCounters>>,
+    )> {
+        use crate::telemetry::OutputCounters;
+        let stdout_counters = OutputCounters::new("stdout");
+        let mut counters = vec![stdout_counters.clone()];
+        let mut outputs: Vec<Box<dyn fanout::LineOutput>> = Vec::new();
+        if let Some(options) = &self.file {
+            let c = OutputCounters::new("file");
+            outputs.push(Box::new(file::RotatingFile::open(
+                options.clone(),
+                reopen,
+                c.clone(),
+            )?));
+            counters.push(c);
+        }
+        if let Some(options) = &self.webhook {
+            let c = OutputCounters::new("webhook");
+            outputs.push(Box::new(webhook::Webhook::start(
+                options.clone(),
+                c.clone(),
+            )?));
+            counters.push(c);
+        }
+        if let Some(path) = &self.syslog {
+            let c = OutputCounters::new("syslog");
+            outputs.push(Box::new(syslog::Syslog::connect(path.clone(), c.clone())?));
+            counters.push(c);
+        }
+        Ok((
+            fanout::Fanout::new(stdout, stdout_counters, outputs),
+            counters,
+        ))
+    }
 }
 
 /// Writes findings to a stream (normally stdout).

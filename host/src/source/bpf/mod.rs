@@ -438,6 +438,31 @@ impl ExecCollector {
         })
     }
 
+    /// A second handle on the kernel's drop counter, for reading it from
+    /// another thread (the metrics endpoint reads it at scrape time).
+    ///
+    /// # Errors
+    /// The map's descriptor cannot be duplicated.
+    pub fn drops_reader(&self) -> Result<impl Fn() -> u64 + Send + Sync + 'static, MapError> {
+        use aya::maps::IterableMap;
+        use std::os::fd::AsFd;
+        let fd = self
+            .drops
+            .map()
+            .fd()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|io_error| {
+                MapError::SyscallError(aya::sys::SyscallError {
+                    call: "dup",
+                    io_error,
+                })
+            })?;
+        let drops: Array<MapData, u64> =
+            Array::try_from(aya::maps::Map::Array(MapData::from_fd(fd)?))?;
+        Ok(move || drops.get(&0, 0).unwrap_or(0))
+    }
+
     /// Records skipped because they were malformed, since start.
     pub fn bad_records(&self) -> u64 {
         self.bad_records

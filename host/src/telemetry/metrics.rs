@@ -1,0 +1,275 @@
+//! Prometheus metrics, read at scrape time from [`Telemetry`] and the
+//! status board (so they cost nothing between scrapes), and the health
+//! verdict.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use super::{Reload, Telemetry, lock};
+use crate::status::StatusBoard;
+
+/// Everything `/metrics` and `/healthz` read.
+#[derive(Clone)]
+pub struct Metrics {
+    telemetry: Arc<Telemetry>,
+    board: StatusBoard,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// Metrics of `telemetry` and the signatures on `board`.
+    pub fn new(telemetry: Arc<Telemetry>, board: StatusBoard) -> Self {
+        Self { telemetry, board }
+    }
+
+    /// The text exposition (OpenMetrics) of every metric.
+    ///
+    /// # Errors
+    /// Formatting failed (it does not, writing to a String).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut registry = Registry::with_prefix("sigbox");
+        registry.register_collector(Box::new(self.clone()));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry)?;
+        Ok(text)
+    }
+
+    /// `Ok(summary)` while the event source is alive and at least one
+    /// signature is active (loaded, not quarantined); `Err(reason)` otherwise.
+    ///
+    /// # Errors
+    /// The reason the daemon is not healthy.
+    pub fn health(&self) -> Result<String, String> {
+        if let Some(problem) = self.telemetry.source_problem() {
+            return Err(problem);
+        }
+        let signatures = self.board.active();
+        let active = signatures
+            .iter()
+            .filter(|s| !s.counters.snapshot().quarantined)
+            .count();
+        if active == 0 {
+            return Err(if signatures.is_empty() {
+                "no signature is loaded: nothing is being detected".to_owned()
+            } else {
+                format!(
+                    "all {} loaded signatures are quarantined: nothing is being detected",
+                    signatures.len()
+                )
+            });
+        }
+        Ok(format!(
+            "ok: event source alive, {active} of {} signatures active",
+            signatures.len()
+        ))
+    }
+}
+
+/// Which counter of a signature's stats a metric reports.
+type StatPick = fn(&crate::engine::SignatureStats) -> u64;
+
+/// Encodes one metric family without labels.
+fn single(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: &impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
+    let family = encoder.encode_descriptor(name, help, None, metric.metric_type())?;
+    metric.encode(family)
+}
+
+impl Collector for Metrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let t = &self.telemetry;
+        let count = |c: &std::sync::atomic::AtomicU64| ConstCounter::new(c.load(Ordering::Relaxed));
+
+        let mut info = encoder.encode_descriptor(
+            "build",
+            "The sigbox build: its version and the contract versions it serves.",
+            None,
+            MetricType::Info,
+        )?;
+        info.encode_info(&[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("contracts", "0.1,0.2"),
+        ])?;
+
+        single(
+            &mut encoder,
+            "records",
+            "Input records read (ring-buffer records live).",
+            &count(&t.records),
+        )?;
+        single(
+            &mut encoder,
+            "events",
+            "Events dispatched to signatures.",
+            &count(&t.events),
+        )?;
+        single(
+            &mut encoder,
+            "bad_records",
+            "Records that could not be turned into events.",
+            &count(&t.bad_records),
+        )?;
+        single(
+            &mut encoder,
+            "queue_drops",
+            "Events dropped because a dispatch worker's queue was full.",
+            &count(&t.queue_drops),
+        )?;
+        single(
+            &mut encoder,
+            "coverage_records",
+            "Coverage records written to the findings stream.",
+            &count(&t.coverage_records),
+        )?;
+        if let Some(read) = lock(&t.kernel_drops).as_ref() {
+            single(
+                &mut encoder,
+                "kernel_drops",
+                "Exec events the kernel dropped because the ring buffer was full (read from the BPF map).",
+                &ConstCounter::new(read()),
+            )?;
+        }
+
+        let mut reloads = encoder.encode_descriptor(
+            "reloads",
+            "Signature file changes, by result.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (reload, counter) in Reload::ALL.iter().zip(&t.reloads) {
+            count(counter).encode(reloads.encode_family(&[("result", reload.label())])?)?;
+        }
+
+        let outputs = lock(&t.outputs).clone();
+        for (name, help, pick) in [
+            ("output_sent", "Records delivered, per finding output.", 0),
+            (
+                "output_dropped",
+                "Records given up on (full queue, retries exhausted), per output.",
+                1,
+            ),
+            ("output_retries", "Deliveries retried, per output.", 2),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for output in &outputs {
+                let value = match pick {
+                    0 => &output.sent,
+                    1 => &output.dropped,
+                    _ => &output.retries,
+                };
+                count(value).encode(family.encode_family(&[("output", output.name)])?)?;
+            }
+        }
+
+        self.encode_signatures(&mut encoder)
+    }
+}
+
+impl Metrics {
+    fn encode_signatures(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let signatures = self.board.active();
+        let mut info = encoder.encode_descriptor(
+            "signature",
+            "A loaded signature: its id, version, module digest, file and signers.",
+            None,
+            MetricType::Info,
+        )?;
+        for s in &signatures {
+            info.encode_info(&[
+                ("id", s.info.metadata.id.clone()),
+                ("version", s.info.metadata.version.clone()),
+                ("sha256", s.info.sha256.clone()),
+                ("file", s.info.path.to_string_lossy().into_owned()),
+                ("signed_by", s.info.signed_by.join(",")),
+            ])?;
+        }
+        let stats: Vec<_> = signatures
+            .iter()
+            .map(|s| (s.info.metadata.id.as_str(), s.counters.snapshot()))
+            .collect();
+        let counters: [(&str, &str, StatPick); 4] = [
+            (
+                "signature_events",
+                "Events evaluated, per signature.",
+                |s| s.events,
+            ),
+            ("signature_findings", "Findings, per signature.", |s| {
+                s.findings
+            }),
+            (
+                "signature_missed_events",
+                "Selected events not evaluated while quarantined, per signature.",
+                |s| s.missed_events,
+            ),
+            (
+                "signature_dropped_events",
+                "Events dropped because the signature's worker fell behind, per signature.",
+                |s| s.dropped_events,
+            ),
+        ];
+        for (name, help, pick) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (id, stat) in &stats {
+                ConstCounter::new(pick(stat)).encode(family.encode_family(&[("id", *id)])?)?;
+            }
+        }
+        let mut errors = encoder.encode_descriptor(
+            "signature_errors",
+            "Events a signature failed on, per signature and kind: returned (an error it returned), trap, limit.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (id, stat) in &stats {
+            let returned = stat.errors.saturating_sub(stat.traps + stat.limit_hits);
+            for (kind, value) in [
+                ("returned", returned),
+                ("trap", stat.traps),
+                ("limit", stat.limit_hits),
+            ] {
+                ConstCounter::new(value)
+                    .encode(errors.encode_family(&[("id", *id), ("kind", kind)])?)?;
+            }
+        }
+        let mut quarantined = encoder.encode_descriptor(
+            "signature_quarantined",
+            "1 while a signature is quarantined (it sees no events), else 0.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (id, stat) in &stats {
+            ConstGauge::new(i64::from(stat.quarantined))
+                .encode(quarantined.encode_family(&[("id", *id)])?)?;
+        }
+        let mut seconds = encoder.encode_descriptor(
+            "signature_evaluation_seconds",
+            "Time per evaluated event, per signature (microsecond buckets).",
+            None,
+            MetricType::Histogram,
+        )?;
+        for s in &signatures {
+            let (sum, total, buckets) = s.counters.evaluation.cumulative();
+            seconds
+                .encode_family(&[("id", s.info.metadata.id.as_str())])?
+                .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                    sum, total, &buckets, None,
+                )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,171 @@
+//! What a fleet reads off a running daemon: Prometheus metrics and a health
+//! check on one small HTTP listener (`--listen`), started after privileges
+//! are dropped.
+//!
+//! [`Telemetry`] is what the daemon's parts publish into (counts, the
+//! source's heartbeat, outputs' counters); [`metrics`] turns it and the
+//! status board into metrics at scrape time; [`server`] answers HTTP.
+
+pub mod metrics;
+pub mod server;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::engine::unix_ms;
+use crate::pipeline::StreamCounts;
+
+/// Where metrics and health are served unless `--listen` says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9479";
+
+/// How long the event source may stay silent (no events, no idle tick)
+/// before `/healthz` calls it dead.
+pub const SOURCE_SILENCE: Duration = Duration::from_secs(10);
+
+/// Counts and state the daemon's parts publish for scraping.
+#[derive(Default)]
+pub struct Telemetry {
+    records: AtomicU64,
+    events: AtomicU64,
+    bad_records: AtomicU64,
+    queue_drops: AtomicU64,
+    coverage_records: AtomicU64,
+    /// When the event source last proved alive (ms since the epoch; 0: never).
+    heartbeat_ms: AtomicU64,
+    /// The source has ended (input finished, or the daemon is stopping).
+    source_ended: AtomicBool,
+    kernel_drops: Mutex<Option<KernelDropsReader>>,
+    reloads: [AtomicU64; Reload::ALL.len()],
+    outputs: Mutex<Vec<Arc<OutputCounters>>>,
+}
+
+/// Reads the kernel's drop counter (the BPF map) at scrape time.
+pub type KernelDropsReader = Box<dyn Fn() -> u64 + Send + Sync>;
+
+/// What happened to a signature file, for `sigbox_reloads_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// A new signature runs.
+    Loaded,
+    /// A new version replaced the running one.
+    Replaced,
+    /// A signature stopped (its file went away).
+    Unloaded,
+    /// A file was rejected (invalid, refused by the trust policy, a
+    /// duplicate id); a running version stays.
+    Rejected,
+}
+
+impl Reload {
+    const ALL: [Reload; 4] = [Self::Loaded, Self::Replaced, Self::Unloaded, Self::Rejected];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Loaded => "loaded",
+            Self::Replaced => "replaced",
+            Self::Unloaded => "unloaded",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// One finding output's counters.
+#[derive(Debug, Default)]
+pub struct OutputCounters {
+    /// `stdout`, `file`, `webhook`, `syslog`.
+    pub name: &'static str,
+    /// Records (findings and coverage records) delivered.
+    pub sent: AtomicU64,
+    /// Records given up on: queue full, retries exhausted, rejected.
+    pub dropped: AtomicU64,
+    /// Deliveries retried (webhook).
+    pub retries: AtomicU64,
+}
+
+impl OutputCounters {
+    /// Counters for output `name`.
+    pub fn new(name: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            ..Self::default()
+        })
+    }
+
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Telemetry {
+    /// Fresh, shared.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Publishes the pipeline's counts (the dispatch thread owns them).
+    pub fn publish_counts(&self, counts: &StreamCounts) {
+        self.records.store(counts.records, Ordering::Relaxed);
+        self.events.store(counts.events, Ordering::Relaxed);
+        self.bad_records
+            .store(counts.bad_records, Ordering::Relaxed);
+        self.queue_drops
+            .store(counts.queue_drops, Ordering::Relaxed);
+        self.coverage_records
+            .store(counts.coverage_records, Ordering::Relaxed);
+    }
+
+    /// The event source is alive now (called on every wake of its loop).
+    pub fn heartbeat(&self) {
+        self.heartbeat_ms
+            .store(unix_ms(std::time::SystemTime::now()), Ordering::Relaxed);
+    }
+
+    /// The event source has ended.
+    pub fn source_ended(&self) {
+        self.source_ended.store(true, Ordering::Relaxed);
+    }
+
+    /// How to read the kernel's drop counter at scrape time.
+    pub fn set_kernel_drops(&self, reader: KernelDropsReader) {
+        *lock(&self.kernel_drops) = Some(reader);
+    }
+
+    /// Counts one signature-file change.
+    pub fn count_reload(&self, reload: Reload) {
+        let slot = Reload::ALL
+            .iter()
+            .position(|r| *r == reload)
+            .expect("every reload kind is listed");
+        self.reloads[slot].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Registers an output's counters.
+    pub fn add_output(&self, counters: Arc<OutputCounters>) {
+        lock(&self.outputs).push(counters);
+    }
+
+    /// Why the source is not alive, if it is not.
+    fn source_problem(&self) -> Option<String> {
+        if self.source_ended.load(Ordering::Relaxed) {
+            return Some("the event source has ended".into());
+        }
+        let last = self.heartbeat_ms.load(Ordering::Relaxed);
+        if last == 0 {
+            return Some("the event source has not started".into());
+        }
+        let silent_ms = unix_ms(std::time::SystemTime::now()).saturating_sub(last);
+        (silent_ms > SOURCE_SILENCE.as_millis() as u64).then(|| {
+            format!(
+                "the event source has been silent for {:.1} s (limit {} s)",
+                silent_ms as f64 / 1000.0,
+                SOURCE_SILENCE.as_secs()
+            )
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
