@@ -5,6 +5,8 @@
 #   make run      the above, then run the daemon on the default signatures
 #   make test     the above, then every test (unit, guest, end-to-end, lints)
 #   make bench    benchmarks
+#   make install  the above, then install binary, systemd unit, default
+#                 signatures and a trust policy (PREFIX, DESTDIR honoured)
 #
 # The host builds with the machine's rustup toolchain; signatures build for
 # wasm32-wasip2 (see guest-signatures/build.sh and docs in README.md).
@@ -19,13 +21,14 @@ DEV_KEY    := target/dev-key/sigbox-dev
 DEV_TRUST  := target/dev-trust.toml
 # Debian packages the build needs: the wasm32-wasip2 std sources and libc for
 # guests (rustc-web/cargo-web/rust-web-src/wasi-libc, lld-22 for wasm-ld), clang/libbpf/bpftool for eBPF,
-# OpenSSL for registry TLS, and the CNCF distribution registry the OCI tests run.
-DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry
+# OpenSSL for registry TLS, and the real servers the tests start on loopback:
+# the CNCF distribution registry and Prometheus.
+DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry prometheus
 WASM_COMPONENT_LD_VERSION := 0.5.31
 # Python signatures are built with componentize-py (from PyPI).
 COMPONENTIZE_PY_VERSION := 0.25.1
 
-.PHONY: all deps host guests sign run replay-sample test test-unit test-guests test-e2e lint bench
+.PHONY: all deps host guests sign install install-files run replay-sample test test-unit test-guests test-e2e lint bench
 
 all: host guests sign
 
@@ -65,6 +68,35 @@ sign: host guests
 	@for module in $(SIGNATURES)/*.wasm target/signatures-test/*.wasm; do \
 	  $(SIGBOX) sign --key $(DEV_KEY).key $$module >/dev/null || exit 1; done
 	@echo "signed target/signatures and target/signatures-test with $(DEV_KEY).key (trusted by $(DEV_TRUST))"
+
+# Where `make install` puts things: the binary and docs under PREFIX; the
+# unit, config and trust policy under /etc; signatures in the state directory
+# the unit watches. DESTDIR stages the whole tree elsewhere (packaging, tests).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+install: all install-files
+
+# The installed trust policy trusts this machine's development key (the one
+# `make` signed the default signatures with); an existing policy or env
+# file is never overwritten. For a fleet, list your own keys (README,
+# "Shipping signatures").
+install-files:
+	install -D -m 0755 $(SIGBOX) $(DESTDIR)$(PREFIX)/bin/sigbox
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sigbox/README.md
+	install -d -m 0755 $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/sigbox/keys $(DESTDIR)/var/lib/sigbox/signatures
+	sed 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/sigbox.service > $(DESTDIR)/etc/systemd/system/sigbox.service
+	install -m 0644 $(SIGNATURES)/*.wasm $(DESTDIR)/var/lib/sigbox/signatures/
+	install -m 0644 $(DEV_KEY).pub $(DESTDIR)/etc/sigbox/keys/
+	@[ -e $(DESTDIR)/etc/sigbox/sigbox.env ] || install -m 0644 deploy/systemd/sigbox.env $(DESTDIR)/etc/sigbox/sigbox.env
+	@[ -e $(DESTDIR)/etc/sigbox/trust.toml ] || printf '%s\n' \
+	  '# Installed by make install: trusts the development key of the machine that built' \
+	  '# these signatures. List your own keys for a fleet (README, "Shipping signatures").' \
+	  '[[key]]' 'name = "development key (make)"' 'public_key = "keys/sigbox-dev.pub"' \
+	  > $(DESTDIR)/etc/sigbox/trust.toml
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload && \
+	  echo "installed; start it with: systemctl enable --now sigbox"; \
+	 else echo "installed under $(DESTDIR)/ (systemd is not running here: start $(PREFIX)/bin/sigbox as the unit's ExecStart says)"; fi
 
 # The live daemon needs root (or CAP_BPF + CAP_PERFMON) to load its eBPF programs.
 run: all

@@ -268,14 +268,28 @@ impl Daemon {
         (daemon, stdin.expect("stdin was piped"))
     }
 
+    /// Like [`Daemon::start`], for a command built by the caller (another
+    /// binary, such as an installed copy, or its own environment).
+    pub fn start_command(command: Command, ready: &str) -> Self {
+        Self::spawn(command, ready, std::process::Stdio::null()).0
+    }
+
     fn start_with_stdin(
         args: &[&str],
         ready: &str,
         stdin: std::process::Stdio,
     ) -> (Self, Option<std::process::ChildStdin>) {
+        Self::spawn(sigbox_command(args), ready, stdin)
+    }
+
+    fn spawn(
+        mut command: Command,
+        ready: &str,
+        stdin: std::process::Stdio,
+    ) -> (Self, Option<std::process::ChildStdin>) {
         use std::io::BufRead;
         use std::process::Stdio;
-        let mut child = sigbox_command(args)
+        let mut child = command
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -401,6 +415,42 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (the kernel picks it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding a free port")
+        .port()
+}
+
+/// `GET path` from `address` (HTTP/1.0): the status code and the body.
+pub fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// The value of the sample `name{labels}` (labels as written, in order)
+/// in a Prometheus text exposition.
+pub fn metric(exposition: &str, sample: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        line.strip_prefix(sample)?
+            .strip_prefix(' ')?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// Hex sha256 of `bytes` (what sigbox logs and lists for each module).

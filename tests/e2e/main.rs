@@ -11,6 +11,7 @@ mod inspect;
 mod integrity;
 mod live;
 mod live_sandbox;
+mod operations;
 mod pack;
 mod pack_live;
 mod registry;

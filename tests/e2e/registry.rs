@@ -2,8 +2,6 @@
 //! Debian's `docker-registry` (the CNCF distribution registry), started on
 //! 127.0.0.1 with its storage in a temporary directory.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,13 +18,7 @@ struct Registry {
 impl Registry {
     fn start() -> Self {
         let dir = temp_dir("registry");
-        // A free port: the kernel picks one, the registry takes it over.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
+        let address = format!("127.0.0.1:{}", sigbox_e2e::free_port());
         let config = dir.join("config.yml");
         std::fs::write(
             &config,
@@ -62,17 +54,7 @@ impl Registry {
 
     /// Whether `GET /v2/` answers 200.
     fn answers(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(&self.address) else {
-            return false;
-        };
-        let request = format!("GET /v2/ HTTP/1.0\r\nHost: {}\r\n\r\n", self.address);
-        let mut response = String::new();
-        stream.write_all(request.as_bytes()).is_ok()
-            && stream.read_to_string(&mut response).is_ok()
-            && response
-                .lines()
-                .next()
-                .is_some_and(|status| status.split(' ').nth(1) == Some("200"))
+        sigbox_e2e::http_get(&self.address, "/v2/").is_some_and(|(status, _)| status == 200)
     }
 
     fn reference(&self, path: &str) -> String {

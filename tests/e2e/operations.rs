@@ -1,0 +1,615 @@
+//! Running sigbox as a fleet does, through real parts: the systemd unit
+//! (checked by `systemd-analyze`, and its ExecStart run as written after
+//! `make install`), a real Prometheus scraping `/metrics`, `/healthz`, a
+//! webhook receiver that fails, recovers and stalls, and the findings file
+//! rotated under a burst.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sigbox_e2e::{
+    Daemon, free_port, http_get, is_root, metric, repo_root, signatures_with, temp_dir,
+};
+
+use crate::live::{READY, run_as, start_live_with};
+
+/// Waits until `condition` holds, up to `timeout`; false if it never did.
+fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    condition()
+}
+
+/// `/metrics` of the daemon at `address`.
+fn scrape(address: &str) -> String {
+    match http_get(address, "/metrics") {
+        Some((200, body)) => body,
+        other => panic!("GET /metrics on {address}: {other:?}"),
+    }
+}
+
+/// A web server (a shell named nginx) starting a shell: one TRC-1016
+/// finding for the returned pid.
+fn web_server_shell() -> u32 {
+    run_as("nginx", "exec /bin/sh -c true")
+}
+
+/// A real Prometheus server on loopback scraping `target` every second.
+struct Prometheus {
+    child: Child,
+    address: String,
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Self {
+        let dir = temp_dir("prometheus");
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  \
+                 - job_name: sigbox\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={address}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .expect("starting prometheus (Debian package prometheus; `make` installs it)");
+        let prometheus = Self { child, address };
+        assert!(
+            eventually(Duration::from_secs(60), || {
+                http_get(&prometheus.address, "/-/ready").is_some_and(|(status, _)| status == 200)
+            }),
+            "prometheus did not start: {}",
+            std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+        );
+        prometheus
+    }
+
+    /// The value of the instant query `query` (one series), if any.
+    fn query(&self, query: &str) -> Option<f64> {
+        let encoded: String = query
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let (status, body) = http_get(&self.address, &format!("/api/v1/query?query={encoded}"))?;
+        if status != 200 {
+            return None;
+        }
+        let answer: Value = serde_json::from_str(&body).ok()?;
+        answer["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the webhook receiver answers a request.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Status(u16),
+    /// Read the request, never answer (the connection stays open).
+    Stall,
+}
+
+/// An HTTP receiver on loopback answering requests in `script` order (the
+/// last answer repeats), recording the bodies it answered 200 to.
+struct Receiver {
+    address: String,
+    bodies: Arc<Mutex<Vec<String>>>,
+    requests: Arc<Mutex<usize>>,
+}
+
+impl Receiver {
+    fn start(script: Vec<Answer>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(Mutex::new(0));
+        let (seen, count) = (bodies.clone(), requests.clone());
+        std::thread::spawn(move || {
+            let mut stalled = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(body) = read_request(&mut stream) else {
+                    continue;
+                };
+                let n = {
+                    let mut count = count.lock().unwrap();
+                    *count += 1;
+                    *count - 1
+                };
+                match script[n.min(script.len() - 1)] {
+                    Answer::Status(status) => {
+                        if status == 200 {
+                            seen.lock().unwrap().push(body);
+                        }
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                    }
+                    Answer::Stall => stalled.push(stream),
+                }
+            }
+        });
+        Self {
+            address,
+            bodies,
+            requests,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/findings", self.address)
+    }
+}
+
+/// Reads one request and returns its body.
+fn read_request(stream: &mut std::net::TcpStream) -> Option<String> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let header_end = loop {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let headers = String::from_utf8_lossy(&data[..header_end]).to_lowercase();
+    let length: usize = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while data.len() < header_end + length {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    Some(String::from_utf8_lossy(&data[header_end..header_end + length]).into_owned())
+}
+
+#[test]
+fn the_systemd_unit_verifies_and_stays_hardened() {
+    let dir = temp_dir("unit");
+    let installed = install(&dir);
+    // `systemd-analyze verify` checks that ExecStart's binary exists: point
+    // a copy of the unit at the staged one.
+    let staged = dir.join("verify/sigbox.service");
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    let unit =
+        std::fs::read_to_string(installed.join("etc/systemd/system/sigbox.service")).unwrap();
+    std::fs::write(
+        &staged,
+        unit.replace(
+            "/usr/local/",
+            &format!("{}/usr/local/", installed.display()),
+        ),
+    )
+    .unwrap();
+    let verify = Command::new("systemd-analyze")
+        .args(["verify", staged.to_str().unwrap()])
+        .output()
+        .expect("running systemd-analyze");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // Exposure 3.0 ("OK") today; a change that weakens the sandbox past 3.5 fails.
+    let security = Command::new("systemd-analyze")
+        .args([
+            "security",
+            "--offline=true",
+            "--threshold=35",
+            staged.to_str().unwrap(),
+        ])
+        .output()
+        .expect("running systemd-analyze");
+    let report = String::from_utf8_lossy(&security.stdout);
+    assert!(security.status.success(), "{report}");
+    assert!(
+        report.contains("Overall exposure level for sigbox.service: 3."),
+        "{report}"
+    );
+}
+
+/// `make install-files DESTDIR=dir/root` (what `make install` does after
+/// building); returns the staged root.
+fn install(dir: &Path) -> PathBuf {
+    let root = dir.join("root");
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(repo_root())
+        .arg("--no-print-directory")
+        .arg("install-files")
+        .arg(format!("DESTDIR={}", root.display()))
+        .output()
+        .expect("running make");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root
+}
+
+/// The issue's end-to-end path: `make install`, the daemon started exactly
+/// as the unit's ExecStart says (systemd is not PID 1 here; paths are
+/// staged under DESTDIR), a web server spawning a shell, and the finding in
+/// the findings file, at the webhook, and as a counter in a real
+/// Prometheus.
+#[test]
+fn the_installed_unit_delivers_a_finding_to_file_webhook_and_prometheus() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    let dir = temp_dir("installed");
+    let root = install(&dir);
+    let receiver = Receiver::start(vec![Answer::Status(200)]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        root.join("etc/sigbox/sigbox.env"),
+        format!(
+            "SIGBOX_OPTIONS=--webhook {} --listen {listen}\n",
+            receiver.url()
+        ),
+    )
+    .unwrap();
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/sigbox.service")).unwrap();
+    let (program, args, environment) = exec_start(&unit, &root);
+    // What systemd would create: StateDirectory, CacheDirectory (0700),
+    // LogsDirectory, RuntimeDirectory.
+    for (path, mode) in [
+        ("var/lib/sigbox", 0o755),
+        ("var/cache/sigbox", 0o700),
+        ("var/log/sigbox", 0o755),
+        ("run/sigbox", 0o755),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(root.join(path)).unwrap();
+        std::fs::set_permissions(root.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let mut command = Command::new(&program);
+    command.args(&args).env_clear().env("RUST_LOG", "info");
+    for (name, value) in environment {
+        command.env(name, value);
+    }
+    let daemon = Daemon::start_command(command, READY);
+    let prometheus = Prometheus::start(&listen);
+
+    let pid = web_server_shell();
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+            !crate::pack_live::findings(lines, "TRC-1016", pid).is_empty()
+        }),
+        "no finding on stdout: {}",
+        daemon.stderr_text()
+    );
+    let file = root.join("var/log/sigbox/findings.jsonl");
+    assert!(
+        eventually(Duration::from_secs(30), || std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains(&format!("\"hostProcessId\":{pid},"))),
+        "not in {}",
+        file.display()
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || receiver
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|b| b.contains(&format!("\"hostProcessId\":{pid},")))),
+        "not at the webhook: {}",
+        daemon.stderr_text()
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || prometheus
+            .query("up{job=\"sigbox\"}")
+            == Some(1.0)),
+        "prometheus never scraped sigbox"
+    );
+    assert!(
+        eventually(Duration::from_secs(60), || prometheus
+            .query("sigbox_signature_findings_total{id=\"TRC-1016\"}")
+            .is_some_and(|v| v >= 1.0)),
+        "no finding counter in prometheus: {}",
+        scrape(&listen)
+    );
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// The unit's ExecStart with `$SIGBOX_OPTIONS` from its EnvironmentFile
+/// expanded and every installed path staged under `root`; the program, its
+/// arguments and the unit's environment.
+fn exec_start(unit: &str, root: &Path) -> (PathBuf, Vec<String>, Vec<(String, String)>) {
+    let stage = |word: &str| -> String {
+        let installed = ["/usr/local/", "/etc/sigbox/", "/var/", "/run/sigbox/"];
+        if installed.iter().any(|p| word.starts_with(p)) {
+            format!("{}{word}", root.display())
+        } else {
+            word.to_owned()
+        }
+    };
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the unit"))
+            .trim()
+            .to_owned()
+    };
+    let env_file = stage(value("EnvironmentFile=").trim_start_matches('-'));
+    let options = std::fs::read_to_string(&env_file)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("SIGBOX_OPTIONS=").map(str::to_owned))
+        .unwrap_or_default();
+    let mut words = Vec::new();
+    for word in value("ExecStart=").split_whitespace() {
+        if word == "$SIGBOX_OPTIONS" {
+            words.extend(options.split_whitespace().map(str::to_owned));
+        } else {
+            words.push(stage(word));
+        }
+    }
+    let (name, setting) = value("Environment=")
+        .split_once('=')
+        .map(|(n, v)| (n.to_owned(), stage(v)))
+        .unwrap();
+    let program = PathBuf::from(words.remove(0));
+    (program, words, vec![(name, setting)])
+}
+
+#[test]
+fn healthz_is_503_with_the_reason_until_a_signature_is_active() {
+    let dir = temp_dir("healthz");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let Some((daemon, _)) = start_live_with(&dir, &["--listen", &listen]) else {
+        return;
+    };
+    let (status, body) = http_get(&listen, "/healthz").unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("no signature is loaded"), "{body}");
+    std::fs::copy(sigbox_e2e::module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    assert!(
+        eventually(Duration::from_secs(120), || http_get(&listen, "/healthz")
+            .is_some_and(|(status, _)| status == 200)),
+        "{}",
+        daemon.stderr_text()
+    );
+    let (_, body) = http_get(&listen, "/healthz").unwrap();
+    assert!(body.contains("1 of 1 signatures active"), "{body}");
+    let (status, _) = http_get(&listen, "/nothing").unwrap();
+    assert_eq!(status, 404);
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// A receiver that answers 500, then 200, then stalls: the retry is
+/// counted and the finding delivered; then, stalled, the bounded queue
+/// fills and findings there are dropped and counted, while stdout (event
+/// collection) keeps up.
+#[test]
+fn webhook_retries_and_drops_are_counted_and_never_slow_collection() {
+    let dir = signatures_with("webhook", &["trc-1016"]);
+    let receiver = Receiver::start(vec![
+        Answer::Status(500),
+        Answer::Status(200),
+        Answer::Stall,
+    ]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let url = receiver.url();
+    let Some((daemon, _)) = start_live_with(
+        &dir,
+        &[
+            "--listen",
+            &listen,
+            "--webhook",
+            &url,
+            "--webhook-batch",
+            "1",
+            "--webhook-queue",
+            "2",
+            "--webhook-timeout-ms",
+            "500",
+            "--webhook-retries",
+            "1",
+        ],
+    ) else {
+        return;
+    };
+    let first = web_server_shell();
+    assert!(
+        eventually(Duration::from_secs(60), || receiver
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|b| b.contains(&format!("\"hostProcessId\":{first},")))),
+        "not delivered after a 500: {}",
+        daemon.stderr_text()
+    );
+    let body = receiver.bodies.lock().unwrap()[0].clone();
+    let batch: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(batch.as_array().map(Vec::len), Some(1), "{body}");
+    let metrics = scrape(&listen);
+    assert!(
+        metric(&metrics, "sigbox_output_retries_total{output=\"webhook\"}") >= Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "sigbox_output_sent_total{output=\"webhook\"}"),
+        Some(1.0),
+        "{metrics}"
+    );
+
+    // Stalled from now on: 8 more findings; at most one in flight and two
+    // queued, the rest dropped.
+    let pids: Vec<u32> = (0..8).map(|_| web_server_shell()).collect();
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(30), |lines| pids
+            .iter()
+            .all(|&pid| !crate::pack_live::findings(lines, "TRC-1016", pid).is_empty())),
+        "stdout fell behind a stalled webhook: {}",
+        daemon.stderr_text()
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || metric(
+            &scrape(&listen),
+            "sigbox_output_dropped_total{output=\"webhook\"}"
+        ) >= Some(5.0)),
+        "{}",
+        scrape(&listen)
+    );
+    assert!(*receiver.requests.lock().unwrap() >= 3);
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("its queue of 2 records is full"),
+        "{}",
+        stopped.stderr
+    );
+}
+
+/// A burst of findings across a size rotation: every finding is in the
+/// file or its rotated predecessor exactly once, each a whole JSON line;
+/// SIGUSR1 after logrotate's rename starts a new file.
+#[test]
+fn the_findings_file_rotates_under_a_burst_without_losing_or_splitting_a_finding() {
+    let dir = signatures_with("rotate", &["trc-1016"]);
+    let out = temp_dir("rotate-out");
+    let file = out.join("findings.jsonl");
+    let Some((daemon, _)) = start_live_with(
+        &dir,
+        &[
+            "--output-file",
+            file.to_str().unwrap(),
+            "--output-file-max-mib",
+            "1",
+            "--output-file-keep",
+            "3",
+        ],
+    ) else {
+        return;
+    };
+    // About 2.4 KB per finding: 600 findings make about 1.4 MiB.
+    let bin = temp_dir("rotate-bin");
+    let nginx = bin.join("nginx");
+    std::fs::copy("/bin/sh", &nginx).unwrap();
+    let script = format!(
+        "for i in $(seq 600); do {} -c 'exec /bin/sh -c :'; done",
+        nginx.display()
+    );
+    let mut burst = crate::live::spawn_fresh_copy(Command::new("/bin/sh").args(["-c", &script]));
+    let parent = burst.id();
+    assert!(burst.wait().unwrap().success());
+    // The burst's findings: every nginx it started is a child of the loop.
+    let of_burst = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| {
+                serde_json::from_str::<Value>(l).is_ok_and(|f| f["hostParentProcessId"] == parent)
+            })
+            .cloned()
+            .collect()
+    };
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(120), |lines| of_burst(lines).len()
+            >= 600),
+        "{} burst findings on stdout: {}",
+        of_burst(&daemon.stdout_lines()).len(),
+        daemon.stderr_text()
+    );
+    let on_stdout = of_burst(&daemon.stdout_lines());
+    assert_eq!(on_stdout.len(), 600);
+    let in_files = || -> Vec<String> {
+        let mut lines = Vec::new();
+        for name in [
+            "findings.jsonl.3",
+            "findings.jsonl.2",
+            "findings.jsonl.1",
+            "findings.jsonl",
+        ] {
+            if let Ok(text) = std::fs::read_to_string(out.join(name)) {
+                assert!(
+                    text.is_empty() || text.ends_with('\n'),
+                    "{name} ends mid-line"
+                );
+                for line in text.lines() {
+                    serde_json::from_str::<Value>(line)
+                        .unwrap_or_else(|e| panic!("split or broken line in {name}: {e}: {line}"));
+                    lines.push(line.to_owned());
+                }
+            }
+        }
+        lines
+    };
+    assert!(eventually(
+        Duration::from_secs(30),
+        || of_burst(&in_files()).len() >= 600
+    ));
+    assert!(
+        out.join("findings.jsonl.1").exists(),
+        "no rotation happened"
+    );
+    assert!(std::fs::metadata(&file).unwrap().len() <= 1 << 20);
+    assert_eq!(
+        of_burst(&in_files()),
+        on_stdout,
+        "the files hold each finding once, whole, in order"
+    );
+
+    // logrotate: rename, SIGUSR1, and the next finding goes to a new file.
+    std::fs::rename(&file, out.join("rotated-away")).unwrap();
+    daemon.signal("USR1");
+    assert!(daemon.wait_for_stderr(Duration::from_secs(30), "SIGUSR1"));
+    let pid = web_server_shell();
+    assert!(
+        eventually(Duration::from_secs(30), || std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains(&format!("\"hostProcessId\":{pid},"))),
+        "{}",
+        daemon.stderr_text()
+    );
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
