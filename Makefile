@@ -7,6 +7,7 @@
 #   make bench    benchmarks
 #   make install  the above, then install binary, systemd unit, default
 #                 signatures and a trust policy (PREFIX, DESTDIR honoured)
+#   make image    the container image (podman), IMAGE=localhost/sigbox:dev
 #
 # The host builds with the machine's rustup toolchain; signatures build for
 # wasm32-wasip2 (see guest-signatures/build.sh and docs in README.md).
@@ -22,13 +23,14 @@ DEV_TRUST  := target/dev-trust.toml
 # Debian packages the build needs: the wasm32-wasip2 std sources and libc for
 # guests (rustc-web/cargo-web/rust-web-src/wasi-libc, lld-22 for wasm-ld), clang/libbpf/bpftool for eBPF,
 # OpenSSL for registry TLS, and the real servers the tests start on loopback:
-# the CNCF distribution registry and Prometheus.
-DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry prometheus
+# the CNCF distribution registry and Prometheus; podman (with runc) builds and
+# runs the container image.
+DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry prometheus podman runc
 WASM_COMPONENT_LD_VERSION := 0.5.31
 # Python signatures are built with componentize-py (from PyPI).
 COMPONENTIZE_PY_VERSION := 0.25.1
 
-.PHONY: all deps host guests sign install install-files run replay-sample test test-unit test-guests test-e2e lint bench
+.PHONY: all deps host guests sign install install-files image run replay-sample test test-unit test-guests test-e2e lint bench
 
 all: host guests sign
 
@@ -97,6 +99,14 @@ install-files:
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload && \
 	  echo "installed; start it with: systemctl enable --now sigbox"; \
 	 else echo "installed under $(DESTDIR)/ (systemd is not running here: start $(PREFIX)/bin/sigbox as the unit's ExecStart says)"; fi
+
+# The container image, built with podman from a root filesystem assembled
+# here (deploy/container/rootfs.sh): no base image, no registry.
+IMAGE ?= localhost/sigbox:dev
+image: all
+	bash deploy/container/rootfs.sh target/image/rootfs $(SIGBOX) $(SIGNATURES) $(DEV_TRUST)
+	cp deploy/container/Containerfile target/image/Containerfile
+	podman build -t $(IMAGE) target/image
 
 # The live daemon needs root (or CAP_BPF + CAP_PERFMON) to load its eBPF programs.
 run: all

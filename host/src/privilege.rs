@@ -102,8 +102,20 @@ pub fn drop_privileges(account: Option<Account>) -> Result<(), PrivilegeError> {
     if threads > 1 {
         return Err(PrivilegeError::Threads(threads));
     }
-    // The bounding set needs CAP_SETPCAP to shrink, so it goes first.
-    for capability in caps::all() {
+    // The bounding set needs CAP_SETPCAP to shrink, so it goes first. A
+    // service manager that granted only what attaching needs (the systemd
+    // unit, the DaemonSet) leaves no CAP_SETPCAP: the bounding set then
+    // stays as it set it, which is harmless once the permitted set is empty
+    // and no_new_privs is set (nothing executed can gain capabilities).
+    let can_shrink =
+        caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false);
+    if !can_shrink {
+        tracing::info!(
+            "the capability bounding set stays as the service manager set it (no CAP_SETPCAP); \
+             every permitted and effective capability is still dropped"
+        );
+    }
+    for capability in caps::all().into_iter().filter(|_| can_shrink) {
         if caps::has_cap(None, CapSet::Bounding, capability).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, capability).map_err(|source| {
                 PrivilegeError::Caps {

@@ -4,6 +4,7 @@
 
 mod author_kit;
 mod contract;
+mod deploy;
 mod exec_fields;
 mod files;
 mod hotswap;

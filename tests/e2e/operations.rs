@@ -271,8 +271,9 @@ fn install(dir: &Path) -> PathBuf {
 }
 
 /// The end-to-end path: `make install`, the daemon started exactly
-/// as the unit's ExecStart says (systemd is not PID 1 here; paths are
-/// staged under DESTDIR), a web server spawning a shell, and the finding in
+/// as the unit's ExecStart says, within its capability bounding set and
+/// with no_new_privs (systemd is not PID 1 here; paths are staged under
+/// DESTDIR), a web server spawning a shell, and the finding in
 /// the findings file, at the webhook, and as a counter in a real
 /// Prometheus.
 #[test]
@@ -307,8 +308,25 @@ fn the_installed_unit_delivers_a_finding_to_file_webhook_and_prometheus() {
         std::fs::create_dir_all(root.join(path)).unwrap();
         std::fs::set_permissions(root.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    let mut command = Command::new(&program);
-    command.args(&args).env_clear().env("RUST_LOG", "info");
+    // With the unit's capability bounding set and no_new_privs, as systemd
+    // would apply them.
+    let bounding: Vec<String> = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .expect("the unit limits capabilities")
+        .split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect();
+    assert!(unit.contains("\nNoNewPrivileges=yes\n"));
+    let mut command = Command::new("setpriv");
+    command
+        .arg("--bounding-set")
+        .arg(format!("-all,{}", bounding.join(",")))
+        .args(["--inh-caps", "-all", "--no-new-privs", "--"])
+        .arg(&program)
+        .args(&args)
+        .env_clear()
+        .env("RUST_LOG", "info");
     for (name, value) in environment {
         command.env(name, value);
     }
