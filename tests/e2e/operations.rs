@@ -631,3 +631,71 @@ fn the_findings_file_rotates_under_a_burst_without_losing_or_splitting_a_finding
     let stopped = daemon.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
+
+/// `--syslog-socket`: each finding is one RFC 5424 message (facility
+/// daemon, severity warning) on the socket, carrying the finding's JSON.
+#[test]
+fn findings_reach_syslog_as_rfc5424_messages() {
+    let dir = signatures_with("syslog", &["trc-1016"]);
+    let socket_dir = temp_dir("syslog-socket");
+    let socket_path = socket_dir.join("log");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let Some((daemon, _)) =
+        start_live_with(&dir, &["--syslog-socket", socket_path.to_str().unwrap()])
+    else {
+        return;
+    };
+    let pid = web_server_shell();
+    let needle = format!("\"hostProcessId\":{pid},");
+    let mut buf = vec![0u8; 65536];
+    let message = loop {
+        let n = socket
+            .recv(&mut buf)
+            .expect("no syslog message within 60 s");
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if message.contains(&needle) {
+            break message;
+        }
+    };
+    // <PRI>VERSION TIMESTAMP HOST APP PROCID MSGID SD MSG
+    assert!(message.starts_with("<28>1 "), "{message}");
+    let fields: Vec<&str> = message.splitn(8, ' ').collect();
+    assert_eq!(fields[3], "sigbox", "{message}");
+    assert_eq!(fields[4], daemon.pid().to_string(), "{message}");
+    let finding: Value = serde_json::from_str(fields[7]).unwrap();
+    assert_eq!(finding["metadata"]["Properties"]["signatureID"], "TRC-1016");
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// `--log-format json`: every log record on stderr is one JSON object.
+#[test]
+fn logs_can_be_json_lines() {
+    let dir = signatures_with("json-logs", &["trc-1016"]);
+    let out = sigbox_e2e::sigbox(&[
+        "replay",
+        "--log-format",
+        "json",
+        "-s",
+        dir.to_str().unwrap(),
+        sigbox_e2e::fixture("sample-events.jsonl").to_str().unwrap(),
+    ]);
+    let stderr = sigbox_e2e::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let records: Vec<Value> = stderr
+        .lines()
+        // The end-of-run summary is a report, not a log record.
+        .take_while(|l| !l.starts_with("sigbox: summary"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        records.iter().any(|r| r["level"] == "INFO"
+            && r["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("loaded signature TRC-1016"))),
+        "{stderr}"
+    );
+}
