@@ -22,8 +22,11 @@
 //!
 //! Entries are named `<module sha256>-<engine hash>.cwasm`: a new wasmtime, a
 //! different engine configuration or another CPU gives new names, so stale
-//! entries are never used (they are not deleted either; the directory can be
-//! removed at any time).
+//! entries are never used. The directory is bounded: after each write the
+//! least recently used entries (a hit refreshes an entry's time) beyond
+//! [`MAX_CACHE_ENTRIES`] or [`MAX_CACHE_BYTES`] are deleted, so hot swaps
+//! every few seconds for weeks cannot fill the disk. The directory can be
+//! removed at any time.
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::hash::Hasher;
@@ -42,6 +45,12 @@ const MAGIC: &[u8; 8] = b"SIGBOXC\x01";
 const HEADER_LEN: usize = 8 + 32 + 32 + 32 + 8;
 /// Entries larger than this are not read (a compiled signature is far smaller).
 const MAX_ENTRY_BYTES: u64 = 1 << 30;
+/// Entries kept at most (a compiled signature is about 1 to 3 MiB).
+pub const MAX_CACHE_ENTRIES: usize = 256;
+/// Bytes of entries kept at most.
+pub const MAX_CACHE_BYTES: u64 = 512 << 20;
+/// Temporary files older than this are left over from a crash: removed.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// What happened when a module was looked up in the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +129,15 @@ impl CompileCache {
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let path = self.entry_path(sha256);
         let outcome = match self.read(engine, &path, sha256) {
-            Ok(Some(component)) => return Ok((component, CacheOutcome::Hit)),
+            Ok(Some(component)) => {
+                // Recently used: the last to be pruned.
+                let _ = fs::File::options()
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                return Ok((component, CacheOutcome::Hit));
+            }
             Ok(None) => CacheOutcome::Miss,
             Err(reason) => {
                 tracing::warn!(
@@ -136,6 +153,7 @@ impl CompileCache {
                 if let Err(error) = self.write(&path, sha256, &payload) {
                     tracing::warn!("compile cache: cannot write {}: {error}", path.display());
                 }
+                prune(&self.dir, &path, MAX_CACHE_ENTRIES, MAX_CACHE_BYTES);
             }
             Err(error) => tracing::warn!("compile cache: cannot serialize a component: {error}"),
         }
@@ -248,6 +266,51 @@ impl CompileCache {
     }
 }
 
+/// Deletes the least recently used entries of `dir` until at most
+/// `max_entries` entries of at most `max_bytes` in all remain (`keep`, the
+/// entry just written, always stays), and temporary files left by a crash.
+/// Best effort: a file that cannot be removed is skipped.
+fn prune(dir: &Path, keep: &Path, max_entries: usize, max_bytes: u64) {
+    let Ok(listing) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    let mut entries = Vec::new();
+    for item in listing.flatten() {
+        let path = item.path();
+        let Ok(meta) = item.metadata() else { continue };
+        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".tmp-") {
+            if now
+                .duration_since(modified)
+                .is_ok_and(|age| age > STALE_TEMP)
+            {
+                let _ = fs::remove_file(&path);
+            }
+        } else if name.ends_with(".cwasm") && meta.is_file() {
+            entries.push((modified, meta.len(), path));
+        }
+    }
+    // Newest first: what is kept is a prefix.
+    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut count = 0;
+    let mut bytes = 0;
+    for (_, len, path) in entries {
+        let keep_this = path == keep || (count < max_entries && bytes + len <= max_bytes);
+        if keep_this {
+            count += 1;
+            bytes += len;
+        } else if fs::remove_file(&path).is_ok() {
+            tracing::debug!(
+                "compile cache: removed the least recently used {}",
+                path.display()
+            );
+        }
+    }
+}
+
 /// The default cache directory: `$SIGBOX_CACHE_DIR` if set; for root
 /// `/var/cache/sigbox`; otherwise `$XDG_CACHE_HOME/sigbox` (when absolute) or
 /// `~/.cache/sigbox`. `None` when no home directory is known.
@@ -351,6 +414,47 @@ fn read_all(path: &Path) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pruning_keeps_the_newest_entries_within_both_bounds() {
+        let dir = std::env::temp_dir().join(format!("sigbox-cache-prune-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let base = std::time::SystemTime::now() - std::time::Duration::from_secs(100);
+        for n in 0..10u64 {
+            let path = dir.join(format!("{n:02}-x.cwasm"));
+            fs::write(&path, vec![0u8; 100]).unwrap();
+            let file = fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(base + std::time::Duration::from_secs(n))
+                .unwrap();
+        }
+        fs::write(dir.join("unrelated.txt"), b"x").unwrap();
+        // The oldest entry was just written: it stays whatever its time.
+        let keep = dir.join("00-x.cwasm");
+        prune(&dir, &keep, 4, 1000);
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "00-x.cwasm",
+                "07-x.cwasm",
+                "08-x.cwasm",
+                "09-x.cwasm",
+                "unrelated.txt"
+            ]
+        );
+        prune(&dir, &keep, 100, 150);
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            3,
+            "00 kept, 09 and unrelated"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
