@@ -295,11 +295,16 @@ fn prune(dir: &Path, keep: &Path, max_entries: usize, max_bytes: u64) {
     }
     // Newest first: what is kept is a prefix.
     entries.sort_by(|a, b| b.0.cmp(&a.0));
-    let mut count = 0;
-    let mut bytes = 0;
+    // The entry just written counts first.
+    let (mut count, mut bytes) = entries
+        .iter()
+        .find(|(_, _, path)| path == keep)
+        .map_or((0, 0), |(_, len, _)| (1, *len));
     for (_, len, path) in entries {
-        let keep_this = path == keep || (count < max_entries && bytes + len <= max_bytes);
-        if keep_this {
+        if path == keep {
+            continue;
+        }
+        if count < max_entries && bytes + len <= max_bytes {
             count += 1;
             bytes += len;
         } else if fs::remove_file(&path).is_ok() {
