@@ -8,6 +8,7 @@
 #   make install  the above, then install binary, systemd unit, default
 #                 signatures and a trust policy (PREFIX, DESTDIR honoured)
 #   make image    the container image (podman), IMAGE=localhost/sigbox:dev
+#   make soak     DURATION=1h of live load and hot swaps, sampled (root)
 #
 # The host builds with the machine's rustup toolchain; signatures build for
 # wasm32-wasip2 (see guest-signatures/build.sh and docs in README.md).
@@ -30,7 +31,7 @@ WASM_COMPONENT_LD_VERSION := 0.5.31
 # Python signatures are built with componentize-py (from PyPI).
 COMPONENTIZE_PY_VERSION := 0.25.1
 
-.PHONY: all deps host guests sign install install-files image run replay-sample test test-unit test-guests test-e2e lint bench
+.PHONY: all deps host guests sign install install-files image soak run replay-sample test test-unit test-guests test-e2e lint bench
 
 all: host guests sign
 
@@ -107,6 +108,13 @@ image: all
 	bash deploy/container/rootfs.sh target/image/rootfs $(SIGBOX) $(SIGNATURES) $(DEV_TRUST)
 	cp deploy/container/Containerfile target/image/Containerfile
 	podman build -t $(IMAGE) target/image
+
+# The soak run: the live daemon under steady exec load with a signature
+# swapped every 5 s, sampled every 10 s into target/soak-$(DURATION).csv; it
+# fails if memory or descriptors grow past their bounds or a finding is missed.
+DURATION ?= 10m
+soak: all
+	$(CARGO) run --release -p sigbox-e2e --bin soak -- $(DURATION) target/soak-$(DURATION).csv
 
 # The live daemon needs root (or CAP_BPF + CAP_PERFMON) to load its eBPF programs.
 run: all

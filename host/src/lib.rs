@@ -9,6 +9,8 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod pipeline;
 pub mod policy_file;

@@ -159,15 +159,29 @@ impl LimitOverrides {
 /// The file cannot be read or is not valid (unknown keys are errors, so a
 /// typo never silently leaves a limit at its default).
 pub fn load(path: Option<&Path>, flags: &LimitOverrides) -> anyhow::Result<Policy> {
-    let file: File = match path {
+    match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read config file {}", path.display()))?;
-            toml::from_str(&text)
-                .with_context(|| format!("invalid config file {}", path.display()))?
+            parse(&text, Some(path), flags)
         }
-        None => File::default(),
-    };
+        None => build(File::default(), None, flags),
+    }
+}
+
+/// Like [`load`], for the text of the config file read from `path`.
+///
+/// # Errors
+/// The text is not a valid config file.
+pub fn parse(text: &str, path: Option<&Path>, flags: &LimitOverrides) -> anyhow::Result<Policy> {
+    let file: File = toml::from_str(text).with_context(|| match path {
+        Some(path) => format!("invalid config file {}", path.display()),
+        None => "invalid config file".to_owned(),
+    })?;
+    build(file, path, flags)
+}
+
+fn build(file: File, path: Option<&Path>, flags: &LimitOverrides) -> anyhow::Result<Policy> {
     let in_file = |e: anyhow::Error| match path {
         Some(path) => e.context(format!("invalid config file {}", path.display())),
         None => e,

@@ -104,7 +104,15 @@ impl TrustPolicy {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read trust policy {}: {e}", path.display()))?;
-        let raw: RawPolicy = toml::from_str(&text)
+        Self::parse(&text, path)
+    }
+
+    /// Parses policy `text` read from `path` (key files are relative to it).
+    ///
+    /// # Errors
+    /// The text or a key is invalid, or a key file cannot be read.
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
+        let raw: RawPolicy = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("trust policy {}: {e}", path.display()))?;
         anyhow::ensure!(
             !raw.key.is_empty(),

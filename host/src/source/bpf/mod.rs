@@ -11,6 +11,8 @@
 
 mod containers;
 mod decode;
+#[doc(hidden)]
+pub mod fuzzing;
 mod record;
 
 use std::io;

@@ -124,8 +124,8 @@ impl ExecRecord {
         u32::from(self.flags) & flag == flag
     }
 
-    /// The record as the bytes the kernel would send (for tests).
-    #[cfg(test)]
+    /// The record as the bytes the kernel would send (for tests and fuzz
+    /// seeds).
     pub(crate) fn to_bytes(self) -> Vec<u8> {
         // SAFETY: ExecRecord is repr(C) without padding bytes (asserted by
         // the layout test), so all RECORD_SIZE bytes are initialized.

@@ -1,0 +1,148 @@
+//! What the fuzz targets share: building the host's WIT values from fuzzer
+//! bytes, and the properties every finding line must have.
+
+use arbitrary::{Result, Unstructured};
+use sigbox::engine::contract::ContractVersion;
+use sigbox::engine::{Detection, SignatureInfo};
+use sigbox::sink::{FindingWriter, OutputFormat};
+use sigbox::wit::{
+    Event, EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Payload,
+    Properties, Value,
+};
+
+/// Any string.
+pub fn text(u: &mut Unstructured<'_>) -> Result<String> {
+    u.arbitrary()
+}
+
+/// Any value of the contract's `value` variant.
+pub fn value(u: &mut Unstructured<'_>) -> Result<Value> {
+    Ok(match u.int_in_range(0..=7)? {
+        0 => Value::None,
+        1 => Value::Boolean(u.arbitrary()?),
+        2 => Value::Signed(u.arbitrary()?),
+        3 => Value::Unsigned(u.arbitrary()?),
+        4 => Value::Float(u.arbitrary()?),
+        5 => Value::Text(text(u)?),
+        6 => Value::TextList(list(u, text)?),
+        _ => Value::Json(text(u)?),
+    })
+}
+
+/// Up to 8 items made by `item`.
+pub fn list<T>(
+    u: &mut Unstructured<'_>,
+    item: impl Fn(&mut Unstructured<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let n = u.int_in_range(0..=8)?;
+    (0..n).map(|_| item(u)).collect()
+}
+
+pub fn field(u: &mut Unstructured<'_>) -> Result<Field> {
+    Ok(Field {
+        name: text(u)?,
+        value: value(u)?,
+    })
+}
+
+pub fn finding(u: &mut Unstructured<'_>) -> Result<Finding> {
+    Ok(Finding {
+        data: list(u, field)?,
+    })
+}
+
+pub fn metadata(u: &mut Unstructured<'_>) -> Result<Metadata> {
+    Ok(Metadata {
+        id: text(u)?,
+        version: text(u)?,
+        name: text(u)?,
+        event_name: text(u)?,
+        description: text(u)?,
+        tags: list(u, text)?,
+        properties: Properties {
+            severity: u.arbitrary()?,
+            category: text(u)?,
+            technique: text(u)?,
+            kubernetes_technique: text(u)?,
+            mitre_id: text(u)?,
+            external_id: text(u)?,
+            extra: list(u, field)?,
+        },
+    })
+}
+
+pub fn selector(u: &mut Unstructured<'_>) -> Result<EventSelector> {
+    Ok(EventSelector {
+        name: text(u)?,
+        origin: match u.int_in_range(0..=3)? {
+            0 => OriginFilter::Any,
+            1 => OriginFilter::Host,
+            2 => OriginFilter::Container,
+            _ => OriginFilter::ContainerInit,
+        },
+        filters: list(u, |u| {
+            Ok(FieldFilter {
+                field: text(u)?,
+                any_of: list(u, text)?,
+            })
+        })?,
+        fields: list(u, text)?,
+    })
+}
+
+/// A live exec event whose strings (and sometimes whole payload) come from
+/// the fuzzer.
+pub fn event(u: &mut Unstructured<'_>) -> Result<Event> {
+    let mut event = sigbox::fuzzing::ring_record(&sigbox::fuzzing::sample_ring_record())
+        .expect("the sample record decodes");
+    event.name = text(u)?;
+    if u.arbitrary()? {
+        event.payload = Payload::Generic(list(u, field)?);
+    } else if let Payload::Exec(args) = &mut event.payload {
+        args.pathname = text(u)?;
+        args.cmdpath = text(u)?;
+        args.argv = list(u, text)?;
+        args.prev_comm = if u.arbitrary()? { Some(text(u)?) } else { None };
+        args.pwd = text(u)?;
+        args.stdin_path = text(u)?;
+    }
+    Ok(event)
+}
+
+/// Writes `finding` for `event` in both formats and checks what came out:
+/// JSON is exactly one line of valid JSON; text is one line with no control
+/// character.
+pub fn check_finding_lines(metadata: Metadata, finding: Finding, event: &Event, raw: Option<&str>) {
+    let info = SignatureInfo {
+        path: "/fuzz/signature.wasm".into(),
+        sha256: "00".repeat(32),
+        metadata,
+        selected_events: Vec::new(),
+        contract: ContractVersion::V0_2,
+        signed_by: Vec::new(),
+    };
+    for format in [OutputFormat::Json, OutputFormat::Text] {
+        let mut out = Vec::new();
+        let detection = Detection {
+            signature: &info,
+            event_id: 6000,
+            finding: finding.clone(),
+        };
+        FindingWriter::new(&mut out, format, false)
+            .write(&detection, event, raw)
+            .expect("writing to memory");
+        let line = std::str::from_utf8(&out).expect("UTF-8 output");
+        let body = line.strip_suffix('\n').expect("ends with a newline");
+        assert!(!body.contains('\n'), "more than one line: {line:?}");
+        match format {
+            OutputFormat::Json => {
+                serde_json::from_str::<serde_json::Value>(body)
+                    .unwrap_or_else(|e| panic!("invalid JSON ({e}): {body}"));
+            }
+            OutputFormat::Text => assert!(
+                !body.chars().any(char::is_control),
+                "a control character in {body:?}"
+            ),
+        }
+    }
+}

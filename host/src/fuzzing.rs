@@ -1,0 +1,39 @@
+//! Entry points for the fuzz targets in `fuzz/` (not an API): the parsers
+//! of untrusted bytes that are otherwise private to their modules.
+
+use std::path::Path;
+
+use crate::engine::Policy;
+use crate::source::bpf::fuzzing as ring;
+use crate::trust::TrustPolicy;
+use crate::wit::Event;
+
+/// Decodes one ring-buffer record (any bytes, any length) as the live
+/// source does, with a fixed clock offset and host name and no container
+/// lookups; `None` when the record is malformed (it is then counted and
+/// skipped live).
+pub fn ring_record(bytes: &[u8]) -> Option<Event> {
+    ring::decode(bytes)
+}
+
+/// A well-formed ring-buffer record (a seed for the decoder's corpus).
+pub fn sample_ring_record() -> Vec<u8> {
+    ring::sample()
+}
+
+/// Parses a config file's text (`--config`).
+///
+/// # Errors
+/// Invalid config.
+pub fn config_text(text: &str) -> anyhow::Result<Policy> {
+    crate::policy_file::parse(text, None, &crate::policy_file::LimitOverrides::default())
+}
+
+/// Parses a trust policy's text (key files resolve under a directory that
+/// does not exist, so only the policy's own structure is exercised).
+///
+/// # Errors
+/// Invalid policy.
+pub fn trust_policy_text(text: &str) -> anyhow::Result<TrustPolicy> {
+    TrustPolicy::parse(text, Path::new("/nonexistent/sigbox-fuzz/policy.toml"))
+}
