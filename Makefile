@@ -9,6 +9,7 @@
 #                 signatures and a trust policy (PREFIX, DESTDIR honoured)
 #   make image    the container image (podman), IMAGE=localhost/sigbox:dev
 #   make soak     DURATION=1h of live load and hot swaps, sampled (root)
+#   make fuzz     every fuzz target for FUZZ_SECONDS (600) each
 #
 # The host builds with the machine's rustup toolchain; signatures build for
 # wasm32-wasip2 (see guest-signatures/build.sh and docs in README.md).
@@ -31,7 +32,7 @@ WASM_COMPONENT_LD_VERSION := 0.5.31
 # Python signatures are built with componentize-py (from PyPI).
 COMPONENTIZE_PY_VERSION := 0.25.1
 
-.PHONY: all deps host guests sign install install-files image soak run replay-sample test test-unit test-guests test-e2e lint bench
+.PHONY: all deps host guests sign install install-files image soak fuzz fuzz-ci run replay-sample test test-unit test-guests test-e2e lint bench
 
 all: host guests sign
 
@@ -109,6 +110,16 @@ image: all
 	cp deploy/container/Containerfile target/image/Containerfile
 	podman build -t $(IMAGE) target/image
 
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of everything sigbox reads
+# from outside; fuzz/run.sh prints executions and coverage per target.
+# `make test` runs each target briefly so a regression is caught.
+FUZZ_SECONDS ?= 600
+fuzz: all
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-ci: all
+	bash fuzz/run.sh 30
+
 # The soak run: the live daemon under steady exec load with a signature
 # swapped every 5 s, sampled every 10 s into target/soak-$(DURATION).csv; it
 # fails if memory or descriptors grow past their bounds or a finding is missed.
@@ -126,7 +137,7 @@ run: all
 replay-sample: all
 	$(SIGBOX) replay --signatures $(SIGNATURES) --trust $(DEV_TRUST) tests/fixtures/sample-events.jsonl
 
-test: all test-unit test-guests test-e2e lint
+test: all test-unit test-guests test-e2e lint fuzz-ci
 
 test-unit:
 	$(CARGO) test --release -p sigbox
@@ -140,6 +151,7 @@ test-e2e:
 lint:
 	$(CARGO) fmt --all -- --check
 	cd guest-signatures && $(CARGO) fmt --all -- --check
+	cd fuzz && $(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	cd guest-signatures && $(CARGO) clippy --release --all-targets -- -D warnings
 

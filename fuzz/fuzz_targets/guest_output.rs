@@ -8,10 +8,18 @@ use sigbox::engine::guest_values::{check_finding, check_metadata, finding_bytes}
 
 fuzz_target!(|data: &[u8]| {
     let mut u = arbitrary::Unstructured::new(data);
-    let Ok(metadata) = sigbox_fuzz::metadata(&mut u) else { return };
-    let Ok(selectors) = sigbox_fuzz::list(&mut u, sigbox_fuzz::selector) else { return };
-    let Ok(findings) = sigbox_fuzz::list(&mut u, sigbox_fuzz::finding) else { return };
-    let Ok(event) = sigbox_fuzz::event(&mut u) else { return };
+    let Ok(metadata) = sigbox_fuzz::metadata(&mut u) else {
+        return;
+    };
+    let Ok(selectors) = sigbox_fuzz::list(&mut u, sigbox_fuzz::selector) else {
+        return;
+    };
+    let Ok(findings) = sigbox_fuzz::list(&mut u, sigbox_fuzz::finding) else {
+        return;
+    };
+    let Ok(event) = sigbox_fuzz::event(&mut u) else {
+        return;
+    };
     if check_metadata(&metadata, &selectors).is_err() {
         return;
     }

@@ -8,6 +8,11 @@ fuzz_target!(|data: &[u8]| {
     if let Some(event) = sigbox::fuzzing::ring_record(data) {
         let mut u = arbitrary::Unstructured::new(b"");
         let metadata = sigbox_fuzz::metadata(&mut u).expect("defaults");
-        sigbox_fuzz::check_finding_lines(metadata, sigbox::wit::Finding { data: Vec::new() }, &event, None);
+        sigbox_fuzz::check_finding_lines(
+            metadata,
+            sigbox::wit::Finding { data: Vec::new() },
+            &event,
+            None,
+        );
     }
 });

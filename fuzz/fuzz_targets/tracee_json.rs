@@ -27,6 +27,11 @@ fuzz_target!(|data: &[u8]| {
                 extra: Vec::new(),
             },
         };
-        sigbox_fuzz::check_finding_lines(metadata, Finding { data: Vec::new() }, &event, Some(line));
+        sigbox_fuzz::check_finding_lines(
+            metadata,
+            Finding { data: Vec::new() },
+            &event,
+            Some(line),
+        );
     }
 });

@@ -6,8 +6,8 @@ use sigbox::engine::contract::ContractVersion;
 use sigbox::engine::{Detection, SignatureInfo};
 use sigbox::sink::{FindingWriter, OutputFormat};
 use sigbox::wit::{
-    Event, EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Payload,
-    Properties, Value,
+    Event, EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Payload, Properties,
+    Value,
 };
 
 /// Any string.

@@ -102,7 +102,11 @@ fn main() {
     let mut samples = Vec::new();
     let mut csv = report.as_ref().map(|path| {
         let mut file = std::fs::File::create(path).unwrap();
-        writeln!(file, "seconds,rss_kib,fds,cache_bytes,kernel_drops,findings,triggers,swaps").unwrap();
+        writeln!(
+            file,
+            "seconds,rss_kib,fds,cache_bytes,kernel_drops,findings,triggers,swaps"
+        )
+        .unwrap();
         file
     });
     while started.elapsed() < duration {
@@ -134,7 +138,9 @@ fn main() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let last = sample(pid, &listen, &cache, started, &triggers, &swaps);
-    let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
     let exit = daemon.wait().unwrap();
     reader.join().unwrap();
     let found = ours.load(Ordering::Relaxed);
@@ -143,8 +149,16 @@ fn main() {
     let warm = samples.len().div_ceil(10).max(1);
     let baseline_rss = samples[..warm].iter().map(|s| s.rss_kib).max().unwrap_or(0);
     let baseline_fds = samples[..warm].iter().map(|s| s.fds).max().unwrap_or(0);
-    let peak_rss = samples[warm..].iter().map(|s| s.rss_kib).max().unwrap_or(baseline_rss);
-    let peak_fds = samples[warm..].iter().map(|s| s.fds).max().unwrap_or(baseline_fds);
+    let peak_rss = samples[warm..]
+        .iter()
+        .map(|s| s.rss_kib)
+        .max()
+        .unwrap_or(baseline_rss);
+    let peak_fds = samples[warm..]
+        .iter()
+        .map(|s| s.fds)
+        .max()
+        .unwrap_or(baseline_fds);
     let rss_bound = baseline_rss + RSS_SLACK_KIB.max(baseline_rss / 10);
     let fd_bound = baseline_fds + FD_SLACK;
     let peak_cache = samples.iter().map(|s| s.cache_bytes).max().unwrap_or(0);
@@ -277,7 +291,9 @@ fn sample(
             .map(|m| m.len())
             .sum()
     });
-    let metrics = http_get(listen, "/metrics").map(|(_, body)| body).unwrap_or_default();
+    let metrics = http_get(listen, "/metrics")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
     Sample {
         at: started.elapsed(),
         rss_kib,

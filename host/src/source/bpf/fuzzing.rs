@@ -35,8 +35,16 @@ pub fn sample() -> Vec<u8> {
     comm[..2].copy_from_slice(b"sh");
     let mut prev_comm = [0u8; 16];
     prev_comm[..5].copy_from_slice(b"nginx");
-    let [filename, interp, argv, pathname, pwd, stdin_path, loader, env] =
-        sections.map(|s| s.len() as u16);
+    let [
+        filename,
+        interp,
+        argv,
+        pathname,
+        pwd,
+        stdin_path,
+        loader,
+        env,
+    ] = sections.map(|s| s.len() as u16);
     let record = ExecRecord {
         ts_boot_ns: 5_000,
         cgroup_id: 42,
@@ -73,6 +81,9 @@ mod tests {
     #[test]
     fn the_sample_decodes() {
         let event = super::decode(&super::sample()).expect("a valid record");
-        assert_eq!(event.context.host_pid, 100);
+        assert_eq!(event.host_pid, 100);
+        if let Some(path) = std::env::var_os("SIGBOX_WRITE_RING_SEED") {
+            std::fs::write(path, super::sample()).unwrap();
+        }
     }
 }
