@@ -139,6 +139,12 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         match wake {
             Wake::Stop(name) => {
                 tracing::info!("received {name}, stopping");
+                // What the kernel handed over before the stop still counts.
+                let pending = collector.read_pending(&mut batch);
+                if pending > 0 {
+                    tracing::info!("evaluating the {pending} exec events read before stopping");
+                    process_batch(&mut pipeline, &mut batch);
+                }
                 break;
             }
             Wake::Reopen => {

@@ -408,16 +408,7 @@ impl ExecCollector {
                     drained = true;
                     break;
                 };
-                match RawExec::parse(&item) {
-                    Ok(raw) => out.push(decoder.decode(&raw)),
-                    Err(error) => {
-                        *bad_records += 1;
-                        // Logs the first hundred, then one in a thousand.
-                        if *bad_records <= 100 || bad_records.is_multiple_of(1000) {
-                            tracing::warn!("skipped exec record ({bad_records} so far): {error}");
-                        }
-                    }
-                }
+                take_record(&item, decoder, bad_records, out);
             }
             // Only an empty ring buffer may clear readiness: epoll is
             // edge-triggered, and clearing with records left would wait for
@@ -429,6 +420,24 @@ impl ExecCollector {
                 return Ok(out.len() - start);
             }
         }
+    }
+
+    /// Reads every record the ring buffer holds now, without waiting: at
+    /// shutdown, execs that happened before the stop are still evaluated
+    /// rather than lost uncounted.
+    pub fn read_pending(&mut self, out: &mut Vec<Event>) -> usize {
+        let start = out.len();
+        let Self {
+            ring,
+            decoder,
+            bad_records,
+            ..
+        } = self;
+        let ring = ring.get_mut();
+        while let Some(item) = ring.next() {
+            take_record(&item, decoder, bad_records, out);
+        }
+        out.len() - start
     }
 
     /// Records the kernel side dropped because the ring buffer was full,
@@ -473,6 +482,20 @@ impl ExecCollector {
     /// Where `prev_comm` comes from on this kernel.
     pub fn prev_comm_source(&self) -> PrevCommSource {
         self.prev_comm_source
+    }
+}
+
+/// Decodes one record into `out`, or counts (and sometimes logs) it as bad.
+fn take_record(item: &[u8], decoder: &mut Decoder, bad_records: &mut u64, out: &mut Vec<Event>) {
+    match RawExec::parse(item) {
+        Ok(raw) => out.push(decoder.decode(&raw)),
+        Err(error) => {
+            *bad_records += 1;
+            // Logs the first hundred, then one in a thousand.
+            if *bad_records <= 100 || bad_records.is_multiple_of(1000) {
+                tracing::warn!("skipped exec record ({bad_records} so far): {error}");
+            }
+        }
     }
 }
 
