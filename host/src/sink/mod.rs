@@ -210,5 +210,66 @@ fn text_line(detection: &Detection<'_>, event: &Event) -> String {
             tracee_json::value_json(&field.value)
         ));
     }
-    line
+    // JSON leaves DEL and the C1 controls (U+0080..U+009F, among them the
+    // one-character CSI) as they are, and a terminal may act on them: the
+    // text line escapes every control character (found by fuzzing).
+    crate::printable(&line).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SignatureInfo;
+    use crate::engine::contract::ContractVersion;
+    use crate::wit::{Field, Finding, Metadata, Properties, Value};
+
+    /// Regression (fuzz `guest_output`, `finding_writer`): DEL and C1
+    /// controls in a finding value or the metadata never reach the text
+    /// line raw.
+    #[test]
+    fn text_lines_escape_every_control_character() {
+        let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
+        let info = SignatureInfo {
+            path: "/x.wasm".into(),
+            sha256: "00".repeat(32),
+            metadata: Metadata {
+                id: "\u{8}".into(),
+                version: "1".into(),
+                name: "n\u{9b}31m".into(),
+                event_name: "e".into(),
+                description: String::new(),
+                tags: vec![],
+                properties: Properties {
+                    severity: 1,
+                    category: String::new(),
+                    technique: String::new(),
+                    kubernetes_technique: String::new(),
+                    mitre_id: String::new(),
+                    external_id: String::new(),
+                    extra: vec![],
+                },
+            },
+            selected_events: vec![],
+            contract: ContractVersion::V0_2,
+            signed_by: vec![],
+        };
+        let detection = Detection {
+            signature: &info,
+            event_id: 6000,
+            finding: Finding {
+                data: vec![Field {
+                    name: "v".into(),
+                    value: Value::TextList(vec!["a\u{7f}b\u{9b}[2J".into()]),
+                }],
+            },
+        };
+        let mut out = Vec::new();
+        FindingWriter::new(&mut out, OutputFormat::Text, false)
+            .write(&detection, &event, None)
+            .unwrap();
+        let line = String::from_utf8(out).unwrap();
+        let body = line.strip_suffix('\n').unwrap();
+        assert!(!body.chars().any(char::is_control), "{body:?}");
+        assert!(body.contains(r"a\u{7f}b\u{9b}[2J"), "{body}");
+    }
 }

@@ -8,11 +8,20 @@ use super::decode::{Decoder, RawExec};
 use super::record::{ExecRecord, c};
 use crate::wit::Event;
 
+thread_local! {
+    /// One decoder per thread, made once: making one scans /proc for
+    /// running containers, which would dominate each fuzz iteration.
+    static DECODER: std::cell::RefCell<Decoder> = std::cell::RefCell::new(Decoder::with_parts(
+        0,
+        "fuzz".to_owned(),
+        Containers::with_parts(no_cgroup, None),
+    ));
+}
+
 /// Decodes `bytes` as one ring-buffer record; `None` when malformed.
 pub fn decode(bytes: &[u8]) -> Option<Event> {
     let raw = RawExec::parse(bytes).ok()?;
-    let containers = Containers::with_parts(no_cgroup, None);
-    Some(Decoder::with_parts(0, "fuzz".to_owned(), containers).decode(&raw))
+    Some(DECODER.with(|decoder| decoder.borrow_mut().decode(&raw)))
 }
 
 fn no_cgroup(_pid: u32) -> io::Result<String> {
