@@ -138,6 +138,15 @@ fn main() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let last = sample(pid, &listen, &cache, started, &triggers, &swaps);
+    // Events TRC-1016's worker dropped because its queue was full: counted
+    // and reported, but each is a missed detection all the same.
+    let queue_dropped = metric(
+        &http_get(&listen, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default(),
+        "sigbox_signature_dropped_events_total{id=\"TRC-1016\"}",
+    )
+    .unwrap_or(f64::NAN);
     let _ = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status();
@@ -163,7 +172,8 @@ fn main() {
     let fd_bound = baseline_fds + FD_SLACK;
     let peak_cache = samples.iter().map(|s| s.cache_bytes).max().unwrap_or(0);
     println!(
-        "soak: {:?}, {total} web-server execs, {found} findings for them ({} missed), {} swaps, \
+        "soak: {:?}, {total} web-server execs, {found} findings for them ({} missed; TRC-1016's \
+         worker dropped {queue_dropped} events on a full queue, counted and reported), {} swaps, \
          {} kernel drops; RSS after warm-up {baseline_rss} KiB, peak {peak_rss} KiB (bound \
          {rss_bound}); fds {baseline_fds}, peak {peak_fds} (bound {fd_bound}); compile cache peak \
          {} MiB; daemon exit {exit}",
