@@ -45,15 +45,21 @@ impl<W: Write> Write for Fanout<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // stdout first: a closed stdout still ends the daemon as before.
         self.primary.write_all(buf)?;
+        // Only the new bytes can end a line: what is pending was searched
+        // already (searching it again made a line written in pieces cost
+        // the square of its pieces).
+        let mut searched = self.pending.len();
         self.pending.extend_from_slice(buf);
         let mut start = 0;
-        while let Some(end) = self.pending[start..].iter().position(|&b| b == b'\n') {
-            let line = &self.pending[start..start + end];
+        while let Some(offset) = self.pending[searched..].iter().position(|&b| b == b'\n') {
+            let end = searched + offset;
+            let line = &self.pending[start..end];
             OutputCounters::add(&self.primary_counters.sent, 1);
             for output in &mut self.outputs {
                 output.line(line);
             }
-            start += end + 1;
+            start = end + 1;
+            searched = start;
         }
         self.pending.drain(..start);
         Ok(buf.len())

@@ -90,6 +90,10 @@ pub struct FindingWriter<W: Write> {
     /// Each signature's `metadata` object, serialised once (by file digest:
     /// a new version is a new entry).
     metadata: std::collections::HashMap<String, String>,
+    /// The line being built: each record reaches `out` in one `write_all`,
+    /// so a pipe never sees half a line (lines under `PIPE_BUF` are atomic)
+    /// and the fan-out behind it gets whole lines instead of serde's pieces.
+    line: Vec<u8>,
 }
 
 /// Serialised metadata objects kept at most (one per loaded version; the
@@ -104,6 +108,7 @@ impl<W: Write> FindingWriter<W> {
             format,
             flush_each,
             metadata: std::collections::HashMap::new(),
+            line: Vec::new(),
         }
     }
 
@@ -117,6 +122,7 @@ impl<W: Write> FindingWriter<W> {
         event: &Event,
         raw: Option<&str>,
     ) -> io::Result<()> {
+        self.line.clear();
         match self.format {
             OutputFormat::Json => {
                 if self.metadata.len() >= MAX_CACHED_METADATA {
@@ -127,26 +133,25 @@ impl<W: Write> FindingWriter<W> {
                     .metadata
                     .entry(signature.sha256.clone())
                     .or_insert_with(|| tracee_json::metadata_json(&signature.metadata).to_string());
-                if let Some(raw) = raw
-                    && tracee_json::write_finding_from_raw(
-                        &mut self.out,
+                let from_raw = match raw {
+                    Some(raw) => tracee_json::write_finding_from_raw(
+                        &mut self.line,
                         detection,
                         metadata,
                         event,
                         raw,
-                    )?
-                {
-                    if self.flush_each {
-                        self.out.flush()?;
-                    }
-                    return Ok(());
+                    )?,
+                    None => false,
+                };
+                if !from_raw {
+                    let json = tracee_json::finding_json(detection, event, raw);
+                    serde_json::to_writer(&mut self.line, &json)?;
+                    self.line.push(b'\n');
                 }
-                let json = tracee_json::finding_json(detection, event, raw);
-                serde_json::to_writer(&mut self.out, &json)?;
-                self.out.write_all(b"\n")?;
             }
-            OutputFormat::Text => writeln!(self.out, "{}", text_line(detection, event))?,
+            OutputFormat::Text => writeln!(self.line, "{}", text_line(detection, event))?,
         }
+        self.out.write_all(&self.line)?;
         if self.flush_each {
             self.out.flush()?;
         }
@@ -159,13 +164,15 @@ impl<W: Write> FindingWriter<W> {
     /// # Errors
     /// Writing failed.
     pub fn write_coverage(&mut self, record: &coverage::CoverageRecord) -> io::Result<()> {
+        self.line.clear();
         match self.format {
             OutputFormat::Json => {
-                serde_json::to_writer(&mut self.out, &record.to_json())?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut self.line, &record.to_json())?;
+                self.line.push(b'\n');
             }
-            OutputFormat::Text => writeln!(self.out, "{}", record.to_text())?,
+            OutputFormat::Text => writeln!(self.line, "{}", record.to_text())?,
         }
+        self.out.write_all(&self.line)?;
         // Coverage changes are rare and matter at once.
         self.out.flush()
     }
@@ -222,6 +229,84 @@ mod tests {
     use crate::engine::SignatureInfo;
     use crate::engine::contract::ContractVersion;
     use crate::wit::{Field, Finding, Metadata, Properties, Value};
+
+    /// A writer that keeps each `write` call apart.
+    struct Calls(Vec<Vec<u8>>);
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Each finding leaves in one write of one whole line, in both formats,
+    /// built from the event (live) or from its raw line (replay): a pipe
+    /// never interleaves half-lines, and the fan-out behind stdout gets whole
+    /// lines (the live soak found it rescanning serde's small pieces).
+    #[test]
+    fn each_finding_is_one_write_of_one_line() {
+        let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
+        let info = SignatureInfo {
+            path: "/x.wasm".into(),
+            sha256: "00".repeat(32),
+            metadata: Metadata {
+                id: "TRC-X".into(),
+                version: "1".into(),
+                name: "n".into(),
+                event_name: "e".into(),
+                description: String::new(),
+                tags: vec!["t".into()],
+                properties: Properties {
+                    severity: 2,
+                    category: String::new(),
+                    technique: String::new(),
+                    kubernetes_technique: String::new(),
+                    mitre_id: String::new(),
+                    external_id: String::new(),
+                    extra: vec![],
+                },
+            },
+            selected_events: vec![],
+            contract: ContractVersion::V0_2,
+            signed_by: vec![],
+        };
+        let detection = Detection {
+            signature: &info,
+            event_id: 6000,
+            finding: Finding {
+                data: vec![Field {
+                    name: "v".into(),
+                    value: Value::TextList(vec!["a".into(), "b".into()]),
+                }],
+            },
+        };
+        let raw = r#"{"timestamp":1,"eventName":"sched_process_exec","args":[]}"#;
+        for format in [OutputFormat::Json, OutputFormat::Text] {
+            for raw in [None, Some(raw)] {
+                let mut writer = FindingWriter::new(Calls(Vec::new()), format, true);
+                writer.write(&detection, &event, raw).unwrap();
+                writer.write(&detection, &event, raw).unwrap();
+                let calls = &writer.out.0;
+                assert_eq!(calls.len(), 2, "{format:?} raw={raw:?}: {calls:?}");
+                for call in calls {
+                    let line = std::str::from_utf8(call).unwrap();
+                    let body = line.strip_suffix('\n').unwrap();
+                    assert!(!body.contains('\n') && body.contains("TRC-X"), "{body}");
+                    if format == OutputFormat::Json {
+                        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+                        assert_eq!(
+                            json["metadata"]["Properties"]["signatureID"], "TRC-X",
+                            "{body}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// Regression (fuzz `guest_output`, `finding_writer`): DEL and C1
     /// controls in a finding value or the metadata never reach the text
