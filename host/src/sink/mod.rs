@@ -230,6 +230,34 @@ mod tests {
     use crate::engine::contract::ContractVersion;
     use crate::wit::{Field, Finding, Metadata, Properties, Value};
 
+    /// A loaded signature's description with this id and name.
+    fn signature_info(id: &str, name: &str) -> SignatureInfo {
+        SignatureInfo {
+            path: "/x.wasm".into(),
+            sha256: "00".repeat(32),
+            metadata: Metadata {
+                id: id.into(),
+                version: "1".into(),
+                name: name.into(),
+                event_name: "e".into(),
+                description: String::new(),
+                tags: vec!["t".into()],
+                properties: Properties {
+                    severity: 1,
+                    category: String::new(),
+                    technique: String::new(),
+                    kubernetes_technique: String::new(),
+                    mitre_id: String::new(),
+                    external_id: String::new(),
+                    extra: vec![],
+                },
+            },
+            selected_events: vec![],
+            contract: ContractVersion::V0_2,
+            signed_by: vec![],
+        }
+    }
+
     /// A writer that keeps each `write` call apart.
     struct Calls(Vec<Vec<u8>>);
 
@@ -250,30 +278,7 @@ mod tests {
     #[test]
     fn each_finding_is_one_write_of_one_line() {
         let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
-        let info = SignatureInfo {
-            path: "/x.wasm".into(),
-            sha256: "00".repeat(32),
-            metadata: Metadata {
-                id: "TRC-X".into(),
-                version: "1".into(),
-                name: "n".into(),
-                event_name: "e".into(),
-                description: String::new(),
-                tags: vec!["t".into()],
-                properties: Properties {
-                    severity: 2,
-                    category: String::new(),
-                    technique: String::new(),
-                    kubernetes_technique: String::new(),
-                    mitre_id: String::new(),
-                    external_id: String::new(),
-                    extra: vec![],
-                },
-            },
-            selected_events: vec![],
-            contract: ContractVersion::V0_2,
-            signed_by: vec![],
-        };
+        let info = signature_info("TRC-X", "n");
         let detection = Detection {
             signature: &info,
             event_id: 6000,
@@ -314,30 +319,7 @@ mod tests {
     #[test]
     fn text_lines_escape_every_control_character() {
         let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
-        let info = SignatureInfo {
-            path: "/x.wasm".into(),
-            sha256: "00".repeat(32),
-            metadata: Metadata {
-                id: "\u{8}".into(),
-                version: "1".into(),
-                name: "n\u{9b}31m".into(),
-                event_name: "e".into(),
-                description: String::new(),
-                tags: vec![],
-                properties: Properties {
-                    severity: 1,
-                    category: String::new(),
-                    technique: String::new(),
-                    kubernetes_technique: String::new(),
-                    mitre_id: String::new(),
-                    external_id: String::new(),
-                    extra: vec![],
-                },
-            },
-            selected_events: vec![],
-            contract: ContractVersion::V0_2,
-            signed_by: vec![],
-        };
+        let info = signature_info("\u{8}", "n\u{9b}31m");
         let detection = Detection {
             signature: &info,
             event_id: 6000,
