@@ -227,34 +227,27 @@ fn text_line(detection: &Detection<'_>, event: &Event) -> String {
 mod tests {
     use super::*;
     use crate::engine::SignatureInfo;
-    use crate::engine::contract::ContractVersion;
-    use crate::wit::{Field, Finding, Metadata, Properties, Value};
+    use crate::wit::{Field, Finding, Value};
 
-    /// A loaded signature's description with this id and name.
+    /// TRC-1016's description under another id and name.
     fn signature_info(id: &str, name: &str) -> SignatureInfo {
-        SignatureInfo {
-            path: "/x.wasm".into(),
-            sha256: "00".repeat(32),
-            metadata: Metadata {
-                id: id.into(),
-                version: "1".into(),
-                name: name.into(),
-                event_name: "e".into(),
-                description: String::new(),
-                tags: vec!["t".into()],
-                properties: Properties {
-                    severity: 1,
-                    category: String::new(),
-                    technique: String::new(),
-                    kubernetes_technique: String::new(),
-                    mitre_id: String::new(),
-                    external_id: String::new(),
-                    extra: vec![],
-                },
+        let mut info = tracee_json::tests::info();
+        info.metadata.id = id.into();
+        info.metadata.name = name.into();
+        info
+    }
+
+    /// A finding of one text-list field `v` holding `values`.
+    fn text_list_detection<'a>(info: &'a SignatureInfo, values: &[&str]) -> Detection<'a> {
+        Detection {
+            signature: info,
+            event_id: 6000,
+            finding: Finding {
+                data: vec![Field {
+                    name: "v".into(),
+                    value: Value::TextList(values.iter().map(|&v| v.into()).collect()),
+                }],
             },
-            selected_events: vec![],
-            contract: ContractVersion::V0_2,
-            signed_by: vec![],
         }
     }
 
@@ -279,16 +272,7 @@ mod tests {
     fn each_finding_is_one_write_of_one_line() {
         let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
         let info = signature_info("TRC-X", "n");
-        let detection = Detection {
-            signature: &info,
-            event_id: 6000,
-            finding: Finding {
-                data: vec![Field {
-                    name: "v".into(),
-                    value: Value::TextList(vec!["a".into(), "b".into()]),
-                }],
-            },
-        };
+        let detection = text_list_detection(&info, &["a", "b"]);
         let raw = r#"{"timestamp":1,"eventName":"sched_process_exec","args":[]}"#;
         for format in [OutputFormat::Json, OutputFormat::Text] {
             for raw in [None, Some(raw)] {
@@ -320,16 +304,7 @@ mod tests {
     fn text_lines_escape_every_control_character() {
         let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
         let info = signature_info("\u{8}", "n\u{9b}31m");
-        let detection = Detection {
-            signature: &info,
-            event_id: 6000,
-            finding: Finding {
-                data: vec![Field {
-                    name: "v".into(),
-                    value: Value::TextList(vec!["a\u{7f}b\u{9b}[2J".into()]),
-                }],
-            },
-        };
+        let detection = text_list_detection(&info, &["a\u{7f}b\u{9b}[2J"]);
         let mut out = Vec::new();
         FindingWriter::new(&mut out, OutputFormat::Text, false)
             .write(&detection, &event, None)

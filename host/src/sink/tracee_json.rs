@@ -53,7 +53,7 @@ pub fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>)
     Json::Object(context)
 }
 
-/// Writes the finding for `detection` as one JSON line, like
+/// Appends the finding for `detection` to `out` as one JSON line, like
 /// [`finding_json`] (`metadata_object` is [`metadata_json`] of its
 /// signature, serialised once by the caller), copying the raw line's values verbatim instead of
 /// parsing them into a tree and serialising them again: the line is scanned
@@ -66,9 +66,9 @@ pub fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>)
 /// not reach a one-line output); the caller then uses [`finding_json`].
 ///
 /// # Errors
-/// Writing failed.
+/// Serialising failed.
 pub fn write_finding_from_raw(
-    out: &mut impl std::io::Write,
+    out: &mut Vec<u8>,
     detection: &Detection<'_>,
     metadata_object: &str,
     event: &Event,
@@ -118,30 +118,32 @@ pub fn write_finding_from_raw(
         }
         Ok(true)
     };
-    let mut line: Vec<u8> = Vec::with_capacity(raw.len() + 1024);
-    line.push(b'{');
+    // Appended to `out` (the caller's line buffer) in place: nothing is
+    // written before this point, so `Ok(false)` still means nothing written.
+    out.reserve(raw.len() + 1024);
+    let start = out.len();
+    out.push(b'{');
     for (index, (key, value)) in context.iter().enumerate() {
         if index > 0 {
-            line.push(b',');
+            out.push(b',');
         }
-        serde_json::to_writer(&mut line, key)?;
-        line.push(b':');
-        if !own(key, &mut line)? {
-            line.extend_from_slice(value.get().as_bytes());
+        serde_json::to_writer(&mut *out, key)?;
+        out.push(b':');
+        if !own(key, out)? {
+            out.extend_from_slice(value.get().as_bytes());
         }
     }
     for key in FINDING_KEYS {
         if !context.contains_key(key) {
-            if line.len() > 1 {
-                line.push(b',');
+            if out.len() > start + 1 {
+                out.push(b',');
             }
-            serde_json::to_writer(&mut line, key)?;
-            line.push(b':');
-            own(key, &mut line)?;
+            serde_json::to_writer(&mut *out, key)?;
+            out.push(b':');
+            own(key, out)?;
         }
     }
-    line.extend_from_slice(b"}\n");
-    out.write_all(&line)?;
+    out.extend_from_slice(b"}\n");
     Ok(true)
 }
 
@@ -312,13 +314,14 @@ pub fn value_json(value: &Value) -> Json {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::engine::{SignatureInfo, contract::ContractVersion};
     use crate::source::tracee_json::parse_event;
     use crate::wit::Properties;
 
-    fn info() -> SignatureInfo {
+    /// TRC-1016's description, as the sink's tests use it.
+    pub(crate) fn info() -> SignatureInfo {
         SignatureInfo {
             path: "/x/trc-1016.wasm".into(),
             sha256: "00".repeat(32),
