@@ -7,6 +7,7 @@ mod contract;
 mod deploy;
 mod exec_fields;
 mod files;
+mod finding_ids;
 mod hotswap;
 mod inspect;
 mod integrity;

@@ -30,7 +30,10 @@ fn trc_1016_reports_exactly_the_matching_events() {
 
     for finding in &findings {
         assert_eq!(finding["eventName"], "illegitimate_shell");
-        assert_eq!(finding["eventId"], "6000");
+        assert_eq!(
+            finding["eventId"], "6024",
+            "Tracee v0.24.1's id for TRC-1016"
+        );
         let metadata = &finding["metadata"];
         assert_eq!(metadata["Version"], "1");
         assert!(

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use sha2::{Digest, Sha256};
 
 use super::error::LoadError;
+use super::finding_ids::FindingIds;
 use super::limits::Policy;
 use super::module_file::{self, Fingerprint};
 use super::runtime::Runtime;
@@ -79,6 +80,9 @@ pub struct Catalog {
     gate: Gate,
     running: HashMap<PathBuf, Running>,
     rejected: HashMap<PathBuf, Rejected>,
+    /// One registry for the whole daemon, so a signature's findings carry
+    /// the same event id whichever worker runs it.
+    finding_ids: FindingIds,
 }
 
 impl Catalog {
@@ -91,6 +95,7 @@ impl Catalog {
             gate,
             running: HashMap::new(),
             rejected: HashMap::new(),
+            finding_ids: FindingIds::default(),
         }
     }
 
@@ -277,7 +282,7 @@ impl Catalog {
             fingerprint,
             ..
         } = job;
-        let signature = match loaded {
+        let mut signature = match loaded {
             Ok(signature) => signature,
             Err(error) => {
                 self.reject(&path, Some(fingerprint), Some(sha256), false);
@@ -300,6 +305,17 @@ impl Catalog {
                 path.display()
             );
         }
+        let (event_id, collision) = self.finding_ids.assign(&id);
+        if let Some(collision) = collision {
+            tracing::warn!(
+                "{}: {id}'s findings carry event id {} ({} holds {}, the number {id} hashes to)",
+                path.display(),
+                collision.given,
+                collision.holder,
+                collision.preferred
+            );
+        }
+        signature.set_event_id(event_id);
         self.rejected.remove(&path);
         self.running.insert(
             path,

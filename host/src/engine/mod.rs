@@ -9,6 +9,7 @@ pub mod contract;
 pub mod epoch;
 mod error;
 pub mod event_fields;
+mod finding_ids;
 pub mod guest_output;
 pub mod guest_values;
 mod host_api;

@@ -5,7 +5,7 @@
 //! instantiated off the dispatch path — and are applied between two events, so
 //! every event is evaluated by exactly one version of each signature.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,9 +15,6 @@ use super::error::EvalError;
 use super::guest_output::LogBudget;
 use super::signature::{LoadedSignature, SignatureInfo};
 use crate::wit::{Event, Finding, Signal};
-
-/// Tracee numbers signature events from 6000; findings use these ids.
-const FIRST_SIGNATURE_EVENT_ID: u32 = 6000;
 
 /// Per-signature counters, shared with the status reporter (hence atomic).
 #[derive(Debug, Default)]
@@ -151,7 +148,6 @@ impl Counters {
 /// A running signature with its counters and finding event id.
 struct Slot {
     signature: LoadedSignature,
-    event_id: u32,
     counters: Arc<Counters>,
     /// When its recent faults (traps, limit hits) happened, for the
     /// quarantine rule.
@@ -330,7 +326,7 @@ impl Slot {
                             position,
                             Detection {
                                 signature: self.signature.info(),
-                                event_id: self.event_id,
+                                event_id: self.signature.info().event_id,
                                 finding,
                             },
                         );
@@ -524,8 +520,6 @@ pub enum Applied {
 #[derive(Default)]
 pub struct SignatureSet {
     slots: Vec<Slot>,
-    /// Signature id → finding event id, stable across reloads within a run.
-    event_ids: HashMap<String, u32>,
     /// Coverage changes not yet taken by [`SignatureSet::take_notices`].
     notices: Vec<Notice>,
     /// When the earliest quarantine ends, if any signature is quarantined.
@@ -539,12 +533,8 @@ impl SignatureSet {
         match change {
             Change::Upsert(signature) => {
                 let signature = *signature;
-                let id = signature.metadata().id.clone();
-                let next = FIRST_SIGNATURE_EVENT_ID + self.event_ids.len() as u32;
-                let event_id = *self.event_ids.entry(id).or_insert(next);
                 let slot = Slot {
                     signature,
-                    event_id,
                     counters: Arc::default(),
                     faults: VecDeque::new(),
                     quarantined_until: None,
@@ -717,7 +707,7 @@ fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 fn status(slot: &Slot) -> SignatureStatus {
     SignatureStatus {
         info: slot.signature.info().clone(),
-        event_id: slot.event_id,
+        event_id: slot.signature.info().event_id,
         counters: slot.counters.clone(),
     }
 }

@@ -11,6 +11,7 @@ use super::bindings::{v1, v2};
 use super::contract::{self, ContractVersion};
 use super::epoch::EpochTicker;
 use super::error::{EvalError, LoadError, bounded_message, cause};
+use super::finding_ids;
 use super::guest_output::LogBudget;
 use super::guest_values;
 use super::host_state::{HostState, store_limits};
@@ -34,6 +35,8 @@ pub struct SignatureInfo {
     pub contract: ContractVersion,
     /// The trusted keys that signed it (empty when loaded unverified).
     pub signed_by: Vec<String>,
+    /// The event id its findings carry (see `engine::finding_ids`).
+    pub event_id: u32,
 }
 
 /// A signature ready to receive events: one store and one instance, reused for
@@ -195,6 +198,7 @@ impl LoadedSignature {
         let config = policy.config_for(&metadata.id).to_vec();
         output.set_tag(&metadata.id);
         let selectors = selected_events.iter().map(Selector::new).collect();
+        let event_id = finding_ids::preferred(&metadata.id);
         let mut signature = Self {
             info: SignatureInfo {
                 path: path_buf(),
@@ -203,6 +207,7 @@ impl LoadedSignature {
                 selected_events,
                 contract,
                 signed_by: admitted.signer_names(),
+                event_id,
             },
             selectors,
             pre,
@@ -224,6 +229,12 @@ impl LoadedSignature {
             },
         })?;
         Ok(signature)
+    }
+
+    /// Gives its findings another event id: the catalog's, when another
+    /// signature id already holds the preferred one.
+    pub fn set_event_id(&mut self, event_id: u32) {
+        self.info.event_id = event_id;
     }
 
     /// What the signature declared about itself.

@@ -12,8 +12,8 @@ use crate::wit::{Event, Field, Origin, Payload};
 
 /// The pseudo-signature that reports coverage changes.
 pub const COVERAGE_ID: &str = "SIGBOX-COVERAGE";
-/// The event id coverage records carry (Tracee's signature ids start at
-/// 6000 and grow by load order; this stays clear of them).
+/// The event id coverage records carry: the last of Tracee's signature
+/// block, which `engine::finding_ids` never gives a signature.
 const COVERAGE_EVENT_ID: &str = "6999";
 /// Tracee's "high" severity.
 const SEVERITY_HIGH: u8 = 3;

@@ -345,6 +345,7 @@ pub(super) mod tests {
             selected_events: vec![],
             contract: ContractVersion::V0_2,
             signed_by: vec![],
+            event_id: 6024,
         }
     }
 
