@@ -280,7 +280,8 @@ struct Outputs {
     /// Time one POST may take.
     #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     webhook_timeout_ms: u64,
-    /// Retries of a POST answered with 5xx, timed out or not connected.
+    /// Retries of a POST answered with 5xx or a redirect (never followed),
+    /// timed out or not connected.
     #[arg(long, value_name = "N", default_value_t = 3)]
     webhook_retries: u32,
     /// Also send findings to the local syslog (/dev/log).

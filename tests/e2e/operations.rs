@@ -117,6 +117,8 @@ impl Drop for Prometheus {
 #[derive(Clone, Copy, Debug)]
 enum Answer {
     Status(u16),
+    /// Answer with this redirect status and `Location`.
+    Redirect(u16, &'static str),
     /// Read the request, never answer (the connection stays open).
     Stall,
 }
@@ -156,6 +158,12 @@ impl Receiver {
                         let _ = write!(
                             stream,
                             "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                    }
+                    Answer::Redirect(status, location) => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {status} X\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                         );
                     }
                     Answer::Stall => stalled.push(stream),
@@ -442,6 +450,82 @@ fn healthz_is_503_with_the_reason_until_a_signature_is_active() {
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
 
+/// A receiver that redirects (303, then 307 to another host) is a failed
+/// delivery: retried, counted and logged with the `Location`, never
+/// followed (a 303 would turn the POST into a body-less GET, a 307 would
+/// hand findings to another host); the finding arrives once the receiver
+/// answers 200.
+#[test]
+fn webhook_redirects_are_failed_deliveries_never_followed() {
+    let dir = signatures_with("webhook-redirect", &["trc-1016"]);
+    // Where the redirects point: it must never see a request.
+    let elsewhere = Receiver::start(vec![Answer::Status(200)]);
+    let location: &'static str =
+        Box::leak(format!("http://{}/stolen", elsewhere.address).into_boxed_str());
+    let receiver = Receiver::start(vec![
+        Answer::Redirect(303, location),
+        Answer::Redirect(307, location),
+        Answer::Status(200),
+    ]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let url = receiver.url();
+    let Some((daemon, _)) = start_live_with(
+        &dir,
+        &[
+            "--listen",
+            &listen,
+            "--webhook",
+            &url,
+            "--webhook-batch",
+            "1",
+            "--webhook-retries",
+            "3",
+        ],
+    ) else {
+        return;
+    };
+    let pid = web_server_shell();
+    assert!(
+        eventually(Duration::from_secs(60), || receiver
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|b| b.contains(&format!("\"hostProcessId\":{pid},")))),
+        "not delivered after two redirects: {}",
+        daemon.stderr_text()
+    );
+    let metrics = scrape(&listen);
+    assert_eq!(
+        metric(&metrics, "sigbox_output_retries_total{output=\"webhook\"}"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "sigbox_output_sent_total{output=\"webhook\"}"),
+        Some(1.0),
+        "{metrics}"
+    );
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(
+        *elsewhere.requests.lock().unwrap(),
+        0,
+        "a redirect was followed"
+    );
+    for status in ["303", "307"] {
+        assert!(
+            stopped.stderr.contains(&format!(
+                "answered {status} See Other redirecting to {location}"
+            )) || stopped.stderr.contains(&format!(
+                "answered {status} Temporary Redirect redirecting to {location}"
+            )),
+            "{status} not logged with its Location: {}",
+            stopped.stderr
+        );
+    }
+}
+
 /// A receiver that answers 500, then 200, then stalls: the retry is
 /// counted and the finding delivered; then, stalled, the bounded queue
 /// fills and findings there are dropped and counted, while stdout (event
@@ -697,5 +781,104 @@ fn logs_can_be_json_lines() {
                 .as_str()
                 .is_some_and(|m| m.starts_with("loaded signature TRC-1016"))),
         "{stderr}"
+    );
+}
+
+/// A tmpfs of `size` mounted on a new directory, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(label: &str, size: &str) -> Self {
+        let dir = temp_dir(label);
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("running mount");
+        assert!(status.success(), "mount -t tmpfs on {}", dir.display());
+        Self(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A full disk never corrupts the findings file: a record that does not fit
+/// is cut back whole (counted as dropped), and once space returns the file
+/// is still valid JSON lines, holding only whole records.
+#[test]
+fn a_full_disk_leaves_the_findings_file_whole_records_only() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let dir = signatures_with("enospc", &["trc-1016"]);
+    // 4 pages; a filler takes 3, leaving the findings file one page: room
+    // for a record or two, then a short write.
+    let disk = Tmpfs::mount("enospc-disk", "16k");
+    let filler = disk.0.join("filler");
+    std::fs::write(&filler, vec![b'x'; 3 * 4096]).unwrap();
+    let findings_file = disk.0.join("findings.jsonl");
+    let Some((daemon, _)) =
+        start_live_with(&dir, &["--output-file", findings_file.to_str().unwrap()])
+    else {
+        return;
+    };
+    let on_stdout = |pid: u32| {
+        daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+            !crate::pack_live::findings(lines, "TRC-1016", pid).is_empty()
+        })
+    };
+    // Six findings into one page: the disk fills. Each line goes to stdout,
+    // then to the file, on one thread: once the 7th is on stdout, the file
+    // writes of the first six are done.
+    let mut pids: Vec<u32> = (0..7).map(|_| web_server_shell()).collect();
+    assert!(on_stdout(pids[6]), "{}", daemon.stderr_text());
+    assert!(
+        daemon.stderr_text().contains("cannot write findings to"),
+        "the disk never filled: {}",
+        daemon.stderr_text()
+    );
+    // Space returns: the next records are written whole.
+    std::fs::remove_file(&filler).unwrap();
+    let after: Vec<u32> = (0..2).map(|_| web_server_shell()).collect();
+    assert!(on_stdout(after[1]), "{}", daemon.stderr_text());
+    pids.extend(&after);
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert!(
+        stopped
+            .stderr
+            .contains(&format!("writing {} again", findings_file.display())),
+        "{}",
+        stopped.stderr
+    );
+    let text = std::fs::read_to_string(&findings_file).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    let in_file: Vec<u32> = text
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a whole JSON record ({e}): {line:?}"));
+            record["hostProcessId"].as_u64().unwrap() as u32
+        })
+        .collect();
+    // The first few fit, in order (the 7th's file write may have come after
+    // the filler went, and fit); the last two are there, whole.
+    assert!(in_file.ends_with(&after), "{in_file:?} of {pids:?}");
+    assert!(
+        in_file.len() < pids.len(),
+        "the disk never filled: {in_file:?}"
+    );
+    let positions: Vec<usize> = in_file
+        .iter()
+        .map(|pid| pids.iter().position(|p| p == pid).expect("one of ours"))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "{in_file:?} of {pids:?}"
     );
 }

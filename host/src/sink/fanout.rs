@@ -1,7 +1,8 @@
 //! Findings to several outputs at once: stdout as before, and each whole
 //! line (a finding or a coverage record) handed to every other output.
-//! The finding writer writes a line in pieces; outputs only ever see whole
-//! lines, so a rotated file or a webhook batch never holds half a finding.
+//! Writers build each record whole, but `Write` lets any caller hand a
+//! line in pieces; outputs only ever see whole lines, so a rotated file or
+//! a webhook batch never holds half a finding.
 
 use std::io::{self, Write};
 use std::sync::Arc;

@@ -32,6 +32,9 @@ pub struct RotatingFile {
     reopen: Arc<AtomicBool>,
     counters: Arc<OutputCounters>,
     failing: bool,
+    /// A failed write left part of a record that could not be cut back:
+    /// the next record starts on a fresh line, so the file stays JSON lines.
+    partial_line: bool,
 }
 
 impl RotatingFile {
@@ -59,6 +62,7 @@ impl RotatingFile {
             reopen,
             counters,
             failing: false,
+            partial_line: false,
         })
     }
 
@@ -94,12 +98,55 @@ impl RotatingFile {
             self.rotate()?;
         }
         // One write of the whole record to a file opened for appending.
-        let mut record = Vec::with_capacity(line.len() + 1);
+        let mut record = Vec::with_capacity(line.len() + 2);
+        if self.partial_line {
+            record.push(b'\n');
+        }
         record.extend_from_slice(line);
         record.push(b'\n');
-        self.file.write_all(&record)?;
-        self.size += needed;
+        self.append_whole(&record)?;
+        self.partial_line = false;
+        self.size += record.len() as u64;
         Ok(())
+    }
+
+    /// Appends `record` whole, or not at all: a short write (ENOSPC, EFBIG,
+    /// a quota) is cut back, so no half record stays in the file to be
+    /// glued to the next one.
+    fn append_whole(&mut self, record: &[u8]) -> std::io::Result<()> {
+        let mut written = 0;
+        while written < record.len() {
+            match self.file.write(&record[written..]) {
+                Ok(0) => {
+                    return Err(self.cut_back(written, std::io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => written += n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(self.cut_back(written, error)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the `written` bytes of a record that failed part way;
+    /// returns `error` for the caller.
+    fn cut_back(&mut self, written: usize, error: std::io::Error) -> std::io::Error {
+        if written == 0 {
+            return error;
+        }
+        let cut = self
+            .file
+            .metadata()
+            .and_then(|m| self.file.set_len(m.len().saturating_sub(written as u64)));
+        if let Err(cut_error) = cut {
+            tracing::warn!(
+                "{}: cannot cut back a partly written record ({cut_error}); the next record \
+                 starts on a new line",
+                self.options.path.display()
+            );
+            self.partial_line = true;
+        }
+        error
     }
 }
 

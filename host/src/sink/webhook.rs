@@ -23,7 +23,8 @@ pub struct WebhookOptions {
     pub queue: usize,
     /// Time one POST may take.
     pub timeout: Duration,
-    /// Retries of a POST that failed with a 5xx, a timeout or no connection.
+    /// Retries of a POST that failed with a 5xx, a redirect, a timeout or no
+    /// connection.
     pub retries: u32,
 }
 
@@ -46,8 +47,12 @@ impl Webhook {
             "--webhook {}: only http:// and https:// URLs",
             options.url
         );
+        // Never follow a redirect: a 301/302/303 turns the POST into a
+        // body-less GET (findings gone, yet answered 2xx), and a 307/308
+        // re-posts findings to whatever host the receiver names.
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot create the webhook's HTTP client")?;
         let (queue, pending) = crossbeam_channel::bounded(options.queue.max(1));
@@ -134,8 +139,8 @@ fn deliver_forever(
     }
 }
 
-/// POSTs `body`, retrying a 5xx answer, a timeout or a failed connection
-/// with a doubling pause (250 ms first).
+/// POSTs `body`, retrying a 5xx or 3xx answer, a timeout or a failed
+/// connection with a doubling pause (250 ms first).
 async fn post_with_retries(
     client: &reqwest::Client,
     options: &WebhookOptions,
@@ -155,6 +160,19 @@ async fn post_with_retries(
             Ok(response) if response.status().is_success() => return Ok(()),
             Ok(response) if response.status().is_server_error() => {
                 format!("the receiver answered {}", response.status())
+            }
+            Ok(response) if response.status().is_redirection() => {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .map(|l| crate::printable(&String::from_utf8_lossy(l.as_bytes())).into_owned());
+                format!(
+                    "the receiver answered {} redirecting to {} (redirects are not followed: set --webhook to the final URL)",
+                    response.status(),
+                    location
+                        .as_deref()
+                        .unwrap_or("nowhere (no Location header)")
+                )
             }
             Ok(response) => {
                 return Err(format!(
