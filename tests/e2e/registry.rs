@@ -136,15 +136,15 @@ fn forgeries(keys: &Keys, signed: &Path, staging: &Path) -> [(PathBuf, &'static 
     [
         (
             keys.sign(&module("trc-1016"), &[], &staging.join("dev.wasm")),
-            "not signed by any trusted key",
+            "signed only by a key not in the policy: sha256:",
         ),
         (
             tampered(signed, &staging.join("tampered.wasm")),
-            "not signed by any trusted key",
+            "modified after signing: the signature of team (sha256:",
         ),
         (
             keys.sign(&module("trc-1016"), &["acme"], &staging.join("acme.wasm")),
-            "signature id TRC-1016 is not allowed for key(s) acme",
+            "signature id TRC-1016 is not allowed for key acme (sha256:",
         ),
     ]
 }
