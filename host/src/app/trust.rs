@@ -34,10 +34,12 @@ pub fn sign(
     out: Option<&Path>,
     detached: bool,
 ) -> anyhow::Result<ExitCode> {
-    let fingerprint = keys::fingerprint_of_file(key)?;
+    // Read after signing, so a bad --key is reported by the signing step.
+    let fingerprint = || keys::fingerprint_of_file(key);
     if detached {
         let sig = crate::trust::detached_signature_path(out.unwrap_or(module));
         keys::sign_detached(key, module, &sig)?;
+        let fingerprint = fingerprint()?;
         println!(
             "signed {} with key {fingerprint}: signature in {}",
             module.display(),
@@ -46,7 +48,9 @@ pub fn sign(
         return Ok(ExitCode::SUCCESS);
     }
     let out = out.unwrap_or(module);
-    match keys::sign(key, module, out)? {
+    let signed = keys::sign(key, module, out)?;
+    let fingerprint = fingerprint()?;
+    match signed {
         keys::Signed::Added => println!("signed {} with key {fingerprint}", out.display()),
         keys::Signed::AlreadySigned => println!(
             "{} already carries the signature of key {fingerprint}",

@@ -98,6 +98,11 @@ mod tests {
     #[test]
     fn every_cut_of_a_module_is_truncated_with_the_size_it_needs() {
         for cut in 1..MODULE.len() {
+            // Ending between sections is a smaller whole module.
+            if [8, 13].contains(&cut) {
+                assert_eq!(of(&MODULE[..cut]), Shape::Complete);
+                continue;
+            }
             match of(&MODULE[..cut]) {
                 Shape::Truncated { size, needed } => {
                     assert_eq!(size, cut as u64);
