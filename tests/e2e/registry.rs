@@ -378,9 +378,11 @@ fn a_followed_tag_brings_trusted_versions_to_the_live_daemon_and_nothing_else() 
         daemon.stderr_text(),
         follower.stderr_text()
     );
+    // Signers are named with their fingerprints: `team (sha256:…), ops (sha256:…)`.
+    let both =
+        |text: String| text.contains("signed by team (sha256:") && text.contains("), ops (sha256:");
     assert!(
-        daemon.stderr_text().contains("signed by team, ops")
-            || follower.stderr_text().contains("signed by team, ops"),
+        both(daemon.stderr_text()) || both(follower.stderr_text()),
         "{}",
         follower.stderr_text()
     );

@@ -569,7 +569,7 @@ fn unsigned_unknown_key_modified_and_truncated_each_have_their_own_reason() {
         ("unsigned.wasm", "unsigned: no signature".to_owned()),
         (
             "unknown.wasm",
-            format!("signed only by a key not in the policy: sha256:"),
+            "signed only by a key not in the policy: sha256:".to_owned(),
         ),
         (
             "modified.wasm",
