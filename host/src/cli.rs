@@ -45,6 +45,7 @@ enum CliCommand {
     /// The signatures directory is watched: a new `*.wasm` is loaded, a changed
     /// one replaces the running version (only if the new one loads), a deleted
     /// one is unloaded. SIGHUP rescans the directory.
+    #[command(after_long_help = sigbox::trust::POLICY_HELP)]
     Run {
         #[command(flatten)]
         common: Common,
@@ -70,6 +71,7 @@ enum CliCommand {
     ///
     /// When the events come from a stream (stdin or a FIFO), the signatures
     /// directory is watched as with `run`.
+    #[command(after_long_help = sigbox::trust::POLICY_HELP)]
     Replay {
         #[command(flatten)]
         common: Common,
@@ -127,11 +129,21 @@ enum CliCommand {
         #[arg(long)]
         detached: bool,
     },
+    /// Print the fingerprint (sha256:…) of each key, a `.pub` or a `.key`:
+    /// the name keygen, sign, verify and refusals give it.
+    Fingerprint {
+        /// Key files.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<PathBuf>,
+    },
     /// Check a module against a trust policy: signed by enough trusted keys,
     /// each allowed to sign the id the module claims, and its digest pinned
-    /// if its id is. Exit status 1 when not trusted (the reason on stderr).
+    /// if its id is. Exit status 1 when not trusted (the reason on stderr:
+    /// not WebAssembly, truncated, unsigned, signed by a key not in the
+    /// policy, modified after signing, or a rule of the policy).
+    #[command(after_long_help = sigbox::trust::POLICY_HELP)]
     Verify {
-        /// The trust policy (TOML; see README, "Shipping signatures").
+        /// The trust policy (TOML; its format is below, in --help).
         #[arg(long, value_name = "POLICY")]
         trust: PathBuf,
         /// The `.wasm` module.
@@ -154,6 +166,7 @@ enum CliCommand {
     /// is verified against the trust policy first, then renamed into place
     /// (the running daemon picks it up). With --follow, keeps polling the
     /// tag and installs each new version that verifies.
+    #[command(after_long_help = sigbox::trust::POLICY_HELP)]
     Pull {
         /// REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST].
         reference: String,
@@ -163,7 +176,8 @@ enum CliCommand {
         /// File name to install as (NAME.wasm) [default: the repository's last part].
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
-        /// Trust policy the module must verify against (as `sigbox run --trust`).
+        /// Trust policy the module must verify against (as `sigbox run --trust`;
+        /// format: `sigbox verify --help`).
         #[arg(long, value_name = "POLICY", env = "SIGBOX_TRUST")]
         trust: Option<PathBuf>,
         /// Install modules without verifying their signatures.
@@ -244,7 +258,7 @@ struct Common {
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     queue_events: u64,
     /// Trust policy (TOML: trusted public keys, the signature ids each may
-    /// sign, pinned digests; see README, "Shipping signatures"). Every module
+    /// sign, pinned digests; format: `sigbox verify --help`). Every module
     /// must verify against it before it is compiled. Reloaded on SIGHUP.
     #[arg(long, value_name = "POLICY", env = "SIGBOX_TRUST")]
     trust: Option<PathBuf>,
@@ -488,6 +502,7 @@ impl Cli {
                 detached,
             },
             CliCommand::Verify { trust, module } => Command::Verify { trust, module },
+            CliCommand::Fingerprint { keys } => Command::Fingerprint { keys },
             CliCommand::New { name, lang, dir } => Command::New {
                 name,
                 language: match lang {

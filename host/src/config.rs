@@ -133,6 +133,11 @@ pub enum Command {
         /// Write the signature to `MODULE.wasm.sig` instead of embedding it.
         detached: bool,
     },
+    /// Print key fingerprints.
+    Fingerprint {
+        /// `.pub` or `.key` files.
+        keys: Vec<PathBuf>,
+    },
     /// Check a module against a trust policy.
     Verify {
         /// The policy file.

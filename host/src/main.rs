@@ -30,10 +30,11 @@ fn main() -> ExitCode {
     match cli.into_command().and_then(sigbox::run) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!(
-                "sigbox: error: {}",
-                sigbox::printable(&format!("{error:#}"))
-            );
+            // Line by line: a multi-line message (a TOML error's line and
+            // caret) stays readable; other control characters are escaped.
+            let message = format!("{error:#}");
+            let lines: Vec<_> = message.lines().map(sigbox::printable).collect();
+            eprintln!("sigbox: error: {}", lines.join("\n"));
             ExitCode::from(2)
         }
     }

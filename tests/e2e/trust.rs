@@ -75,10 +75,14 @@ fn signed_modules_verify_and_every_forgery_is_refused_with_its_reason() {
             "{module}: {out}"
         );
     };
-    refused(&unsigned, "not signed by any trusted key", &trusted);
+    refused(
+        &unsigned,
+        "signed only by a key not in the policy",
+        &trusted,
+    );
     refused(
         &s("by-other.wasm"),
-        "not signed by any trusted key",
+        "signed only by a key not in the policy",
         &trusted,
     );
     let mut bytes = std::fs::read(s("signed.wasm")).unwrap();
@@ -87,7 +91,7 @@ fn signed_modules_verify_and_every_forgery_is_refused_with_its_reason() {
     std::fs::write(s("tampered.wasm"), bytes).unwrap();
     refused(
         &s("tampered.wasm"),
-        "not signed by any trusted key",
+        "modified after signing: the signature of team (sha256:",
         &trusted,
     );
 
@@ -98,7 +102,7 @@ fn signed_modules_verify_and_every_forgery_is_refused_with_its_reason() {
     );
     refused(
         &s("signed.wasm"),
-        "signature id TRC-1016 is not allowed for key(s) team",
+        "signature id TRC-1016 is not allowed for key team (sha256:",
         &other_team,
     );
     // A pin that no longer matches.
@@ -256,12 +260,12 @@ fn replay_runs_only_what_the_policy_admits() {
     assert_eq!(findings_of(&lines, "TRC-1016").len(), 1, "{stderr}");
     let records = findings_of(&lines, "SIGBOX-COVERAGE");
     let expected = [
-        ("trc-105.wasm", "not signed by any trusted key"),
+        ("trc-105.wasm", "signed only by a key not in the policy"),
         (
             "trc-107.wasm",
-            "signature id TRC-107 is not allowed for key(s) acme",
+            "signature id TRC-107 is not allowed for key acme (sha256:",
         ),
-        ("trc-1026.wasm", "not signed by any trusted key"),
+        ("trc-1026.wasm", "modified after signing"),
     ];
     assert_eq!(records.len(), expected.len(), "{records:#?}");
     for (file, reason) in expected {
@@ -310,7 +314,7 @@ fn the_compile_cache_cannot_skip_verification() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("refused by the trust policy: not signed by any trusted key"),
+        stderr.contains("refused by the trust policy: signed only by a key not in the policy"),
         "{stderr}"
     );
     assert!(findings_of(&json_lines(&out.stdout), "TRC-1016").is_empty());
@@ -353,11 +357,11 @@ fn live_updates_must_verify_and_the_policy_reloads_on_sighup() {
     std::fs::write(&tampered, bytes).unwrap();
     let variants = [
         // make's development key: not in this policy.
-        (module("trc-1016"), "not signed by any trusted key"),
-        (tampered, "not signed by any trusted key"),
+        (module("trc-1016"), "signed only by a key not in the policy"),
+        (tampered, "modified after signing"),
         (
             signed_copy("trc-1016", &keys, "acme", &staging.join("acme.wasm")),
-            "signature id TRC-1016 is not allowed for key(s) acme",
+            "signature id TRC-1016 is not allowed for key acme (sha256:",
         ),
     ];
     for (n, (file, reason)) in variants.iter().enumerate() {
@@ -412,4 +416,267 @@ fn live_updates_must_verify_and_the_policy_reloads_on_sighup() {
     );
     let stopped = daemon.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// The fingerprint `keygen` prints (and `sigbox fingerprint` repeats for
+/// the `.pub`) is the one `sign`, `verify` and refusals quote.
+fn keygen_fingerprint(stem: &Path) -> String {
+    let (ok, out) = run(&["keygen", stem.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let fingerprint = out
+        .split("fingerprint ")
+        .nth(1)
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("keygen printed no fingerprint: {out}"))
+        .to_owned();
+    assert!(
+        fingerprint.starts_with("sha256:") && fingerprint.len() == "sha256:".len() + 16,
+        "{out}"
+    );
+    let public = stem.with_extension("pub");
+    let (ok, out) = run(&["fingerprint", public.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.trim(),
+        format!("{fingerprint}  {}", public.display()),
+        "sigbox fingerprint"
+    );
+    fingerprint
+}
+
+/// `module` without its embedded signature section: really unsigned.
+fn unsigned_copy(name: &str, to: &Path) -> PathBuf {
+    let bytes = std::fs::read(module(name)).unwrap();
+    let mut at = 9; // past the header and the first section's id
+    let mut size = 0usize;
+    for shift in (0..).step_by(7) {
+        let byte = bytes[at];
+        at += 1;
+        size |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    let name_len = usize::from(bytes[at]);
+    let mut out = bytes[..8].to_vec();
+    if bytes[8] == 0 && &bytes[at + 1..at + 1 + name_len] == b"signature" {
+        out.extend_from_slice(&bytes[at + size..]);
+    } else {
+        out.extend_from_slice(&bytes[8..]);
+    }
+    std::fs::write(to, out).unwrap();
+    to.to_owned()
+}
+
+#[test]
+fn keygen_prints_a_fingerprint_that_sign_verify_and_refusals_quote() {
+    let dir = temp_dir("trust-fingerprints");
+    let team = keygen_fingerprint(&dir.join("team"));
+    let stranger = keygen_fingerprint(&dir.join("stranger"));
+    assert_ne!(team, stranger);
+    let signed = dir.join("signed.wasm");
+    for (key, fingerprint, to) in [
+        ("team", &team, &signed),
+        ("stranger", &stranger, &dir.join("x.wasm")),
+    ] {
+        let key = dir.join(format!("{key}.key"));
+        let (ok, out) = run(&[
+            "sign",
+            "--key",
+            key.to_str().unwrap(),
+            module("trc-1016").to_str().unwrap(),
+            "--out",
+            to.to_str().unwrap(),
+        ]);
+        assert!(
+            ok && out.contains(&format!("with key {fingerprint}")),
+            "{out}"
+        );
+        // The secret key names the same key.
+        let (ok, out) = run(&["fingerprint", key.to_str().unwrap()]);
+        assert!(ok && out.starts_with(fingerprint.as_str()), "{out}");
+    }
+    let policy = write_policy(
+        &dir,
+        "[[key]]\nname = \"team\"\npublic_key = \"team.pub\"\n",
+    );
+    let (ok, out) = run(&["verify", "--trust", &policy, signed.to_str().unwrap()]);
+    assert!(
+        ok && out.contains(&format!("signed by team ({team})")),
+        "{out}"
+    );
+    let (ok, out) = run(&[
+        "verify",
+        "--trust",
+        &policy,
+        dir.join("x.wasm").to_str().unwrap(),
+    ]);
+    // The built module also carries make's development key.
+    assert!(
+        !ok && out.contains("signed only by a key not in the policy: ") && out.contains(&stranger),
+        "{out}"
+    );
+}
+
+/// Item 9: co-signed by a key allowed the id and one that is not, the
+/// refusal names the one that is not, its policy entry and the ids it may
+/// sign, not both keys.
+#[test]
+fn a_co_signed_module_is_refused_naming_the_key_not_allowed_and_its_rule() {
+    let (keys, policy) = two_team_policy("trust-cosigned");
+    let both = signed_copy("trc-1016", &keys, "team", &keys.join("both.wasm"));
+    let (ok, out) = run(&[
+        "sign",
+        "--key",
+        keys.join("acme.key").to_str().unwrap(),
+        both.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let acme = run(&["fingerprint", keys.join("acme.pub").to_str().unwrap()]).1;
+    let acme = acme.split_whitespace().next().unwrap();
+    let (ok, out) = run(&["verify", "--trust", &policy, both.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "signature id TRC-1016 is not allowed for key acme ({acme}): its [[key]] entry in \
+             {policy} allows only ids ACME-*; also signed by team (sha256:"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("team, acme"), "{out}");
+}
+
+/// Unsigned, an unknown key, modified after signing and truncated each get
+/// their own reason, from `sigbox verify` and in the daemon's rejection
+/// record.
+#[test]
+fn unsigned_unknown_key_modified_and_truncated_each_have_their_own_reason() {
+    let (keys, policy) = two_team_policy("trust-verdict-keys");
+    let stranger = keygen_fingerprint(&keys.join("stranger"));
+    let dir = temp_dir("trust-verdicts");
+    unsigned_copy("trc-105", &dir.join("unsigned.wasm"));
+    signed_copy("trc-107", &keys, "stranger", &dir.join("unknown.wasm"));
+    let modified = signed_copy("trc-1026", &keys, "team", &dir.join("modified.wasm"));
+    let mut bytes = std::fs::read(&modified).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 1;
+    std::fs::write(&modified, bytes).unwrap();
+    let truncated = signed_copy("trc-1027", &keys, "team", &dir.join("truncated.wasm"));
+    let bytes = std::fs::read(&truncated).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let half = bytes.len() / 2;
+    let expected = [
+        ("unsigned.wasm", "unsigned: no signature".to_owned()),
+        (
+            "unknown.wasm",
+            "signed only by a key not in the policy: sha256:".to_owned(),
+        ),
+        (
+            "modified.wasm",
+            "modified after signing: the signature of team (sha256:".to_owned(),
+        ),
+        (
+            "truncated.wasm",
+            format!("truncated: the file is {half} bytes, its sections need at least"),
+        ),
+    ];
+    for (file, reason) in &expected {
+        let (ok, out) = run(&[
+            "verify",
+            "--trust",
+            &policy,
+            dir.join(file).to_str().unwrap(),
+        ]);
+        assert!(!ok && out.contains(reason.as_str()), "{file}: {out}");
+    }
+    let (_, out) = run(&[
+        "verify",
+        "--trust",
+        &policy,
+        dir.join("unknown.wasm").to_str().unwrap(),
+    ]);
+    assert!(out.contains(&stranger), "the stranger's fingerprint: {out}");
+    let out = sigbox(&[
+        "replay",
+        "--trust",
+        &policy,
+        "-s",
+        dir.to_str().unwrap(),
+        fixture("sample-events.jsonl").to_str().unwrap(),
+    ]);
+    let lines = json_lines(&out.stdout);
+    let records = findings_of(&lines, "SIGBOX-COVERAGE");
+    for (file, reason) in &expected {
+        let record = records
+            .iter()
+            .find(|r| r["args"].to_string().contains(file))
+            .unwrap_or_else(|| panic!("no record for {file}: {records:#?}"));
+        assert_eq!(record["eventName"], "sigbox_module_rejected");
+        assert!(
+            reason_of(record).contains(reason.as_str()),
+            "{file}: {record}"
+        );
+    }
+}
+
+/// Each bad input names what is wrong, where, and what to give instead;
+/// the policy format is in `--help`.
+#[test]
+fn bad_keys_files_and_policies_are_named_plainly_and_help_shows_the_format() {
+    let dir = temp_dir("trust-bad-inputs");
+    let s = |p: &str| dir.join(p).to_str().unwrap().to_owned();
+    let team = keygen_fingerprint(&dir.join("team"));
+    std::fs::copy(module("trc-1016"), s("m.wasm")).unwrap();
+    let (ok, out) = run(&["sign", "--key", &s("team.pub"), &s("m.wasm")]);
+    assert!(
+        !ok && out.contains(&format!(
+            "{} is a public key ({team}): --key needs the secret key",
+            s("team.pub")
+        )),
+        "{out}"
+    );
+    let (ok, out) = run(&["sign", "--key", &s("gone.key"), &s("m.wasm")]);
+    assert!(
+        !ok && out.contains(&format!(
+            "cannot read secret key {} (--key): No such file or directory",
+            s("gone.key")
+        )),
+        "{out}"
+    );
+    std::fs::write(s("notes.txt"), "hello\n").unwrap();
+    let (ok, out) = run(&["sign", "--key", &s("team.key"), &s("notes.txt")]);
+    assert!(
+        !ok && out.contains(&format!(
+            "{} is not a WebAssembly module (starts with 68 65 6c 6c 6f 0a \"hello\\n\")",
+            s("notes.txt")
+        )),
+        "{out}"
+    );
+    let secret_listed = write_policy(
+        &dir,
+        "[[key]]\nname = \"team\"\npublic_key = \"team.key\"\n",
+    );
+    let (ok, out) = run(&["verify", "--trust", &secret_listed, &s("m.wasm")]);
+    assert!(
+        !ok && out.contains("team.key: this is a secret key: list the public key"),
+        "{out}"
+    );
+    let broken = write_policy(&dir, "[[key]\nname = \"team\"\n");
+    let (ok, out) = run(&["verify", "--trust", &broken, &s("m.wasm")]);
+    assert!(
+        !ok && out.contains("TOML parse error at line 1") && out.contains("\n1 | [[key]\n"),
+        "{out}"
+    );
+    assert!(!out.contains("\\n"), "literal \\n: {out}");
+    for command in ["verify", "run", "replay", "pull"] {
+        let (ok, out) = run(&[command, "--help"]);
+        assert!(ok, "{out}");
+        assert!(
+            out.contains("[[key]]")
+                && out.contains("public_key = \"keys/team.pub\"")
+                && out.contains("ids = [\"TRC-*\"]")
+                && out.contains("signatures_required"),
+            "{command} --help: {out}"
+        );
+    }
 }

@@ -62,6 +62,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             detached,
         } => trust::sign(&key, &module, out.as_deref(), detached),
         Command::Verify { trust, module } => trust::verify(&trust, &module),
+        Command::Fingerprint { keys } => trust::fingerprint(&keys),
         Command::Test { module, vectors } => test::test(&module, &vectors),
         Command::Push {
             module,

@@ -14,9 +14,10 @@ use crate::trust::{Gate, TrustMode, keys};
 /// # Errors
 /// As [`keys::generate`].
 pub fn keygen(stem: &Path) -> anyhow::Result<ExitCode> {
-    let (secret, public) = keys::generate(stem)?;
+    let (secret, public, fingerprint) = keys::generate(stem)?;
     println!(
-        "secret key {} (keep it private), public key {} (list it in a trust policy)",
+        "secret key {} (keep it private), public key {} (list it in a trust policy), \
+         fingerprint {fingerprint}",
         secret.display(),
         public.display()
     );
@@ -33,22 +34,40 @@ pub fn sign(
     out: Option<&Path>,
     detached: bool,
 ) -> anyhow::Result<ExitCode> {
+    // Read after signing, so a bad --key is reported by the signing step.
+    let fingerprint = || keys::fingerprint_of_file(key);
     if detached {
         let sig = crate::trust::detached_signature_path(out.unwrap_or(module));
         keys::sign_detached(key, module, &sig)?;
+        let fingerprint = fingerprint()?;
         println!(
-            "signed {}: signature in {}",
+            "signed {} with key {fingerprint}: signature in {}",
             module.display(),
             sig.display()
         );
         return Ok(ExitCode::SUCCESS);
     }
     let out = out.unwrap_or(module);
-    match keys::sign(key, module, out)? {
-        keys::Signed::Added => println!("signed {}", out.display()),
-        keys::Signed::AlreadySigned => {
-            println!("{} already carries this key's signature", module.display())
-        }
+    let signed = keys::sign(key, module, out)?;
+    let fingerprint = fingerprint()?;
+    match signed {
+        keys::Signed::Added => println!("signed {} with key {fingerprint}", out.display()),
+        keys::Signed::AlreadySigned => println!(
+            "{} already carries the signature of key {fingerprint}",
+            module.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sigbox fingerprint KEY...`: each key's fingerprint (a `.pub`, or the
+/// public half of a `.key`), as keygen, sign, verify and refusals quote it.
+///
+/// # Errors
+/// A file cannot be read or holds no key.
+pub fn fingerprint(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
+    for file in files {
+        println!("{}  {}", keys::fingerprint_of_file(file)?, file.display());
     }
     Ok(ExitCode::SUCCESS)
 }

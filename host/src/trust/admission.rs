@@ -149,9 +149,9 @@ impl Admitted<'_> {
         }
     }
 
-    /// The names of the keys that signed (empty when not verified).
+    /// The keys that signed, as `NAME (sha256:…)` (empty when not verified).
     pub fn signer_names(&self) -> Vec<String> {
-        self.signers.iter().map(|k| k.name.clone()).collect()
+        self.signers.iter().map(|k| k.label()).collect()
     }
 }
 

@@ -4,11 +4,15 @@
 //! checked against a trust policy before the module is compiled.
 
 pub mod admission;
+pub mod fingerprint;
 pub mod keys;
 pub mod policy;
+pub mod shape;
+mod signatures;
 
 pub use admission::{Admission, Admitted, Gate, TrustMode, admit};
-pub use policy::{TrustError, TrustPolicy};
+pub use fingerprint::Fingerprint;
+pub use policy::{POLICY_HELP, TrustError, TrustPolicy};
 
 /// Where a module's detached signature is kept: beside it, `NAME.wasm.sig`.
 pub fn detached_signature_path(module: &std::path::Path) -> std::path::PathBuf {
@@ -20,3 +24,6 @@ pub fn detached_signature_path(module: &std::path::Path) -> std::path::PathBuf {
 /// The largest detached signature file read (a signature set is a few
 /// hundred bytes per signer).
 pub const MAX_DETACHED_SIGNATURE_BYTES: u64 = 64 * 1024;
+
+#[cfg(test)]
+mod tests;

@@ -13,22 +13,82 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use wasmsign2::PublicKey;
+use wasmsign2::{PublicKey, SecretKey};
+
+use super::fingerprint::Fingerprint;
+use super::shape::{self, Shape};
+use super::signatures;
+
+/// The policy format, for `--help` (the README's example, explained).
+pub const POLICY_HELP: &str = r#"Trust policy (TOML; read at start and on SIGHUP, never from the signatures directory):
+
+  signatures_required = 1          # distinct listed keys a module needs (default 1)
+
+  [[key]]                          # one entry per trusted key
+  name = "detections-team"         # how logs and refusals name it
+  public_key = "keys/team.pub"     # from `sigbox keygen keys/team`; relative to the policy file
+  ids = ["TRC-*"]                  # signature ids it may sign (`*`: any run); default any
+
+  [pins]                           # optional: the only digests allowed for an id
+  "TRC-1016" = ["sha256:0123abcd"]
+
+Every key that signed a module must be allowed the id it claims. A key's
+fingerprint (sha256:…, the start of `sha256sum KEY.pub`) is printed by
+`sigbox keygen`, `sigbox sign`, `sigbox verify`, refusals, and
+`sigbox fingerprint KEY.pub`."#;
 
 /// Why a module is not trusted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TrustError {
-    /// No trusted key signed it (or its bytes changed since).
+    /// The file is not WebAssembly.
+    #[error("not a WebAssembly module (starts with {head})")]
+    NotWasm {
+        /// Its first bytes, described.
+        head: String,
+    },
+    /// The file ends before its sections do.
     #[error(
-        "not signed by any trusted key (unsigned, signed by an unknown key, or modified after signing)"
+        "truncated: the file is {size} bytes, its sections need at least {needed} (still being \
+         copied? copy it to a temporary name in the directory, then rename it into place)"
     )]
-    NoTrustedSignature,
+    Truncated {
+        /// The file's size.
+        size: u64,
+        /// What its sections need.
+        needed: u64,
+    },
+    /// No signature at all.
+    #[error(
+        "unsigned: no signature, embedded or in FILE.wasm.sig (sign it with `sigbox sign --key \
+         KEY.key` using a key the policy lists)"
+    )]
+    Unsigned,
+    /// Signed only by keys the policy does not list.
+    #[error(
+        "signed only by a key not in the policy: {keys} (list its .pub in a [[key]] entry of \
+         the policy, or sign with a listed key)"
+    )]
+    UnknownKey {
+        /// The signers' fingerprints, as far as known.
+        keys: String,
+    },
+    /// A listed key signed other contents (or its signature was altered).
+    #[error(
+        "modified after signing: the signature of {keys} does not match the module's bytes \
+         (rebuild and sign again, or restore the signed file)"
+    )]
+    Modified {
+        /// The listed keys whose signatures no longer match.
+        keys: String,
+    },
     /// Fewer trusted keys than the policy requires.
-    #[error("signed by {found} trusted key(s) ({names}), the policy requires {required}")]
+    #[error(
+        "signed by {found} listed key(s) ({names}), the policy requires {required} \
+         (signatures_required)"
+    )]
     TooFewSignatures {
         /// Trusted keys that signed.
         found: usize,
@@ -37,21 +97,31 @@ pub enum TrustError {
         /// `signatures_required`.
         required: usize,
     },
-    /// The signers may not sign this id.
-    #[error("signature id {id} is not allowed for key(s) {names}")]
+    /// A signer may not sign this id.
+    #[error(
+        "signature id {id} is not allowed for key {key}: {rule} (add the id to its ids, or sign \
+         without that key)"
+    )]
     IdNotAllowed {
         /// The id the module claims.
         id: String,
-        /// The keys that signed it.
-        names: String,
+        /// The signer not allowed it: name and fingerprint.
+        key: String,
+        /// Its policy entry and the ids that allows, and the other signers.
+        rule: String,
     },
     /// The id is pinned to other digests.
-    #[error("signature id {id} is pinned to other digests; sha256:{sha256} is not one of them")]
+    #[error(
+        "signature id {id} is pinned to other digests in {policy} ([pins]); sha256:{sha256} is \
+         not one of them"
+    )]
     DigestNotPinned {
         /// The id.
         id: String,
         /// The module's digest.
         sha256: String,
+        /// The policy file.
+        policy: String,
     },
 }
 
@@ -84,13 +154,22 @@ pub struct TrustedKey {
     /// Its name in the policy.
     pub name: String,
     key: PublicKey,
+    fingerprint: Fingerprint,
     /// Id patterns it may sign (`*` matches any run of characters); None: any.
     pub ids: Option<Vec<String>>,
+}
+
+impl TrustedKey {
+    /// `NAME (sha256:…)`, as messages name it.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.fingerprint)
+    }
 }
 
 /// A loaded trust policy.
 #[derive(Debug)]
 pub struct TrustPolicy {
+    source: PathBuf,
     keys: Vec<TrustedKey>,
     required: usize,
     pins: BTreeMap<String, Vec<String>>,
@@ -102,8 +181,9 @@ impl TrustPolicy {
     /// # Errors
     /// The file or a key is unreadable or invalid; the message names it.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read trust policy {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read trust policy {} (--trust): {e}", path.display())
+        })?;
         Self::parse(&text, path)
     }
 
@@ -112,8 +192,14 @@ impl TrustPolicy {
     /// # Errors
     /// The text or a key is invalid, or a key file cannot be read.
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
-        let raw: RawPolicy = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("trust policy {}: {e}", path.display()))?;
+        // toml's message spans lines (the line, a caret); it is printed as is.
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "trust policy {} (format: `sigbox verify --help`): {}",
+                path.display(),
+                e.to_string().trim_end()
+            )
+        })?;
         anyhow::ensure!(
             !raw.key.is_empty(),
             "trust policy {} lists no [[key]]: nothing could ever verify",
@@ -129,9 +215,9 @@ impl TrustPolicy {
         let mut keys = Vec::new();
         for raw_key in raw.key {
             let file = base.join(&raw_key.public_key);
-            let key = PublicKey::from_any_file(&file).map_err(|e| {
+            let key = read_public_key(&file).map_err(|e| {
                 anyhow::anyhow!(
-                    "trust policy {}: key {}: cannot read {}: {e}",
+                    "trust policy {}: [[key]] {:?}: public_key {}: {e}",
                     path.display(),
                     raw_key.name,
                     file.display()
@@ -139,11 +225,13 @@ impl TrustPolicy {
             })?;
             keys.push(TrustedKey {
                 name: raw_key.name,
+                fingerprint: Fingerprint::of(&key),
                 key,
                 ids: raw_key.ids,
             });
         }
         Ok(Self {
+            source: path.to_owned(),
             keys,
             required: raw.signatures_required,
             pins: raw.pins,
@@ -160,37 +248,54 @@ impl TrustPolicy {
     /// `signatures_required` of them.
     ///
     /// # Errors
-    /// [`TrustError::NoTrustedSignature`] or [`TrustError::TooFewSignatures`].
+    /// Why not, most telling first: not WebAssembly, truncated, modified
+    /// after a listed key signed it, unsigned, signed by unknown keys only,
+    /// too few listed signers.
     pub fn verify(
         &self,
         bytes: &[u8],
         detached: Option<&[u8]>,
     ) -> Result<Vec<&TrustedKey>, TrustError> {
-        // A detached signature covers the module without any embedded
-        // signature section (as `sign_multi` hashes it), so a module can
-        // carry both kinds.
-        let unembedded = detached.map(|_| without_embedded_signatures(bytes));
-        let signers: Vec<&TrustedKey> = self
+        match shape::of(bytes) {
+            Shape::Complete => {}
+            Shape::NotWasm { head } => {
+                return Err(TrustError::NotWasm {
+                    head: shape::describe_head(&head),
+                });
+            }
+            Shape::Truncated { size, needed } => {
+                return Err(TrustError::Truncated { size, needed });
+            }
+        }
+        let keys: Vec<(PublicKey, Fingerprint)> = self
             .keys
             .iter()
-            .filter(|k| {
-                k.key.verify(&mut Cursor::new(bytes), None).is_ok()
-                    || detached
-                        .zip(unembedded.as_deref())
-                        .is_some_and(|(signature, module)| {
-                            k.key
-                                .verify(&mut Cursor::new(module), Some(signature))
-                                .is_ok()
-                        })
-            })
+            .map(|k| (k.key.clone(), k.fingerprint.clone()))
             .collect();
+        let seen = signatures::examine(&keys, bytes, detached);
+        let signers: Vec<&TrustedKey> = seen.valid.iter().map(|&i| &self.keys[i]).collect();
         if signers.is_empty() {
-            return Err(TrustError::NoTrustedSignature);
+            let stale: Vec<&TrustedKey> = seen.stale.iter().map(|&i| &self.keys[i]).collect();
+            return Err(if !stale.is_empty() {
+                TrustError::Modified {
+                    keys: labels(&stale),
+                }
+            } else if seen.damaged {
+                TrustError::Modified {
+                    keys: "an unreadable signature section".to_owned(),
+                }
+            } else if !seen.signed {
+                TrustError::Unsigned
+            } else {
+                TrustError::UnknownKey {
+                    keys: seen.unknown.join(", "),
+                }
+            });
         }
         if signers.len() < self.required {
             return Err(TrustError::TooFewSignatures {
                 found: signers.len(),
-                names: names(&signers),
+                names: labels(&signers),
                 required: self.required,
             });
         }
@@ -202,22 +307,33 @@ impl TrustPolicy {
     /// one of its pinned digests.
     ///
     /// # Errors
-    /// [`TrustError::IdNotAllowed`] or [`TrustError::DigestNotPinned`].
+    /// [`TrustError::IdNotAllowed`] (naming the first signer not allowed)
+    /// or [`TrustError::DigestNotPinned`].
     pub fn check_id(
         &self,
         signers: &[&TrustedKey],
         id: &str,
         sha256: &str,
     ) -> Result<(), TrustError> {
-        let allowed = signers.iter().all(|k| {
+        let allowed = |k: &TrustedKey| {
             k.ids
                 .as_ref()
                 .is_none_or(|patterns| patterns.iter().any(|p| matches_pattern(p, id)))
-        });
-        if !allowed {
+        };
+        if let Some(refused) = signers.iter().find(|k| !allowed(k)) {
+            let others: Vec<&TrustedKey> = signers.iter().copied().filter(|k| allowed(k)).collect();
+            let mut rule = format!(
+                "its [[key]] entry in {} allows only ids {}",
+                self.source.display(),
+                refused.ids.as_deref().unwrap_or_default().join(", ")
+            );
+            if !others.is_empty() {
+                rule.push_str(&format!("; also signed by {}, which may", labels(&others)));
+            }
             return Err(TrustError::IdNotAllowed {
                 id: id.to_owned(),
-                names: names(signers),
+                key: refused.label(),
+                rule,
             });
         }
         if let Some(pins) = self.pins.get(id)
@@ -228,36 +344,34 @@ impl TrustPolicy {
             return Err(TrustError::DigestNotPinned {
                 id: id.to_owned(),
                 sha256: sha256.to_owned(),
+                policy: self.source.display().to_string(),
             });
         }
         Ok(())
     }
 }
 
-/// `bytes` without a leading embedded signature section (as they are when
-/// unparseable: verification then fails on them).
-fn without_embedded_signatures(bytes: &[u8]) -> Vec<u8> {
-    let Ok(mut module) = wasmsign2::Module::deserialize(&mut Cursor::new(bytes)) else {
-        return bytes.to_vec();
-    };
-    if !module
-        .sections
-        .first()
-        .is_some_and(|s| s.is_signature_header())
-    {
-        return bytes.to_vec();
-    }
-    module.sections.remove(0);
-    let mut out = Vec::with_capacity(bytes.len());
-    match module.serialize(&mut out) {
-        Ok(()) => out,
-        Err(_) => bytes.to_vec(),
-    }
+/// The public key in `file`, or why it is not one: unreadable (the OS
+/// error), a secret key (the `.pub` belongs in a policy), or another format.
+fn read_public_key(file: &Path) -> anyhow::Result<PublicKey> {
+    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read it: {e}"))?;
+    PublicKey::from_any(&bytes).map_err(|e| {
+        if SecretKey::from_any(&bytes).is_ok() {
+            anyhow::anyhow!(
+                "this is a secret key: list the public key (the .pub `sigbox keygen` wrote \
+                 beside it) and keep the secret key off the nodes"
+            )
+        } else {
+            anyhow::anyhow!(
+                "not an Ed25519 public key (a .pub from `sigbox keygen`, PEM or DER): {e}"
+            )
+        }
+    })
 }
 
-fn names(keys: &[&TrustedKey]) -> String {
+fn labels(keys: &[&TrustedKey]) -> String {
     keys.iter()
-        .map(|k| k.name.as_str())
+        .map(|k| k.label())
         .collect::<Vec<_>>()
         .join(", ")
 }
