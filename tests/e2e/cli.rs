@@ -21,10 +21,12 @@ fn a_closed_stdout_ends_every_command_quietly() {
         dir.join("signed.wasm"),
     );
     let key = dev_key();
+    let signatures = signatures_dir();
+    let events = sigbox_e2e::fixture("exec-pack-cases.jsonl");
     let trc_1016 = module("trc-1016");
     let vectors = repo_root().join("guest-signatures/trc-1016/vectors/trc-1016.jsonl");
     let commands: Vec<Vec<&str>> = vec![
-        vec!["inspect", signatures_dir().to_str().unwrap()],
+        vec!["inspect", signatures.to_str().unwrap()],
         vec!["inspect", trc_1016.to_str().unwrap()],
         vec![
             "test",
@@ -52,12 +54,10 @@ fn a_closed_stdout_ends_every_command_quietly() {
         vec![
             "replay",
             "--signatures",
-            signatures_dir().to_str().unwrap(),
+            signatures.to_str().unwrap(),
             "--trust",
             dev_trust().to_str().unwrap(),
-            sigbox_e2e::fixture("exec-pack-cases.jsonl")
-                .to_str()
-                .unwrap(),
+            events.to_str().unwrap(),
         ],
     ];
     for args in &commands {
