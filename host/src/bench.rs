@@ -644,9 +644,9 @@ impl fmt::Display for BenchReport {
         for w in self.workloads.iter().filter(|w| w.evaluated == 0) {
             write!(
                 f,
-                "\nwarning: none of the {} events of {} reached the guest (the module selects \
-                 {}, with its filters): its events/s measure only the host skipping them; \
-                 record events it selects",
+                "\nwarning: none of the {} events of {} reached the guest: the module selects \
+                 {} (and its filters may skip more), so these events/s measure only the host \
+                 skipping events; bench it on recorded events it selects",
                 w.events,
                 w.name,
                 self.selected.join(", ")

@@ -56,7 +56,7 @@ fn bench_measures_a_module_on_recorded_events() {
     assert_eq!(columns[columns.len() - 3], "0", "{row}");
     assert!(
         stdout.contains("warning: none of the 1000 events of")
-            && stdout.contains("reached the guest (the module selects sched_process_exec"),
+            && stdout.contains("reached the guest: the module selects sched_process_exec"),
         "{stdout}"
     );
 
