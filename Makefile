@@ -26,8 +26,9 @@ DEV_TRUST  := target/dev-trust.toml
 # guests (rustc-web/cargo-web/rust-web-src/wasi-libc, lld-22 for wasm-ld), clang/libbpf/bpftool for eBPF,
 # OpenSSL for registry TLS, and the real servers the tests start on loopback:
 # the CNCF distribution registry and Prometheus; podman (with runc) builds and
-# runs the container image.
-DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry prometheus podman runc
+# runs the container image; netcat-openbsd is the real `nc` the author-kit
+# test's example signature must catch live.
+DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry prometheus podman runc netcat-openbsd
 WASM_COMPONENT_LD_VERSION := 0.5.31
 # Python signatures are built with componentize-py (from PyPI).
 COMPONENTIZE_PY_VERSION := 0.25.1
@@ -81,12 +82,14 @@ DESTDIR ?=
 
 install: all install-files
 
+# The binary is installed stripped (`install -s`): the release profile keeps
+# line tables for backtraces and profiling, which are most of its size.
 # The installed trust policy trusts this machine's development key (the one
 # `make` signed the default signatures with); an existing policy or env
 # file is never overwritten. For a fleet, list your own keys (README,
 # "Shipping signatures").
 install-files:
-	install -D -m 0755 $(SIGBOX) $(DESTDIR)$(PREFIX)/bin/sigbox
+	install -D -s -m 0755 $(SIGBOX) $(DESTDIR)$(PREFIX)/bin/sigbox
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sigbox/README.md
 	install -d -m 0755 $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/sigbox/keys $(DESTDIR)/var/lib/sigbox/signatures
 	sed 's|@PREFIX@|$(PREFIX)|g' deploy/systemd/sigbox.service > $(DESTDIR)/etc/systemd/system/sigbox.service

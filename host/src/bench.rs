@@ -374,6 +374,8 @@ pub struct WorkloadResult {
     pub name: String,
     /// Events per repetition.
     pub events: u64,
+    /// Of those, the events its selectors accepted, which reached the guest.
+    pub evaluated: u64,
     /// ns per event, one sample per repetition.
     pub timing: Timing,
     /// Findings in one repetition.
@@ -478,6 +480,7 @@ pub fn bench_module(
     names.dedup();
     let mut set = SignatureSet::default();
     set.apply(Change::Upsert(Box::new(first)));
+    let counters = set.status()[0].counters.clone();
     // The author's own recorded events, or synthetic ones per selected event.
     let streams: Vec<(String, Vec<Arc<Event>>)> = match recorded {
         Some(file) => {
@@ -508,18 +511,21 @@ pub fn bench_module(
     let mut workloads = Vec::new();
     for (label, distinct) in streams {
         let stream: Vec<Arc<Event>> = distinct.into_iter().cycle().take(events).collect();
-        let (mut findings, mut errors) = (0u64, 0u64);
+        let (mut findings, mut errors, mut evaluated) = (0u64, 0u64, 0u64);
         let timing = measure(REPS, events as u64, || {
             findings = 0;
             errors = 0;
+            let before = counters.snapshot().events;
             // In batches, as the daemon's workers dispatch under load.
             for batch in stream.chunks(MAX_BATCH) {
                 set.dispatch_batch(batch, |_, _| findings += 1, |_, _| errors += 1);
             }
+            evaluated = counters.snapshot().events - before;
         });
         workloads.push(WorkloadResult {
             name: label,
             events: events as u64,
+            evaluated,
             timing,
             findings,
             errors,
@@ -615,25 +621,38 @@ impl fmt::Display for BenchReport {
         }
         writeln!(
             f,
-            "  {:<44} {:>10} {:>12} {:>9} {:>8}",
-            "events", "ns/event", "events/s", "findings", "errors"
+            "  {:<44} {:>10} {:>12} {:>9} {:>9} {:>8}",
+            "events", "ns/event", "events/s", "to guest", "findings", "errors"
         )?;
         for w in &self.workloads {
             writeln!(
                 f,
-                "  {:<44} {:>10.0} {:>12.0} {:>9} {:>8}",
+                "  {:<44} {:>10.0} {:>12.0} {:>9} {:>9} {:>8}",
                 w.name,
                 w.timing.median(),
                 w.timing.per_second(),
+                w.evaluated,
                 w.findings,
                 w.errors
             )?;
         }
         write!(
             f,
-            "  ({} events per run)",
+            "  ({} events per run; \"to guest\": those the module's selectors accepted)",
             self.workloads.first().map_or(0, |w| w.events)
-        )
+        )?;
+        for w in self.workloads.iter().filter(|w| w.evaluated == 0) {
+            write!(
+                f,
+                "\nwarning: none of the {} events of {} reached the guest: the module selects \
+                 {} (and its filters may skip more), so these events/s measure only the host \
+                 skipping events; bench it on recorded events it selects",
+                w.events,
+                w.name,
+                self.selected.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -45,7 +45,10 @@ enum CliCommand {
     /// The signatures directory is watched: a new `*.wasm` is loaded, a changed
     /// one replaces the running version (only if the new one loads), a deleted
     /// one is unloaded. SIGHUP rescans the directory.
-    #[command(after_long_help = sigbox::trust::POLICY_HELP)]
+    #[command(
+        override_usage = "sigbox run --signatures DIR <--trust POLICY|--allow-unsigned> [OPTIONS]",
+        after_long_help = sigbox::trust::POLICY_HELP
+    )]
     Run {
         #[command(flatten)]
         common: Common,
@@ -71,7 +74,10 @@ enum CliCommand {
     ///
     /// When the events come from a stream (stdin or a FIFO), the signatures
     /// directory is watched as with `run`.
-    #[command(after_long_help = sigbox::trust::POLICY_HELP)]
+    #[command(
+        override_usage = "sigbox replay --signatures DIR <--trust POLICY|--allow-unsigned> [OPTIONS] [FILE]",
+        after_long_help = sigbox::trust::POLICY_HELP
+    )]
     Replay {
         #[command(flatten)]
         common: Common,
@@ -103,9 +109,10 @@ enum CliCommand {
         /// The language of the example and SDK.
         #[arg(long, value_enum, default_value_t = Lang::Rust)]
         lang: Lang,
-        /// Where to create it (the project is DIR/NAME).
-        #[arg(long, value_name = "DIR", default_value = ".")]
-        dir: PathBuf,
+        /// The project's directory, created if missing (it must be empty)
+        /// [default: ./NAME].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Create an Ed25519 key pair for signing modules: STEM.key (secret,
     /// mode 0600, never overwritten) and STEM.pub.
@@ -166,7 +173,10 @@ enum CliCommand {
     /// is verified against the trust policy first, then renamed into place
     /// (the running daemon picks it up). With --follow, keeps polling the
     /// tag and installs each new version that verifies.
-    #[command(after_long_help = sigbox::trust::POLICY_HELP)]
+    #[command(
+        override_usage = "sigbox pull <REFERENCE> --into DIR <--trust POLICY|--allow-unsigned> [OPTIONS]",
+        after_long_help = sigbox::trust::POLICY_HELP
+    )]
     Pull {
         /// REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST].
         reference: String,
@@ -426,6 +436,20 @@ impl Common {
 }
 
 impl Cli {
+    /// Whether the command writes to pipes or sockets besides stdout that
+    /// may close under it (the daemon's outputs and compile workers, the
+    /// registry's credential helpers), so it must see EPIPE as an error
+    /// rather than be ended by SIGPIPE.
+    pub fn handles_broken_pipes(&self) -> bool {
+        matches!(
+            self.command,
+            CliCommand::Run { .. }
+                | CliCommand::Replay { .. }
+                | CliCommand::Push { .. }
+                | CliCommand::Pull { .. }
+        )
+    }
+
     /// The command to run.
     ///
     /// # Errors
@@ -504,12 +528,12 @@ impl Cli {
             CliCommand::Verify { trust, module } => Command::Verify { trust, module },
             CliCommand::Fingerprint { keys } => Command::Fingerprint { keys },
             CliCommand::New { name, lang, dir } => Command::New {
+                dir: dir.unwrap_or_else(|| PathBuf::from(&name)),
                 name,
                 language: match lang {
                     Lang::Rust => sigbox::scaffold::Language::Rust,
                     Lang::Python => sigbox::scaffold::Language::Python,
                 },
-                dir,
             },
             CliCommand::Bench {
                 module,

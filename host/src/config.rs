@@ -110,11 +110,11 @@ pub enum Command {
     },
     /// Create a signature project.
     New {
-        /// Its name (crate, module and directory).
+        /// Its name (crate, module, signature id).
         name: String,
         /// Its language.
         language: crate::scaffold::Language,
-        /// The directory to create it in.
+        /// The project's directory (created if missing; must be empty).
         dir: PathBuf,
     },
     /// Create a signing key pair.

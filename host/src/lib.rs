@@ -41,6 +41,25 @@ pub mod wit {
     };
 }
 
+/// The reader of stdout has gone (EPIPE): a normal way for a consumer to
+/// stop reading, which `main` turns into a quiet exit, not an error.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout was closed")]
+pub struct StdoutClosed;
+
+/// Prints a line on stdout, for commands that keep SIGPIPE ignored because
+/// they also write to pipes and sockets that may close (see `main`).
+///
+/// # Errors
+/// [`StdoutClosed`] when the reader has gone; any other write error.
+pub fn print_line(line: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        result => Ok(result?),
+    }
+}
+
 /// An error and its causes, joined with `: ` (for one-line log messages).
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

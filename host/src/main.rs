@@ -14,7 +14,16 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some(sigbox::engine::compiler::WORKER_COMMAND) {
         return sigbox::engine::compiler::run_worker(&args[2..]);
     }
+    // A closed stdout (`sigbox inspect DIR | head`) ends a command quietly,
+    // as it ends any Unix filter, instead of panicking in `println!`.
+    restore_default_sigpipe(true);
     let cli = cli::Cli::parse();
+    // Except where sigbox also writes to pipes and sockets it must outlive
+    // (a consumer closing stdout, a webhook or credential helper going away):
+    // those commands see EPIPE as an error and handle it.
+    if cli.handles_broken_pipes() {
+        restore_default_sigpipe(false);
+    }
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -29,6 +38,8 @@ fn main() -> ExitCode {
     }
     match cli.into_command().and_then(sigbox::run) {
         Ok(code) => code,
+        // The reader of stdout went away: nobody is left to tell.
+        Err(error) if error.is::<sigbox::StdoutClosed>() => ExitCode::SUCCESS,
         Err(error) => {
             // Line by line: a multi-line message (a TOML error's line and
             // caret) stays readable; other control characters are escaped.
@@ -37,5 +48,20 @@ fn main() -> ExitCode {
             eprintln!("sigbox: error: {}", lines.join("\n"));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Sets SIGPIPE to its default action (the process ends, status 141 in a
+/// shell) or back to ignored, as the Rust runtime leaves it.
+fn restore_default_sigpipe(default: bool) {
+    let action = if default {
+        libc::SIG_DFL
+    } else {
+        libc::SIG_IGN
+    };
+    // SAFETY: changes only this process's disposition of one signal, before
+    // any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, action);
     }
 }

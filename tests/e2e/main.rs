@@ -3,6 +3,7 @@
 //! first with `make`; `make test` does both.
 
 mod author_kit;
+mod cli;
 mod contract;
 mod deploy;
 mod exec_fields;

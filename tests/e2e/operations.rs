@@ -257,6 +257,56 @@ fn the_systemd_unit_verifies_and_stays_hardened() {
     );
 }
 
+/// `make install` and the container image carry the binary without debug
+/// sections (target/release/sigbox keeps line tables for backtraces, most
+/// of its size), and the stripped binary runs.
+#[test]
+fn the_installed_and_image_binaries_are_stripped() {
+    let dir = temp_dir("stripped");
+    let root = repo_root();
+    let image = dir.join("rootfs");
+    let status = Command::new("bash")
+        .arg(root.join("deploy/container/rootfs.sh"))
+        .arg(&image)
+        .arg(root.join("target/release/sigbox"))
+        .arg(root.join("target/signatures"))
+        .arg(root.join("target/dev-trust.toml"))
+        .status()
+        .expect("running rootfs.sh");
+    assert!(status.success());
+    let built = std::fs::metadata(root.join("target/release/sigbox"))
+        .unwrap()
+        .len();
+    for binary in [
+        install(&dir).join("usr/local/bin/sigbox"),
+        image.join("usr/local/bin/sigbox"),
+    ] {
+        let sections = Command::new("readelf")
+            .args(["--sections", "--wide"])
+            .arg(&binary)
+            .output()
+            .expect("running readelf (binutils)");
+        let sections = String::from_utf8_lossy(&sections.stdout);
+        assert!(sections.contains(".text"), "{sections}");
+        // (`.debug_gdb_scripts` is loaded data, not debug info: it stays.)
+        for debug_info in [".debug_info", ".debug_line", ".debug_str"] {
+            assert!(
+                !sections.contains(debug_info),
+                "{}: {sections}",
+                binary.display()
+            );
+        }
+        let size = std::fs::metadata(&binary).unwrap().len();
+        assert!(
+            size < built,
+            "{}: {size} bytes, built {built}",
+            binary.display()
+        );
+        let version = Command::new(&binary).arg("--version").output().unwrap();
+        assert!(version.status.success(), "{}", binary.display());
+    }
+}
+
 /// `make install-files DESTDIR=dir/root` (what `make install` does after
 /// building); returns the staged root.
 fn install(dir: &Path) -> PathBuf {

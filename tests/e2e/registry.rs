@@ -115,6 +115,29 @@ impl Keys {
     }
 }
 
+/// A copy of `module` without its embedded signatures: the custom section
+/// named `signature` that wasmsign2 writes first after the header.
+fn without_signatures(module: &Path, to: &Path) -> PathBuf {
+    let bytes = std::fs::read(module).unwrap();
+    let (header, sections) = bytes.split_at(8);
+    assert_eq!(
+        sections[0], 0,
+        "a signed module starts with a custom section"
+    );
+    let (mut size, mut at) = (0usize, 1);
+    loop {
+        let byte = sections[at];
+        size |= usize::from(byte & 0x7f) << (7 * (at - 1));
+        at += 1;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    assert_eq!(&sections[at..at + 10], b"\x09signature");
+    std::fs::write(to, [header, &sections[at + size..]].concat()).unwrap();
+    to.to_owned()
+}
+
 /// A copy of `module` with one byte of its metadata changed after signing:
 /// it still loads, but no signature covers it.
 fn tampered(module: &Path, to: &Path) -> PathBuf {
@@ -167,12 +190,33 @@ fn push_then_pull_by_tag_and_digest_with_embedded_or_detached_signatures() {
     let reference = registry.reference("detections/trc-1016:v1");
     let (ok, out) = run(&["push", signed.to_str().unwrap(), &reference]);
     assert!(ok, "{out}");
+    // Two digests, each named: the module file's and the OCI manifest's.
+    let module_sha256 = sigbox_e2e::sha256_hex(&std::fs::read(&signed).unwrap());
+    assert!(
+        out.contains(&format!("(module sha256 {module_sha256}, manifest sha256:")),
+        "{out}"
+    );
+    assert!(!out.contains("not signed"), "{out}");
     let digest = out
-        .split("(sha256:")
+        .split("manifest sha256:")
         .nth(1)
         .and_then(|rest| rest.split(')').next())
         .map(|hex| format!("sha256:{hex}"))
         .unwrap_or_else(|| panic!("no digest in {out:?}"));
+    let (ok, out) = run(&["verify", "--trust", &keys.policy, signed.to_str().unwrap()]);
+    assert!(
+        ok && out.contains(&format!("(module sha256 {module_sha256})")),
+        "{out}"
+    );
+
+    // An unsigned module is pushed, with a warning that policies refuse it.
+    let unsigned = without_signatures(&signed, &staging.join("unsigned.wasm"));
+    let (ok, out) = run(&[
+        "push",
+        unsigned.to_str().unwrap(),
+        &registry.reference("detections/unsigned:v1"),
+    ]);
+    assert!(ok && out.contains("unsigned.wasm is not signed"), "{out}");
 
     // By tag, then by digest into another directory: the same bytes.
     for (label, source) in [

@@ -24,6 +24,13 @@ pub fn push(module: &Path, reference: &str, connection: &Connection) -> anyhow::
         .map_err(|e| anyhow::anyhow!("not pushed: {}", crate::error_chain(&e)))?;
     let info = loaded.info().clone();
     drop(loaded);
+    if !is_signed(&bytes, detached.as_deref()) {
+        tracing::warn!(
+            "{} is not signed: daemons and `sigbox pull` with a trust policy will refuse it \
+             (sign it first: sigbox sign --key KEY {0})",
+            module.display()
+        );
+    }
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -31,10 +38,12 @@ pub fn push(module: &Path, reference: &str, connection: &Connection) -> anyhow::
     let digest = tokio.block_on(registry::push(
         connection, module, bytes, detached, &info, reference,
     ))?;
-    println!(
-        "pushed {} v{} to {reference} ({digest})",
-        info.metadata.id, info.metadata.version
-    );
+    // Two digests: the module file's (what `verify`, `status` and trust
+    // policy pins show) and the OCI manifest's (what `pull REF@DIGEST` takes).
+    crate::print_line(format_args!(
+        "pushed {} v{} to {reference} (module sha256 {}, manifest {digest})",
+        info.metadata.id, info.metadata.version, info.sha256
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -64,7 +73,7 @@ pub fn pull(options: &PullOptions) -> anyhow::Result<ExitCode> {
     let digest = follow.current_digest()?;
     match follow.install(&digest) {
         Ok(installed) => {
-            println!(
+            crate::print_line(format_args!(
                 "{} {} as {} (manifest {})",
                 if installed.changed {
                     "installed"
@@ -74,7 +83,7 @@ pub fn pull(options: &PullOptions) -> anyhow::Result<ExitCode> {
                 installed.description,
                 installed.file.display(),
                 installed.digest
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
@@ -82,4 +91,11 @@ pub fn pull(options: &PullOptions) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Whether the module carries a signature, embedded or detached (whoever
+/// made it: trust is decided where it is pulled or loaded).
+fn is_signed(bytes: &[u8], detached: Option<&[u8]>) -> bool {
+    wasmsign2::signature_info_from_reader(&mut std::io::Cursor::new(bytes), detached)
+        .is_ok_and(|info| info.is_signed())
 }

@@ -89,7 +89,7 @@ pub fn verify(policy: &Path, module: &Path) -> anyhow::Result<ExitCode> {
         Ok(loaded) => {
             let info = loaded.info();
             println!(
-                "{}: trusted: {} v{} (sha256 {}) signed by {}",
+                "{}: trusted: {} v{} (module sha256 {}) signed by {}",
                 module.display(),
                 info.metadata.id,
                 info.metadata.version,

@@ -137,7 +137,7 @@ impl Follow {
         })?;
         let info = loaded.info();
         let description = format!(
-            "{} v{} (sha256 {}){}",
+            "{} v{} (module sha256 {}){}",
             info.metadata.id,
             info.metadata.version,
             info.sha256,

@@ -45,16 +45,17 @@ pub enum Language {
     Python,
 }
 
-/// Creates `dir/name`, a signature project in `language` with a working
-/// example, its test vectors, a README and a Makefile (`make`, `make
-/// test`). Returns the project's path.
+/// Creates the directory `project` (`sigbox new NAME --dir PROJECT`), a
+/// signature project named `name` in `language` with a working example,
+/// its test vectors, a README and a Makefile (`make`, `make test`). Returns
+/// the project's path.
 ///
 /// # Errors
 /// The name is not a valid crate name, the directory exists and is not
 /// empty, or a file cannot be written.
-pub fn new_project(name: &str, language: Language, dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn new_project(name: &str, language: Language, project: &Path) -> anyhow::Result<PathBuf> {
     check_name(name)?;
-    let project = dir.join(name);
+    let project = project.to_owned();
     if project.exists()
         && std::fs::read_dir(&project)
             .map(|mut entries| entries.next().is_some())
@@ -65,9 +66,6 @@ pub fn new_project(name: &str, language: Language, dir: &Path) -> anyhow::Result
             project.display()
         );
     }
-    let sigbox = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "sigbox".to_owned());
     let id = name.to_ascii_uppercase();
     let vars = [
         ("{{crate}}", name.to_owned()),
@@ -78,7 +76,6 @@ pub fn new_project(name: &str, language: Language, dir: &Path) -> anyhow::Result
             "Reverse shell through a network tool".to_owned(),
         ),
         ("{{event_name}}", name.replace('-', "_")),
-        ("{{sigbox}}", sigbox),
     ];
     let fill = |template: &str| {
         vars.iter().fold(template.to_owned(), |text, (key, value)| {
@@ -164,7 +161,7 @@ mod tests {
     #[test]
     fn a_project_is_written_with_every_placeholder_filled() {
         let dir = std::env::temp_dir().join(format!("sigbox-scaffold-{}", std::process::id()));
-        let project = new_project("rev-shell", Language::Rust, &dir).unwrap();
+        let project = new_project("rev-shell", Language::Rust, &dir.join("rev-shell")).unwrap();
         for file in [
             "Cargo.toml",
             "sdk/Cargo.toml",
@@ -179,16 +176,21 @@ mod tests {
             let text = std::fs::read_to_string(project.join(file)).unwrap();
             assert!(!text.contains("{{"), "{file} has an unfilled placeholder");
         }
+        // Nothing names the sigbox binary that made it: the project moves.
+        let makefile = std::fs::read_to_string(project.join("Makefile")).unwrap();
+        assert!(makefile.contains("SIGBOX ?= sigbox\n"), "{makefile}");
         let lib = std::fs::read_to_string(project.join("src/lib.rs")).unwrap();
         assert!(lib.contains("id: \"REV-SHELL\""));
         let build = std::fs::read_to_string(project.join("build.sh")).unwrap();
         assert!(build.contains("release/rev_shell.wasm"));
         // Not over an existing project.
-        let again = new_project("rev-shell", Language::Python, &dir)
+        let again = new_project("rev-shell", Language::Python, &project)
             .unwrap_err()
             .to_string();
         assert!(again.contains("already exists"), "{again}");
-        let python = new_project("py-shell", Language::Python, &dir).unwrap();
+        // --dir names the project's directory itself, whatever the name.
+        let python = new_project("py-shell", Language::Python, &dir.join("elsewhere")).unwrap();
+        assert_eq!(python, dir.join("elsewhere"));
         for file in [
             "app.py",
             "sdk/sigbox_sdk/__init__.py",
