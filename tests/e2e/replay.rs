@@ -284,7 +284,8 @@ fn a_missing_exec_argument_is_an_error_not_an_empty_value() {
     ]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let findings = findings_of(&json_lines(&out.stdout), "TEST-EXEC-ARGS");
+    let lines = json_lines(&out.stdout);
+    let findings = findings_of(&lines, "TEST-EXEC-ARGS");
     assert_eq!(
         findings.len(),
         1,

@@ -309,7 +309,7 @@ mod tests {
         let detection = text_list_detection(&info, &["a\u{7f}b\u{9b}[2J"]);
         let mut out = Vec::new();
         FindingWriter::new(&mut out, OutputFormat::Text, false)
-            .write(&detection, &event, None)
+            .write(&detection, &event, None, 0)
             .unwrap();
         let line = String::from_utf8(out).unwrap();
         let body = line.strip_suffix('\n').unwrap();
