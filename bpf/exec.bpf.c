@@ -439,6 +439,8 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 
 	ev->flags = 0;
 	ev->ts_boot_ns = bpf_ktime_get_boot_ns();
+	/* Tracee's threadStartTime: the same clock as ts_boot_ns (5.5+). */
+	ev->start_boot_ns = BPF_CORE_READ(task, start_boottime);
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	ev->pid = id >> 32;
 	ev->tid = (__u32)id;

@@ -74,6 +74,7 @@ struct exec_event {
 	__u16 _pad;            /* zero */
 	char comm[16];         /* comm after exec */
 	char prev_comm[16];    /* comm before exec (valid if EXEC_FLAG_PREV_COMM) */
+	__u64 start_boot_ns;   /* task->start_boottime: the thread's start, ns since boot */
 };
 
 #define EXEC_EVENT_FIELD(field, offset)                                        \
@@ -118,6 +119,7 @@ EXEC_EVENT_FIELD(env_len, 132);
 EXEC_EVENT_FIELD(_pad, 134);
 EXEC_EVENT_FIELD(comm, 136);
 EXEC_EVENT_FIELD(prev_comm, 152);
-EXEC_EVENT_SIZE(168);
+EXEC_EVENT_FIELD(start_boot_ns, 168);
+EXEC_EVENT_SIZE(176);
 
 #endif /* SIGBOX_EXEC_EVENT_H */

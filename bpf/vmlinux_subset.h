@@ -191,6 +191,7 @@ struct task_struct {
 	struct mm_struct *mm;
 	struct fs_struct *fs;
 	struct files_struct *files;
+	__u64 start_boottime;
 	char comm[16];
 };
 

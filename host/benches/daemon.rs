@@ -20,8 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sigbox::engine::{Change, Limits, LoadedSignature, Runtime, SignatureSet};
-use sigbox::source::bpf::{ExecCollector, check_privileges};
-use sigbox::wit::Event;
+use sigbox::source::bpf::{ExecCollector, LiveEvent, check_privileges};
 
 const LATENCY_SAMPLES: usize = 500;
 const IDLE_SECONDS: u64 = 20;
@@ -79,7 +78,7 @@ async fn live_benchmarks() {
     let dir = std::env::temp_dir().join(format!("sigbox-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
-    let mut batch: Vec<Event> = Vec::new();
+    let mut batch: Vec<LiveEvent> = Vec::new();
     // Throughput: several threads exec /bin/true as fast as the machine
     // allows; the collector reads, decodes and evaluates every exec.
     let drops_before = collector.kernel_drops();
@@ -118,7 +117,7 @@ async fn live_benchmarks() {
             if event.process_name == "true" {
                 seen += 1;
             }
-            set.dispatch(&std::sync::Arc::new(event.clone()), |_| {}, |_| {});
+            set.dispatch(&std::sync::Arc::new(event.event.clone()), |_| {}, |_| {});
         }
         busy += t.elapsed();
     }

@@ -469,7 +469,7 @@ fn many_on_workers(
             move || {
                 for (line, event) in owned.iter().enumerate() {
                     pipeline
-                        .process(event.clone(), None, Place::Line(line as u64))
+                        .process(event.clone(), None, 0, Place::Line(line as u64))
                         .expect("processes");
                 }
                 // Returns once the workers have drained their queues.
@@ -541,7 +541,9 @@ fn report(
                             event_id: 6000,
                             finding: finding.clone(),
                         };
-                        writer.write(&detection, event, Some(line)).expect("writes");
+                        writer
+                            .write(&detection, event, Some(line), 0)
+                            .expect("writes");
                     }
                 },
             ),

@@ -9,6 +9,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod engine;
+pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod logging;

@@ -158,7 +158,7 @@ fn context_file_loader_pwd_and_stdin_match_the_kernel() {
     assert_eq!(arg(&finding, "inode_mode"), file.mode());
     assert_eq!(arg(&finding, "interp"), "/usr/bin/true");
     assert_eq!(arg(&finding, "argv"), &serde_json::json!(["/usr/bin/true"]));
-    assert_eq!(arg(&finding, "invoked_from_kernel"), 0);
+    assert_eq!(arg(&finding, "invoked_from_kernel"), false);
 
     // The loader (ld.so): the file the kernel mapped for the program.
     let loader_path = arg(&finding, "interpreter_pathname")
@@ -528,7 +528,7 @@ fn a_core_dump_helper_is_invoked_from_kernel() {
     });
     drop(restore);
     std::fs::remove_dir_all(&dir).ok();
-    assert_eq!(arg(&from_kernel, "invoked_from_kernel"), 1);
+    assert_eq!(arg(&from_kernel, "invoked_from_kernel"), true);
     assert_eq!(arg(&from_kernel, "cmdpath"), helper.to_str().unwrap());
     echo.daemon.stop();
 }

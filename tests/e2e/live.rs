@@ -209,3 +209,78 @@ fn without_privileges_run_names_what_is_missing_and_stops() {
     // It stopped before doing anything else: no signature was loaded.
     assert!(!stderr.contains("loaded signature"), "{stderr}");
 }
+
+/// A live finding's `detectedFrom` is Tracee v0.24.1's `sched_process_exec`:
+/// id 715, each argument with core.go's type, no `gid`, a boolean
+/// `invoked_from_kernel`, and the thread's start time in the context.
+#[test]
+fn live_finding_has_tracee_v0_24_1_ids_and_types() {
+    let dir = signatures_with("live-tracee-shape", &["trc-1016"]);
+    let Some(daemon) = start_live(&dir) else {
+        return;
+    };
+    let shell = run_as("nginx", "exec /bin/sh -c true");
+    let seen = daemon.wait_for_stdout(Duration::from_secs(120), |lines| {
+        !findings_for(lines, &[shell]).is_empty()
+    });
+    let stopped = daemon.stop();
+    assert!(seen, "no finding for nginx → sh:\n{}", stopped.stderr);
+    let findings = findings_for(&stopped.stdout, &[shell]);
+    let finding = &findings[0];
+    let from = &finding["args"][0]["value"];
+    assert_eq!(from["id"], 715, "{from}");
+    assert_eq!(from["name"], "sched_process_exec");
+    // pkg/events/core.go at v0.24.1, SchedProcessExec's fields.
+    let tracee_types = [
+        ("cmdpath", "string"),
+        ("pathname", "string"),
+        ("dev", "uint32"),
+        ("inode", "uint64"),
+        ("ctime", "uint64"),
+        ("inode_mode", "uint16"),
+        ("interpreter_pathname", "string"),
+        ("interpreter_dev", "uint32"),
+        ("interpreter_inode", "uint64"),
+        ("interpreter_ctime", "uint64"),
+        ("argv", "[]string"),
+        ("interp", "string"),
+        ("stdin_type", "uint16"),
+        ("stdin_path", "string"),
+        ("invoked_from_kernel", "bool"),
+        ("prev_comm", "string"),
+        ("env", "[]string"),
+        ("pwd", "string"),
+    ];
+    let args = from["args"].as_array().expect("detectedFrom has args");
+    for arg in args {
+        let name = arg["name"].as_str().unwrap();
+        assert_ne!(name, "gid", "Tracee's exec event has no gid");
+        if let Some((_, ty)) = tracee_types.iter().find(|(n, _)| *n == name) {
+            assert_eq!(arg["type"], *ty, "type of {name}");
+        }
+    }
+    for required in [
+        "cmdpath",
+        "pathname",
+        "dev",
+        "inode",
+        "argv",
+        "stdin_type",
+        "prev_comm",
+    ] {
+        assert!(
+            args.iter().any(|a| a["name"] == required),
+            "{required} missing: {args:#?}"
+        );
+    }
+    assert!(
+        detected_from_arg(finding, "invoked_from_kernel")
+            .unwrap()
+            .is_boolean()
+    );
+    assert!(detected_from_arg(finding, "stdin_type").unwrap().is_u64());
+    let timestamp = finding["timestamp"].as_u64().unwrap();
+    let started = finding["threadStartTime"].as_u64().unwrap();
+    assert!(started > 0, "threadStartTime is set");
+    assert!(started <= timestamp, "{started} > {timestamp}");
+}

@@ -252,3 +252,65 @@ fn a_missing_signatures_directory_is_a_clear_error() {
         text(&out.stderr)
     );
 }
+
+/// An exec event without `pathname` or `argv` reaches a signature as
+/// missing (its read is an error naming the argument, as Tracee's
+/// `GetStringArgumentByName`), while `"pathname":""` is the empty string.
+#[test]
+fn a_missing_exec_argument_is_an_error_not_an_empty_value() {
+    let dir = sigbox_e2e::temp_dir("replay-missing-args");
+    std::fs::copy(
+        sigbox_e2e::test_module("exec-args"),
+        dir.join("exec-args.wasm"),
+    )
+    .unwrap();
+    let event = |pid: u32, args: &str| {
+        format!(
+            r#"{{"timestamp":{pid},"processId":{pid},"hostProcessId":{pid},"processName":"x","eventId":"715","eventName":"sched_process_exec","args":[{args}]}}"#
+        )
+    };
+    let lines = [
+        event(1, r#"{"name":"argv","type":"[]string","value":["x"]}"#),
+        event(2, r#"{"name":"pathname","type":"string","value":"/bin/x"}"#),
+        event(
+            3,
+            r#"{"name":"pathname","type":"string","value":""},{"name":"argv","type":"[]string","value":[]}"#,
+        ),
+    ];
+    let capture = dir.join("capture.jsonl");
+    std::fs::write(&capture, lines.join("\n") + "\n").unwrap();
+    let out = sigbox(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines = json_lines(&out.stdout);
+    let findings = findings_of(&lines, "TEST-EXEC-ARGS");
+    assert_eq!(
+        findings.len(),
+        1,
+        "only the event with both arguments: {stderr}"
+    );
+    assert_eq!(findings[0]["hostProcessId"], 3);
+    let data = |name: &str| {
+        findings[0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .map(|a| a["value"].clone())
+    };
+    assert_eq!(data("pathname"), Some("".into()), "empty stays empty");
+    assert_eq!(data("argc"), Some(0.into()));
+    let error_on = |line: usize, field: &str| {
+        stderr.lines().any(|l| {
+            l.contains(&format!("line {line}"))
+                && l.contains(&format!("argument {field} is missing"))
+        })
+    };
+    assert!(error_on(1, "pathname"), "{stderr}");
+    assert!(error_on(2, "argv"), "{stderr}");
+}

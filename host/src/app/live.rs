@@ -197,11 +197,12 @@ enum Wake {
 /// Evaluates a batch of events; false when findings can no longer be written.
 fn process_batch<W: io::Write + Send + 'static>(
     pipeline: &mut Pipeline<W>,
-    batch: &mut Vec<crate::wit::Event>,
+    batch: &mut Vec<crate::source::bpf::LiveEvent>,
 ) -> bool {
-    for event in batch.drain(..) {
+    for live in batch.drain(..) {
         pipeline.counts_mut().records += 1;
-        if let Err(error) = pipeline.process(event, None, Place::Kernel) {
+        if let Err(error) = pipeline.process(live.event, None, live.thread_start_ns, Place::Kernel)
+        {
             if error.kind() != io::ErrorKind::BrokenPipe {
                 tracing::error!("cannot write findings: {error}");
             }

@@ -3,110 +3,103 @@
 //!
 //! One resolver serves both, so a name means the same thing in a filter and
 //! in a projection, for live events (typed exec arguments) and replayed ones
-//! (Tracee's name/value arguments) alike.
+//! (Tracee's name/value arguments) alike. Exec arguments are read through
+//! Tracee's table (`event::tracee`), so an argument the event lacks is
+//! `none`, never an empty value.
 
 use super::bindings::v2::sigbox::signature::types::Value as GuestValue;
+use crate::event::tracee::{self, ArgDef};
 use crate::wit::{Event, Field, Payload, Value};
 
 /// A field of an event, resolved from its name once at load.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum EventField {
     EventName,
     ProcessName,
     ExecutablePath,
     HostName,
     ContainerId,
-    Pathname,
-    Cmdpath,
-    Argv,
+    /// sigbox's own flag that `argv` was cut short.
     ArgvTruncated,
-    InterpreterPathname,
-    PrevComm,
-    Dev,
-    Inode,
-    Ctime,
-    InodeMode,
-    StdinType,
-    StdinPath,
-    Pwd,
-    InvokedFromKernel,
+    /// An argument of Tracee's `sched_process_exec`.
+    ExecArg(&'static ArgDef),
     /// Any other argument, by its name in the event.
     Argument(String),
 }
+
+impl PartialEq for EventField {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for EventField {}
 
 impl EventField {
     /// Resolves a field name (see `event-selector.fields` in the WIT). The
     /// 0.1 filter spellings `prev-comm` and `interpreter-pathname` resolve
     /// to the same fields as Tracee's `prev_comm` and `interpreter_pathname`.
     pub fn parse(name: &str) -> Self {
-        match name {
-            "event-name" => Self::EventName,
-            "process-name" => Self::ProcessName,
-            "executable-path" => Self::ExecutablePath,
-            "host-name" => Self::HostName,
-            "container-id" => Self::ContainerId,
-            "pathname" => Self::Pathname,
-            "cmdpath" => Self::Cmdpath,
-            "argv" => Self::Argv,
-            "argv_truncated" => Self::ArgvTruncated,
-            "interpreter_pathname" | "interpreter-pathname" => Self::InterpreterPathname,
-            "prev_comm" | "prev-comm" => Self::PrevComm,
-            "dev" => Self::Dev,
-            "inode" => Self::Inode,
-            "ctime" => Self::Ctime,
-            "inode_mode" => Self::InodeMode,
-            "stdin_type" => Self::StdinType,
-            "stdin_path" => Self::StdinPath,
-            "pwd" => Self::Pwd,
-            "invoked_from_kernel" => Self::InvokedFromKernel,
-            other => Self::Argument(other.to_owned()),
+        let name = match name {
+            "event-name" => return Self::EventName,
+            "process-name" => return Self::ProcessName,
+            "executable-path" => return Self::ExecutablePath,
+            "host-name" => return Self::HostName,
+            "container-id" => return Self::ContainerId,
+            "argv_truncated" => return Self::ArgvTruncated,
+            "prev-comm" => "prev_comm",
+            "interpreter-pathname" => "interpreter_pathname",
+            other => other,
+        };
+        tracee::exec_arg(name).map_or_else(|| Self::Argument(name.to_owned()), Self::ExecArg)
+    }
+
+    /// The field's name: the context's WIT name, or the argument's Tracee name.
+    fn name(&self) -> &str {
+        match self {
+            Self::EventName => "event-name",
+            Self::ProcessName => "process-name",
+            Self::ExecutablePath => "executable-path",
+            Self::HostName => "host-name",
+            Self::ContainerId => "container-id",
+            Self::ArgvTruncated => "argv_truncated",
+            Self::ExecArg(def) => def.name,
+            Self::Argument(name) => name,
         }
     }
 
-    /// The argument's name in Tracee's events, for typed exec arguments
-    /// looked up in a name/value payload.
-    fn tracee_name(&self) -> Option<&str> {
-        Some(match self {
-            Self::Pathname => "pathname",
-            Self::Cmdpath => "cmdpath",
-            Self::Argv => "argv",
-            Self::ArgvTruncated => "argv_truncated",
-            Self::InterpreterPathname => "interpreter_pathname",
-            Self::PrevComm => "prev_comm",
-            Self::Dev => "dev",
-            Self::Inode => "inode",
-            Self::Ctime => "ctime",
-            Self::InodeMode => "inode_mode",
-            Self::StdinType => "stdin_type",
-            Self::StdinPath => "stdin_path",
-            Self::Pwd => "pwd",
-            Self::InvokedFromKernel => "invoked_from_kernel",
-            Self::Argument(name) => name,
-            Self::EventName
-            | Self::ProcessName
-            | Self::ExecutablePath
-            | Self::HostName
-            | Self::ContainerId => return None,
-        })
+    /// The argument's name in Tracee's events; `None` for context fields.
+    fn argument_name(&self) -> Option<&str> {
+        match self {
+            Self::ArgvTruncated | Self::ExecArg(_) | Self::Argument(_) => Some(self.name()),
+            _ => None,
+        }
     }
 
     /// The field's value in `event` when it is a string (what filters test).
     pub fn text<'e>(&self, event: &'e Event) -> Option<&'e str> {
-        match self.context_text(event) {
-            Some(text) => Some(text),
-            None => match &event.payload {
-                Payload::Exec(exec) => match self {
-                    Self::Pathname => Some(&exec.pathname),
-                    Self::Cmdpath => Some(&exec.cmdpath),
-                    Self::InterpreterPathname => Some(&exec.interpreter_pathname),
-                    Self::PrevComm => exec.prev_comm.as_deref(),
-                    Self::StdinPath => Some(&exec.stdin_path),
-                    Self::Pwd => Some(&exec.pwd),
-                    Self::Argument(name) => argument_text(&exec.extra, name),
-                    _ => None,
-                },
-                Payload::Generic(args) => argument_text(args, self.tracee_name()?),
+        if let Some(text) = self.context_text(event) {
+            return Some(text);
+        }
+        let name = self.argument_name()?;
+        match &event.payload {
+            Payload::Exec(exec) => match self {
+                // `extra` wins: replay lists a typed argument there when the
+                // event lacked it or gave another type.
+                Self::ExecArg(def) if tracee::extra(&exec.extra, def.name).is_none() => {
+                    match def.name {
+                        "pathname" => Some(&exec.pathname),
+                        "cmdpath" => Some(&exec.cmdpath),
+                        "interpreter_pathname" => Some(&exec.interpreter_pathname),
+                        "prev_comm" => exec.prev_comm.as_deref(),
+                        "stdin_path" => Some(&exec.stdin_path),
+                        "pwd" => Some(&exec.pwd),
+                        _ => None,
+                    }
+                }
+                _ => argument_text(&exec.extra, name),
             },
+            Payload::Generic(args) => argument_text(args, name),
         }
     }
 
@@ -127,52 +120,44 @@ impl EventField {
         if let Some(text) = self.context_text(event) {
             return GuestValue::Text(text.to_owned());
         }
-        let exec = match &event.payload {
-            Payload::Exec(exec) => exec,
-            Payload::Generic(args) => {
-                return self
-                    .tracee_name()
-                    .and_then(|name| argument(args, name))
-                    .map_or(GuestValue::None, to_guest);
-            }
+        let Some(name) = self.argument_name() else {
+            return GuestValue::None;
         };
-        let text = |s: &String| GuestValue::Text(s.clone());
-        match self {
-            Self::Pathname => text(&exec.pathname),
-            Self::Cmdpath => text(&exec.cmdpath),
-            Self::Argv => GuestValue::TextList(exec.argv.clone()),
-            Self::ArgvTruncated => GuestValue::Boolean(exec.argv_truncated),
-            Self::InterpreterPathname => text(&exec.interpreter_pathname),
-            Self::PrevComm => exec
-                .prev_comm
-                .as_ref()
-                .map_or(GuestValue::None, |s| GuestValue::Text(s.clone())),
-            Self::Dev => GuestValue::Unsigned(exec.dev.into()),
-            Self::Inode => GuestValue::Unsigned(exec.inode),
-            Self::Ctime => GuestValue::Unsigned(exec.ctime),
-            Self::InodeMode => GuestValue::Unsigned(exec.inode_mode.into()),
-            Self::StdinType => GuestValue::Unsigned(exec.stdin_type.into()),
-            Self::StdinPath => text(&exec.stdin_path),
-            Self::Pwd => text(&exec.pwd),
-            Self::InvokedFromKernel => GuestValue::Boolean(exec.invoked_from_kernel),
-            Self::Argument(name) => argument(&exec.extra, name).map_or(GuestValue::None, to_guest),
-            Self::EventName
-            | Self::ProcessName
-            | Self::ExecutablePath
-            | Self::HostName
-            | Self::ContainerId => unreachable!("context fields return above"),
+        match (&event.payload, self) {
+            (Payload::Exec(exec), Self::ArgvTruncated) => GuestValue::Boolean(exec.argv_truncated),
+            (Payload::Exec(exec), Self::ExecArg(def)) => {
+                def.value(exec).map_or(GuestValue::None, into_guest)
+            }
+            (Payload::Exec(exec), _) => {
+                argument(&exec.extra, name).map_or(GuestValue::None, to_guest)
+            }
+            (Payload::Generic(args), _) => argument(args, name).map_or(GuestValue::None, to_guest),
         }
     }
 }
 
 fn argument<'e>(fields: &'e [Field], name: &str) -> Option<&'e Value> {
-    fields.iter().find(|f| f.name == name).map(|f| &f.value)
+    tracee::extra(fields, name)
 }
 
 fn argument_text<'e>(fields: &'e [Field], name: &str) -> Option<&'e str> {
     match argument(fields, name)? {
         Value::Text(text) => Some(text),
         _ => None,
+    }
+}
+
+/// A host value as the 0.2 guest receives it, without copying it again.
+fn into_guest(value: Value) -> GuestValue {
+    match value {
+        Value::None => GuestValue::None,
+        Value::Boolean(b) => GuestValue::Boolean(b),
+        Value::Signed(n) => GuestValue::Signed(n),
+        Value::Unsigned(n) => GuestValue::Unsigned(n),
+        Value::Float(f) => GuestValue::Float(f),
+        Value::Text(s) => GuestValue::Text(s),
+        Value::TextList(l) => GuestValue::TextList(l),
+        Value::Json(s) => GuestValue::Json(s),
     }
 }
 
@@ -230,11 +215,17 @@ mod tests {
     fn generic_events_are_looked_up_by_argument_name() {
         let line = r#"{"eventName":"openat","args":[{"name":"pathname","type":"const char*","value":"/etc/shadow"},{"name":"flags","type":"int","value":0}]}"#;
         let event = parse_event(line).unwrap();
-        assert_eq!(EventField::Pathname.text(&event), Some("/etc/shadow"));
+        assert_eq!(
+            EventField::parse("pathname").text(&event),
+            Some("/etc/shadow")
+        );
         assert_eq!(
             EventField::parse("flags").value(&event),
             GuestValue::Signed(0)
         );
-        assert_eq!(EventField::PrevComm.value(&event), GuestValue::None);
+        assert_eq!(
+            EventField::parse("prev_comm").value(&event),
+            GuestValue::None
+        );
     }
 }

@@ -384,13 +384,21 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     }
 
     /// Hands `event` to the workers whose signatures select it. `raw` is the
-    /// event's original JSON, if it has one; `place` says where it came from.
+    /// event's original JSON, if it has one; `thread_start_ns` is Tracee's
+    /// `threadStartTime` when `raw` does not carry it (live), else 0;
+    /// `place` says where it came from.
     ///
     /// # Errors
     /// Only when findings cannot be written (e.g. stdout was closed): the
     /// caller should stop. Signature failures are logged and counted by the
     /// workers.
-    pub fn process(&mut self, event: Event, raw: Option<&str>, place: Place) -> io::Result<()> {
+    pub fn process(
+        &mut self,
+        event: Event,
+        raw: Option<&str>,
+        thread_start_ns: u64,
+        place: Place,
+    ) -> io::Result<()> {
         self.apply_pending();
         if let Some(error) = self.output.write_error() {
             return Err(error);
@@ -404,6 +412,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             let envelope = Arc::new(Envelope {
                 event: Arc::new(event),
                 raw: raw.map(Box::from),
+                thread_start_ns,
                 place,
             });
             for index in targets {

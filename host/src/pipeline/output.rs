@@ -50,12 +50,18 @@ impl<W: Write> Output<W> {
     }
 
     /// Writes one finding (nothing after a write error).
-    pub fn write_finding(&self, detection: &Detection<'_>, event: &Event, raw: Option<&str>) {
+    pub fn write_finding(
+        &self,
+        detection: &Detection<'_>,
+        event: &Event,
+        raw: Option<&str>,
+        thread_start_ns: u64,
+    ) {
         let mut inner = self.lock();
         if inner.error.is_some() {
             return;
         }
-        match inner.writer.write(detection, event, raw) {
+        match inner.writer.write(detection, event, raw, thread_start_ns) {
             Ok(()) => inner.findings += 1,
             Err(error) => inner.error = Some(error),
         }

@@ -26,6 +26,9 @@ pub struct Envelope {
     pub event: Arc<Event>,
     /// Its original Tracee JSON line (replay), copied into findings.
     pub raw: Option<Box<str>>,
+    /// Tracee's `threadStartTime` (epoch ns) when the source knows it and
+    /// `raw` does not carry it (live); 0 otherwise.
+    pub thread_start_ns: u64,
     /// Where it came from, for log lines.
     pub place: Place,
 }
@@ -136,7 +139,12 @@ pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], outpu
         &events,
         |index, detection| {
             let envelope = &batch[index];
-            output.write_finding(&detection, &envelope.event, envelope.raw.as_deref());
+            output.write_finding(
+                &detection,
+                &envelope.event,
+                envelope.raw.as_deref(),
+                envelope.thread_start_ns,
+            );
         },
         |index, failure| {
             failures += 1;

@@ -128,7 +128,7 @@ impl CoverageRecord {
 
     /// The record as a Tracee finding: sigbox's own process as the context.
     pub fn to_json(&self) -> Json {
-        let mut finding: Map<String, Json> = super::tracee_json::event_json(&own_event());
+        let mut finding: Map<String, Json> = super::tracee_json::event_json(&own_event(), 0);
         let args: Vec<Json> = self
             .args
             .iter()

@@ -112,7 +112,8 @@ impl<W: Write> FindingWriter<W> {
         }
     }
 
-    /// Writes one finding for `event` (`raw` is its original JSON line, if any).
+    /// Writes one finding for `event` (`raw` is its original JSON line, if
+    /// any; `thread_start_ns` Tracee's `threadStartTime` when `raw` is not).
     ///
     /// # Errors
     /// Writing failed (for example a closed pipe).
@@ -121,6 +122,7 @@ impl<W: Write> FindingWriter<W> {
         detection: &Detection<'_>,
         event: &Event,
         raw: Option<&str>,
+        thread_start_ns: u64,
     ) -> io::Result<()> {
         self.line.clear();
         match self.format {
@@ -144,7 +146,7 @@ impl<W: Write> FindingWriter<W> {
                     None => false,
                 };
                 if !from_raw {
-                    let json = tracee_json::finding_json(detection, event, raw);
+                    let json = tracee_json::finding_json(detection, event, raw, thread_start_ns);
                     serde_json::to_writer(&mut self.line, &json)?;
                     self.line.push(b'\n');
                 }
@@ -277,8 +279,8 @@ mod tests {
         for format in [OutputFormat::Json, OutputFormat::Text] {
             for raw in [None, Some(raw)] {
                 let mut writer = FindingWriter::new(Calls(Vec::new()), format, true);
-                writer.write(&detection, &event, raw).unwrap();
-                writer.write(&detection, &event, raw).unwrap();
+                writer.write(&detection, &event, raw, 1).unwrap();
+                writer.write(&detection, &event, raw, 1).unwrap();
                 let calls = &writer.out.0;
                 assert_eq!(calls.len(), 2, "{format:?} raw={raw:?}: {calls:?}");
                 for call in calls {
@@ -307,7 +309,7 @@ mod tests {
         let detection = text_list_detection(&info, &["a\u{7f}b\u{9b}[2J"]);
         let mut out = Vec::new();
         FindingWriter::new(&mut out, OutputFormat::Text, false)
-            .write(&detection, &event, None)
+            .write(&detection, &event, None, 0)
             .unwrap();
         let line = String::from_utf8(out).unwrap();
         let body = line.strip_suffix('\n').unwrap();

@@ -5,11 +5,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 
 use crate::engine::Detection;
-use crate::source::tracee_json::EXEC_EVENT;
+use crate::event::tracee::{self, SCHED_PROCESS_EXEC, event_id, value_type};
 use crate::wit::{Event, ExecArgs, Field, Metadata, Origin, Payload, Value};
-
-/// Tracee's event id for `sched_process_exec`.
-const EXEC_EVENT_ID: i64 = 710;
 
 /// Renders a detection as a Tracee finding: the triggering event's context,
 /// the signature's event name and id, one argument per data key plus
@@ -18,11 +15,16 @@ const EXEC_EVENT_ID: i64 = 710;
 /// `raw` is the triggering event's original Tracee JSON when it came from
 /// replay: its context is copied as it is, including fields sigbox does not
 /// model (container image, Kubernetes, entity ids). Without it the context is
-/// built from the typed event.
-pub fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>) -> Json {
+/// built from the typed event and `thread_start_ns`.
+pub fn finding_json(
+    detection: &Detection<'_>,
+    event: &Event,
+    raw: Option<&str>,
+    thread_start_ns: u64,
+) -> Json {
     let mut context = raw
         .and_then(|line| serde_json::from_str::<Map<String, Json>>(line).ok())
-        .unwrap_or_else(|| event_json(event));
+        .unwrap_or_else(|| event_json(event, thread_start_ns));
     let trigger_args = context.remove("args").unwrap_or_else(|| event_args(event));
     let trigger_id = context
         .get("eventId")
@@ -187,22 +189,23 @@ pub fn metadata_json(metadata: &Metadata) -> Json {
     })
 }
 
+/// A finding's data entry, typed as Tracee types a finding's data.
 fn data_arg(field: &Field) -> Json {
-    json!({"name": field.name, "type": "interface{}", "value": value_json(&field.value)})
+    arg_json(&field.name, value_type(&field.value), &field.value)
 }
 
-/// Tracee's event id for an event name (known for exec only; 0 otherwise).
-fn event_id(name: &str) -> i64 {
-    if name == EXEC_EVENT { EXEC_EVENT_ID } else { 0 }
+fn arg_json(name: &str, tracee_type: &str, value: &Value) -> Json {
+    json!({"name": name, "type": tracee_type, "value": value_json(value)})
 }
 
-/// A typed event as a Tracee `trace.Event` object.
-pub fn event_json(event: &Event) -> Map<String, Json> {
+/// A typed event as a Tracee `trace.Event` object; `thread_start_ns` is its
+/// `threadStartTime` (the thread's start, epoch ns, as Tracee converts it).
+pub fn event_json(event: &Event, thread_start_ns: u64) -> Map<String, Json> {
     let in_container = event.origin != Origin::Host;
     let args = event_args(event);
     let json = json!({
         "timestamp": event.timestamp_ns,
-        "threadStartTime": 0,
+        "threadStartTime": thread_start_ns,
         "processorId": 0,
         "processId": event.pid,
         "cgroupId": event.cgroup_id,
@@ -245,58 +248,31 @@ fn event_args(event: &Event) -> Json {
         Payload::Exec(exec) => exec_args_json(exec),
         Payload::Generic(fields) => fields
             .iter()
-            .map(|f| json!({"name": f.name, "type": type_name(&f.value), "value": value_json(&f.value)}))
+            .map(|f| arg_json(&f.name, value_type(&f.value), &f.value))
             .collect(),
     };
     Json::Array(args)
 }
 
+/// An exec event's arguments in Tracee's order with Tracee's types (the
+/// table in `event::tracee`), then those sigbox adds (`argv_truncated`,
+/// `env_truncated`, `pathname_truncated`, …) typed by their values.
 fn exec_args_json(exec: &ExecArgs) -> Vec<Json> {
-    let arg = |name: &str, ty: &str, value: Json| json!({"name": name, "type": ty, "value": value});
-    let mut args = vec![
-        arg("cmdpath", "const char*", json!(exec.cmdpath)),
-        arg("pathname", "const char*", json!(exec.pathname)),
-        arg("dev", "dev_t", json!(exec.dev)),
-        arg("inode", "unsigned long", json!(exec.inode)),
-        arg("ctime", "unsigned long", json!(exec.ctime)),
-        arg("inode_mode", "umode_t", json!(exec.inode_mode)),
-        arg(
-            "interpreter_pathname",
-            "const char*",
-            json!(exec.interpreter_pathname),
-        ),
-        arg("argv", "const char**", json!(exec.argv)),
-        arg("stdin_type", "string", json!(exec.stdin_type)),
-        arg("stdin_path", "char*", json!(exec.stdin_path)),
-        arg(
-            "invoked_from_kernel",
-            "int",
-            json!(i32::from(exec.invoked_from_kernel)),
-        ),
-        arg("pwd", "char*", json!(exec.pwd)),
-    ];
-    if let Some(prev_comm) = &exec.prev_comm {
-        args.push(arg("prev_comm", "const char*", json!(prev_comm)));
-    }
+    let mut args: Vec<Json> = SCHED_PROCESS_EXEC
+        .args
+        .iter()
+        .filter_map(|def| Some(arg_json(def.name, def.tracee_type, &def.value(exec)?)))
+        .collect();
     if exec.argv_truncated {
-        args.push(arg("argv_truncated", "bool", json!(true)));
+        args.push(arg_json("argv_truncated", "bool", &Value::Boolean(true)));
     }
-    args.extend(exec.extra.iter().map(
-        |f| json!({"name": f.name, "type": type_name(&f.value), "value": value_json(&f.value)}),
-    ));
+    args.extend(
+        exec.extra
+            .iter()
+            .filter(|f| tracee::exec_arg(&f.name).is_none())
+            .map(|f| arg_json(&f.name, value_type(&f.value), &f.value)),
+    );
     args
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::None | Value::Json(_) => "unknown",
-        Value::Boolean(_) => "bool",
-        Value::Signed(_) => "long",
-        Value::Unsigned(_) => "unsigned long",
-        Value::Float(_) => "double",
-        Value::Text(_) => "const char*",
-        Value::TextList(_) => "const char**",
-    }
 }
 
 /// A WIT value as JSON (`json` values are embedded as parsed JSON).
@@ -364,7 +340,7 @@ pub(super) mod tests {
                     .collect::<Vec<_>>()
             })
             .collect();
-        lines.push(r#"{"eventName":"sched_process_exec","eventId":710,"processName":"sh\u0000\"é","args":[]}"#.into());
+        lines.push(r#"{"eventName":"sched_process_exec","eventId":715,"processName":"sh\u0000\"é","args":[]}"#.into());
         lines.push(r#"{"eventName":"openat","processName":"x"}"#.into());
         let info = info();
         let metadata = metadata_json(&info.metadata).to_string();
@@ -391,11 +367,77 @@ pub(super) mod tests {
                 );
                 assert_eq!(out.iter().filter(|&&b| b < 0x20).count(), 1, "one newline");
                 let fast: Json = serde_json::from_slice(&out).unwrap();
-                assert_eq!(fast, finding_json(&detection, &event, Some(line)), "{line}");
+                assert_eq!(
+                    fast,
+                    finding_json(&detection, &event, Some(line), 0),
+                    "{line}"
+                );
                 checked += 1;
             }
         }
         assert!(checked > 20);
+    }
+
+    /// A live exec event is written with Tracee v0.24.1's id and, for each
+    /// argument, the table's name, type and order; no `gid`.
+    #[test]
+    fn live_exec_events_are_written_from_the_table() {
+        let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
+        let json = event_json(&event, 7);
+        assert_eq!(json["eventId"], "715");
+        assert_eq!(json["eventName"], "sched_process_exec");
+        assert_eq!(json["threadStartTime"], 7);
+        let args = json["args"].as_array().unwrap();
+        let tracee_order: Vec<&str> = SCHED_PROCESS_EXEC.args.iter().map(|a| a.name).collect();
+        let mut last = 0;
+        for arg in args {
+            let name = arg["name"].as_str().unwrap();
+            assert_ne!(name, "gid");
+            let Some(def) = tracee::exec_arg(name) else {
+                continue;
+            };
+            assert_eq!(arg["type"], def.tracee_type, "{name}");
+            let position = tracee_order.iter().position(|&n| n == name).unwrap();
+            assert!(position >= last, "{name} is out of Tracee's order");
+            last = position;
+        }
+        let arg = |name: &str| args.iter().find(|a| a["name"] == name).unwrap();
+        assert!(arg("invoked_from_kernel")["value"].is_boolean());
+        assert!(arg("stdin_type")["value"].is_u64());
+        assert!(arg("dev")["value"].is_u64());
+        assert!(arg("argv")["value"].is_array());
+        for name in [
+            "cmdpath",
+            "pathname",
+            "dev",
+            "inode",
+            "ctime",
+            "inode_mode",
+            "argv",
+        ] {
+            assert_eq!(
+                arg(name)["type"],
+                tracee::exec_arg(name).unwrap().tracee_type
+            );
+        }
+    }
+
+    /// The id in `detectedFrom` is the table's (a number, as Tracee's
+    /// `detectedFrom` map holds the event's int id), for live events too.
+    #[test]
+    fn detected_from_uses_the_table_id() {
+        let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
+        let info = info();
+        let detection = Detection {
+            signature: &info,
+            event_id: 6000,
+            finding: crate::wit::Finding { data: vec![] },
+        };
+        let finding = finding_json(&detection, &event, None, 9);
+        let from = &finding["args"][0]["value"];
+        assert_eq!(from["id"], 715);
+        assert_eq!(from["name"], "sched_process_exec");
+        assert_eq!(finding["threadStartTime"], 9);
     }
 
     #[test]

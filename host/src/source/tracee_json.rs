@@ -153,8 +153,28 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
     })
 }
 
+/// The typed `sched_process_exec` arguments (`prev_comm` is optional in the
+/// payload itself, `argv_truncated` is sigbox's own).
+const TYPED_EXEC_ARGS: [&str; 12] = [
+    "pathname",
+    "cmdpath",
+    "argv",
+    "interpreter_pathname",
+    "dev",
+    "inode",
+    "ctime",
+    "inode_mode",
+    "stdin_type",
+    "stdin_path",
+    "invoked_from_kernel",
+    "pwd",
+];
+
 /// Maps `sched_process_exec` arguments onto the typed payload. An argument
-/// whose value has an unexpected type is kept in `extra`, never dropped.
+/// whose value has an unexpected type is kept in `extra`, never dropped; a
+/// typed argument the event lacks is listed in `extra` as `none`, so it
+/// reaches a signature as missing (as in Tracee, where reading it is an
+/// error), not as the typed field's empty value.
 fn exec_args(args: Vec<Argument>) -> ExecArgs {
     let mut exec = ExecArgs {
         pathname: String::new(),
@@ -173,7 +193,11 @@ fn exec_args(args: Vec<Argument>) -> ExecArgs {
         pwd: String::new(),
         extra: Vec::new(),
     };
+    let mut given = [false; TYPED_EXEC_ARGS.len()];
     for arg in args {
+        if let Some(index) = TYPED_EXEC_ARGS.iter().position(|&n| n == arg.name) {
+            given[index] = true;
+        }
         let typed = match (arg.name.as_str(), &arg.value) {
             ("pathname", Json::String(s)) => set(&mut exec.pathname, s),
             ("cmdpath", Json::String(s)) => set(&mut exec.cmdpath, s),
@@ -209,6 +233,16 @@ fn exec_args(args: Vec<Argument>) -> ExecArgs {
         if !typed {
             exec.extra.push(field(arg));
         }
+    }
+    for (name, _) in TYPED_EXEC_ARGS
+        .iter()
+        .zip(given)
+        .filter(|(_, given)| !given)
+    {
+        exec.extra.push(Field {
+            name: (*name).to_owned(),
+            value: Value::None,
+        });
     }
     exec
 }
@@ -263,7 +297,7 @@ pub fn json_to_value(json: Json) -> Value {
 mod tests {
     use super::*;
 
-    const EXEC: &str = r#"{"timestamp":1700000000123456789,"threadStartTime":1,"processorId":1,"processId":42,"cgroupId":7,"threadId":42,"parentProcessId":41,"hostProcessId":1042,"hostThreadId":1042,"hostParentProcessId":1041,"userId":33,"mountNamespace":4026531841,"pidNamespace":4026531836,"processName":"sh","executable":{"path":"/bin/sh"},"hostName":"web-1","containerId":"","container":{},"kubernetes":{},"eventId":"710","eventName":"sched_process_exec","matchedPolicies":[""],"argsNum":3,"returnValue":0,"syscall":"execve","stackAddresses":null,"contextFlags":{"containerStarted":false,"isCompat":false},"args":[{"name":"pathname","type":"const char*","value":"/usr/bin/dash"},{"name":"argv","type":"const char**","value":["sh","-c","id"]},{"name":"prev_comm","type":"const char*","value":"nginx"},{"name":"inode","type":"unsigned long","value":123},{"name":"env","type":"const char**","value":null}]}"#;
+    const EXEC: &str = r#"{"timestamp":1700000000123456789,"threadStartTime":1,"processorId":1,"processId":42,"cgroupId":7,"threadId":42,"parentProcessId":41,"hostProcessId":1042,"hostThreadId":1042,"hostParentProcessId":1041,"userId":33,"mountNamespace":4026531841,"pidNamespace":4026531836,"processName":"sh","executable":{"path":"/bin/sh"},"hostName":"web-1","containerId":"","container":{},"kubernetes":{},"eventId":"715","eventName":"sched_process_exec","matchedPolicies":[""],"argsNum":3,"returnValue":0,"syscall":"execve","stackAddresses":null,"contextFlags":{"containerStarted":false,"isCompat":false},"args":[{"name":"pathname","type":"const char*","value":"/usr/bin/dash"},{"name":"argv","type":"const char**","value":["sh","-c","id"]},{"name":"prev_comm","type":"const char*","value":"nginx"},{"name":"inode","type":"unsigned long","value":123},{"name":"env","type":"const char**","value":null}]}"#;
 
     #[test]
     fn parses_exec_context_and_typed_args() {
@@ -284,8 +318,51 @@ mod tests {
         assert_eq!(exec.argv, ["sh", "-c", "id"]);
         assert_eq!(exec.prev_comm.as_deref(), Some("nginx"));
         assert_eq!(exec.inode, 123);
-        assert_eq!(exec.extra.len(), 1, "env has no typed field and is kept");
-        assert_eq!(exec.extra[0].name, "env");
+        assert_eq!(
+            exec.extra[0].name, "env",
+            "env has no typed field and is kept"
+        );
+        let missing: Vec<&str> = exec.extra[1..].iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            missing,
+            [
+                "cmdpath",
+                "interpreter_pathname",
+                "dev",
+                "ctime",
+                "inode_mode",
+                "stdin_type",
+                "stdin_path",
+                "invoked_from_kernel",
+                "pwd"
+            ],
+            "typed arguments the line lacks are listed as missing"
+        );
+        assert!(
+            exec.extra[1..]
+                .iter()
+                .all(|f| matches!(f.value, Value::None))
+        );
+    }
+
+    /// A missing `pathname` or `argv` stays missing (Tracee's
+    /// `GetStringArgumentByName` fails on it); an empty one stays empty.
+    #[test]
+    fn missing_and_empty_exec_arguments_differ() {
+        use crate::engine::bindings::v2::sigbox::signature::types::Value as GuestValue;
+        use crate::engine::event_fields::EventField;
+        let missing = parse_event(r#"{"eventName":"sched_process_exec","args":[]}"#).unwrap();
+        let empty = parse_event(
+            r#"{"eventName":"sched_process_exec","args":[{"name":"pathname","value":""},{"name":"argv","value":[]}]}"#,
+        )
+        .unwrap();
+        let (pathname, argv) = (EventField::parse("pathname"), EventField::parse("argv"));
+        assert_eq!(pathname.value(&missing), GuestValue::None);
+        assert_eq!(argv.value(&missing), GuestValue::None);
+        assert_eq!(pathname.text(&missing), None);
+        assert_eq!(pathname.value(&empty), GuestValue::Text(String::new()));
+        assert_eq!(argv.value(&empty), GuestValue::TextList(vec![]));
+        assert_eq!(pathname.text(&empty), Some(""));
     }
 
     #[test]

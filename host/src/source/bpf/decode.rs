@@ -96,6 +96,25 @@ impl<'a> RawExec<'a> {
     }
 }
 
+/// A live event with the context Tracee's events carry that the WIT event
+/// record has no field for.
+#[derive(Debug)]
+pub struct LiveEvent {
+    /// The event.
+    pub event: Event,
+    /// Tracee's `threadStartTime`: the exec'ing thread's start
+    /// (`task->start_boottime`), converted to epoch ns like the timestamp.
+    pub thread_start_ns: u64,
+}
+
+impl std::ops::Deref for LiveEvent {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
 /// Reads `/proc/<pid>/cgroup`.
 pub(crate) fn read_proc_cgroup(pid: u32) -> io::Result<String> {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
@@ -130,6 +149,21 @@ impl Decoder {
         }
     }
 
+    /// [`Self::decode`], with the thread's start time beside the event.
+    pub(crate) fn decode_live(&mut self, raw: &RawExec<'_>) -> LiveEvent {
+        LiveEvent {
+            event: self.decode(raw),
+            thread_start_ns: self.epoch_ns(raw.record.start_boot_ns),
+        }
+    }
+
+    /// A `CLOCK_BOOTTIME` reading in ns since the epoch, as Tracee's
+    /// `BootToEpochNS`.
+    fn epoch_ns(&self, boot_ns: u64) -> u64 {
+        let wall = i128::from(boot_ns) + self.boot_to_epoch_ns;
+        u64::try_from(wall.max(0)).unwrap_or(u64::MAX)
+    }
+
     /// Builds the event for one record, with Tracee's `sched_process_exec`
     /// arguments (see bpf/README.md for where each comes from).
     pub(crate) fn decode(&mut self, raw: &RawExec<'_>) -> Event {
@@ -144,7 +178,6 @@ impl Decoder {
         let prev_comm = r
             .has(c::EXEC_FLAG_PREV_COMM)
             .then(|| comm_str(&r.prev_comm));
-        let wall = i128::from(r.ts_boot_ns) + self.boot_to_epoch_ns;
         let has_loader = r.has(c::EXEC_FLAG_LOADER);
 
         let mut extra = Vec::with_capacity(6);
@@ -178,10 +211,9 @@ impl Decoder {
         if r.has(c::EXEC_FLAG_PATHNAME_TRUNCATED) {
             extra.push(field("pathname_truncated", Value::Boolean(true)));
         }
-        extra.push(field("gid", Value::Signed(r.gid.into())));
 
         Event {
-            timestamp_ns: u64::try_from(wall.max(0)).unwrap_or(u64::MAX),
+            timestamp_ns: self.epoch_ns(r.ts_boot_ns),
             name: EVENT_NAME.to_owned(),
             origin,
             // Context ids are the ones in the process's own pid namespace, as
@@ -495,12 +527,29 @@ mod tests {
         assert_eq!(args.prev_comm.as_deref(), Some("bash"));
         assert!(!args.invoked_from_kernel);
         let names: Vec<&str> = args.extra.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["interp", "gid"]);
+        assert_eq!(names, ["interp"], "no gid: Tracee's exec event has none");
         assert_eq!(
             extra(&event, "interp"),
             debug(Value::Text("/bin/true".into()))
         );
-        assert_eq!(extra(&event, "gid"), debug(Value::Signed(1001)));
+    }
+
+    /// `threadStartTime` is the thread's start on the same clock as the
+    /// timestamp, converted the same way (Tracee's `BootToEpochNS`).
+    #[test]
+    fn thread_start_is_converted_like_the_timestamp() {
+        let mut record = base_record();
+        record.start_boot_ns = 4_000;
+        let bytes = record_bytes(record, b"/bin/true", b"", b"true\0");
+        let raw = RawExec::parse(&bytes).expect("valid record");
+        let live = Decoder::with_parts(
+            1_000_000,
+            "box".to_owned(),
+            Containers::with_parts(host_cgroup, None),
+        )
+        .decode_live(&raw);
+        assert_eq!(live.thread_start_ns, 1_004_000);
+        assert_eq!(live.event.timestamp_ns, 1_005_000);
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn sample() -> Vec<u8> {
         ns_tid: 100,
         ns_ppid: 1,
         uid: 1000,
+        start_boot_ns: 4_000,
         comm,
         prev_comm,
         flags: (c::EXEC_FLAG_PREV_COMM) as u16,

@@ -24,9 +24,9 @@ use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+pub use self::decode::LiveEvent;
 use self::decode::{Decoder, RawExec};
 use crate::error_chain;
-use crate::wit::Event;
 
 /// The compiled eBPF object (empty when built with `SIGBOX_BPF_STUB=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec.bpf.o"));
@@ -391,7 +391,7 @@ impl ExecCollector {
     ///
     /// # Errors
     /// [`BpfError::Poll`] if the ring buffer cannot be polled.
-    pub async fn read_batch(&mut self, out: &mut Vec<Event>) -> Result<usize, BpfError> {
+    pub async fn read_batch(&mut self, out: &mut Vec<LiveEvent>) -> Result<usize, BpfError> {
         let start = out.len();
         let Self {
             ring,
@@ -425,7 +425,7 @@ impl ExecCollector {
     /// Reads every record the ring buffer holds now, without waiting: at
     /// shutdown, execs that happened before the stop are still evaluated
     /// rather than lost uncounted.
-    pub fn read_pending(&mut self, out: &mut Vec<Event>) -> usize {
+    pub fn read_pending(&mut self, out: &mut Vec<LiveEvent>) -> usize {
         let start = out.len();
         let Self {
             ring,
@@ -486,9 +486,14 @@ impl ExecCollector {
 }
 
 /// Decodes one record into `out`, or counts (and sometimes logs) it as bad.
-fn take_record(item: &[u8], decoder: &mut Decoder, bad_records: &mut u64, out: &mut Vec<Event>) {
+fn take_record(
+    item: &[u8],
+    decoder: &mut Decoder,
+    bad_records: &mut u64,
+    out: &mut Vec<LiveEvent>,
+) {
     match RawExec::parse(item) {
-        Ok(raw) => out.push(decoder.decode(&raw)),
+        Ok(raw) => out.push(decoder.decode_live(&raw)),
         Err(error) => {
             *bad_records += 1;
             // Logs the first hundred, then one in a thousand.
@@ -662,7 +667,7 @@ mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
-    use crate::wit::{ExecArgs, Payload, Value};
+    use crate::wit::{Event, ExecArgs, Payload, Value};
     use std::os::unix::fs::MetadataExt;
 
     #[test]
@@ -738,7 +743,7 @@ mod tests {
             loop {
                 batch.clear();
                 collector.read_batch(&mut batch).await.expect("read_batch");
-                if let Some(event) = batch.drain(..).find(&mut want) {
+                if let Some(event) = batch.drain(..).map(|live| live.event).find(&mut want) {
                     return event;
                 }
             }

@@ -101,6 +101,8 @@ pub(crate) struct ExecRecord {
     pub comm: [u8; 16],
     /// comm before the exec, NUL-padded; valid when `EXEC_FLAG_PREV_COMM` is set.
     pub prev_comm: [u8; 16],
+    /// The thread's start (`task->start_boottime`), ns since boot.
+    pub start_boot_ns: u64,
 }
 
 /// Size of the fixed header.
@@ -177,6 +179,7 @@ mod tests {
             ("_pad", offset_of!(ExecRecord, _pad)),
             ("comm", offset_of!(ExecRecord, comm)),
             ("prev_comm", offset_of!(ExecRecord, prev_comm)),
+            ("start_boot_ns", offset_of!(ExecRecord, start_boot_ns)),
         ];
         assert_eq!(RECORD_SIZE, c::C_EXEC_EVENT_SIZE, "size of ExecRecord");
         assert_eq!(
@@ -191,7 +194,7 @@ mod tests {
             assert_eq!(*offset, c_offset, "offset of {name}");
         }
         // No implicit padding: the field sizes add up to the struct size.
-        let field_bytes = 7 * 8 + 14 * 4 + 12 * 2 + 2 * 16;
+        let field_bytes = 8 * 8 + 14 * 4 + 12 * 2 + 2 * 16;
         assert_eq!(field_bytes, RECORD_SIZE);
     }
 
