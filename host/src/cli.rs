@@ -532,3 +532,30 @@ impl Cli {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn follow_polling_needs_follow_and_a_minimum() {
+        assert_eq!(follow_every(false, None).unwrap(), None);
+        assert_eq!(
+            follow_every(true, None).unwrap(),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            follow_every(true, Some(MIN_FOLLOW_EVERY)).unwrap(),
+            Some(MIN_FOLLOW_EVERY)
+        );
+        let short = follow_every(true, Some(Duration::ZERO)).unwrap_err();
+        assert!(
+            short.to_string().contains("--every 0s is too short")
+                && short.to_string().contains("minimum is 1s"),
+            "{short}"
+        );
+        let alone = follow_every(false, Some(Duration::from_secs(60))).unwrap_err();
+        assert!(alone.to_string().contains("--follow"), "{alone}");
+    }
+}

@@ -455,3 +455,19 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn process_alive(pid: u64) -> bool {
     pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_says_when_the_file_holds_a_rejected_version() {
+        let row = json!({"fileRejectedSha256": "ab12"});
+        assert_eq!(
+            state_text(&row),
+            "active, running an older version; the file now holds a rejected version \
+             (sha256 ab12); a restart would not load it"
+        );
+        assert_eq!(state_text(&json!({"fileRejectedSha256": null})), "active");
+    }
+}

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use sigbox_e2e::{Daemon, findings_of, free_port, http_get, metric, module, sha256_hex, temp_dir};
+use sigbox_e2e::{
+    Daemon, findings_of, free_port, http_get, metric, module, sha256_hex, temp_dir, test_module,
+};
 
 use crate::live::{run_as, start_live_with};
 
@@ -73,10 +75,10 @@ fn padded(name: &str, mib: usize) -> Vec<u8> {
     bytes
 }
 
-/// A Tracee exec event TRC-105 fires on (a memfd exec), with `pid`.
-fn memfd_exec(pid: u64) -> String {
+/// A Tracee exec event TRC-1016 fires on (a web server running a shell).
+fn web_server_shell(pid: u64) -> String {
     format!(
-        r#"{{"timestamp":{pid},"processId":{pid},"threadId":{pid},"hostProcessId":{pid},"processName":"x","eventId":"710","eventName":"sched_process_exec","args":[{{"name":"pathname","type":"const char*","value":"memfd:payload"}},{{"name":"argv","type":"const char**","value":["x"]}},{{"name":"prev_comm","type":"const char*","value":"bash"}}]}}"#
+        r#"{{"timestamp":{pid},"processId":{pid},"threadId":{pid},"hostProcessId":{pid},"processName":"sh","eventId":"710","eventName":"sched_process_exec","args":[{{"name":"pathname","type":"const char*","value":"/bin/sh"}},{{"name":"argv","type":"const char**","value":["sh","-c","id"]}},{{"name":"prev_comm","type":"const char*","value":"nginx"}}]}}"#
     )
 }
 
@@ -104,18 +106,20 @@ fn findings(lines: &[String], id: &str) -> usize {
     findings_of(&parsed, id).len()
 }
 
-/// A plain, slow `cp` of an 18 MiB signed module into the watched directory
-/// (chunks with pauses longer than the watcher's debounce, so the daemon
-/// scans it half-written several times) is not reported as rejected: it
-/// loads once complete. A copy left cut short is reported as truncated.
+/// A plain, slow `cp` of the 18 MB Python TRC-1016, signed, into the
+/// watched directory (chunks with pauses longer than the watcher's
+/// debounce, so the daemon scans it half-written several times) is not
+/// reported as rejected: it loads once complete. A copy left cut short is
+/// reported as truncated.
 #[test]
 fn a_module_copied_in_slowly_loads_and_one_left_cut_short_is_truncated() {
     let (keys, policy) = team_policy("truth-copy-keys");
     let staging = temp_dir("truth-copy-staging");
     let dir = temp_dir("truth-copy");
-    let trc_1016 = std::fs::read(module("trc-1016")).unwrap();
-    signed(&trc_1016, &keys, &dir.join("trc-1016.wasm"));
-    let big = signed(&padded("trc-105", 18), &keys, &staging.join("big.wasm"));
+    let trc_105 = std::fs::read(module("trc-105")).unwrap();
+    signed(&trc_105, &keys, &dir.join("trc-105.wasm"));
+    let python = std::fs::read(test_module("trc-1016-py")).unwrap();
+    let big = signed(&python, &keys, &staging.join("big.wasm"));
     let mut command = sigbox_e2e::sigbox_command(&[
         "replay",
         "-s",
@@ -129,7 +133,7 @@ fn a_module_copied_in_slowly_loads_and_one_left_cut_short_is_truncated() {
     command.env("RUST_LOG", "sigbox=debug");
     let (daemon, mut stdin) = Daemon::start_piped_command(command, WATCHING);
 
-    let target = dir.join("trc-105.wasm");
+    let target = dir.join("trc-1016-py.wasm");
     let mut file = std::fs::File::create(&target).unwrap();
     for chunk in big.chunks(big.len().div_ceil(8)) {
         file.write_all(chunk).unwrap();
@@ -138,16 +142,16 @@ fn a_module_copied_in_slowly_loads_and_one_left_cut_short_is_truncated() {
     }
     drop(file);
     assert!(
-        daemon.wait_for_stderr(Duration::from_secs(120), "loaded signature TRC-105"),
+        daemon.wait_for_stderr(Duration::from_secs(300), "loaded signature TRC-1016-PY"),
         "{}",
         daemon.stderr_text()
     );
-    // Past the load: an event TRC-105 fires on gives its finding, so every
+    // Past the load: an event TRC-1016 fires on gives its finding, so every
     // record about the copy has been written before it.
-    writeln!(stdin, "{}", memfd_exec(4242)).unwrap();
+    writeln!(stdin, "{}", web_server_shell(4242)).unwrap();
     stdin.flush().unwrap();
     assert!(
-        daemon.wait_for_stdout(Duration::from_secs(60), |l| findings(l, "TRC-105") == 1),
+        daemon.wait_for_stdout(Duration::from_secs(60), |l| findings(l, "TRC-1016-PY") == 1),
         "{}",
         daemon.stderr_text()
     );
