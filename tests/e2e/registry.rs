@@ -306,7 +306,15 @@ fn push_then_pull_by_tag_and_digest_with_embedded_or_detached_signatures() {
                 && out.contains("nothing installed"),
             "{file:?}: {out}"
         );
-        assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0, "{file:?}");
+        // No module; only the refusal record a daemon watching `into`
+        // reports where findings and metrics go.
+        let names: Vec<String> = std::fs::read_dir(&into)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [format!("refused-{n}.wasm.refused")], "{file:?}");
+        let record = std::fs::read_to_string(into.join(&names[0])).unwrap();
+        assert!(record.contains(reason), "{record}");
     }
     // A digest pin that no longer matches.
     let pinned = keys.dir.join("pinned.toml");
@@ -329,7 +337,14 @@ fn push_then_pull_by_tag_and_digest_with_embedded_or_detached_signatures() {
         pinned.to_str().unwrap(),
     ]);
     assert!(!ok && out.contains("pinned to other digests"), "{out}");
-    assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0);
+    let record = std::fs::read_dir(&into)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect::<Vec<_>>();
+    assert!(
+        record.len() == 1 && record[0].to_string_lossy().ends_with(".wasm.refused"),
+        "{record:?}"
+    );
     // Nothing is pulled without a trust decision.
     let (ok, out) = run(&["pull", &reference, "--into", into.to_str().unwrap()]);
     assert!(!ok && out.contains("--allow-unsigned"), "{out}");
