@@ -274,6 +274,12 @@ impl Daemon {
         Self::spawn(command, ready, std::process::Stdio::null()).0
     }
 
+    /// Like [`Daemon::start_command`], with a pipe to its stdin returned too.
+    pub fn start_piped_command(command: Command, ready: &str) -> (Self, std::process::ChildStdin) {
+        let (daemon, stdin) = Self::spawn(command, ready, std::process::Stdio::piped());
+        (daemon, stdin.expect("stdin was piped"))
+    }
+
     fn start_with_stdin(
         args: &[&str],
         ready: &str,

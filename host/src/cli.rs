@@ -196,9 +196,9 @@ enum CliCommand {
         /// Keep polling the tag and install each new digest that verifies.
         #[arg(long)]
         follow: bool,
-        /// How often --follow polls, e.g. 30s, 1m, 1h.
-        #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
-        every: std::time::Duration,
+        /// How often --follow polls, e.g. 30s, 1m, 1h [default: 1m; at least 1s].
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        every: Option<std::time::Duration>,
         /// Use plain HTTP even for a registry that is not on loopback.
         #[arg(long)]
         plain_http: bool,
@@ -375,6 +375,31 @@ fn is_stream(input: &Input) -> bool {
     }
 }
 
+/// The shortest `pull --follow --every`: each poll is a request to the
+/// registry, and a shorter period only loads it.
+pub const MIN_FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How often `pull --follow` polls (`None`: pull once). `--every` means
+/// nothing without `--follow`, and below [`MIN_FOLLOW_EVERY`] it would
+/// hammer the registry: both are errors.
+fn follow_every(
+    follow: bool,
+    every: Option<std::time::Duration>,
+) -> anyhow::Result<Option<std::time::Duration>> {
+    match (follow, every) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => anyhow::bail!(
+            "--every only applies with --follow (pull once without it, or add --follow)"
+        ),
+        (true, Some(every)) if every < MIN_FOLLOW_EVERY => anyhow::bail!(
+            "--every {} is too short: the minimum is {} (each poll is a request to the registry)",
+            humantime::format_duration(every),
+            humantime::format_duration(MIN_FOLLOW_EVERY)
+        ),
+        (true, every) => Ok(Some(every.unwrap_or(std::time::Duration::from_secs(60)))),
+    }
+}
+
 /// The operator's trust decision: a policy, or explicitly none.
 fn trust_mode(policy: Option<PathBuf>, allow_unsigned: bool) -> anyhow::Result<TrustMode> {
     match (policy, allow_unsigned) {
@@ -508,7 +533,7 @@ impl Cli {
                 into,
                 name,
                 trust: trust_mode(trust, allow_unsigned)?,
-                follow: follow.then_some(every),
+                follow: follow_every(follow, every)?,
                 connection: Connection { plain_http },
             }),
             CliCommand::Status { status_file } => Command::Status { status_file },
@@ -545,5 +570,32 @@ impl Cli {
                 recorded,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn follow_polling_needs_follow_and_a_minimum() {
+        assert_eq!(follow_every(false, None).unwrap(), None);
+        assert_eq!(
+            follow_every(true, None).unwrap(),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            follow_every(true, Some(MIN_FOLLOW_EVERY)).unwrap(),
+            Some(MIN_FOLLOW_EVERY)
+        );
+        let short = follow_every(true, Some(Duration::ZERO)).unwrap_err();
+        assert!(
+            short.to_string().contains("--every 0s is too short")
+                && short.to_string().contains("minimum is 1s"),
+            "{short}"
+        );
+        let alone = follow_every(false, Some(Duration::from_secs(60))).unwrap_err();
+        assert!(alone.to_string().contains("--follow"), "{alone}");
     }
 }

@@ -1,6 +1,7 @@
 //! The active list: what runs right now, readable by an operator while the
 //! daemon runs (`sigbox status`), through a JSON file the daemon rewrites.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::engine::SignatureStatus;
+use crate::engine::{SignatureStats, SignatureStatus};
 
 /// How often the status file is rewritten.
 const REFRESH: Duration = Duration::from_secs(1);
@@ -34,6 +35,31 @@ pub struct StatusBoard {
     /// Fields the source leaves out of its events unless asked (the live
     /// source's `env`), with the option that turns each on.
     withheld: Arc<Mutex<Vec<(String, String)>>>,
+    /// Signature file → the sha256 of a rejected version it now holds while
+    /// an older version runs from it.
+    rejected_files: Arc<Mutex<HashMap<PathBuf, String>>>,
+    /// Signature id → what its replaced or unloaded versions counted, so
+    /// metrics stay monotonic per id across hot swaps.
+    retired: Arc<Mutex<HashMap<String, Retired>>>,
+}
+
+/// What the versions of one signature id that no longer run counted.
+#[derive(Debug, Clone, Default)]
+pub struct Retired {
+    /// Their counters, summed.
+    pub stats: SignatureStats,
+    /// Their evaluation-time histograms, summed: `(sum s, count, cumulative
+    /// buckets)`, as `EvaluationTimes::cumulative` gives them.
+    pub evaluation: (f64, u64, Vec<(f64, u64)>),
+}
+
+/// What status, metrics and rejection records say of a file that holds a
+/// rejected version while an older one runs from it.
+pub fn file_holds_rejected(sha256: &str) -> String {
+    format!(
+        "running an older version; the file now holds a rejected version (sha256 {sha256}); \
+         a restart would not load it"
+    )
 }
 
 impl StatusBoard {
@@ -48,6 +74,57 @@ impl StatusBoard {
     /// Replaces the list (counters inside stay live).
     pub fn set(&self, active: Vec<SignatureStatus>) {
         *self.active.lock().unwrap_or_else(|e| e.into_inner()) = active;
+    }
+
+    /// Records that `path`'s running signature is older than the file,
+    /// which now holds the rejected version `sha256`.
+    pub fn mark_file_rejected(&self, path: &Path, sha256: &str) {
+        lock(&self.rejected_files).insert(path.to_owned(), sha256.to_owned());
+    }
+
+    /// `path` runs what it holds again (a new version loaded, the old bytes
+    /// put back, or the signature unloaded).
+    pub fn clear_file_rejected(&self, path: &Path) {
+        lock(&self.rejected_files).remove(path);
+    }
+
+    /// The sha256 of the rejected version `path` holds, if it holds one.
+    pub fn file_rejected(&self, path: &Path) -> Option<String> {
+        lock(&self.rejected_files).get(path).cloned()
+    }
+
+    /// Adds what a replaced or unloaded version counted to its id's
+    /// retired totals.
+    pub fn retire(&self, old: &SignatureStatus) {
+        let mut retired = lock(&self.retired);
+        let entry = retired.entry(old.info.metadata.id.clone()).or_default();
+        let s = old.counters.snapshot();
+        let t = &mut entry.stats;
+        t.events += s.events;
+        t.findings += s.findings;
+        t.errors += s.errors;
+        t.traps += s.traps;
+        t.limit_hits += s.limit_hits;
+        t.quarantines += s.quarantines;
+        t.missed_events += s.missed_events;
+        t.dropped_events += s.dropped_events;
+        t.dropped_log_bytes += s.dropped_log_bytes;
+        let (sum, count, buckets) = old.counters.evaluation.cumulative();
+        let e = &mut entry.evaluation;
+        e.0 += sum;
+        e.1 += count;
+        if e.2.is_empty() {
+            e.2 = buckets;
+        } else {
+            for (mine, (_, more)) in e.2.iter_mut().zip(buckets) {
+                mine.1 += more;
+            }
+        }
+    }
+
+    /// What the retired versions of signature `id` counted.
+    pub fn retired(&self, id: &str) -> Option<Retired> {
+        lock(&self.retired).get(id).cloned()
     }
 
     /// Records which events the source produces (see [`Self::unserved`]).
@@ -142,6 +219,7 @@ impl StatusBoard {
             .zip(unserved.into_iter().zip(withheld))
             .map(|(s, (unserved, withheld))| {
                 let stats = s.counters.snapshot();
+                let file_rejected = self.file_rejected(&s.info.path);
                 json!({
                     "id": s.info.metadata.id,
                     "version": s.info.metadata.version,
@@ -163,6 +241,7 @@ impl StatusBoard {
                     "droppedLogBytes": stats.dropped_log_bytes,
                     "unservedEvents": unserved,
                     "withheldFields": withheld,
+                    "fileRejectedSha256": file_rejected,
                 })
             })
             .collect();
@@ -350,6 +429,12 @@ fn state_text(s: &Value) -> String {
             .collect()
     };
     let mut text = state;
+    if let Some(sha256) = s["fileRejectedSha256"].as_str() {
+        text.push_str(&format!(
+            ", {}",
+            crate::printable(&file_holds_rejected(sha256))
+        ));
+    }
     for (key, what) in [("unservedEvents", ""), ("withheldFields", "field ")] {
         let missing = names(key);
         if !missing.is_empty() {
@@ -362,7 +447,27 @@ fn state_text(s: &Value) -> String {
     text
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Whether a process with this pid exists.
 fn process_alive(pid: u64) -> bool {
     pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_says_when_the_file_holds_a_rejected_version() {
+        let row = json!({"fileRejectedSha256": "ab12"});
+        assert_eq!(
+            state_text(&row),
+            "active, running an older version; the file now holds a rejected version \
+             (sha256 ab12); a restart would not load it"
+        );
+        assert_eq!(state_text(&json!({"fileRejectedSha256": null})), "active");
+    }
 }

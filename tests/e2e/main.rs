@@ -14,6 +14,7 @@ mod inspect;
 mod integrity;
 mod live;
 mod live_sandbox;
+mod module_truth;
 mod operations;
 mod pack;
 mod pack_live;

@@ -172,6 +172,53 @@ fn forgeries(keys: &Keys, signed: &Path, staging: &Path) -> [(PathBuf, &'static 
     ]
 }
 
+/// The `sigbox_signature_update_rejected` records among `lines`.
+fn update_rejections(lines: &[String]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["eventName"] == "sigbox_signature_update_rejected")
+        .collect()
+}
+
+/// `--every` below the minimum, or without `--follow`, is an error naming
+/// the option, before any registry is contacted.
+#[test]
+fn follow_polling_has_a_minimum_and_needs_follow() {
+    let into = temp_dir("registry-every");
+    let into = into.to_str().unwrap();
+    let reference = "127.0.0.1:9/detections/trc-1016:stable";
+    for every in ["0s", "100ms"] {
+        let (ok, out) = run(&[
+            "pull",
+            reference,
+            "--into",
+            into,
+            "--allow-unsigned",
+            "--follow",
+            "--every",
+            every,
+        ]);
+        assert!(!ok, "{out}");
+        assert!(
+            out.contains(&format!("--every {every} is too short"))
+                && out.contains("the minimum is 1s"),
+            "{out}"
+        );
+    }
+    let (ok, out) = run(&[
+        "pull",
+        reference,
+        "--into",
+        into,
+        "--allow-unsigned",
+        "--every",
+        "1m",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("--every only applies with --follow"), "{out}");
+}
+
 fn push(file: &Path, reference: &str) {
     let (ok, out) = run(&["push", file.to_str().unwrap(), reference]);
     assert!(ok && out.contains("pushed"), "{out}");
@@ -303,7 +350,15 @@ fn push_then_pull_by_tag_and_digest_with_embedded_or_detached_signatures() {
                 && out.contains("nothing installed"),
             "{file:?}: {out}"
         );
-        assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0, "{file:?}");
+        // No module; only the refusal record a daemon watching `into`
+        // reports where findings and metrics go.
+        let names: Vec<String> = std::fs::read_dir(&into)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [format!("refused-{n}.wasm.refused")], "{file:?}");
+        let record = std::fs::read_to_string(into.join(&names[0])).unwrap();
+        assert!(record.contains(reason), "{record}");
     }
     // A digest pin that no longer matches.
     let pinned = keys.dir.join("pinned.toml");
@@ -326,7 +381,14 @@ fn push_then_pull_by_tag_and_digest_with_embedded_or_detached_signatures() {
         pinned.to_str().unwrap(),
     ]);
     assert!(!ok && out.contains("pinned to other digests"), "{out}");
-    assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0);
+    let record = std::fs::read_dir(&into)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect::<Vec<_>>();
+    assert!(
+        record.len() == 1 && record[0].to_string_lossy().ends_with(".wasm.refused"),
+        "{record:?}"
+    );
     // Nothing is pulled without a trust decision.
     let (ok, out) = run(&["pull", &reference, "--into", into.to_str().unwrap()]);
     assert!(!ok && out.contains("--allow-unsigned"), "{out}");
@@ -343,7 +405,9 @@ fn a_followed_tag_brings_trusted_versions_to_the_live_daemon_and_nothing_else() 
     let keys = Keys::new("registry-follow-keys");
     let staging = temp_dir("registry-follow-staging");
     let signatures = temp_dir("registry-follow-signatures");
-    let Some((daemon, _)) = crate::live::start_live_with(&signatures, &["--trust", &keys.policy])
+    let listen = format!("127.0.0.1:{}", sigbox_e2e::free_port());
+    let Some((daemon, _)) =
+        crate::live::start_live_with(&signatures, &["--trust", &keys.policy, "--listen", &listen])
     else {
         return;
     };
@@ -401,8 +465,33 @@ fn a_followed_tag_brings_trusted_versions_to_the_live_daemon_and_nothing_else() 
             refusal.contains("refused by the trust policy") && refusal.contains(reason),
             "{file:?}: {refusal}"
         );
+        // The refusal reaches monitoring through the daemon: a record on
+        // the findings stream (the running version stays) and a metric.
+        let reported = daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+            update_rejections(lines).len() > n
+        });
+        assert!(
+            reported,
+            "{file:?}: no record:
+{}",
+            daemon.stderr_text()
+        );
+        let record = &update_rejections(&daemon.stdout_lines())[n];
+        let text = record.to_string();
+        assert!(
+            text.contains("sigbox pull refused") && text.contains(reason),
+            "{record}"
+        );
+        let (_, metrics) = sigbox_e2e::http_get(&listen, "/metrics").unwrap();
+        assert!(
+            sigbox_e2e::metric(&metrics, "sigbox_reloads_total{result=\"rejected\"}")
+                >= Some((n + 1) as f64),
+            "{metrics}"
+        );
         detects(&format!("after refusing {file:?}"));
     }
+    let refusal_record = signatures.join("trc-1016.wasm.refused");
+    assert!(refusal_record.exists());
     assert_eq!(
         std::fs::read(signatures.join("trc-1016.wasm")).unwrap(),
         std::fs::read(&v1).unwrap(),
@@ -431,6 +520,8 @@ fn a_followed_tag_brings_trusted_versions_to_the_live_daemon_and_nothing_else() 
         follower.stderr_text()
     );
     detects("after the trusted update");
+    // A version that verifies clears the refusal.
+    assert!(!refusal_record.exists());
     let stopped = follower.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
     assert!(

@@ -71,7 +71,9 @@ pub fn pull(options: &PullOptions) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let digest = follow.current_digest()?;
-    match follow.install(&digest) {
+    let outcome = follow.install(&digest);
+    follow.record_outcome(&outcome);
+    match outcome {
         Ok(installed) => {
             crate::print_line(format_args!(
                 "{} {} as {} (manifest {})",

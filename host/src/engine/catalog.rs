@@ -9,6 +9,11 @@
 //! running (or, on the first scan, the first in name order) keeps it and the
 //! other is rejected until one of them changes or disappears. A rejected file
 //! is not retried until its bytes change (or on SIGHUP).
+//!
+//! A file that fails to load while something is still writing it (its
+//! fingerprint moved while it was read, or it changed within
+//! [`module_file::QUIET`]) is no verdict: it is examined again once it is
+//! quiet, and only then rejected (as truncated, if it still ends early).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -20,6 +25,7 @@ use super::error::LoadError;
 use super::finding_ids::FindingIds;
 use super::limits::Policy;
 use super::module_file::{self, Fingerprint};
+use super::pull_refusal::{self, PullRefusal};
 use super::runtime::Runtime;
 use super::set::Change;
 use super::signature::LoadedSignature;
@@ -59,8 +65,9 @@ pub struct Scan {
 pub enum Found {
     /// A change for the dispatch thread.
     Change(Change),
-    /// A file that could not be loaded this time.
-    Rejected(LoadError),
+    /// A file that could not be loaded this time, and the sha256 of the
+    /// bytes rejected (none when they could not be read).
+    Rejected(LoadError, Option<String>),
 }
 
 /// A file to load: its bytes were read because they are new.
@@ -83,6 +90,17 @@ pub struct Catalog {
     /// One registry for the whole daemon, so a signature's findings carry
     /// the same event id whichever worker runs it.
     finding_ids: FindingIds,
+    /// When to scan again for files that failed while still being written.
+    recheck_at: Option<std::time::Instant>,
+    /// Judge every file now, written to or not (the last round of a scan
+    /// that cannot wait longer).
+    judge_now: bool,
+    /// Files that hold their running version's bytes again after a
+    /// rejected update, to report.
+    restored: Vec<PathBuf>,
+    /// Refusal records `sigbox pull` left (`NAME.wasm.refused`) already
+    /// reported, with their bytes: each is reported once.
+    refusals: HashMap<PathBuf, Vec<u8>>,
 }
 
 impl Catalog {
@@ -96,6 +114,10 @@ impl Catalog {
             running: HashMap::new(),
             rejected: HashMap::new(),
             finding_ids: FindingIds::default(),
+            recheck_at: None,
+            judge_now: false,
+            restored: Vec::new(),
+            refusals: HashMap::new(),
         }
     }
 
@@ -110,6 +132,13 @@ impl Catalog {
         &self.dir
     }
 
+    /// How long until files that failed while still being written are
+    /// quiet and should be scanned again, if there are any.
+    pub fn recheck_in(&self) -> Option<std::time::Duration> {
+        self.recheck_at
+            .map(|at| at.saturating_duration_since(std::time::Instant::now()))
+    }
+
     /// Forgets past rejections so the next scan retries every file (SIGHUP).
     pub fn forget_rejections(&mut self) {
         self.rejected.clear();
@@ -117,18 +146,29 @@ impl Catalog {
 
     /// Compares the directory with what runs and prepares every change,
     /// returned together in file-name order (so on the first scan, of two
-    /// files with the same id, the first in name order runs).
+    /// files with the same id, the first in name order runs). Files still
+    /// being written are waited for (until quiet, a few rounds at most),
+    /// so they are loaded or judged complete.
     ///
     /// # Errors
     /// The directory cannot be listed.
     pub fn scan(&mut self, runtime: &Runtime) -> std::io::Result<Scan> {
+        const ROUNDS: usize = 5;
         let mut found = Vec::new();
-        self.scan_each(runtime, true, |item| found.push(item))?;
+        for round in 1..=ROUNDS {
+            self.judge_now = round == ROUNDS;
+            self.scan_each(runtime, true, |item| found.push(item))?;
+            match self.recheck_in() {
+                Some(wait) if round < ROUNDS => std::thread::sleep(wait),
+                _ => break,
+            }
+        }
+        self.judge_now = false;
         let mut scan = Scan::default();
         for item in found {
             match item {
                 Found::Change(change) => scan.changes.push(change),
-                Found::Rejected(error) => scan.rejected.push(error),
+                Found::Rejected(error, _) => scan.rejected.push(error),
             }
         }
         Ok(scan)
@@ -149,6 +189,7 @@ impl Catalog {
         mut report: impl FnMut(Found),
     ) -> std::io::Result<()> {
         let files = wasm_files(&self.dir)?;
+        self.recheck_at = None;
         let gone: Vec<PathBuf> = self
             .running
             .keys()
@@ -168,9 +209,13 @@ impl Catalog {
             match self.read_if_new(runtime, &path) {
                 Ok(Some(job)) => jobs.push_back(job),
                 Ok(None) => {}
-                Err(error) => report(Found::Rejected(error)),
+                Err(error) => report(Found::Rejected(error, None)),
             }
         }
+        for path in std::mem::take(&mut self.restored) {
+            report(Found::Change(Change::Restored(path)));
+        }
+        self.report_pull_refusals(&mut report)?;
         let order: Vec<PathBuf> = jobs.iter().map(|j| j.path.clone()).collect();
         let threads = jobs.len().min(LOAD_THREADS);
         let jobs = Mutex::new(jobs);
@@ -194,15 +239,80 @@ impl Catalog {
                 let mut all: Vec<_> = results.iter().collect();
                 all.sort_by_key(|(job, _)| order.iter().position(|p| *p == job.path));
                 for (job, loaded) in all {
-                    report(self.settle(job, loaded));
+                    if !self.defer_if_written(&job, &loaded) {
+                        report(self.settle(job, loaded));
+                    }
                 }
             } else {
                 for (job, loaded) in results {
-                    report(self.settle(job, loaded));
+                    if !self.defer_if_written(&job, &loaded) {
+                        report(self.settle(job, loaded));
+                    }
                 }
             }
         });
         Ok(())
+    }
+
+    /// Reports each new refusal record `sigbox pull` left in the directory
+    /// as a rejection of the module it was meant for (see
+    /// [`super::pull_refusal`]).
+    fn report_pull_refusals(&mut self, report: &mut impl FnMut(Found)) -> std::io::Result<()> {
+        let mut records = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if let Some(module) = pull_refusal::module_of(&path) {
+                records.push((path, module));
+            }
+        }
+        records.sort();
+        self.refusals
+            .retain(|path, _| records.iter().any(|(p, _)| p == path));
+        for (path, module) in records {
+            match PullRefusal::read(&path) {
+                Ok((refusal, bytes)) => {
+                    if self.refusals.get(&path) != Some(&bytes) {
+                        self.refusals.insert(path, bytes);
+                        report(Found::Rejected(refusal.into_error(&module), None));
+                    }
+                }
+                // Said once, like an unreadable module.
+                Err(error) => {
+                    if self.refusals.insert(path, Vec::new()).is_none() {
+                        tracing::warn!("ignoring {}", crate::error_chain(&error));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A file that failed to load while it was still being written (it
+    /// changed since it was read, or within [`module_file::QUIET`]) is not
+    /// judged: neither rejected nor reported, it is read again on a later
+    /// scan, at the latest once quiet ([`Self::recheck_in`]). True when
+    /// `job` was deferred so.
+    fn defer_if_written(&mut self, job: &Job, loaded: &Result<LoadedSignature, LoadError>) -> bool {
+        if loaded.is_ok() || self.judge_now {
+            return false;
+        }
+        let now = module_file::fingerprint_now(&job.path);
+        let wait = match now {
+            Some(now) if now != job.fingerprint => now.quiet_in().unwrap_or_default(),
+            _ => match job.fingerprint.quiet_in() {
+                Some(wait) => wait,
+                None => return false,
+            },
+        };
+        tracing::debug!(
+            "{}: does not load yet, but is still being written; examined again in {} ms",
+            job.path.display(),
+            wait.as_millis()
+        );
+        // Scanned again once quiet (a little after, so the times compare).
+        let at = std::time::Instant::now() + wait + std::time::Duration::from_millis(50);
+        self.recheck_at = Some(self.recheck_at.map_or(at, |t| t.min(at)));
+        true
     }
 
     /// Opens `path`; `None` when it is the version already running or
@@ -253,6 +363,9 @@ impl Catalog {
             && running.sha256 == sha256
         {
             running.fingerprint = fingerprint;
+            if self.rejected.remove(path).is_some() {
+                self.restored.push(path.to_owned());
+            }
             return Ok(None);
         }
         if let Some(rejected) = self.rejected.get_mut(path)
@@ -285,8 +398,8 @@ impl Catalog {
         let mut signature = match loaded {
             Ok(signature) => signature,
             Err(error) => {
-                self.reject(&path, Some(fingerprint), Some(sha256), false);
-                return Found::Rejected(error);
+                self.reject(&path, Some(fingerprint), Some(sha256.clone()), false);
+                return Found::Rejected(error, Some(sha256));
             }
         };
         let id = signature.metadata().id.clone();
@@ -296,8 +409,8 @@ impl Catalog {
             .find(|(other, r)| **other != path && r.id == id)
             .map(|(other, _)| other.clone());
         if let Some(existing) = holder {
-            self.reject(&path, Some(fingerprint), Some(sha256), true);
-            return Found::Rejected(LoadError::DuplicateId { path, id, existing });
+            self.reject(&path, Some(fingerprint), Some(sha256.clone()), true);
+            return Found::Rejected(LoadError::DuplicateId { path, id, existing }, Some(sha256));
         }
         if self.gate.admission().allows_unsigned() {
             tracing::warn!(
@@ -346,7 +459,8 @@ impl Catalog {
     }
 }
 
-/// Verifies `job`'s signatures on the bytes read, then (only if they
+/// Checks that `job`'s bytes are whole (a file cut short is truncated, not
+/// tampered with), verifies its signatures on them, then (only if they
 /// verify) compiles and loads those same bytes; the compile cache is keyed
 /// by their digest, so nothing cached can stand in for verification.
 fn load(
@@ -355,6 +469,7 @@ fn load(
     policy: &Policy,
     admission: &Admission,
 ) -> Result<LoadedSignature, LoadError> {
+    module_file::check_complete(&job.path, &job.bytes)?;
     let admitted = admission
         .verify(&job.bytes, job.detached.as_deref())
         .map_err(|reason| LoadError::Untrusted {

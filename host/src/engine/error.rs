@@ -28,6 +28,16 @@ pub enum LoadError {
         "{path}: {size} bytes, larger than the module size limit of {max} bytes (raise with module_mib in the config file's [limits])"
     )]
     TooLarge { path: PathBuf, size: u64, max: u64 },
+    /// The file ends before its own section headers say it should: it was
+    /// cut short, or is still being written.
+    #[error(
+        "{path}: truncated: the file has {size} bytes but its sections need {needed}; it was cut short or is still being written (publish with a temporary name and a rename)"
+    )]
+    Truncated {
+        path: PathBuf,
+        size: u64,
+        needed: u64,
+    },
     /// The file is not WebAssembly at all.
     #[error("{path}: not a WebAssembly file (no \\0asm header)")]
     NotWasm { path: PathBuf },
@@ -85,6 +95,14 @@ pub enum LoadError {
         path: PathBuf,
         reason: crate::trust::TrustError,
     },
+    /// `sigbox pull` refused a version meant for this file (its record
+    /// beside the file says which and why); the file was not changed.
+    #[error("{path}: sigbox pull refused {reference}: {reason}; the file was not changed")]
+    PullRefused {
+        path: PathBuf,
+        reference: String,
+        reason: String,
+    },
     /// Another loaded file already has this signature id.
     #[error("{path}: signature id {id} is already loaded from {existing}")]
     DuplicateId {
@@ -124,6 +142,7 @@ impl LoadError {
             Self::Read { path, .. }
             | Self::NotRegular { path, .. }
             | Self::TooLarge { path, .. }
+            | Self::Truncated { path, .. }
             | Self::NotWasm { path }
             | Self::CoreModule { path }
             | Self::Compile { path, .. }
@@ -133,6 +152,7 @@ impl LoadError {
             | Self::Metadata { path, .. }
             | Self::Init { path, .. }
             | Self::Untrusted { path, .. }
+            | Self::PullRefused { path, .. }
             | Self::DuplicateId { path, .. } => path,
         }
     }

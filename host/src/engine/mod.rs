@@ -16,6 +16,7 @@ mod host_api;
 mod host_state;
 mod limits;
 pub mod module_file;
+pub mod pull_refusal;
 mod runtime;
 mod selector;
 mod set;

@@ -3,7 +3,8 @@
 //! Kubernetes ConfigMap volumes work), without blocking (a FIFO never hangs
 //! the reader), checked to be a regular file, and read up to a size cap.
 //! Its [`Fingerprint`] lets a scan skip a file that has not changed without
-//! reading or hashing it again.
+//! reading or hashing it again, and tells a file that is still being written
+//! (or was cut short) from a bad one: [`check_complete`], [`Fingerprint::quiet`].
 
 use std::fs::File;
 use std::io::Read;
@@ -33,6 +34,91 @@ impl Fingerprint {
             .map_or(0, |d| d.as_nanos() as i128);
         now - self.mtime_ns.max(self.ctime_ns) > 2_000_000_000
     }
+}
+
+impl Fingerprint {
+    /// Whether nothing has written to (or renamed) the file for [`QUIET`]:
+    /// a file that fails to load while it is not quiet may still be being
+    /// written (a plain `cp`), so it is examined again later instead of
+    /// being judged now.
+    pub fn quiet(&self) -> bool {
+        self.changed_ago() >= QUIET
+    }
+
+    /// How long until the file is quiet, if it is not yet.
+    pub fn quiet_in(&self) -> Option<std::time::Duration> {
+        QUIET
+            .checked_sub(self.changed_ago())
+            .filter(|d| !d.is_zero())
+    }
+
+    fn changed_ago(&self) -> std::time::Duration {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let ago = now - self.mtime_ns.max(self.ctime_ns);
+        std::time::Duration::from_nanos(u64::try_from(ago).unwrap_or(0))
+    }
+}
+
+/// How long a file must go unwritten before a failure to load it is a
+/// verdict rather than a file caught mid-copy.
+pub const QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The fingerprint of `path` now, if it can be read.
+pub fn fingerprint_now(path: &Path) -> Option<Fingerprint> {
+    open(path).ok().map(|opened| opened.fingerprint)
+}
+
+/// Checks that `bytes` hold every byte their WebAssembly framing announces:
+/// the 8-byte header, then sections of an id byte, a LEB128 size and that
+/// many bytes (the same framing for core modules and components). Anything
+/// that does not start like WebAssembly is left for the loader to name.
+///
+/// # Errors
+/// [`LoadError::Truncated`]: the file ends inside its header or a section.
+pub fn check_complete(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    let truncated = |needed: u64| LoadError::Truncated {
+        path: path.to_owned(),
+        size: bytes.len() as u64,
+        needed,
+    };
+    if bytes.len() < 8 {
+        let shared = bytes.len().min(MAGIC.len());
+        return if bytes[..shared] == MAGIC[..shared] {
+            Err(truncated(8))
+        } else {
+            Ok(())
+        };
+    }
+    if !bytes.starts_with(MAGIC) {
+        return Ok(());
+    }
+    let mut at = 8usize;
+    while at < bytes.len() {
+        // The section id, then its size.
+        let mut cursor = at + 1;
+        let mut size: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let Some(&byte) = bytes.get(cursor) else {
+                return Err(truncated(cursor as u64 + 1));
+            };
+            cursor += 1;
+            size |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 || shift >= 35 {
+                break;
+            }
+        }
+        let end = cursor as u64 + size;
+        if end > bytes.len() as u64 {
+            return Err(truncated(end));
+        }
+        at = end as usize;
+    }
+    Ok(())
 }
 
 /// A module file, opened and checked, not yet read.
@@ -137,6 +223,43 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_module_cut_anywhere_is_truncated_and_a_whole_one_is_not() {
+        // A header and two sections: a 3-byte custom section and a
+        // 130-byte one (a two-byte size).
+        let mut module = b"\0asm\x0d\0\x01\0".to_vec();
+        module.extend([0, 3, b'a', b'b', b'c', 1, 0x82, 0x01]);
+        module.extend([7u8; 130]);
+        let path = Path::new("m.wasm");
+        check_complete(path, &module).unwrap();
+        for cut in 0..module.len() {
+            // Cuts at a section boundary are whole modules, framing-wise.
+            if [8, 13].contains(&cut) {
+                continue;
+            }
+            let error = check_complete(path, &module[..cut]).unwrap_err();
+            assert!(
+                matches!(error, LoadError::Truncated { size, needed, .. } if size == cut as u64 && needed > size),
+                "cut at {cut}: {error}"
+            );
+            assert!(error.to_string().contains("truncated"), "{error}");
+        }
+        // Not WebAssembly at all: for the loader to name.
+        check_complete(path, b"#!/bin/sh\n").unwrap();
+        check_complete(path, b"x").unwrap();
+    }
+
+    #[test]
+    fn a_file_just_written_is_not_quiet() {
+        let dir = temp_dir("quiet");
+        let file = dir.join("new.wasm");
+        std::fs::write(&file, b"\0asm").unwrap();
+        let fingerprint = fingerprint_now(&file).unwrap();
+        assert!(!fingerprint.quiet());
+        assert!(fingerprint.quiet_in().is_some_and(|d| d <= QUIET));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -426,6 +426,9 @@ pub enum CoverageChange {
     UpdateRejected {
         /// Why the new version was rejected.
         reason: String,
+        /// The sha256 of the rejected bytes, when the file now holds them
+        /// (a restart would load them, not the running version).
+        file_sha256: Option<String>,
     },
 }
 
@@ -493,7 +496,14 @@ pub enum Change {
         path: PathBuf,
         /// Why, in one line.
         reason: String,
+        /// The sha256 of the rejected bytes when the file holds them (none
+        /// when they could not be read, or never reached the file, as a
+        /// version `sigbox pull` refused).
+        file_sha256: Option<String>,
     },
+    /// The file holds the running version's bytes again after a rejected
+    /// update: nothing changes but what status says of the file.
+    Restored(PathBuf),
 }
 
 /// What applying a [`Change`] did.
@@ -559,15 +569,23 @@ impl SignatureSet {
                 Some(index) => Applied::Unloaded(status(&self.slots.remove(index))),
                 None => Applied::NotLoaded(path),
             },
-            Change::Rejected { path, reason } => {
+            Change::Rejected {
+                path,
+                reason,
+                file_sha256,
+            } => {
                 if let Some(index) = self.position(&path) {
                     self.notices.push(Notice {
                         signature: status(&self.slots[index]),
-                        change: CoverageChange::UpdateRejected { reason },
+                        change: CoverageChange::UpdateRejected {
+                            reason,
+                            file_sha256,
+                        },
                     });
                 }
                 Applied::Unchanged
             }
+            Change::Restored(_) => Applied::Unchanged,
         }
     }
 

@@ -85,9 +85,18 @@ pub fn spawn(
                 // Wait inside the runtime, scan outside it: loading calls into
                 // signatures, whose synchronous WASI calls start their own
                 // runtime (which panics inside another one).
+                // Files that failed while still being written are looked at
+                // again once quiet, even if nothing else happens meanwhile.
+                let recheck = catalog.recheck_in();
                 let wake = tokio.block_on(async {
                     tokio::select! {
                         woke = wake.recv() => woke.map(|()| Rescan::Changed),
+                        () = async {
+                            match recheck {
+                                Some(wait) => tokio::time::sleep(wait).await,
+                                None => std::future::pending().await,
+                            }
+                        } => Some(Rescan::Changed),
                         Some(()) = async {
                             match hangup.as_mut() {
                                 Some(h) => h.recv().await,
@@ -113,7 +122,7 @@ pub fn spawn(
                     catalog.scan_each(&runtime, false, |found| {
                         let change = match found {
                             Found::Change(change) => change,
-                            Found::Rejected(error) => {
+                            Found::Rejected(error, sha256) => {
                                 log_rejections(std::slice::from_ref(&error));
                                 // A rejected new version of a running signature
                                 // is a coverage change: the pipeline reports it
@@ -121,6 +130,7 @@ pub fn spawn(
                                 Change::Rejected {
                                     path: error.path().to_owned(),
                                     reason: error_chain(&error),
+                                    file_sha256: sha256,
                                 }
                             }
                         };

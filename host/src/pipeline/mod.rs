@@ -226,8 +226,22 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     pub fn apply(&mut self, change: Change) {
         let path = match &change {
             Change::Upsert(signature) => signature.info().path.clone(),
-            Change::Remove(path) | Change::Rejected { path, .. } => path.clone(),
+            Change::Remove(path) | Change::Rejected { path, .. } | Change::Restored(path) => {
+                path.clone()
+            }
         };
+        // What status says of the file: it holds a rejected version while
+        // an older one runs, or (any other change) what runs again.
+        match &change {
+            Change::Rejected {
+                file_sha256: Some(sha256),
+                ..
+            } if self.placement.contains_key(&path) => {
+                self.board.mark_file_rejected(&path, sha256);
+            }
+            Change::Rejected { .. } => {}
+            _ => self.board.clear_file_rejected(&path),
+        }
         let worker = match (self.placement.get(&path), &change) {
             (Some(&worker), _) => worker,
             (None, Change::Upsert(_)) => self.least_loaded(),
@@ -236,10 +250,10 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                     Change::Remove(path) => {
                         tracing::debug!("{} was not running; nothing to unload", path.display())
                     }
-                    Change::Rejected { path, reason } => {
+                    Change::Rejected { path, reason, .. } => {
                         self.report_rejected_module(&path, &reason)
                     }
-                    Change::Upsert(_) => {}
+                    Change::Upsert(_) | Change::Restored(_) => {}
                 }
                 return;
             }
@@ -259,6 +273,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             }
             Applied::Replaced { old, new } => {
                 self.telemetry.count_reload(Reload::Replaced);
+                self.board.retire(&old);
                 tracing::info!(
                     "replaced signature {} with {}{}",
                     describe(&old),
@@ -269,6 +284,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             }
             Applied::Unloaded(old) => {
                 self.telemetry.count_reload(Reload::Unloaded);
+                self.board.retire(&old);
                 self.placement.remove(&path);
                 tracing::info!("unloaded signature {}", describe(&old));
                 if self.placement.is_empty() {

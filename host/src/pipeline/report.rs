@@ -169,8 +169,19 @@ pub(super) fn log_notice(notice: &Notice) {
         } => tracing::error!(
             "re-enabled signature {who} after its cool-down, but a fresh instance failed: {error}"
         ),
-        CoverageChange::UpdateRejected { reason } => tracing::error!(
+        CoverageChange::UpdateRejected {
+            reason,
+            file_sha256: None,
+        } => tracing::error!(
             "rejected a new version of running signature {who}; the running version stays: {reason}"
+        ),
+        CoverageChange::UpdateRejected {
+            reason,
+            file_sha256: Some(sha256),
+        } => tracing::error!(
+            "rejected a new version of running signature {who}; the running version stays, \
+             but {}: {reason}",
+            crate::status::file_holds_rejected(sha256)
         ),
     }
 }

@@ -16,6 +16,7 @@ use super::{
     Connection, MAX_MODULE_BYTES, SIGNATURE_LAYER, WASM_LAYER, credentials, install_file,
     module_file_name, parse_reference,
 };
+use crate::engine::pull_refusal::PullRefusal;
 use crate::engine::{LoadError, Runtime};
 use crate::trust::Admission;
 
@@ -34,6 +35,16 @@ pub struct Installed {
     pub description: String,
     /// False when the directory already held exactly these bytes.
     pub changed: bool,
+}
+
+/// A version the trust policy (or the loader) refused: nothing was installed.
+#[derive(Debug, thiserror::Error)]
+#[error("{reference}: {reason}; nothing installed")]
+pub struct Refused {
+    /// The manifest refused, pinned by digest.
+    pub reference: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// One reference followed into one directory.
@@ -124,16 +135,14 @@ impl Follow {
             &module,
             detached.as_deref(),
         )
-        .map_err(|error| match error {
-            LoadError::Untrusted { reason, .. } => {
-                anyhow::anyhow!(
-                    "{pinned}: refused by the trust policy: {reason}; nothing installed"
-                )
-            }
-            other => anyhow::anyhow!(
-                "{pinned}: not a signature module: {}; nothing installed",
-                crate::error_chain(&other)
-            ),
+        .map_err(|error| Refused {
+            reference: pinned.to_string(),
+            reason: match error {
+                LoadError::Untrusted { reason, .. } => {
+                    format!("refused by the trust policy: {reason}")
+                }
+                other => format!("not a signature module: {}", crate::error_chain(&other)),
+            },
         })?;
         let info = loaded.info();
         let description = format!(
@@ -210,6 +219,31 @@ impl Follow {
         Ok(bytes)
     }
 
+    /// Leaves (or, once a version verifies, removes) the refusal record
+    /// beside the module for the daemon to report (see
+    /// [`crate::engine::pull_refusal`]); a failure to do so is logged.
+    pub fn record_outcome(&self, outcome: &anyhow::Result<Installed>) {
+        let module = self.into.join(&self.name);
+        let written = match outcome {
+            Ok(_) => PullRefusal::clear(&module),
+            Err(error) => match error.downcast_ref::<Refused>() {
+                Some(refused) => PullRefusal {
+                    reference: refused.reference.clone(),
+                    reason: refused.reason.clone(),
+                }
+                .write(&module),
+                // Not a verdict on a version (the registry was unreachable).
+                None => Ok(()),
+            },
+        };
+        if let Err(error) = written {
+            tracing::warn!(
+                "cannot update the refusal record beside {} (the daemon reports refusals from it): {error}",
+                module.display()
+            );
+        }
+    }
+
     /// Polls the tag every `every` until SIGINT or SIGTERM, installing each
     /// new digest that verifies. A digest that was refused is not fetched
     /// again until the tag moves; a registry that cannot be reached is
@@ -237,7 +271,9 @@ impl Follow {
             match self.current_digest() {
                 Ok(digest) if last.as_deref() == Some(digest.as_str()) => {}
                 Ok(digest) => {
-                    match self.install(&digest) {
+                    let outcome = self.install(&digest);
+                    self.record_outcome(&outcome);
+                    match outcome {
                         Ok(installed) if installed.changed => tracing::info!(
                             "installed {} as {} (manifest {})",
                             installed.description,

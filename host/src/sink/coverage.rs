@@ -63,8 +63,18 @@ impl CoverageRecord {
                     "A quarantined signature's cool-down ended; it evaluates events again.",
                 )
             }
-            CoverageChange::UpdateRejected { reason } => {
+            CoverageChange::UpdateRejected {
+                reason,
+                file_sha256,
+            } => {
                 args.push(("reason", json!(reason)));
+                if let Some(sha256) = file_sha256 {
+                    args.push(("fileSha256", json!(sha256)));
+                    args.push((
+                        "fileState",
+                        json!(crate::status::file_holds_rejected(sha256)),
+                    ));
+                }
                 (
                     "sigbox_signature_update_rejected",
                     "A new version of a running signature was rejected; the previous \

@@ -199,9 +199,27 @@ impl Metrics {
                 ("signed_by", s.info.signed_by.join(",")),
             ])?;
         }
+        // Counters are per id and monotonic: what the id's earlier versions
+        // counted (before a hot swap) is added to the running version's.
+        let retired: Vec<_> = signatures
+            .iter()
+            .map(|s| self.board.retired(&s.info.metadata.id).unwrap_or_default())
+            .collect();
         let stats: Vec<_> = signatures
             .iter()
-            .map(|s| (s.info.metadata.id.as_str(), s.counters.snapshot()))
+            .zip(&retired)
+            .map(|(s, r)| {
+                let mut stat = s.counters.snapshot();
+                let old = &r.stats;
+                stat.events += old.events;
+                stat.findings += old.findings;
+                stat.errors += old.errors;
+                stat.traps += old.traps;
+                stat.limit_hits += old.limit_hits;
+                stat.missed_events += old.missed_events;
+                stat.dropped_events += old.dropped_events;
+                (s.info.metadata.id.as_str(), stat)
+            })
             .collect();
         let counters: [(&str, &str, StatPick); 4] = [
             (
@@ -246,6 +264,20 @@ impl Metrics {
                     .encode(errors.encode_family(&[("id", *id), ("kind", kind)])?)?;
             }
         }
+        let mut stale = encoder.encode_descriptor(
+            "signature_file_rejected",
+            "1 while a signature runs an older version than its file holds: the file's \
+             version was rejected, so a restart would not load the signature.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for s in &signatures {
+            let rejected = self.board.file_rejected(&s.info.path).is_some();
+            let file = s.info.path.to_string_lossy();
+            ConstGauge::new(i64::from(rejected)).encode(
+                stale.encode_family(&[("id", s.info.metadata.id.as_str()), ("file", &file)])?,
+            )?;
+        }
         let mut quarantined = encoder.encode_descriptor(
             "signature_quarantined",
             "1 while a signature is quarantined (it sees no events), else 0.",
@@ -262,8 +294,14 @@ impl Metrics {
             None,
             MetricType::Histogram,
         )?;
-        for s in &signatures {
-            let (sum, total, buckets) = s.counters.evaluation.cumulative();
+        for (s, r) in signatures.iter().zip(&retired) {
+            let (mut sum, mut total, mut buckets) = s.counters.evaluation.cumulative();
+            let (old_sum, old_total, old_buckets) = &r.evaluation;
+            sum += old_sum;
+            total += old_total;
+            for (bucket, (_, old)) in buckets.iter_mut().zip(old_buckets) {
+                bucket.1 += old;
+            }
             seconds
                 .encode_family(&[("id", s.info.metadata.id.as_str())])?
                 .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
