@@ -12,6 +12,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::error::LoadError;
+use crate::trust::shape::Shape;
 
 /// What identifies one version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,47 +79,15 @@ pub fn fingerprint_now(path: &Path) -> Option<Fingerprint> {
 /// # Errors
 /// [`LoadError::Truncated`]: the file ends inside its header or a section.
 pub fn check_complete(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
-    const MAGIC: &[u8] = b"\0asm";
-    let truncated = |needed: u64| LoadError::Truncated {
-        path: path.to_owned(),
-        size: bytes.len() as u64,
-        needed,
-    };
-    if bytes.len() < 8 {
-        let shared = bytes.len().min(MAGIC.len());
-        return if bytes[..shared] == MAGIC[..shared] {
-            Err(truncated(8))
-        } else {
-            Ok(())
-        };
+    match crate::trust::shape::of(bytes) {
+        Shape::Truncated { size, needed } => Err(LoadError::Truncated {
+            path: path.to_owned(),
+            size,
+            needed,
+        }),
+        // Not wasm at all: the loader that follows says what it is.
+        Shape::Complete | Shape::NotWasm { .. } => Ok(()),
     }
-    if !bytes.starts_with(MAGIC) {
-        return Ok(());
-    }
-    let mut at = 8usize;
-    while at < bytes.len() {
-        // The section id, then its size.
-        let mut cursor = at + 1;
-        let mut size: u64 = 0;
-        let mut shift = 0;
-        loop {
-            let Some(&byte) = bytes.get(cursor) else {
-                return Err(truncated(cursor as u64 + 1));
-            };
-            cursor += 1;
-            size |= u64::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 || shift >= 35 {
-                break;
-            }
-        }
-        let end = cursor as u64 + size;
-        if end > bytes.len() as u64 {
-            return Err(truncated(end));
-        }
-        at = end as usize;
-    }
-    Ok(())
 }
 
 /// A module file, opened and checked, not yet read.
