@@ -98,17 +98,7 @@ impl StatusBoard {
     pub fn retire(&self, old: &SignatureStatus) {
         let mut retired = lock(&self.retired);
         let entry = retired.entry(old.info.metadata.id.clone()).or_default();
-        let s = old.counters.snapshot();
-        let t = &mut entry.stats;
-        t.events += s.events;
-        t.findings += s.findings;
-        t.errors += s.errors;
-        t.traps += s.traps;
-        t.limit_hits += s.limit_hits;
-        t.quarantines += s.quarantines;
-        t.missed_events += s.missed_events;
-        t.dropped_events += s.dropped_events;
-        t.dropped_log_bytes += s.dropped_log_bytes;
+        entry.stats.add_counts(&old.counters.snapshot());
         let (sum, count, buckets) = old.counters.evaluation.cumulative();
         let e = &mut entry.evaluation;
         e.0 += sum;

@@ -120,6 +120,23 @@ pub struct SignatureStats {
     pub quarantined_until_ms: u64,
 }
 
+impl SignatureStats {
+    /// Adds `other`'s counts to these (a retired version's to its
+    /// successor's, so per-id counters never go down); the quarantine state
+    /// stays this one's.
+    pub fn add_counts(&mut self, other: &SignatureStats) {
+        self.events += other.events;
+        self.findings += other.findings;
+        self.errors += other.errors;
+        self.traps += other.traps;
+        self.limit_hits += other.limit_hits;
+        self.quarantines += other.quarantines;
+        self.missed_events += other.missed_events;
+        self.dropped_events += other.dropped_events;
+        self.dropped_log_bytes += other.dropped_log_bytes;
+    }
+}
+
 impl Counters {
     /// The current values.
     pub fn snapshot(&self) -> SignatureStats {

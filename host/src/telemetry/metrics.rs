@@ -210,14 +210,7 @@ impl Metrics {
             .zip(&retired)
             .map(|(s, r)| {
                 let mut stat = s.counters.snapshot();
-                let old = &r.stats;
-                stat.events += old.events;
-                stat.findings += old.findings;
-                stat.errors += old.errors;
-                stat.traps += old.traps;
-                stat.limit_hits += old.limit_hits;
-                stat.missed_events += old.missed_events;
-                stat.dropped_events += old.dropped_events;
+                stat.add_counts(&r.stats);
                 (s.info.metadata.id.as_str(), stat)
             })
             .collect();

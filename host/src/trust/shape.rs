@@ -46,7 +46,8 @@ pub fn of(bytes: &[u8]) -> Shape {
     while at < bytes.len() {
         at += 1; // section id
         let Some((size, leb_bytes)) = read_leb_u32(&bytes[at..]) else {
-            return truncated(at + 1);
+            // The file ends inside the section's size: one byte more at least.
+            return truncated(bytes.len() + 1);
         };
         at += leb_bytes;
         let Some(end) = size.and_then(|size| at.checked_add(size as usize)) else {
