@@ -255,7 +255,7 @@ fn bad_files_are_rejected_and_the_running_version_keeps_running() {
     let valid = std::fs::read(test_module("versioned-v2")).unwrap();
     let wrong_world = wat::parse_str("(component)").unwrap();
     let attempts: [(&[u8], &str); 3] = [
-        (&valid[..valid.len() / 3], "truncated: the file has"),
+        (&valid[..valid.len() / 3], "truncated: the file is"),
         (b"not wasm at all", "not a WebAssembly file"),
         (
             &wrong_world,

@@ -182,7 +182,7 @@ fn invalid_modules_are_rejected_and_the_valid_one_still_runs() {
     // Each rejected file is reported where findings go.
     assert_eq!(findings_of(&lines, "SIGBOX-COVERAGE").len(), 4, "{stderr}");
     let expectations = [
-        ("a-truncated.wasm", "truncated: the file has"),
+        ("a-truncated.wasm", "truncated: the file is"),
         ("b-not-wasm.wasm", "not a WebAssembly file"),
         (
             "c-core-module.wasm",

@@ -31,7 +31,7 @@ pub enum LoadError {
     /// The file ends before its own section headers say it should: it was
     /// cut short, or is still being written.
     #[error(
-        "{path}: truncated: the file has {size} bytes but its sections need {needed}; it was cut short or is still being written (publish with a temporary name and a rename)"
+        "{path}: truncated: the file is {size} bytes, its sections need at least {needed} (still being copied? copy it to a temporary name in the directory, then rename it into place)"
     )]
     Truncated {
         path: PathBuf,
