@@ -441,3 +441,92 @@ fn the_live_daemon_picks_up_and_drops_trc_1016() {
         "a finding after TRC-1016 was deleted"
     );
 }
+
+/// Renaming a running signature's file (`mv`), or deleting one of two hard
+/// links to it, never unloads it: the same bytes under another name keep
+/// running, so web-server shells exec'd all through both changes each get
+/// their finding.
+#[test]
+fn a_renamed_or_relinked_signature_keeps_running_without_a_gap() {
+    let dir = temp_dir("rename");
+    std::fs::copy(module("trc-1016"), dir.join("trc-1016.wasm")).unwrap();
+    let Some(daemon) = start_live(&dir) else {
+        return;
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let load = {
+        let (stop, done) = (stop.clone(), done.clone());
+        thread::spawn(move || {
+            let mut pids = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                pids.push(run_as("nginx", "exec /bin/sh -c true"));
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            pids
+        })
+    };
+    // Waits until the load has exec'd `n` more web-server shells.
+    let after = |n: u64| {
+        let target = done.load(Ordering::Relaxed) + n;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while done.load(Ordering::Relaxed) < target {
+            assert!(Instant::now() < deadline, "the exec load stopped");
+            thread::sleep(Duration::from_millis(5));
+        }
+    };
+    const MOVED: &str = "kept running under its new name";
+    after(5);
+    std::fs::rename(dir.join("trc-1016.wasm"), dir.join("web.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(60), MOVED),
+        "{}",
+        daemon.stderr_text()
+    );
+    after(5);
+    std::fs::hard_link(dir.join("web.wasm"), dir.join("link.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(
+            Duration::from_secs(60),
+            "signature id TRC-1016 is already loaded from"
+        ),
+        "{}",
+        daemon.stderr_text()
+    );
+    std::fs::remove_file(dir.join("web.wasm")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while daemon.stderr_text().matches(MOVED).count() < 2 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    after(5);
+    stop.store(true, Ordering::Relaxed);
+    let pids = load.join().unwrap();
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(60), |lines| pids
+            .iter()
+            .all(|&pid| !crate::pack_live::findings(lines, "TRC-1016", pid).is_empty())),
+        "an exec during a rename got no finding: {}",
+        daemon.stderr_text()
+    );
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    assert_eq!(
+        stopped.stderr.matches(MOVED).count(),
+        2,
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped.stderr.contains(&format!(
+            "now runs from {} (same bytes",
+            dir.join("link.wasm").display()
+        )),
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        !stopped.stderr.contains("unloaded signature"),
+        "{}",
+        stopped.stderr
+    );
+}

@@ -40,6 +40,9 @@ struct Running {
     fingerprint: Fingerprint,
     sha256: String,
     id: String,
+    /// Admitted on a detached `NAME.wasm.sig`, which names the file: such
+    /// a signature does not follow its module to another name.
+    detached: bool,
 }
 
 /// A file that failed to load.
@@ -196,12 +199,6 @@ impl Catalog {
             .filter(|p| !files.contains(p))
             .cloned()
             .collect();
-        for path in gone {
-            self.running.remove(&path);
-            // Its id is free again: files rejected as duplicates may now load.
-            self.rejected.retain(|_, r| !r.duplicate);
-            report(Found::Change(Change::Remove(path)));
-        }
         self.rejected.retain(|p, _| files.contains(p));
 
         let mut jobs = VecDeque::new();
@@ -210,6 +207,32 @@ impl Catalog {
                 Ok(Some(job)) => jobs.push_back(job),
                 Ok(None) => {}
                 Err(error) => report(Found::Rejected(error, None)),
+            }
+        }
+        for path in gone {
+            let running = self.running.remove(&path).expect("listed as running");
+            match self.take_other_name(&running, &mut jobs) {
+                Some((to, fingerprint)) => {
+                    tracing::info!(
+                        "{} now runs from {} (same bytes, moved or linked): kept running",
+                        path.display(),
+                        to.display()
+                    );
+                    self.running.insert(
+                        to.clone(),
+                        Running {
+                            fingerprint,
+                            ..running
+                        },
+                    );
+                    report(Found::Change(Change::Moved { from: path, to }));
+                }
+                None => {
+                    // Its id is free again: files rejected as duplicates may
+                    // now load.
+                    self.rejected.retain(|_, r| !r.duplicate);
+                    report(Found::Change(Change::Remove(path)));
+                }
             }
         }
         for path in std::mem::take(&mut self.restored) {
@@ -388,11 +411,38 @@ impl Catalog {
 
     /// Records the outcome of loading `job`: a change to run it, or a
     /// rejection (it failed, or another running file holds its id).
+    /// Another name in the directory for the bytes `running` was loaded
+    /// from, whose file just went: a new file (`mv a.wasm b.wasm`) or a
+    /// hard link held back as a duplicate of its id. The signature moves
+    /// there without a reload, so no event falls in a gap between an unload
+    /// and a load. Not for a module admitted on a detached signature (the
+    /// `.sig` names the old file).
+    fn take_other_name(
+        &mut self,
+        running: &Running,
+        jobs: &mut VecDeque<Job>,
+    ) -> Option<(PathBuf, Fingerprint)> {
+        if running.detached {
+            return None;
+        }
+        if let Some(at) = jobs.iter().position(|j| j.sha256 == running.sha256) {
+            let job = jobs.remove(at).expect("found");
+            return Some((job.path, job.fingerprint));
+        }
+        let (path, fingerprint) = self.rejected.iter().find_map(|(path, r)| {
+            (r.duplicate && r.sha256.as_deref() == Some(running.sha256.as_str()))
+                .then_some((path.clone(), r.fingerprint?))
+        })?;
+        self.rejected.remove(&path);
+        Some((path, fingerprint))
+    }
+
     fn settle(&mut self, job: Job, loaded: Result<LoadedSignature, LoadError>) -> Found {
         let Job {
             path,
             sha256,
             fingerprint,
+            detached,
             ..
         } = job;
         let mut signature = match loaded {
@@ -436,6 +486,7 @@ impl Catalog {
                 fingerprint,
                 sha256,
                 id,
+                detached: detached.is_some(),
             },
         );
         Found::Change(Change::Upsert(Box::new(signature)))

@@ -521,6 +521,14 @@ pub enum Change {
     /// The file holds the running version's bytes again after a rejected
     /// update: nothing changes but what status says of the file.
     Restored(PathBuf),
+    /// The signature running from `from` keeps running, from `to` (the same
+    /// bytes under another name: a rename, or a hard link left behind).
+    Moved {
+        /// The name that went.
+        from: PathBuf,
+        /// The name it runs from now.
+        to: PathBuf,
+    },
 }
 
 /// What applying a [`Change`] did.
@@ -537,6 +545,8 @@ pub enum Applied {
     },
     /// The signature stopped; its final state.
     Unloaded(SignatureStatus),
+    /// The signature runs on, known by another file name.
+    Moved(SignatureStatus),
     /// Nothing was running from that file.
     NotLoaded(PathBuf),
     /// Nothing changed (a rejected update: the running version stays).
@@ -603,6 +613,13 @@ impl SignatureSet {
                 Applied::Unchanged
             }
             Change::Restored(_) => Applied::Unchanged,
+            Change::Moved { from, to } => match self.position(&from) {
+                Some(index) => {
+                    self.slots[index].signature.set_path(to);
+                    Applied::Moved(status(&self.slots[index]))
+                }
+                None => Applied::NotLoaded(from),
+            },
         }
     }
 

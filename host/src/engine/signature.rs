@@ -237,6 +237,11 @@ impl LoadedSignature {
         self.info.event_id = event_id;
     }
 
+    /// The file it runs from is now known by `path` (same bytes).
+    pub fn set_path(&mut self, path: PathBuf) {
+        self.info.path = path;
+    }
+
     /// What the signature declared about itself.
     pub fn info(&self) -> &SignatureInfo {
         &self.info

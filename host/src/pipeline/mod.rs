@@ -226,9 +226,10 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     pub fn apply(&mut self, change: Change) {
         let path = match &change {
             Change::Upsert(signature) => signature.info().path.clone(),
-            Change::Remove(path) | Change::Rejected { path, .. } | Change::Restored(path) => {
-                path.clone()
-            }
+            Change::Remove(path)
+            | Change::Rejected { path, .. }
+            | Change::Restored(path)
+            | Change::Moved { from: path, .. } => path.clone(),
         };
         // What status says of the file: it holds a rejected version while
         // an older one runs, or (any other change) what runs again.
@@ -253,7 +254,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                     Change::Rejected { path, reason, .. } => {
                         self.report_rejected_module(&path, &reason)
                     }
-                    Change::Upsert(_) | Change::Restored(_) => {}
+                    Change::Upsert(_) | Change::Restored(_) | Change::Moved { .. } => {}
                 }
                 return;
             }
@@ -292,6 +293,14 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                         "the last signature was unloaded: nothing is being detected until a module is added"
                     );
                 }
+            }
+            Applied::Moved(now) => {
+                self.placement.remove(&path);
+                self.placement.insert(now.info.path.clone(), worker);
+                tracing::info!(
+                    "signature {} kept running under its new name",
+                    identify(&now)
+                );
             }
             Applied::NotLoaded(path) => {
                 tracing::debug!("{} was not running; nothing to unload", path.display())
