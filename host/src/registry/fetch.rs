@@ -184,10 +184,14 @@ impl<'c> Reader<'c> {
             reference.resolve_registry(),
             reference.repository()
         );
-        let answer = self.send(reference, self.http.get(&url)).await?;
+        let what = || format!("cannot fetch layer {digest} of {reference}");
+        let answer = self
+            .send(reference, self.http.get(&url))
+            .await
+            .with_context(what)?;
         let bytes = read_capped(answer, size, "the layer", "its descriptor's size")
             .await
-            .with_context(|| format!("cannot fetch layer {digest} of {reference}"))?;
+            .with_context(what)?;
         anyhow::ensure!(
             bytes.len() as u64 == size,
             "{reference}: layer {digest} has {} bytes, its descriptor says {size}",
