@@ -202,6 +202,8 @@ enum CliCommand {
         /// Use plain HTTP even for a registry that is not on loopback.
         #[arg(long)]
         plain_http: bool,
+        #[command(flatten)]
+        timeouts: PullTimeouts,
     },
     /// Run a signature module on test vectors through the real host and
     /// sandbox: each case is a Tracee-format event and the findings it must
@@ -375,6 +377,30 @@ fn is_stream(input: &Input) -> bool {
     }
 }
 
+/// How long `sigbox pull` waits for a registry.
+#[derive(clap::Args, Debug)]
+struct PullTimeouts {
+    /// Time to open a connection to the registry.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    connect_timeout: std::time::Duration,
+    /// Time the registry may send nothing while answering.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    read_timeout: std::time::Duration,
+    /// Time for one whole pull (or poll): the tag, the manifest and its layers.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pull_timeout: std::time::Duration,
+}
+
+impl From<PullTimeouts> for sigbox::registry::Timeouts {
+    fn from(t: PullTimeouts) -> Self {
+        Self {
+            connect: t.connect_timeout,
+            read: t.read_timeout,
+            total: t.pull_timeout,
+        }
+    }
+}
+
 /// The shortest `pull --follow --every`: each poll is a request to the
 /// registry, and a shorter period only loads it.
 pub const MIN_FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -517,7 +543,10 @@ impl Cli {
             } => Command::Push {
                 module,
                 reference,
-                connection: Connection { plain_http },
+                connection: Connection {
+                    plain_http,
+                    ..Connection::default()
+                },
             },
             CliCommand::Pull {
                 reference,
@@ -528,13 +557,17 @@ impl Cli {
                 follow,
                 every,
                 plain_http,
+                timeouts,
             } => Command::Pull(PullOptions {
                 reference,
                 into,
                 name,
                 trust: trust_mode(trust, allow_unsigned)?,
                 follow: follow_every(follow, every)?,
-                connection: Connection { plain_http },
+                connection: Connection {
+                    plain_http,
+                    timeouts: timeouts.into(),
+                },
             }),
             CliCommand::Status { status_file } => Command::Status { status_file },
             CliCommand::Test { module, vectors } => Command::Test { module, vectors },

@@ -19,6 +19,7 @@ mod operations;
 mod pack;
 mod pack_live;
 mod registry;
+mod registry_attack;
 mod replay;
 mod sandbox;
 mod trust;

@@ -48,10 +48,12 @@ pub fn push(module: &Path, reference: &str, connection: &Connection) -> anyhow::
 }
 
 /// `sigbox pull REF --into DIR [--follow --every D]`. Pulling once exits 1
-/// when the trust policy refuses the module (nothing is installed then).
+/// when the registry fails or is too slow, when SIGINT or SIGTERM ends the
+/// pull, or when the trust policy refuses the module (nothing is installed
+/// then).
 ///
 /// # Errors
-/// Bad options, or (pulling once) the registry cannot be reached.
+/// Bad options.
 pub fn pull(options: &PullOptions) -> anyhow::Result<ExitCode> {
     let admission = Gate::open(&options.trust)?.admission();
     let follow = Follow::new(
@@ -70,11 +72,10 @@ pub fn pull(options: &PullOptions) -> anyhow::Result<ExitCode> {
         follow.run(every)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let digest = follow.current_digest()?;
-    let outcome = follow.install(&digest);
+    let outcome = follow.poll();
     follow.record_outcome(&outcome);
     match outcome {
-        Ok(installed) => {
+        Ok(Some(installed)) => {
             crate::print_line(format_args!(
                 "{} {} as {} (manifest {})",
                 if installed.changed {
@@ -88,6 +89,8 @@ pub fn pull(options: &PullOptions) -> anyhow::Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
+        // A new follower knows no manifest yet; kept for completeness.
+        Ok(None) => Ok(ExitCode::SUCCESS),
         Err(error) => {
             eprintln!("sigbox: {error:#}");
             Ok(ExitCode::FAILURE)

@@ -8,6 +8,7 @@
 //! installed only after it verifies against the trust policy, exactly as
 //! `sigbox run` would check it (and the daemon checks it again).
 
+mod fetch;
 mod pull;
 mod push;
 
@@ -18,7 +19,8 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
-pub use pull::{Follow, Installed};
+pub use fetch::{MAX_MANIFEST_BYTES, Timeouts};
+pub use pull::{Follow, Installed, Interrupted};
 pub use push::push;
 
 /// The module layer (CNCF wasm OCI artifact).
@@ -35,6 +37,8 @@ pub const MAX_MODULE_BYTES: usize = 64 << 20;
 pub struct Connection {
     /// Plain HTTP for every registry, not only loopback ones (`--plain-http`).
     pub plain_http: bool,
+    /// How long the registry may take.
+    pub timeouts: Timeouts,
 }
 
 impl Connection {
@@ -51,8 +55,32 @@ impl Connection {
         };
         Client::new(ClientConfig {
             protocol,
+            connect_timeout: Some(self.timeouts.connect),
+            read_timeout: Some(self.timeouts.read),
             ..ClientConfig::default()
         })
+    }
+
+    /// `http` or `https` for `reference`'s registry, as [`Self::client`]
+    /// chooses.
+    pub fn scheme(&self, reference: &Reference) -> &'static str {
+        if self.plain_http || is_loopback(reference.resolve_registry()) {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    /// The HTTP client for pulling's bounded reads, with the same timeouts.
+    ///
+    /// # Errors
+    /// TLS cannot be set up.
+    pub fn http(&self) -> anyhow::Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .connect_timeout(self.timeouts.connect)
+            .read_timeout(self.timeouts.read)
+            .build()
+            .context("cannot set up the HTTP client")
     }
 }
 
