@@ -44,7 +44,7 @@ pub fn raise_open_file_limit() {
     } else {
         tracing::info!("open-file limit: raised from {soft} to {now} (the hard limit)");
     }
-    if u64::from(now) < LOW_LIMIT {
+    if now < LOW_LIMIT {
         tracing::warn!(
             "the open-file limit ({now}) is below {LOW_LIMIT}: raise it (LimitNOFILE= in the unit, ulimit -n)"
         );
