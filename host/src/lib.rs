@@ -8,6 +8,7 @@
 pub mod app;
 pub mod bench;
 pub mod config;
+pub mod descriptors;
 pub mod engine;
 pub mod event;
 #[doc(hidden)]

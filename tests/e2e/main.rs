@@ -12,6 +12,7 @@ mod finding_ids;
 mod hotswap;
 mod inspect;
 mod integrity;
+mod listener_attack;
 mod live;
 mod live_sandbox;
 mod module_truth;

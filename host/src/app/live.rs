@@ -29,6 +29,7 @@ const IDLE_APPLY: Duration = Duration::from_secs(1);
 /// evaluates every exec until SIGINT or SIGTERM, then prints the summary.
 pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     check_privileges().context("sigbox run loads eBPF programs")?;
+    crate::descriptors::raise_open_file_limit();
     let account = options
         .user
         .as_deref()

@@ -123,7 +123,13 @@ fn load_signatures<W: io::Write + Send + 'static>(
     if reload != Reload::Off {
         let file_watch = reload == Reload::Watch;
         let (changes, receiver) = unbounded_channel();
-        spawn_watcher(catalog, runtime.clone(), changes, file_watch)?;
+        spawn_watcher(
+            catalog,
+            runtime.clone(),
+            changes,
+            file_watch,
+            pipeline.telemetry().clone(),
+        )?;
         pipeline.watch(receiver);
         if file_watch {
             tracing::info!(

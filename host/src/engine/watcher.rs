@@ -6,7 +6,12 @@
 //! retries rejected files, for filesystems where notifications are
 //! unreliable), scans with the [`Catalog`] — which compiles and instantiates
 //! new versions on this thread — and sends the resulting [`Change`]s.
+//!
+//! A scan that cannot list the directory (e.g. out of descriptors) is
+//! logged, counted and shown on `/healthz`, and retried with backoff until
+//! one succeeds.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,9 +28,38 @@ use super::catalog::{Catalog, Found};
 use super::runtime::Runtime;
 use super::set::Change;
 use crate::error_chain;
+use crate::telemetry::Telemetry;
 
 /// How long the directory must be quiet before a scan.
 const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Waits between retries of a failed scan: doubling from the first to the
+/// longest, so a lasting failure costs little and a brief one is short.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_LONGEST: Duration = Duration::from_secs(30);
+
+/// When to retry a failed scan.
+#[derive(Debug, Default)]
+struct ScanRetry {
+    /// The wait before the next retry; none while scans succeed.
+    next: Option<Duration>,
+}
+
+impl ScanRetry {
+    /// A scan failed: the wait before retrying (longer each time in a row).
+    fn failed(&mut self) -> Duration {
+        let wait = self
+            .next
+            .map_or(RETRY_FIRST, |last| (last * 2).min(RETRY_LONGEST));
+        self.next = Some(wait);
+        wait
+    }
+
+    /// A scan succeeded; true if earlier ones had failed.
+    fn succeeded(&mut self) -> bool {
+        self.next.take().is_some()
+    }
+}
 
 /// Logs every file a scan rejected. The running version, if any, stays.
 pub fn log_rejections(rejected: &[super::LoadError]) {
@@ -36,6 +70,7 @@ pub fn log_rejections(rejected: &[super::LoadError]) {
 
 /// Starts the reload thread: it rescans `catalog`'s directory on SIGHUP and,
 /// with `file_watch`, on file-system notifications; changes go to `changes`. The thread ends when `changes` is closed.
+/// Failed scans are reported to `telemetry` and retried.
 ///
 /// If the directory cannot be watched (e.g. inotify limits), a warning says
 /// so and SIGHUP rescans still work.
@@ -47,6 +82,7 @@ pub fn spawn(
     runtime: Runtime,
     changes: UnboundedSender<Change>,
     file_watch: bool,
+    telemetry: Arc<Telemetry>,
 ) -> anyhow::Result<()> {
     let (wake_tx, mut wake) = unbounded_channel::<()>();
     let debouncer = if file_watch {
@@ -81,13 +117,18 @@ pub fn spawn(
                     .inspect_err(|error| tracing::warn!("SIGHUP rescans unavailable: {error}"))
                     .ok()
             });
+            let mut retry = ScanRetry::default();
+            let mut retry_in: Option<Duration> = None;
             loop {
                 // Wait inside the runtime, scan outside it: loading calls into
                 // signatures, whose synchronous WASI calls start their own
                 // runtime (which panics inside another one).
                 // Files that failed while still being written are looked at
                 // again once quiet, even if nothing else happens meanwhile.
-                let recheck = catalog.recheck_in();
+                let recheck = match (catalog.recheck_in(), retry_in.take()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 let wake = tokio.block_on(async {
                     tokio::select! {
                         woke = wake.recv() => woke.map(|()| Rescan::Changed),
@@ -139,11 +180,25 @@ pub fn spawn(
                 }));
                 match scanned {
                     Ok(Ok(())) if receiver_gone => return,
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => tracing::error!(
-                        "cannot list the signatures directory {}: {error}",
-                        catalog.dir().display()
-                    ),
+                    Ok(Ok(())) => {
+                        if retry.succeeded() {
+                            tracing::info!(
+                                "the signatures directory {} can be listed again",
+                                catalog.dir().display()
+                            );
+                            telemetry.scan_succeeded();
+                        }
+                    }
+                    Ok(Err(error)) => {
+                        let wait = retry.failed();
+                        retry_in = Some(wait);
+                        tracing::error!(
+                            "cannot list the signatures directory {}: {error}; retrying in {} ms",
+                            catalog.dir().display(),
+                            wait.as_millis()
+                        );
+                        telemetry.scan_failed(error.to_string());
+                    }
                     Err(_) => tracing::error!(
                         "scanning {} panicked; the reload thread goes on",
                         catalog.dir().display()
@@ -180,4 +235,23 @@ fn watch_dir(
         .watch(dir, RecursiveMode::NonRecursive)
         .with_context(|| format!("cannot watch {}", dir.display()))?;
     Ok(debouncer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_scans_are_retried_sooner_first_then_at_most_every_30_s() {
+        let mut retry = ScanRetry::default();
+        assert!(!retry.succeeded());
+        let waits: Vec<_> = (0..10).map(|_| retry.failed()).collect();
+        assert_eq!(waits[0], RETRY_FIRST);
+        assert_eq!(waits[1], RETRY_FIRST * 2);
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(waits[9], RETRY_LONGEST);
+        assert!(retry.succeeded());
+        assert!(!retry.succeeded());
+        assert_eq!(retry.failed(), RETRY_FIRST);
+    }
 }

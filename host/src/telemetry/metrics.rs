@@ -46,14 +46,25 @@ impl Metrics {
         Ok(text)
     }
 
-    /// `Ok(summary)` while the event source is alive and at least one
-    /// signature is active (loaded, not quarantined); `Err(reason)` otherwise.
+    /// Counts a listener connection closed at once (over the cap).
+    pub fn count_refused_connection(&self) {
+        self.telemetry.count_refused_connection();
+    }
+
+    /// `Ok(summary)` while the event source is alive, the signatures
+    /// directory can be scanned and at least one signature is active
+    /// (loaded, not quarantined); `Err(reason)` otherwise.
     ///
     /// # Errors
     /// The reason the daemon is not healthy.
     pub fn health(&self) -> Result<String, String> {
         if let Some(problem) = self.telemetry.source_problem() {
             return Err(problem);
+        }
+        if let Some(problem) = self.telemetry.scan_problem() {
+            return Err(format!(
+                "the signatures directory cannot be scanned (new and changed signatures are not loaded; retrying): {problem}"
+            ));
         }
         let signatures = self.board.active();
         let active = signatures
@@ -136,6 +147,18 @@ impl Collector for Metrics {
             "coverage_records",
             "Coverage records written to the findings stream.",
             &count(&t.coverage_records),
+        )?;
+        single(
+            &mut encoder,
+            "directory_scan_failures",
+            "Scans of the signatures directory that failed (retried with backoff).",
+            &count(&t.scan_failures),
+        )?;
+        single(
+            &mut encoder,
+            "listener_refused_connections",
+            "Connections to /metrics and /healthz closed at once: the connection cap was reached.",
+            &count(&t.refused_connections),
         )?;
         if let Some(read) = lock(&t.kernel_drops).as_ref() {
             single(

@@ -38,6 +38,12 @@ pub struct Telemetry {
     kernel_drops: Mutex<Option<KernelDropsReader>>,
     reloads: [AtomicU64; Reload::ALL.len()],
     outputs: Mutex<Vec<Arc<OutputCounters>>>,
+    /// Listener connections closed at once because the cap was reached.
+    refused_connections: AtomicU64,
+    /// Scans of the signatures directory that failed (e.g. EMFILE).
+    scan_failures: AtomicU64,
+    /// Why the last scan failed, while no later one succeeded.
+    scan_problem: Mutex<Option<String>>,
 }
 
 /// Reads the kernel's drop counter (the BPF map) at scrape time.
@@ -144,6 +150,28 @@ impl Telemetry {
     /// Registers an output's counters.
     pub fn add_output(&self, counters: Arc<OutputCounters>) {
         lock(&self.outputs).push(counters);
+    }
+
+    /// A listener connection was closed at once: too many were open.
+    pub fn count_refused_connection(&self) {
+        self.refused_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A scan of the signatures directory failed with `reason`; `/healthz`
+    /// says so until one succeeds ([`Self::scan_succeeded`]).
+    pub fn scan_failed(&self, reason: String) {
+        self.scan_failures.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.scan_problem) = Some(reason);
+    }
+
+    /// A scan of the signatures directory succeeded.
+    pub fn scan_succeeded(&self) {
+        *lock(&self.scan_problem) = None;
+    }
+
+    /// Why the last directory scan failed, while none succeeded since.
+    fn scan_problem(&self) -> Option<String> {
+        lock(&self.scan_problem).clone()
     }
 
     /// Why the source is not alive, if it is not.

@@ -1,8 +1,16 @@
 //! The HTTP listener: `GET /metrics` (Prometheus text format) and `GET
 //! /healthz` (200 or 503 with the reason), on its own thread and runtime.
+//!
+//! Anyone who can reach the port may connect, so what a client can hold is
+//! bounded: at most [`MAX_CONNECTIONS`] at once (more are closed at once
+//! and counted), [`HEADER_READ_TIMEOUT`] to send a request head (also the
+//! idle limit between keep-alive requests), [`CONNECTION_LIFETIME`] in all,
+//! a head of at most [`MAX_HEAD_BYTES`], and no request body.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use http_body_util::Full;
@@ -10,9 +18,24 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::Semaphore;
 
 use super::metrics::Metrics;
+
+/// Connections served at once: far below the daemon's descriptor limit,
+/// so scans, outputs and BPF always have descriptors left.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Time a client has to send a request head, counted from the connection
+/// or the previous response.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest a connection stays open, busy or not.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
+/// The largest request head read (hyper's minimum read buffer).
+pub const MAX_HEAD_BYTES: usize = 8192;
 
 /// Binds `address` and serves `metrics` until the process exits. Call it
 /// after privileges are dropped: the thread it starts then has none.
@@ -57,24 +80,43 @@ async fn serve(listener: std::net::TcpListener, metrics: Metrics) {
             return;
         }
     };
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES);
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(error) => {
                 tracing::warn!("accepting a metrics connection: {error}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
+        // Over the cap: closed at once (dropped), so it holds no descriptor.
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics.count_refused_connection();
+            continue;
+        };
         let metrics = metrics.clone();
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            service_fn(move |request| answer(request, metrics.clone())),
+        );
         tokio::spawn(async move {
-            let service = service_fn(move |request| answer(request, metrics.clone()));
-            // A client that goes away mid-request is its own business.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            // A client that goes away mid-request, or is too slow, is its
+            // own business: the connection is closed either way.
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(slot);
         });
     }
+}
+
+/// Whether `request` carries a body (none is read: only GET is served).
+fn has_body(request: &Request<Incoming>) -> bool {
+    use hyper::body::Body;
+    request.body().size_hint().upper() != Some(0)
 }
 
 async fn answer(
@@ -96,6 +138,14 @@ async fn answer(
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
             "only GET\n".into(),
+        ));
+    }
+    if has_body(&request) {
+        // Unread, so hyper closes the connection after this answer.
+        return Ok(reply(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text/plain",
+            "a GET takes no body\n".into(),
         ));
     }
     Ok(match request.uri().path() {
