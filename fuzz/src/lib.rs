@@ -125,16 +125,18 @@ pub fn check_finding_lines(metadata: Metadata, finding: Finding, event: &Event, 
         selected_events: Vec::new(),
         contract: ContractVersion::V0_2,
         signed_by: Vec::new(),
+        event_id: 6024,
     };
     for format in [OutputFormat::Json, OutputFormat::Text] {
         let mut out = Vec::new();
         let detection = Detection {
             signature: &info,
-            event_id: 6000,
+            event_id: info.event_id,
             finding: finding.clone(),
         };
         FindingWriter::new(&mut out, format, false)
-            .write(&detection, event, raw)
+            // Any thread start: it is a number written as it is.
+            .write(&detection, event, raw, event.timestamp_ns / 2)
             .expect("writing to memory");
         let line = std::str::from_utf8(&out).expect("UTF-8 output");
         let body = line.strip_suffix('\n').expect("ends with a newline");
