@@ -2,7 +2,7 @@
 
 use std::io;
 use std::path::Path;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::{finish, load_signatures, open_gate, write_status};
+use super::{check_loaded, finish, open_gate, start_loading, write_status};
 use crate::config::DaemonOptions;
 use crate::engine::{Change, Runtime};
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
@@ -85,7 +85,9 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             .board()
             .set_withheld_fields(&[("env", "`sigbox run --exec-env`")]);
     }
-    let load_failures = load_signatures(
+    // Modules load on the reload thread; detection starts once the first
+    // are in, and no slow one holds the rest (see `wait_for_first_modules`).
+    let first_modules_in = start_loading(
         &runtime,
         options.policy.clone(),
         gate,
@@ -93,6 +95,10 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         options.reload,
         &mut pipeline,
     )?;
+    let mut shutdown = pin!(shutdown_signal());
+    let (load_failures, stopped) =
+        wait_for_first_modules(&tokio, &mut pipeline, first_modules_in, shutdown.as_mut());
+    check_loaded(&options.policy, &options.signatures, options.reload, &pipeline);
     write_status(&pipeline, options.status_file.as_deref())?;
     let telemetry = pipeline.telemetry().clone();
     for counters in output_counters {
@@ -111,7 +117,6 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             Err(error) => tracing::error!("{error:#}; running without /metrics and /healthz"),
         }
     }
-    let mut shutdown = pin!(shutdown_signal());
     let mut reopen_signal = tokio
         .block_on(async { signal(SignalKind::user_defined1()) })
         .context("cannot install the SIGUSR1 handler")?;
@@ -122,7 +127,10 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let mut batch = Vec::with_capacity(4096);
     let mut idle = tokio.block_on(async { tokio::time::interval(IDLE_APPLY) });
     let mut reported_drops = 0;
-    loop {
+    if let Some(name) = stopped {
+        tracing::info!("received {name} while loading signatures, stopping");
+    }
+    while stopped.is_none() {
         // Only the waiting happens inside the async runtime. Signatures are
         // called outside it: wasmtime-wasi's synchronous host calls start
         // their own runtime, which panics inside another one.
@@ -179,6 +187,50 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     // Detaches the programs before the summary is printed.
     drop(collector);
     finish(pipeline, load_failures, false)
+}
+
+/// Applies the signatures the reload thread loads until every module of
+/// the directory is in or has failed, or until none finished for a while
+/// (the slow ones are added as they finish). Events meanwhile wait in the
+/// kernel's ring buffer. Returns how many files were rejected, and the
+/// shutdown signal's name if one came first.
+fn wait_for_first_modules<W: io::Write + Send + 'static>(
+    tokio: &tokio::runtime::Runtime,
+    pipeline: &mut Pipeline<W>,
+    mut first_modules_in: tokio::sync::oneshot::Receiver<()>,
+    mut shutdown: Pin<&mut impl Future<Output = &'static str>>,
+) -> (usize, Option<&'static str>) {
+    let started = std::time::Instant::now();
+    let mut rejected = 0;
+    loop {
+        let wake = tokio.block_on(async {
+            tokio::select! {
+                biased;
+                name = &mut shutdown => Err(Some(name)),
+                // Changes sent before the go-ahead are applied first.
+                change = pipeline.next_change() => Ok(change),
+                _ = &mut first_modules_in => Err(None),
+            }
+        });
+        match wake {
+            Ok(Some(change)) => {
+                rejected += usize::from(matches!(change, Change::Rejected { .. }));
+                pipeline.apply(change);
+            }
+            Ok(None) => {
+                pipeline.stop_watching();
+                return (rejected, None);
+            }
+            Err(stopped) => {
+                tracing::info!(
+                    "{} signatures active after {} ms of loading",
+                    pipeline.signature_count(),
+                    started.elapsed().as_millis()
+                );
+                return (rejected, stopped);
+            }
+        }
+    }
 }
 
 /// What woke the live loop.

@@ -17,7 +17,7 @@ use anyhow::Context;
 use tokio::sync::mpsc::unbounded_channel;
 
 use crate::config::{Command, Reload};
-use crate::engine::{Catalog, Policy, Runtime, log_rejections, spawn_watcher};
+use crate::engine::{Catalog, Policy, Runtime, Startup, log_rejections, spawn_watcher};
 use crate::pipeline::Pipeline;
 use crate::trust::{Gate, TrustMode};
 
@@ -79,8 +79,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Loads every signature in `dir` into `pipeline` and, unless `reload` is
-/// off, keeps the running set in step with the directory from then on. Returns how many files were rejected at start.
+/// Loads every signature in `dir` into `pipeline`, waiting for each (a
+/// replay is a batch job: every event meets every module; each load is
+/// bounded by the compile and load limits, and the wait is logged), and,
+/// unless `reload` is off, keeps the running set in step with the
+/// directory from then on. Returns how many files were rejected at start.
 ///
 /// # Errors
 /// The directory cannot be listed.
@@ -94,6 +97,7 @@ fn load_signatures<W: io::Write + Send + 'static>(
 ) -> anyhow::Result<usize> {
     let catalog_policy = policy.clone();
     let mut catalog = Catalog::new(dir, policy, gate);
+    let started = std::time::Instant::now();
     let scan = catalog
         .scan(runtime)
         .with_context(|| format!("cannot list the signatures directory {}", dir.display()))?;
@@ -101,11 +105,82 @@ fn load_signatures<W: io::Write + Send + 'static>(
     for change in scan.changes {
         pipeline.apply(change);
     }
+    tracing::info!(
+        "loading the signatures directory took {} ms",
+        started.elapsed().as_millis()
+    );
     // A module that is there but does not run is reported where findings
     // go, as later rejections are.
     for error in &scan.rejected {
         pipeline.report_rejected_module(error.path(), &crate::error_chain(error));
     }
+    check_loaded(&catalog_policy, dir, reload, pipeline);
+    if reload != Reload::Off {
+        watch_signatures(catalog, runtime, reload, pipeline, Startup::Loaded)?;
+    }
+    Ok(scan.rejected.len())
+}
+
+/// Starts loading every signature in `dir` on the reload thread without
+/// waiting for any, then keeps the running set in step with the directory
+/// (`sigbox run`): changes reach `pipeline` as they are ready. The receiver
+/// is told when startup need not wait longer (see [`Startup::LoadFirst`]).
+///
+/// # Errors
+/// The reload thread cannot be started.
+fn start_loading<W: io::Write + Send + 'static>(
+    runtime: &Runtime,
+    policy: Arc<Policy>,
+    gate: Gate,
+    dir: &Path,
+    reload: Reload,
+    pipeline: &mut Pipeline<W>,
+) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>> {
+    let catalog = Catalog::new(dir, policy, gate);
+    let (ready, first_modules_in) = tokio::sync::oneshot::channel();
+    watch_signatures(catalog, runtime, reload, pipeline, Startup::LoadFirst(ready))?;
+    Ok(first_modules_in)
+}
+
+/// Hands `catalog` to the reload thread, whose changes `pipeline` applies.
+fn watch_signatures<W: io::Write + Send + 'static>(
+    catalog: Catalog,
+    runtime: &Runtime,
+    reload: Reload,
+    pipeline: &mut Pipeline<W>,
+    startup: Startup,
+) -> anyhow::Result<()> {
+    let dir = catalog.dir().to_owned();
+    let file_watch = reload == Reload::Watch;
+    let (changes, receiver) = unbounded_channel();
+    spawn_watcher(
+        catalog,
+        runtime.clone(),
+        changes,
+        file_watch,
+        pipeline.telemetry().clone(),
+        startup,
+    )?;
+    pipeline.watch(receiver);
+    if file_watch {
+        tracing::info!(
+            "watching {} for signature changes (SIGHUP rescans)",
+            dir.display()
+        );
+    } else {
+        tracing::info!("SIGHUP rescans {} for signature changes", dir.display());
+    }
+    Ok(())
+}
+
+/// Once the first signatures are in: says when none is, and warns about
+/// configuration for ids none has.
+fn check_loaded<W: io::Write + Send + 'static>(
+    policy: &Policy,
+    dir: &Path,
+    reload: Reload,
+    pipeline: &Pipeline<W>,
+) {
     if pipeline.signature_count() == 0 {
         tracing::error!(
             "no signatures loaded from {}: nothing is being detected. Put signature modules \
@@ -119,28 +194,7 @@ fn load_signatures<W: io::Write + Send + 'static>(
             }
         );
     }
-    warn_about_unknown_sections(&catalog_policy, pipeline);
-    if reload != Reload::Off {
-        let file_watch = reload == Reload::Watch;
-        let (changes, receiver) = unbounded_channel();
-        spawn_watcher(
-            catalog,
-            runtime.clone(),
-            changes,
-            file_watch,
-            pipeline.telemetry().clone(),
-        )?;
-        pipeline.watch(receiver);
-        if file_watch {
-            tracing::info!(
-                "watching {} for signature changes (SIGHUP rescans)",
-                dir.display()
-            );
-        } else {
-            tracing::info!("SIGHUP rescans {} for signature changes", dir.display());
-        }
-    }
-    Ok(scan.rejected.len())
+    warn_about_unknown_sections(policy, pipeline);
 }
 
 /// Loads the trust policy the options name (before privileges are

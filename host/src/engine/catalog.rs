@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use super::error::LoadError;
 use super::finding_ids::FindingIds;
 use super::limits::Policy;
+use super::load_pool::LoadPool;
 use super::module_file::{self, Fingerprint};
 use super::pull_refusal::{self, PullRefusal};
 use super::runtime::Runtime;
@@ -33,7 +34,7 @@ use crate::trust::{Admission, Gate};
 
 /// Modules loaded at once by one scan: one slow compile (bounded by the
 /// compile limits) never holds up the others' changes.
-const LOAD_THREADS: usize = 4;
+pub(super) const LOAD_THREADS: usize = 4;
 
 /// A file whose signature runs.
 struct Running {
@@ -73,6 +74,12 @@ pub enum Found {
     Rejected(LoadError, Option<String>),
 }
 
+/// A module loaded by [`Catalog::scan_async`], waiting to be settled.
+pub struct Loaded {
+    job: Job,
+    result: Result<LoadedSignature, LoadError>,
+}
+
 /// A file to load: its bytes were read because they are new.
 struct Job {
     path: PathBuf,
@@ -104,6 +111,9 @@ pub struct Catalog {
     /// Refusal records `sigbox pull` left (`NAME.wasm.refused`) already
     /// reported, with their bytes: each is reported once.
     refusals: HashMap<PathBuf, Vec<u8>>,
+    /// Files being loaded off the reload thread, with the sha256 of the
+    /// bytes being loaded: a later scan does not load them again.
+    loading: HashMap<PathBuf, String>,
 }
 
 impl Catalog {
@@ -121,6 +131,7 @@ impl Catalog {
             judge_now: false,
             restored: Vec::new(),
             refusals: HashMap::new(),
+            loading: HashMap::new(),
         }
     }
 
@@ -191,6 +202,120 @@ impl Catalog {
         in_name_order: bool,
         mut report: impl FnMut(Found),
     ) -> std::io::Result<()> {
+        let jobs = self.prepare_jobs(runtime, &mut report)?;
+        let order: Vec<PathBuf> = jobs.iter().map(|j| j.path.clone()).collect();
+        let threads = jobs.len().min(LOAD_THREADS);
+        let jobs = Mutex::new(jobs);
+        let policy = self.policy.clone();
+        let admission = self.gate.admission();
+        std::thread::scope(|scope| {
+            let (done, results) = mpsc::channel();
+            for _ in 0..threads {
+                let (jobs, done, policy, admission) = (&jobs, done.clone(), &policy, &admission);
+                scope.spawn(move || {
+                    while let Some(job) = next_job(jobs) {
+                        let loaded = load(runtime, &job, policy, admission);
+                        if done.send((job, loaded)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done);
+            if in_name_order {
+                let mut all: Vec<_> = results.iter().collect();
+                all.sort_by_key(|(job, _)| order.iter().position(|p| *p == job.path));
+                for (job, loaded) in all {
+                    if !self.defer_if_written(&job, &loaded) {
+                        report(self.settle(job, loaded));
+                    }
+                }
+            } else {
+                for (job, loaded) in results {
+                    if !self.defer_if_written(&job, &loaded) {
+                        report(self.settle(job, loaded));
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Like [`Catalog::scan_each`] without waiting for any module: each
+    /// new file is loaded on `pool` and its outcome sent to `done`, to be
+    /// settled with [`Catalog::settle_loaded`]. Unloads, moves and
+    /// rejections found without loading are reported at once. A file
+    /// already loading with the same bytes is not loaded twice.
+    ///
+    /// # Errors
+    /// The directory cannot be listed.
+    pub fn scan_async(
+        &mut self,
+        runtime: &Runtime,
+        pool: &LoadPool,
+        done: &tokio::sync::mpsc::UnboundedSender<Loaded>,
+        mut report: impl FnMut(Found),
+    ) -> std::io::Result<()> {
+        let jobs = self.prepare_jobs(runtime, &mut report)?;
+        // Loads of files that went away are stale.
+        self.loading.retain(|path, _| path.exists());
+        let admission = self.gate.admission();
+        for job in jobs {
+            if self.loading.get(&job.path) == Some(&job.sha256) {
+                continue;
+            }
+            // Said, so an operator (and a test) knows what is still loading.
+            tracing::info!("loading {} (sha256 {})", job.path.display(), job.sha256);
+            self.loading.insert(job.path.clone(), job.sha256.clone());
+            let (runtime, policy, admission) =
+                (runtime.clone(), self.policy.clone(), admission.clone());
+            let done = done.clone();
+            pool.run(Box::new(move || {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    load(&runtime, &job, &policy, &admission)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(LoadError::Trap {
+                        path: job.path.clone(),
+                        stage: "loading",
+                        source: "the host panicked while loading it".into(),
+                    })
+                });
+                let _ = done.send(Loaded { job, result });
+            }));
+        }
+        Ok(())
+    }
+
+    /// Settles a module [`Catalog::scan_async`] loaded: reports the change
+    /// or rejection, unless the file changed or went away meanwhile (the
+    /// newer version, or its removal, is settled instead).
+    pub fn settle_loaded(&mut self, loaded: Loaded, mut report: impl FnMut(Found)) {
+        let Loaded { job, result } = loaded;
+        if self.loading.get(&job.path) != Some(&job.sha256) {
+            return;
+        }
+        self.loading.remove(&job.path);
+        if !job.path.exists() {
+            return;
+        }
+        if !self.defer_if_written(&job, &result) {
+            report(self.settle(job, result));
+        }
+    }
+
+    /// Files whose loading has not been settled yet.
+    pub fn loading(&self) -> impl Iterator<Item = &Path> {
+        self.loading.keys().map(PathBuf::as_path)
+    }
+
+    /// Lists the directory: reports files gone (unloaded, or moved to a
+    /// new name), restored and refused; returns the files to load.
+    fn prepare_jobs(
+        &mut self,
+        runtime: &Runtime,
+        report: &mut impl FnMut(Found),
+    ) -> std::io::Result<VecDeque<Job>> {
         let files = wasm_files(&self.dir)?;
         self.recheck_at = None;
         let gone: Vec<PathBuf> = self
@@ -238,43 +363,8 @@ impl Catalog {
         for path in std::mem::take(&mut self.restored) {
             report(Found::Change(Change::Restored(path)));
         }
-        self.report_pull_refusals(&mut report)?;
-        let order: Vec<PathBuf> = jobs.iter().map(|j| j.path.clone()).collect();
-        let threads = jobs.len().min(LOAD_THREADS);
-        let jobs = Mutex::new(jobs);
-        let policy = self.policy.clone();
-        let admission = self.gate.admission();
-        std::thread::scope(|scope| {
-            let (done, results) = mpsc::channel();
-            for _ in 0..threads {
-                let (jobs, done, policy, admission) = (&jobs, done.clone(), &policy, &admission);
-                scope.spawn(move || {
-                    while let Some(job) = next_job(jobs) {
-                        let loaded = load(runtime, &job, policy, admission);
-                        if done.send((job, loaded)).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-            drop(done);
-            if in_name_order {
-                let mut all: Vec<_> = results.iter().collect();
-                all.sort_by_key(|(job, _)| order.iter().position(|p| *p == job.path));
-                for (job, loaded) in all {
-                    if !self.defer_if_written(&job, &loaded) {
-                        report(self.settle(job, loaded));
-                    }
-                }
-            } else {
-                for (job, loaded) in results {
-                    if !self.defer_if_written(&job, &loaded) {
-                        report(self.settle(job, loaded));
-                    }
-                }
-            }
-        });
-        Ok(())
+        self.report_pull_refusals(report)?;
+        Ok(jobs)
     }
 
     /// Reports each new refusal record `sigbox pull` left in the directory

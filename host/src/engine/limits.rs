@@ -90,7 +90,7 @@ impl Limits {
     }
 }
 
-fn ticks(limit: Duration) -> u64 {
+pub(super) fn ticks(limit: Duration) -> u64 {
     let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
     u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }

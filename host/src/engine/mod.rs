@@ -15,6 +15,7 @@ pub mod guest_values;
 mod host_api;
 mod host_state;
 mod limits;
+mod load_pool;
 pub mod module_file;
 pub mod pull_refusal;
 mod runtime;
@@ -35,4 +36,4 @@ pub use set::{
     SignatureSet, SignatureStats, SignatureStatus, unix_ms,
 };
 pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo};
-pub use watcher::{log_rejections, spawn as spawn_watcher};
+pub use watcher::{Startup, log_rejections, spawn as spawn_watcher};

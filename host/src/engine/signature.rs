@@ -167,6 +167,7 @@ impl LoadedSignature {
             crate::printable(&tag).into_owned(),
             defaults.log_bytes_per_sec,
         );
+        let load_started = std::time::Instant::now();
         let (mut store, instance) =
             instantiate(runtime.engine(), runtime.ticker(), &pre, &output, defaults)
                 .map_err(|e| load_failure(path, "instantiation", e, defaults))?;
@@ -220,7 +221,9 @@ impl LoadedSignature {
             rebuilds: 0,
         };
         signature.apply_limits();
-        signature.init().map_err(|error| match error {
+        // `init` gets what is left of the one load budget.
+        let left = signature.limits.load_time.saturating_sub(load_started.elapsed());
+        signature.init_within(left).map_err(|error| match error {
             InitError::Trap(e) => load_failure(path, "init", e, &signature.limits),
             InitError::Refused(message) => LoadError::Init {
                 path: path_buf(),
@@ -492,9 +495,14 @@ impl LoadedSignature {
     }
 
     fn init(&mut self) -> Result<(), InitError> {
+        self.init_within(self.limits.load_time)
+    }
+
+    /// Runs `init` with `budget` left of the load time limit.
+    fn init_within(&mut self, budget: std::time::Duration) -> Result<(), InitError> {
         let live = self.live.as_mut().expect("init runs on a live instance");
-        let ticks = self.limits.load_ticks();
-        live.store.data_mut().watchdog.start(ticks);
+        let ticks = super::limits::ticks(budget);
+        live.store.data_mut().watchdog.start_measured(ticks);
         live.store.set_epoch_deadline(ticks);
         let _busy = self.ticker.busy();
         let store = &mut live.store;
@@ -606,7 +614,7 @@ fn instantiate(
     store.epoch_deadline_callback(super::watchdog::on_deadline);
     // Instantiation, get-metadata and selected-events share the load budget.
     let ticks = limits.load_ticks();
-    store.data_mut().watchdog.start(ticks);
+    store.data_mut().watchdog.start_measured(ticks);
     store.set_epoch_deadline(ticks);
     let _busy = ticker.busy();
     let instance = match pre {

@@ -43,6 +43,16 @@ impl Watchdog {
         };
     }
 
+    /// Starts watching a load-time call (instantiation, `get-metadata`,
+    /// `selected-events`, `init`) whose budget is `ticks`: its CPU clock is
+    /// read now, so a busy call is interrupted at its first deadline — one
+    /// budget, not one unmeasured window plus one measured. Loads are rare,
+    /// so the extra system call does not matter there.
+    pub fn start_measured(&mut self, ticks: u64) {
+        self.start(ticks);
+        self.window_cpu = Some(thread_cpu_time());
+    }
+
     /// Decides at a passed deadline: interrupt a busy call, give a starved
     /// one another window.
     fn decide(&mut self, cpu_now: Duration) -> UpdateDeadline {
@@ -92,6 +102,28 @@ mod tests {
         dog.start(10);
         assert!(matches!(dog.decide(ms(100)), UpdateDeadline::Continue(10)));
         assert!(matches!(dog.decide(ms(109)), UpdateDeadline::Interrupt));
+    }
+
+    #[test]
+    fn a_busy_load_call_is_interrupted_at_its_first_deadline() {
+        let mut dog = Watchdog::default();
+        dog.start_measured(10);
+        let started = dog.window_cpu.expect("measured at the start");
+        assert!(matches!(
+            dog.decide(started + ms(9)),
+            UpdateDeadline::Interrupt
+        ));
+    }
+
+    #[test]
+    fn a_starved_load_call_gets_another_window() {
+        let mut dog = Watchdog::default();
+        dog.start_measured(10);
+        let started = dog.window_cpu.expect("measured at the start");
+        assert!(matches!(
+            dog.decide(started + ms(1)),
+            UpdateDeadline::Continue(10)
+        ));
     }
 
     #[test]

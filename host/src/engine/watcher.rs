@@ -24,7 +24,8 @@ use std::path::Path;
 
 use notify_debouncer_mini::Debouncer;
 
-use super::catalog::{Catalog, Found};
+use super::catalog::{Catalog, Found, LOAD_THREADS, Loaded};
+use super::load_pool::LoadPool;
 use super::runtime::Runtime;
 use super::set::Change;
 use crate::error_chain;
@@ -68,9 +69,34 @@ pub fn log_rejections(rejected: &[super::LoadError]) {
     }
 }
 
+/// How the reload thread begins.
+pub enum Startup {
+    /// The caller loaded the directory already (replay): watch for changes.
+    Loaded,
+    /// Load the directory first, without waiting for any one module; `ready`
+    /// is told once every module loaded or failed, or once none did for
+    /// [`STARTUP_QUIET`] (those still loading are added as they finish).
+    LoadFirst(tokio::sync::oneshot::Sender<()>),
+}
+
+/// How long startup waits for modules while none of them finishes.
+/// Generous, so a good module compiling on a busy machine is still there
+/// for the first event; short next to the compile and load limits a
+/// hostile module can use up.
+pub const STARTUP_QUIET: Duration = Duration::from_secs(5);
+
+/// Startup's wait for the first modules.
+struct StartupWait {
+    ready: tokio::sync::oneshot::Sender<()>,
+    /// When to stop waiting if no module finishes before.
+    until: tokio::time::Instant,
+}
+
 /// Starts the reload thread: it rescans `catalog`'s directory on SIGHUP and,
-/// with `file_watch`, on file-system notifications; changes go to `changes`. The thread ends when `changes` is closed.
-/// Failed scans are reported to `telemetry` and retried.
+/// with `file_watch`, on file-system notifications; changes go to `changes`.
+/// Modules load on a pool of threads, so a slow one never holds up a
+/// later change. The thread ends when `changes` is closed. Failed scans are
+/// reported to `telemetry` and retried.
 ///
 /// If the directory cannot be watched (e.g. inotify limits), a warning says
 /// so and SIGHUP rescans still work.
@@ -83,6 +109,7 @@ pub fn spawn(
     changes: UnboundedSender<Change>,
     file_watch: bool,
     telemetry: Arc<Telemetry>,
+    startup: Startup,
 ) -> anyhow::Result<()> {
     let (wake_tx, mut wake) = unbounded_channel::<()>();
     let debouncer = if file_watch {
@@ -96,6 +123,7 @@ pub fn spawn(
     } else {
         None
     };
+    let pool = LoadPool::new(LOAD_THREADS).context("cannot start the module loading threads")?;
 
     std::thread::Builder::new()
         .name("sigbox-reload".into())
@@ -117,6 +145,17 @@ pub fn spawn(
                     .inspect_err(|error| tracing::warn!("SIGHUP rescans unavailable: {error}"))
                     .ok()
             });
+            let (loaded_tx, mut loaded) = unbounded_channel::<Loaded>();
+            let mut startup = match startup {
+                Startup::Loaded => None,
+                Startup::LoadFirst(ready) => Some(tokio.block_on(async {
+                    StartupWait {
+                        ready,
+                        until: tokio::time::Instant::now() + STARTUP_QUIET,
+                    }
+                })),
+            };
+            let mut scan_now = startup.is_some();
             let mut retry = ScanRetry::default();
             let mut retry_in: Option<Duration> = None;
             loop {
@@ -129,23 +168,37 @@ pub fn spawn(
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                let wake = tokio.block_on(async {
-                    tokio::select! {
-                        woke = wake.recv() => woke.map(|()| Rescan::Changed),
-                        () = async {
-                            match recheck {
-                                Some(wait) => tokio::time::sleep(wait).await,
-                                None => std::future::pending().await,
-                            }
-                        } => Some(Rescan::Changed),
-                        Some(()) = async {
-                            match hangup.as_mut() {
-                                Some(h) => h.recv().await,
-                                None => std::future::pending().await,
-                            }
-                        } => Some(Rescan::Hangup),
-                    }
-                });
+                let startup_until = startup.as_ref().map(|s| s.until);
+                let wake = if std::mem::take(&mut scan_now) {
+                    Some(Rescan::Changed)
+                } else {
+                    tokio.block_on(async {
+                        tokio::select! {
+                            woke = wake.recv() => woke.map(|()| Rescan::Changed),
+                            Some(done) = loaded.recv() => Some(Rescan::Loaded(done)),
+                            () = async {
+                                match recheck {
+                                    Some(wait) => tokio::time::sleep(wait).await,
+                                    None => std::future::pending().await,
+                                }
+                            } => Some(Rescan::Changed),
+                            () = async {
+                                match startup_until {
+                                    Some(until) => tokio::time::sleep_until(until).await,
+                                    None => std::future::pending().await,
+                                }
+                            } => Some(Rescan::StartupQuiet),
+                            Some(()) = async {
+                                match hangup.as_mut() {
+                                    Some(h) => h.recv().await,
+                                    None => std::future::pending().await,
+                                }
+                            } => Some(Rescan::Hangup),
+                        }
+                    })
+                };
+                let mut receiver_gone = false;
+                let mut forward = |found| receiver_gone |= !forward(&changes, found);
                 match wake {
                     None => return,
                     Some(Rescan::Hangup) => {
@@ -154,30 +207,40 @@ pub fn spawn(
                         catalog.forget_rejections();
                     }
                     Some(Rescan::Changed) => {}
+                    Some(Rescan::Loaded(done)) => {
+                        catalog.settle_loaded(done, &mut forward);
+                        if let Some(wait) = startup.as_mut() {
+                            // Progress: wait on for the others.
+                            wait.until = tokio::time::Instant::now() + STARTUP_QUIET;
+                        }
+                        startup = finish_startup(startup, &catalog);
+                        if receiver_gone {
+                            return;
+                        }
+                        continue;
+                    }
+                    Some(Rescan::StartupQuiet) => {
+                        let still: Vec<String> =
+                            catalog.loading().map(|p| p.display().to_string()).collect();
+                        tracing::warn!(
+                            "detection starts without {} (still loading after {} s in which no \
+                             module finished); each is added as soon as it loads",
+                            still.join(", "),
+                            STARTUP_QUIET.as_secs()
+                        );
+                        if let Some(wait) = startup.take() {
+                            let _ = wait.ready.send(());
+                        }
+                        continue;
+                    }
                 }
                 // Each change goes to the dispatch thread as soon as it is
-                // ready; a bug while loading one module must not end hot swap
-                // for every later one: catch it, log it, keep watching.
-                let mut receiver_gone = false;
+                // ready; a bug while scanning must not end hot swap for every
+                // later change: catch it, log it, keep watching.
                 let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    catalog.scan_each(&runtime, false, |found| {
-                        let change = match found {
-                            Found::Change(change) => change,
-                            Found::Rejected(error, sha256) => {
-                                log_rejections(std::slice::from_ref(&error));
-                                // A rejected new version of a running signature
-                                // is a coverage change: the pipeline reports it
-                                // with the findings.
-                                Change::Rejected {
-                                    path: error.path().to_owned(),
-                                    reason: error_chain(&error),
-                                    file_sha256: sha256,
-                                }
-                            }
-                        };
-                        receiver_gone |= changes.send(change).is_err();
-                    })
+                    catalog.scan_async(&runtime, &pool, &loaded_tx, &mut forward)
                 }));
+                startup = finish_startup(startup, &catalog);
                 match scanned {
                     Ok(Ok(())) if receiver_gone => return,
                     Ok(Ok(())) => {
@@ -210,12 +273,46 @@ pub fn spawn(
     Ok(())
 }
 
+/// Ends startup's wait once no module is loading any more.
+fn finish_startup(startup: Option<StartupWait>, catalog: &Catalog) -> Option<StartupWait> {
+    match startup {
+        Some(wait) if catalog.loading().next().is_none() => {
+            let _ = wait.ready.send(());
+            None
+        }
+        other => other,
+    }
+}
+
+/// Sends what a scan found to the dispatch thread (a rejection is logged,
+/// and sent as a coverage change); false when nobody receives any more.
+fn forward(changes: &UnboundedSender<Change>, found: Found) -> bool {
+    let change = match found {
+        Found::Change(change) => change,
+        Found::Rejected(error, sha256) => {
+            log_rejections(std::slice::from_ref(&error));
+            // A rejected new version of a running signature is a coverage
+            // change: the pipeline reports it with the findings.
+            Change::Rejected {
+                path: error.path().to_owned(),
+                reason: error_chain(&error),
+                file_sha256: sha256,
+            }
+        }
+    };
+    changes.send(change).is_ok()
+}
+
 /// Why the reload thread woke.
 enum Rescan {
     /// The directory changed (debounced notification).
     Changed,
     /// SIGHUP: rescan and retry rejected files.
     Hangup,
+    /// A module finished loading.
+    Loaded(Loaded),
+    /// Startup waited [`STARTUP_QUIET`] without a module finishing.
+    StartupQuiet,
 }
 
 /// Watches `dir` (not its subdirectories), waking `wake` after each quiet period.
