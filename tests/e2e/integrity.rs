@@ -284,7 +284,7 @@ impl Drop for BusyCores {
 }
 
 /// TRC-1016's findings on tests/fixtures/trc-1016-cases.jsonl, by pid.
-const TRC_1016_PIDS: [u64; 7] = [4001, 4004, 4005, 4006, 4010, 4014, 4022];
+pub(crate) const TRC_1016_PIDS: [u64; 7] = [4001, 4004, 4005, 4006, 4010, 4014, 4022];
 
 /// A Python signature (componentize-py: an 18 MB component with CPython
 /// inside) loads every time with the default limits while both cores are

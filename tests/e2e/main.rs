@@ -23,6 +23,7 @@ mod registry;
 mod registry_attack;
 mod replay;
 mod sandbox;
+mod slow_load;
 mod trust;
 mod truth;
 mod vectors;

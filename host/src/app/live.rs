@@ -98,7 +98,12 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let mut shutdown = pin!(shutdown_signal());
     let (load_failures, stopped) =
         wait_for_first_modules(&tokio, &mut pipeline, first_modules_in, shutdown.as_mut());
-    check_loaded(&options.policy, &options.signatures, options.reload, &pipeline);
+    check_loaded(
+        &options.policy,
+        &options.signatures,
+        options.reload,
+        &pipeline,
+    );
     write_status(&pipeline, options.status_file.as_deref())?;
     let telemetry = pipeline.telemetry().clone();
     for counters in output_counters {

@@ -138,7 +138,13 @@ fn start_loading<W: io::Write + Send + 'static>(
 ) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>> {
     let catalog = Catalog::new(dir, policy, gate);
     let (ready, first_modules_in) = tokio::sync::oneshot::channel();
-    watch_signatures(catalog, runtime, reload, pipeline, Startup::LoadFirst(ready))?;
+    watch_signatures(
+        catalog,
+        runtime,
+        reload,
+        pipeline,
+        Startup::LoadFirst(ready),
+    )?;
     Ok(first_modules_in)
 }
 

@@ -221,8 +221,13 @@ impl LoadedSignature {
             rebuilds: 0,
         };
         signature.apply_limits();
-        // `init` gets what is left of the one load budget.
-        let left = signature.limits.load_time.saturating_sub(load_started.elapsed());
+        // `init` gets what is left of the one load budget, but at least a
+        // quarter of it, so a good module starved while instantiating on a
+        // loaded machine is not failed for it.
+        let load_time = signature.limits.load_time;
+        let left = load_time
+            .saturating_sub(load_started.elapsed())
+            .max(load_time / 4);
         signature.init_within(left).map_err(|error| match error {
             InitError::Trap(e) => load_failure(path, "init", e, &signature.limits),
             InitError::Refused(message) => LoadError::Init {

@@ -31,6 +31,8 @@ pub struct Watchdog {
     /// deadline passed).
     window_cpu: Option<Duration>,
     windows: u32,
+    /// For a load-time call: the thread's CPU time when it began.
+    call_cpu: Option<Duration>,
 }
 
 impl Watchdog {
@@ -40,17 +42,23 @@ impl Watchdog {
             window_ticks: ticks,
             window_cpu: None,
             windows: 0,
+            call_cpu: None,
         };
     }
 
     /// Starts watching a load-time call (instantiation, `get-metadata`,
-    /// `selected-events`, `init`) whose budget is `ticks`: its CPU clock is
-    /// read now, so a busy call is interrupted at its first deadline — one
-    /// budget, not one unmeasured window plus one measured. Loads are rare,
-    /// so the extra system call does not matter there.
+    /// `selected-events`, `init`) whose budget is `ticks`. Its CPU clock is
+    /// read now, and at each deadline the CPU it used since it began is
+    /// what counts: a busy call is interrupted at its first deadline (one
+    /// budget, not an unmeasured window plus a measured one), and one that
+    /// gets a share of a loaded machine is interrupted once it has had half
+    /// its budget of CPU, however the share is spread over windows. Loads
+    /// are rare, so the extra system call does not matter there.
     pub fn start_measured(&mut self, ticks: u64) {
         self.start(ticks);
-        self.window_cpu = Some(thread_cpu_time());
+        let now = thread_cpu_time();
+        self.window_cpu = Some(now);
+        self.call_cpu = Some(now);
     }
 
     /// Decides at a passed deadline: interrupt a busy call, give a starved
@@ -58,9 +66,8 @@ impl Watchdog {
     fn decide(&mut self, cpu_now: Duration) -> UpdateDeadline {
         self.windows += 1;
         let window = EPOCH_TICK * u32::try_from(self.window_ticks).unwrap_or(u32::MAX);
-        let busy = self
-            .window_cpu
-            .is_some_and(|start| cpu_now.saturating_sub(start) >= window / 2);
+        let since = self.call_cpu.or(self.window_cpu);
+        let busy = since.is_some_and(|start| cpu_now.saturating_sub(start) >= window / 2);
         if busy || self.windows > MAX_WINDOWS {
             return UpdateDeadline::Interrupt;
         }
@@ -123,6 +130,22 @@ mod tests {
         assert!(matches!(
             dog.decide(started + ms(1)),
             UpdateDeadline::Continue(10)
+        ));
+    }
+
+    #[test]
+    fn a_load_call_sharing_the_cpu_is_interrupted_once_it_had_half_its_budget() {
+        let mut dog = Watchdog::default();
+        dog.start_measured(10);
+        let started = dog.window_cpu.expect("measured at the start");
+        // 40 % of the CPU in each window: never busy by one window alone.
+        assert!(matches!(
+            dog.decide(started + ms(4)),
+            UpdateDeadline::Continue(10)
+        ));
+        assert!(matches!(
+            dog.decide(started + ms(8)),
+            UpdateDeadline::Interrupt
         ));
     }
 

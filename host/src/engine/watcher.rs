@@ -175,7 +175,7 @@ pub fn spawn(
                     tokio.block_on(async {
                         tokio::select! {
                             woke = wake.recv() => woke.map(|()| Rescan::Changed),
-                            Some(done) = loaded.recv() => Some(Rescan::Loaded(done)),
+                            Some(done) = loaded.recv() => Some(Rescan::Loaded(Box::new(done))),
                             () = async {
                                 match recheck {
                                     Some(wait) => tokio::time::sleep(wait).await,
@@ -208,7 +208,7 @@ pub fn spawn(
                     }
                     Some(Rescan::Changed) => {}
                     Some(Rescan::Loaded(done)) => {
-                        catalog.settle_loaded(done, &mut forward);
+                        catalog.settle_loaded(*done, &mut forward);
                         if let Some(wait) = startup.as_mut() {
                             // Progress: wait on for the others.
                             wait.until = tokio::time::Instant::now() + STARTUP_QUIET;
@@ -310,7 +310,7 @@ enum Rescan {
     /// SIGHUP: rescan and retry rejected files.
     Hangup,
     /// A module finished loading.
-    Loaded(Loaded),
+    Loaded(Box<Loaded>),
     /// Startup waited [`STARTUP_QUIET`] without a module finishing.
     StartupQuiet,
 }
