@@ -127,7 +127,7 @@ fn load_signatures<W: io::Write + Send + 'static>(
 /// is told when startup need not wait longer (see [`Startup::LoadFirst`]).
 ///
 /// # Errors
-/// The reload thread cannot be started.
+/// The directory cannot be listed, or the reload thread cannot be started.
 fn start_loading<W: io::Write + Send + 'static>(
     runtime: &Runtime,
     policy: Arc<Policy>,
@@ -136,6 +136,9 @@ fn start_loading<W: io::Write + Send + 'static>(
     reload: Reload,
     pipeline: &mut Pipeline<W>,
 ) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>> {
+    // A directory that cannot be listed at start is an error, as in replay.
+    crate::engine::wasm_files(dir)
+        .with_context(|| format!("cannot list the signatures directory {}", dir.display()))?;
     let catalog = Catalog::new(dir, policy, gate);
     let (ready, first_modules_in) = tokio::sync::oneshot::channel();
     watch_signatures(

@@ -208,7 +208,16 @@ pub fn spawn(
                     }
                     Some(Rescan::Changed) => {}
                     Some(Rescan::Loaded(done)) => {
-                        catalog.settle_loaded(*done, &mut forward);
+                        // As for a scan: a bug here must not end hot swap.
+                        let settled =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                catalog.settle_loaded(*done, &mut forward);
+                            }));
+                        if settled.is_err() {
+                            tracing::error!(
+                                "settling a loaded module panicked; the reload thread goes on"
+                            );
+                        }
                         if let Some(wait) = startup.as_mut() {
                             // Progress: wait on for the others.
                             wait.until = tokio::time::Instant::now() + STARTUP_QUIET;
