@@ -214,3 +214,48 @@ fn replay_waits_for_every_module_within_its_limits_and_reports_the_wait() {
     // Two files did not load: a replay says so in its exit status.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
 }
+
+/// A module replaced while it is still loading: the new bytes load at once,
+/// and the outcome of the old ones, when it comes, is dropped (never a
+/// rejection of the file, which now holds a good module).
+#[test]
+fn replay_a_module_replaced_while_it_loads_runs_its_new_bytes() {
+    let dir = temp_dir("slowload-replay-replace");
+    let config = temp_dir("slowload-replace-config").join("sigbox.toml");
+    std::fs::write(&config, "[limits]\ncompile_s = 2\n").unwrap();
+    let (daemon, mut stdin) = Daemon::start_piped(
+        &[
+            "replay",
+            "-s",
+            dir.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "-",
+        ],
+        "for signature changes",
+    );
+    let bomb = staged_bomb("trc-1016.wasm");
+    let bomb_sha = sigbox_e2e::sha256_hex(&std::fs::read(&bomb).unwrap());
+    std::fs::rename(bomb, dir.join("trc-1016.wasm")).unwrap();
+    wait_for(&daemon, &format!("trc-1016.wasm (sha256 {bomb_sha})"));
+    std::fs::rename(staged_trc_1016(), dir.join("trc-1016.wasm")).unwrap();
+    wait_for(&daemon, "loaded signature TRC-1016");
+    // The bomb is cut at its compile limit; its outcome is dropped.
+    wait_for(&daemon, &format!("while loading (sha256 {bomb_sha})"));
+    writeln!(stdin, "{}", web_server_shell(4343)).unwrap();
+    drop(stdin);
+    let stopped = daemon.wait();
+    assert!(
+        rejection_of(&stopped.stderr, "trc-1016.wasm").is_none(),
+        "{}",
+        stopped.stderr
+    );
+    let findings = json_lines(stopped.stdout.join("\n").as_bytes());
+    assert_eq!(
+        findings_of(&findings, "TRC-1016").len(),
+        1,
+        "{}",
+        stopped.stderr
+    );
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}

@@ -292,11 +292,16 @@ impl Catalog {
     /// newer version, or its removal, is settled instead).
     pub fn settle_loaded(&mut self, loaded: Loaded, mut report: impl FnMut(Found)) {
         let Loaded { job, result } = loaded;
-        if self.loading.get(&job.path) != Some(&job.sha256) {
-            return;
+        let current = self.loading.get(&job.path) == Some(&job.sha256);
+        if current {
+            self.loading.remove(&job.path);
         }
-        self.loading.remove(&job.path);
-        if !job.path.exists() {
+        if !current || !job.path.exists() {
+            tracing::info!(
+                "{} changed or went away while loading (sha256 {}): that load is dropped",
+                job.path.display(),
+                job.sha256
+            );
             return;
         }
         if !self.defer_if_written(&job, &result) {
