@@ -2,6 +2,8 @@
 //! origin and host-side field filters, all checked natively before an event
 //! crosses into the sandbox.
 
+use std::collections::HashSet;
+
 use super::bindings::v2::sigbox::signature::types::Value as GuestValue;
 use super::event_fields::EventField;
 use crate::wit::{Event, EventSelector, Origin, OriginFilter};
@@ -11,7 +13,9 @@ use crate::wit::{Event, EventSelector, Origin, OriginFilter};
 pub struct Selector {
     name: String,
     origin: OriginFilter,
-    filters: Vec<(EventField, Vec<String>)>,
+    /// Each filtered field with the values it accepts, hashed: a filter of
+    /// a thousand values costs the host one lookup per event.
+    filters: Vec<(EventField, HashSet<String>)>,
     /// The fields a 0.2 signature reads, in the order it declared them.
     fields: Vec<EventField>,
 }
@@ -25,7 +29,10 @@ impl Selector {
             filters: selector
                 .filters
                 .iter()
-                .map(|f| (EventField::parse(&f.field), f.any_of.clone()))
+                .map(|f| {
+                    let values = f.any_of.iter().cloned().collect();
+                    (EventField::parse(&f.field), values)
+                })
                 .collect(),
             fields: selector
                 .fields
@@ -46,11 +53,10 @@ impl Selector {
     pub fn accepts(&self, event: &Event) -> bool {
         self.name == event.name
             && origin_matches(self.origin, event.origin)
-            && self.filters.iter().all(|(field, any_of)| {
-                field
-                    .text(event)
-                    .is_none_or(|value| any_of.iter().any(|v| v == value))
-            })
+            && self
+                .filters
+                .iter()
+                .all(|(field, any_of)| field.text(event).is_none_or(|value| any_of.contains(value)))
     }
 }
 
@@ -142,6 +148,18 @@ mod tests {
         let pathname = selector(OriginFilter::Any, &[("pathname", &["/bin/sh"])]);
         assert!(pathname.accepts(&exec("sh", None)));
         assert!(!pathname.accepts(&exec("ls", None)));
+    }
+
+    #[test]
+    fn a_filter_of_many_values_accepts_each_of_them_and_nothing_else() {
+        let values: Vec<String> = (0..1024).map(|v| format!("comm{v}")).collect();
+        let names: Vec<&str> = values.iter().map(String::as_str).collect();
+        let many = selector(OriginFilter::Any, &[("process-name", &names)]);
+        for comm in ["comm0", "comm511", "comm1023"] {
+            assert!(many.accepts(&exec(comm, None)), "{comm}");
+        }
+        assert!(!many.accepts(&exec("comm1024", None)));
+        assert!(!many.accepts(&exec("comm", None)));
     }
 
     #[test]
