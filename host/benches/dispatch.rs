@@ -419,7 +419,11 @@ fn main() -> anyhow::Result<()> {
 
     if want("filters") {
         let filters = module("target/signatures-test/hostwork-filters.wasm");
-        anyhow::ensure!(filters.is_file(), "{} is missing: run `make` first", filters.display());
+        anyhow::ensure!(
+            filters.is_file(),
+            "{} is missing: run `make` first",
+            filters.display()
+        );
         let mut largest = set_of(load_n(&runtime, &filters, 1)?);
         // Each event passes 31 filters of each of the 32 selectors and
         // fails the last: the most the host checks for one signature.

@@ -71,7 +71,10 @@ fn assert_hostwork_status(status_file: &Path, keys_events: u64) {
     }
     for id in ["HOSTWORK-KEYS", "HOSTWORK-FILTERS"] {
         let status = status_of(status_file, id);
-        assert!(status["hostSeconds"].as_f64().unwrap() > 0.0, "{id}: {status}");
+        assert!(
+            status["hostSeconds"].as_f64().unwrap() > 0.0,
+            "{id}: {status}"
+        );
     }
 }
 
@@ -135,7 +138,10 @@ fn host_work_for_hostile_output_is_bounded_and_charged_live() {
         .iter()
         .find(|l| l.contains("\"signatureID\":\"HOSTWORK-KEYS\""))
         .unwrap();
-    assert!(written.contains("\"k11999\""), "a many-keys finding was cut");
+    assert!(
+        written.contains("\"k11999\""),
+        "a many-keys finding was cut"
+    );
     assert_hostwork_status(&status_file, keys.len() as u64);
 }
 
@@ -189,7 +195,12 @@ fn host_work_for_hostile_output_is_bounded_and_charged_in_replay() {
     let events = events_file();
     let alone = temp_dir("replay-trc-1016-alone");
     std::fs::copy(module("trc-1016"), alone.join("trc-1016.wasm")).unwrap();
-    let expected = sigbox_e2e::sigbox(&["replay", "-s", alone.to_str().unwrap(), events.to_str().unwrap()]);
+    let expected = sigbox_e2e::sigbox(&[
+        "replay",
+        "-s",
+        alone.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
     let expected = trc_1016_pids(&expected.stdout);
     assert!(!expected.is_empty());
 

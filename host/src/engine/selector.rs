@@ -13,8 +13,9 @@ use crate::wit::{Event, EventSelector, Origin, OriginFilter};
 pub struct Selector {
     name: String,
     origin: OriginFilter,
-    /// Each filtered field with the values it accepts, hashed: a filter of
-    /// a thousand values costs the host one lookup per event.
+    /// Each filtered field once, with the values every filter on it
+    /// accepts (their intersection), hashed: one lookup per field per
+    /// event, however many filters and values were declared.
     filters: Vec<(EventField, HashSet<String>)>,
     /// The fields a 0.2 signature reads, in the order it declared them.
     fields: Vec<EventField>,
@@ -26,14 +27,7 @@ impl Selector {
         Self {
             name: selector.name.clone(),
             origin: selector.origin,
-            filters: selector
-                .filters
-                .iter()
-                .map(|f| {
-                    let values = f.any_of.iter().cloned().collect();
-                    (EventField::parse(&f.field), values)
-                })
-                .collect(),
+            filters: merged_filters(selector),
             fields: selector
                 .fields
                 .iter()
@@ -66,6 +60,20 @@ impl Selector {
     pub fn project(&self, event: &Event) -> Vec<GuestValue> {
         self.fields.iter().map(|field| field.value(event)).collect()
     }
+}
+
+/// The selector's filters, one per field: filters on the same field must
+/// all hold, so the field's value must be in every one of their lists.
+fn merged_filters(selector: &EventSelector) -> Vec<(EventField, HashSet<String>)> {
+    let mut merged: Vec<(EventField, HashSet<String>)> = Vec::new();
+    for filter in &selector.filters {
+        let field = EventField::parse(&filter.field);
+        match merged.iter_mut().find(|(known, _)| *known == field) {
+            Some((_, values)) => values.retain(|v| filter.any_of.contains(v)),
+            None => merged.push((field, filter.any_of.iter().cloned().collect())),
+        }
+    }
+    merged
 }
 
 /// Whether a selector's origin filter accepts an event's origin.
@@ -160,6 +168,28 @@ mod tests {
         }
         assert!(!many.accepts(&exec("comm1024", None)));
         assert!(!many.accepts(&exec("comm", None)));
+    }
+
+    #[test]
+    fn filters_on_one_field_must_all_hold() {
+        let both = selector(
+            OriginFilter::Any,
+            &[
+                ("process-name", &["sh", "bash", "zsh"]),
+                ("process-name", &["bash", "zsh", "dash"]),
+                ("process-name", &["zsh", "bash"]),
+            ],
+        );
+        assert!(both.accepts(&exec("bash", None)));
+        assert!(both.accepts(&exec("zsh", None)));
+        assert!(!both.accepts(&exec("sh", None)));
+        assert!(!both.accepts(&exec("dash", None)));
+        let disjoint = selector(
+            OriginFilter::Any,
+            &[("process-name", &["sh"]), ("process-name", &["bash"])],
+        );
+        assert!(!disjoint.accepts(&exec("sh", None)));
+        assert!(!disjoint.accepts(&exec("bash", None)));
     }
 
     #[test]

@@ -37,7 +37,8 @@ unsafe impl GlobalAlloc for KeepsTheMessage {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if message().0 as *mut u8 == ptr {
+        // `get`, not `message()`: freeing must never allocate.
+        if MESSAGE_AT.get().is_some_and(|&(at, _)| at == ptr as usize) {
             return;
         }
         // SAFETY: the caller's contract, forwarded.
@@ -49,9 +50,11 @@ unsafe impl GlobalAlloc for KeepsTheMessage {
 static ALLOCATOR: KeepsTheMessage = KeepsTheMessage;
 
 /// The shared message's address (as an integer, so it can sit in a
-/// static) and length.
+/// static) and length, once made.
+static MESSAGE_AT: OnceLock<(usize, usize)> = OnceLock::new();
+
+/// The shared message's address and length, made on first use.
 fn message() -> (usize, usize) {
-    static MESSAGE_AT: OnceLock<(usize, usize)> = OnceLock::new();
     *MESSAGE_AT.get_or_init(|| {
         let text = "x".repeat(MESSAGE).leak();
         (text.as_ptr() as usize, text.len())
@@ -75,8 +78,8 @@ impl Guest for HostworkErrors {
             version: "1".into(),
             name: "Errors aliasing one large string (test only)".into(),
             event_name: "hostwork_errors".into(),
-            description: "Returns an error per event, all pointing at one 16 MiB string. For tests."
-                .into(),
+            description:
+                "Returns an error per event, all pointing at one 16 MiB string. For tests.".into(),
             tags: vec!["test".into()],
             properties: Properties {
                 severity: 0,
