@@ -115,7 +115,7 @@ fn host_work_for_hostile_output_is_bounded_and_charged_live() {
     // cost is in the metrics as soon as one was.
     let host_seconds = "sigbox_signature_host_seconds_total{id=\"HOSTWORK-FILTERS\"}";
     let mut charged = None;
-    for _ in 0..600 {
+    for _ in 0..3000 {
         charged = http_get(&listen, "/metrics")
             .and_then(|(_, body)| metric(&body, host_seconds))
             .filter(|&seconds| seconds > 0.0);
