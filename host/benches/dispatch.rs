@@ -6,8 +6,8 @@
 //!
 //! Environment: `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
 //! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40),
-//! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, wide, many, replay,
-//! author).
+//! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, wide, filters, many,
+//! replay, author).
 //!
 //! Method (BENCHMARKS.md): thread CPU time on one pinned core for the
 //! single-thread sections, wall time for the multi-threaded ones; every
@@ -415,6 +415,36 @@ fn main() -> anyhow::Result<()> {
         ];
         run_interleaved(&mut cases, reps, sample_ms);
         finish(&mut table, "wide projections, one core", cases);
+    }
+
+    if want("filters") {
+        let filters = module("target/signatures-test/hostwork-filters.wasm");
+        anyhow::ensure!(
+            filters.is_file(),
+            "{} is missing: run `make` first",
+            filters.display()
+        );
+        let mut largest = set_of(load_n(&runtime, &filters, 1)?);
+        // Each event passes 31 filters of each of the 32 selectors and
+        // fails the last: the most the host checks for one signature.
+        let matching: Vec<Arc<Event>> = worst
+            .iter()
+            .map(|event| {
+                let mut event = Event::clone(event);
+                event.process_name = "hwfilters".into();
+                Arc::new(event)
+            })
+            .collect();
+        let mut cases = vec![Case::new(
+            "largest filter set (32 x 32 x 1,024 values)",
+            matching.len(),
+            "HOSTWORK-FILTERS, host only",
+            || {
+                dispatch_all(&mut largest, &matching);
+            },
+        )];
+        run_interleaved(&mut cases, reps, sample_ms);
+        finish(&mut table, "host filters, one core", cases);
     }
 
     if want("many") {

@@ -229,6 +229,8 @@ impl StatusBoard {
                     "missedEvents": stats.missed_events,
                     "droppedEvents": stats.dropped_events,
                     "droppedLogBytes": stats.dropped_log_bytes,
+                    "evaluationSeconds": s.counters.evaluation.cumulative().0,
+                    "hostSeconds": stats.host_ns as f64 / 1e9,
                     "unservedEvents": unserved,
                     "withheldFields": withheld,
                     "fileRejectedSha256": file_rejected,

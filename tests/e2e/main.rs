@@ -9,6 +9,7 @@ mod deploy;
 mod exec_fields;
 mod files;
 mod finding_ids;
+mod host_work;
 mod hotswap;
 mod inspect;
 mod integrity;

@@ -175,25 +175,24 @@ fn a_panic_traps_and_its_message_reaches_the_log() {
 }
 
 #[test]
-fn huge_results_hit_the_findings_and_size_limits() {
+fn huge_results_are_refused_before_the_host_copies_them() {
     // Enough memory and CPU for the 64 MiB string and the million findings to
-    // be built, so the host's own result limits are what stops them.
+    // be built, so the host's own result limits are what stops them: both
+    // are past the output a call may hand the host (8 MiB + 64 KiB per
+    // event by default), so neither is copied out of the guest. (The
+    // findings and finding size limits, for output within it, are in the
+    // unit tests of `engine::signature`.)
     let run = replay_next_to_trc_1016(
         "hostile-huge",
         &["--cpu-limit-ms", "5000", "--memory-limit-mib", "256"],
     );
     assert_quarantined(&run, "HOSTILE-HUGE", "exceeded its", 0, QUARANTINE_AFTER);
-    assert!(
-        run.stderr
-            .contains("exceeded its findings limit: 1000000 findings"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("exceeded its finding size limit"),
-        "{}",
-        run.stderr
-    );
+    let output_hits = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("HOSTILE-HUGE") && l.contains("exceeded its output limit"))
+        .count();
+    assert!(output_hits >= 2, "{}", run.stderr);
 }
 
 #[test]

@@ -189,7 +189,11 @@ impl EvalError {
     pub fn poisons_instance(&self) -> bool {
         match self {
             Self::Trap(_) => true,
-            Self::LimitHit { limit, .. } => matches!(*limit, "cpu" | "memory" | "stack"),
+            // An `output` hit stops wasmtime lifting a call's results
+            // midway, before the guest's post-return ran.
+            Self::LimitHit { limit, .. } => {
+                matches!(*limit, "cpu" | "memory" | "stack" | "output")
+            }
             Self::Returned(_) | Self::Unavailable(_) => false,
         }
     }

@@ -7,6 +7,8 @@
 //! characters; every string and list is bounded, so metadata copied into
 //! each finding cannot multiply into megabytes.
 
+use std::collections::HashSet;
+
 use crate::wit::{EventSelector, Field, Finding, Metadata, Value};
 
 /// Longest id, version, event name, field or tag name.
@@ -112,9 +114,12 @@ pub fn check_metadata(metadata: &Metadata, selected: &[EventSelector]) -> Result
 }
 
 /// Checks the field names of a finding: each is a short name, none is a
-/// key the host writes itself, none repeats.
+/// key the host writes itself, none repeats. Linear in the number of keys
+/// (a hash set of those seen), so a finding of many keys costs the host
+/// no more than reading them.
 pub fn check_finding(finding: &Finding) -> Result<(), String> {
-    for (index, field) in finding.data.iter().enumerate() {
+    let mut seen = HashSet::with_capacity(finding.data.len());
+    for field in &finding.data {
         name("finding data key", &field.name)?;
         if RESERVED_FINDING_KEYS.contains(&field.name.as_str()) {
             return Err(format!(
@@ -122,7 +127,7 @@ pub fn check_finding(finding: &Finding) -> Result<(), String> {
                 field.name
             ));
         }
-        if finding.data[..index].iter().any(|f| f.name == field.name) {
+        if !seen.insert(field.name.as_str()) {
             return Err(format!("finding data key {:?} repeats", field.name));
         }
     }
@@ -298,5 +303,26 @@ mod tests {
         assert!(check_finding(&finding(&["detectedFrom"])).is_err());
         assert!(check_finding(&finding(&["a", "a"])).is_err());
         assert!(check_finding(&finding(&["a\nb"])).is_err());
+    }
+
+    #[test]
+    fn a_repeat_among_many_keys_is_found_wherever_it_is() {
+        let keys: Vec<String> = (0..5_000).map(|i| format!("k{i}")).collect();
+        let finding = |extra: &str| Finding {
+            data: keys
+                .iter()
+                .map(String::as_str)
+                .chain([extra])
+                .map(|n| Field {
+                    name: n.into(),
+                    value: Value::None,
+                })
+                .collect(),
+        };
+        check_finding(&finding("last")).unwrap();
+        for repeated in ["k0", "k2500", "k4999"] {
+            let error = check_finding(&finding(repeated)).unwrap_err();
+            assert!(error.contains(&format!("{repeated:?} repeats")), "{error}");
+        }
     }
 }

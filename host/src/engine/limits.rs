@@ -76,6 +76,30 @@ impl Limits {
         ticks(self.cpu_per_event)
     }
 
+    /// Bytes the host may lift out of a call's results per event it held
+    /// (wasmtime's hostcall fuel: strings by length, lists by their length
+    /// times the host's element size, counted before each is copied). Room
+    /// for every finding at its size limit twice over (the host's own
+    /// per-field bookkeeping), plus an error message.
+    pub fn output_bytes_per_event(&self) -> usize {
+        self.findings_per_event
+            .saturating_mul(self.finding_bytes)
+            .saturating_mul(2)
+            .saturating_add(OUTPUT_MESSAGE_BYTES)
+    }
+
+    /// Bytes the host may lift out of one call holding `events` events:
+    /// [`Self::output_bytes_per_event`] each, at most
+    /// [`OUTPUT_BYTES_PER_CALL`] in all (unless one event's own allowance is
+    /// larger), so a batch cannot make the host hold gigabytes at once. A
+    /// batch refused for its output is evaluated again one event per call,
+    /// each with its own allowance, so no legitimate finding is lost.
+    pub fn output_bytes_for(&self, events: usize) -> usize {
+        let one = self.output_bytes_per_event();
+        one.saturating_mul(events.max(1))
+            .min(one.max(OUTPUT_BYTES_PER_CALL))
+    }
+
     /// The load time limit as a number of epoch ticks (at least one).
     pub fn load_ticks(&self) -> u64 {
         ticks(self.load_time)
@@ -89,6 +113,14 @@ impl Limits {
             .min(self.quarantine_cooldown_max)
     }
 }
+
+/// Most bytes one call's results may occupy on the host, whatever its
+/// events (see [`Limits::output_bytes_for`]).
+pub const OUTPUT_BYTES_PER_CALL: usize = 64 << 20;
+
+/// Room for an error message in each event's output (the host keeps its
+/// first KiB).
+const OUTPUT_MESSAGE_BYTES: usize = 64 << 10;
 
 pub(super) fn ticks(limit: Duration) -> u64 {
     let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
@@ -142,6 +174,25 @@ mod tests {
         assert_eq!(limits(10_000).cpu_ticks(), 10);
         assert_eq!(limits(10_500).cpu_ticks(), 11);
         assert_eq!(limits(0).cpu_ticks(), 1);
+    }
+
+    #[test]
+    fn output_allowance_grows_with_the_events_of_a_call_up_to_its_cap() {
+        let limits = Limits::default();
+        let one = limits.output_bytes_per_event();
+        assert_eq!(one, 2 * 64 * (64 << 10) + (64 << 10), "8 MiB + 64 KiB");
+        assert_eq!(limits.output_bytes_for(0), one);
+        assert_eq!(limits.output_bytes_for(3), 3 * one);
+        assert_eq!(limits.output_bytes_for(64), OUTPUT_BYTES_PER_CALL);
+        let generous = Limits {
+            findings_per_event: 4096,
+            ..Limits::default()
+        };
+        assert_eq!(
+            generous.output_bytes_for(64),
+            generous.output_bytes_per_event(),
+            "one event's allowance is never cut"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! origin and host-side field filters, all checked natively before an event
 //! crosses into the sandbox.
 
+use std::collections::HashSet;
+
 use super::bindings::v2::sigbox::signature::types::Value as GuestValue;
 use super::event_fields::EventField;
 use crate::wit::{Event, EventSelector, Origin, OriginFilter};
@@ -11,7 +13,10 @@ use crate::wit::{Event, EventSelector, Origin, OriginFilter};
 pub struct Selector {
     name: String,
     origin: OriginFilter,
-    filters: Vec<(EventField, Vec<String>)>,
+    /// Each filtered field once, with the values every filter on it
+    /// accepts (their intersection), hashed: one lookup per field per
+    /// event, however many filters and values were declared.
+    filters: Vec<(EventField, HashSet<String>)>,
     /// The fields a 0.2 signature reads, in the order it declared them.
     fields: Vec<EventField>,
 }
@@ -22,11 +27,7 @@ impl Selector {
         Self {
             name: selector.name.clone(),
             origin: selector.origin,
-            filters: selector
-                .filters
-                .iter()
-                .map(|f| (EventField::parse(&f.field), f.any_of.clone()))
-                .collect(),
+            filters: merged_filters(selector),
             fields: selector
                 .fields
                 .iter()
@@ -46,11 +47,10 @@ impl Selector {
     pub fn accepts(&self, event: &Event) -> bool {
         self.name == event.name
             && origin_matches(self.origin, event.origin)
-            && self.filters.iter().all(|(field, any_of)| {
-                field
-                    .text(event)
-                    .is_none_or(|value| any_of.iter().any(|v| v == value))
-            })
+            && self
+                .filters
+                .iter()
+                .all(|(field, any_of)| field.text(event).is_none_or(|value| any_of.contains(value)))
     }
 }
 
@@ -60,6 +60,20 @@ impl Selector {
     pub fn project(&self, event: &Event) -> Vec<GuestValue> {
         self.fields.iter().map(|field| field.value(event)).collect()
     }
+}
+
+/// The selector's filters, one per field: filters on the same field must
+/// all hold, so the field's value must be in every one of their lists.
+fn merged_filters(selector: &EventSelector) -> Vec<(EventField, HashSet<String>)> {
+    let mut merged: Vec<(EventField, HashSet<String>)> = Vec::new();
+    for filter in &selector.filters {
+        let field = EventField::parse(&filter.field);
+        match merged.iter_mut().find(|(known, _)| *known == field) {
+            Some((_, values)) => values.retain(|v| filter.any_of.contains(v)),
+            None => merged.push((field, filter.any_of.iter().cloned().collect())),
+        }
+    }
+    merged
 }
 
 /// Whether a selector's origin filter accepts an event's origin.
@@ -142,6 +156,40 @@ mod tests {
         let pathname = selector(OriginFilter::Any, &[("pathname", &["/bin/sh"])]);
         assert!(pathname.accepts(&exec("sh", None)));
         assert!(!pathname.accepts(&exec("ls", None)));
+    }
+
+    #[test]
+    fn a_filter_of_many_values_accepts_each_of_them_and_nothing_else() {
+        let values: Vec<String> = (0..1024).map(|v| format!("comm{v}")).collect();
+        let names: Vec<&str> = values.iter().map(String::as_str).collect();
+        let many = selector(OriginFilter::Any, &[("process-name", &names)]);
+        for comm in ["comm0", "comm511", "comm1023"] {
+            assert!(many.accepts(&exec(comm, None)), "{comm}");
+        }
+        assert!(!many.accepts(&exec("comm1024", None)));
+        assert!(!many.accepts(&exec("comm", None)));
+    }
+
+    #[test]
+    fn filters_on_one_field_must_all_hold() {
+        let both = selector(
+            OriginFilter::Any,
+            &[
+                ("process-name", &["sh", "bash", "zsh"]),
+                ("process-name", &["bash", "zsh", "dash"]),
+                ("process-name", &["zsh", "bash"]),
+            ],
+        );
+        assert!(both.accepts(&exec("bash", None)));
+        assert!(both.accepts(&exec("zsh", None)));
+        assert!(!both.accepts(&exec("sh", None)));
+        assert!(!both.accepts(&exec("dash", None)));
+        let disjoint = selector(
+            OriginFilter::Any,
+            &[("process-name", &["sh"]), ("process-name", &["bash"])],
+        );
+        assert!(!disjoint.accepts(&exec("sh", None)));
+        assert!(!disjoint.accepts(&exec("bash", None)));
     }
 
     #[test]

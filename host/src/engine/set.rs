@@ -44,6 +44,9 @@ pub struct Counters {
     pub quarantined_until_ms: AtomicU64,
     /// Time per evaluated event.
     pub evaluation: EvaluationTimes,
+    /// Host time spent on its behalf outside its guest calls: matching its
+    /// filters against every event, checking its findings, in nanoseconds.
+    pub host_ns: AtomicU64,
 }
 
 /// Upper bounds of the evaluation-time buckets, in microseconds.
@@ -66,7 +69,7 @@ impl EvaluationTimes {
         if events == 0 {
             return;
         }
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let nanos = nanos(elapsed);
         let each_us = nanos / events / 1000;
         let slot = EVALUATION_BUCKETS_US
             .iter()
@@ -74,6 +77,13 @@ impl EvaluationTimes {
             .unwrap_or(EVALUATION_BUCKETS_US.len());
         self.buckets[slot].fetch_add(events, Ordering::Relaxed);
         self.sum_ns.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Adds time spent for the signature that no evaluated event owns (a
+    /// call a fault ended, matching filters against events it did not
+    /// select) to the sum only.
+    pub fn add_time(&self, elapsed: Duration) {
+        self.sum_ns.fetch_add(nanos(elapsed), Ordering::Relaxed);
     }
 
     /// `(sum in seconds, count, cumulative (bound in seconds, count))`, in
@@ -91,6 +101,10 @@ impl EvaluationTimes {
         let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
         (sum, total, buckets)
     }
+}
+
+fn nanos(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A snapshot of [`Counters`].
@@ -118,6 +132,8 @@ pub struct SignatureStats {
     pub quarantined: bool,
     /// Until when (ms since the Unix epoch), 0 when active.
     pub quarantined_until_ms: u64,
+    /// Host time spent on its behalf outside guest calls, in nanoseconds.
+    pub host_ns: u64,
 }
 
 impl SignatureStats {
@@ -134,6 +150,7 @@ impl SignatureStats {
         self.missed_events += other.missed_events;
         self.dropped_events += other.dropped_events;
         self.dropped_log_bytes += other.dropped_log_bytes;
+        self.host_ns += other.host_ns;
     }
 }
 
@@ -153,6 +170,7 @@ impl Counters {
             dropped_log_bytes: get(&self.dropped_log_bytes),
             quarantined: get(&self.quarantined_until_ms) != 0,
             quarantined_until_ms: get(&self.quarantined_until_ms),
+            host_ns: get(&self.host_ns),
         }
     }
 
@@ -274,6 +292,12 @@ struct SlotSink<'s, D, F> {
 }
 
 impl Slot {
+    /// Counts host time spent for the signature outside its guest calls.
+    fn charge_host_time(&self, spent: Duration) {
+        Counters::add(&self.counters.host_ns, nanos(spent));
+        self.counters.evaluation.add_time(spent);
+    }
+
     /// Evaluates one guest batch (`chunk`, starting at accepted event
     /// `offset`). When a fault ends a call of several events, they are
     /// evaluated again one per call, so one hostile event cannot hide the
@@ -293,16 +317,19 @@ impl Slot {
         }
         // Events count as evaluated once a call holding them returns (or
         // faults on them alone).
+        // Every call's time counts, a faulted one's too (copying its
+        // output out of the guest may be what took it).
         let started = Instant::now();
-        match self.signature.on_events(chunk) {
+        let result = self.signature.on_events(chunk);
+        let spent = started.elapsed();
+        match result {
             Ok(outcomes) => {
-                self.counters
-                    .evaluation
-                    .record(started.elapsed(), chunk.len() as u64);
+                self.counters.evaluation.record(spent, chunk.len() as u64);
                 Counters::add(&self.counters.events, chunk.len() as u64);
                 self.deliver(outcomes, offset, sink);
             }
             Err(_) if chunk.len() > 1 => {
+                self.counters.evaluation.add_time(spent);
                 for (index, item) in chunk.iter().enumerate() {
                     if self.sits_out(sink.notices) {
                         Counters::add(&self.counters.missed_events, (chunk.len() - index) as u64);
@@ -310,13 +337,17 @@ impl Slot {
                     }
                     Counters::add(&self.counters.events, 1);
                     let one = std::slice::from_ref(item);
-                    match self.signature.on_events(one) {
+                    let started = Instant::now();
+                    let result = self.signature.on_events(one);
+                    self.counters.evaluation.record(started.elapsed(), 1);
+                    match result {
                         Ok(outcomes) => self.deliver(outcomes, offset + index, sink),
                         Err(error) => self.report(error, offset + index, sink),
                     }
                 }
             }
             Err(error) => {
+                self.counters.evaluation.record(spent, 1);
                 Counters::add(&self.counters.events, 1);
                 self.report(error, offset, sink);
             }
@@ -677,12 +708,16 @@ impl SignatureSet {
         for slot in &mut self.slots {
             accepted.clear();
             positions.clear();
+            // Matching its filters is host work done for this signature:
+            // charged to it, whether or not it selects the events.
+            let filtering = Instant::now();
             for (position, event) in events.iter().enumerate() {
                 if let Some(selector) = slot.signature.selector_for(event) {
                     accepted.push((event, selector));
                     positions.push(position);
                 }
             }
+            slot.charge_host_time(filtering.elapsed());
             if accepted.is_empty() {
                 continue;
             }
@@ -697,6 +732,10 @@ impl SignatureSet {
             for (chunk, offset) in accepted.chunks(batch).zip((0..).step_by(batch)) {
                 slot.evaluate(chunk, offset, &mut sink);
             }
+            // Checking its output ran inside the timed calls: already in
+            // the evaluation time, so only the host counter takes it.
+            let checking = slot.signature.take_host_time();
+            Counters::add(&slot.counters.host_ns, nanos(checking));
             let dropped = slot.signature.dropped_log_bytes();
             slot.counters
                 .dropped_log_bytes

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Store, Trap};
@@ -57,6 +58,8 @@ pub struct LoadedSignature {
     live: Option<Live>,
     /// How many times the instance was rebuilt after a trap.
     rebuilds: u64,
+    /// Host time spent checking its output since [`Self::take_host_time`].
+    host_time: Duration,
 }
 
 /// An instance and the store it lives in.
@@ -219,6 +222,7 @@ impl LoadedSignature {
             output,
             live: Some(Live { store, instance }),
             rebuilds: 0,
+            host_time: Duration::ZERO,
         };
         signature.apply_limits();
         // `init` gets what is left of the one load budget, but at least a
@@ -268,6 +272,13 @@ impl LoadedSignature {
     /// How many times the instance was rebuilt after a trap.
     pub fn rebuilds(&self) -> u64 {
         self.rebuilds
+    }
+
+    /// Host time spent checking its output (findings, outcomes, error
+    /// messages) since the last call; the caller charges it to the
+    /// signature.
+    pub fn take_host_time(&mut self) -> Duration {
+        std::mem::take(&mut self.host_time)
     }
 
     /// Bytes of log output dropped for exceeding the log budget.
@@ -337,7 +348,20 @@ impl LoadedSignature {
             store.data_mut().batch.clear();
             result
         })?;
-        self.check_outcomes(&outcomes, batch.len())?;
+        let checking = Instant::now();
+        let checked = self.checked_outcomes(outcomes, batch.len());
+        self.host_time += checking.elapsed();
+        checked
+    }
+
+    /// The outcomes of a 0.2 call, each checked: findings held to the
+    /// limits, error messages cut to their first KiB.
+    fn checked_outcomes(
+        &self,
+        outcomes: Vec<v2::sigbox::signature::types::Outcome>,
+        batch: usize,
+    ) -> Result<Vec<EventOutcome>, EvalError> {
+        self.check_outcomes(&outcomes, batch)?;
         Ok(outcomes
             .into_iter()
             .map(|outcome| {
@@ -367,10 +391,13 @@ impl LoadedSignature {
                 .sigbox_signature_detector()
                 .call_on_event(store, event)
         })?;
-        Ok(match returned {
+        let checking = Instant::now();
+        let checked = match returned {
             Ok(findings) => self.check_findings(&findings).map(|()| findings),
             Err(message) => Err(EvalError::Returned(bounded_message(message))),
-        })
+        };
+        self.host_time += checking.elapsed();
+        Ok(checked)
     }
 
     /// Outcomes must name events of the batch, in increasing order: a module
@@ -437,11 +464,16 @@ impl LoadedSignature {
         let ticks = self.limits.cpu_ticks().saturating_mul(events.max(1));
         live.store.data_mut().watchdog.start(ticks);
         live.store.set_epoch_deadline(ticks);
+        // Bounds what wasmtime copies out of the guest for this call (its
+        // results, and each host call it makes) before copying it.
+        let events_held = usize::try_from(events.max(1)).unwrap_or(usize::MAX);
+        live.store
+            .set_hostcall_fuel(self.limits.output_bytes_for(events_held));
         let busy = self.ticker.busy();
         let result = f(&live.instance, &mut live.store);
         drop(busy);
         result.map_err(|error| {
-            let error = classify(error, &self.limits);
+            let error = classify(error, &self.limits, events_held);
             if error.poisons_instance()
                 && let Err(rebuild) = self.rebuild()
             {
@@ -520,42 +552,49 @@ impl LoadedSignature {
         result.map_err(InitError::Trap)?.map_err(InitError::Refused)
     }
 
-    /// Holds findings to the per-event count and per-finding size limits.
+    /// Holds findings to the per-event count and per-finding size limits,
+    /// then checks their keys: the cheap bounds first, so an oversized
+    /// output is refused before its keys are looked at.
     fn check_findings(&self, findings: &[Finding]) -> Result<(), EvalError> {
-        if findings.len() > self.limits.findings_per_event {
-            return Err(EvalError::LimitHit {
-                limit: "findings",
-                detail: format!(
-                    "{} findings for one event (at most {}; raise with findings_per_event)",
-                    findings.len(),
-                    self.limits.findings_per_event
-                ),
-            });
-        }
-        if let Some(error) = findings
-            .iter()
-            .find_map(|f| guest_values::check_finding(f).err())
-        {
-            return Err(EvalError::LimitHit {
-                limit: "finding",
-                detail: crate::printable(&error).into_owned(),
-            });
-        }
-        if let Some(size) = findings
-            .iter()
-            .map(guest_values::finding_bytes)
-            .find(|&size| size > self.limits.finding_bytes)
-        {
-            return Err(EvalError::LimitHit {
-                limit: "finding size",
-                detail: format!(
-                    "a finding of {size} bytes (at most {}; raise with finding_kib)",
-                    self.limits.finding_bytes
-                ),
-            });
-        }
-        Ok(())
+        check_findings(findings, &self.limits)
     }
+}
+
+/// See [`LoadedSignature::check_findings`].
+fn check_findings(findings: &[Finding], limits: &Limits) -> Result<(), EvalError> {
+    if findings.len() > limits.findings_per_event {
+        return Err(EvalError::LimitHit {
+            limit: "findings",
+            detail: format!(
+                "{} findings for one event (at most {}; raise with findings_per_event)",
+                findings.len(),
+                limits.findings_per_event
+            ),
+        });
+    }
+    if let Some(size) = findings
+        .iter()
+        .map(guest_values::finding_bytes)
+        .find(|&size| size > limits.finding_bytes)
+    {
+        return Err(EvalError::LimitHit {
+            limit: "finding size",
+            detail: format!(
+                "a finding of {size} bytes (at most {}; raise with finding_kib)",
+                limits.finding_bytes
+            ),
+        });
+    }
+    if let Some(error) = findings
+        .iter()
+        .find_map(|f| guest_values::check_finding(f).err())
+    {
+        return Err(EvalError::LimitHit {
+            limit: "finding",
+            detail: crate::printable(&error).into_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Links `component` against the world it targets: 0.2, else 0.1.
@@ -629,8 +668,8 @@ fn instantiate(
     Ok((store, instance))
 }
 
-/// Names the limit a failed call ran into, if it was one.
-fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
+/// Names the limit a failed call of `events` events ran into, if it was one.
+fn classify(error: wasmtime::Error, limits: &Limits, events: usize) -> EvalError {
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => {
             return EvalError::LimitHit {
@@ -651,6 +690,16 @@ fn classify(error: wasmtime::Error, limits: &Limits) -> EvalError {
             };
         }
         _ => {}
+    }
+    if is_output_limit(&error) {
+        return EvalError::LimitHit {
+            limit: "output",
+            detail: format!(
+                "handed the host more than {} bytes of results for {events} event(s) \
+                 (2 x findings_per_event x finding_kib + 64 KiB each, 64 MiB a call)",
+                limits.output_bytes_for(events)
+            ),
+        };
     }
     // The store limiter refuses growth past the memory limit by trapping
     // (`trap_on_grow_failure`) with this message.
@@ -679,6 +728,13 @@ fn one_line(error: &wasmtime::Error) -> String {
     };
     let first_line = reason.lines().next().unwrap_or_default();
     crate::printable(&bounded_message(first_line.to_owned())).into_owned()
+}
+
+/// Whether wasmtime stopped copying a guest's data out because it passed
+/// the store's hostcall fuel (see [`Limits::output_bytes_per_event`]); its
+/// error type is private, so it is known by its message.
+fn is_output_limit(error: &wasmtime::Error) -> bool {
+    format!("{error:?}").contains("fuel allocated for hostcalls has been exhausted")
 }
 
 /// Whether wasmtime refused memory growth because of the store limiter (it
@@ -743,4 +799,64 @@ fn check_wasm_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wit::Value;
+
+    fn finding(keys: impl IntoIterator<Item = String>) -> Finding {
+        Finding {
+            data: keys
+                .into_iter()
+                .map(|name| Field {
+                    name,
+                    value: Value::Text(String::new()),
+                })
+                .collect(),
+        }
+    }
+
+    fn limit_of(result: Result<(), EvalError>) -> &'static str {
+        match result {
+            Err(EvalError::LimitHit { limit, .. }) => limit,
+            other => panic!("not a limit hit: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn many_distinct_keys_within_the_size_limit_pass() {
+        let keys = (0..12_000).map(|k| format!("k{k}"));
+        check_findings(&[finding(keys)], &Limits::default()).unwrap();
+    }
+
+    #[test]
+    fn a_repeated_key_among_many_is_refused() {
+        let keys = (0..12_000).map(|k| format!("k{k}")).chain(["k6000".into()]);
+        assert_eq!(
+            limit_of(check_findings(&[finding(keys)], &Limits::default())),
+            "finding"
+        );
+    }
+
+    #[test]
+    fn the_cheap_bounds_refuse_before_any_key_is_read() {
+        // Repeated keys everywhere: were the keys read first, the error
+        // would name a repeat.
+        let repeats = || finding(std::iter::repeat_n("k".to_owned(), 70_000));
+        assert_eq!(
+            limit_of(check_findings(&[repeats()], &Limits::default())),
+            "finding size"
+        );
+        let limits = Limits {
+            findings_per_event: 2,
+            ..Limits::default()
+        };
+        let small = || finding(["a".to_owned(), "a".to_owned()]);
+        assert_eq!(
+            limit_of(check_findings(&[small(), small(), small()], &limits)),
+            "findings"
+        );
+    }
 }

@@ -304,9 +304,21 @@ impl Metrics {
             ConstGauge::new(i64::from(stat.quarantined))
                 .encode(quarantined.encode_family(&[("id", *id)])?)?;
         }
+        let mut host = encoder.encode_descriptor(
+            "signature_host_seconds",
+            "Host time spent on a signature's behalf outside its guest calls (matching its \
+             filters, checking its findings), per signature.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (id, stat) in &stats {
+            ConstCounter::new(stat.host_ns as f64 / 1e9)
+                .encode(host.encode_family(&[("id", *id)])?)?;
+        }
         let mut seconds = encoder.encode_descriptor(
             "signature_evaluation_seconds",
-            "Time per evaluated event, per signature (microsecond buckets).",
+            "Time per evaluated event, per signature (microsecond buckets; the sum also \
+             holds faulted calls and host time matching its filters).",
             None,
             MetricType::Histogram,
         )?;
