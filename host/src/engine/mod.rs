@@ -21,6 +21,7 @@ mod runtime;
 mod selector;
 mod set;
 mod signature;
+mod stop;
 mod wasi;
 mod watchdog;
 mod watcher;
@@ -35,4 +36,5 @@ pub use set::{
     SignatureSet, SignatureStats, SignatureStatus, unix_ms,
 };
 pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo};
+pub use stop::StopSignal;
 pub use watcher::{log_rejections, spawn as spawn_watcher};
