@@ -69,7 +69,11 @@ fn terminate_and_check(daemon: Daemon) -> Stopped {
     let evaluated = number_before(slow, " events,").unwrap();
     let unevaluated = number_before(slow, " events not evaluated (stopped first)").unwrap();
     let dropped = number_before(slow, " events dropped").unwrap_or(0);
-    assert_eq!(evaluated + unevaluated + dropped, events, "{slow} / {summary}");
+    assert_eq!(
+        evaluated + unevaluated + dropped,
+        events,
+        "{slow} / {summary}"
+    );
     assert_eq!(unevaluated, left, "{summary}");
     stopped
 }
@@ -92,7 +96,11 @@ fn sigterm_ends_replay_promptly_with_the_summary_counting_what_was_left() {
     );
     let writer = std::thread::spawn(move || {
         for pid in 1..=5000u64 {
-            let (comm, prev) = if pid == 1 { ("sh", "nginx") } else { ("ls", "bash") };
+            let (comm, prev) = if pid == 1 {
+                ("sh", "nginx")
+            } else {
+                ("ls", "bash")
+            };
             let line = format!(
                 r#"{{"timestamp":{pid},"processId":{pid},"hostProcessId":{pid},"processName":"{comm}","eventName":"sched_process_exec","args":[{{"name":"prev_comm","type":"const char*","value":"{prev}"}}]}}"#
             );
@@ -105,7 +113,9 @@ fn sigterm_ends_replay_promptly_with_the_summary_counting_what_was_left() {
     // TRC-1016's finding for the first event: the worker is at work.
     assert!(
         daemon.wait_for_stdout(Duration::from_secs(300), |lines| {
-            lines.iter().any(|l| l.contains("\"signatureID\":\"TRC-1016\""))
+            lines
+                .iter()
+                .any(|l| l.contains("\"signatureID\":\"TRC-1016\""))
         }),
         "{}",
         daemon.stderr_text()
@@ -113,7 +123,9 @@ fn sigterm_ends_replay_promptly_with_the_summary_counting_what_was_left() {
     let stopped = terminate_and_check(daemon);
     writer.join().unwrap();
     assert!(
-        stopped.stderr.contains("stopped before the end of the input"),
+        stopped
+            .stderr
+            .contains("stopped before the end of the input"),
         "{}",
         stopped.stderr
     );

@@ -25,8 +25,7 @@ impl Guest for BatchfaultSpin {
             version: "1".into(),
             name: "Spins on every batch (test only)".into(),
             event_name: "batchfault_spin".into(),
-            description: "Spins forever in every call of several events. For tests."
-                .into(),
+            description: "Spins forever in every call of several events. For tests.".into(),
             tags: vec!["test".into(), "hostile".into()],
             properties: Properties {
                 severity: 0,
