@@ -851,3 +851,110 @@ fn status(slot: &Slot) -> SignatureStatus {
         counters: slot.counters.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Limits, Runtime, RuntimeOptions};
+    use crate::wit::{Origin, Payload};
+
+    /// A test guest built by `make` (`bash guest-signatures/build.sh`),
+    /// loaded with default limits; `None` (the test is skipped, saying so)
+    /// when it has not been built.
+    fn load(name: &str) -> Option<LoadedSignature> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/signatures-test")
+            .join(format!("{name}.wasm"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            eprintln!("skipped: {} is not built (make guests)", path.display());
+            return None;
+        };
+        let runtime = Runtime::with_options(RuntimeOptions {
+            limits: Limits::default(),
+            compile_cache: false,
+            ..RuntimeOptions::default()
+        })
+        .unwrap();
+        Some(LoadedSignature::from_bytes(&runtime, &path, &bytes, &[]).unwrap())
+    }
+
+    fn exec_event(pid: u32) -> Arc<Event> {
+        Arc::new(Event {
+            timestamp_ns: u64::from(pid),
+            name: "sched_process_exec".into(),
+            origin: Origin::Host,
+            pid,
+            tid: pid,
+            ppid: 1,
+            host_pid: pid,
+            host_tid: pid,
+            host_ppid: 1,
+            uid: 0,
+            mount_ns: 0,
+            pid_ns: 0,
+            cgroup_id: 0,
+            process_name: "ls".into(),
+            executable_path: "/bin/ls".into(),
+            host_name: String::new(),
+            container_id: String::new(),
+            return_value: 0,
+            payload: Payload::Generic(Vec::new()),
+        })
+    }
+
+    /// Dispatches `events`, returning each failure as (index, events in
+    /// the failed call, whether it is a fault).
+    fn dispatch(set: &mut SignatureSet, events: &[Arc<Event>]) -> Vec<(usize, usize, bool)> {
+        let mut failures = Vec::new();
+        set.dispatch_batch(
+            events,
+            |_, _| panic!("the test module finds nothing"),
+            |index, failure| failures.push((index, failure.events, failure.error.is_fault())),
+        );
+        failures
+    }
+
+    #[test]
+    fn a_batch_fault_is_counted_and_charged_and_the_next_calls_hold_one_event() {
+        let Some(signature) = load("batchfault-trap") else {
+            return;
+        };
+        let mut set = SignatureSet::default();
+        set.apply(Change::Upsert(Box::new(signature)));
+        let events: Vec<Arc<Event>> = (1..=5).map(exec_event).collect();
+        // The call of five traps: one fault, reported at its first event;
+        // the five are evaluated again one per call, without fault.
+        assert_eq!(dispatch(&mut set, &events), vec![(0, 5, true)]);
+        let counters = set.status()[0].counters.clone();
+        let stats = counters.snapshot();
+        assert_eq!(
+            (stats.events, stats.errors, stats.traps, stats.batch_faults),
+            (5, 1, 1, 1)
+        );
+        // Its time (the call and the re-run) is charged to the five.
+        let (seconds, count, _) = counters.evaluation.cumulative();
+        assert_eq!(count, 5);
+        assert!(seconds > 0.0);
+        // The next events go one per call: no batch, no fault.
+        assert!(dispatch(&mut set, &events).is_empty());
+        let stats = counters.snapshot();
+        assert_eq!((stats.events, stats.batch_faults), (10, 1));
+    }
+
+    #[test]
+    fn once_the_stop_is_due_no_event_reaches_a_signature_and_each_is_counted() {
+        let Some(signature) = load("batchfault-trap") else {
+            return;
+        };
+        let mut set = SignatureSet::default();
+        let stop = Arc::new(StopSignal::default());
+        set.obey(stop.clone());
+        set.apply(Change::Upsert(Box::new(signature)));
+        stop.request(Duration::ZERO);
+        let events: Vec<Arc<Event>> = (1..=5).map(exec_event).collect();
+        // A batch would trap: no call was made.
+        assert!(dispatch(&mut set, &events).is_empty());
+        let stats = set.status()[0].counters.snapshot();
+        assert_eq!((stats.events, stats.unevaluated, stats.errors), (0, 5, 0));
+    }
+}
