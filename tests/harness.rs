@@ -403,6 +403,22 @@ impl Daemon {
         self.wait()
     }
 
+    /// Waits up to `timeout` for it to exit by itself and collects its
+    /// output; the daemon back if it is still running then (dropping it
+    /// kills it).
+    pub fn wait_within(mut self, timeout: std::time::Duration) -> Result<Stopped, Self> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return Ok(self.wait());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(self);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Waits for it to exit by itself and collects its output.
     pub fn wait(mut self) -> Stopped {
         let status = self.child.wait().expect("waiting for sigbox");

@@ -3,6 +3,7 @@
 //! first with `make`; `make test` does both.
 
 mod author_kit;
+mod batch_faults;
 mod cli;
 mod contract;
 mod deploy;
@@ -25,6 +26,7 @@ mod registry_attack;
 mod replay;
 mod sandbox;
 mod slow_load;
+mod stopping;
 mod trust;
 mod truth;
 mod vectors;

@@ -153,10 +153,12 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         match wake {
             Wake::Stop(name) => {
                 tracing::info!("received {name}, stopping");
-                // What the kernel handed over before the stop still counts.
+                pipeline.stop_soon();
+                // What the kernel handed over before the stop is queued too:
+                // evaluated within the grace, else counted as not evaluated.
                 let pending = collector.read_pending(&mut batch);
                 if pending > 0 {
-                    tracing::info!("evaluating the {pending} exec events read before stopping");
+                    tracing::info!("queueing the {pending} exec events read before stopping");
                     process_batch(&mut pipeline, &mut batch);
                 }
                 break;

@@ -3,18 +3,23 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
 
 use super::{finish, load_signatures, open_gate, write_status};
 use crate::config::{Input, Reload, ReplayOptions};
 use crate::engine::Runtime;
-use crate::pipeline::{Backpressure, Pipeline, PipelineOptions};
+use crate::engine::StopSignal;
+use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, STOP_GRACE};
 use crate::sink::FindingWriter;
 use crate::source::replay::{replay, replay_stream};
 
 /// Replays the input to its end through every signature, then sends
-/// `source-complete` and prints the summary.
+/// `source-complete` and prints the summary. SIGINT or SIGTERM stop reading
+/// at the next line and the workers soon after (see [`STOP_GRACE`]); the
+/// summary says what was left.
 pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
     let daemon = &options.daemon;
     let runtime = Runtime::for_daemon(daemon.policy.defaults.clone())
@@ -42,6 +47,7 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
         &mut pipeline,
     )?;
     write_status(&pipeline, daemon.status_file.as_deref())?;
+    stop_on_signal(pipeline.stop_signal())?;
 
     let result = match &options.input {
         Input::Stdin => {
@@ -75,6 +81,43 @@ pub fn run_replay(options: &ReplayOptions) -> anyhow::Result<ExitCode> {
         return Err(error).context("replay stopped");
     }
     pipeline.apply_pending();
-    pipeline.signal_source_complete();
+    if pipeline.stop_requested() {
+        tracing::info!("stopped before the end of the input");
+        pipeline.stop_soon();
+    } else {
+        pipeline.signal_source_complete();
+    }
     finish(pipeline, load_failures, true)
+}
+
+/// Makes the first SIGINT or SIGTERM a stop request, on a thread of its
+/// own (replay runs no async runtime of its own).
+fn stop_on_signal(stop: Arc<StopSignal>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal handler")?;
+    // Installed before replay starts, so no signal is missed.
+    let (mut interrupt, mut terminate) = runtime
+        .block_on(async {
+            Ok::<_, io::Error>((
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            ))
+        })
+        .context("cannot install the SIGINT and SIGTERM handlers")?;
+    std::thread::Builder::new()
+        .name("sigbox-replay-stop".into())
+        .spawn(move || {
+            let name = runtime.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => "SIGINT",
+                    _ = terminate.recv() => "SIGTERM",
+                }
+            });
+            tracing::info!("received {name}, stopping");
+            stop.request(STOP_GRACE);
+        })
+        .context("cannot start the signal handler")?;
+    Ok(())
 }

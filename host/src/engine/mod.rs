@@ -22,6 +22,7 @@ mod runtime;
 mod selector;
 mod set;
 mod signature;
+mod stop;
 mod wasi;
 mod watchdog;
 mod watcher;
@@ -36,4 +37,5 @@ pub use set::{
     SignatureSet, SignatureStats, SignatureStatus, unix_ms,
 };
 pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo};
+pub use stop::StopSignal;
 pub use watcher::{Startup, log_rejections, spawn as spawn_watcher};

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::error::EvalError;
 use super::guest_output::LogBudget;
 use super::signature::{LoadedSignature, SignatureInfo};
+use super::stop::StopSignal;
 use crate::wit::{Event, Finding, Signal};
 
 /// Per-signature counters, shared with the status reporter (hence atomic).
@@ -23,13 +24,20 @@ pub struct Counters {
     pub events: AtomicU64,
     /// Findings it produced.
     pub findings: AtomicU64,
-    /// Events it failed to evaluate, for any reason (errors it returned
-    /// plus traps plus limit hits).
+    /// Failures of any kind: errors it returned plus traps plus limit hits
+    /// (a fault of a call of several events counts once, as does each
+    /// failure when its events are evaluated again one per call).
     pub errors: AtomicU64,
     /// Traps (panics, `unreachable`, …).
     pub traps: AtomicU64,
     /// Resource limit hits (CPU, memory, stack, findings, finding size).
     pub limit_hits: AtomicU64,
+    /// Faults (traps or limit hits, also counted there) of calls holding
+    /// several events, whose events were then evaluated again one per call.
+    pub batch_faults: AtomicU64,
+    /// Events queued for it that were not evaluated because the daemon was
+    /// told to stop.
+    pub unevaluated: AtomicU64,
     /// Times it was quarantined.
     pub quarantines: AtomicU64,
     /// Selected events it did not see because it was quarantined (or
@@ -54,7 +62,8 @@ pub const EVALUATION_BUCKETS_US: [u64; 12] =
     [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10_000];
 
 /// A histogram of time per evaluated event (a guest call of several events
-/// counts each at the call's average), for metrics.
+/// counts each at the call's average; a call that faulted and the calls
+/// that evaluated its events again count together), for metrics.
 #[derive(Debug, Default)]
 pub struct EvaluationTimes {
     /// Events at or under each bound of [`EVALUATION_BUCKETS_US`] (not
@@ -120,6 +129,10 @@ pub struct SignatureStats {
     pub traps: u64,
     /// Resource limit hits.
     pub limit_hits: u64,
+    /// Faults of calls holding several events.
+    pub batch_faults: u64,
+    /// Events not evaluated because the daemon was told to stop.
+    pub unevaluated: u64,
     /// Quarantines.
     pub quarantines: u64,
     /// Selected events missed while quarantined.
@@ -146,6 +159,8 @@ impl SignatureStats {
         self.errors += other.errors;
         self.traps += other.traps;
         self.limit_hits += other.limit_hits;
+        self.batch_faults += other.batch_faults;
+        self.unevaluated += other.unevaluated;
         self.quarantines += other.quarantines;
         self.missed_events += other.missed_events;
         self.dropped_events += other.dropped_events;
@@ -164,6 +179,8 @@ impl Counters {
             errors: get(&self.errors),
             traps: get(&self.traps),
             limit_hits: get(&self.limit_hits),
+            batch_faults: get(&self.batch_faults),
+            unevaluated: get(&self.unevaluated),
             quarantines: get(&self.quarantines),
             missed_events: get(&self.missed_events),
             dropped_events: get(&self.dropped_events),
@@ -189,6 +206,9 @@ struct Slot {
     faults: VecDeque<Instant>,
     /// While quarantined: when it comes back.
     quarantined_until: Option<Instant>,
+    /// After a call of several events faulted: how many more calls hold one
+    /// event each.
+    singles_left: usize,
     /// Which log lines its returned errors get.
     error_log: ErrorLog,
 }
@@ -228,6 +248,18 @@ impl Slot {
             .quarantined_until_ms
             .store(unix_ms(SystemTime::now() + cooldown), Ordering::Relaxed);
         Some(cooldown)
+    }
+
+    /// How many events its next call may hold: one, for a batch's worth of
+    /// calls after a call of several faulted (past its re-run), so a module
+    /// that faults on every batch faults at most once per two batches'
+    /// worth of events and pays its limit at most once per event meanwhile.
+    fn batch_size(&mut self) -> usize {
+        if self.singles_left > 0 {
+            self.singles_left -= 1;
+            return 1;
+        }
+        self.signature.max_batch()
     }
 
     /// Handles a failure: counts it, decides whether it is logged, and
@@ -289,6 +321,8 @@ struct SlotSink<'s, D, F> {
     on_failure: &'s mut F,
     earliest_release: &'s mut Option<Instant>,
     notices: &'s mut Vec<Notice>,
+    /// Once due, no guest call starts.
+    stop: &'s StopSignal,
 }
 
 impl Slot {
@@ -299,9 +333,10 @@ impl Slot {
     }
 
     /// Evaluates one guest batch (`chunk`, starting at accepted event
-    /// `offset`). When a fault ends a call of several events, they are
-    /// evaluated again one per call, so one hostile event cannot hide the
-    /// findings of the others in its batch.
+    /// `offset`). When a fault ends a call of several events, the fault is
+    /// counted like any other, and the events are evaluated again one per
+    /// call, so one hostile event cannot hide the findings of the others in
+    /// its batch. The time of every call made for them is charged to them.
     fn evaluate<D, F>(
         &mut self,
         chunk: &[(&Arc<Event>, usize)],
@@ -316,40 +351,57 @@ impl Slot {
             return;
         }
         // Events count as evaluated once a call holding them returns (or
-        // faults on them alone).
-        // Every call's time counts, a faulted one's too (copying its
-        // output out of the guest may be what took it).
+        // faults on them alone). Every call's time counts, a faulted one's
+        // too (copying its output out of the guest may be what took it).
         let started = Instant::now();
-        let result = self.signature.on_events(chunk);
-        let spent = started.elapsed();
-        match result {
+        let evaluated_before = self.counters.events.load(Ordering::Relaxed);
+        match self.signature.on_events(chunk) {
             Ok(outcomes) => {
-                self.counters.evaluation.record(spent, chunk.len() as u64);
                 Counters::add(&self.counters.events, chunk.len() as u64);
                 self.deliver(outcomes, offset, sink);
             }
-            Err(_) if chunk.len() > 1 => {
-                self.counters.evaluation.add_time(spent);
-                for (index, item) in chunk.iter().enumerate() {
-                    if self.sits_out(sink.notices) {
-                        Counters::add(&self.counters.missed_events, (chunk.len() - index) as u64);
-                        return;
-                    }
-                    Counters::add(&self.counters.events, 1);
-                    let one = std::slice::from_ref(item);
-                    let started = Instant::now();
-                    let result = self.signature.on_events(one);
-                    self.counters.evaluation.record(started.elapsed(), 1);
-                    match result {
-                        Ok(outcomes) => self.deliver(outcomes, offset + index, sink),
-                        Err(error) => self.report(error, offset + index, sink),
-                    }
-                }
+            Err(error) if chunk.len() > 1 => {
+                Counters::add(&self.counters.batch_faults, 1);
+                self.singles_left = self.signature.max_batch();
+                self.report(error, offset, chunk.len(), sink);
+                self.evaluate_one_by_one(chunk, offset, sink);
             }
             Err(error) => {
-                self.counters.evaluation.record(spent, 1);
                 Counters::add(&self.counters.events, 1);
-                self.report(error, offset, sink);
+                self.report(error, offset, 1, sink);
+            }
+        }
+        let evaluated = self.counters.events.load(Ordering::Relaxed) - evaluated_before;
+        self.counters
+            .evaluation
+            .record(started.elapsed(), evaluated.max(1));
+    }
+
+    /// Evaluates the events of a call that faulted again, one per call,
+    /// until the signature is quarantined or the daemon stops.
+    fn evaluate_one_by_one<D, F>(
+        &mut self,
+        chunk: &[(&Arc<Event>, usize)],
+        offset: usize,
+        sink: &mut SlotSink<'_, D, F>,
+    ) where
+        D: FnMut(usize, Detection<'_>),
+        F: FnMut(usize, Failure<'_>),
+    {
+        for (index, item) in chunk.iter().enumerate() {
+            let left = (chunk.len() - index) as u64;
+            if sink.stop.due() {
+                Counters::add(&self.counters.unevaluated, left);
+                return;
+            }
+            if self.sits_out(sink.notices) {
+                Counters::add(&self.counters.missed_events, left);
+                return;
+            }
+            Counters::add(&self.counters.events, 1);
+            match self.signature.on_events(std::slice::from_ref(item)) {
+                Ok(outcomes) => self.deliver(outcomes, offset + index, sink),
+                Err(error) => self.report(error, offset + index, 1, sink),
             }
         }
     }
@@ -380,16 +432,18 @@ impl Slot {
                         );
                     }
                 }
-                Err(error) => self.report(error, offset + index, sink),
+                Err(error) => self.report(error, offset + index, 1, sink),
             }
         }
     }
 
-    /// Counts and reports one event the signature failed on.
+    /// Counts and reports a failure: of the event at `accepted_index`, or
+    /// of a call of `events` events starting there.
     fn report<D, F>(
         &mut self,
         error: EvalError,
         accepted_index: usize,
+        events: usize,
         sink: &mut SlotSink<'_, D, F>,
     ) where
         D: FnMut(usize, Detection<'_>),
@@ -402,6 +456,7 @@ impl Slot {
             Failure {
                 signature: self.signature.info(),
                 error,
+                events,
                 quarantined_for,
                 report,
                 log: self.signature.log_budget(),
@@ -523,6 +578,9 @@ pub struct Failure<'a> {
     pub signature: &'a SignatureInfo,
     /// Why.
     pub error: EvalError,
+    /// Events in the call that failed: 1, or more when a call of several
+    /// events faulted (each is then evaluated again, one per call).
+    pub events: usize,
     /// When this failure quarantined the signature: for how long.
     pub quarantined_for: Option<Duration>,
     /// Whether to log it (returned errors are rate-limited).
@@ -592,6 +650,8 @@ pub struct SignatureSet {
     notices: Vec<Notice>,
     /// When the earliest quarantine ends, if any signature is quarantined.
     earliest_release: Option<Instant>,
+    /// The daemon's stop request: once due, no guest call starts.
+    stop: Arc<StopSignal>,
 }
 
 impl SignatureSet {
@@ -606,6 +666,7 @@ impl SignatureSet {
                     counters: Arc::default(),
                     faults: VecDeque::new(),
                     quarantined_until: None,
+                    singles_left: 0,
                     error_log: ErrorLog::default(),
                 };
                 let path = slot.signature.info().path.clone();
@@ -654,6 +715,12 @@ impl SignatureSet {
         }
     }
 
+    /// Makes `stop` the request this set obeys: once it is due, events are
+    /// counted as not evaluated instead of being passed to a signature.
+    pub fn obey(&mut self, stop: Arc<StopSignal>) {
+        self.stop = stop;
+    }
+
     fn position(&self, path: &Path) -> Option<usize> {
         self.slots
             .iter()
@@ -695,8 +762,10 @@ impl SignatureSet {
     /// guest), calling `on_detection` for each finding and `on_failure` for
     /// each event a signature failed on, with the event's index in
     /// `events`. Each signature sees its events in order, in batches of up
-    /// to [`LoadedSignature::max_batch`]. A failing signature never stops
-    /// the others.
+    /// to [`LoadedSignature::max_batch`] (one event per call for a batch's
+    /// worth of calls after a batch of its faulted). A failing signature never stops the
+    /// others. Once the stop request is due, no guest call starts: the
+    /// events left are counted as not evaluated.
     pub fn dispatch_batch(
         &mut self,
         events: &[Arc<Event>],
@@ -727,10 +796,18 @@ impl SignatureSet {
                 on_failure: &mut on_failure,
                 earliest_release: &mut self.earliest_release,
                 notices: &mut self.notices,
+                stop: &self.stop,
             };
-            let batch = slot.signature.max_batch();
-            for (chunk, offset) in accepted.chunks(batch).zip((0..).step_by(batch)) {
-                slot.evaluate(chunk, offset, &mut sink);
+            let mut offset = 0;
+            while offset < accepted.len() {
+                if sink.stop.due() {
+                    let left = (accepted.len() - offset) as u64;
+                    Counters::add(&slot.counters.unevaluated, left);
+                    break;
+                }
+                let end = accepted.len().min(offset + slot.batch_size());
+                slot.evaluate(&accepted[offset..end], offset, &mut sink);
+                offset = end;
             }
             // Checking its output ran inside the timed calls: already in
             // the evaluation time, so only the host counter takes it.
@@ -747,6 +824,10 @@ impl SignatureSet {
     /// event (so a re-enable is reported before the signature's next
     /// finding) and when idle; free while nothing is quarantined.
     pub fn tick(&mut self) {
+        // A re-enable runs `init`: a guest call, which a stop forbids.
+        if self.stop.due() {
+            return;
+        }
         let Some(release) = self.earliest_release else {
             return;
         };
@@ -778,6 +859,7 @@ impl SignatureSet {
                 on_failure(Failure {
                     signature: slot.signature.info(),
                     error,
+                    events: 1,
                     quarantined_for,
                     report,
                     log: slot.signature.log_budget(),
@@ -800,5 +882,112 @@ fn status(slot: &Slot) -> SignatureStatus {
         info: slot.signature.info().clone(),
         event_id: slot.signature.info().event_id,
         counters: slot.counters.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Limits, Runtime, RuntimeOptions};
+    use crate::wit::{Origin, Payload};
+
+    /// A test guest built by `make` (`bash guest-signatures/build.sh`),
+    /// loaded with default limits; `None` (the test is skipped, saying so)
+    /// when it has not been built.
+    fn load(name: &str) -> Option<LoadedSignature> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/signatures-test")
+            .join(format!("{name}.wasm"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            eprintln!("skipped: {} is not built (make guests)", path.display());
+            return None;
+        };
+        let runtime = Runtime::with_options(RuntimeOptions {
+            limits: Limits::default(),
+            compile_cache: false,
+            ..RuntimeOptions::default()
+        })
+        .unwrap();
+        Some(LoadedSignature::from_bytes(&runtime, &path, &bytes, &[]).unwrap())
+    }
+
+    fn exec_event(pid: u32) -> Arc<Event> {
+        Arc::new(Event {
+            timestamp_ns: u64::from(pid),
+            name: "sched_process_exec".into(),
+            origin: Origin::Host,
+            pid,
+            tid: pid,
+            ppid: 1,
+            host_pid: pid,
+            host_tid: pid,
+            host_ppid: 1,
+            uid: 0,
+            mount_ns: 0,
+            pid_ns: 0,
+            cgroup_id: 0,
+            process_name: "ls".into(),
+            executable_path: "/bin/ls".into(),
+            host_name: String::new(),
+            container_id: String::new(),
+            return_value: 0,
+            payload: Payload::Generic(Vec::new()),
+        })
+    }
+
+    /// Dispatches `events`, returning each failure as (index, events in
+    /// the failed call, whether it is a fault).
+    fn dispatch(set: &mut SignatureSet, events: &[Arc<Event>]) -> Vec<(usize, usize, bool)> {
+        let mut failures = Vec::new();
+        set.dispatch_batch(
+            events,
+            |_, _| panic!("the test module finds nothing"),
+            |index, failure| failures.push((index, failure.events, failure.error.is_fault())),
+        );
+        failures
+    }
+
+    #[test]
+    fn a_batch_fault_is_counted_and_charged_and_the_next_calls_hold_one_event() {
+        let Some(signature) = load("batchfault-trap") else {
+            return;
+        };
+        let mut set = SignatureSet::default();
+        set.apply(Change::Upsert(Box::new(signature)));
+        let events: Vec<Arc<Event>> = (1..=5).map(exec_event).collect();
+        // The call of five traps: one fault, reported at its first event;
+        // the five are evaluated again one per call, without fault.
+        assert_eq!(dispatch(&mut set, &events), vec![(0, 5, true)]);
+        let counters = set.status()[0].counters.clone();
+        let stats = counters.snapshot();
+        assert_eq!(
+            (stats.events, stats.errors, stats.traps, stats.batch_faults),
+            (5, 1, 1, 1)
+        );
+        // Its time (the call and the re-run) is charged to the five.
+        let (seconds, count, _) = counters.evaluation.cumulative();
+        assert_eq!(count, 5);
+        assert!(seconds > 0.0);
+        // The next events go one per call: no batch, no fault.
+        assert!(dispatch(&mut set, &events).is_empty());
+        let stats = counters.snapshot();
+        assert_eq!((stats.events, stats.batch_faults), (10, 1));
+    }
+
+    #[test]
+    fn once_the_stop_is_due_no_event_reaches_a_signature_and_each_is_counted() {
+        let Some(signature) = load("batchfault-trap") else {
+            return;
+        };
+        let mut set = SignatureSet::default();
+        let stop = Arc::new(StopSignal::default());
+        set.obey(stop.clone());
+        set.apply(Change::Upsert(Box::new(signature)));
+        stop.request(Duration::ZERO);
+        let events: Vec<Arc<Event>> = (1..=5).map(exec_event).collect();
+        // A batch would trap: no call was made.
+        assert!(dispatch(&mut set, &events).is_empty());
+        let stats = set.status()[0].counters.snapshot();
+        assert_eq!((stats.events, stats.unevaluated, stats.errors), (0, 5, 0));
     }
 }

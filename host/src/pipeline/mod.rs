@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::engine::{Applied, Change, Counters, SignatureSet, SignatureStatus};
+use crate::engine::{Applied, Change, Counters, SignatureSet, SignatureStatus, StopSignal};
 use crate::sink::FindingWriter;
 use crate::sink::coverage::CoverageRecord;
 use crate::status::StatusBoard;
@@ -72,6 +72,13 @@ pub const DEFAULT_QUEUE_EVENTS: usize = 4096;
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// After SIGINT or SIGTERM, how long workers go on evaluating queued events
+/// before they count the rest as not evaluated: long enough for what was
+/// read just before the stop, short enough that a slow signature's queue
+/// never holds the daemon up. The guest call in flight then still ends (at
+/// most its time limit).
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// How often dropped events are reported at most (the first at once).
 const DROP_REPORT_PERIOD: Duration = Duration::from_secs(1);
@@ -140,6 +147,8 @@ pub struct Pipeline<W: Write + Send + 'static> {
     backpressure: Backpressure,
     drops: DropReport,
     telemetry: Arc<Telemetry>,
+    /// Shared with every worker's set.
+    stop: Arc<StopSignal>,
 }
 
 impl<W: Write + Send + 'static> Pipeline<W> {
@@ -158,9 +167,12 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     /// A worker thread cannot be started.
     pub fn with_options(writer: FindingWriter<W>, options: PipelineOptions) -> Self {
         let output = Arc::new(Output::new(writer));
+        let stop = Arc::new(StopSignal::default());
         let workers = (0..options.workers.max(1))
             .map(|index| {
-                let set = Arc::new(Mutex::new(SignatureSet::default()));
+                let mut set = SignatureSet::default();
+                set.obey(stop.clone());
+                let set = Arc::new(Mutex::new(set));
                 let (jobs, queue) = crossbeam_channel::bounded(options.queue_events.max(1));
                 let thread = worker::spawn(index, set.clone(), queue, output.clone())
                     .expect("starting a dispatch worker");
@@ -182,7 +194,27 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             backpressure: options.backpressure,
             drops: DropReport::default(),
             telemetry: Telemetry::new(),
+            stop,
         }
+    }
+
+    /// The stop request the workers obey; a signal handler may make it
+    /// (with [`STOP_GRACE`]) from another thread.
+    pub fn stop_signal(&self) -> Arc<StopSignal> {
+        self.stop.clone()
+    }
+
+    /// Whether a stop was requested: the source should stop reading.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.requested()
+    }
+
+    /// A signal asked the daemon to stop: the workers evaluate what is
+    /// queued for up to [`STOP_GRACE`], then count the rest per signature
+    /// as not evaluated; [`Pipeline::finish`] follows.
+    pub fn stop_soon(&mut self) {
+        self.stop.request(STOP_GRACE);
+        self.counts.stopped_by_signal = true;
     }
 
     /// What this pipeline publishes for metrics (reloads, counts).

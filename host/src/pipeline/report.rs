@@ -28,6 +28,8 @@ pub struct StreamCounts {
     /// Events dropped because a dispatch worker's queue was full (live only;
     /// counted once per worker that missed the event).
     pub queue_drops: u64,
+    /// Whether a signal stopped the run (replay: before the end of its input).
+    pub stopped_by_signal: bool,
 }
 
 /// The end-of-run report printed to stderr.
@@ -60,6 +62,18 @@ impl fmt::Display for Summary {
         }
         if c.coverage_records > 0 {
             write!(f, ", {} coverage records", c.coverage_records)?;
+        }
+        let unevaluated: u64 = self
+            .signatures
+            .iter()
+            .map(|s| s.counters.snapshot().unevaluated)
+            .sum();
+        if c.stopped_by_signal || unevaluated > 0 {
+            write!(
+                f,
+                ", stopped by a signal with {unevaluated} queued evaluations left undone \
+                 (events × signatures; see per signature)"
+            )?;
         }
         write!(
             f,
@@ -126,7 +140,26 @@ pub(super) fn describe(s: &SignatureStatus) -> String {
         } else {
             String::new()
         },
-    )
+    ) + &later_counts(&stats)
+}
+
+/// The counts `describe` adds only when they are not zero: batch faults and
+/// events a stop left unevaluated.
+fn later_counts(stats: &crate::engine::SignatureStats) -> String {
+    let mut text = String::new();
+    if stats.batch_faults > 0 {
+        text.push_str(&format!(
+            ", {} batch faults (calls of several events; their events were evaluated again one per call)",
+            stats.batch_faults
+        ));
+    }
+    if stats.unevaluated > 0 {
+        text.push_str(&format!(
+            ", {} events not evaluated (stopped first)",
+            stats.unevaluated
+        ));
+    }
+    text
 }
 
 /// Logs a failure through the signature's own log budget (so a signature
@@ -142,6 +175,14 @@ pub(super) fn log_failure(failure: &Failure<'_>, event: &Event, place: &dyn fmt:
         event.host_pid,
         error_chain(&failure.error)
     );
+    if failure.events > 1 {
+        message = format!(
+            "a call of {} events faulted (the first: {message}); they are evaluated again one \
+             per call, as are its next {} events",
+            failure.events,
+            crate::engine::MAX_BATCH
+        );
+    }
     if suppressed > 0 {
         message.push_str(&format!(
             " ({suppressed} more errors like this were counted but not logged)"

@@ -15,7 +15,8 @@ const IDLE: Duration = Duration::from_millis(100);
 
 /// Reads `input` to the end, one event per line. A line that is not valid
 /// UTF-8, not JSON or not a Tracee event is logged with its line number and
-/// the reason, counted and skipped. Blank lines are ignored.
+/// the reason, counted and skipped. Blank lines are ignored. A stop request
+/// ends it at the next line.
 ///
 /// # Errors
 /// Reading `input` failed, or findings could not be written.
@@ -27,7 +28,7 @@ pub fn replay<R: BufRead, W: Write + Send + 'static>(
     let mut line_number = 0u64;
     loop {
         buffer.clear();
-        if input.read_until(b'\n', &mut buffer)? == 0 {
+        if pipeline.stop_requested() || input.read_until(b'\n', &mut buffer)? == 0 {
             return Ok(());
         }
         line_number += 1;
@@ -64,6 +65,9 @@ pub fn replay_stream<R: BufRead + Send + 'static, W: Write + Send + 'static>(
         })?;
     let mut line_number = 0u64;
     loop {
+        if pipeline.stop_requested() {
+            return Ok(());
+        }
         match received.recv_timeout(IDLE) {
             Ok(line) => {
                 line_number += 1;

@@ -237,7 +237,7 @@ impl Metrics {
                 (s.info.metadata.id.as_str(), stat)
             })
             .collect();
-        let counters: [(&str, &str, StatPick); 4] = [
+        let counters: [(&str, &str, StatPick); 6] = [
             (
                 "signature_events",
                 "Events evaluated, per signature.",
@@ -255,6 +255,17 @@ impl Metrics {
                 "signature_dropped_events",
                 "Events dropped because the signature's worker fell behind, per signature.",
                 |s| s.dropped_events,
+            ),
+            (
+                "signature_batch_faults",
+                "Calls of several events that faulted (also counted as errors of kind trap or \
+                 limit), whose events were evaluated again one per call, per signature.",
+                |s| s.batch_faults,
+            ),
+            (
+                "signature_unevaluated_events",
+                "Queued events not evaluated because the daemon was told to stop, per signature.",
+                |s| s.unevaluated,
             ),
         ];
         for (name, help, pick) in counters {
