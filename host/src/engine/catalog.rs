@@ -6,9 +6,11 @@
 //! cleanly; when it changes, the new bytes are loaded first and replace the
 //! running version only if they load — otherwise the old version keeps
 //! running. Two files may not claim the same signature id: the one already
-//! running (or, on the first scan, the first in name order) keeps it and the
-//! other is rejected until one of them changes or disappears. A rejected file
-//! is not retried until its bytes change (or on SIGHUP).
+//! running keeps it, unless the trust policy ties the id to the other; of new
+//! files, the one the policy ties the id to runs, and an untied contest runs
+//! none (see [`super::id_claims`]: never decided by file name). The losers
+//! are rejected until a rival disappears or their bytes change. A rejected
+//! file is not retried until its bytes change (or on SIGHUP).
 //!
 //! A file that fails to load while something is still writing it (its
 //! fingerprint moved while it was read, or it changed within
@@ -23,12 +25,13 @@ use sha2::{Digest, Sha256};
 
 use super::error::LoadError;
 use super::finding_ids::FindingIds;
+use super::id_claims::{self, Claim, ClaimBoard, Verdict};
 use super::limits::Policy;
 use super::module_file::{self, Fingerprint};
 use super::pull_refusal::{self, PullRefusal};
 use super::runtime::Runtime;
 use super::set::Change;
-use super::signature::LoadedSignature;
+use super::signature::{LoadedSignature, Unstarted};
 use crate::trust::{Admission, Gate};
 
 /// Modules loaded at once by one scan: one slow compile (bounded by the
@@ -43,16 +46,29 @@ struct Running {
     /// Admitted on a detached `NAME.wasm.sig`, which names the file: such
     /// a signature does not follow its module to another name.
     detached: bool,
+    /// The trust policy ties its id to it (see [`Claim::tied`]).
+    tied: bool,
 }
 
 /// A file that failed to load.
 struct Rejected {
     fingerprint: Option<Fingerprint>,
     sha256: Option<String>,
-    /// Rejected only because another file holds its id: retried when that
-    /// file goes away.
-    duplicate: bool,
+    /// Rejected only because another file claims its id (its claim, which
+    /// still counts against rivals): retried when a file goes away.
+    claim: Option<Claim>,
 }
+
+/// A module whose claim to its id was decided for it and that was started.
+struct Decided {
+    signature: LoadedSignature,
+    tied: bool,
+    /// The running file it took the id from.
+    displaces: Option<PathBuf>,
+}
+
+/// Why a module does not run, and its claim when it lost one.
+type Refused = (LoadError, Option<Claim>);
 
 /// The result of one scan: changes for the dispatch thread, and the files
 /// rejected (each error names the file and the reason).
@@ -199,7 +215,17 @@ impl Catalog {
             .filter(|p| !files.contains(p))
             .cloned()
             .collect();
+        let rival_gone = !gone.is_empty()
+            || self
+                .rejected
+                .iter()
+                .any(|(p, r)| r.claim.is_some() && !files.contains(p));
         self.rejected.retain(|p, _| files.contains(p));
+        if rival_gone {
+            // An id may be free, or no longer contested: files held back
+            // for a rival claim are read and decided again.
+            self.rejected.retain(|_, r| r.claim.is_none());
+        }
 
         let mut jobs = VecDeque::new();
         for path in files {
@@ -227,12 +253,7 @@ impl Catalog {
                     );
                     report(Found::Change(Change::Moved { from: path, to }));
                 }
-                None => {
-                    // Its id is free again: files rejected as duplicates may
-                    // now load.
-                    self.rejected.retain(|_, r| !r.duplicate);
-                    report(Found::Change(Change::Remove(path)));
-                }
+                None => report(Found::Change(Change::Remove(path))),
             }
         }
         for path in std::mem::take(&mut self.restored) {
@@ -244,13 +265,24 @@ impl Catalog {
         let jobs = Mutex::new(jobs);
         let policy = self.policy.clone();
         let admission = self.gate.admission();
+        let board = self.claim_board();
         std::thread::scope(|scope| {
             let (done, results) = mpsc::channel();
             for _ in 0..threads {
-                let (jobs, done, policy, admission) = (&jobs, done.clone(), &policy, &admission);
+                let (jobs, done, policy, admission, board) =
+                    (&jobs, done.clone(), &policy, &admission, &board);
                 scope.spawn(move || {
                     while let Some(job) = next_job(jobs) {
-                        let loaded = load(runtime, &job, policy, admission);
+                        let prepared = prepare(runtime, &job, policy, admission);
+                        // Decided at once, unless every claim of the scan
+                        // must be in first.
+                        let loaded = match prepared {
+                            Ok(unstarted) if !in_name_order => {
+                                Ok(Err(claim_and_start(board, &job, unstarted)))
+                            }
+                            Ok(unstarted) => Ok(Ok(unstarted)),
+                            Err(error) => Err((error, None)),
+                        };
                         if done.send((job, loaded)).is_err() {
                             return;
                         }
@@ -261,15 +293,30 @@ impl Catalog {
             if in_name_order {
                 let mut all: Vec<_> = results.iter().collect();
                 all.sort_by_key(|(job, _)| order.iter().position(|p| *p == job.path));
+                for (job, loaded) in &all {
+                    if let Ok(Ok(unstarted)) = loaded {
+                        board.register(&claim_of(job, unstarted));
+                    }
+                }
                 for (job, loaded) in all {
-                    if !self.defer_if_written(&job, &loaded) {
-                        report(self.settle(job, loaded));
+                    let decided = match loaded {
+                        Ok(Ok(unstarted)) => claim_and_start(&board, &job, unstarted),
+                        Ok(Err(decided)) => decided,
+                        Err(refused) => Err(refused),
+                    };
+                    if !self.defer_if_written(&job, decided.is_err()) {
+                        self.settle(job, decided, &mut report);
                     }
                 }
             } else {
                 for (job, loaded) in results {
-                    if !self.defer_if_written(&job, &loaded) {
-                        report(self.settle(job, loaded));
+                    let decided = match loaded {
+                        Ok(Err(decided)) => decided,
+                        Ok(Ok(_)) => unreachable!("decided by the loading thread"),
+                        Err(refused) => Err(refused),
+                    };
+                    if !self.defer_if_written(&job, decided.is_err()) {
+                        self.settle(job, decided, &mut report);
                     }
                 }
             }
@@ -315,8 +362,8 @@ impl Catalog {
     /// judged: neither rejected nor reported, it is read again on a later
     /// scan, at the latest once quiet ([`Self::recheck_in`]). True when
     /// `job` was deferred so.
-    fn defer_if_written(&mut self, job: &Job, loaded: &Result<LoadedSignature, LoadError>) -> bool {
-        if loaded.is_ok() || self.judge_now {
+    fn defer_if_written(&mut self, job: &Job, failed: bool) -> bool {
+        if !failed || self.judge_now {
             return false;
         }
         let now = module_file::fingerprint_now(&job.path);
@@ -362,7 +409,7 @@ impl Catalog {
                 return Ok(None);
             }
             Err(error) => {
-                self.reject(path, None, None, false);
+                self.reject(path, None, None, None);
                 return Err(error);
             }
         };
@@ -376,7 +423,7 @@ impl Catalog {
         let bytes = match opened.read(path, runtime.limits().module_bytes) {
             Ok(bytes) => bytes,
             Err(error) => {
-                self.reject(path, Some(fingerprint), None, false);
+                self.reject(path, Some(fingerprint), None, None);
                 return Err(error);
             }
         };
@@ -398,7 +445,7 @@ impl Catalog {
             return Ok(None);
         }
         let detached = read_detached_signature(path).inspect_err(|_| {
-            self.reject(path, Some(fingerprint), Some(sha256.clone()), false);
+            self.reject(path, Some(fingerprint), Some(sha256.clone()), None);
         })?;
         Ok(Some(Job {
             path: path.to_owned(),
@@ -430,14 +477,35 @@ impl Catalog {
             return Some((job.path, job.fingerprint));
         }
         let (path, fingerprint) = self.rejected.iter().find_map(|(path, r)| {
-            (r.duplicate && r.sha256.as_deref() == Some(running.sha256.as_str()))
+            (r.claim.is_some() && r.sha256.as_deref() == Some(running.sha256.as_str()))
                 .then_some((path.clone(), r.fingerprint?))
         })?;
         self.rejected.remove(&path);
         Some((path, fingerprint))
     }
 
-    fn settle(&mut self, job: Job, loaded: Result<LoadedSignature, LoadError>) -> Found {
+    /// The claims this scan's modules are decided against: the running
+    /// files' and those held back for a rival claim.
+    fn claim_board(&self) -> ClaimBoard {
+        let running = self.running.iter().map(|(path, r)| Claim {
+            path: path.clone(),
+            id: r.id.clone(),
+            sha256: r.sha256.clone(),
+            tied: r.tied,
+        });
+        let held_back = self.rejected.values().filter_map(|r| r.claim.clone());
+        ClaimBoard::new(running, held_back)
+    }
+
+    /// Records the outcome of loading `job` and reports it: a change to run
+    /// it (after unloading the file it took the id from, if any), or a
+    /// rejection (it failed, or lost its claim to the id).
+    fn settle(
+        &mut self,
+        job: Job,
+        decided: Result<Decided, Refused>,
+        report: &mut impl FnMut(Found),
+    ) {
         let Job {
             path,
             sha256,
@@ -445,22 +513,45 @@ impl Catalog {
             detached,
             ..
         } = job;
-        let mut signature = match loaded {
-            Ok(signature) => signature,
-            Err(error) => {
-                self.reject(&path, Some(fingerprint), Some(sha256.clone()), false);
-                return Found::Rejected(error, Some(sha256));
+        let Decided {
+            mut signature,
+            tied,
+            displaces,
+        } = match decided {
+            Ok(decided) => decided,
+            Err((error, claim)) => {
+                self.reject(&path, Some(fingerprint), Some(sha256.clone()), claim);
+                return report(Found::Rejected(error, Some(sha256)));
             }
         };
         let id = signature.metadata().id.clone();
-        let holder = self
-            .running
-            .iter()
-            .find(|(other, r)| **other != path && r.id == id)
-            .map(|(other, _)| other.clone());
-        if let Some(existing) = holder {
-            self.reject(&path, Some(fingerprint), Some(sha256.clone()), true);
-            return Found::Rejected(LoadError::DuplicateId { path, id, existing }, Some(sha256));
+        if let Some(displaced) = displaces
+            && let Some(old) = self.running.remove(&displaced)
+        {
+            let reason = format!(
+                "{}: no longer runs: the trust policy ties signature id {id} to {} (a signer's \
+                 ids or [pins]) and not to this module",
+                displaced.display(),
+                path.display()
+            );
+            let claim = Claim {
+                path: displaced.clone(),
+                id: id.clone(),
+                sha256: old.sha256.clone(),
+                tied: old.tied,
+            };
+            self.reject(
+                &displaced,
+                Some(old.fingerprint),
+                Some(old.sha256.clone()),
+                Some(claim),
+            );
+            report(Found::Change(Change::Remove(displaced.clone())));
+            let error = LoadError::IdClaimed {
+                path: displaced,
+                reason,
+            };
+            report(Found::Rejected(error, Some(old.sha256)));
         }
         if self.gate.admission().allows_unsigned() {
             tracing::warn!(
@@ -487,9 +578,10 @@ impl Catalog {
                 sha256,
                 id,
                 detached: detached.is_some(),
+                tied,
             },
         );
-        Found::Change(Change::Upsert(Box::new(signature)))
+        report(Found::Change(Change::Upsert(Box::new(signature))));
     }
 
     fn reject(
@@ -497,14 +589,14 @@ impl Catalog {
         path: &Path,
         fingerprint: Option<Fingerprint>,
         sha256: Option<String>,
-        duplicate: bool,
+        claim: Option<Claim>,
     ) {
         self.rejected.insert(
             path.to_owned(),
             Rejected {
                 fingerprint,
                 sha256,
-                duplicate,
+                claim,
             },
         );
     }
@@ -512,14 +604,15 @@ impl Catalog {
 
 /// Checks that `job`'s bytes are whole (a file cut short is truncated, not
 /// tampered with), verifies its signatures on them, then (only if they
-/// verify) compiles and loads those same bytes; the compile cache is keyed
-/// by their digest, so nothing cached can stand in for verification.
-fn load(
+/// verify) compiles and loads those same bytes up to `init`; the compile
+/// cache is keyed by their digest, so nothing cached can stand in for
+/// verification.
+fn prepare(
     runtime: &Runtime,
     job: &Job,
     policy: &Policy,
     admission: &Admission,
-) -> Result<LoadedSignature, LoadError> {
+) -> Result<Unstarted, LoadError> {
     module_file::check_complete(&job.path, &job.bytes)?;
     let admitted = admission
         .verify(&job.bytes, job.detached.as_deref())
@@ -527,7 +620,45 @@ fn load(
             path: job.path.clone(),
             reason,
         })?;
-    LoadedSignature::admitted(runtime, &job.path, &job.bytes, policy, &admitted)
+    LoadedSignature::prepare(runtime, &job.path, &job.bytes, policy, &admitted)
+}
+
+fn claim_of(job: &Job, unstarted: &Unstarted) -> Claim {
+    Claim {
+        path: job.path.clone(),
+        id: unstarted.info().metadata.id.clone(),
+        sha256: job.sha256.clone(),
+        tied: unstarted.tied(),
+    }
+}
+
+/// Decides `unstarted`'s claim to its id on `board` and, only if it runs,
+/// calls its `init` (with the id's configuration).
+fn claim_and_start(
+    board: &ClaimBoard,
+    job: &Job,
+    unstarted: Unstarted,
+) -> Result<Decided, Refused> {
+    let claim = claim_of(job, &unstarted);
+    match board.decide(&claim) {
+        Verdict::Runs { displaces } => match unstarted.start() {
+            Ok(signature) => Ok(Decided {
+                signature,
+                tied: claim.tied,
+                displaces,
+            }),
+            Err(error) => Err((error, None)),
+        },
+        verdict => {
+            let reason = id_claims::refusal(&claim.path, &claim.id, &verdict)
+                .expect("a verdict other than Runs is a refusal");
+            let error = LoadError::IdClaimed {
+                path: claim.path.clone(),
+                reason,
+            };
+            Err((error, Some(claim)))
+        }
+    }
 }
 
 /// Reads `NAME.wasm.sig` beside `module`, if it exists (bounded, and with

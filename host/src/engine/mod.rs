@@ -10,6 +10,7 @@ pub mod epoch;
 mod error;
 pub mod event_fields;
 mod finding_ids;
+mod id_claims;
 pub mod guest_output;
 pub mod guest_values;
 mod host_api;
@@ -34,5 +35,5 @@ pub use set::{
     Applied, Change, Counters, CoverageChange, Detection, ErrorReport, Failure, Notice,
     SignatureSet, SignatureStats, SignatureStatus, unix_ms,
 };
-pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo};
+pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo, Unstarted};
 pub use watcher::{log_rejections, spawn as spawn_watcher};

@@ -77,6 +77,47 @@ enum Instance {
     V2(v2::Signature),
 }
 
+/// A module loaded up to its `init`: instantiated, its metadata read and
+/// admitted. Whether it may run under the id it claims is decided before
+/// [`Unstarted::start`] hands it the id's configuration.
+pub struct Unstarted {
+    signature: LoadedSignature,
+    tied: bool,
+}
+
+impl Unstarted {
+    /// What the module declared about itself.
+    pub fn info(&self) -> &SignatureInfo {
+        &self.signature.info
+    }
+
+    /// Whether the trust policy ties the id it claims to it (see
+    /// `trust::Admitted::ties`).
+    pub fn tied(&self) -> bool {
+        self.tied
+    }
+
+    /// Calls `init` with the id's configuration.
+    ///
+    /// # Errors
+    /// `init` refused, trapped or hit a limit.
+    pub fn start(self) -> Result<LoadedSignature, LoadError> {
+        let mut signature = self.signature;
+        signature.apply_limits();
+        signature.init().map_err(|error| match error {
+            InitError::Trap(e) => {
+                load_failure(&signature.info.path, "init", e, &signature.limits)
+            }
+            InitError::Refused(message) => LoadError::Init {
+                path: signature.info.path.clone(),
+                id: signature.info.metadata.id.clone(),
+                message: crate::printable(&bounded_message(message)).into_owned(),
+            },
+        })?;
+        Ok(signature)
+    }
+}
+
 /// What a signature made of one event of a batch.
 pub type EventOutcome = (usize, Result<Vec<Finding>, EvalError>);
 
@@ -141,6 +182,22 @@ impl LoadedSignature {
         policy: &Policy,
         admitted: &crate::trust::Admitted<'_>,
     ) -> Result<Self, LoadError> {
+        Self::prepare(runtime, path, bytes, policy, admitted)?.start()
+    }
+
+    /// Like [`LoadedSignature::admitted`], up to (not including) `init`:
+    /// the module's id is known and admitted, and nothing has been given
+    /// its configuration yet.
+    ///
+    /// # Errors
+    /// As [`LoadedSignature::admitted`], but for `init`.
+    pub fn prepare(
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+        policy: &Policy,
+        admitted: &crate::trust::Admitted<'_>,
+    ) -> Result<Unstarted, LoadError> {
         let path_buf = || path.to_owned();
         check_wasm_header(path, bytes)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
@@ -199,7 +256,8 @@ impl LoadedSignature {
         output.set_tag(&metadata.id);
         let selectors = selected_events.iter().map(Selector::new).collect();
         let event_id = finding_ids::preferred(&metadata.id);
-        let mut signature = Self {
+        let tied = admitted.ties(&metadata.id);
+        let signature = Self {
             info: SignatureInfo {
                 path: path_buf(),
                 sha256,
@@ -219,16 +277,7 @@ impl LoadedSignature {
             live: Some(Live { store, instance }),
             rebuilds: 0,
         };
-        signature.apply_limits();
-        signature.init().map_err(|error| match error {
-            InitError::Trap(e) => load_failure(path, "init", e, &signature.limits),
-            InitError::Refused(message) => LoadError::Init {
-                path: path_buf(),
-                id: signature.info.metadata.id.clone(),
-                message: crate::printable(&bounded_message(message)).into_owned(),
-            },
-        })?;
-        Ok(signature)
+        Ok(Unstarted { signature, tied })
     }
 
     /// Gives its findings another event id: the catalog's, when another
