@@ -10,6 +10,7 @@ mod exec_fields;
 mod files;
 mod finding_ids;
 mod hotswap;
+mod id_claims;
 mod inspect;
 mod integrity;
 mod listener_attack;

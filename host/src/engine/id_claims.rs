@@ -88,10 +88,7 @@ impl ClaimBoard {
                 .into_iter()
                 .map(|c| (c.id.clone(), (c, true)))
                 .collect(),
-            claims: held_back
-                .into_iter()
-                .map(|c| (c.path.clone(), c))
-                .collect(),
+            claims: held_back.into_iter().map(|c| (c.path.clone(), c)).collect(),
         };
         Self {
             state: Mutex::new(board),
@@ -114,7 +111,9 @@ impl ClaimBoard {
         board.claims.insert(claim.path.clone(), claim.clone());
         let verdict = board.verdict(claim);
         if let Verdict::Runs { displaces } = &verdict {
-            board.holders.insert(claim.id.clone(), (claim.clone(), false));
+            board
+                .holders
+                .insert(claim.id.clone(), (claim.clone(), false));
             if let Some(displaced) = displaces {
                 board.claims.remove(displaced);
             }
@@ -285,7 +284,10 @@ mod tests {
 
     #[test]
     fn identical_bytes_are_one_module() {
-        let verdicts = start_up(&[claim("/d/b.wasm", "same", false), claim("/d/a.wasm", "same", false)]);
+        let verdicts = start_up(&[
+            claim("/d/b.wasm", "same", false),
+            claim("/d/a.wasm", "same", false),
+        ]);
         assert_eq!(
             verdicts,
             [

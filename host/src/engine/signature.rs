@@ -105,9 +105,7 @@ impl Unstarted {
         let mut signature = self.signature;
         signature.apply_limits();
         signature.init().map_err(|error| match error {
-            InitError::Trap(e) => {
-                load_failure(&signature.info.path, "init", e, &signature.limits)
-            }
+            InitError::Trap(e) => load_failure(&signature.info.path, "init", e, &signature.limits),
             InitError::Refused(message) => LoadError::Init {
                 path: signature.info.path.clone(),
                 id: signature.info.metadata.id.clone(),
