@@ -68,7 +68,7 @@ struct Decided {
 }
 
 /// Why a module does not run, and its claim when it lost one.
-type Refused = (LoadError, Option<Claim>);
+type Refused = (LoadError, Option<Box<Claim>>);
 
 /// The result of one scan: changes for the dispatch thread, and the files
 /// rejected (each error names the file and the reason).
@@ -520,7 +520,12 @@ impl Catalog {
         } = match decided {
             Ok(decided) => decided,
             Err((error, claim)) => {
-                self.reject(&path, Some(fingerprint), Some(sha256.clone()), claim);
+                self.reject(
+                    &path,
+                    Some(fingerprint),
+                    Some(sha256.clone()),
+                    claim.map(|c| *c),
+                );
                 return report(Found::Rejected(error, Some(sha256)));
             }
         };
@@ -656,7 +661,7 @@ fn claim_and_start(
                 path: claim.path.clone(),
                 reason,
             };
-            Err((error, Some(claim)))
+            Err((error, Some(Box::new(claim))))
         }
     }
 }
