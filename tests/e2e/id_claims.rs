@@ -308,6 +308,126 @@ fn live_an_impostor_wins_the_id_neither_at_start_nor_at_hot_swap() {
     }
 }
 
+/// The live daemon under a policy that ties TRC-1016 to one key: at start
+/// the module it signed runs although an impostor's name sorts first, and
+/// keeps the id against an untied newcomer; and a tied newcomer takes the
+/// id over from an untied running module (which is unloaded and reported),
+/// and only then is given the id's configuration.
+#[test]
+fn live_the_module_the_policy_ties_the_id_to_wins_at_start_and_at_hot_swap() {
+    let (policy, team) = policy_tying_trc_1016_to_team();
+    let dev_key = sigbox_e2e::dev_key();
+    let config = config_with_secret();
+    let start = |dir: &Path| {
+        start_live_with(
+            dir,
+            &[
+                "--trust",
+                policy.to_str().unwrap(),
+                "--workers",
+                "1",
+                "--config",
+                config.to_str().unwrap(),
+            ],
+        )
+    };
+
+    // At start: the tied real module runs, the impostor named first does not.
+    let dir = temp_dir("idclaim-live-tied");
+    copy_signed(
+        &test_module("idclaim-impostor"),
+        &dir,
+        "aaa.wasm",
+        Some(&dev_key),
+    );
+    copy_signed(&module("trc-1016"), &dir, "trc-1016.wasm", Some(&team));
+    let Some((daemon, _)) = start(&dir) else {
+        return;
+    };
+    assert!(
+        daemon.stderr_text().contains(&format!(
+            "{}: signature id TRC-1016 is tied by the trust policy to {}",
+            dir.join("aaa.wasm").display(),
+            dir.join("trc-1016.wasm").display()
+        )),
+        "{}",
+        daemon.stderr_text()
+    );
+    let pid = run_as("nginx", "exec /bin/sh -c true");
+    wait_for_trc_1016(&daemon, pid);
+    // An untied newcomer does not take the id from it.
+    let staging = dir.join(".zzz.wasm.tmp");
+    copy_signed(&module("trc-1016"), &dir, ".zzz.wasm.tmp", Some(&dev_key));
+    std::fs::rename(&staging, dir.join("zzz.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(
+            Duration::from_secs(120),
+            &format!(
+                "{}: signature id TRC-1016 is tied by the trust policy to {}",
+                dir.join("zzz.wasm").display(),
+                dir.join("trc-1016.wasm").display()
+            )
+        ),
+        "{}",
+        daemon.stderr_text()
+    );
+    let stopped = daemon.stop();
+    let stdout = stopped.stdout.join("\n");
+    assert!(
+        !stdout.contains(SECRET) && !stopped.stderr.contains(SECRET),
+        "{stdout}\n{}",
+        stopped.stderr
+    );
+    assert!(!stdout.contains("idclaim_impostor"), "{stdout}");
+
+    // At hot swap: a tied newcomer takes the id over from an untied module.
+    let dir = temp_dir("idclaim-live-takeover");
+    copy_signed(&module("trc-1016"), &dir, "aaa.wasm", Some(&dev_key));
+    let Some((daemon, _)) = start(&dir) else {
+        return;
+    };
+    let pid = run_as("nginx", "exec /bin/sh -c true");
+    wait_for_trc_1016(&daemon, pid);
+    copy_signed(
+        &test_module("idclaim-impostor"),
+        &dir,
+        ".zzz.wasm.tmp",
+        Some(&team),
+    );
+    std::fs::rename(dir.join(".zzz.wasm.tmp"), dir.join("zzz.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(
+            Duration::from_secs(120),
+            &format!(
+                "{}: no longer runs: the trust policy ties signature id TRC-1016 to {}",
+                dir.join("aaa.wasm").display(),
+                dir.join("zzz.wasm").display()
+            )
+        ),
+        "{}",
+        daemon.stderr_text()
+    );
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "unloaded signature TRC-1016"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let pid = run_as("nginx", "exec /bin/sh -c true");
+    // The tied module runs, given the configuration the operator tied to it.
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(120), |lines| lines.iter().any(|l| {
+            l.contains("idclaim_impostor")
+                && l.contains(SECRET)
+                && l.contains(&format!("\"processId\":{pid},"))
+        })),
+        "{}",
+        daemon.stdout_lines().join("\n")
+    );
+    let stopped = daemon.stop();
+    let lines = json_lines(stopped.stdout.join("\n").as_bytes());
+    assert!(!rejections(&lines, "aaa.wasm").is_empty(), "{lines:#?}");
+}
+
 /// Whether `lines` hold a finding of signature `id` (named `name`, when
 /// given) for the exec of `pid`.
 fn has_finding(lines: &[String], id: &str, name: Option<&str>, pid: u32) -> bool {
