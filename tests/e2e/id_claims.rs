@@ -216,9 +216,9 @@ fn replay_the_module_the_policy_ties_the_id_to_runs_whatever_its_name() {
     );
 }
 
-/// The live daemon: at start, the impostor named first and the real
-/// TRC-1016 run neither (both refusals name both files, no configuration
-/// leaks); once the impostor is removed the real one loads and detects; a
+/// The live daemon: at start and after SIGHUP, the impostor named first
+/// and the real TRC-1016 run neither (both refusals name both files, no
+/// configuration leaks); once the impostor is removed the real one loads and detects; a
 /// second impostor arriving while it runs is refused naming the running
 /// file, and every later finding under TRC-1016 is the real one's.
 #[test]
@@ -264,6 +264,18 @@ fn live_an_impostor_wins_the_id_neither_at_start_nor_at_hot_swap() {
             daemon.stderr_text()
         );
     }
+    // SIGHUP decides both again, each claim counting against the other:
+    // the module that loads first does not win.
+    daemon.signal("HUP");
+    let decided_twice = |text: &str| text.matches("is also claimed by").count() >= 4;
+    assert!(
+        (0..6000).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            decided_twice(&daemon.stderr_text())
+        }),
+        "{}",
+        daemon.stderr_text()
+    );
     let contested = run_as("nginx", "exec /bin/sh -c true");
     let marker = run_as("idclaim-mark", "exec /bin/true");
     wait_for_seq(&daemon, marker);

@@ -159,13 +159,25 @@ impl Catalog {
     }
 
     /// Forgets past rejections so the next scan retries every file (SIGHUP).
+    /// Claims held back still count against rivals while they are decided
+    /// again, so no reload lets the module that loads fastest win an id.
     pub fn forget_rejections(&mut self) {
-        self.rejected.clear();
+        self.rejected.retain(|_, r| r.claim.is_some());
+        self.reexamine_held_back();
+    }
+
+    /// Has every file held back for a rival claim read and decided again,
+    /// its claim counting meanwhile.
+    fn reexamine_held_back(&mut self) {
+        for held in self.rejected.values_mut().filter(|r| r.claim.is_some()) {
+            held.fingerprint = None;
+            held.sha256 = None;
+        }
     }
 
     /// Compares the directory with what runs and prepares every change,
-    /// returned together in file-name order (so on the first scan, of two
-    /// files with the same id, the first in name order runs). Files still
+    /// returned together in file-name order; every file's claim to its id
+    /// is in before any is decided (see [`super::id_claims`]). Files still
     /// being written are waited for (until quiet, a few rounds at most),
     /// so they are loaded or judged complete.
     ///
@@ -196,8 +208,12 @@ impl Catalog {
     /// Like [`Catalog::scan`], reporting each change or rejection through
     /// `report` as soon as it is ready. Loading (reading, compiling,
     /// instantiating, `init`) happens on up to [`LOAD_THREADS`] threads of
-    /// the caller's, never on the dispatch path. With `in_name_order`,
-    /// results are handled in file-name order instead of as they finish.
+    /// the caller's, never on the dispatch path (with `in_name_order`,
+    /// `init` runs on the caller's, once every claim is in). With `in_name_order`,
+    /// results are handled in file-name order instead of as they finish,
+    /// and claims to an id are decided once every file's is in; otherwise
+    /// each is decided as its module loads, against the running files and
+    /// the claims already in.
     ///
     /// # Errors
     /// The directory cannot be listed.
@@ -222,9 +238,8 @@ impl Catalog {
                 .any(|(p, r)| r.claim.is_some() && !files.contains(p));
         self.rejected.retain(|p, _| files.contains(p));
         if rival_gone {
-            // An id may be free, or no longer contested: files held back
-            // for a rival claim are read and decided again.
-            self.rejected.retain(|_, r| r.claim.is_none());
+            // An id may be free, or no longer contested.
+            self.reexamine_held_back();
         }
 
         let mut jobs = VecDeque::new();
@@ -474,6 +489,7 @@ impl Catalog {
         }
         if let Some(at) = jobs.iter().position(|j| j.sha256 == running.sha256) {
             let job = jobs.remove(at).expect("found");
+            self.rejected.remove(&job.path);
             return Some((job.path, job.fingerprint));
         }
         let (path, fingerprint) = self.rejected.iter().find_map(|(path, r)| {

@@ -97,26 +97,28 @@ pub fn spawn(
         None
     };
 
+    let tokio = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(tokio) => tokio,
+        Err(error) => {
+            tracing::error!("hot reload disabled: cannot start its runtime: {error}");
+            return Ok(());
+        }
+    };
+    // Handled from before this returns: a SIGHUP sent once the daemon says
+    // it is ready must not find the default action (exit) in place.
+    let mut hangup = tokio.block_on(async {
+        signal(SignalKind::hangup())
+            .inspect_err(|error| tracing::warn!("SIGHUP rescans unavailable: {error}"))
+            .ok()
+    });
     std::thread::Builder::new()
         .name("sigbox-reload".into())
         .spawn(move || {
             // Keep the watcher and a sender alive as long as this thread runs.
             let _watch = (debouncer, wake_tx);
-            let tokio = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(tokio) => tokio,
-                Err(error) => {
-                    tracing::error!("hot reload disabled: cannot start its runtime: {error}");
-                    return;
-                }
-            };
-            let mut hangup = tokio.block_on(async {
-                signal(SignalKind::hangup())
-                    .inspect_err(|error| tracing::warn!("SIGHUP rescans unavailable: {error}"))
-                    .ok()
-            });
             let mut retry = ScanRetry::default();
             let mut retry_in: Option<Duration> = None;
             loop {
