@@ -216,8 +216,8 @@ fn replay_the_module_the_policy_ties_the_id_to_runs_whatever_its_name() {
     );
 }
 
-/// The live daemon: at start and after SIGHUP, the impostor named first
-/// and the real TRC-1016 run neither (both refusals name both files, no
+/// The live daemon: at start, when a third claimant goes and after SIGHUP,
+/// the impostor named first and the real TRC-1016 run neither (both refusals name both files, no
 /// configuration leaks); once the impostor is removed the real one loads and detects; a
 /// second impostor arriving while it runs is refused naming the running
 /// file, and every later finding under TRC-1016 is the real one's.
@@ -225,6 +225,14 @@ fn replay_the_module_the_policy_ties_the_id_to_runs_whatever_its_name() {
 fn live_an_impostor_wins_the_id_neither_at_start_nor_at_hot_swap() {
     let dir = temp_dir("idclaim-live");
     copy_signed(&test_module("idclaim-impostor"), &dir, "aaa.wasm", None);
+    // A third claimant, other bytes (signed by one more key).
+    let (_, other_key) = policy_tying_trc_1016_to_team();
+    copy_signed(
+        &test_module("idclaim-impostor"),
+        &dir,
+        "aab.wasm",
+        Some(&other_key),
+    );
     copy_signed(&module("trc-1016"), &dir, "trc-1016.wasm", None);
     // Reports every exec: a later exec's finding proves the daemon is past
     // an earlier one (one worker evaluates events in order).
@@ -249,25 +257,39 @@ fn live_an_impostor_wins_the_id_neither_at_start_nor_at_hot_swap() {
             daemon.stderr_text()
         );
     };
-    for (file, rival) in [("aaa.wasm", "trc-1016.wasm"), ("trc-1016.wasm", "aaa.wasm")] {
-        assert!(
-            daemon
-                .stderr_text()
-                .lines()
-                .any(|l| l.contains("rejected signature")
-                    && l.contains(&format!(
-                        "{}: signature id TRC-1016 is also claimed by",
-                        dir.join(file).display()
-                    ))
-                    && l.contains(rival)),
-            "{}",
-            daemon.stderr_text()
-        );
+    let contest = |file: &str, rivals: &[&str]| {
+        let rivals: Vec<String> = rivals
+            .iter()
+            .map(|r| dir.join(r).display().to_string())
+            .collect();
+        format!(
+            "{}: signature id TRC-1016 is also claimed by {}, and the trust policy",
+            dir.join(file).display(),
+            rivals.join(", ")
+        )
+    };
+    for (file, rivals) in [
+        ("aaa.wasm", ["aab.wasm", "trc-1016.wasm"]),
+        ("aab.wasm", ["aaa.wasm", "trc-1016.wasm"]),
+        ("trc-1016.wasm", ["aaa.wasm", "aab.wasm"]),
+    ] {
+        wait(&contest(file, &rivals));
     }
-    // SIGHUP decides both again, each claim counting against the other:
-    // the module that loads first does not win.
+    // One rival goes: the other two are decided again, each claim counting
+    // against the other, so the module that loads first does not win.
+    std::fs::remove_file(dir.join("aab.wasm")).unwrap();
+    let pair = [
+        contest("aaa.wasm", &["trc-1016.wasm"]),
+        contest("trc-1016.wasm", &["aaa.wasm"]),
+    ];
+    pair.iter().for_each(|line| wait(line));
+    // And so on SIGHUP.
     daemon.signal("HUP");
-    let decided_twice = |text: &str| text.matches("is also claimed by").count() >= 4;
+    wait("SIGHUP: rescanning");
+    let decided_twice = |stderr: &str| {
+        pair.iter()
+            .all(|line| stderr.matches(line.as_str()).count() >= 2)
+    };
     assert!(
         (0..6000).any(|_| {
             std::thread::sleep(Duration::from_millis(20));
@@ -287,12 +309,12 @@ fn live_an_impostor_wins_the_id_neither_at_start_nor_at_hot_swap() {
     wait_for_trc_1016(&daemon, real);
 
     // A second impostor while the real one runs: refused, naming it.
-    let staging = dir.join(".aab.wasm.tmp");
+    let staging = dir.join(".aac.wasm.tmp");
     std::fs::copy(test_module("idclaim-impostor"), &staging).unwrap();
-    std::fs::rename(&staging, dir.join("aab.wasm")).unwrap();
+    std::fs::rename(&staging, dir.join("aac.wasm")).unwrap();
     wait(&format!(
         "{}: signature id TRC-1016 is already loaded from {}",
-        dir.join("aab.wasm").display(),
+        dir.join("aac.wasm").display(),
         dir.join("trc-1016.wasm").display()
     ));
     let after = run_as("nginx", "exec /bin/sh -c true");
@@ -315,7 +337,7 @@ fn live_an_impostor_wins_the_id_neither_at_start_nor_at_hot_swap() {
             && f["metadata"]["Properties"]["signatureName"] == "Web server spawned a shell"),
         "{trc_1016:#?}"
     );
-    for file in ["aaa.wasm", "trc-1016.wasm", "aab.wasm"] {
+    for file in ["aaa.wasm", "aab.wasm", "trc-1016.wasm", "aac.wasm"] {
         assert!(!rejections(&lines, file).is_empty(), "{file}: {lines:#?}");
     }
 }
