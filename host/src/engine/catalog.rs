@@ -208,12 +208,11 @@ impl Catalog {
     /// Like [`Catalog::scan`], reporting each change or rejection through
     /// `report` as soon as it is ready. Loading (reading, compiling,
     /// instantiating, `init`) happens on up to [`LOAD_THREADS`] threads of
-    /// the caller's, never on the dispatch path (with `in_name_order`,
-    /// `init` runs on the caller's, once every claim is in). With `in_name_order`,
+    /// the caller's, never on the dispatch path. With `in_name_order`,
     /// results are handled in file-name order instead of as they finish,
-    /// and claims to an id are decided once every file's is in; otherwise
-    /// each is decided as its module loads, against the running files and
-    /// the claims already in.
+    /// and claims to an id are decided once every file's is in (`init`
+    /// then runs on the calling thread); otherwise each is decided as its
+    /// module loads, against the running files and the claims already in.
     ///
     /// # Errors
     /// The directory cannot be listed.
