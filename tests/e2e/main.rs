@@ -12,6 +12,7 @@ mod files;
 mod finding_ids;
 mod host_work;
 mod hotswap;
+mod id_claims;
 mod inspect;
 mod integrity;
 mod listener_attack;

@@ -6,9 +6,11 @@
 //! cleanly; when it changes, the new bytes are loaded first and replace the
 //! running version only if they load — otherwise the old version keeps
 //! running. Two files may not claim the same signature id: the one already
-//! running (or, on the first scan, the first in name order) keeps it and the
-//! other is rejected until one of them changes or disappears. A rejected file
-//! is not retried until its bytes change (or on SIGHUP).
+//! running keeps it, unless the trust policy ties the id to the other; of new
+//! files, the one the policy ties the id to runs, and an untied contest runs
+//! none (see [`super::id_claims`]: never decided by file name). The losers
+//! are rejected until a rival disappears or their bytes change. A rejected
+//! file is not retried until its bytes change (or on SIGHUP).
 //!
 //! A file that fails to load while something is still writing it (its
 //! fingerprint moved while it was read, or it changed within
@@ -23,13 +25,14 @@ use sha2::{Digest, Sha256};
 
 use super::error::LoadError;
 use super::finding_ids::FindingIds;
+use super::id_claims::{self, Claim, ClaimBoard, Verdict};
 use super::limits::Policy;
 use super::load_pool::LoadPool;
 use super::module_file::{self, Fingerprint};
 use super::pull_refusal::{self, PullRefusal};
 use super::runtime::Runtime;
 use super::set::Change;
-use super::signature::LoadedSignature;
+use super::signature::{LoadedSignature, Unstarted};
 use crate::trust::{Admission, Gate};
 
 /// Modules loaded at once by one scan: one slow compile (bounded by the
@@ -44,16 +47,29 @@ struct Running {
     /// Admitted on a detached `NAME.wasm.sig`, which names the file: such
     /// a signature does not follow its module to another name.
     detached: bool,
+    /// The trust policy ties its id to it (see [`Claim::tied`]).
+    tied: bool,
 }
 
 /// A file that failed to load.
 struct Rejected {
     fingerprint: Option<Fingerprint>,
     sha256: Option<String>,
-    /// Rejected only because another file holds its id: retried when that
-    /// file goes away.
-    duplicate: bool,
+    /// Rejected only because another file claims its id (its claim, which
+    /// still counts against rivals): retried when a file goes away.
+    claim: Option<Claim>,
 }
+
+/// A module whose claim to its id was decided for it and that was started.
+struct Decided {
+    signature: LoadedSignature,
+    tied: bool,
+    /// The running file it took the id from.
+    displaces: Option<PathBuf>,
+}
+
+/// Why a module does not run, and its claim when it lost one.
+type Refused = (LoadError, Option<Box<Claim>>);
 
 /// The result of one scan: changes for the dispatch thread, and the files
 /// rejected (each error names the file and the reason).
@@ -74,10 +90,19 @@ pub enum Found {
     Rejected(LoadError, Option<String>),
 }
 
-/// A module loaded by [`Catalog::scan_async`], waiting to be settled.
+/// A module [`Catalog::scan_async`] loads off the reload thread, at one of
+/// its two stages, waiting to be settled ([`Catalog::settle_loaded`]).
 pub struct Loaded {
     job: Job,
-    result: Result<LoadedSignature, LoadError>,
+    stage: Stage,
+}
+
+/// How far a module loaded off the reload thread got.
+enum Stage {
+    /// Loaded up to `init`: its claim to its id is decided next.
+    Prepared(Result<Unstarted, LoadError>),
+    /// Its claim won and `init` ran (or failed).
+    Started(Result<Decided, Refused>),
 }
 
 /// A file to load: its bytes were read because they are new.
@@ -114,6 +139,14 @@ pub struct Catalog {
     /// Files being loaded off the reload thread, with the sha256 of the
     /// bytes being loaded: a later scan does not load them again.
     loading: HashMap<PathBuf, String>,
+    /// Of those, the ones whose claim won and whose `init` runs: they hold
+    /// their id against newcomers as a running file does.
+    starting: HashMap<PathBuf, Claim>,
+    /// While set (the first load of `sigbox run`), loaded modules wait in
+    /// `held` until every other has loaded, so their claims are decided
+    /// together, never by which loads first.
+    holding: bool,
+    held: Vec<(Job, Unstarted)>,
 }
 
 impl Catalog {
@@ -132,6 +165,9 @@ impl Catalog {
             restored: Vec::new(),
             refusals: HashMap::new(),
             loading: HashMap::new(),
+            starting: HashMap::new(),
+            holding: false,
+            held: Vec::new(),
         }
     }
 
@@ -154,13 +190,25 @@ impl Catalog {
     }
 
     /// Forgets past rejections so the next scan retries every file (SIGHUP).
+    /// Claims held back still count against rivals while they are decided
+    /// again, so no reload lets the module that loads fastest win an id.
     pub fn forget_rejections(&mut self) {
-        self.rejected.clear();
+        self.rejected.retain(|_, r| r.claim.is_some());
+        self.reexamine_held_back();
+    }
+
+    /// Has every file held back for a rival claim read and decided again,
+    /// its claim counting meanwhile.
+    fn reexamine_held_back(&mut self) {
+        for held in self.rejected.values_mut().filter(|r| r.claim.is_some()) {
+            held.fingerprint = None;
+            held.sha256 = None;
+        }
     }
 
     /// Compares the directory with what runs and prepares every change,
-    /// returned together in file-name order (so on the first scan, of two
-    /// files with the same id, the first in name order runs). Files still
+    /// returned together in file-name order; every file's claim to its id
+    /// is in before any is decided (see [`super::id_claims`]). Files still
     /// being written are waited for (until quiet, a few rounds at most),
     /// so they are loaded or judged complete.
     ///
@@ -192,7 +240,10 @@ impl Catalog {
     /// `report` as soon as it is ready. Loading (reading, compiling,
     /// instantiating, `init`) happens on up to [`LOAD_THREADS`] threads of
     /// the caller's, never on the dispatch path. With `in_name_order`,
-    /// results are handled in file-name order instead of as they finish.
+    /// results are handled in file-name order instead of as they finish,
+    /// and claims to an id are decided once every file's is in (`init`
+    /// then runs on the calling thread); otherwise each is decided as its
+    /// module loads, against the running files and the claims already in.
     ///
     /// # Errors
     /// The directory cannot be listed.
@@ -208,13 +259,24 @@ impl Catalog {
         let jobs = Mutex::new(jobs);
         let policy = self.policy.clone();
         let admission = self.gate.admission();
+        let board = self.claim_board();
         std::thread::scope(|scope| {
             let (done, results) = mpsc::channel();
             for _ in 0..threads {
-                let (jobs, done, policy, admission) = (&jobs, done.clone(), &policy, &admission);
+                let (jobs, done, policy, admission, board) =
+                    (&jobs, done.clone(), &policy, &admission, &board);
                 scope.spawn(move || {
                     while let Some(job) = next_job(jobs) {
-                        let loaded = load(runtime, &job, policy, admission);
+                        let prepared = prepare(runtime, &job, policy, admission);
+                        // Decided at once, unless every claim of the scan
+                        // must be in first.
+                        let loaded = match prepared {
+                            Ok(unstarted) if !in_name_order => {
+                                Ok(Err(claim_and_start(board, &job, unstarted)))
+                            }
+                            Ok(unstarted) => Ok(Ok(unstarted)),
+                            Err(error) => Err((error, None)),
+                        };
                         if done.send((job, loaded)).is_err() {
                             return;
                         }
@@ -225,15 +287,30 @@ impl Catalog {
             if in_name_order {
                 let mut all: Vec<_> = results.iter().collect();
                 all.sort_by_key(|(job, _)| order.iter().position(|p| *p == job.path));
+                for (job, loaded) in &all {
+                    if let Ok(Ok(unstarted)) = loaded {
+                        board.register(&claim_of(job, unstarted));
+                    }
+                }
                 for (job, loaded) in all {
-                    if !self.defer_if_written(&job, &loaded) {
-                        report(self.settle(job, loaded));
+                    let decided = match loaded {
+                        Ok(Ok(unstarted)) => claim_and_start(&board, &job, unstarted),
+                        Ok(Err(decided)) => decided,
+                        Err(refused) => Err(refused),
+                    };
+                    if !self.defer_if_written(&job, decided.is_err()) {
+                        self.settle(job, decided, &mut report);
                     }
                 }
             } else {
                 for (job, loaded) in results {
-                    if !self.defer_if_written(&job, &loaded) {
-                        report(self.settle(job, loaded));
+                    let decided = match loaded {
+                        Ok(Err(decided)) => decided,
+                        Ok(Ok(_)) => unreachable!("decided by the loading thread"),
+                        Err(refused) => Err(refused),
+                    };
+                    if !self.defer_if_written(&job, decided.is_err()) {
+                        self.settle(job, decided, &mut report);
                     }
                 }
             }
@@ -271,32 +348,44 @@ impl Catalog {
                 (runtime.clone(), self.policy.clone(), admission.clone());
             let done = done.clone();
             pool.run(Box::new(move || {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    load(&runtime, &job, &policy, &admission)
+                let prepared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    prepare(&runtime, &job, &policy, &admission)
                 }))
-                .unwrap_or_else(|_| {
-                    Err(LoadError::Trap {
-                        path: job.path.clone(),
-                        stage: "loading",
-                        source: "the host panicked while loading it".into(),
-                    })
+                .unwrap_or_else(|_| Err(host_panicked(&job.path)));
+                let _ = done.send(Loaded {
+                    job,
+                    stage: Stage::Prepared(prepared),
                 });
-                let _ = done.send(Loaded { job, result });
             }));
         }
         Ok(())
     }
 
-    /// Settles a module [`Catalog::scan_async`] loaded: reports the change
-    /// or rejection, unless the file changed or went away meanwhile (the
-    /// newer version, or its removal, is settled instead).
-    pub fn settle_loaded(&mut self, loaded: Loaded, mut report: impl FnMut(Found)) {
-        let Loaded { job, result } = loaded;
+    /// Settles a module [`Catalog::scan_async`] loaded, unless the file
+    /// changed or went away meanwhile (the newer version, or its removal,
+    /// is settled instead): once loaded up to `init`, its claim to its id
+    /// is decided and, if it won, its `init` runs on `pool`; once started,
+    /// the change or rejection is reported.
+    pub fn settle_loaded(
+        &mut self,
+        loaded: Loaded,
+        pool: &LoadPool,
+        done: &tokio::sync::mpsc::UnboundedSender<Loaded>,
+        mut report: impl FnMut(Found),
+    ) {
+        let Loaded { job, stage } = loaded;
         let current = self.loading.get(&job.path) == Some(&job.sha256);
-        if current {
-            self.loading.remove(&job.path);
-        }
         if !current || !job.path.exists() {
+            if current {
+                self.loading.remove(&job.path);
+            }
+            if self
+                .starting
+                .get(&job.path)
+                .is_some_and(|c| c.sha256 == job.sha256)
+            {
+                self.starting.remove(&job.path);
+            }
             tracing::info!(
                 "{} changed or went away while loading (sha256 {}): that load is dropped",
                 job.path.display(),
@@ -304,14 +393,115 @@ impl Catalog {
             );
             return;
         }
-        if !self.defer_if_written(&job, &result) {
-            report(self.settle(job, result));
+        match stage {
+            Stage::Prepared(Ok(unstarted)) if self.holding => {
+                self.held.push((job, unstarted));
+                if self.preparing() == 0 {
+                    self.release_held(pool, done, &mut report);
+                }
+            }
+            Stage::Prepared(Ok(unstarted)) => {
+                let board = self.claim_board();
+                self.decide(&board, job, unstarted, pool, done, &mut report);
+            }
+            Stage::Prepared(Err(error)) => self.finish(job, Err((error, None)), &mut report),
+            Stage::Started(decided) => {
+                self.starting.remove(&job.path);
+                self.finish(job, decided, &mut report);
+            }
+        }
+    }
+
+    /// Holds the claims of modules loaded from now on until
+    /// [`Catalog::release_held`], so a first load decides them together.
+    pub fn hold_claims(&mut self) {
+        self.holding = true;
+    }
+
+    /// Decides the held claims together (each against all the others) and
+    /// stops holding: modules still loading are decided as they come.
+    pub fn release_held(
+        &mut self,
+        pool: &LoadPool,
+        done: &tokio::sync::mpsc::UnboundedSender<Loaded>,
+        report: &mut impl FnMut(Found),
+    ) {
+        self.holding = false;
+        let held = std::mem::take(&mut self.held);
+        let board = self.claim_board();
+        for (job, unstarted) in &held {
+            board.register(&claim_of(job, unstarted));
+        }
+        for (job, unstarted) in held {
+            self.decide(&board, job, unstarted, pool, done, report);
         }
     }
 
     /// Files whose loading has not been settled yet.
     pub fn loading(&self) -> impl Iterator<Item = &Path> {
         self.loading.keys().map(PathBuf::as_path)
+    }
+
+    /// Files still loading up to `init` (neither held nor starting).
+    fn preparing(&self) -> usize {
+        self.loading
+            .keys()
+            .filter(|p| {
+                !self.starting.contains_key(*p) && !self.held.iter().any(|(j, _)| j.path == **p)
+            })
+            .count()
+    }
+
+    /// Decides `unstarted`'s claim on `board`: a winner's `init` runs on
+    /// `pool` (and comes back as [`Stage::Started`]), a loser is rejected.
+    fn decide(
+        &mut self,
+        board: &ClaimBoard,
+        job: Job,
+        unstarted: Unstarted,
+        pool: &LoadPool,
+        done: &tokio::sync::mpsc::UnboundedSender<Loaded>,
+        report: &mut impl FnMut(Found),
+    ) {
+        let claim = claim_of(&job, &unstarted);
+        match board.decide(&claim) {
+            Verdict::Runs { displaces } => {
+                self.starting.insert(job.path.clone(), claim.clone());
+                let done = done.clone();
+                pool.run(Box::new(move || {
+                    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        unstarted.start()
+                    }))
+                    .unwrap_or_else(|_| Err(host_panicked(&job.path)));
+                    let decided = started
+                        .map(|signature| Decided {
+                            signature,
+                            tied: claim.tied,
+                            displaces,
+                        })
+                        .map_err(|error| (error, None));
+                    let _ = done.send(Loaded {
+                        job,
+                        stage: Stage::Started(decided),
+                    });
+                }));
+            }
+            verdict => self.finish(job, Err(refused_claim(claim, &verdict)), report),
+        }
+    }
+
+    /// Settles a module loaded off the reload thread: it is no longer
+    /// loading.
+    fn finish(
+        &mut self,
+        job: Job,
+        decided: Result<Decided, Refused>,
+        report: &mut impl FnMut(Found),
+    ) {
+        self.loading.remove(&job.path);
+        if !self.defer_if_written(&job, decided.is_err()) {
+            self.settle(job, decided, report);
+        }
     }
 
     /// Lists the directory: reports files gone (unloaded, or moved to a
@@ -329,7 +519,16 @@ impl Catalog {
             .filter(|p| !files.contains(p))
             .cloned()
             .collect();
+        let rival_gone = !gone.is_empty()
+            || self
+                .rejected
+                .iter()
+                .any(|(p, r)| r.claim.is_some() && !files.contains(p));
         self.rejected.retain(|p, _| files.contains(p));
+        if rival_gone {
+            // An id may be free, or no longer contested.
+            self.reexamine_held_back();
+        }
 
         let mut jobs = VecDeque::new();
         for path in files {
@@ -357,12 +556,7 @@ impl Catalog {
                     );
                     report(Found::Change(Change::Moved { from: path, to }));
                 }
-                None => {
-                    // Its id is free again: files rejected as duplicates may
-                    // now load.
-                    self.rejected.retain(|_, r| !r.duplicate);
-                    report(Found::Change(Change::Remove(path)));
-                }
+                None => report(Found::Change(Change::Remove(path))),
             }
         }
         for path in std::mem::take(&mut self.restored) {
@@ -410,8 +604,8 @@ impl Catalog {
     /// judged: neither rejected nor reported, it is read again on a later
     /// scan, at the latest once quiet ([`Self::recheck_in`]). True when
     /// `job` was deferred so.
-    fn defer_if_written(&mut self, job: &Job, loaded: &Result<LoadedSignature, LoadError>) -> bool {
-        if loaded.is_ok() || self.judge_now {
+    fn defer_if_written(&mut self, job: &Job, failed: bool) -> bool {
+        if !failed || self.judge_now {
             return false;
         }
         let now = module_file::fingerprint_now(&job.path);
@@ -457,7 +651,7 @@ impl Catalog {
                 return Ok(None);
             }
             Err(error) => {
-                self.reject(path, None, None, false);
+                self.reject(path, None, None, None);
                 return Err(error);
             }
         };
@@ -471,7 +665,7 @@ impl Catalog {
         let bytes = match opened.read(path, runtime.limits().module_bytes) {
             Ok(bytes) => bytes,
             Err(error) => {
-                self.reject(path, Some(fingerprint), None, false);
+                self.reject(path, Some(fingerprint), None, None);
                 return Err(error);
             }
         };
@@ -493,7 +687,7 @@ impl Catalog {
             return Ok(None);
         }
         let detached = read_detached_signature(path).inspect_err(|_| {
-            self.reject(path, Some(fingerprint), Some(sha256.clone()), false);
+            self.reject(path, Some(fingerprint), Some(sha256.clone()), None);
         })?;
         Ok(Some(Job {
             path: path.to_owned(),
@@ -522,17 +716,41 @@ impl Catalog {
         }
         if let Some(at) = jobs.iter().position(|j| j.sha256 == running.sha256) {
             let job = jobs.remove(at).expect("found");
+            self.rejected.remove(&job.path);
             return Some((job.path, job.fingerprint));
         }
         let (path, fingerprint) = self.rejected.iter().find_map(|(path, r)| {
-            (r.duplicate && r.sha256.as_deref() == Some(running.sha256.as_str()))
+            (r.claim.is_some() && r.sha256.as_deref() == Some(running.sha256.as_str()))
                 .then_some((path.clone(), r.fingerprint?))
         })?;
         self.rejected.remove(&path);
         Some((path, fingerprint))
     }
 
-    fn settle(&mut self, job: Job, loaded: Result<LoadedSignature, LoadError>) -> Found {
+    /// The claims this scan's modules are decided against: the running
+    /// files' and those held back for a rival claim.
+    fn claim_board(&self) -> ClaimBoard {
+        let running = self.running.iter().map(|(path, r)| Claim {
+            path: path.clone(),
+            id: r.id.clone(),
+            sha256: r.sha256.clone(),
+            tied: r.tied,
+        });
+        // A module whose `init` runs holds its id as a running one does.
+        let running = running.chain(self.starting.values().cloned());
+        let held_back = self.rejected.values().filter_map(|r| r.claim.clone());
+        ClaimBoard::new(running, held_back)
+    }
+
+    /// Records the outcome of loading `job` and reports it: a change to run
+    /// it (after unloading the file it took the id from, if any), or a
+    /// rejection (it failed, or lost its claim to the id).
+    fn settle(
+        &mut self,
+        job: Job,
+        decided: Result<Decided, Refused>,
+        report: &mut impl FnMut(Found),
+    ) {
         let Job {
             path,
             sha256,
@@ -540,22 +758,50 @@ impl Catalog {
             detached,
             ..
         } = job;
-        let mut signature = match loaded {
-            Ok(signature) => signature,
-            Err(error) => {
-                self.reject(&path, Some(fingerprint), Some(sha256.clone()), false);
-                return Found::Rejected(error, Some(sha256));
+        let Decided {
+            mut signature,
+            tied,
+            displaces,
+        } = match decided {
+            Ok(decided) => decided,
+            Err((error, claim)) => {
+                self.reject(
+                    &path,
+                    Some(fingerprint),
+                    Some(sha256.clone()),
+                    claim.map(|c| *c),
+                );
+                return report(Found::Rejected(error, Some(sha256)));
             }
         };
         let id = signature.metadata().id.clone();
-        let holder = self
-            .running
-            .iter()
-            .find(|(other, r)| **other != path && r.id == id)
-            .map(|(other, _)| other.clone());
-        if let Some(existing) = holder {
-            self.reject(&path, Some(fingerprint), Some(sha256.clone()), true);
-            return Found::Rejected(LoadError::DuplicateId { path, id, existing }, Some(sha256));
+        if let Some(displaced) = displaces
+            && let Some(old) = self.running.remove(&displaced)
+        {
+            let reason = format!(
+                "{}: no longer runs: the trust policy ties signature id {id} to {} (a signer's \
+                 ids or [pins]) and not to this module",
+                displaced.display(),
+                path.display()
+            );
+            let claim = Claim {
+                path: displaced.clone(),
+                id: id.clone(),
+                sha256: old.sha256.clone(),
+                tied: old.tied,
+            };
+            self.reject(
+                &displaced,
+                Some(old.fingerprint),
+                Some(old.sha256.clone()),
+                Some(claim),
+            );
+            report(Found::Change(Change::Remove(displaced.clone())));
+            let error = LoadError::IdClaimed {
+                path: displaced,
+                reason,
+            };
+            report(Found::Rejected(error, Some(old.sha256)));
         }
         if self.gate.admission().allows_unsigned() {
             tracing::warn!(
@@ -582,9 +828,10 @@ impl Catalog {
                 sha256,
                 id,
                 detached: detached.is_some(),
+                tied,
             },
         );
-        Found::Change(Change::Upsert(Box::new(signature)))
+        report(Found::Change(Change::Upsert(Box::new(signature))));
     }
 
     fn reject(
@@ -592,14 +839,14 @@ impl Catalog {
         path: &Path,
         fingerprint: Option<Fingerprint>,
         sha256: Option<String>,
-        duplicate: bool,
+        claim: Option<Claim>,
     ) {
         self.rejected.insert(
             path.to_owned(),
             Rejected {
                 fingerprint,
                 sha256,
-                duplicate,
+                claim,
             },
         );
     }
@@ -607,14 +854,15 @@ impl Catalog {
 
 /// Checks that `job`'s bytes are whole (a file cut short is truncated, not
 /// tampered with), verifies its signatures on them, then (only if they
-/// verify) compiles and loads those same bytes; the compile cache is keyed
-/// by their digest, so nothing cached can stand in for verification.
-fn load(
+/// verify) compiles and loads those same bytes up to `init`; the compile
+/// cache is keyed by their digest, so nothing cached can stand in for
+/// verification.
+fn prepare(
     runtime: &Runtime,
     job: &Job,
     policy: &Policy,
     admission: &Admission,
-) -> Result<LoadedSignature, LoadError> {
+) -> Result<Unstarted, LoadError> {
     module_file::check_complete(&job.path, &job.bytes)?;
     let admitted = admission
         .verify(&job.bytes, job.detached.as_deref())
@@ -622,7 +870,58 @@ fn load(
             path: job.path.clone(),
             reason,
         })?;
-    LoadedSignature::admitted(runtime, &job.path, &job.bytes, policy, &admitted)
+    LoadedSignature::prepare(runtime, &job.path, &job.bytes, policy, &admitted)
+}
+
+fn claim_of(job: &Job, unstarted: &Unstarted) -> Claim {
+    Claim {
+        path: job.path.clone(),
+        id: unstarted.info().metadata.id.clone(),
+        sha256: job.sha256.clone(),
+        tied: unstarted.tied(),
+    }
+}
+
+/// Decides `unstarted`'s claim to its id on `board` and, only if it runs,
+/// calls its `init` (with the id's configuration).
+fn claim_and_start(
+    board: &ClaimBoard,
+    job: &Job,
+    unstarted: Unstarted,
+) -> Result<Decided, Refused> {
+    let claim = claim_of(job, &unstarted);
+    match board.decide(&claim) {
+        Verdict::Runs { displaces } => match unstarted.start() {
+            Ok(signature) => Ok(Decided {
+                signature,
+                tied: claim.tied,
+                displaces,
+            }),
+            Err(error) => Err((error, None)),
+        },
+        verdict => Err(refused_claim(claim, &verdict)),
+    }
+}
+
+/// The rejection of a claim that did not win its id.
+fn refused_claim(claim: Claim, verdict: &Verdict) -> Refused {
+    let reason = id_claims::refusal(&claim.path, &claim.id, verdict)
+        .expect("a verdict other than Runs is a refusal");
+    let error = LoadError::IdClaimed {
+        path: claim.path.clone(),
+        reason,
+    };
+    (error, Some(Box::new(claim)))
+}
+
+/// What loading a module off the reload thread comes to when the host
+/// itself panics (a bug): the module is rejected, the thread goes on.
+fn host_panicked(path: &Path) -> LoadError {
+    LoadError::Trap {
+        path: path.to_owned(),
+        stage: "loading",
+        source: "the host panicked while loading it".into(),
+    }
 }
 
 /// Reads `NAME.wasm.sig` beside `module`, if it exists (bounded, and with

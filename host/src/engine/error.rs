@@ -103,13 +103,10 @@ pub enum LoadError {
         reference: String,
         reason: String,
     },
-    /// Another loaded file already has this signature id.
-    #[error("{path}: signature id {id} is already loaded from {existing}")]
-    DuplicateId {
-        path: PathBuf,
-        id: String,
-        existing: PathBuf,
-    },
+    /// Another file claims this signature id and keeps it, or the claim is
+    /// contested (see `engine::id_claims`); the reason names every file.
+    #[error("{reason}")]
+    IdClaimed { path: PathBuf, reason: String },
 }
 
 /// Why one signature failed to evaluate one event.
@@ -153,7 +150,7 @@ impl LoadError {
             | Self::Init { path, .. }
             | Self::Untrusted { path, .. }
             | Self::PullRefused { path, .. }
-            | Self::DuplicateId { path, .. } => path,
+            | Self::IdClaimed { path, .. } => path,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod guest_output;
 pub mod guest_values;
 mod host_api;
 mod host_state;
+mod id_claims;
 mod limits;
 mod load_pool;
 pub mod module_file;
@@ -36,6 +37,6 @@ pub use set::{
     Applied, Change, Counters, CoverageChange, Detection, ErrorReport, Failure, Notice,
     SignatureSet, SignatureStats, SignatureStatus, unix_ms,
 };
-pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo};
+pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo, Unstarted};
 pub use stop::StopSignal;
 pub use watcher::{Startup, log_rejections, spawn as spawn_watcher};

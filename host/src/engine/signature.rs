@@ -80,6 +80,54 @@ enum Instance {
     V2(v2::Signature),
 }
 
+/// A module loaded up to its `init`: instantiated, its metadata read and
+/// admitted. Whether it may run under the id it claims is decided before
+/// [`Unstarted::start`] hands it the id's configuration.
+pub struct Unstarted {
+    signature: LoadedSignature,
+    tied: bool,
+    /// Load budget used before `init` (instantiation, metadata).
+    loading_took: Duration,
+}
+
+impl Unstarted {
+    /// What the module declared about itself.
+    pub fn info(&self) -> &SignatureInfo {
+        &self.signature.info
+    }
+
+    /// Whether the trust policy ties the id it claims to it (see
+    /// `trust::Admitted::ties`).
+    pub fn tied(&self) -> bool {
+        self.tied
+    }
+
+    /// Calls `init` with the id's configuration.
+    ///
+    /// # Errors
+    /// `init` refused, trapped or hit a limit.
+    pub fn start(self) -> Result<LoadedSignature, LoadError> {
+        let mut signature = self.signature;
+        signature.apply_limits();
+        // `init` gets what is left of the one load budget, but at least a
+        // quarter of it, so a good module starved while instantiating on a
+        // loaded machine is not failed for it.
+        let load_time = signature.limits.load_time;
+        let left = load_time
+            .saturating_sub(self.loading_took)
+            .max(load_time / 4);
+        signature.init_within(left).map_err(|error| match error {
+            InitError::Trap(e) => load_failure(&signature.info.path, "init", e, &signature.limits),
+            InitError::Refused(message) => LoadError::Init {
+                path: signature.info.path.clone(),
+                id: signature.info.metadata.id.clone(),
+                message: crate::printable(&bounded_message(message)).into_owned(),
+            },
+        })?;
+        Ok(signature)
+    }
+}
+
 /// What a signature made of one event of a batch.
 pub type EventOutcome = (usize, Result<Vec<Finding>, EvalError>);
 
@@ -144,6 +192,22 @@ impl LoadedSignature {
         policy: &Policy,
         admitted: &crate::trust::Admitted<'_>,
     ) -> Result<Self, LoadError> {
+        Self::prepare(runtime, path, bytes, policy, admitted)?.start()
+    }
+
+    /// Like [`LoadedSignature::admitted`], up to (not including) `init`:
+    /// the module's id is known and admitted, and nothing has been given
+    /// its configuration yet.
+    ///
+    /// # Errors
+    /// As [`LoadedSignature::admitted`], but for `init`.
+    pub fn prepare(
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+        policy: &Policy,
+        admitted: &crate::trust::Admitted<'_>,
+    ) -> Result<Unstarted, LoadError> {
         let path_buf = || path.to_owned();
         check_wasm_header(path, bytes)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
@@ -203,7 +267,8 @@ impl LoadedSignature {
         output.set_tag(&metadata.id);
         let selectors = selected_events.iter().map(Selector::new).collect();
         let event_id = finding_ids::preferred(&metadata.id);
-        let mut signature = Self {
+        let tied = admitted.ties(&metadata.id);
+        let signature = Self {
             info: SignatureInfo {
                 path: path_buf(),
                 sha256,
@@ -224,23 +289,11 @@ impl LoadedSignature {
             rebuilds: 0,
             host_time: Duration::ZERO,
         };
-        signature.apply_limits();
-        // `init` gets what is left of the one load budget, but at least a
-        // quarter of it, so a good module starved while instantiating on a
-        // loaded machine is not failed for it.
-        let load_time = signature.limits.load_time;
-        let left = load_time
-            .saturating_sub(load_started.elapsed())
-            .max(load_time / 4);
-        signature.init_within(left).map_err(|error| match error {
-            InitError::Trap(e) => load_failure(path, "init", e, &signature.limits),
-            InitError::Refused(message) => LoadError::Init {
-                path: path_buf(),
-                id: signature.info.metadata.id.clone(),
-                message: crate::printable(&bounded_message(message)).into_owned(),
-            },
-        })?;
-        Ok(signature)
+        Ok(Unstarted {
+            signature,
+            tied,
+            loading_took: load_started.elapsed(),
+        })
     }
 
     /// Gives its findings another event id: the catalog's, when another

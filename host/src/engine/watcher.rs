@@ -125,26 +125,28 @@ pub fn spawn(
     };
     let pool = LoadPool::new(LOAD_THREADS).context("cannot start the module loading threads")?;
 
+    let tokio = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(tokio) => tokio,
+        Err(error) => {
+            tracing::error!("hot reload disabled: cannot start its runtime: {error}");
+            return Ok(());
+        }
+    };
+    // Handled from before this returns: a SIGHUP sent once the daemon says
+    // it is ready must not find the default action (exit) in place.
+    let mut hangup = tokio.block_on(async {
+        signal(SignalKind::hangup())
+            .inspect_err(|error| tracing::warn!("SIGHUP rescans unavailable: {error}"))
+            .ok()
+    });
     std::thread::Builder::new()
         .name("sigbox-reload".into())
         .spawn(move || {
             // Keep the watcher and a sender alive as long as this thread runs.
             let _watch = (debouncer, wake_tx);
-            let tokio = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(tokio) => tokio,
-                Err(error) => {
-                    tracing::error!("hot reload disabled: cannot start its runtime: {error}");
-                    return;
-                }
-            };
-            let mut hangup = tokio.block_on(async {
-                signal(SignalKind::hangup())
-                    .inspect_err(|error| tracing::warn!("SIGHUP rescans unavailable: {error}"))
-                    .ok()
-            });
             let (loaded_tx, mut loaded) = unbounded_channel::<Loaded>();
             let mut startup = match startup {
                 Startup::Loaded => None,
@@ -156,6 +158,10 @@ pub fn spawn(
                 })),
             };
             let mut scan_now = startup.is_some();
+            if scan_now {
+                // The first load decides claims to an id together.
+                catalog.hold_claims();
+            }
             let mut retry = ScanRetry::default();
             let mut retry_in: Option<Duration> = None;
             loop {
@@ -211,7 +217,7 @@ pub fn spawn(
                         // As for a scan: a bug here must not end hot swap.
                         let settled =
                             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                catalog.settle_loaded(*done, &mut forward);
+                                catalog.settle_loaded(*done, &pool, &loaded_tx, &mut forward);
                             }));
                         if settled.is_err() {
                             tracing::error!(
@@ -237,8 +243,14 @@ pub fn spawn(
                             still.join(", "),
                             STARTUP_QUIET.as_secs()
                         );
+                        // Those loaded so far run; the rest are decided
+                        // against them as they come.
+                        catalog.release_held(&pool, &loaded_tx, &mut forward);
                         if let Some(wait) = startup.take() {
                             let _ = wait.ready.send(());
+                        }
+                        if receiver_gone {
+                            return;
                         }
                         continue;
                     }

@@ -149,6 +149,15 @@ impl Admitted<'_> {
         }
     }
 
+    /// Whether the policy ties signature `id` to this module: one of its
+    /// signers' `ids` names it (a pattern other than a bare `*`), or
+    /// `[pins]` lists digests for it (which [`Self::check_id`] found this
+    /// module's among). Never when loaded unverified.
+    pub fn ties(&self, id: &str) -> bool {
+        self.policy
+            .is_some_and(|policy| policy.ties(&self.signers, id))
+    }
+
     /// The keys that signed, as `NAME (sha256:…)` (empty when not verified).
     pub fn signer_names(&self) -> Vec<String> {
         self.signers.iter().map(|k| k.label()).collect()

@@ -351,6 +351,22 @@ impl TrustPolicy {
     }
 }
 
+impl TrustPolicy {
+    /// Whether the policy ties `id` to a module `signers` signed: the id is
+    /// pinned, or a signer's `ids` name it with a pattern other than a bare
+    /// `*` (a key allowed every id is tied to none).
+    pub fn ties(&self, signers: &[&TrustedKey], id: &str) -> bool {
+        self.pins.contains_key(id)
+            || signers.iter().any(|k| {
+                k.ids.as_ref().is_some_and(|patterns| {
+                    patterns
+                        .iter()
+                        .any(|p| !p.chars().all(|c| c == '*') && matches_pattern(p, id))
+                })
+            })
+    }
+}
+
 /// The public key in `file`, or why it is not one: unreadable (the OS
 /// error), a secret key (the `.pub` belongs in a policy), or another format.
 fn read_public_key(file: &Path) -> anyhow::Result<PublicKey> {

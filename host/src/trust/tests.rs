@@ -261,3 +261,27 @@ fn the_help_texts_policy_example_is_a_valid_policy() {
     let policy = policy_in(&setup.dir, &example).unwrap_or_else(|e| panic!("{e:#}\n{example}"));
     assert_eq!(policy.key_count(), 1);
 }
+
+/// A key whose `ids` name the id ties it to the module; a key allowed
+/// every id (no `ids`, or a bare `*`) ties nothing; a pinned id is tied.
+#[test]
+fn an_id_is_tied_by_a_scoped_key_or_a_pin_never_by_a_key_allowed_everything() {
+    let setup = Setup::new("ties");
+    let policy = policy_in(
+        &setup.dir,
+        "[[key]]\nname = \"team\"\npublic_key = \"team.pub\"\nids = [\"TRC-*\"]\n\
+         [[key]]\nname = \"acme\"\npublic_key = \"acme.pub\"\nids = [\"*\"]\n\
+         [[key]]\nname = \"stranger\"\npublic_key = \"stranger.pub\"\n\
+         [pins]\n\"PINNED-1\" = [\"sha256:00\"]\n",
+    )
+    .unwrap();
+    let signers_of = |stem: &str| {
+        let bytes = setup.signed(&[stem], &format!("{stem}-signed.wasm"));
+        policy.verify(&bytes, None).unwrap()
+    };
+    assert!(policy.ties(&signers_of("team"), "TRC-1016"));
+    assert!(!policy.ties(&signers_of("team"), "OTHER-1"));
+    assert!(!policy.ties(&signers_of("acme"), "TRC-1016"));
+    assert!(!policy.ties(&signers_of("stranger"), "TRC-1016"));
+    assert!(policy.ties(&signers_of("stranger"), "PINNED-1"));
+}
