@@ -298,7 +298,7 @@ impl Catalog {
                         Ok(Err(decided)) => decided,
                         Err(refused) => Err(refused),
                     };
-                    if !self.defer_if_written(&job, decided.is_err()) {
+                    if !self.defer_if_written(&job, failed_to_load(&decided)) {
                         self.settle(job, decided, &mut report);
                     }
                 }
@@ -309,7 +309,7 @@ impl Catalog {
                         Ok(Ok(_)) => unreachable!("decided by the loading thread"),
                         Err(refused) => Err(refused),
                     };
-                    if !self.defer_if_written(&job, decided.is_err()) {
+                    if !self.defer_if_written(&job, failed_to_load(&decided)) {
                         self.settle(job, decided, &mut report);
                     }
                 }
@@ -499,7 +499,7 @@ impl Catalog {
         report: &mut impl FnMut(Found),
     ) {
         self.loading.remove(&job.path);
-        if !self.defer_if_written(&job, decided.is_err()) {
+        if !self.defer_if_written(&job, failed_to_load(&decided)) {
             self.settle(job, decided, report);
         }
     }
@@ -901,6 +901,12 @@ fn claim_and_start(
         },
         verdict => Err(refused_claim(claim, &verdict)),
     }
+}
+
+/// Whether a module failed to load (which may be a file still being
+/// written); losing a claim to its id is a verdict on whole bytes.
+fn failed_to_load(decided: &Result<Decided, Refused>) -> bool {
+    matches!(decided, Err((_, None)))
 }
 
 /// The rejection of a claim that did not win its id.
