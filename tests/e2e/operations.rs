@@ -551,9 +551,11 @@ fn webhook_redirects_are_failed_deliveries_never_followed() {
         Some(2.0),
         "{metrics}"
     );
-    assert_eq!(
-        metric(&metrics, "sigbox_output_sent_total{output=\"webhook\"}"),
-        Some(1.0),
+    // At least ours: the daemon sees every exec on the machine, and a test
+    // running beside this one may start a web-server shell too.
+    assert!(
+        metric(&metrics, "sigbox_output_sent_total{output=\"webhook\"}")
+            .is_some_and(|sent| sent >= 1.0),
         "{metrics}"
     );
     let stopped = daemon.stop();
