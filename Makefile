@@ -3,13 +3,15 @@
 #   make          install missing prerequisites, build host and signatures,
 #                 sign them with a development key (made on first use)
 #   make run      the above, then run the daemon on the default signatures
-#   make test     the above, then every test (unit, guest, end-to-end, lints)
+#   make test     lints first (fmt, clippy), then the above, then every test
+#                 (unit, guest, end-to-end; saved fuzz inputs replayed as unit tests)
 #   make bench    benchmarks
 #   make install  the above, then install binary, systemd unit, default
 #                 signatures and a trust policy (PREFIX, DESTDIR honoured)
 #   make image    the container image (podman), IMAGE=localhost/sigbox:dev
 #   make soak     DURATION=1h of live load and hot swaps, sampled (root)
-#   make fuzz     every fuzz target for FUZZ_SECONDS (600) each
+#   make fuzz     every fuzz target for FUZZ_SECONDS (600) each (instrumented
+#                 build); `make fuzz-ci` 30 s each. Not part of `make test`.
 #
 # The host builds with the machine's rustup toolchain; signatures build for
 # wasm32-wasip2 (see guest-signatures/build.sh and docs in README.md).
@@ -56,8 +58,12 @@ deps:
 	  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet componentize-py==$(COMPONENTIZE_PY_VERSION); \
 	fi
 
+# The touch marks the binary as built from the sources as they are now, which
+# the end-to-end harness checks (an edit cargo ignores would otherwise leave
+# the binary looking stale).
 host: deps
 	$(CARGO) build --release --workspace
+	touch $(SIGBOX)
 
 guests: deps
 	bash guest-signatures/build.sh
@@ -114,8 +120,11 @@ image: all
 	podman build -t $(IMAGE) target/image
 
 # Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of everything sigbox reads
-# from outside; fuzz/run.sh prints executions and coverage per target.
-# `make test` runs each target briefly so a regression is caught.
+# from outside; fuzz/run.sh prints executions and coverage per target. The
+# instrumented build takes minutes, so `make test` does not fuzz: it replays
+# every saved input through the same target bodies as unit tests
+# (host/src/fuzz_replay.rs). Run `make fuzz-ci` on a change to a parser, and
+# `make fuzz` before a release.
 FUZZ_SECONDS ?= 600
 fuzz: all
 	bash fuzz/run.sh $(FUZZ_SECONDS)
@@ -140,7 +149,10 @@ run: all
 replay-sample: all
 	$(SIGBOX) replay --signatures $(SIGNATURES) --trust $(DEV_TRUST) tests/fixtures/sample-events.jsonl
 
-test: all test-unit test-guests test-e2e lint fuzz-ci
+# Lints run first, before the build, so a formatting or clippy error answers
+# in minutes. clippy type-checks the dependencies in check mode, which no
+# build shares, so running it first costs nothing extra.
+test: lint all test-unit test-guests test-e2e
 
 test-unit:
 	$(CARGO) test --release -p sigbox
@@ -151,7 +163,8 @@ test-guests:
 test-e2e:
 	$(CARGO) test --release -p sigbox-e2e -- --test-threads=2
 
-lint:
+# clippy needs deps: the host's build script compiles the eBPF object (clang).
+lint: deps
 	$(CARGO) fmt --all -- --check
 	cd guest-signatures && $(CARGO) fmt --all -- --check
 	cd fuzz && $(CARGO) fmt --all -- --check

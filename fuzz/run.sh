@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS each (`make fuzz`: 600; `make fuzz-ci`,
-# part of `make test`: 30), after replaying the committed regression inputs,
-# and prints executions and coverage per target. Exit status 1 on a crash:
-# its input is in fuzz/artifacts/TARGET/ (add it to fuzz/regressions/TARGET/
-# with the fix). cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP=1 gives
+# Runs every fuzz target for SECONDS each (`make fuzz`: 600; `make fuzz-ci`:
+# 30), after replaying the committed regression inputs, and prints
+# executions and coverage per target. Exit status 1 on a crash: its input is
+# in fuzz/artifacts/TARGET/ (add it to fuzz/regressions/TARGET/ with the
+# fix). `make test` replays every saved input without this instrumented
+# build (host/src/fuzz_replay.rs). cargo-fuzz needs nightly flags: RUSTC_BOOTSTRAP=1 gives
 # them on this stable toolchain.
 #   fuzz/run.sh SECONDS [TARGET...]
 set -euo pipefail

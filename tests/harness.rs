@@ -16,15 +16,64 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
-/// The release `sigbox` binary; panics with a hint when it was not built.
+/// The release `sigbox` binary; panics with a hint when it was not built,
+/// or was built before a change to its sources.
 pub fn sigbox_bin() -> PathBuf {
-    let bin = repo_root().join("target/release/sigbox");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `make` (or `make test`) first",
-        bin.display()
-    );
-    bin
+    static CHECKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let root = repo_root();
+            let bin = root.join("target/release/sigbox");
+            if let Some(problem) = binary_problem(&root, &bin) {
+                panic!("{problem}");
+            }
+            bin
+        })
+        .clone()
+}
+
+/// What the binary is built from, relative to the repository root.
+const BINARY_SOURCES: &[&str] = &[
+    "host/src",
+    "host/build.rs",
+    "host/Cargo.toml",
+    "Cargo.lock",
+    "bpf",
+    "wit",
+];
+
+/// Why `bin` cannot be tested: missing, or older than a file among
+/// [`BINARY_SOURCES`] under `root` (a run would test old code). Cheap: a
+/// few hundred `stat`s. A fresh clone's files date from the checkout, which
+/// `make all` follows; `make all` also touches the binary, so an edit cargo
+/// ignores (a comment in Cargo.toml) does not leave it stale forever.
+pub fn binary_problem(root: &Path, bin: &Path) -> Option<String> {
+    fn newer(path: &Path, built: std::time::SystemTime) -> Option<PathBuf> {
+        let meta = std::fs::metadata(path).ok()?;
+        if meta.is_dir() {
+            std::fs::read_dir(path)
+                .ok()?
+                .filter_map(Result::ok)
+                .find_map(|entry| newer(&entry.path(), built))
+        } else {
+            (meta.modified().ok()? > built).then(|| path.to_owned())
+        }
+    }
+    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
+        return Some(format!(
+            "{} is missing: run `make all` first",
+            bin.display()
+        ));
+    };
+    let source = BINARY_SOURCES
+        .iter()
+        .find_map(|source| newer(&root.join(source), built))?;
+    Some(format!(
+        "{} is older than {}: run `make all` to rebuild it (and the signatures) \
+         before the end-to-end tests",
+        bin.display(),
+        source.display()
+    ))
 }
 
 /// The directory the build writes signature modules to.
@@ -502,4 +551,43 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .find(|l| l.starts_with("VmHWM:"))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn file_at(path: &Path, modified: SystemTime) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        file.set_modified(modified).unwrap();
+    }
+
+    #[test]
+    fn a_binary_older_than_a_source_is_refused_with_the_command_to_run() {
+        let root = temp_dir("stale-binary");
+        let bin = root.join("target/release/sigbox");
+        let then = SystemTime::now() - Duration::from_secs(3600);
+        assert!(
+            binary_problem(&root, &bin)
+                .unwrap()
+                .contains("missing: run `make all`")
+        );
+
+        // A checkout, then a build: fine.
+        file_at(&root.join("host/src/engine/mod.rs"), then);
+        file_at(&root.join("Cargo.lock"), then);
+        file_at(&bin, then + Duration::from_secs(60));
+        assert_eq!(binary_problem(&root, &bin), None);
+
+        // A source edited after the build, deep or at the top.
+        for edited in ["host/src/engine/mod.rs", "Cargo.lock"] {
+            file_at(&root.join(edited), then + Duration::from_secs(120));
+            let problem = binary_problem(&root, &bin).expect("stale");
+            assert!(problem.contains(edited), "{problem}");
+            assert!(problem.contains("run `make all`"), "{problem}");
+            file_at(&root.join(edited), then);
+        }
+    }
 }

@@ -1,10 +1,8 @@
 //! The config file parser (`--config`) on any text.
+//! The body is `sigbox_fuzz::targets::config_file`, which `make test` also replays
+//! on every saved input (host/src/fuzz_replay.rs).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = sigbox::fuzzing::config_text(text);
-    }
-});
+fuzz_target!(|data: &[u8]| sigbox_fuzz::targets::config_file(data));

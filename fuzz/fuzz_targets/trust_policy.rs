@@ -1,10 +1,8 @@
 //! The trust policy parser (`--trust`) on any text.
+//! The body is `sigbox_fuzz::targets::trust_policy`, which `make test` also replays
+//! on every saved input (host/src/fuzz_replay.rs).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = sigbox::fuzzing::trust_policy_text(text);
-    }
-});
+fuzz_target!(|data: &[u8]| sigbox_fuzz::targets::trust_policy(data));

@@ -1,5 +1,9 @@
-//! What the fuzz targets share: building the host's WIT values from fuzzer
-//! bytes, and the properties every finding line must have.
+//! The fuzz targets' bodies, and what they share: building the host's WIT
+//! values from fuzzer bytes, and the properties every finding line must have.
+//!
+//! The host crate's unit tests include this file too (`host/src/fuzz_replay.rs`)
+//! and feed every saved input through [`targets`], so `make test` catches a
+//! fixed crash coming back without the instrumented build.
 
 use arbitrary::{Result, Unstructured};
 use sigbox::engine::contract::ContractVersion;
@@ -159,5 +163,121 @@ pub fn check_finding_lines(metadata: Metadata, finding: Finding, event: &Event, 
                 "a control character in {body:?}"
             ),
         }
+    }
+}
+
+/// One function per fuzz target, on the raw fuzzer input:
+/// `fuzz_targets/NAME.rs` calls `targets::NAME`.
+pub mod targets {
+    use arbitrary::Unstructured;
+    use sigbox::engine::guest_values::{check_finding, check_metadata, finding_bytes};
+    use sigbox::wit::{Finding, Metadata, Properties};
+
+    /// A target's body: runs one input, panics on a failed property.
+    pub type Body = fn(&[u8]);
+
+    /// Every target by name, as `fuzz/run.sh` and the directories under
+    /// `fuzz/regressions/` and `fuzz/seeds/` name them.
+    pub const ALL: &[(&str, Body)] = &[
+        ("tracee_json", tracee_json),
+        ("ring_record", ring_record),
+        ("config_file", config_file),
+        ("trust_policy", trust_policy),
+        ("guest_output", guest_output),
+        ("finding_writer", finding_writer),
+    ];
+
+    /// Replay's parser on any line; a line it accepts must also give a valid
+    /// one-line finding through the writer's raw-line fast path.
+    pub fn tracee_json(data: &[u8]) {
+        let Ok(line) = std::str::from_utf8(data) else {
+            return;
+        };
+        if let Ok(event) = sigbox::source::tracee_json::parse_event(line) {
+            let metadata = Metadata {
+                id: "FUZZ-1".into(),
+                version: "1".into(),
+                name: "fuzz".into(),
+                event_name: "fuzz".into(),
+                description: String::new(),
+                tags: Vec::new(),
+                properties: Properties {
+                    severity: 2,
+                    category: String::new(),
+                    technique: String::new(),
+                    kubernetes_technique: String::new(),
+                    mitre_id: String::new(),
+                    external_id: String::new(),
+                    extra: Vec::new(),
+                },
+            };
+            super::check_finding_lines(metadata, Finding { data: Vec::new() }, &event, Some(line));
+        }
+    }
+
+    /// The ring-buffer record decoder on any bytes and length; a record it
+    /// decodes must give a valid one-line finding.
+    pub fn ring_record(data: &[u8]) {
+        if let Some(event) = sigbox::fuzzing::ring_record(data) {
+            let mut u = Unstructured::new(b"");
+            let metadata = super::metadata(&mut u).expect("defaults");
+            super::check_finding_lines(metadata, Finding { data: Vec::new() }, &event, None);
+        }
+    }
+
+    /// The config file parser (`--config`) on any text.
+    pub fn config_file(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = sigbox::fuzzing::config_text(text);
+        }
+    }
+
+    /// The trust policy parser (`--trust`) on any text.
+    pub fn trust_policy(data: &[u8]) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = sigbox::fuzzing::trust_policy_text(text);
+        }
+    }
+
+    /// The host's checks of what a guest returns across the WIT boundary:
+    /// any metadata and selectors, any findings; whatever the checks accept
+    /// must then be written as valid one-line findings.
+    pub fn guest_output(data: &[u8]) {
+        let mut u = Unstructured::new(data);
+        let Ok(metadata) = super::metadata(&mut u) else {
+            return;
+        };
+        let Ok(selectors) = super::list(&mut u, super::selector) else {
+            return;
+        };
+        let Ok(findings) = super::list(&mut u, super::finding) else {
+            return;
+        };
+        let Ok(event) = super::event(&mut u) else {
+            return;
+        };
+        if check_metadata(&metadata, &selectors).is_err() {
+            return;
+        }
+        for finding in findings {
+            let _ = finding_bytes(&finding);
+            if check_finding(&finding).is_ok() {
+                super::check_finding_lines(metadata.clone(), finding, &event, None);
+            }
+        }
+    }
+
+    /// The finding writer: any metadata, finding values and event strings
+    /// give one valid JSON line and one text line without control characters.
+    pub fn finding_writer(data: &[u8]) {
+        let mut u = Unstructured::new(data);
+        let (Ok(metadata), Ok(finding), Ok(event)) = (
+            super::metadata(&mut u),
+            super::finding(&mut u),
+            super::event(&mut u),
+        ) else {
+            return;
+        };
+        super::check_finding_lines(metadata, finding, &event, None);
     }
 }

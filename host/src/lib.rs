@@ -13,6 +13,11 @@ pub mod engine;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
+// The fuzz crate's code, replayed by `fuzz_replay`, names this crate `sigbox`.
+#[cfg(test)]
+extern crate self as sigbox;
+#[cfg(test)]
+mod fuzz_replay;
 pub mod logging;
 pub mod pipeline;
 pub mod policy_file;

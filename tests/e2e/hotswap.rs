@@ -56,6 +56,10 @@ fn version_and_seq(line: &str) -> Option<(String, u64)> {
     Some((version, seq))
 }
 
+/// Events the feeder writes at once; `sent` counts whole chunks, so the
+/// daemon may have read up to one chunk past it.
+const CHUNK: u64 = 256;
+
 /// `sigbox replay --output text -` on `dir` (plus `extra` arguments), fed
 /// exec events on stdin as fast as it takes them until [`Stream::finish`].
 struct Stream {
@@ -80,7 +84,7 @@ impl Stream {
                 let mut chunk = String::new();
                 while !stop.load(Ordering::Relaxed) {
                     chunk.clear();
-                    for _ in 0..256 {
+                    for _ in 0..CHUNK {
                         seq += 1;
                         chunk.push_str(&exec_line(seq));
                         chunk.push('\n');
@@ -158,7 +162,9 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
     }
 
     // Delete: the signature is unloaded and stops producing findings; add it
-    // back: it runs again.
+    // back (as v2, after v1 ran last, so its first finding cannot be a late
+    // v1 one): it runs again. That first finding proves the daemon went past
+    // the deletion; the events in between got none.
     std::fs::remove_file(dir.join("versioned.wasm")).unwrap();
     assert!(
         daemon.wait_for_stderr(
@@ -168,17 +174,16 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
         "{}",
         daemon.stderr_text()
     );
-    thread::sleep(Duration::from_millis(200));
-    let after_delete = daemon.stdout_lines().len();
-    thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        daemon.stdout_lines().len(),
-        after_delete,
-        "findings after the signature was deleted"
+    publish(&v2, &dir, "versioned.wasm");
+    let resumed =
+        wait_for_version(daemon, cursor + 1, "2").expect("findings resume after re-adding");
+    let lines = daemon.stdout_lines();
+    let (_, last_before) = version_and_seq(&lines[resumed - 1]).unwrap();
+    let (_, first_after) = version_and_seq(&lines[resumed]).unwrap();
+    assert!(
+        first_after > last_before + 1,
+        "findings after the signature was deleted: events {last_before} and {first_after}"
     );
-    publish(&v1, &dir, "versioned.wasm");
-    wait_for_version(daemon, after_delete, "1").expect("findings resume after re-adding");
-    thread::sleep(Duration::from_millis(100));
 
     let elapsed = started.elapsed();
     let (stopped, total) = stream.finish();
@@ -290,10 +295,16 @@ fn bad_files_are_rejected_and_the_running_version_keeps_running() {
             "v1 stopped after {reason}"
         );
     }
-    // Editor and publishing temp files are ignored entirely.
+    // Editor and publishing temp files are ignored entirely: a later module
+    // loading proves a scan of the directory ran after they were written.
     std::fs::write(dir.join("versioned.wasm.tmp"), b"junk").unwrap();
     std::fs::write(dir.join(".versioned.wasm.swp"), b"junk").unwrap();
-    thread::sleep(Duration::from_millis(500));
+    publish(&module("trc-105"), &dir, "marker.wasm");
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "loaded signature TRC-105"),
+        "{}",
+        daemon.stderr_text()
+    );
     let (stopped, _) = stream.finish();
     assert!(!stopped.stderr.contains(".tmp"), "{}", stopped.stderr);
     assert!(!stopped.stderr.contains(".swp"), "{}", stopped.stderr);
@@ -331,8 +342,26 @@ fn a_second_file_with_a_running_id_is_rejected_and_status_lists_what_runs() {
         "{}",
         daemon.stderr_text()
     );
-    // No version 2 finding ever: the first file keeps the id.
-    thread::sleep(Duration::from_millis(300));
+    // No version 2 finding ever: the first file keeps the id. The rejection
+    // record is written where findings go once the scan is applied; a
+    // finding for an event written after that record showed (past the chunk
+    // being written then) proves the daemon evaluated past the rejection.
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(120), |lines| lines.iter().any(|l| l
+            .contains("sigbox_module_rejected")
+            && l.contains("versioned-copy.wasm"))),
+        "no rejection record:\n{}",
+        daemon.stderr_text()
+    );
+    let sent_by_then = stream.sent.load(Ordering::Relaxed) + CHUNK;
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(120), |lines| lines
+            .iter()
+            .filter(|l| !l.contains("SIGBOX-COVERAGE"))
+            .any(|l| version_and_seq(l).is_some_and(|(_, seq)| seq > sent_by_then))),
+        "no finding for an event after the rejection:\n{}",
+        daemon.stderr_text()
+    );
     let lines = daemon.stdout_lines();
     let (records, findings): (Vec<&String>, Vec<&String>) =
         lines.iter().partition(|l| l.contains("SIGBOX-COVERAGE"));
@@ -348,22 +377,29 @@ fn a_second_file_with_a_running_id_is_rejected_and_status_lists_what_runs() {
         "{records:#?}"
     );
 
-    // The operator's view of what runs, while it runs.
-    thread::sleep(Duration::from_millis(1200));
-    let out = sigbox(&["status", "--status-file", status_file.to_str().unwrap()]);
-    let listing = text(&out.stdout);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let row = listing
-        .lines()
-        .find(|l| l.starts_with("TEST-VERSIONED"))
-        .unwrap_or_else(|| panic!("not listed: {listing}"));
+    // The operator's view of what runs, while it runs: the status file is
+    // rewritten every second, so wait for a listing that counts events.
+    let events_of = |row: &str| -> u64 { row.split_whitespace().nth(3).unwrap().parse().unwrap() };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (listing, row) = loop {
+        let out = sigbox(&["status", "--status-file", status_file.to_str().unwrap()]);
+        let listing = text(&out.stdout);
+        let row = listing
+            .lines()
+            .find(|l| l.starts_with("TEST-VERSIONED"))
+            .map(str::to_owned);
+        match row {
+            Some(row) if out.status.success() && events_of(&row) > 0 => break (listing, row),
+            _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(100)),
+            _ => panic!("not listed with events: {listing}{}", text(&out.stderr)),
+        }
+    };
     let sha = sigbox_e2e::sha256_hex(&std::fs::read(test_module("versioned-v1")).unwrap());
     assert!(
         row.contains(&sha[..12]) && row.contains("versioned.wasm"),
         "{row}"
     );
-    let events: u64 = row.split_whitespace().nth(3).unwrap().parse().unwrap();
-    assert!(events > 0, "{row}");
+    assert!(events_of(&row) > 0, "{row}");
     assert!(!listing.contains("versioned-copy"), "{listing}");
 
     assert!(stream.finish().0.status.success());
@@ -380,20 +416,39 @@ fn with_file_watching_off_sighup_rescans_the_directory() {
         daemon.stderr_text()
     );
     publish(&test_module("versioned-v1"), &dir, "versioned.wasm");
-    thread::sleep(Duration::from_millis(700));
-    assert!(
-        daemon.stdout_lines().is_empty() && !daemon.stderr_text().contains("loaded signature"),
-        "loaded without SIGHUP although file watching is off"
-    );
     daemon.signal("HUP");
     assert!(daemon.wait_for_stderr(Duration::from_secs(120), "SIGHUP: rescanning"));
     wait_for_version(daemon, 0, "1").expect("v1 loads after SIGHUP");
-    // A second SIGHUP with nothing changed reloads nothing.
+    // Loaded by the rescan, not before it (the log is one ordered stream).
+    let log = daemon.stderr_text();
+    let rescan = log.find("SIGHUP: rescanning").unwrap();
+    assert!(
+        !log[..rescan].contains("loaded signature"),
+        "loaded without SIGHUP although file watching is off"
+    );
+    // A second SIGHUP with nothing changed reloads nothing. A third, after a
+    // module is added, loads that one: rescans run in order, so the second
+    // one is over by then.
     daemon.signal("HUP");
-    thread::sleep(Duration::from_millis(300));
+    let rescans = |n| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while daemon.stderr_text().matches("SIGHUP: rescanning").count() < n {
+            assert!(Instant::now() < deadline, "{}", daemon.stderr_text());
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+    rescans(2);
+    publish(&module("trc-105"), &dir, "marker.wasm");
+    daemon.signal("HUP");
+    rescans(3);
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "loaded signature TRC-105"),
+        "{}",
+        daemon.stderr_text()
+    );
     let (stopped, _) = stream.finish();
     assert!(stopped.status.success(), "{}", stopped.stderr);
-    assert_eq!(stopped.stderr.matches("SIGHUP: rescanning").count(), 2);
+    assert_eq!(stopped.stderr.matches("SIGHUP: rescanning").count(), 3);
     assert_eq!(
         stopped
             .stderr
@@ -431,7 +486,24 @@ fn the_live_daemon_picks_up_and_drops_trc_1016() {
         daemon.stderr_text()
     );
     let ignored = run_as("nginx", "exec /bin/sh -c true");
-    thread::sleep(Duration::from_millis(500));
+    // A later exec's finding (another signature, added now) proves the
+    // daemon dispatched the ignored exec; a stopping daemon finishes what
+    // it dispatched.
+    publish(&test_module("trap-on-marker"), &dir, "marker.wasm");
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "loaded signature TRAP-ON-MARKER"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let marker = run_as("markerok", "true");
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(120), |lines| lines
+            .iter()
+            .any(|l| l.contains(&format!("\"hostProcessId\":{marker},"))
+                && l.contains("\"signatureID\":\"TRAP-ON-MARKER\""))),
+        "no marker finding:\n{}",
+        daemon.stderr_text()
+    );
     let stopped = daemon.stop();
     assert!(
         !stopped

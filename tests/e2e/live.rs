@@ -103,11 +103,12 @@ fn web_server_shell_is_detected_live() {
     let sshd = run_as("sshd", "exec /bin/sh -c true");
     let not_shell = run_as("nginx", "exec /bin/true");
     let pids = [shell, sshd, not_shell];
-    // Wait for the positive case, then a moment for any wrong ones to show.
+    // A later web-server shell's finding (same signature, same worker, events
+    // in order) proves the daemon evaluated the three before it.
+    let marker = run_as("nginx", "exec /bin/sh -c true");
     let seen = daemon.wait_for_stdout(Duration::from_secs(120), |lines| {
-        !findings_for(lines, &[shell]).is_empty()
+        !findings_for(lines, &[shell]).is_empty() && !findings_for(lines, &[marker]).is_empty()
     });
-    std::thread::sleep(Duration::from_millis(300));
     let stopped = daemon.stop();
     assert!(seen, "no finding for nginx → sh:\n{}", stopped.stderr);
     assert!(stopped.status.success(), "{}", stopped.stderr);

@@ -401,14 +401,20 @@ fn the_live_daemon_drops_every_capability_after_attaching() {
             "no finding after dropping privileges ({user:?}):\n{}",
             daemon.stderr_text()
         );
-        // The status file is still written.
-        std::thread::sleep(Duration::from_millis(1200));
-        let listing = sigbox(&["status", "--status-file", status_file.to_str().unwrap()]);
-        assert!(
-            text(&listing.stdout).contains("TRC-1016"),
-            "{}",
-            text(&listing.stderr)
-        );
+        // The status file is still written (every second: wait for it).
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let listing = sigbox(&["status", "--status-file", status_file.to_str().unwrap()]);
+            if text(&listing.stdout).contains("TRC-1016") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                text(&listing.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let stopped = daemon.stop();
         assert!(stopped.status.success(), "{}", stopped.stderr);
     }

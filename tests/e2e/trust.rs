@@ -390,7 +390,19 @@ fn live_updates_must_verify_and_the_policy_reloads_on_sighup() {
          [[key]]\nname = \"acme\"\npublic_key = \"acme.pub\"\nids = [\"ACME-*\", \"TRC-*\"]\n",
     )
     .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    // A TRC-* module signed by acme, published now, is still judged by the
+    // policy in force: refused. That proves a scan ran after the edit.
+    let marker = signed_copy("trc-105", &keys, "acme", &staging.join("acme-105.wasm"));
+    std::fs::copy(&marker, dir.join(".marker.wasm.tmp")).unwrap();
+    std::fs::rename(dir.join(".marker.wasm.tmp"), dir.join("marker.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(
+            Duration::from_secs(120),
+            "signature id TRC-105 is not allowed for key acme"
+        ),
+        "{}",
+        daemon.stderr_text()
+    );
     assert!(!daemon.stderr_text().contains("replaced signature"));
     daemon.signal("HUP");
     assert!(
