@@ -35,7 +35,7 @@ WASM_COMPONENT_LD_VERSION := 0.5.31
 # Python signatures are built with componentize-py (from PyPI).
 COMPONENTIZE_PY_VERSION := 0.25.1
 
-.PHONY: all deps host guests sign install install-files image soak fuzz fuzz-ci run replay-sample test test-unit test-guests test-e2e lint bench
+.PHONY: module-graph all deps host guests sign install install-files image soak fuzz fuzz-ci run replay-sample test test-unit test-guests test-e2e lint bench
 
 all: host guests sign
 
@@ -170,6 +170,11 @@ lint: deps
 	cd fuzz && $(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	cd guest-signatures && $(CARGO) clippy --release --all-targets -- -D warnings
+
+# Prints which top-level modules of host/src import which (the test
+# host/tests/module_graph.rs fails on an import cycle between them).
+module-graph:
+	SIGBOX_PRINT_MODULE_GRAPH=1 $(CARGO) test --release -p sigbox --test module_graph -- --nocapture folders_import_one_way
 
 # Throughput benchmarks on one pinned core, printed as one table (method and
 # figures: BENCHMARKS.md). The batch-transport prototype guest is built first;

@@ -167,7 +167,7 @@ fn watch_signatures<W: io::Write + Send + 'static>(
         runtime.clone(),
         changes,
         file_watch,
-        pipeline.telemetry().clone(),
+        Arc::clone(pipeline.telemetry().scan_health()),
         startup,
     )?;
     pipeline.watch(receiver);

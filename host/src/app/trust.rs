@@ -85,7 +85,7 @@ pub fn verify(policy: &Path, module: &Path) -> anyhow::Result<ExitCode> {
         std::fs::read(module).with_context(|| format!("cannot read {}", module.display()))?;
     let runtime = Runtime::new(Limits::default()).context("cannot start the wasm engine")?;
     let detached = std::fs::read(crate::trust::detached_signature_path(module)).ok();
-    match crate::trust::admit(&runtime, &admission, module, &bytes, detached.as_deref()) {
+    match crate::engine::admit(&runtime, &admission, module, &bytes, detached.as_deref()) {
         Ok(loaded) => {
             let info = loaded.info();
             println!(

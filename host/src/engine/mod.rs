@@ -1,8 +1,9 @@
 //! The wasmtime runtime: loads signature components, keeps the running set
 //! in step with the signatures directory, and dispatches events to them.
 
+mod admit;
 pub mod bindings;
-pub mod cache;
+mod cache;
 mod catalog;
 pub mod compiler;
 pub mod contract;
@@ -20,6 +21,7 @@ mod load_pool;
 pub mod module_file;
 pub mod pull_refusal;
 mod runtime;
+mod scan_health;
 mod selector;
 mod set;
 mod signature;
@@ -28,11 +30,13 @@ mod wasi;
 mod watchdog;
 mod watcher;
 
+pub use admit::admit;
 pub use catalog::{Catalog, Scan, is_signature_file, wasm_files};
 pub use error::{BoxError, EvalError, LoadError};
 pub use host_state::HostState;
 pub use limits::{Limits, Policy};
 pub use runtime::{Runtime, RuntimeOptions};
+pub use scan_health::ScanHealth;
 pub use set::{
     Applied, Change, Counters, CoverageChange, Detection, ErrorReport, Failure, Notice,
     SignatureSet, SignatureStats, SignatureStatus, unix_ms,

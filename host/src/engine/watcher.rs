@@ -27,9 +27,9 @@ use notify_debouncer_mini::Debouncer;
 use super::catalog::{Catalog, Found, LOAD_THREADS, Loaded};
 use super::load_pool::LoadPool;
 use super::runtime::Runtime;
+use super::scan_health::ScanHealth;
 use super::set::Change;
 use crate::error_chain;
-use crate::telemetry::Telemetry;
 
 /// How long the directory must be quiet before a scan.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -108,7 +108,7 @@ pub fn spawn(
     runtime: Runtime,
     changes: UnboundedSender<Change>,
     file_watch: bool,
-    telemetry: Arc<Telemetry>,
+    scan_health: Arc<ScanHealth>,
     startup: Startup,
 ) -> anyhow::Result<()> {
     let (wake_tx, mut wake) = unbounded_channel::<()>();
@@ -270,7 +270,7 @@ pub fn spawn(
                                 "the signatures directory {} can be listed again",
                                 catalog.dir().display()
                             );
-                            telemetry.scan_succeeded();
+                            scan_health.succeeded();
                         }
                     }
                     Ok(Err(error)) => {
@@ -281,7 +281,7 @@ pub fn spawn(
                             catalog.dir().display(),
                             wait.as_millis()
                         );
-                        telemetry.scan_failed(error.to_string());
+                        scan_health.failed(error.to_string());
                     }
                     Err(_) => tracing::error!(
                         "scanning {} panicked; the reload thread goes on",

@@ -27,8 +27,9 @@ use crate::status::StatusBoard;
 use crate::telemetry::{Reload, Telemetry};
 use crate::wit::{Event, Signal};
 
+pub use crate::telemetry::StreamCounts;
 use output::Output;
-pub use report::{StreamCounts, Summary};
+pub use report::Summary;
 use report::{describe, identify};
 pub use worker::Place;
 use worker::{Envelope, Job, lock};

@@ -5,32 +5,8 @@ use std::fmt;
 
 use crate::engine::{CoverageChange, ErrorReport, Failure, Notice, SignatureStatus};
 use crate::error_chain;
+use crate::telemetry::StreamCounts;
 use crate::wit::Event;
-
-/// Counts kept while processing a stream.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct StreamCounts {
-    /// Input records read (lines for replay, ring-buffer records for live).
-    pub records: u64,
-    /// Events dispatched.
-    pub events: u64,
-    /// Records that could not be turned into events.
-    pub bad_records: u64,
-    /// Findings written.
-    pub findings: u64,
-    /// Signature failures on single events (errors and traps).
-    pub signature_errors: u64,
-    /// Events the kernel dropped because the ring buffer was full (live only).
-    pub kernel_drops: Option<u64>,
-    /// Coverage records written (quarantines, re-enables, rejected updates,
-    /// lost events).
-    pub coverage_records: u64,
-    /// Events dropped because a dispatch worker's queue was full (live only;
-    /// counted once per worker that missed the event).
-    pub queue_drops: u64,
-    /// Whether a signal stopped the run (replay: before the end of its input).
-    pub stopped_by_signal: bool,
-}
 
 /// The end-of-run report printed to stderr.
 pub struct Summary {

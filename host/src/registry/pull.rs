@@ -363,7 +363,7 @@ impl Follow {
     ) -> anyhow::Result<String> {
         // Verified outside the async runtime: loading calls into the
         // module, whose synchronous WASI calls start their own runtime.
-        let loaded = crate::trust::admit(
+        let loaded = crate::engine::admit(
             &self.wasm,
             &self.admission,
             shown,

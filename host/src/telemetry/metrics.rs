@@ -152,7 +152,7 @@ impl Collector for Metrics {
             &mut encoder,
             "directory_scan_failures",
             "Scans of the signatures directory that failed (retried with backoff).",
-            &count(&t.scan_failures),
+            &ConstCounter::new(t.scan_health().failures()),
         )?;
         single(
             &mut encoder,

@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::engine::unix_ms;
-use crate::pipeline::StreamCounts;
+use crate::engine::{ScanHealth, unix_ms};
 
 /// Where metrics and health are served unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9479";
@@ -22,6 +21,31 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9479";
 /// How long the event source may stay silent (no events, no idle tick)
 /// before `/healthz` calls it dead.
 pub const SOURCE_SILENCE: Duration = Duration::from_secs(10);
+
+/// Counts kept while processing a stream.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StreamCounts {
+    /// Input records read (lines for replay, ring-buffer records for live).
+    pub records: u64,
+    /// Events dispatched.
+    pub events: u64,
+    /// Records that could not be turned into events.
+    pub bad_records: u64,
+    /// Findings written.
+    pub findings: u64,
+    /// Signature failures on single events (errors and traps).
+    pub signature_errors: u64,
+    /// Events the kernel dropped because the ring buffer was full (live only).
+    pub kernel_drops: Option<u64>,
+    /// Coverage records written (quarantines, re-enables, rejected updates,
+    /// lost events).
+    pub coverage_records: u64,
+    /// Events dropped because a dispatch worker's queue was full (live only;
+    /// counted once per worker that missed the event).
+    pub queue_drops: u64,
+    /// Whether a signal stopped the run (replay: before the end of its input).
+    pub stopped_by_signal: bool,
+}
 
 /// Counts and state the daemon's parts publish for scraping.
 #[derive(Default)]
@@ -40,10 +64,8 @@ pub struct Telemetry {
     outputs: Mutex<Vec<Arc<OutputCounters>>>,
     /// Listener connections closed at once because the cap was reached.
     refused_connections: AtomicU64,
-    /// Scans of the signatures directory that failed (e.g. EMFILE).
-    scan_failures: AtomicU64,
-    /// Why the last scan failed, while no later one succeeded.
-    scan_problem: Mutex<Option<String>>,
+    /// The reload thread's scans of the signatures directory.
+    scan_health: Arc<ScanHealth>,
 }
 
 /// Reads the kernel's drop counter (the BPF map) at scrape time.
@@ -157,21 +179,15 @@ impl Telemetry {
         self.refused_connections.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A scan of the signatures directory failed with `reason`; `/healthz`
-    /// says so until one succeeds ([`Self::scan_succeeded`]).
-    pub fn scan_failed(&self, reason: String) {
-        self.scan_failures.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.scan_problem) = Some(reason);
-    }
-
-    /// A scan of the signatures directory succeeded.
-    pub fn scan_succeeded(&self) {
-        *lock(&self.scan_problem) = None;
+    /// Where the reload thread reports its scans of the signatures
+    /// directory; `/healthz` says a scan failed until one succeeds.
+    pub fn scan_health(&self) -> &Arc<ScanHealth> {
+        &self.scan_health
     }
 
     /// Why the last directory scan failed, while none succeeded since.
     fn scan_problem(&self) -> Option<String> {
-        lock(&self.scan_problem).clone()
+        self.scan_health.problem()
     }
 
     /// Why the source is not alive, if it is not.

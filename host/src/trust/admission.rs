@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::policy::{TrustError, TrustPolicy, TrustedKey};
-use crate::engine::{LoadError, LoadedSignature, Policy, Runtime};
 
 /// What the operator chose on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,27 +161,4 @@ impl Admitted<'_> {
     pub fn signer_names(&self) -> Vec<String> {
         self.signers.iter().map(|k| k.label()).collect()
     }
-}
-
-/// Loads `bytes` (read from `module`, with its detached signature if it has
-/// one) if `admission` admits them, under default limits: the check `sigbox
-/// run` makes, for `sigbox verify` and `sigbox pull`.
-///
-/// # Errors
-/// [`LoadError::Untrusted`], or why the module does not load.
-pub fn admit(
-    runtime: &Runtime,
-    admission: &Admission,
-    module: &Path,
-    bytes: &[u8],
-    detached: Option<&[u8]>,
-) -> Result<LoadedSignature, LoadError> {
-    let admitted = admission
-        .verify(bytes, detached)
-        .map_err(|reason| LoadError::Untrusted {
-            path: module.to_owned(),
-            reason,
-        })?;
-    let policy = Policy::uniform(runtime.limits().clone());
-    LoadedSignature::admitted(runtime, module, bytes, &policy, &admitted)
 }

@@ -10,7 +10,7 @@ pub mod policy;
 pub mod shape;
 mod signatures;
 
-pub use admission::{Admission, Admitted, Gate, TrustMode, admit};
+pub use admission::{Admission, Admitted, Gate, TrustMode};
 pub use fingerprint::Fingerprint;
 pub use policy::{POLICY_HELP, TrustError, TrustPolicy};
 
