@@ -892,26 +892,40 @@ mod tests {
     use crate::wit::{Origin, Payload};
 
     /// A test guest built by `make` (`bash guest-signatures/build.sh`),
-    /// loaded with default limits; `None` (the test is skipped, saying so)
-    /// when it has not been built.
-    fn load(name: &str) -> Option<LoadedSignature> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    /// loaded with default limits.
+    fn load(name: &str) -> LoadedSignature {
+        load_as(name, name, Limits::default())
+    }
+
+    /// The test guest `name`, loaded under `limits` as if from the file
+    /// `as_file`.wasm (two builds can then be versions of one file). Fails
+    /// saying what to run when the guests are not built: `make test` builds
+    /// them before the unit tests.
+    fn load_as(name: &str, as_file: &str, limits: Limits) -> LoadedSignature {
+        let built = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/signatures-test")
             .join(format!("{name}.wasm"));
-        let Ok(bytes) = std::fs::read(&path) else {
-            eprintln!("skipped: {} is not built (make guests)", path.display());
-            return None;
-        };
+        let bytes = std::fs::read(&built).unwrap_or_else(|error| {
+            panic!(
+                "{}: {error}; build the test guests first (make all)",
+                built.display()
+            )
+        });
         let runtime = Runtime::with_options(RuntimeOptions {
-            limits: Limits::default(),
+            limits,
             compile_cache: false,
             ..RuntimeOptions::default()
         })
         .unwrap();
-        Some(LoadedSignature::from_bytes(&runtime, &path, &bytes, &[]).unwrap())
+        let path = Path::new("/signatures").join(format!("{as_file}.wasm"));
+        LoadedSignature::from_bytes(&runtime, &path, &bytes, &[]).unwrap()
     }
 
     fn exec_event(pid: u32) -> Arc<Event> {
+        named_exec(pid, "ls")
+    }
+
+    fn named_exec(pid: u32, process_name: &str) -> Arc<Event> {
         Arc::new(Event {
             timestamp_ns: u64::from(pid),
             name: "sched_process_exec".into(),
@@ -926,7 +940,7 @@ mod tests {
             mount_ns: 0,
             pid_ns: 0,
             cgroup_id: 0,
-            process_name: "ls".into(),
+            process_name: process_name.into(),
             executable_path: "/bin/ls".into(),
             host_name: String::new(),
             container_id: String::new(),
@@ -949,9 +963,7 @@ mod tests {
 
     #[test]
     fn a_batch_fault_is_counted_and_charged_and_the_next_calls_hold_one_event() {
-        let Some(signature) = load("batchfault-trap") else {
-            return;
-        };
+        let signature = load("batchfault-trap");
         let mut set = SignatureSet::default();
         set.apply(Change::Upsert(Box::new(signature)));
         let events: Vec<Arc<Event>> = (1..=5).map(exec_event).collect();
@@ -974,11 +986,132 @@ mod tests {
         assert_eq!((stats.events, stats.batch_faults), (10, 1));
     }
 
+    /// Dispatches `events`, returning (event index, signature id, the
+    /// finding's `version` or `ok` value) per detection, in the order given.
+    fn detections(set: &mut SignatureSet, events: &[Arc<Event>]) -> Vec<(usize, String, String)> {
+        let mut found = Vec::new();
+        set.dispatch_batch(
+            events,
+            |index, detection| {
+                let value = detection
+                    .finding
+                    .data
+                    .iter()
+                    .find(|f| f.name == "version" || f.name == "ok")
+                    .map(|f| format!("{:?}", f.value))
+                    .unwrap_or_default();
+                found.push((index, detection.signature.metadata.id.clone(), value));
+            },
+            |_, failure| panic!("no failure expected: {}", failure.error),
+        );
+        found
+    }
+
+    #[test]
+    fn a_faulting_signature_is_quarantined_misses_events_then_comes_back_fresh() {
+        let limits = Limits {
+            quarantine_after: 2,
+            quarantine_cooldown: Duration::from_millis(200),
+            ..Limits::default()
+        };
+        let mut set = SignatureSet::default();
+        set.apply(Change::Upsert(Box::new(load_as(
+            "trap-on-marker",
+            "trap-on-marker",
+            limits,
+        ))));
+        let counters = set.status()[0].counters.clone();
+        // Two faults within the window: quarantined, said once.
+        for pid in [1, 2] {
+            assert_eq!(dispatch(&mut set, &[named_exec(pid, "trapme")]).len(), 1);
+        }
+        let notices = set.take_notices();
+        assert!(
+            matches!(&notices[..], [Notice { change: CoverageChange::Quarantined { cooldown, .. }, .. }] if *cooldown == Duration::from_millis(200)),
+            "{notices:?}"
+        );
+        assert!(counters.snapshot().quarantined);
+        // While quarantined, what it selects is missed and counted.
+        assert!(detections(&mut set, &[named_exec(3, "markerok")]).is_empty());
+        assert_eq!(counters.snapshot().missed_events, 1);
+        // Once the cool-down is over it is back, with a fresh instance.
+        std::thread::sleep(Duration::from_millis(250));
+        let found = detections(&mut set, &[named_exec(4, "markerok")]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(matches!(
+            &set.take_notices()[..],
+            [Notice {
+                change: CoverageChange::Reenabled {
+                    restart_error: None
+                },
+                ..
+            }]
+        ));
+        let stats = counters.snapshot();
+        assert_eq!(
+            (stats.quarantines, stats.quarantined, stats.traps),
+            (1, false, 2)
+        );
+    }
+
+    #[test]
+    fn each_signature_sees_its_events_in_order_and_a_new_version_takes_over() {
+        let mut set = SignatureSet::default();
+        set.apply(Change::Upsert(Box::new(load_as(
+            "versioned-v1",
+            "versioned",
+            Limits::default(),
+        ))));
+        set.apply(Change::Upsert(Box::new(load_as(
+            "trap-on-marker",
+            "trap-on-marker",
+            Limits::default(),
+        ))));
+        let events: Vec<Arc<Event>> = (0..5)
+            .map(|pid| named_exec(pid, if pid % 2 == 0 { "markerok" } else { "ls" }))
+            .collect();
+        let found = detections(&mut set, &events);
+        let of = |id: &str| -> Vec<usize> {
+            found
+                .iter()
+                .filter(|(_, s, _)| s == id)
+                .map(|(i, _, _)| *i)
+                .collect()
+        };
+        assert_eq!(of("TEST-VERSIONED"), vec![0, 1, 2, 3, 4]);
+        assert_eq!(of("TRAP-ON-MARKER"), vec![0, 2, 4]);
+        assert!(
+            found
+                .iter()
+                .all(|(_, id, v)| id != "TEST-VERSIONED" || v.contains('1'))
+        );
+
+        // The same file's next version replaces it: later events meet v2
+        // only, and the old version's final counters are handed back.
+        let applied = set.apply(Change::Upsert(Box::new(load_as(
+            "versioned-v2",
+            "versioned",
+            Limits::default(),
+        ))));
+        let Applied::Replaced { old, new } = applied else {
+            panic!("not a replacement");
+        };
+        assert_eq!(old.counters.snapshot().events, 5);
+        assert_eq!(new.counters.snapshot().events, 0);
+        assert_eq!(set.len(), 2);
+        let found = detections(&mut set, &events[..1]);
+        let versions: Vec<&str> = found
+            .iter()
+            .filter(|(_, id, _)| id == "TEST-VERSIONED")
+            .map(|(_, _, v)| v.as_str())
+            .collect();
+        assert_eq!(versions.len(), 1);
+        assert!(versions[0].contains('2'), "{versions:?}");
+    }
+
     #[test]
     fn once_the_stop_is_due_no_event_reaches_a_signature_and_each_is_counted() {
-        let Some(signature) = load("batchfault-trap") else {
-            return;
-        };
+        let signature = load("batchfault-trap");
         let mut set = SignatureSet::default();
         let stop = Arc::new(StopSignal::default());
         set.obey(stop.clone());
