@@ -394,12 +394,7 @@ impl Catalog {
             return;
         }
         match stage {
-            Stage::Prepared(Ok(unstarted)) if self.holding => {
-                self.held.push((job, unstarted));
-                if self.preparing() == 0 {
-                    self.release_held(pool, done, &mut report);
-                }
-            }
+            Stage::Prepared(Ok(unstarted)) if self.holding => self.held.push((job, unstarted)),
             Stage::Prepared(Ok(unstarted)) => {
                 let board = self.claim_board();
                 self.decide(&board, job, unstarted, pool, done, &mut report);
@@ -409,6 +404,10 @@ impl Catalog {
                 self.starting.remove(&job.path);
                 self.finish(job, decided, &mut report);
             }
+        }
+        // Every module of the first load is in (or failed): decide together.
+        if self.holding && self.preparing() == 0 && !self.held.is_empty() {
+            self.release_held(pool, done, &mut report);
         }
     }
 

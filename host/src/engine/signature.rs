@@ -235,9 +235,25 @@ impl LoadedSignature {
             defaults.log_bytes_per_sec,
         );
         let load_started = std::time::Instant::now();
-        let (mut store, instance) =
-            instantiate(runtime.engine(), runtime.ticker(), &pre, &output, defaults)
-                .map_err(|e| load_failure(path, "instantiation", e, defaults))?;
+        let instantiate_now =
+            || instantiate(runtime.engine(), runtime.ticker(), &pre, &output, defaults);
+        // A failure that is not the module's doing (seen once: EBUSY from
+        // the operating system on a loaded machine) must not leave it
+        // rejected until its bytes change: anything but a trap or its
+        // memory limit is tried once more.
+        let (mut store, instance) = instantiate_now()
+            .or_else(|error| {
+                if !may_pass_again(&error) {
+                    return Err(error);
+                }
+                tracing::warn!(
+                    "{}: instantiation failed ({}); trying once more",
+                    path.display(),
+                    one_line(&error)
+                );
+                instantiate_now()
+            })
+            .map_err(|e| load_failure(path, "instantiation", e, defaults))?;
         // Every guest call runs with the epoch ticking, or its deadline
         // would never come.
         let busy = runtime.ticker().busy();
@@ -719,6 +735,13 @@ fn instantiate(
         Pre::V2(pre) => Instance::V2(pre.instantiate(&mut store)?),
     };
     Ok((store, instance))
+}
+
+/// Whether a failed instantiation may be the operating system's doing (an
+/// mmap refused under load) rather than the module's: not a trap, not its
+/// memory limit.
+fn may_pass_again(error: &wasmtime::Error) -> bool {
+    error.downcast_ref::<Trap>().is_none() && !is_memory_limit(error)
 }
 
 /// Names the limit a failed call of `events` events ran into, if it was one.
