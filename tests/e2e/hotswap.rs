@@ -177,6 +177,8 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
     publish(&v2, &dir, "versioned.wasm");
     let resumed =
         wait_for_version(daemon, cursor + 1, "2").expect("findings resume after re-adding");
+    // The re-added version was in place before the daemon read past this.
+    let readded_by = stream.sent.load(Ordering::Relaxed) + CHUNK;
     let lines = daemon.stdout_lines();
     let (_, last_before) = version_and_seq(&lines[resumed - 1]).unwrap();
     let (_, first_after) = version_and_seq(&lines[resumed]).unwrap();
@@ -222,16 +224,23 @@ fn swaps_under_a_continuous_stream_lose_and_repeat_nothing() {
             "event {b} after {a}: evaluated twice or out of order"
         );
         if *b != a + 1 {
-            gaps.push(format!("v{v0} event {a} -> v{v1} event {b}"));
+            gaps.push((*a, *b));
         }
         if v0 != v1 {
             switches += 1;
         }
     }
-    assert_eq!(
-        gaps.len(),
-        1,
-        "only the deliberate unload may skip events; gaps: {gaps:?}\n{}",
+    // Events skipped lie between the deleted version's last finding and
+    // the re-add. There may be two such gaps: events read while nothing was
+    // loaded reach no worker, while events queued before the deletion may
+    // still be waiting when the re-added version arrives.
+    assert!(
+        (1..=2).contains(&gaps.len())
+            && gaps
+                .iter()
+                .all(|&(a, b)| a >= last_before && b <= readded_by),
+        "only the deliberate unload may skip events (after event {last_before}, \
+         before {readded_by}); gaps: {gaps:?}\n{}",
         stopped.stderr
     );
     assert_eq!(
