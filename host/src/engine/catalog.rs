@@ -219,7 +219,7 @@ impl Catalog {
         let mut found = Vec::new();
         for round in 1..=ROUNDS {
             self.judge_now = round == ROUNDS;
-            self.scan_each(runtime, true, |item| found.push(item))?;
+            self.scan_each(runtime, |item| found.push(item))?;
             match self.recheck_in() {
                 Some(wait) if round < ROUNDS => std::thread::sleep(wait),
                 _ => break,
@@ -236,21 +236,18 @@ impl Catalog {
         Ok(scan)
     }
 
-    /// Like [`Catalog::scan`], reporting each change or rejection through
-    /// `report` as soon as it is ready. Loading (reading, compiling,
-    /// instantiating, `init`) happens on up to [`LOAD_THREADS`] threads of
-    /// the caller's, never on the dispatch path. With `in_name_order`,
-    /// results are handled in file-name order instead of as they finish,
-    /// and claims to an id are decided once every file's is in (`init`
-    /// then runs on the calling thread); otherwise each is decided as its
-    /// module loads, against the running files and the claims already in.
+    /// One round of [`Catalog::scan`], reporting each change or rejection
+    /// through `report`. Loading up to `init` (reading, compiling,
+    /// instantiating) happens on up to [`LOAD_THREADS`] threads of the
+    /// caller's, never on the dispatch path; results are then handled in
+    /// file-name order, and claims to an id are decided once every file's
+    /// is in (`init` then runs on the calling thread).
     ///
     /// # Errors
     /// The directory cannot be listed.
-    pub fn scan_each(
+    fn scan_each(
         &mut self,
         runtime: &Runtime,
-        in_name_order: bool,
         mut report: impl FnMut(Found),
     ) -> std::io::Result<()> {
         let jobs = self.prepare_jobs(runtime, &mut report)?;
@@ -263,62 +260,38 @@ impl Catalog {
         std::thread::scope(|scope| {
             let (done, results) = mpsc::channel();
             for _ in 0..threads {
-                let (jobs, done, policy, admission, board) =
-                    (&jobs, done.clone(), &policy, &admission, &board);
+                let (jobs, done, policy, admission) = (&jobs, done.clone(), &policy, &admission);
                 scope.spawn(move || {
                     while let Some(job) = next_job(jobs) {
                         let prepared = prepare(runtime, &job, policy, admission);
-                        // Decided at once, unless every claim of the scan
-                        // must be in first.
-                        let loaded = match prepared {
-                            Ok(unstarted) if !in_name_order => {
-                                Ok(Err(claim_and_start(board, &job, unstarted)))
-                            }
-                            Ok(unstarted) => Ok(Ok(unstarted)),
-                            Err(error) => Err((error, None)),
-                        };
-                        if done.send((job, loaded)).is_err() {
+                        if done.send((job, prepared)).is_err() {
                             return;
                         }
                     }
                 });
             }
             drop(done);
-            if in_name_order {
-                let mut all: Vec<_> = results.iter().collect();
-                all.sort_by_key(|(job, _)| order.iter().position(|p| *p == job.path));
-                for (job, loaded) in &all {
-                    if let Ok(Ok(unstarted)) = loaded {
-                        board.register(&claim_of(job, unstarted));
-                    }
+            let mut all: Vec<_> = results.iter().collect();
+            all.sort_by_key(|(job, _)| order.iter().position(|p| *p == job.path));
+            for (job, prepared) in &all {
+                if let Ok(unstarted) = prepared {
+                    board.register(&claim_of(job, unstarted));
                 }
-                for (job, loaded) in all {
-                    let decided = match loaded {
-                        Ok(Ok(unstarted)) => claim_and_start(&board, &job, unstarted),
-                        Ok(Err(decided)) => decided,
-                        Err(refused) => Err(refused),
-                    };
-                    if !self.defer_if_written(&job, failed_to_load(&decided)) {
-                        self.settle(job, decided, &mut report);
-                    }
-                }
-            } else {
-                for (job, loaded) in results {
-                    let decided = match loaded {
-                        Ok(Err(decided)) => decided,
-                        Ok(Ok(_)) => unreachable!("decided by the loading thread"),
-                        Err(refused) => Err(refused),
-                    };
-                    if !self.defer_if_written(&job, failed_to_load(&decided)) {
-                        self.settle(job, decided, &mut report);
-                    }
+            }
+            for (job, prepared) in all {
+                let decided = match prepared {
+                    Ok(unstarted) => claim_and_start(&board, &job, unstarted),
+                    Err(error) => Err((error, None)),
+                };
+                if !self.defer_if_written(&job, failed_to_load(&decided)) {
+                    self.settle(job, decided, &mut report);
                 }
             }
         });
         Ok(())
     }
 
-    /// Like [`Catalog::scan_each`] without waiting for any module: each
+    /// Like [`Catalog::scan`] without waiting for any module: each
     /// new file is loaded on `pool` and its outcome sent to `done`, to be
     /// settled with [`Catalog::settle_loaded`]. Unloads, moves and
     /// rejections found without loading are reported at once. A file
