@@ -24,9 +24,9 @@ use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-pub use self::decode::LiveEvent;
 use self::decode::{Decoder, RawExec};
 use crate::error_chain;
+use crate::event::Event;
 
 /// The compiled eBPF object (empty when built with `SIGBOX_BPF_STUB=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec.bpf.o"));
@@ -291,7 +291,7 @@ pub struct ExecCollector {
 impl ExecCollector {
     /// The only events this source produces: a signature selecting any
     /// other never gets it live.
-    pub const EVENTS: &'static [&'static str] = &[crate::source::tracee_json::EXEC_EVENT];
+    pub const EVENTS: &'static [&'static str] = &["sched_process_exec"];
 
     /// Loads and attaches the exec programs with the default options
     /// ([`CollectorOptions::default`]).
@@ -391,7 +391,7 @@ impl ExecCollector {
     ///
     /// # Errors
     /// [`BpfError::Poll`] if the ring buffer cannot be polled.
-    pub async fn read_batch(&mut self, out: &mut Vec<LiveEvent>) -> Result<usize, BpfError> {
+    pub async fn read_batch(&mut self, out: &mut Vec<Event>) -> Result<usize, BpfError> {
         let start = out.len();
         let Self {
             ring,
@@ -425,7 +425,7 @@ impl ExecCollector {
     /// Reads every record the ring buffer holds now, without waiting: at
     /// shutdown, execs that happened before the stop are still evaluated
     /// rather than lost uncounted.
-    pub fn read_pending(&mut self, out: &mut Vec<LiveEvent>) -> usize {
+    pub fn read_pending(&mut self, out: &mut Vec<Event>) -> usize {
         let start = out.len();
         let Self {
             ring,
@@ -486,14 +486,9 @@ impl ExecCollector {
 }
 
 /// Decodes one record into `out`, or counts (and sometimes logs) it as bad.
-fn take_record(
-    item: &[u8],
-    decoder: &mut Decoder,
-    bad_records: &mut u64,
-    out: &mut Vec<LiveEvent>,
-) {
+fn take_record(item: &[u8], decoder: &mut Decoder, bad_records: &mut u64, out: &mut Vec<Event>) {
     match RawExec::parse(item) {
-        Ok(raw) => out.push(decoder.decode_live(&raw)),
+        Ok(raw) => out.push(decoder.decode(&raw)),
         Err(error) => {
             *bad_records += 1;
             // Logs the first hundred, then one in a thousand.
@@ -667,7 +662,8 @@ mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
-    use crate::wit::{Event, ExecArgs, Payload, Value};
+    use crate::engine::bindings::v1::sigbox::signature::types::{Event, ExecArgs, Payload, Value};
+    use crate::engine::contract::event_to_v1;
     use std::os::unix::fs::MetadataExt;
 
     #[test]
@@ -743,7 +739,11 @@ mod tests {
             loop {
                 batch.clear();
                 collector.read_batch(&mut batch).await.expect("read_batch");
-                if let Some(event) = batch.drain(..).map(|live| live.event).find(&mut want) {
+                if let Some(event) = batch
+                    .drain(..)
+                    .map(|live| event_to_v1(&live))
+                    .find(&mut want)
+                {
                     return event;
                 }
             }
@@ -876,7 +876,10 @@ mod tests {
         assert_eq!(event.executable_path, true_path.to_str().unwrap());
         assert_eq!(
             event.container_id.is_empty(),
-            matches!(event.origin, crate::wit::Origin::Host)
+            matches!(
+                event.origin,
+                crate::engine::bindings::v1::sigbox::signature::types::Origin::Host
+            )
         );
         let args = exec_args(&event);
         assert_eq!(
@@ -987,7 +990,9 @@ mod tests {
                     collector.read_batch(&mut batch).await.expect("read_batch");
                     seen += batch
                         .iter()
-                        .filter(|e| e.host_ppid == shell_pid && e.process_name == "true")
+                        .filter(|e| {
+                            e.context.host_ppid == shell_pid && e.context.process_name == "true"
+                        })
                         .count();
                 }
             };
