@@ -48,3 +48,35 @@ fn explains_why_a_file_is_not_a_signature() {
         "{stderr}"
     );
 }
+
+/// A selector naming a field Tracee's definition of the event lacks is
+/// warned about, checked against the host's event table; TRC-1016's are not.
+#[test]
+fn warns_of_fields_the_event_does_not_have() {
+    let out = sigbox(&[
+        "inspect",
+        sigbox_e2e::test_module("misspelt-field").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("has no field"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        2,
+        "one for the field, one for the filter:\n{stderr}"
+    );
+    assert!(
+        warnings.iter().all(|l| l.contains("TEST-MISSPELT-FIELD")
+            && l.contains("sched_process_exec has no field prevcomm")),
+        "{stderr}"
+    );
+    let clean = sigbox(&["inspect", module("trc-1016").to_str().unwrap()]);
+    assert!(
+        !text(&clean.stderr).contains("has no field"),
+        "{}",
+        text(&clean.stderr)
+    );
+}

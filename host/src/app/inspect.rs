@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::engine::OriginFilter;
 use crate::engine::{Limits, LoadedSignature, Runtime, wasm_files};
 use crate::error_chain;
+use crate::event::fields::EventField;
 use crate::sink::tracee_json::value_json;
 
 /// Prints each module's metadata as JSON, or why it is not a valid
@@ -34,7 +35,10 @@ pub fn inspect(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut invalid = 0;
     for module in &modules {
         match LoadedSignature::load(&runtime, module, &[]) {
-            Ok(signature) => reports.push(report(&signature)),
+            Ok(signature) => {
+                warn_unknown_fields(&signature);
+                reports.push(report(&signature));
+            }
             Err(error) => {
                 invalid += 1;
                 eprintln!(
@@ -57,6 +61,26 @@ pub fn inspect(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Warns (on stderr) of each field a selector declares or filters on that
+/// Tracee's definition of the event lacks: it would always read `none`, and
+/// a filter on it lets every event through.
+fn warn_unknown_fields(signature: &LoadedSignature) {
+    let info = signature.info();
+    for selector in &info.selected_events {
+        let filtered = selector.filters.iter().map(|f| &f.field);
+        for field in selector.fields.iter().chain(filtered) {
+            if EventField::is_unknown(&selector.name, field) {
+                eprintln!(
+                    "sigbox: {}: {} has no field {} in Tracee v0.24.1 (it reads none; a filter on it passes every event)",
+                    crate::printable(&info.metadata.id),
+                    crate::printable(&selector.name),
+                    crate::printable(field)
+                );
+            }
+        }
+    }
 }
 
 /// One module's metadata and selected events.

@@ -112,6 +112,13 @@ impl EventField {
         }
     }
 
+    /// Whether the field names nothing an event of a kind the table knows
+    /// carries (a misspelt argument: it always reads `none`).
+    pub fn is_unknown(event_name: &str, field: &str) -> bool {
+        Kind::named(event_name).is_some()
+            && matches!(Self::resolve(event_name, field), Self::Named(_))
+    }
+
     /// The field's value in `event` when it is a string (what filters test).
     pub fn text<'e>(&self, event: &'e Event) -> Option<&'e str> {
         match self {
@@ -174,6 +181,12 @@ mod tests {
         assert_eq!(exec_field("weird").value(&event), Value::Signed(5));
         assert_eq!(exec_field("pathname").value(&event), Value::None);
         assert_eq!(exec_field("absent").value(&event), Value::None);
+        assert!(EventField::is_unknown("sched_process_exec", "absent"));
+        assert!(!EventField::is_unknown("sched_process_exec", "prev-comm"));
+        assert!(
+            !EventField::is_unknown("openat", "absent"),
+            "unknown kinds are not checked"
+        );
         assert_eq!(
             exec_field("argv_truncated").value(&event),
             Value::Boolean(false),
