@@ -5,6 +5,7 @@
 //! versions convert it in `engine::contract` and nowhere else.
 
 pub mod fields;
+pub mod open_flags;
 pub mod table;
 mod value;
 

@@ -104,6 +104,9 @@ pub enum ArgType {
     Boolean,
     /// `int32`: [`super::Value::Signed`].
     Int32,
+    /// `int32` `open(2)` flags: [`super::Value::Signed`]; Tracee's printed
+    /// form (`O_WRONLY|O_CREAT`) is read back as the number.
+    OpenFlags,
     /// `uint16`: [`super::Value::Unsigned`].
     Uint16,
     /// `uint32`: [`super::Value::Unsigned`].
@@ -184,7 +187,7 @@ pub static SECURITY_FILE_OPEN: EventDef = EventDef {
     name: "security_file_open",
     args: &[
         arg("pathname", "string", Text),
-        arg("flags", "int32", Int32),
+        arg("flags", "int32", ArgType::OpenFlags),
         arg("dev", "uint32", Uint32),
         arg("inode", "uint64", Uint64),
         arg("ctime", "uint64", Uint64),

@@ -176,7 +176,10 @@ fn typed_value(ty: ArgType, json: Json) -> Value {
             Some(n @ (0 | 1)) => Some(Value::Boolean(n == 1)),
             _ => None,
         },
-        (ArgType::Int32, Json::Number(n)) => n
+        (ArgType::OpenFlags, Json::String(text)) => {
+            crate::event::open_flags::parse(text).map(Value::Signed)
+        }
+        (ArgType::Int32 | ArgType::OpenFlags, Json::Number(n)) => n
             .as_i64()
             .filter(|n| i32::try_from(*n).is_ok())
             .map(Value::Signed),
@@ -302,6 +305,19 @@ mod tests {
         assert_eq!(event.arg("flags"), Some(&Value::Signed(65)));
         assert_eq!(event.arg("dev"), Some(&Value::Unsigned(259)));
         assert_eq!(event.arg("syscall_pathname"), None);
+        let parsed = r#"{"eventName":"security_file_open","args":[{"name":"flags","type":"string","value":"O_WRONLY|O_CREAT|O_TRUNC"}]}"#;
+        assert_eq!(
+            parse_event(parsed).unwrap().arg("flags"),
+            Some(&Value::Signed(0o1101)),
+            "parse-arguments' form maps back to the raw flags"
+        );
+        let odd =
+            r#"{"eventName":"security_file_open","args":[{"name":"flags","value":"O_BOGUS"}]}"#;
+        assert_eq!(
+            parse_event(odd).unwrap().arg("flags"),
+            Some(&Value::Text("O_BOGUS".into())),
+            "kept as given when it names no flag"
+        );
     }
 
     #[test]
