@@ -142,7 +142,7 @@ const fn flag(name: &'static str) -> ArgDef {
     arg(name, "bool", ArgType::Flag)
 }
 
-use ArgType::{Int32, Text, TextList, Uint16, Uint32, Uint64};
+use ArgType::{Text, TextList, Uint16, Uint32, Uint64};
 
 /// Tracee's id of an event name; 0 for a name sigbox has no definition of.
 pub fn event_id(name: &str) -> i64 {
