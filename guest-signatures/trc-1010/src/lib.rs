@@ -105,6 +105,30 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
+    fn rename(old_path: Value, new_path: Value) -> TestEvent {
+        TestEvent::new(SECURITY_INODE_RENAME)
+            .with("old_path", old_path)
+            .with("new_path", new_path)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = CgroupReleaseAgentModification::new(&[])
             .unwrap()
@@ -124,37 +148,27 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection - security_file_open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/tmp/cgrp/release_agent".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/tmp/cgrp/release_agent"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "should trigger detection - security_inode_rename",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/tmp/cgrp/release_agent".into())),
+            rename(text("/tmp/staged"), text("/tmp/cgrp/release_agent")),
             Fires,
         );
         check(
             "should not trigger detection - security_file_open wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/tmp/cgrp/release_agent".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/tmp/cgrp/release_agent"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "should not trigger detection - security_file_open wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/tmp/something".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/tmp/something"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "should not trigger detection - security_inode_rename wrong path",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/tmp/something".into())),
+            rename(text("/tmp/staged"), text("/tmp/something")),
             Silent,
         );
     }
@@ -163,39 +177,25 @@ mod tests {
     fn edge_cases() {
         check(
             "read-write open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/rdma/release_agent".into()),
-                )
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/sys/fs/cgroup/rdma/release_agent"), flags(O_RDWR)),
             Fires,
         );
         check(
             "a rename away from release_agent",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with(
-                    "old_path",
-                    Value::Text("/sys/fs/cgroup/release_agent".into()),
-                )
-                .with("new_path", Value::Text("/tmp/x".into())),
+            rename(text("/sys/fs/cgroup/release_agent"), text("/tmp/x")),
             Silent,
         );
         check(
             "a longer name",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with(
-                    "new_path",
-                    Value::Text("/sys/fs/cgroup/release_agent.old".into()),
-                ),
+            rename(
+                text("/tmp/staged"),
+                text("/sys/fs/cgroup/release_agent.old"),
+            ),
             Silent,
         );
         check(
             "a read-open never reads pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(Value::None, flags(O_RDONLY)),
             Silent,
         );
     }
@@ -204,36 +204,25 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "a write-open without pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(Value::None, flags(O_WRONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/release_agent".into()),
-                )
-                .with("flags", Value::None),
+            open(text("/sys/fs/cgroup/release_agent"), Value::None),
             ErrorNaming("flags"),
         );
         check(
             "no new_path",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::None),
+            rename(text("/tmp/staged"), Value::None),
             ErrorNaming("new_path"),
         );
         check(
             "new_path is a list",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with(
-                    "new_path",
-                    Value::TextList(vec!["/sys/fs/cgroup/release_agent".into()]),
-                ),
+            rename(
+                text("/tmp/staged"),
+                Value::TextList(vec!["/sys/fs/cgroup/release_agent".into()]),
+            ),
             ErrorNaming("new_path"),
         );
     }
@@ -281,7 +270,7 @@ mod tests {
                     origin: OriginFilter::Container,
                     filters: vec![],
                     fields: vec!["new_path".into()],
-                },
+                }
             ]
         );
     }

@@ -92,6 +92,26 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_CREAT: i64 = 0o100;
+    const O_TRUNC: i64 = 0o1000;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = CorePatternModification::new(&[])
             .unwrap()
@@ -111,29 +131,17 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/core_pattern".into()),
-                )
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/sys/kernel/core_pattern"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "should not trigger detection - wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/core_pattern".into()),
-                )
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/sys/kernel/core_pattern"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "should not trigger detection - wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/sys/kernel/something".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/sys/kernel/something"), flags(O_WRONLY)),
             Silent,
         );
     }
@@ -142,35 +150,20 @@ mod tests {
     fn edge_cases() {
         check(
             "a path ending with it (a host /proc mounted elsewhere)",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/host/proc/sys/kernel/core_pattern".into()),
-                )
-                .with(
-                    "flags",
-                    Value::Signed(577), /* O_WRONLY|O_CREAT|O_TRUNC */
-                ),
+            open(
+                text("/host/proc/sys/kernel/core_pattern"),
+                flags(O_WRONLY | O_CREAT | O_TRUNC),
+            ),
             Fires,
         );
         check(
             "read-write open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/core_pattern".into()),
-                )
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/proc/sys/kernel/core_pattern"), flags(O_RDWR)),
             Fires,
         );
         check(
             "a longer name",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/core_pattern_x".into()),
-                )
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/sys/kernel/core_pattern_x"), flags(O_WRONLY)),
             Silent,
         );
     }
@@ -179,19 +172,12 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "no pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(Value::None, flags(O_WRONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/core_pattern".into()),
-                )
-                .with("flags", Value::None),
+            open(text("/proc/sys/kernel/core_pattern"), Value::None),
             ErrorNaming("flags"),
         );
     }
@@ -235,7 +221,7 @@ mod tests {
                 origin: OriginFilter::Container,
                 filters: vec![],
                 fields: vec!["pathname".into(), "flags".into()],
-            },]
+            }]
         );
     }
 }

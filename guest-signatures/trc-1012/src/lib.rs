@@ -115,6 +115,32 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_CREAT: i64 = 0o100;
+    const O_TRUNC: i64 = 0o1000;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
+    fn rename(old_path: Value, new_path: Value) -> TestEvent {
+        TestEvent::new(SECURITY_INODE_RENAME)
+            .with("old_path", old_path)
+            .with("new_path", new_path)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = DefaultLoaderModification::new(&[])
             .unwrap()
@@ -134,46 +160,36 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection - security_file_open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/usr/lib/x86_64-linux-gnu/ld-2.31.so".into()),
-                )
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(
+                text("/usr/lib/x86_64-linux-gnu/ld-2.31.so"),
+                flags(O_WRONLY),
+            ),
             Fires,
         );
         check(
             "should trigger detection - security_inode_rename",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with(
-                    "new_path",
-                    Value::Text("/usr/lib/x86_64-linux-gnu/ld-2.31.so".into()),
-                ),
+            rename(
+                text("/tmp/staged"),
+                text("/usr/lib/x86_64-linux-gnu/ld-2.31.so"),
+            ),
             Fires,
         );
         check(
             "should not trigger detection - security_file_open wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/usr/lib/x86_64-linux-gnu/ld-2.31.so".into()),
-                )
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(
+                text("/usr/lib/x86_64-linux-gnu/ld-2.31.so"),
+                flags(O_RDONLY),
+            ),
             Silent,
         );
         check(
             "should not trigger detection - security_file_open wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/tmp/something".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/tmp/something"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "should not trigger detection - security_inode_rename wrong path",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/tmp/something".into())),
+            rename(text("/tmp/staged"), text("/tmp/something")),
             Silent,
         );
     }
@@ -182,99 +198,64 @@ mod tests {
     fn edge_cases() {
         check(
             "Debian's loader, written",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2".into()),
-                )
-                .with(
-                    "flags",
-                    Value::Signed(577), /* O_WRONLY|O_CREAT|O_TRUNC */
-                ),
+            open(
+                text("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+                flags(O_WRONLY | O_CREAT | O_TRUNC),
+            ),
             Fires,
         );
         check(
             "/lib64 starts with /lib",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/lib64/ld-linux-x86-64.so.2".into()),
-                )
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/lib64/ld-linux-x86-64.so.2"), flags(O_RDWR)),
             Fires,
         );
         check(
             "/lib/ld.so itself",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/lib/ld.so".into())),
+            rename(text("/tmp/staged"), text("/lib/ld.so")),
             Fires,
         );
         check(
             "ld.so.conf under /usr/lib matches the pattern too",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/usr/lib/ld.so.conf".into())),
+            rename(text("/tmp/staged"), text("/usr/lib/ld.so.conf")),
             Fires,
         );
         check(
             "/etc/ld.so.preload is not under /lib",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/etc/ld.so.preload".into())),
+            rename(text("/tmp/staged"), text("/etc/ld.so.preload")),
             Silent,
         );
         check(
             "/usr/local/lib is not /usr/lib",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/usr/local/lib/ld-2.31.so".into())),
+            rename(text("/tmp/staged"), text("/usr/local/lib/ld-2.31.so")),
             Silent,
         );
         check(
             "no /ld before .so",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with(
-                    "new_path",
-                    Value::Text("/usr/lib/x86_64-linux-gnu/libldap.so.2".into()),
-                ),
+            rename(
+                text("/tmp/staged"),
+                text("/usr/lib/x86_64-linux-gnu/libldap.so.2"),
+            ),
             Silent,
         );
         check(
             ".so before /ld only",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/lib/x.so/ld-x".into())),
+            rename(text("/tmp/staged"), text("/lib/x.so/ld-x")),
             Silent,
         );
         check(
             "a newline before .so (Go's . stops there)",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/lib/ld-linux\n.so.2".into())),
+            rename(text("/tmp/staged"), text("/lib/ld-linux\n.so.2")),
             Silent,
         );
         check(
             "a newline after the match",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/lib/ld-linux.so.2\nx".into())),
+            rename(text("/tmp/staged"), text("/lib/ld-linux.so.2\nx")),
             Fires,
         );
         check(
             "a read-open never reads pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(Value::None, flags(O_RDONLY)),
             Silent,
-        );
-        check(
-            "in a container too",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/lib/ld-linux.so.2".into())),
-            Fires,
         );
     }
 
@@ -282,23 +263,17 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "a write-open without pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(Value::None, flags(O_WRONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/lib/ld-linux.so.2".into()))
-                .with("flags", Value::None),
+            open(text("/lib/ld-linux.so.2"), Value::None),
             ErrorNaming("flags"),
         );
         check(
             "no new_path",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::None),
+            rename(text("/tmp/staged"), Value::None),
             ErrorNaming("new_path"),
         );
     }
@@ -349,7 +324,7 @@ mod tests {
                     origin: OriginFilter::Any,
                     filters: vec![],
                     fields: vec!["new_path".into()],
-                },
+                }
             ]
         );
     }

@@ -108,6 +108,31 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open_by(process_name: &str, pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .text("process-name", process_name)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
+    fn rename(old_path: Value, new_path: Value) -> TestEvent {
+        TestEvent::new(SECURITY_INODE_RENAME)
+            .with("old_path", old_path)
+            .with("new_path", new_path)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = KubernetesCertificateTheftAttempt::new(&[])
             .unwrap()
@@ -127,48 +152,40 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection - security_file_open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("malware".into()))
-                .with("pathname", Value::Text("/etc/kubernetes/pki/ca.crt".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open_by(
+                "malware",
+                text("/etc/kubernetes/pki/ca.crt"),
+                flags(O_RDONLY),
+            ),
             Fires,
         );
         check(
             "should trigger detection - security_inode_rename",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/etc/kubernetes/pki/ca.crt".into()))
-                .with("new_path", Value::None),
+            rename(text("/etc/kubernetes/pki/ca.crt"), Value::None),
             Fires,
         );
         check(
             "should not trigger detection - security_file_open wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("test".into()))
-                .with("pathname", Value::Text("/etc/kubernetes/pki/ca.crt".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open_by("test", text("/etc/kubernetes/pki/ca.crt"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "should not trigger detection - security_file_open wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("test".into()))
-                .with("pathname", Value::Text("/tmp/ca.crt".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open_by("test", text("/tmp/ca.crt"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "should not trigger detection - security_file_open legit proc",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("kube-apiserver".into()))
-                .with("pathname", Value::Text("/etc/kubernetes/pki/ca.crt".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open_by(
+                "kube-apiserver",
+                text("/etc/kubernetes/pki/ca.crt"),
+                flags(O_RDONLY),
+            ),
             Silent,
         );
         check(
             "should not trigger detection - security_inode_rename wrong path",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/ca.crt".into()))
-                .with("new_path", Value::None),
+            rename(text("/tmp/ca.crt"), Value::None),
             Silent,
         );
     }
@@ -177,81 +194,63 @@ mod tests {
     fn edge_cases() {
         check(
             "a key in a subdirectory, read-write",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("cat".into()))
-                .with(
-                    "pathname",
-                    Value::Text("/etc/kubernetes/pki/etcd/server.key".into()),
-                )
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open_by(
+                "cat",
+                text("/etc/kubernetes/pki/etcd/server.key"),
+                flags(O_RDWR),
+            ),
             Fires,
         );
         check(
             "kubelet, etcd and kube-controller may read",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("etcd".into()))
-                .with(
-                    "pathname",
-                    Value::Text("/etc/kubernetes/pki/etcd/server.key".into()),
-                )
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open_by(
+                "etcd",
+                text("/etc/kubernetes/pki/etcd/server.key"),
+                flags(O_RDONLY),
+            ),
             Silent,
         );
         check(
             "kube-controller (the 15-byte comm of kube-controller-manager)",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("kube-controller".into()))
-                .with("pathname", Value::Text("/etc/kubernetes/pki/sa.key".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open_by(
+                "kube-controller",
+                text("/etc/kubernetes/pki/sa.key"),
+                flags(O_RDONLY),
+            ),
             Silent,
         );
         check(
             "an allowed name is exact",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("kubelet2".into()))
-                .with("pathname", Value::Text("/etc/kubernetes/pki/sa.key".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open_by(
+                "kubelet2",
+                text("/etc/kubernetes/pki/sa.key"),
+                flags(O_RDONLY),
+            ),
             Fires,
         );
         check(
             "the directory itself has no trailing slash",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("ls".into()))
-                .with("pathname", Value::Text("/etc/kubernetes/pki".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open_by("ls", text("/etc/kubernetes/pki"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "a rename by kubelet still counts (Tracee checks names on opens only)",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with(
-                    "old_path",
-                    Value::Text("/etc/kubernetes/pki/apiserver.key".into()),
-                )
-                .with("new_path", Value::Text("/tmp/x".into())),
+            rename(text("/etc/kubernetes/pki/apiserver.key"), text("/tmp/x")),
             Fires,
         );
         check(
             "a rename onto the directory is not a theft",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/ca.crt".into()))
-                .with("new_path", Value::Text("/etc/kubernetes/pki/ca.crt".into())),
+            rename(text("/tmp/ca.crt"), text("/etc/kubernetes/pki/ca.crt")),
             Silent,
         );
         check(
             "an allowed process never has its flags read",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("kubelet".into()))
-                .with("pathname", Value::Text("/etc/kubernetes/pki/ca.crt".into()))
-                .with("flags", Value::None),
+            open_by("kubelet", text("/etc/kubernetes/pki/ca.crt"), Value::None),
             Silent,
         );
         check(
             "a write-open never reads pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("cat".into()))
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open_by("cat", Value::None, flags(O_WRONLY)),
             Silent,
         );
     }
@@ -260,25 +259,17 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("cat".into()))
-                .with("pathname", Value::Text("/etc/kubernetes/pki/ca.crt".into()))
-                .with("flags", Value::None),
+            open_by("cat", text("/etc/kubernetes/pki/ca.crt"), Value::None),
             ErrorNaming("flags"),
         );
         check(
             "a read-open without pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("process-name", Value::Text("cat".into()))
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open_by("cat", Value::None, flags(O_RDONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no old_path",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::None)
-                .with("new_path", Value::Text("/tmp/x".into())),
+            rename(Value::None, text("/tmp/x")),
             ErrorNaming("old_path"),
         );
     }
@@ -326,7 +317,7 @@ mod tests {
                     origin: OriginFilter::Any,
                     filters: vec![],
                     fields: vec!["old_path".into()],
-                },
+                }
             ]
         );
     }

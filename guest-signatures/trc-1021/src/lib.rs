@@ -92,6 +92,25 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_CLOEXEC: i64 = 0o2000000;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = ProcKcoreRead::new(&[]).unwrap().on_event(&event.event());
         match (&expected, &outcome) {
@@ -109,23 +128,17 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/kcore".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/kcore"), flags(O_RDONLY)),
             Fires,
         );
         check(
             "should not trigger detection - wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/kcore".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/kcore"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "should not trigger detection - wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/something".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/something"), flags(O_RDONLY)),
             Silent,
         );
     }
@@ -134,23 +147,17 @@ mod tests {
     fn edge_cases() {
         check(
             "a host /proc mounted elsewhere",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/host/proc/kcore".into()))
-                .with("flags", Value::Signed(524288) /* O_RDONLY|O_CLOEXEC */),
+            open(text("/host/proc/kcore"), flags(O_RDONLY | O_CLOEXEC)),
             Fires,
         );
         check(
             "read-write open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/kcore".into()))
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/proc/kcore"), flags(O_RDWR)),
             Fires,
         );
         check(
             "a longer name",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/kcore2".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/kcore2"), flags(O_RDONLY)),
             Silent,
         );
     }
@@ -159,16 +166,12 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "no pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(Value::None, flags(O_RDONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/kcore".into()))
-                .with("flags", Value::None),
+            open(text("/proc/kcore"), Value::None),
             ErrorNaming("flags"),
         );
     }
@@ -209,7 +212,7 @@ mod tests {
                 origin: OriginFilter::Container,
                 filters: vec![],
                 fields: vec!["pathname".into(), "flags".into()],
-            },]
+            }]
         );
     }
 }

@@ -106,6 +106,24 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = ProcMemCodeInjection::new(&[])
             .unwrap()
@@ -125,23 +143,17 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/543/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/543/mem"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "should not trigger detection - wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/543/mem".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/543/mem"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "should not trigger detection - wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/var/543/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/var/543/mem"), flags(O_WRONLY)),
             Silent,
         );
     }
@@ -150,80 +162,53 @@ mod tests {
     fn edge_cases() {
         check(
             "read-write open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/12/mem".into()))
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/proc/12/mem"), flags(O_RDWR)),
             Fires,
         );
         check(
             "a thread's memory",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/12/task/13/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/12/task/13/mem"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "a one-digit pid does not match Tracee's pattern",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/1/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/1/mem"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "/proc/self is not a digit",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/self/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/self/mem"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "a prefix before /proc (unanchored)",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/host/proc/4242/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/host/proc/4242/mem"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "an overlapping /proc/",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/proc/12/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/proc/12/mem"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "mem must end the path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/12/mem/x".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/12/mem/x"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "not memfile",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/12/memx".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/12/memx"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "$ is the end of the text, not of a line",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/12/mem\n".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/12/mem\n"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "a newline inside (Go's . stops there)",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/1\n2/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/1\n2/mem"), flags(O_WRONLY)),
             Silent,
-        );
-        check(
-            "in a container too",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/543/mem".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
-            Fires,
         );
     }
 
@@ -231,23 +216,17 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "no pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(Value::None, flags(O_WRONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/543/mem".into()))
-                .with("flags", Value::None),
+            open(text("/proc/543/mem"), Value::None),
             ErrorNaming("flags"),
         );
         check(
             "flags as text",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/543/mem".into()))
-                .with("flags", Value::Text("O_RDWR".into())),
+            open(text("/proc/543/mem"), text("O_RDWR")),
             ErrorNaming("flags"),
         );
     }
@@ -291,7 +270,7 @@ mod tests {
                 origin: OriginFilter::Any,
                 filters: vec![],
                 fields: vec!["pathname".into(), "flags".into()],
-            },]
+            }]
         );
     }
 }

@@ -104,6 +104,32 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_CREAT: i64 = 0o100;
+    const O_TRUNC: i64 = 0o1000;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
+    fn rename(old_path: Value, new_path: Value) -> TestEvent {
+        TestEvent::new(SECURITY_INODE_RENAME)
+            .with("old_path", old_path)
+            .with("new_path", new_path)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = SudoersModification::new(&[])
             .unwrap()
@@ -123,51 +149,37 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection - security_file_open file",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/etc/sudoers".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/etc/sudoers"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "should trigger detection - security_file_open dir",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/etc/sudoers.d/amnon".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/etc/sudoers.d/amnon"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "should trigger detection - security_inode_rename file",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/etc/sudoers".into())),
+            rename(text("/tmp/staged"), text("/etc/sudoers")),
             Fires,
         );
         check(
             "should trigger detection - security_inode_rename dir",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/etc/sudoers.d/amnon".into())),
+            rename(text("/tmp/staged"), text("/etc/sudoers.d/amnon")),
             Fires,
         );
         check(
             "should not trigger detection - security_file_open wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/etc/sudoers".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/etc/sudoers"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "should not trigger detection - security_file_open wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/tmp/something".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/tmp/something"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "should not trigger detection - security_inode_rename wrong path",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/tmp/something".into())),
+            rename(text("/tmp/staged"), text("/tmp/something")),
             Silent,
         );
     }
@@ -176,55 +188,36 @@ mod tests {
     fn edge_cases() {
         check(
             "visudo's rename of sudoers.tmp onto sudoers",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/etc/sudoers.tmp".into()))
-                .with("new_path", Value::Text("/etc/sudoers".into())),
+            rename(text("/etc/sudoers.tmp"), text("/etc/sudoers")),
             Fires,
         );
         check(
             "visudo's temporary file itself",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/etc/sudoers.tmp".into()))
-                .with(
-                    "flags",
-                    Value::Signed(577), /* O_WRONLY|O_CREAT|O_TRUNC */
-                ),
+            open(
+                text("/etc/sudoers.tmp"),
+                flags(O_WRONLY | O_CREAT | O_TRUNC),
+            ),
             Silent,
         );
         check(
             "macOS paths",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/private/etc/sudoers.d/x".into()))
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/private/etc/sudoers.d/x"), flags(O_RDWR)),
             Fires,
         );
         check(
             "the directory needs its slash",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/etc/sudoers.d".into())),
+            rename(text("/tmp/staged"), text("/etc/sudoers.d")),
             Silent,
         );
         check(
             "a path ending with /etc/sudoers elsewhere",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::Text("/host/etc/sudoers".into())),
+            rename(text("/tmp/staged"), text("/host/etc/sudoers")),
             Silent,
         );
         check(
             "a read-open never reads pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(Value::None, flags(O_RDONLY)),
             Silent,
-        );
-        check(
-            "in a container too",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/etc/sudoers".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
-            Fires,
         );
     }
 
@@ -232,23 +225,17 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "a write-open without pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(Value::None, flags(O_WRONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/etc/sudoers".into()))
-                .with("flags", Value::None),
+            open(text("/etc/sudoers"), Value::None),
             ErrorNaming("flags"),
         );
         check(
             "no new_path",
-            TestEvent::new(SECURITY_INODE_RENAME)
-                .with("old_path", Value::Text("/tmp/staged".into()))
-                .with("new_path", Value::None),
+            rename(text("/tmp/staged"), Value::None),
             ErrorNaming("new_path"),
         );
     }
@@ -296,7 +283,7 @@ mod tests {
                     origin: OriginFilter::Any,
                     filters: vec![],
                     fields: vec!["new_path".into()],
-                },
+                }
             ]
         );
     }

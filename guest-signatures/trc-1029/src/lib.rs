@@ -95,6 +95,25 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_CLOEXEC: i64 = 0o2000000;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = SchedDebugRecon::new(&[]).unwrap().on_event(&event.event());
         match (&expected, &outcome) {
@@ -112,23 +131,17 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sched_debug".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/sched_debug"), flags(O_RDONLY)),
             Fires,
         );
         check(
             "should not trigger detection - wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/yo".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/yo"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "should not trigger detection - wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sched_debug".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/sched_debug"), flags(O_WRONLY)),
             Silent,
         );
     }
@@ -137,26 +150,20 @@ mod tests {
     fn edge_cases() {
         check(
             "the debugfs file (Linux 5.13 on)",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/kernel/debug/sched/debug".into()),
-                )
-                .with("flags", Value::Signed(524288) /* O_RDONLY|O_CLOEXEC */),
+            open(
+                text("/sys/kernel/debug/sched/debug"),
+                flags(O_RDONLY | O_CLOEXEC),
+            ),
             Fires,
         );
         check(
             "read-write open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sched_debug".into()))
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/proc/sched_debug"), flags(O_RDWR)),
             Fires,
         );
         check(
             "the path must be exact",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/host/proc/sched_debug".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/host/proc/sched_debug"), flags(O_RDONLY)),
             Silent,
         );
     }
@@ -165,16 +172,12 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "no pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(Value::None, flags(O_RDONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sched_debug".into()))
-                .with("flags", Value::None),
+            open(text("/proc/sched_debug"), Value::None),
             ErrorNaming("flags"),
         );
     }
@@ -216,9 +219,9 @@ mod tests {
                 filters: vec![FieldFilter {
                     field: "pathname".into(),
                     any_of: SCHED_DEBUG_PATHS.iter().map(|v| v.to_string()).collect()
-                },],
+                }],
                 fields: vec!["pathname".into(), "flags".into()],
-            },]
+            }]
         );
     }
 }

@@ -94,6 +94,26 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_CREAT: i64 = 0o100;
+    const O_TRUNC: i64 = 0o1000;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = SystemRequestKeyConfigModification::new(&[])
             .unwrap()
@@ -113,23 +133,17 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sys/kernel/sysrq".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/sys/kernel/sysrq"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "should not trigger detection - wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sys/kernel/sysrq".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/sys/kernel/sysrq"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "should not trigger detection - wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/tmp/something".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/tmp/something"), flags(O_WRONLY)),
             Silent,
         );
     }
@@ -138,33 +152,25 @@ mod tests {
     fn edge_cases() {
         check(
             "the trigger file",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sysrq-trigger".into()))
-                .with(
-                    "flags",
-                    Value::Signed(577), /* O_WRONLY|O_CREAT|O_TRUNC */
-                ),
+            open(
+                text("/proc/sysrq-trigger"),
+                flags(O_WRONLY | O_CREAT | O_TRUNC),
+            ),
             Fires,
         );
         check(
             "read-write open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sys/kernel/sysrq".into()))
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/proc/sys/kernel/sysrq"), flags(O_RDWR)),
             Fires,
         );
         check(
             "the path must be exact",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/host/proc/sysrq-trigger".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/host/proc/sysrq-trigger"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "a read-open never reads pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(Value::None, flags(O_RDONLY)),
             Silent,
         );
     }
@@ -173,16 +179,12 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "a write-open without pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(Value::None, flags(O_WRONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sysrq-trigger".into()))
-                .with("flags", Value::None),
+            open(text("/proc/sysrq-trigger"), Value::None),
             ErrorNaming("flags"),
         );
     }
@@ -227,9 +229,9 @@ mod tests {
                 filters: vec![FieldFilter {
                     field: "pathname".into(),
                     any_of: SYSRQ_PATHS.iter().map(|v| v.to_string()).collect()
-                },],
+                }],
                 fields: vec!["flags".into(), "pathname".into()],
-            },]
+            }]
         );
     }
 }

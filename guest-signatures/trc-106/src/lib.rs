@@ -93,6 +93,27 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_ACCMODE: i64 = 0o3;
+    const O_CREAT: i64 = 0o100;
+    const O_TRUNC: i64 = 0o1000;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = CgroupNotifyOnReleaseModification::new(&[])
             .unwrap()
@@ -112,29 +133,17 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/tmp/cgrp/x/notify_on_release".into()),
-                )
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/tmp/cgrp/x/notify_on_release"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "should not trigger detection - wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/tmp/cgrp/x/notify_on_release".into()),
-                )
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/tmp/cgrp/x/notify_on_release"), flags(O_RDONLY)),
             Silent,
         );
         check(
             "should not trigger detection - wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/tmp/something".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/tmp/something"), flags(O_WRONLY)),
             Silent,
         );
     }
@@ -143,72 +152,46 @@ mod tests {
     fn edge_cases() {
         check(
             "read-write open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/memory/notify_on_release".into()),
-                )
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(
+                text("/sys/fs/cgroup/memory/notify_on_release"),
+                flags(O_RDWR),
+            ),
             Fires,
         );
         check(
             "O_WRONLY|O_CREAT|O_TRUNC",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/notify_on_release".into()),
-                )
-                .with(
-                    "flags",
-                    Value::Signed(577), /* O_WRONLY|O_CREAT|O_TRUNC */
-                ),
+            open(
+                text("/sys/fs/cgroup/notify_on_release"),
+                flags(O_WRONLY | O_CREAT | O_TRUNC),
+            ),
             Fires,
         );
         check(
             "access mode 3 is neither read nor write",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/notify_on_release".into()),
-                )
-                .with("flags", Value::Signed(3) /* O_ACCMODE */),
+            open(text("/sys/fs/cgroup/notify_on_release"), flags(O_ACCMODE)),
             Silent,
         );
         check(
             "a bare file name",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("notify_on_release".into()))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("notify_on_release"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "path.Base ignores a trailing slash",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/notify_on_release/".into()),
-                )
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/sys/fs/cgroup/notify_on_release/"), flags(O_WRONLY)),
             Fires,
         );
         check(
             "a longer name",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/notify_on_release.bak".into()),
-                )
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(
+                text("/sys/fs/cgroup/notify_on_release.bak"),
+                flags(O_WRONLY),
+            ),
             Silent,
         );
         check(
             "flags as an unsigned number",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/notify_on_release".into()),
-                )
-                .with("flags", Value::Unsigned(1)),
+            open(text("/sys/fs/cgroup/notify_on_release"), Value::Unsigned(1)),
             Fires,
         );
     }
@@ -217,46 +200,30 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "no pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(Value::None, flags(O_WRONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "pathname is a number",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Signed(7))
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(Value::Signed(7), flags(O_WRONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/notify_on_release".into()),
-                )
-                .with("flags", Value::None),
+            open(text("/sys/fs/cgroup/notify_on_release"), Value::None),
             ErrorNaming("flags"),
         );
         check(
             "flags as text (parsed arguments)",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/notify_on_release".into()),
-                )
-                .with("flags", Value::Text("O_WRONLY".into())),
+            open(text("/sys/fs/cgroup/notify_on_release"), text("O_WRONLY")),
             ErrorNaming("flags"),
         );
         check(
             "flags above i64::MAX",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/sys/fs/cgroup/notify_on_release".into()),
-                )
-                .with("flags", Value::Unsigned(18446744073709551615)),
+            open(
+                text("/sys/fs/cgroup/notify_on_release"),
+                Value::Unsigned(18446744073709551615),
+            ),
             ErrorNaming("flags"),
         );
     }
@@ -297,7 +264,7 @@ mod tests {
                 origin: OriginFilter::Container,
                 filters: vec![],
                 fields: vec!["pathname".into(), "flags".into()],
-            },]
+            }]
         );
     }
 }

@@ -93,6 +93,26 @@ mod tests {
     }
     use Expect::*;
 
+    const O_RDONLY: i64 = 0o0;
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_ACCMODE: i64 = 0o3;
+    const O_CLOEXEC: i64 = 0o2000000;
+
+    fn flags(flags: i64) -> Value {
+        Value::Signed(flags)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
     fn check(case: &str, event: TestEvent, expected: Expect) {
         let outcome = AslrInspection::new(&[]).unwrap().on_event(&event.event());
         match (&expected, &outcome) {
@@ -110,29 +130,17 @@ mod tests {
     fn tracee_v0_24_1_cases() {
         check(
             "should trigger detection",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/sys/kernel/randomize_va_space"), flags(O_RDONLY)),
             Fires,
         );
         check(
             "should not trigger detection - wrong open flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::Signed(1) /* O_WRONLY */),
+            open(text("/proc/sys/kernel/randomize_va_space"), flags(O_WRONLY)),
             Silent,
         );
         check(
             "should not trigger detection - wrong path",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::Text("/proc/sys/kernel/yo".into()))
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(text("/proc/sys/kernel/yo"), flags(O_RDONLY)),
             Silent,
         );
     }
@@ -141,53 +149,32 @@ mod tests {
     fn edge_cases() {
         check(
             "read-write open",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::Signed(2) /* O_RDWR */),
+            open(text("/proc/sys/kernel/randomize_va_space"), flags(O_RDWR)),
             Fires,
         );
         check(
             "O_RDONLY|O_CLOEXEC",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::Signed(524288) /* O_RDONLY|O_CLOEXEC */),
+            open(
+                text("/proc/sys/kernel/randomize_va_space"),
+                flags(O_RDONLY | O_CLOEXEC),
+            ),
             Fires,
         );
         check(
             "access mode 3",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::Signed(3) /* O_ACCMODE */),
+            open(
+                text("/proc/sys/kernel/randomize_va_space"),
+                flags(O_ACCMODE),
+            ),
             Silent,
         );
         check(
             "the path must be exact",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/host/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(
+                text("/host/proc/sys/kernel/randomize_va_space"),
+                flags(O_RDONLY),
+            ),
             Silent,
-        );
-        check(
-            "in a container too",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
-            Fires,
         );
     }
 
@@ -195,29 +182,20 @@ mod tests {
     fn odd_input_is_an_error_naming_the_argument() {
         check(
             "no pathname",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with("pathname", Value::None)
-                .with("flags", Value::Signed(0) /* O_RDONLY */),
+            open(Value::None, flags(O_RDONLY)),
             ErrorNaming("pathname"),
         );
         check(
             "no flags",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::None),
+            open(text("/proc/sys/kernel/randomize_va_space"), Value::None),
             ErrorNaming("flags"),
         );
         check(
             "flags as text",
-            TestEvent::new(SECURITY_FILE_OPEN)
-                .with(
-                    "pathname",
-                    Value::Text("/proc/sys/kernel/randomize_va_space".into()),
-                )
-                .with("flags", Value::Text("O_RDONLY".into())),
+            open(
+                text("/proc/sys/kernel/randomize_va_space"),
+                text("O_RDONLY"),
+            ),
             ErrorNaming("flags"),
         );
     }
@@ -259,9 +237,9 @@ mod tests {
                 filters: vec![FieldFilter {
                     field: "pathname".into(),
                     any_of: [ASLR_PATH].iter().map(|v| v.to_string()).collect()
-                },],
+                }],
                 fields: vec!["pathname".into(), "flags".into()],
-            },]
+            }]
         );
     }
 }
