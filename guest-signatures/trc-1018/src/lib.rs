@@ -202,7 +202,7 @@ mod tests {
             Fires,
         );
         check(
-            "kubelet, etcd and kube-controller may read",
+            "etcd may read its certificates",
             open_by(
                 "etcd",
                 text("/etc/kubernetes/pki/etcd/server.key"),

@@ -6,7 +6,8 @@
 //! and `flags` open it for reading (Tracee's `IsFileRead`). The exact paths are
 //! also a host-side filter, so other opens never enter the sandbox; an event
 //! lacking `pathname` still does, and is an error (as is one without an integer
-//! `flags`), as in Tracee.
+//! `flags`), as in Tracee. (An open of another path without `flags` is thus no
+//! error here, where Tracee's would be.)
 
 use sigbox_sdk::{
     Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,

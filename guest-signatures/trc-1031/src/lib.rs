@@ -6,7 +6,8 @@
 //! exactly `/proc/sys/kernel/sysrq` or `/proc/sysrq-trigger`. The exact paths
 //! are also a host-side filter, so other opens never enter the sandbox. As in
 //! Tracee, `flags` is read first (an error when missing or not an integer) and
-//! `pathname` only for a write.
+//! `pathname` only for a write. (An open of another path without `flags` is
+//! thus no error here, where Tracee's would be.)
 
 use sigbox_sdk::{
     Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
