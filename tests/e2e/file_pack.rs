@@ -8,12 +8,14 @@ use sigbox_e2e::{dir_with, fixture, json_lines, sigbox, signatures_dir, text};
 
 /// hostProcessIds of tests/fixtures/file-pack-cases.jsonl each signature must
 /// report (line N has hostProcessId 8000 + N), and no signature anything else.
-/// Lines 16–25 fire nothing: a read of core_pattern, kcore and sched_debug
+/// Lines 16–26 fire nothing: a read of core_pattern, kcore and sched_debug
 /// read on the host (those three select containers only), kubelet reading
 /// its certificate, `/proc/1/mem` (Tracee's pattern needs two characters
 /// after `/proc/`), a read of sudoers, an unrelated rename and open, an
-/// exec, and a host open of ld.so.preload without flags (an error for each
-/// of the 8 signatures that read the flags of host opens of any path).
+/// exec, a host open of ld.so.preload without flags (an error for each of
+/// the 8 signatures that read the flags of host opens of any path), and a
+/// write of core_pattern in a starting container (`container-init`, which
+/// Tracee's `container` selectors do not receive).
 const EXPECTED: [(&str, &[u64]); 15] = [
     ("TRC-109", &[8001]),
     ("TRC-1011", &[8002]),
