@@ -120,7 +120,7 @@ fn origin_ok(filter: OriginFilter, origin: Origin) -> bool {
     match filter {
         OriginFilter::Any => true,
         OriginFilter::Host => origin == Origin::Host,
-        OriginFilter::Container => origin != Origin::Host,
+        OriginFilter::Container => origin == Origin::Container,
         OriginFilter::ContainerInit => origin == Origin::ContainerInit,
     }
 }

@@ -45,6 +45,46 @@ fn rust_python_and_0_1_trc_1016_pass_the_same_vectors() {
     }
 }
 
+/// Each default-set crate's vector files (`guest-signatures/<crate>/vectors/`).
+fn default_set_vectors() -> Vec<(String, Vec<std::path::PathBuf>)> {
+    let mut crates = Vec::new();
+    for entry in std::fs::read_dir(repo_root().join("guest-signatures")).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(files) = std::fs::read_dir(dir.join("vectors")) else {
+            continue;
+        };
+        let mut files: Vec<_> = files.map(|f| f.unwrap().path()).collect();
+        files.sort();
+        let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        crates.push((name, files));
+    }
+    crates.sort();
+    crates
+}
+
+#[test]
+fn every_default_signature_passes_its_vectors() {
+    let crates = default_set_vectors();
+    // TRC-1016, the file-event ports and the three with file branches.
+    assert!(crates.len() >= 16, "{crates:?}");
+    for (name, files) in crates {
+        let mut args = vec![
+            "test".to_owned(),
+            module(&name).to_str().unwrap().to_owned(),
+        ];
+        args.extend(files.iter().map(|f| f.to_str().unwrap().to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = sigbox(&args);
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: {stdout}{}",
+            text(&out.stderr)
+        );
+        assert!(stdout.contains(" passed, 0 failed"), "{name}: {stdout}");
+    }
+}
+
 #[test]
 fn a_wrong_signature_fails_with_a_diff_per_case() {
     // TEST-EXEC-ECHO reports every exec: wrong for every "none" case.

@@ -199,6 +199,27 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// A declared field that must be an integer, like Tracee's
+    /// `GetIntArgumentByName` (e.g. `security_file_open`'s `flags`): signed
+    /// or unsigned, as replay and live sources may give either; an error
+    /// names the field when it is missing, not an integer, or above
+    /// `i64::MAX`.
+    pub fn int(&self, field: &str) -> Result<i64, String> {
+        match self.declared(field)? {
+            Value::Signed(n) => Ok(*n),
+            Value::Unsigned(n) => i64::try_from(*n).map_err(|_| {
+                format!(
+                    "event {}: argument {field} is {n}, above i64::MAX",
+                    self.name
+                )
+            }),
+            _ => Err(format!(
+                "event {}: argument {field} is missing or not an integer",
+                self.name
+            )),
+        }
+    }
+
     fn declared(&self, field: &str) -> Result<&'a Value, String> {
         self.get(field).ok_or_else(|| {
             format!(
@@ -522,8 +543,42 @@ pub fn path_base(path: &str) -> &str {
     trimmed.rsplit('/').next().unwrap_or(trimmed)
 }
 
+/// The access mode bits of open flags (`O_ACCMODE`); the mode is
+/// `O_RDONLY` (0), `O_WRONLY` (1) or `O_RDWR` (2).
+const O_ACCMODE: i64 = 0o3;
+
+/// Whether open `flags` (`security_file_open`'s raw `flags`) allow writing:
+/// the access mode is `O_WRONLY` or `O_RDWR`, as Tracee's
+/// `parsers.IsFileWrite`.
+pub fn is_file_write(flags: i64) -> bool {
+    matches!(flags & O_ACCMODE, 1 | 2)
+}
+
+/// Whether open `flags` allow reading: the access mode is `O_RDONLY` or
+/// `O_RDWR`, as Tracee's `parsers.IsFileRead`. (Mode 3 is neither.)
+pub fn is_file_read(flags: i64) -> bool {
+    matches!(flags & O_ACCMODE, 0 | 2)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn open_flags_are_read_by_their_access_mode_only() {
+        use super::{is_file_read, is_file_write};
+        // O_RDONLY, O_WRONLY, O_RDWR, 3; with O_CREAT|O_TRUNC (0o1100) and
+        // O_CLOEXEC (0o2000000) set, which do not change the mode.
+        for extra in [0, 0o1100, 0o2000000] {
+            assert!(is_file_read(extra) && !is_file_write(extra));
+            assert!(!is_file_read(1 | extra) && is_file_write(1 | extra));
+            assert!(is_file_read(2 | extra) && is_file_write(2 | extra));
+            assert!(!is_file_read(3 | extra) && !is_file_write(3 | extra));
+        }
+        // Negative numbers as Go sees them (uint64(flags) & O_ACCMODE):
+        // -2 is ...110 (O_RDWR), -1 is ...111 (mode 3).
+        assert!(is_file_write(-2) && is_file_read(-2));
+        assert!(!is_file_write(-1) && !is_file_read(-1));
+    }
+
     #[test]
     fn path_base_is_go_path_base_for_names() {
         assert_eq!(super::path_base("/a/b/c"), "c");
@@ -681,6 +736,36 @@ mod tests {
         assert_eq!(ev.read("prev_comm"), text("nginx"));
         assert_eq!(ev.pid, 1);
         assert_eq!(ev.name(), "sched_process_exec");
+    }
+
+    #[test]
+    fn integers_signed_or_unsigned() {
+        let ev = TestEvent::new("security_file_open")
+            .with("flags", Value::Signed(-2))
+            .with("dev", Value::Unsigned(577))
+            .with("huge", Value::Unsigned(u64::MAX))
+            .text("pathname", "/etc/x")
+            .with("missing", Value::None);
+        let ev = ev.event();
+        assert_eq!(ev.int("flags"), Ok(-2));
+        assert_eq!(ev.int("dev"), Ok(577));
+        assert!(
+            ev.int("huge")
+                .unwrap_err()
+                .contains("huge is 18446744073709551615")
+        );
+        for field in ["pathname", "missing"] {
+            let error = ev.int(field).unwrap_err();
+            assert!(
+                error.contains(&format!("{field} is missing or not an integer")),
+                "{error}"
+            );
+        }
+        assert!(
+            ev.int("inode")
+                .unwrap_err()
+                .contains("inode was not declared")
+        );
     }
 }
 

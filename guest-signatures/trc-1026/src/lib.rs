@@ -1,29 +1,57 @@
 //! TRC-1026 "Rcd modification detected": Tracee's signature of the same id
-//! (v0.24.1, `signatures/golang/rcd_modification.go`), exec branch only.
+//! (v0.24.1, `signatures/golang/rcd_modification.go`).
 //!
-//! On `sched_process_exec`, a finding (with no data) is reported when the
-//! basename of the executed file's `pathname` (Go's `path.Base`) is exactly
-//! `update-rc.d`. An exec event without a string `pathname` is an error,
-//! never a finding, as in Tracee.
+//! A finding (with no data) is reported for any of Tracee's three branches:
+//! - `sched_process_exec`: the basename of the executed file's `pathname`
+//!   (Go's `path.Base`) is exactly `update-rc.d`;
+//! - `security_file_open`: `flags` open for writing (`O_WRONLY` or `O_RDWR`,
+//!   Tracee's `IsFileWrite`) an rc path (see [`is_rcd_path`]);
+//! - `security_inode_rename`: `new_path` is an rc path.
 //!
-//! Not served: Tracee's other two branches, a write-open (`security_file_open`)
-//! or a rename onto (`security_inode_rename`) one of the rc files
-//! (`/etc/rc.local`, `/etc/init.d/rc.local`) or a path under the rc
-//! directories (`/etc/rc1.d` ... `/etc/rc.d`). sigbox does not deliver those
-//! events yet, so this signature selects only `sched_process_exec`.
+//! An event without a string `pathname` (or `new_path`), or an open without
+//! an integer `flags`, is an error, never a finding, as in Tracee.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, path_base,
+    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write, path_base,
 };
 
 /// The command that installs and removes System-V init script links.
 const RCD_COMMAND: &str = "update-rc.d";
 
-/// The event this signature selects.
+/// The rc files, matched exactly.
+const RCD_FILES: [&str; 2] = ["/etc/rc.local", "/etc/init.d/rc.local"];
+
+/// The rc directories, matched as prefixes (no trailing slash, as Tracee's).
+const RCD_DIRS: [&str; 11] = [
+    "/etc/rc1.d",
+    "/etc/rc2.d",
+    "/etc/rc3.d",
+    "/etc/rc4.d",
+    "/etc/rc5.d",
+    "/etc/rc6.d",
+    "/etc/rcs.d",
+    "/etc/init.d",
+    "/etc/rc.d/rc.local",
+    "/etc/rc.d/init.d",
+    "/etc/rc.d",
+];
+
+/// An event this signature selects.
 const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
+
+/// An event this signature selects.
+const SECURITY_FILE_OPEN: &str = "security_file_open";
+
+/// An event this signature selects.
+const SECURITY_INODE_RENAME: &str = "security_inode_rename";
 
 /// The TRC-1026 signature. It keeps no state.
 pub struct RcdModification;
+
+/// Tracee's `checkFileOrDir`: an rc file, or a path under an rc directory.
+fn is_rcd_path(path: &str) -> bool {
+    RCD_FILES.contains(&path) || RCD_DIRS.iter().any(|dir| path.starts_with(dir))
+}
 
 impl Signature for RcdModification {
     fn metadata() -> Metadata {
@@ -50,11 +78,15 @@ impl Signature for RcdModification {
         }
     }
 
-    /// Every exec, with no host-side filter: host filters are exact-match on
-    /// the whole `pathname`, and the command may be installed anywhere. Only
-    /// `pathname` crosses into the sandbox.
+    /// Every exec, open and rename, with no host-side filter: host filters
+    /// are exact-match on the whole path, and the command may be installed
+    /// anywhere and the directories hold any file.
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector::new(SCHED_PROCESS_EXEC).reading(&["pathname"])]
+        vec![
+            EventSelector::new(SCHED_PROCESS_EXEC).reading(&["pathname"]),
+            EventSelector::new(SECURITY_FILE_OPEN).reading(&["pathname", "flags"]),
+            EventSelector::new(SECURITY_INODE_RENAME).reading(&["new_path"]),
+        ]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -62,7 +94,17 @@ impl Signature for RcdModification {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        if path_base(event.text("pathname")?) == RCD_COMMAND {
+        let matched = match event.name() {
+            SCHED_PROCESS_EXEC => path_base(event.text("pathname")?) == RCD_COMMAND,
+            // Tracee reads pathname, then flags.
+            SECURITY_FILE_OPEN => {
+                let pathname = event.text("pathname")?;
+                is_file_write(event.int("flags")?) && is_rcd_path(pathname)
+            }
+            SECURITY_INODE_RENAME => is_rcd_path(event.text("new_path")?),
+            _ => false,
+        };
+        if matched {
             Ok(vec![Finding { data: vec![] }])
         } else {
             Ok(vec![])
@@ -96,12 +138,76 @@ mod tests {
         }
     }
 
-    // Tracee v0.24.1, signatures/golang/rcd_modification_test.go (its
-    // sched_process_exec cases; the other two events are not served).
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
+    fn rename(new_path: Value) -> TestEvent {
+        TestEvent::new(SECURITY_INODE_RENAME).with("new_path", new_path)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    const O_RDONLY: Value = Value::Signed(0);
+    const O_WRONLY: Value = Value::Signed(1);
+    const O_RDWR: Value = Value::Signed(2);
+
+    /// Whether the file event fires; panics on an error.
+    fn fires(event: TestEvent) -> bool {
+        let findings = run(&event).unwrap_or_else(|error| panic!("unexpected error: {error}"));
+        assert!(findings.is_empty() || findings == vec![Finding { data: vec![] }]);
+        !findings.is_empty()
+    }
+
+    // Tracee v0.24.1, signatures/golang/rcd_modification_test.go.
     #[test]
     fn tracee_v0_24_1_cases() {
+        assert!(fires(open(text("/etc/rc.local"), O_WRONLY)));
+        assert!(fires(open(text("/etc/rc1.d/job"), O_WRONLY)));
+        assert!(fires(rename(text("/etc/rc.local"))));
+        assert!(fires(rename(text("/etc/rc1.d/job"))));
         assert!(finds("/bin/update-rc.d"));
+        assert!(!fires(open(text("/etc/something"), O_WRONLY)));
+        assert!(!fires(open(text("/etc/rc.local"), O_RDONLY)));
+        assert!(!fires(rename(text("/etc/something"))));
         assert!(!finds("/bin/ls"));
+    }
+
+    #[test]
+    fn every_rc_file_and_directory_counts_when_written_or_renamed_onto() {
+        for file in RCD_FILES {
+            assert!(fires(open(text(file), O_RDWR)), "{file}");
+            assert!(fires(rename(text(file))), "{file}");
+        }
+        for dir in RCD_DIRS {
+            let script = format!("{dir}/S01evil");
+            assert!(fires(open(text(&script), O_WRONLY)), "{script}");
+            assert!(fires(rename(text(&script))), "{script}");
+            assert!(!fires(open(text(&script), O_RDONLY)), "{script}");
+        }
+        assert!(!fires(rename(text("/etc/rc.local.bak"))));
+        assert!(!fires(rename(text("/host/etc/rc.local"))));
+        // Prefixes without a slash, as Tracee's.
+        assert!(fires(rename(text("/etc/init.d.old/x"))));
+        assert!(!fires(open(text("/etc/rc.local"), Value::Signed(3))));
+    }
+
+    #[test]
+    fn file_events_without_their_arguments_are_errors_naming_them() {
+        for (event, field) in [
+            (open(Value::None, O_WRONLY), "pathname"),
+            (open(text("/etc/rc.local"), Value::None), "flags"),
+            (open(text("/etc/rc.local"), text("O_WRONLY")), "flags"),
+            (rename(Value::None), "new_path"),
+            (rename(Value::Signed(1)), "new_path"),
+        ] {
+            let error = run(&event).expect_err(field);
+            assert!(error.contains(field), "{error}");
+        }
     }
 
     #[test]
@@ -186,15 +292,20 @@ mod tests {
     }
 
     #[test]
-    fn selects_every_exec_reading_only_pathname() {
+    fn selects_every_exec_open_and_rename_reading_only_the_paths_and_flags() {
+        let selector = |name: &str, fields: &[&str]| EventSelector {
+            name: name.into(),
+            origin: OriginFilter::Any,
+            filters: vec![],
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        };
         assert_eq!(
             RcdModification::selected_events(),
-            vec![EventSelector {
-                name: "sched_process_exec".into(),
-                origin: OriginFilter::Any,
-                filters: vec![],
-                fields: vec!["pathname".into()],
-            }]
+            vec![
+                selector("sched_process_exec", &["pathname"]),
+                selector("security_file_open", &["pathname", "flags"]),
+                selector("security_inode_rename", &["new_path"]),
+            ]
         );
     }
 }

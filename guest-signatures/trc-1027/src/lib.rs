@@ -1,31 +1,61 @@
 //! TRC-1027 "Scheduled tasks modification detected": Tracee's signature of the
-//! same id (v0.24.1, `signatures/golang/scheduled_task_modification.go`), exec
-//! branch only.
+//! same id (v0.24.1, `signatures/golang/scheduled_task_modification.go`).
 //!
-//! On `sched_process_exec`, a finding (with no data) is reported when the
-//! basename of the executed file's `pathname` (Go's `path.Base`) is exactly
-//! one of `crontab`, `at`, `batch` or `launchd`. An exec event without a
-//! string `pathname` is an error, never a finding, as in Tracee.
+//! A finding (with no data) is reported for any of Tracee's three branches:
+//! - `sched_process_exec`: the basename of the executed file's `pathname`
+//!   (Go's `path.Base`) is exactly one of `crontab`, `at`, `batch` or
+//!   `launchd`;
+//! - `security_file_open`: `flags` open for writing (`O_WRONLY` or `O_RDWR`,
+//!   Tracee's `IsFileWrite`) a cron path (see [`is_cron_path`]);
+//! - `security_inode_rename`: `new_path` is a cron path.
 //!
-//! Not served: Tracee's other two branches, a write-open (`security_file_open`)
-//! or a rename onto (`security_inode_rename`) one of the cron files
-//! (`/etc/crontab`, `/etc/anacrontab`, `/etc/cron.deny`, `/etc/cron.allow`) or
-//! a path under the cron directories (`/etc/cron.d`, `/var/spool/cron/crontabs`,
-//! ...). sigbox does not deliver those events yet, so this signature selects
-//! only `sched_process_exec`.
+//! An event without a string `pathname` (or `new_path`), or an open without
+//! an integer `flags`, is an error, never a finding, as in Tracee.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, path_base,
+    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write, path_base,
 };
 
 /// Commands that schedule tasks, in Tracee's order.
 const CRON_COMMANDS: [&str; 4] = ["crontab", "at", "batch", "launchd"];
 
-/// The event this signature selects.
+/// The cron files, matched exactly.
+const CRON_FILES: [&str; 4] = [
+    "/etc/crontab",
+    "/etc/anacrontab",
+    "/etc/cron.deny",
+    "/etc/cron.allow",
+];
+
+/// The cron directories, matched as prefixes (no trailing slash, so
+/// `/etc/cron.daily.bak` matches too). `var/spool/anacron` lacks its leading
+/// slash in Tracee, so it matches only relative paths; kept as Tracee has it.
+const CRON_DIRS: [&str; 7] = [
+    "/etc/cron.hourly",
+    "/etc/cron.daily",
+    "/etc/cron.weekly",
+    "/etc/cron.monthly",
+    "/etc/cron.d",
+    "/var/spool/cron/crontabs",
+    "var/spool/anacron",
+];
+
+/// An event this signature selects.
 const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
+
+/// An event this signature selects.
+const SECURITY_FILE_OPEN: &str = "security_file_open";
+
+/// An event this signature selects.
+const SECURITY_INODE_RENAME: &str = "security_inode_rename";
 
 /// The TRC-1027 signature. It keeps no state.
 pub struct ScheduledTaskModification;
+
+/// Tracee's `checkFileOrDir`: a cron file, or a path under a cron directory.
+fn is_cron_path(path: &str) -> bool {
+    CRON_FILES.contains(&path) || CRON_DIRS.iter().any(|dir| path.starts_with(dir))
+}
 
 impl Signature for ScheduledTaskModification {
     fn metadata() -> Metadata {
@@ -52,11 +82,15 @@ impl Signature for ScheduledTaskModification {
         }
     }
 
-    /// Every exec, with no host-side filter: host filters are exact-match on
-    /// the whole `pathname`, and the commands may be installed anywhere. Only
-    /// `pathname` crosses into the sandbox.
+    /// Every exec, open and rename, with no host-side filter: host filters
+    /// are exact-match on the whole path, and the commands may be installed
+    /// anywhere and the directories hold any file.
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector::new(SCHED_PROCESS_EXEC).reading(&["pathname"])]
+        vec![
+            EventSelector::new(SCHED_PROCESS_EXEC).reading(&["pathname"]),
+            EventSelector::new(SECURITY_FILE_OPEN).reading(&["pathname", "flags"]),
+            EventSelector::new(SECURITY_INODE_RENAME).reading(&["new_path"]),
+        ]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -64,7 +98,17 @@ impl Signature for ScheduledTaskModification {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        if CRON_COMMANDS.contains(&path_base(event.text("pathname")?)) {
+        let matched = match event.name() {
+            SCHED_PROCESS_EXEC => CRON_COMMANDS.contains(&path_base(event.text("pathname")?)),
+            // Tracee reads pathname, then flags.
+            SECURITY_FILE_OPEN => {
+                let pathname = event.text("pathname")?;
+                is_file_write(event.int("flags")?) && is_cron_path(pathname)
+            }
+            SECURITY_INODE_RENAME => is_cron_path(event.text("new_path")?),
+            _ => false,
+        };
+        if matched {
             Ok(vec![Finding { data: vec![] }])
         } else {
             Ok(vec![])
@@ -100,12 +144,84 @@ mod tests {
         }
     }
 
-    // Tracee v0.24.1, signatures/golang/scheduled_task_modification_test.go
-    // (its sched_process_exec cases; the other two events are not served).
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
+    fn rename(new_path: Value) -> TestEvent {
+        TestEvent::new(SECURITY_INODE_RENAME).with("new_path", new_path)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    const O_RDONLY: Value = Value::Signed(0);
+    const O_WRONLY: Value = Value::Signed(1);
+    const O_RDWR: Value = Value::Signed(2);
+    /// O_WRONLY|O_CREAT|O_TRUNC, as `>` in a shell opens.
+    const O_WRONLY_CREAT_TRUNC: Value = Value::Signed(0o1101);
+
+    /// Whether the file event fires; panics on an error.
+    fn fires(event: TestEvent) -> bool {
+        let findings = run(&event).unwrap_or_else(|error| panic!("unexpected error: {error}"));
+        assert!(findings.is_empty() || findings == vec![Finding { data: vec![] }]);
+        !findings.is_empty()
+    }
+
+    // Tracee v0.24.1, signatures/golang/scheduled_task_modification_test.go.
     #[test]
     fn tracee_v0_24_1_cases() {
+        assert!(fires(open(text("/etc/crontab"), O_WRONLY)));
+        assert!(fires(open(text("/etc/cron.d/job"), O_WRONLY)));
+        assert!(fires(rename(text("/etc/crontab"))));
+        assert!(fires(rename(text("/etc/cron.d/job"))));
         assert!(finds("/bin/crontab"));
+        assert!(!fires(open(text("/var/lib/some_file"), O_WRONLY)));
+        assert!(!fires(open(text("/etc/crontab"), O_RDONLY)));
+        assert!(!fires(rename(text("/var/lib/some_file"))));
         assert!(!finds("/bin/ls"));
+    }
+
+    #[test]
+    fn every_cron_file_and_directory_counts_when_written_or_renamed_onto() {
+        for file in CRON_FILES {
+            assert!(fires(open(text(file), O_RDWR)), "{file}");
+            assert!(fires(rename(text(file))), "{file}");
+        }
+        assert!(!fires(rename(text("/etc/crontab.x"))));
+        // `/etc/cron.d` is a prefix of `/etc/cron.deny`: anything starting
+        // `/etc/cron.d` counts, as in Tracee.
+        assert!(fires(rename(text("/etc/cron.deny.x"))));
+        for dir in CRON_DIRS {
+            let job = format!("{dir}/job");
+            assert!(fires(open(text(&job), O_WRONLY_CREAT_TRUNC)), "{job}");
+            assert!(fires(rename(text(&job))), "{job}");
+            assert!(!fires(open(text(&job), O_RDONLY)), "{job}");
+        }
+        // Prefixes without a slash, as Tracee's.
+        assert!(fires(rename(text("/etc/cron.daily.bak"))));
+        // Tracee's relative anacron entry never matches an absolute path.
+        assert!(!fires(rename(text("/var/spool/anacron/cron.daily"))));
+        assert!(!fires(rename(text("/host/etc/crontab"))));
+        // Access mode 3 is neither read nor write.
+        assert!(!fires(open(text("/etc/crontab"), Value::Signed(3))));
+    }
+
+    #[test]
+    fn file_events_without_their_arguments_are_errors_naming_them() {
+        for (event, field) in [
+            (open(Value::None, O_WRONLY), "pathname"),
+            (open(Value::Signed(1), O_WRONLY), "pathname"),
+            (open(text("/etc/crontab"), Value::None), "flags"),
+            (open(text("/etc/crontab"), text("O_WRONLY")), "flags"),
+            (rename(Value::None), "new_path"),
+        ] {
+            let error = run(&event).expect_err(field);
+            assert!(error.contains(field), "{error}");
+        }
     }
 
     #[test]
@@ -128,8 +244,7 @@ mod tests {
         assert!(!finds("/usr/sbin/cron"));
         assert!(!finds("/usr/bin/batch.sh"));
         assert!(!finds("/usr/bin/crontab/x"));
-        // A cron file is the file branch, not served; exec'ing it by name is
-        // what counts here, and its basename is crontab.
+        // Exec'ing a cron file by name counts: its basename is crontab.
         assert!(finds("/etc/crontab"));
         assert!(!finds("/etc/cron.d/job"));
         assert!(!finds("/"));
@@ -199,15 +314,20 @@ mod tests {
     }
 
     #[test]
-    fn selects_every_exec_reading_only_pathname() {
+    fn selects_every_exec_open_and_rename_reading_only_the_paths_and_flags() {
+        let selector = |name: &str, fields: &[&str]| EventSelector {
+            name: name.into(),
+            origin: OriginFilter::Any,
+            filters: vec![],
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        };
         assert_eq!(
             ScheduledTaskModification::selected_events(),
-            vec![EventSelector {
-                name: "sched_process_exec".into(),
-                origin: OriginFilter::Any,
-                filters: vec![],
-                fields: vec!["pathname".into()],
-            }]
+            vec![
+                selector("sched_process_exec", &["pathname"]),
+                selector("security_file_open", &["pathname", "flags"]),
+                selector("security_inode_rename", &["new_path"]),
+            ]
         );
     }
 }

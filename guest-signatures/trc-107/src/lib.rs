@@ -1,5 +1,5 @@
 //! TRC-107 "LD_PRELOAD code injection detected": Tracee's signature of the
-//! same id (v0.24.1, `signatures/golang/ld_preload.go`), exec branch only.
+//! same id (v0.24.1, `signatures/golang/ld_preload.go`).
 //!
 //! On `sched_process_exec`, one finding is reported when the new program's
 //! environment (`env`, a list of `"NAME=value"` strings) sets `LD_PRELOAD` or
@@ -13,19 +13,31 @@
 //! (`return nil`), and for good reason, as Tracee only captures `env` when
 //! asked to (`--capture exec-env`), so most exec events carry it as null.
 //!
-//! Not served: Tracee's other two branches, a write-open of a path ending in
-//! `/etc/ld.so.preload` (`security_file_open`) and a rename onto one
-//! (`security_inode_rename`). sigbox does not deliver those events yet, so
-//! this signature selects only `sched_process_exec`.
+//! On `security_file_open`, one finding (no data) when `pathname` ends with
+//! `/etc/ld.so.preload` and `flags` open it for writing (`O_WRONLY` or
+//! `O_RDWR`, Tracee's `IsFileWrite`); on `security_inode_rename`, when
+//! `new_path` ends with it. There a missing or mistyped argument is an
+//! error, as in Tracee (which reads `pathname`, then `flags`).
 
-use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature, Value};
+use sigbox_sdk::{
+    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, Value, is_file_write,
+};
 
 /// The variables that make the dynamic loader load other libraries, in the
 /// order Tracee tests them against each entry.
 const PRELOAD_ENVS: [&str; 2] = ["LD_PRELOAD", "LD_LIBRARY_PATH"];
 
-/// The event this signature selects.
+/// The file listing libraries the loader preloads into every program.
+const PRELOAD_PATH: &str = "/etc/ld.so.preload";
+
+/// An event this signature selects.
 const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
+
+/// An event this signature selects.
+const SECURITY_FILE_OPEN: &str = "security_file_open";
+
+/// An event this signature selects.
+const SECURITY_INODE_RENAME: &str = "security_inode_rename";
 
 /// The TRC-107 signature. It keeps no state.
 pub struct LdPreload;
@@ -67,11 +79,14 @@ impl Signature for LdPreload {
         }
     }
 
-    /// Every exec, with no host-side filter (host filters are exact-match,
-    /// and `env` is a list tested by prefix). Only `env` crosses into the
-    /// sandbox.
+    /// Every exec, open and rename, with no host-side filter (host filters
+    /// are exact-match; `env` is tested by prefix, the paths by suffix).
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector::new(SCHED_PROCESS_EXEC).reading(&["env"])]
+        vec![
+            EventSelector::new(SCHED_PROCESS_EXEC).reading(&["env"]),
+            EventSelector::new(SECURITY_FILE_OPEN).reading(&["pathname", "flags"]),
+            EventSelector::new(SECURITY_INODE_RENAME).reading(&["new_path"]),
+        ]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -79,20 +94,44 @@ impl Signature for LdPreload {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        // Tracee returns nil when env is missing or not a []string; so do we.
-        let Some(Value::TextList(env)) = event.get("env") else {
-            return Ok(vec![]);
+        let preload_written = match event.name() {
+            SCHED_PROCESS_EXEC => return Ok(preload_env_finding(event)),
+            SECURITY_FILE_OPEN => {
+                let pathname = event.text("pathname")?;
+                is_file_write(event.int("flags")?) && is_preload_path(pathname)
+            }
+            SECURITY_INODE_RENAME => is_preload_path(event.text("new_path")?),
+            _ => false,
         };
-        Ok(preload_entry(env)
-            .map(|(name, entry)| Finding {
-                data: vec![Field {
-                    name: name.into(),
-                    value: Value::Text(entry.into()),
-                }],
-            })
-            .into_iter()
-            .collect())
+        Ok(if preload_written {
+            vec![Finding { data: vec![] }]
+        } else {
+            vec![]
+        })
     }
+}
+
+/// The exec branch: a finding naming the first preload variable `env` sets.
+fn preload_env_finding(event: &Event) -> Vec<Finding> {
+    // Tracee returns nil when env is missing or not a []string; so do we.
+    let Some(Value::TextList(env)) = event.get("env") else {
+        return vec![];
+    };
+    preload_entry(env)
+        .map(|(name, entry)| Finding {
+            data: vec![Field {
+                name: name.into(),
+                value: Value::Text(entry.into()),
+            }],
+        })
+        .into_iter()
+        .collect()
+}
+
+/// The file branches' test on the written or renamed-onto path (Tracee's
+/// `strings.HasSuffix`, so a container's view under a host path counts).
+fn is_preload_path(path: &str) -> bool {
+    path.ends_with(PRELOAD_PATH)
 }
 
 sigbox_sdk::export_signature!(LdPreload);
@@ -249,15 +288,108 @@ mod tests {
     }
 
     #[test]
-    fn selects_every_exec_reading_only_env() {
+    fn selects_every_exec_open_and_rename_reading_only_what_it_tests() {
+        let selector = |name: &str, fields: &[&str]| EventSelector {
+            name: name.into(),
+            origin: OriginFilter::Any,
+            filters: vec![],
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        };
         assert_eq!(
             LdPreload::selected_events(),
-            vec![EventSelector {
-                name: "sched_process_exec".into(),
-                origin: OriginFilter::Any,
-                filters: vec![],
-                fields: vec!["env".into()],
-            }]
+            vec![
+                selector("sched_process_exec", &["env"]),
+                selector("security_file_open", &["pathname", "flags"]),
+                selector("security_inode_rename", &["new_path"]),
+            ]
         );
+    }
+
+    fn open(pathname: Value, flags: Value) -> TestEvent {
+        TestEvent::new(SECURITY_FILE_OPEN)
+            .with("pathname", pathname)
+            .with("flags", flags)
+    }
+
+    fn rename(new_path: Value) -> TestEvent {
+        TestEvent::new(SECURITY_INODE_RENAME).with("new_path", new_path)
+    }
+
+    fn text(value: &str) -> Value {
+        Value::Text(value.into())
+    }
+
+    /// What a file event gives: Ok(true) for one finding without data.
+    fn file_outcome(event: TestEvent) -> Result<bool, String> {
+        let findings = LdPreload::new(&[]).unwrap().on_event(&event.event())?;
+        assert!(findings.is_empty() || findings == vec![Finding { data: vec![] }]);
+        Ok(!findings.is_empty())
+    }
+
+    const O_RDONLY: Value = Value::Signed(0);
+    const O_WRONLY: Value = Value::Signed(1);
+
+    // Tracee v0.24.1, signatures/golang/ld_preload_test.go: its file cases.
+    #[test]
+    fn tracee_v0_24_1_file_cases() {
+        assert_eq!(
+            file_outcome(open(text("/etc/ld.so.preload"), O_WRONLY)),
+            Ok(true)
+        );
+        assert_eq!(file_outcome(rename(text("/etc/ld.so.preload"))), Ok(true));
+        assert_eq!(
+            file_outcome(open(text("/var/lib/some_file"), O_WRONLY)),
+            Ok(false)
+        );
+        assert_eq!(
+            file_outcome(open(text("/etc/ld.so.preload"), O_RDONLY)),
+            Ok(false)
+        );
+        assert_eq!(file_outcome(rename(text("/tmp/something"))), Ok(false));
+    }
+
+    #[test]
+    fn file_edge_cases() {
+        // O_RDWR, O_WRONLY|O_CREAT|O_APPEND; a path ending with the file.
+        assert_eq!(
+            file_outcome(open(text("/etc/ld.so.preload"), Value::Signed(2))),
+            Ok(true)
+        );
+        assert_eq!(
+            file_outcome(open(text("/etc/ld.so.preload"), Value::Signed(0o2101))),
+            Ok(true)
+        );
+        assert_eq!(
+            file_outcome(rename(text("/host/etc/ld.so.preload"))),
+            Ok(true)
+        );
+        assert_eq!(
+            file_outcome(open(text("/etc/ld.so.preload"), Value::Unsigned(1))),
+            Ok(true)
+        );
+        // Access mode 3; a longer name; the file renamed away.
+        assert_eq!(
+            file_outcome(open(text("/etc/ld.so.preload"), Value::Signed(3))),
+            Ok(false)
+        );
+        assert_eq!(
+            file_outcome(rename(text("/etc/ld.so.preload.bak"))),
+            Ok(false)
+        );
+        assert_eq!(file_outcome(rename(text("/etc/ld.so.preloadx"))), Ok(false));
+    }
+
+    #[test]
+    fn file_events_without_their_arguments_are_errors_naming_them() {
+        for (event, field) in [
+            (open(Value::None, O_WRONLY), "pathname"),
+            (open(Value::Signed(5), O_WRONLY), "pathname"),
+            (open(text("/etc/ld.so.preload"), Value::None), "flags"),
+            (open(text("/etc/ld.so.preload"), text("O_WRONLY")), "flags"),
+            (rename(Value::None), "new_path"),
+        ] {
+            let error = file_outcome(event).expect_err(field);
+            assert!(error.contains(field), "{error}");
+        }
     }
 }

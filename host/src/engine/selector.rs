@@ -85,12 +85,14 @@ fn merged_filters(selector: &EventSelector) -> Vec<(EventField, HashSet<String>)
     merged
 }
 
-/// Whether a selector's origin filter accepts an event's origin.
+/// Whether a selector's origin filter accepts an event's origin. As in
+/// Tracee's engine (which compares origins exactly), `container` means a
+/// started container: `container-init` events are not its.
 fn origin_matches(filter: OriginFilter, origin: Origin) -> bool {
     match filter {
         OriginFilter::Any => true,
         OriginFilter::Host => origin == Origin::Host,
-        OriginFilter::Container => matches!(origin, Origin::Container | Origin::ContainerInit),
+        OriginFilter::Container => origin == Origin::Container,
         OriginFilter::ContainerInit => origin == Origin::ContainerInit,
     }
 }
@@ -133,7 +135,7 @@ mod tests {
         assert!(origin_matches(OriginFilter::Host, Origin::Host));
         assert!(!origin_matches(OriginFilter::Host, Origin::Container));
         assert!(origin_matches(OriginFilter::Container, Origin::Container));
-        assert!(origin_matches(
+        assert!(!origin_matches(
             OriginFilter::Container,
             Origin::ContainerInit
         ));

@@ -1,0 +1,144 @@
+//! Tracee's file-event signatures (`security_file_open`,
+//! `security_inode_rename`) in the default set, on a replayed Tracee
+//! v0.24.1 capture: each fires on exactly its events, the others on none.
+
+use std::collections::BTreeMap;
+
+use sigbox_e2e::{dir_with, fixture, json_lines, sigbox, signatures_dir, text};
+
+/// hostProcessIds of tests/fixtures/file-pack-cases.jsonl each signature must
+/// report (line N has hostProcessId 8000 + N), and no signature anything else.
+/// Lines 16–26 fire nothing: a read of core_pattern, kcore and sched_debug
+/// read on the host (those three select containers only), kubelet reading
+/// its certificate, `/proc/1/mem` (Tracee's pattern needs two characters
+/// after `/proc/`), a read of sudoers, an unrelated rename and open, an
+/// exec, a host open of ld.so.preload without flags (an error for each of
+/// the 8 signatures that read the flags of host opens of any path), and a
+/// write of core_pattern in a starting container (`container-init`, which
+/// Tracee's `container` selectors do not receive).
+const EXPECTED: [(&str, &[u64]); 15] = [
+    ("TRC-109", &[8001]),
+    ("TRC-1011", &[8002]),
+    ("TRC-106", &[8003]),
+    ("TRC-1010", &[8004]),
+    ("TRC-1012", &[8005]),
+    ("TRC-1018", &[8006]),
+    ("TRC-1021", &[8007]),
+    // O_RDONLY, then O_RDWR: a read for TRC-1023 both times, a write for
+    // TRC-1024 the second time.
+    ("TRC-1023", &[8008, 8009]),
+    ("TRC-1024", &[8009]),
+    ("TRC-1028", &[8010]),
+    ("TRC-1029", &[8011]),
+    ("TRC-1031", &[8012]),
+    ("TRC-107", &[8013]),
+    ("TRC-1026", &[8014]),
+    ("TRC-1027", &[8015]),
+];
+
+/// Tracee v0.24.1's finding event names and ids (6000 + the signature's
+/// place in `signatures/golang/export.go`).
+const TRACEE_EVENTS: [(&str, &str, &str); 15] = [
+    ("TRC-109", "aslr_inspection", "6002"),
+    ("TRC-1011", "core_pattern_modification", "6014"),
+    ("TRC-106", "cgroup_notify_on_release", "6007"),
+    ("TRC-1010", "cgroup_release_agent", "6012"),
+    ("TRC-1012", "default_loader_mod", "6008"),
+    ("TRC-1018", "k8s_cert_theft", "6026"),
+    ("TRC-1021", "proc_kcore_read", "6015"),
+    ("TRC-1023", "proc_mem_access", "6016"),
+    ("TRC-1024", "proc_mem_code_injection", "6003"),
+    ("TRC-1028", "sudoers_modification", "6009"),
+    ("TRC-1029", "sched_debug_recon", "6010"),
+    ("TRC-1031", "system_request_key_mod", "6011"),
+    ("TRC-107", "ld_preload", "6006"),
+    ("TRC-1026", "rcd_modification", "6013"),
+    ("TRC-1027", "scheduled_task_mod", "6005"),
+];
+
+/// Every module of the default set (`target/signatures/`).
+fn default_set() -> Vec<std::path::PathBuf> {
+    let mut modules: Vec<_> = std::fs::read_dir(signatures_dir())
+        .expect("target/signatures: run `make` first")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    modules.sort();
+    modules
+}
+
+#[test]
+fn the_default_set_reports_exactly_the_matching_file_events() {
+    let modules = default_set();
+    for crate_name in ["trc-106", "trc-1031", "trc-1016", "trc-105"] {
+        assert!(
+            modules
+                .iter()
+                .any(|m| m.ends_with(format!("{crate_name}.wasm"))),
+            "{crate_name} is not in the default set: {modules:?}"
+        );
+    }
+    let dir = dir_with("file-pack", &modules);
+    let out = sigbox(&[
+        "replay",
+        "--signatures",
+        dir.to_str().unwrap(),
+        fixture("file-pack-cases.jsonl").to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let findings = json_lines(&out.stdout);
+    let mut by_id: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for finding in &findings {
+        let id = finding["metadata"]["Properties"]["signatureID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        by_id
+            .entry(id)
+            .or_default()
+            .push(finding["hostProcessId"].as_u64().unwrap());
+    }
+    for (id, pids) in EXPECTED {
+        assert_eq!(
+            by_id.get(id).map(Vec::as_slice).unwrap_or_default(),
+            pids,
+            "{id}; stderr: {stderr}"
+        );
+    }
+    assert_eq!(by_id.len(), EXPECTED.len(), "{by_id:?}");
+
+    for (id, event_name, event_id) in TRACEE_EVENTS {
+        for finding in findings
+            .iter()
+            .filter(|f| f["metadata"]["Properties"]["signatureID"] == id)
+        {
+            assert_eq!(finding["eventName"], event_name, "{id}");
+            assert_eq!(finding["eventId"], event_id, "{id}");
+            // Tracee's findings carry no data for these: only detectedFrom.
+            let args = finding["args"].as_array().unwrap();
+            assert_eq!(args.len(), 1, "{id}: {finding}");
+            let from = &args[0];
+            assert_eq!(from["name"], "detectedFrom", "{id}");
+            let source = from["value"]["name"].as_str().unwrap();
+            assert!(
+                ["security_file_open", "security_inode_rename"].contains(&source),
+                "{id}: {finding}"
+            );
+        }
+    }
+
+    // The open without flags is an error, as in Tracee, logged and counted:
+    // TRC-107, 1012, 1018, 1023, 1024, 1026, 1027, 1028 read its flags.
+    assert!(
+        stderr.contains("16 findings, 8 signature errors"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("argument flags is missing or not an integer signature=TRC-107"),
+        "{stderr}"
+    );
+    for line in stderr.lines().filter(|l| l.contains(" traps, ")) {
+        assert!(line.contains("(0 traps, 0 limit hits)"), "{line}");
+    }
+}
