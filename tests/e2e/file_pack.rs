@@ -67,23 +67,17 @@ fn default_set() -> Vec<std::path::PathBuf> {
     modules
 }
 
-#[test]
-fn the_default_set_reports_exactly_the_matching_file_events() {
-    let modules = default_set();
-    for crate_name in ["trc-106", "trc-1031", "trc-1016", "trc-105"] {
-        assert!(
-            modules
-                .iter()
-                .any(|m| m.ends_with(format!("{crate_name}.wasm"))),
-            "{crate_name} is not in the default set: {modules:?}"
-        );
-    }
-    let dir = dir_with("file-pack", &modules);
+/// Replays `capture` through the default set: the findings' hostProcessIds
+/// by signature id, and the run's stdout and stderr.
+fn replay_default_set(
+    capture: &std::path::Path,
+) -> (BTreeMap<String, Vec<u64>>, Vec<serde_json::Value>, String) {
+    let dir = dir_with("file-pack", &default_set());
     let out = sigbox(&[
         "replay",
         "--signatures",
         dir.to_str().unwrap(),
-        fixture("file-pack-cases.jsonl").to_str().unwrap(),
+        capture.to_str().unwrap(),
     ]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -99,6 +93,101 @@ fn the_default_set_reports_exactly_the_matching_file_events() {
             .or_default()
             .push(finding["hostProcessId"].as_u64().unwrap());
     }
+    (by_id, findings, stderr)
+}
+
+/// `flags` as Tracee v0.24.1 prints it with `--output option:parse-arguments`
+/// (`ParseOpenFlagArgument`, amd64 values).
+fn tracee_open_flags(flags: u64) -> String {
+    const NAMES: [(&str, u64); 17] = [
+        ("O_CREAT", 0o100),
+        ("O_EXCL", 0o200),
+        ("O_NOCTTY", 0o400),
+        ("O_TRUNC", 0o1000),
+        ("O_APPEND", 0o2000),
+        ("O_NONBLOCK", 0o4000),
+        ("O_DSYNC", 0o10000),
+        ("O_SYNC", 0o4010000),
+        ("FASYNC", 0o20000),
+        ("O_DIRECT", 0o40000),
+        ("O_LARGEFILE", 0o100000),
+        ("O_DIRECTORY", 0o200000),
+        ("O_NOFOLLOW", 0o400000),
+        ("O_NOATIME", 0o1000000),
+        ("O_CLOEXEC", 0o2000000),
+        ("O_PATH", 0o40000000),
+        ("O_TMPFILE", 0o20000000),
+    ];
+    let mut text = match flags & 3 {
+        1 | 3 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_RDONLY",
+    }
+    .to_owned();
+    for (name, value) in NAMES {
+        if flags & value == value {
+            text.push('|');
+            text.push_str(name);
+        }
+    }
+    text
+}
+
+/// A capture taken with argument parsing on prints `flags` as text
+/// (`O_WRONLY|O_CREAT`); replay maps it back, so every signature gives the
+/// same findings as on the raw capture.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn flags_printed_by_parse_arguments_give_the_same_findings() {
+    let raw = std::fs::read_to_string(fixture("file-pack-cases.jsonl")).unwrap();
+    let mut converted = 0;
+    let parsed: Vec<String> = raw
+        .lines()
+        .map(|line| {
+            let mut event: serde_json::Value = serde_json::from_str(line).unwrap();
+            let is_open = event["eventName"] == "security_file_open";
+            for arg in event["args"].as_array_mut().into_iter().flatten() {
+                if arg["name"] == "flags" && is_open {
+                    if let Some(flags) = arg["value"].as_u64() {
+                        arg["value"] = tracee_open_flags(flags).into();
+                        arg["type"] = "string".into();
+                        converted += 1;
+                    }
+                }
+            }
+            event.to_string()
+        })
+        .collect();
+    assert!(converted >= 15, "{converted} opens converted");
+    let capture = sigbox_e2e::temp_dir("file-pack-parsed").join("parsed.jsonl");
+    std::fs::write(&capture, parsed.join("\n") + "\n").unwrap();
+    let (by_id, _, stderr) = replay_default_set(&capture);
+    for (id, pids) in EXPECTED {
+        assert_eq!(
+            by_id.get(id).map(Vec::as_slice).unwrap_or_default(),
+            pids,
+            "{id}; stderr: {stderr}"
+        );
+    }
+    assert_eq!(by_id.len(), EXPECTED.len(), "{by_id:?}");
+    assert!(
+        stderr.contains("16 findings, 8 signature errors"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_default_set_reports_exactly_the_matching_file_events() {
+    let modules = default_set();
+    for crate_name in ["trc-106", "trc-1031", "trc-1016", "trc-105"] {
+        assert!(
+            modules
+                .iter()
+                .any(|m| m.ends_with(format!("{crate_name}.wasm"))),
+            "{crate_name} is not in the default set: {modules:?}"
+        );
+    }
+    let (by_id, findings, stderr) = replay_default_set(&fixture("file-pack-cases.jsonl"));
     for (id, pids) in EXPECTED {
         assert_eq!(
             by_id.get(id).map(Vec::as_slice).unwrap_or_default(),

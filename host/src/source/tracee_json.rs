@@ -88,12 +88,8 @@ struct Container {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ContextFlags {
-    #[serde(default = "started_by_default")]
-    container_started: bool,
-}
-
-fn started_by_default() -> bool {
-    true
+    #[serde(default)]
+    container_started: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -124,10 +120,15 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
     } else {
         raw.container_id
     };
-    let origin = match (&container_id, raw.context_flags) {
-        (id, _) if id.is_empty() => Origin::Host,
-        (_, Some(flags)) if !flags.container_started => Origin::ContainerInit,
-        _ => Origin::Container,
+    // Tracee's `Event.Origin()`: a started container wins, even without an
+    // id; a container id without it is a starting container. A line that
+    // does not say (older captures) counts as a started container.
+    let started = raw.context_flags.and_then(|flags| flags.container_started);
+    let origin = match (started, container_id.is_empty()) {
+        (Some(true), _) => Origin::Container,
+        (_, true) => Origin::Host,
+        (Some(false), false) => Origin::ContainerInit,
+        (None, false) => Origin::Container,
     };
     let context = Context {
         timestamp_ns: raw.timestamp,
@@ -331,6 +332,19 @@ mod tests {
         assert!(matches!(args[0].value, Value::Signed(-1)));
         assert!(matches!(&args[1].value, Value::Text(s) if s == "/etc/passwd"));
         assert!(matches!(&args[2].value, Value::Json(s) if s == r#"{"a":1}"#));
+    }
+
+    #[test]
+    fn a_started_container_is_one_even_without_an_id() {
+        let line = r#"{"eventName":"x","containerId":"","contextFlags":{"containerStarted":true}}"#;
+        assert_eq!(parse_event(line).unwrap().context.origin, Origin::Container);
+        let host = r#"{"eventName":"x","containerId":"","contextFlags":{"isCompat":false}}"#;
+        assert_eq!(parse_event(host).unwrap().context.origin, Origin::Host);
+        let unsaid = r#"{"eventName":"x","containerId":"c1"}"#;
+        assert_eq!(
+            parse_event(unsaid).unwrap().context.origin,
+            Origin::Container
+        );
     }
 
     #[test]
