@@ -147,12 +147,13 @@ fn flags_printed_by_parse_arguments_give_the_same_findings() {
             let mut event: serde_json::Value = serde_json::from_str(line).unwrap();
             let is_open = event["eventName"] == "security_file_open";
             for arg in event["args"].as_array_mut().into_iter().flatten() {
-                if arg["name"] == "flags" && is_open {
-                    if let Some(flags) = arg["value"].as_u64() {
-                        arg["value"] = tracee_open_flags(flags).into();
-                        arg["type"] = "string".into();
-                        converted += 1;
-                    }
+                if arg["name"] == "flags"
+                    && is_open
+                    && let Some(flags) = arg["value"].as_u64()
+                {
+                    arg["value"] = tracee_open_flags(flags).into();
+                    arg["type"] = "string".into();
+                    converted += 1;
                 }
             }
             event.to_string()
