@@ -252,90 +252,74 @@ pub fn event_to_v1(event: &Event) -> v1::sigbox::signature::types::Event {
     }
 }
 
+/// The slots of the exec arguments the 0.1 record has a typed field for,
+/// and of the others (which go to its `extra` list), found once.
+struct ExecSlots {
+    typed: [usize; TYPED_EXEC.len()],
+    untyped: Vec<usize>,
+}
+
+/// The 0.1 record's typed exec fields, in [`ExecSlots::typed`]'s order.
+const TYPED_EXEC: [&str; 14] = [
+    "pathname",
+    "cmdpath",
+    "argv",
+    "interpreter_pathname",
+    "prev_comm",
+    "dev",
+    "inode",
+    "ctime",
+    "inode_mode",
+    "stdin_type",
+    "stdin_path",
+    "invoked_from_kernel",
+    "pwd",
+    "argv_truncated",
+];
+
+static EXEC_SLOTS: std::sync::LazyLock<ExecSlots> = std::sync::LazyLock::new(|| {
+    let def = Kind::SchedProcessExec.def();
+    let typed = TYPED_EXEC.map(|name| def.slot(name).expect("a typed exec field is in the table"));
+    let untyped = (0..def.slots())
+        .filter(|slot| !typed.contains(slot))
+        .collect();
+    ExecSlots { typed, untyped }
+});
+
 /// The 0.1 typed exec payload of an exec event (see [`event_to_v1`]).
 fn exec_args_to_v1(event: &Event) -> v1::sigbox::signature::types::ExecArgs {
     use v1::sigbox::signature::types as guest;
     let def = Kind::SchedProcessExec.def();
+    let slots = &*EXEC_SLOTS;
     let mut extra = Vec::new();
-    // A typed field's value; otherwise the argument goes to `extra` as it
-    // is (`none` when missing) and the typed field stays empty.
-    let mut typed = |name: &str| -> Option<&Value> {
-        let value = def
-            .slot(name)
-            .map_or(&Value::None, |slot| &event.args[slot]);
-        let fits = match (def.arg(def.slot(name)?).ty, value) {
+    // Each typed field's value when it has the field's type; otherwise the
+    // argument goes to `extra` as it is (`none` when missing, except for
+    // `prev_comm`, optional in the record) and the field stays empty.
+    let values: [Option<&Value>; TYPED_EXEC.len()] = std::array::from_fn(|index| {
+        let slot = slots.typed[index];
+        let value = &event.args[slot];
+        let fits = match (def.arg(slot).ty, value) {
             (ArgType::Text, Value::Text(_))
             | (ArgType::TextList, Value::TextList(_))
             | (ArgType::Boolean | ArgType::Flag, Value::Boolean(_)) => true,
+            (ArgType::Flag, Value::None) => false,
             (ty, Value::Unsigned(n)) => ty.unsigned_max().is_some_and(|max| *n <= max),
             _ => false,
         };
-        if !fits {
+        let quiet = matches!((def.arg(slot).ty, value), (ArgType::Flag, Value::None))
+            || (TYPED_EXEC[index] == "prev_comm" && value.is_none());
+        if !fits && !quiet {
             extra.push(guest::Field {
-                name: name.to_owned(),
+                name: TYPED_EXEC[index].to_owned(),
                 value: to_v1::value_out(value.clone()),
             });
         }
         fits.then_some(value)
-    };
-    let text = |value: Option<&Value>| value.and_then(Value::as_text).unwrap_or("").to_owned();
-    let unsigned = |value: Option<&Value>| match value {
-        Some(Value::Unsigned(n)) => *n,
-        _ => 0,
-    };
-    let boolean = |value: Option<&Value>| matches!(value, Some(Value::Boolean(true)));
-    let pathname = text(typed("pathname"));
-    let cmdpath = text(typed("cmdpath"));
-    let argv = match typed("argv") {
-        Some(Value::TextList(list)) => list.clone(),
-        _ => Vec::new(),
-    };
-    let interpreter_pathname = text(typed("interpreter_pathname"));
-    // `prev_comm` is optional in the record: missing is `none` there.
-    let prev_comm = match event.arg("prev_comm") {
-        Some(Value::Text(text)) => Some(text.clone()),
-        None => None,
-        Some(_) => typed("prev_comm").and(None),
-    };
-    let dev = u32::try_from(unsigned(typed("dev"))).unwrap_or(0);
-    let inode = unsigned(typed("inode"));
-    let ctime = unsigned(typed("ctime"));
-    let inode_mode = u32::try_from(unsigned(typed("inode_mode"))).unwrap_or(0);
-    let stdin_type = u32::try_from(unsigned(typed("stdin_type"))).unwrap_or(0);
-    let stdin_path = text(typed("stdin_path"));
-    let invoked_from_kernel = boolean(typed("invoked_from_kernel"));
-    let pwd = text(typed("pwd"));
-    let argv_truncated = boolean(event.arg("argv_truncated"));
-    const TYPED: [&str; 14] = [
-        "pathname",
-        "cmdpath",
-        "argv",
-        "interpreter_pathname",
-        "prev_comm",
-        "dev",
-        "inode",
-        "ctime",
-        "inode_mode",
-        "stdin_type",
-        "stdin_path",
-        "invoked_from_kernel",
-        "pwd",
-        "argv_truncated",
-    ];
-    extra.extend(
-        event
-            .tracee_args()
-            .filter(|(name, _, _)| !TYPED.contains(name))
-            .map(|(name, _, value)| guest::Field {
-                name: name.to_owned(),
-                value: to_v1::value_out(value.clone()),
-            }),
-    );
-    guest::ExecArgs {
+    });
+    let [
         pathname,
         cmdpath,
         argv,
-        argv_truncated,
         interpreter_pathname,
         prev_comm,
         dev,
@@ -346,6 +330,48 @@ fn exec_args_to_v1(event: &Event) -> v1::sigbox::signature::types::ExecArgs {
         stdin_path,
         invoked_from_kernel,
         pwd,
+        argv_truncated,
+    ] = values;
+    let text = |value: Option<&Value>| value.and_then(Value::as_text).unwrap_or("").to_owned();
+    let unsigned = |value: Option<&Value>| match value {
+        Some(Value::Unsigned(n)) => *n,
+        _ => 0,
+    };
+    let small = |value: Option<&Value>| u32::try_from(unsigned(value)).unwrap_or(0);
+    let boolean = |value: Option<&Value>| matches!(value, Some(Value::Boolean(true)));
+    for &slot in &slots.untyped {
+        let value = &event.args[slot];
+        let arg = def.arg(slot);
+        if value.is_none() || (arg.ty == ArgType::Flag && *value == Value::Boolean(false)) {
+            continue;
+        }
+        extra.push(guest::Field {
+            name: arg.name.to_owned(),
+            value: to_v1::value_out(value.clone()),
+        });
+    }
+    extra.extend(event.extra.iter().map(|f| guest::Field {
+        name: f.name.clone(),
+        value: to_v1::value_out(f.value.clone()),
+    }));
+    guest::ExecArgs {
+        pathname: text(pathname),
+        cmdpath: text(cmdpath),
+        argv: match argv {
+            Some(Value::TextList(list)) => list.clone(),
+            _ => Vec::new(),
+        },
+        argv_truncated: boolean(argv_truncated),
+        interpreter_pathname: text(interpreter_pathname),
+        prev_comm: prev_comm.and_then(Value::as_text).map(str::to_owned),
+        dev: small(dev),
+        inode: unsigned(inode),
+        ctime: unsigned(ctime),
+        inode_mode: small(inode_mode),
+        stdin_type: small(stdin_type),
+        stdin_path: text(stdin_path),
+        invoked_from_kernel: boolean(invoked_from_kernel),
+        pwd: text(pwd),
         extra,
     }
 }

@@ -11,6 +11,8 @@ mod value;
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 pub use table::{ArgDef, ArgType, EventDef, Kind, event_id};
 pub use value::{Field, Origin, Value, untyped_tracee_type};
 
@@ -99,6 +101,10 @@ pub enum EventName {
     Other(String),
 }
 
+/// Argument slots an event holds without a heap allocation: the most any
+/// kind in the table has (`sched_process_exec`: 18 of Tracee's and 3 own).
+pub const INLINE_SLOTS: usize = 21;
+
 /// One event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -108,8 +114,9 @@ pub struct Event {
     pub name: EventName,
     /// A known kind's arguments, one slot per table entry
     /// ([`EventDef::slots`]); [`Value::None`] where the event lacks one.
-    /// Empty for other names.
-    pub args: Vec<Value>,
+    /// Empty for other names. Held inline (no kind has more than
+    /// [`INLINE_SLOTS`]), so reading an argument follows no extra pointer.
+    pub args: SmallVec<[Value; INLINE_SLOTS]>,
     /// Arguments the table has no slot for, in the order given.
     pub extra: Vec<Field>,
 }
@@ -120,7 +127,7 @@ impl Event {
         Self {
             context,
             name: EventName::Known(kind),
-            args: vec![Value::None; kind.def().slots()],
+            args: SmallVec::from_elem(Value::None, kind.def().slots()),
             extra: Vec::new(),
         }
     }
@@ -133,7 +140,7 @@ impl Event {
             None => Self {
                 context,
                 name: EventName::Other(name.to_owned()),
-                args: Vec::new(),
+                args: SmallVec::new(),
                 extra: Vec::new(),
             },
         }

@@ -233,6 +233,11 @@ mod tests {
         }
         let exec = &SCHED_PROCESS_EXEC;
         assert_eq!(exec.args.len(), 18, "core.go lists 18 exec arguments");
+        let most = Kind::ALL.iter().map(|k| k.def().slots()).max().unwrap();
+        assert!(
+            most <= crate::event::INLINE_SLOTS,
+            "{most} slots are not all inline"
+        );
         assert_eq!(exec.slot("argv_truncated"), Some(18));
     }
 }
