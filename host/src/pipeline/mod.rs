@@ -445,14 +445,14 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 place,
             });
             for index in targets {
-                self.send(index, envelope.clone());
+                self.send(index, &envelope);
             }
         }
         self.report_drops(false);
         Ok(())
     }
 
-    fn send(&mut self, worker: usize, envelope: Arc<Envelope>) {
+    fn send(&mut self, worker: usize, envelope: &Arc<Envelope>) {
         let handle = &self.workers[worker];
         // A slot first: when the queue is full, the collector waits (replay)
         // or drops the event (live).
@@ -460,17 +460,17 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             Backpressure::Wait => handle.slots.send(()).is_ok(),
             Backpressure::Drop => handle.slots.try_send(()).is_ok(),
         };
-        let name = envelope.event.name.clone();
         // Not delivered: the queue is full (live), or the worker is gone
         // (a bug); either way the event is counted as dropped, never lost
         // silently.
-        if slot && handle.jobs.send(Job::Event(envelope)).is_ok() {
+        if slot && handle.jobs.send(Job::Event(envelope.clone())).is_ok() {
             return;
         }
+        let name = &envelope.event.name;
         self.counts.queue_drops += 1;
         self.drops.since_last += 1;
         self.drops.total += 1;
-        for signature in handle.running.iter().filter(|s| selects(s, &name)) {
+        for signature in handle.running.iter().filter(|s| selects(s, name)) {
             Counters::add(&signature.counters.dropped_events, 1);
             let id = &signature.info.metadata.id;
             match self
