@@ -17,8 +17,8 @@ const REFRESH: Duration = Duration::from_secs(1);
 /// How often an unchanged status file is rewritten (its `updated` time).
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
-/// The running signatures, shared between the dispatch thread (which
-/// replaces the list on every change) and the status writer.
+/// The running signatures, shared between the dispatch workers (which
+/// replace the list on every change they apply) and the status writer.
 #[derive(Clone, Default)]
 pub struct StatusBoard {
     active: Arc<Mutex<Vec<SignatureStatus>>>,

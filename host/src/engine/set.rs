@@ -1,9 +1,10 @@
 //! The set of running signatures and the dispatch of events to them.
 //!
-//! The set lives on the dispatch thread. Changes (a signature loaded,
-//! replaced or unloaded) arrive as [`Change`]s built elsewhere — compiled and
-//! instantiated off the dispatch path — and are applied between two events, so
-//! every event is evaluated by exactly one version of each signature.
+//! Each dispatch worker owns a set. Changes (a signature loaded, replaced or
+//! unloaded) arrive as [`Change`]s built elsewhere — compiled and
+//! instantiated off the dispatch path — queued with its events, and are
+//! applied between two batches, so every event is evaluated by exactly one
+//! version of each signature.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -660,31 +661,7 @@ impl SignatureSet {
     /// that prepares changes owns that rule (see `engine::catalog`).
     pub fn apply(&mut self, change: Change) -> Applied {
         match change {
-            Change::Upsert(signature) => {
-                let signature = *signature;
-                let slot = Slot {
-                    signature,
-                    counters: Arc::default(),
-                    faults: VecDeque::new(),
-                    quarantined_until: None,
-                    singles_left: 0,
-                    error_log: ErrorLog::default(),
-                };
-                let path = slot.signature.info().path.clone();
-                match self.position(&path) {
-                    Some(index) => {
-                        let old = std::mem::replace(&mut self.slots[index], slot);
-                        Applied::Replaced {
-                            old: Box::new(status(&old)),
-                            new: Box::new(status(&self.slots[index])),
-                        }
-                    }
-                    None => {
-                        self.slots.push(slot);
-                        Applied::Loaded(status(self.slots.last().expect("just pushed")))
-                    }
-                }
-            }
+            Change::Upsert(signature) => self.upsert(*signature, Arc::default()),
             Change::Remove(path) => match self.position(&path) {
                 Some(index) => Applied::Unloaded(status(&self.slots.remove(index))),
                 None => Applied::NotLoaded(path),
@@ -713,6 +690,34 @@ impl SignatureSet {
                 }
                 None => Applied::NotLoaded(from),
             },
+        }
+    }
+
+    /// Runs `signature`, counting in `counters` (shared with whoever counts
+    /// on its behalf, as the collector its dropped events); it replaces
+    /// whatever ran from the same file.
+    pub fn upsert(&mut self, signature: LoadedSignature, counters: Arc<Counters>) -> Applied {
+        let slot = Slot {
+            signature,
+            counters,
+            faults: VecDeque::new(),
+            quarantined_until: None,
+            singles_left: 0,
+            error_log: ErrorLog::default(),
+        };
+        let path = slot.signature.info().path.clone();
+        match self.position(&path) {
+            Some(index) => {
+                let old = std::mem::replace(&mut self.slots[index], slot);
+                Applied::Replaced {
+                    old: Box::new(status(&old)),
+                    new: Box::new(status(&self.slots[index])),
+                }
+            }
+            None => {
+                self.slots.push(slot);
+                Applied::Loaded(status(self.slots.last().expect("just pushed")))
+            }
         }
     }
 

@@ -4,24 +4,26 @@
 //! are logged and counted, coverage changes reported where findings go.
 //!
 //! One event crosses each layer once, in one direction: source → collector
-//! ([`Pipeline::process`]) → worker queue → signatures → writer.
+//! ([`Pipeline::process`]) → worker queue → signatures → writer. Changes to
+//! the signatures take the same queues, so the collector never takes a
+//! worker's set or waits for one to apply a change.
 
 mod output;
 mod report;
+mod roster;
 mod worker;
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::engine::Signal;
-use crate::engine::{Applied, Change, Counters, SignatureSet, SignatureStatus, StopSignal};
+use crate::engine::{Change, Counters, Signal, SignatureSet, SignatureStatus, StopSignal};
 use crate::event::Event;
 use crate::sink::FindingWriter;
 use crate::sink::coverage::CoverageRecord;
@@ -31,9 +33,9 @@ use crate::telemetry::{Reload, Telemetry};
 pub use crate::telemetry::StreamCounts;
 use output::Output;
 pub use report::Summary;
-use report::{describe, identify};
+use roster::Roster;
 pub use worker::Place;
-use worker::{Envelope, Job, lock};
+use worker::{Envelope, Job, Worker};
 
 /// What the collector does when a worker's queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,43 +89,35 @@ const DROP_REPORT_PERIOD: Duration = Duration::from_secs(1);
 
 /// A dispatch worker as the collector sees it.
 struct WorkerHandle {
-    set: Arc<Mutex<SignatureSet>>,
     jobs: Sender<Job>,
+    /// A token per event in its queue: full, the queue holds
+    /// `--queue-events` events (changes and signals queue regardless).
+    slots: Sender<()>,
     thread: Option<JoinHandle<()>>,
-    /// What its signatures select, for routing and for counting drops.
-    selecting: Vec<Selecting>,
-}
-
-/// One signature of a worker: its id, the event names it selects, its counters.
-struct Selecting {
-    id: String,
-    events: Vec<String>,
-    counters: Arc<Counters>,
+    /// What it runs once the changes queued for it are applied, in load
+    /// order: for routing, counting drops, status and the summary.
+    running: Vec<SignatureStatus>,
 }
 
 impl WorkerHandle {
     fn selects(&self, event: &str) -> bool {
-        self.selecting
-            .iter()
-            .any(|s| s.events.iter().any(|e| e == event))
+        self.running.iter().any(|s| selects(s, event))
     }
 
-    fn refresh(&mut self) {
-        self.selecting = lock(&self.set)
-            .status()
-            .into_iter()
-            .map(|s| Selecting {
-                id: s.info.metadata.id.clone(),
-                events: s
-                    .info
-                    .selected_events
-                    .iter()
-                    .map(|e| e.name.clone())
-                    .collect(),
-                counters: s.counters,
-            })
-            .collect();
+    /// Queues `job` (the queue itself is unbounded: only events take a slot).
+    fn queue(&self, job: Job) {
+        if self.jobs.send(job).is_err() {
+            tracing::error!("a dispatch worker is gone (a sigbox bug; please report it)");
+        }
     }
+}
+
+fn selects(signature: &SignatureStatus, event: &str) -> bool {
+    signature
+        .info
+        .selected_events
+        .iter()
+        .any(|selector| selector.name == event)
 }
 
 /// Dropped events not yet reported.
@@ -144,7 +138,7 @@ pub struct Pipeline<W: Write + Send + 'static> {
     /// Prepared signature changes (hot swap), applied between events.
     changes: Option<UnboundedReceiver<Change>>,
     board: StatusBoard,
-    /// Signature file → the worker running it.
+    /// Signature file → the worker running it (once its queue is applied).
     placement: HashMap<PathBuf, usize>,
     backpressure: Backpressure,
     drops: DropReport,
@@ -170,19 +164,30 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     pub fn with_options(writer: FindingWriter<W>, options: PipelineOptions) -> Self {
         let output = Arc::new(Output::new(writer));
         let stop = Arc::new(StopSignal::default());
-        let workers = (0..options.workers.max(1))
+        let board = StatusBoard::default();
+        let telemetry = Telemetry::new();
+        let workers = options.workers.max(1);
+        let roster = Arc::new(Roster::new(workers, board.clone(), telemetry.clone()));
+        let workers = (0..workers)
             .map(|index| {
                 let mut set = SignatureSet::default();
                 set.obey(stop.clone());
-                let set = Arc::new(Mutex::new(set));
-                let (jobs, queue) = crossbeam_channel::bounded(options.queue_events.max(1));
-                let thread = worker::spawn(index, set.clone(), queue, output.clone())
-                    .expect("starting a dispatch worker");
-                WorkerHandle {
+                let (jobs, queue) = crossbeam_channel::unbounded();
+                let (slots, taken) = crossbeam_channel::bounded(options.queue_events.max(1));
+                let worker = Worker {
+                    index,
                     set,
+                    jobs: queue,
+                    slots: taken,
+                    output: output.clone(),
+                    roster: roster.clone(),
+                };
+                let thread = worker.spawn().expect("starting a dispatch worker");
+                WorkerHandle {
                     jobs,
+                    slots,
                     thread: Some(thread),
-                    selecting: Vec::new(),
+                    running: Vec::new(),
                 }
             })
             .collect();
@@ -191,11 +196,11 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             output,
             counts: StreamCounts::default(),
             changes: None,
-            board: StatusBoard::default(),
+            board,
             placement: HashMap::new(),
             backpressure: options.backpressure,
             drops: DropReport::default(),
-            telemetry: Telemetry::new(),
+            telemetry,
             stop,
         }
     }
@@ -241,11 +246,13 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         &self.board
     }
 
-    /// Every running signature with its counters, in worker then load order.
+    /// Every signature with its counters, in worker then load order, as
+    /// they run once the queued changes are applied (after
+    /// [`Pipeline::finish`]'s join: as they ran).
     pub fn status(&self) -> Vec<SignatureStatus> {
         self.workers
             .iter()
-            .flat_map(|w| lock(&w.set).status())
+            .flat_map(|w| w.running.iter().cloned())
             .collect()
     }
 
@@ -254,9 +261,10 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         self.placement.len()
     }
 
-    /// Applies one change between events (on the worker that runs, or will
-    /// run, the signature) and logs it with the signature's id, version,
-    /// digest and file.
+    /// Queues one change for the worker that runs, or will run, the
+    /// signature, behind the events already queued for it: the worker
+    /// applies it at its next batch boundary and logs it with the
+    /// signature's id, version, digest and file. Never waits for a worker.
     pub fn apply(&mut self, change: Change) {
         let path = match &change {
             Change::Upsert(signature) => signature.info().path.clone(),
@@ -293,57 +301,42 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 return;
             }
         };
-        let rejected = matches!(change, Change::Rejected { .. });
         let handle = &mut self.workers[worker];
-        let mut set = lock(&handle.set);
-        let applied = set.apply(change);
-        self.output.write_notices(&mut set);
-        drop(set);
-        match applied {
-            Applied::Loaded(new) => {
-                self.telemetry.count_reload(Reload::Loaded);
-                self.placement.insert(path, worker);
-                tracing::info!("loaded signature {}{}", identify(&new), signers(&new));
-                self.warn_unserved(&new);
-            }
-            Applied::Replaced { old, new } => {
-                self.telemetry.count_reload(Reload::Replaced);
-                self.board.retire(&old);
-                tracing::info!(
-                    "replaced signature {} with {}{}",
-                    describe(&old),
-                    identify(&new),
-                    signers(&new)
-                );
-                self.warn_unserved(&new);
-            }
-            Applied::Unloaded(old) => {
-                self.telemetry.count_reload(Reload::Unloaded);
-                self.board.retire(&old);
-                self.placement.remove(&path);
-                tracing::info!("unloaded signature {}", describe(&old));
-                if self.placement.is_empty() {
-                    tracing::error!(
-                        "the last signature was unloaded: nothing is being detected until a module is added"
-                    );
+        match change {
+            Change::Upsert(signature) => {
+                // The counters are made here, so events dropped for the new
+                // version before it runs are counted as its own.
+                let counters = Arc::<Counters>::default();
+                let status = SignatureStatus {
+                    info: signature.info().clone(),
+                    event_id: signature.info().event_id,
+                    counters: counters.clone(),
+                };
+                match handle.running.iter_mut().find(|s| s.info.path == path) {
+                    Some(old) => *old = status,
+                    None => handle.running.push(status),
                 }
+                self.placement.insert(path, worker);
+                handle.queue(Job::Upsert(signature, counters));
             }
-            Applied::Moved(now) => {
+            Change::Remove(_) => {
+                handle.running.retain(|s| s.info.path != path);
                 self.placement.remove(&path);
-                self.placement.insert(now.info.path.clone(), worker);
-                tracing::info!(
-                    "signature {} kept running under its new name",
-                    identify(&now)
-                );
+                handle.queue(Job::Change(change));
             }
-            Applied::NotLoaded(path) => {
-                tracing::debug!("{} was not running; nothing to unload", path.display())
+            Change::Moved { ref to, .. } => {
+                if let Some(moved) = handle.running.iter_mut().find(|s| s.info.path == path) {
+                    moved.info.path = to.clone();
+                }
+                self.placement.remove(&path);
+                self.placement.insert(to.clone(), worker);
+                handle.queue(Job::Change(change));
             }
-            Applied::Unchanged if rejected => self.telemetry.count_reload(Reload::Rejected),
-            Applied::Unchanged => {}
+            // A rejected update is reported by the set, with the
+            // signature's state; a restored file changes nothing there.
+            Change::Rejected { .. } => handle.queue(Job::Change(change)),
+            Change::Restored(_) => {}
         }
-        self.workers[worker].refresh();
-        self.board.set(self.status());
     }
 
     /// The worker running the fewest signatures (the first of those).
@@ -355,37 +348,14 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         (0..load.len()).min_by_key(|&w| load[w]).unwrap_or(0)
     }
 
-    /// Warns when a signature selects events this source never produces, or
-    /// reads fields it leaves out.
-    fn warn_unserved(&self, status: &SignatureStatus) {
-        let unserved = self.board.unserved(status);
-        if !unserved.is_empty() {
-            tracing::warn!(
-                "signature {} selects {} which this source never produces: it will never see {}",
-                identify(status),
-                unserved.join(", "),
-                if unserved.len() == 1 { "it" } else { "them" }
-            );
-        }
-        for (field, option) in self.board.withheld(status) {
-            tracing::warn!(
-                "signature {} reads `{field}`, which this daemon does not collect: it will \
-                 never match on it (start with {option})",
-                identify(status),
-            );
-        }
-    }
-
     /// Work for a quiet moment: apply prepared changes, end quarantines
     /// whose cool-down is over, report dropped events.
     pub fn tick(&mut self) {
         self.apply_pending();
         for worker in &self.workers {
-            // A busy worker ticks before its next batch anyway; the
-            // collector does not wait for it.
-            if let Ok(mut set) = worker.set.try_lock() {
-                set.tick();
-                self.output.write_notices(&mut set);
+            // A worker with work queued ticks before its next batch anyway.
+            if worker.jobs.is_empty() {
+                worker.queue(Job::Tick);
             }
         }
         self.report_drops(false);
@@ -397,7 +367,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             "the kernel dropped {lost} exec events ({total} since start): the ring buffer was full"
         );
         self.output
-            .write_record(&CoverageRecord::events_lost(lost, total));
+            .post_record(CoverageRecord::events_lost(lost, total));
     }
 
     /// A module in the signatures directory that does not run (rejected
@@ -408,7 +378,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     pub fn report_rejected_module(&mut self, path: &Path, reason: &str) {
         self.telemetry.count_reload(Reload::Rejected);
         self.output
-            .write_record(&CoverageRecord::module_rejected(path, reason));
+            .post_record(CoverageRecord::module_rejected(path, reason));
     }
 
     /// Waits for the next prepared change (forever when nothing is watched),
@@ -466,47 +436,42 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 place,
             });
             for index in targets {
-                self.send(index, envelope.clone());
+                self.send(index, &envelope);
             }
         }
         self.report_drops(false);
         Ok(())
     }
 
-    fn send(&mut self, worker: usize, envelope: Arc<Envelope>) {
+    fn send(&mut self, worker: usize, envelope: &Arc<Envelope>) {
         let handle = &self.workers[worker];
-        let job = Job::Event(envelope);
+        // A slot first: when the queue is full, the collector waits (replay)
+        // or drops the event (live).
+        let slot = match self.backpressure {
+            Backpressure::Wait => handle.slots.send(()).is_ok(),
+            Backpressure::Drop => handle.slots.try_send(()).is_ok(),
+        };
         // Not delivered: the queue is full (live), or the worker is gone
         // (a bug); either way the event is counted as dropped, never lost
         // silently.
-        let full = match self.backpressure {
-            Backpressure::Wait => match handle.jobs.send(job) {
-                Ok(()) => return,
-                Err(crossbeam_channel::SendError(job)) => job,
-            },
-            Backpressure::Drop => match handle.jobs.try_send(job) {
-                Ok(()) => return,
-                Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => job,
-            },
-        };
-        let Job::Event(envelope) = full else {
-            unreachable!("an event was sent")
-        };
+        if slot && handle.jobs.send(Job::Event(envelope.clone())).is_ok() {
+            return;
+        }
+        let name = envelope.event.name();
         self.counts.queue_drops += 1;
         self.drops.since_last += 1;
         self.drops.total += 1;
-        for signature in &handle.selecting {
-            if signature.events.iter().any(|e| e == envelope.event.name()) {
-                Counters::add(&signature.counters.dropped_events, 1);
-                match self
-                    .drops
-                    .pending
-                    .iter_mut()
-                    .find(|(id, _)| *id == signature.id)
-                {
-                    Some((_, n)) => *n += 1,
-                    None => self.drops.pending.push((signature.id.clone(), 1)),
-                }
+        for signature in handle.running.iter().filter(|s| selects(s, name)) {
+            Counters::add(&signature.counters.dropped_events, 1);
+            let id = &signature.info.metadata.id;
+            match self
+                .drops
+                .pending
+                .iter_mut()
+                .find(|(pending, _)| pending == id)
+            {
+                Some((_, n)) => *n += 1,
+                None => self.drops.pending.push((id.clone(), 1)),
             }
         }
     }
@@ -538,7 +503,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             self.drops.total,
             detail.join(", ")
         );
-        self.output.write_record(&CoverageRecord::events_dropped(
+        self.output.post_record(CoverageRecord::events_dropped(
             &ids,
             self.drops.since_last,
             self.drops.total,
@@ -612,11 +577,5 @@ impl<W: Write + Send + 'static> Drop for Pipeline<W> {
     }
 }
 
-/// `, signed by A, B` for a verified signature, nothing otherwise.
-fn signers(status: &SignatureStatus) -> String {
-    if status.info.signed_by.is_empty() {
-        String::new()
-    } else {
-        format!(", signed by {}", status.info.signed_by.join(", "))
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -2,22 +2,24 @@
 //!
 //! Each signature lives on exactly one worker, so it sees its events in
 //! order and its findings are written in event order; different signatures
-//! run on different cores. The collector hands events over through a bounded
-//! queue; a worker takes whatever is queued (up to a batch) at once, so a
-//! lone event is evaluated as soon as it arrives and a burst is evaluated in
-//! batches that share the fixed cost of a guest call.
+//! run on different cores. Each worker owns its signature set: the
+//! collector hands it events and changes through its queue (the events in
+//! it bounded), and its findings and notices go to the output with its
+//! results. A worker takes whatever events are queued (up to a batch) at
+//! once, so a lone event is evaluated as soon as it arrives and a burst is
+//! evaluated in batches that share the fixed cost of a guest call.
 
 use std::fmt;
 use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::output::Output;
 use super::report::log_failure;
-use crate::engine::Signal;
-use crate::engine::{MAX_BATCH, SignatureSet};
+use super::roster::Roster;
+use crate::engine::{Applied, Change, Counters, LoadedSignature, MAX_BATCH, Signal, SignatureSet};
 use crate::event::{Context, Event};
 
 /// One event on its way to the workers, with what findings and log lines
@@ -49,79 +51,131 @@ impl fmt::Display for Place {
     }
 }
 
-/// What a worker is asked to do, in queue order.
+/// What a worker is asked to do, in queue order. Changes to its set come
+/// this way too, so the collector never touches a worker's set: a change
+/// queued behind events is applied once they are evaluated, at the
+/// worker's next batch boundary.
 pub enum Job {
-    /// Evaluate an event.
+    /// Evaluate an event (it holds one of the worker's queue slots).
     Event(Arc<Envelope>),
+    /// Run this signature with these counters (the collector counts its
+    /// dropped events in them); it replaces whatever ran from its file.
+    Upsert(Box<LoadedSignature>, Arc<Counters>),
+    /// Any other change to the set.
+    Change(Change),
+    /// End the quarantines whose cool-down is over.
+    Tick,
     /// Send a signal to every signature, then acknowledge.
     Signal(Signal, Sender<()>),
     /// Finish the queued work and end.
     Stop,
 }
 
-/// Locks a worker's signature set (a panic elsewhere does not poison it for
-/// good: the set's state is consistent between calls).
-pub fn lock(set: &Mutex<SignatureSet>) -> MutexGuard<'_, SignatureSet> {
-    set.lock().unwrap_or_else(|e| e.into_inner())
+/// A dispatch worker: its own signature set and the ends of its queue.
+pub struct Worker<W: Write> {
+    /// Its place among the workers (thread name, roster entry).
+    pub index: usize,
+    /// The signatures it runs; only this worker touches them.
+    pub set: SignatureSet,
+    /// Its queue.
+    pub jobs: Receiver<Job>,
+    /// One token per queued event: taking an event off the queue frees
+    /// its slot (the collector's end bounds the events queued).
+    pub slots: Receiver<()>,
+    pub output: Arc<Output<W>>,
+    pub roster: Arc<Roster>,
 }
 
-/// Starts a worker thread.
-pub fn spawn<W: Write + Send + 'static>(
-    index: usize,
-    set: Arc<Mutex<SignatureSet>>,
-    jobs: Receiver<Job>,
-    output: Arc<Output<W>>,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(format!("sigbox-worker-{index}"))
-        .spawn(move || run(&set, &jobs, &output))
+impl<W: Write + Send + 'static> Worker<W> {
+    /// Starts the worker thread.
+    pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name(format!("sigbox-worker-{}", self.index))
+            .spawn(move || self.run())
+    }
 }
 
-fn run<W: Write>(set: &Mutex<SignatureSet>, jobs: &Receiver<Job>, output: &Output<W>) {
-    let mut batch: Vec<Arc<Envelope>> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(job) = jobs.recv() {
-        let mut next = Some(job);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Event(envelope) => {
-                    batch.push(envelope);
-                    // Whatever else is already queued joins the batch.
-                    while batch.len() < MAX_BATCH {
-                        match jobs.try_recv() {
-                            Ok(Job::Event(envelope)) => batch.push(envelope),
-                            Ok(other) => {
-                                next = Some(other);
-                                break;
+impl<W: Write> Worker<W> {
+    fn run(mut self) {
+        let mut batch: Vec<Arc<Envelope>> = Vec::with_capacity(MAX_BATCH);
+        while let Ok(job) = self.jobs.recv() {
+            let mut next = Some(job);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Event(envelope) => {
+                        self.take_slot();
+                        batch.push(envelope);
+                        // Whatever else is already queued joins the batch,
+                        // up to the next job that is not an event.
+                        while batch.len() < MAX_BATCH {
+                            match self.jobs.try_recv() {
+                                Ok(Job::Event(envelope)) => {
+                                    self.take_slot();
+                                    batch.push(envelope);
+                                }
+                                Ok(other) => {
+                                    next = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
                             }
-                            Err(_) => break,
                         }
+                        self.evaluate_guarded(&batch);
+                        batch.clear();
                     }
-                    // A host bug must not end the worker: its queue would
-                    // close and its signatures would silently see nothing.
-                    let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        evaluate(&mut lock(set), &batch, output);
-                    }));
-                    if evaluated.is_err() {
-                        tracing::error!(
-                            "a dispatch worker panicked evaluating {} events (a sigbox bug; \
-                             please report it); they were not evaluated, the worker goes on",
-                            batch.len()
-                        );
+                    Job::Upsert(signature, counters) => {
+                        let applied = self.set.upsert(*signature, counters);
+                        self.report(applied, false);
                     }
-                    batch.clear();
+                    Job::Change(change) => {
+                        let rejected = matches!(change, Change::Rejected { .. });
+                        let applied = self.set.apply(change);
+                        self.report(applied, rejected);
+                    }
+                    Job::Tick => {
+                        self.set.tick();
+                        self.output.write_notices(self.set.take_notices());
+                    }
+                    Job::Signal(signal, done) => {
+                        self.set.signal(signal, |failure| {
+                            log_failure(&failure, &end_of_input(), &"end of input");
+                        });
+                        self.output.write_notices(self.set.take_notices());
+                        let _ = done.send(());
+                    }
+                    Job::Stop => return,
                 }
-                Job::Signal(signal, done) => {
-                    let mut set = lock(set);
-                    set.signal(signal, |failure| {
-                        log_failure(&failure, &end_of_input(), &"end of input");
-                    });
-                    output.write_notices(&mut set);
-                    drop(set);
-                    let _ = done.send(());
-                }
-                Job::Stop => return,
             }
         }
+    }
+
+    /// Frees the queue slot of the event just taken.
+    fn take_slot(&self) {
+        // The collector took the slot before queueing the event, so it is there.
+        let _ = self.slots.try_recv();
+    }
+
+    /// Evaluates a batch; a host bug must not end the worker: its queue
+    /// would close and its signatures would silently see nothing.
+    fn evaluate_guarded(&mut self, batch: &[Arc<Envelope>]) {
+        let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            evaluate(&mut self.set, batch, &self.output);
+        }));
+        if evaluated.is_err() {
+            tracing::error!(
+                "a dispatch worker panicked evaluating {} events (a sigbox bug; \
+                 please report it); they were not evaluated, the worker goes on",
+                batch.len()
+            );
+        }
+    }
+
+    /// Writes the notices a change made (a rejected update) and reports
+    /// the change with the set's new list.
+    fn report(&mut self, applied: Applied, rejected: bool) {
+        self.output.write_notices(self.set.take_notices());
+        self.roster
+            .applied(self.index, applied, rejected, self.set.status());
     }
 }
 
@@ -130,7 +184,7 @@ fn run<W: Write>(set: &Mutex<SignatureSet>, jobs: &Receiver<Job>, output: &Outpu
 /// finding), then findings in event order per signature.
 pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], output: &Output<W>) {
     set.tick();
-    output.write_notices(set);
+    output.write_notices(set.take_notices());
     let events: Vec<Arc<Event>> = batch.iter().map(|e| Arc::clone(&e.event)).collect();
     let mut failures = 0;
     set.dispatch_batch(
@@ -145,7 +199,7 @@ pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], outpu
         },
     );
     output.count_errors(failures);
-    output.write_notices(set);
+    output.write_notices(set.take_notices());
 }
 
 /// What failure lines name for the `source-complete` signal.
