@@ -2,24 +2,24 @@
 //! in step with the signatures directory, and dispatches events to them.
 
 mod admit;
-pub mod bindings;
+pub(crate) mod bindings;
 mod cache;
 mod catalog;
-pub mod compiler;
-pub mod contract;
-pub mod epoch;
+pub(crate) mod compiler;
+pub(crate) mod contract;
+pub(crate) mod epoch;
 mod error;
 mod finding_ids;
-pub mod guest_output;
-pub mod guest_values;
+pub(crate) mod guest_output;
+pub(crate) mod guest_values;
 mod host_api;
 mod host_state;
 mod id_claims;
 mod limits;
 mod load_pool;
 mod model;
-pub mod module_file;
-pub mod pull_refusal;
+pub(crate) mod module_file;
+pub(crate) mod pull_refusal;
 mod runtime;
 mod scan_health;
 mod selector;
@@ -30,18 +30,25 @@ mod wasi;
 mod watchdog;
 mod watcher;
 
-pub use admit::admit;
-pub use catalog::{Catalog, Scan, is_signature_file, wasm_files};
-pub use error::{BoxError, EvalError, LoadError};
-pub use host_state::HostState;
-pub use limits::{Limits, Policy};
-pub use model::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties, Signal};
+// What the binary, the benches and the fuzz crate use.
+pub use compiler::{WORKER_COMMAND, run_worker};
+pub use contract::ContractVersion;
+pub use guest_values::{check_finding, check_metadata, finding_bytes};
+pub use limits::Limits;
+pub use model::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties};
 pub use runtime::{Runtime, RuntimeOptions};
-pub use scan_health::ScanHealth;
-pub use set::{
-    Applied, Change, Counters, CoverageChange, Detection, ErrorReport, Failure, Notice,
-    SignatureSet, SignatureStats, SignatureStatus, unix_ms,
+pub use set::{Change, Detection, SignatureSet};
+pub use signature::{LoadedSignature, MAX_BATCH, SignatureInfo};
+
+pub(crate) use admit::admit;
+pub(crate) use catalog::{Catalog, wasm_files};
+pub(crate) use error::LoadError;
+pub(crate) use limits::Policy;
+pub(crate) use model::Signal;
+pub(crate) use scan_health::ScanHealth;
+pub(crate) use set::{
+    Applied, Counters, CoverageChange, ErrorReport, Failure, Notice, SignatureStats,
+    SignatureStatus, unix_ms,
 };
-pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo, Unstarted};
-pub use stop::StopSignal;
-pub use watcher::{Startup, log_rejections, spawn as spawn_watcher};
+pub(crate) use stop::StopSignal;
+pub(crate) use watcher::{Startup, log_rejections, spawn as spawn_watcher};

@@ -40,11 +40,6 @@ impl Selector {
         }
     }
 
-    /// The event name it selects.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Whether `event` should be passed to the signature. A filtered field
     /// the event lacks (or that is not a string) lets the event through, so
     /// the signature still sees malformed events.

@@ -4,14 +4,17 @@
 //! projections read it through [`fields`], sinks write it; the contract
 //! versions convert it in `engine::contract` and nowhere else.
 
-pub mod fields;
-pub mod table;
+pub(crate) mod fields;
+pub(crate) mod table;
 mod value;
 
 use std::sync::Arc;
 
-pub use table::{ArgDef, ArgType, EventDef, Kind, event_id};
-pub use value::{Field, Origin, Value, untyped_tracee_type};
+pub use table::Kind;
+pub use value::{Field, Origin, Value};
+
+pub(crate) use table::ArgType;
+pub(crate) use value::untyped_tracee_type;
 
 /// What Tracee's event context holds: who did it, where and when. Ids are
 /// the ones in the process's own pid namespace, as Tracee reports them; the

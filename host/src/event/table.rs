@@ -142,7 +142,8 @@ const fn flag(name: &'static str) -> ArgDef {
 use ArgType::{Int32, Text, TextList, Uint16, Uint32, Uint64};
 
 /// Tracee's id of an event name; 0 for a name sigbox has no definition of.
-pub fn event_id(name: &str) -> i64 {
+#[cfg(test)]
+fn event_id(name: &str) -> i64 {
     Kind::named(name).map_or(0, |kind| kind.def().id)
 }
 

@@ -19,9 +19,9 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
-pub use fetch::{MAX_MANIFEST_BYTES, Timeouts};
-pub use pull::{Follow, Installed, Interrupted};
-pub use push::push;
+pub use fetch::Timeouts;
+pub(crate) use pull::Follow;
+pub(crate) use push::push;
 
 /// The module layer (CNCF wasm OCI artifact).
 pub const WASM_LAYER: &str = "application/wasm";

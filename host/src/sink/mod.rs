@@ -1,11 +1,16 @@
 //! Where findings go: JSON lines in Tracee's finding format, or readable text.
 
-pub mod coverage;
-pub mod fanout;
-pub mod file;
-pub mod syslog;
-pub mod tracee_json;
-pub mod webhook;
+pub(crate) mod coverage;
+pub(crate) mod fanout;
+pub(crate) mod file;
+pub(crate) mod syslog;
+pub(crate) mod tracee_json;
+pub(crate) mod webhook;
+
+// What the command line uses.
+pub use file::FileOptions;
+pub use syslog::DEV_LOG;
+pub use webhook::WebhookOptions;
 
 use std::io::{self, Write};
 

@@ -6,8 +6,8 @@
 //! source's heartbeat, outputs' counters); [`metrics`] turns it and the
 //! status board into metrics at scrape time; [`server`] answers HTTP.
 
-pub mod metrics;
-pub mod server;
+pub(crate) mod metrics;
+pub(crate) mod server;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -61,14 +61,6 @@ impl Gate {
         })
     }
 
-    /// A gate that admits anything (tools that only inspect modules).
-    pub fn allow_unsigned() -> Self {
-        Self {
-            source: None,
-            current: Admission::AllowUnsigned,
-        }
-    }
-
     /// Reads the policy file again (SIGHUP). A policy that no longer loads
     /// is not applied: the previous one stays in force, and the error says
     /// why.
