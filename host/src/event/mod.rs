@@ -118,7 +118,7 @@ pub struct Event {
 
 impl Event {
     /// An event of a known kind with every argument missing.
-    pub fn new(context: Context, kind: Kind) -> Self {
+    pub(crate) fn new(context: Context, kind: Kind) -> Self {
         Self {
             context,
             name: EventName::Known(kind),
@@ -158,7 +158,7 @@ impl Event {
     }
 
     /// Tracee's id of the event; 0 for a name sigbox has no definition of.
-    pub fn id(&self) -> i64 {
+    pub(crate) fn id(&self) -> i64 {
         self.kind().map_or(0, |kind| kind.def().id)
     }
 
@@ -172,7 +172,7 @@ impl Event {
     }
 
     /// The argument named `name`; `None` when the event lacks it.
-    pub fn arg(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn arg(&self, name: &str) -> Option<&Value> {
         let value = match self.kind().and_then(|kind| kind.def().slot(name)) {
             Some(slot) => &self.args[slot],
             None => &self.extra.iter().find(|f| f.name == name)?.value,
@@ -183,7 +183,7 @@ impl Event {
     /// The arguments as Tracee lists them: the table's in order with
     /// Tracee's types, those it lacks left out; sigbox's own flags when set;
     /// then the extra ones, typed by their values.
-    pub fn tracee_args(&self) -> impl Iterator<Item = (&str, &'static str, &Value)> {
+    pub(crate) fn tracee_args(&self) -> impl Iterator<Item = (&str, &'static str, &Value)> {
         let def = self.kind().map(Kind::def);
         let slotted = self
             .args

@@ -45,7 +45,7 @@ impl OutputOptions {
     ///
     /// # Errors
     /// An output cannot be opened or started (the message names it).
-    pub fn open<W: Write>(
+    pub(crate) fn open<W: Write>(
         &self,
         stdout: W,
         reopen: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -169,7 +169,7 @@ impl<W: Write> FindingWriter<W> {
     ///
     /// # Errors
     /// Writing failed.
-    pub fn write_coverage(&mut self, record: &coverage::CoverageRecord) -> io::Result<()> {
+    pub(crate) fn write_coverage(&mut self, record: &coverage::CoverageRecord) -> io::Result<()> {
         self.line.clear();
         match self.format {
             OutputFormat::Json => {
@@ -187,7 +187,7 @@ impl<W: Write> FindingWriter<W> {
     ///
     /// # Errors
     /// Writing failed.
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }

@@ -17,7 +17,7 @@ pub(crate) use admission::{Admission, Admitted, Gate};
 pub(crate) use policy::{TrustError, TrustPolicy};
 
 /// Where a module's detached signature is kept: beside it, `NAME.wasm.sig`.
-pub fn detached_signature_path(module: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn detached_signature_path(module: &std::path::Path) -> std::path::PathBuf {
     let mut name = module.as_os_str().to_owned();
     name.push(".sig");
     std::path::PathBuf::from(name)
@@ -25,7 +25,7 @@ pub fn detached_signature_path(module: &std::path::Path) -> std::path::PathBuf {
 
 /// The largest detached signature file read (a signature set is a few
 /// hundred bytes per signer).
-pub const MAX_DETACHED_SIGNATURE_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_DETACHED_SIGNATURE_BYTES: u64 = 64 * 1024;
 
 #[cfg(test)]
 mod tests;
