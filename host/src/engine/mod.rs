@@ -1,54 +1,44 @@
 //! The wasmtime runtime: loads signature components, keeps the running set
 //! in step with the signatures directory, and dispatches events to them.
+//!
+//! - `wasm/`: wasmtime and the sandbox (engine, compile cache, limits, host
+//!   imports, the contract's bindings and conversions);
+//! - `signature/`: one signature (module file, loading, selectors, errors);
+//! - `set/`: the running set and the dispatch of events to it;
+//! - `reload/`: the signatures directory, scanned and watched, and the
+//!   checks before a module runs.
 
-mod admit;
-pub(crate) mod bindings;
-mod cache;
-mod catalog;
-pub(crate) mod compiler;
-pub(crate) mod contract;
-pub(crate) mod epoch;
-mod error;
-mod finding_ids;
-pub(crate) mod guest_output;
-pub(crate) mod guest_values;
-mod host_api;
-mod host_state;
-mod id_claims;
-mod limits;
-mod load_pool;
-mod model;
-pub(crate) mod module_file;
-pub(crate) mod pull_refusal;
-mod runtime;
-mod scan_health;
-mod selector;
+mod reload;
 mod set;
 mod signature;
-mod stop;
-mod wasi;
-mod watchdog;
-mod watcher;
+mod wasm;
+
+// Modules the rest of the crate names by path (the contract's, only the
+// live source's tests of the 0.1 record).
+pub(crate) use reload::pull_refusal;
+pub(crate) use wasm::model;
+#[cfg(test)]
+pub(crate) use wasm::{bindings, contract};
 
 // What the binary, the benches and the fuzz crate use.
-pub use compiler::{WORKER_COMMAND, run_worker};
-pub use contract::ContractVersion;
-pub use guest_values::{check_finding, check_metadata, finding_bytes};
-pub use limits::Limits;
-pub use model::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties};
-pub use runtime::{Runtime, RuntimeOptions};
-pub use set::{Change, Detection, SignatureSet};
-pub use signature::{LoadedSignature, MAX_BATCH, SignatureInfo};
+pub use set::signature_set::{Change, Detection, SignatureSet};
+pub use signature::loaded::{LoadedSignature, MAX_BATCH, SignatureInfo};
+pub use wasm::compiler::{WORKER_COMMAND, run_worker};
+pub use wasm::contract::ContractVersion;
+pub use wasm::guest_values::{check_finding, check_metadata, finding_bytes};
+pub use wasm::limits::Limits;
+pub use wasm::model::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties};
+pub use wasm::runtime::{Runtime, RuntimeOptions};
 
-pub(crate) use admit::admit;
-pub(crate) use catalog::{Catalog, wasm_files};
-pub(crate) use error::LoadError;
-pub(crate) use limits::Policy;
-pub(crate) use model::Signal;
-pub(crate) use scan_health::ScanHealth;
-pub(crate) use set::{
+pub(crate) use reload::admit::admit;
+pub(crate) use reload::catalog::{Catalog, wasm_files};
+pub(crate) use reload::scan_health::ScanHealth;
+pub(crate) use reload::watcher::{Startup, log_rejections, spawn as spawn_watcher};
+pub(crate) use set::signature_set::{
     Applied, Counters, CoverageChange, ErrorReport, Failure, Notice, SignatureStats,
     SignatureStatus, unix_ms,
 };
-pub(crate) use stop::StopSignal;
-pub(crate) use watcher::{Startup, log_rejections, spawn as spawn_watcher};
+pub(crate) use set::stop::StopSignal;
+pub(crate) use signature::error::LoadError;
+pub(crate) use wasm::limits::Policy;
+pub(crate) use wasm::model::Signal;

@@ -8,18 +8,18 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Store, Trap};
 
-use super::bindings::{v1, v2};
-use super::contract::{self, ContractVersion};
-use super::epoch::EpochTicker;
 use super::error::{EvalError, LoadError, bounded_message, cause};
 use super::finding_ids;
-use super::guest_output::LogBudget;
-use super::guest_values;
-use super::host_state::{HostState, store_limits};
-use super::limits::{Limits, Policy};
-use super::model::{EventSelector, Finding, Metadata, Signal};
-use super::runtime::Runtime;
 use super::selector::Selector;
+use crate::engine::wasm::bindings::{v1, v2};
+use crate::engine::wasm::contract::{self, ContractVersion};
+use crate::engine::wasm::epoch::EpochTicker;
+use crate::engine::wasm::guest_output::LogBudget;
+use crate::engine::wasm::guest_values;
+use crate::engine::wasm::host_state::{HostState, store_limits};
+use crate::engine::wasm::limits::{Limits, Policy};
+use crate::engine::wasm::model::{EventSelector, Finding, Metadata, Signal};
+use crate::engine::wasm::runtime::Runtime;
 use crate::event::{Event, Field};
 
 /// What a signature file declares about itself, read at load time.
@@ -598,7 +598,7 @@ impl LoadedSignature {
     /// Runs `init` with `budget` left of the load time limit.
     fn init_within(&mut self, budget: std::time::Duration) -> Result<(), InitError> {
         let live = self.live.as_mut().expect("init runs on a live instance");
-        let ticks = super::limits::ticks(budget);
+        let ticks = crate::engine::wasm::limits::ticks(budget);
         live.store.data_mut().watchdog.start_measured(ticks);
         live.store.set_epoch_deadline(ticks);
         let _busy = self.ticker.busy();
@@ -723,7 +723,7 @@ fn instantiate(
 ) -> wasmtime::Result<(Store<HostState>, Instance)> {
     let mut store = Store::new(engine, HostState::new(output.clone(), limits));
     store.limiter(|state| &mut state.store_limits);
-    store.epoch_deadline_callback(super::watchdog::on_deadline);
+    store.epoch_deadline_callback(crate::engine::wasm::watchdog::on_deadline);
     // Instantiation, get-metadata and selected-events share the load budget.
     let ticks = limits.load_ticks();
     store.data_mut().watchdog.start_measured(ticks);

@@ -1,7 +1,7 @@
 //! The process-wide wasmtime engine and linker that every signature shares.
 //!
 //! Compiling and linking are expensive and stateless, so they happen once here;
-//! each signature then gets its own store and instance (see [`super::signature`]).
+//! each signature then gets its own store and instance (see [`crate::engine::signature::loaded`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;

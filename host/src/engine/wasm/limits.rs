@@ -122,7 +122,7 @@ pub const OUTPUT_BYTES_PER_CALL: usize = 64 << 20;
 /// first KiB).
 const OUTPUT_MESSAGE_BYTES: usize = 64 << 10;
 
-pub(super) fn ticks(limit: Duration) -> u64 {
+pub(in crate::engine) fn ticks(limit: Duration) -> u64 {
     let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
     u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::model::{EventSelector, OriginFilter};
+use crate::engine::wasm::model::{EventSelector, OriginFilter};
 use crate::event::fields::EventField;
 use crate::event::{Event, Kind, Origin, Value};
 
