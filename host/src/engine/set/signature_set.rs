@@ -657,7 +657,7 @@ pub struct SignatureSet {
 
 impl SignatureSet {
     /// Applies one change. Duplicate ids are not checked here: the catalog
-    /// that prepares changes owns that rule (see `engine::catalog`).
+    /// that prepares changes owns that rule (see `engine::reload::catalog`).
     pub fn apply(&mut self, change: Change) -> Applied {
         match change {
             Change::Upsert(signature) => {
