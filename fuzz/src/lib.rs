@@ -6,7 +6,7 @@
 //! fixed crash coming back without the instrumented build.
 
 use arbitrary::{Result, Unstructured};
-use sigbox::engine::contract::ContractVersion;
+use sigbox::engine::ContractVersion;
 use sigbox::engine::{Detection, SignatureInfo};
 use sigbox::engine::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties};
 use sigbox::event::{Event, Field, Value};
@@ -173,8 +173,8 @@ pub fn check_finding_lines(metadata: Metadata, finding: Finding, event: &Event, 
 /// `fuzz_targets/NAME.rs` calls `targets::NAME`.
 pub mod targets {
     use arbitrary::Unstructured;
-    use sigbox::engine::guest_values::{check_finding, check_metadata, finding_bytes};
     use sigbox::engine::{Finding, Metadata, Properties};
+    use sigbox::engine::{check_finding, check_metadata, finding_bytes};
 
     /// A target's body: runs one input, panics on a failed property.
     pub type Body = fn(&[u8]);
@@ -196,7 +196,7 @@ pub mod targets {
         let Ok(line) = std::str::from_utf8(data) else {
             return;
         };
-        if let Ok(event) = sigbox::source::tracee_json::parse_event(line) {
+        if let Ok(event) = sigbox::source::parse_event(line) {
             let metadata = Metadata {
                 id: "FUZZ-1".into(),
                 version: "1".into(),

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sigbox::engine::{Change, Limits, LoadedSignature, Runtime, SignatureSet};
 use sigbox::event::Event;
-use sigbox::source::bpf::{ExecCollector, check_privileges};
+use sigbox::source::{ExecCollector, check_privileges};
 
 const LATENCY_SAMPLES: usize = 500;
 const IDLE_SECONDS: u64 = 20;

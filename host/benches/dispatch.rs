@@ -32,8 +32,7 @@ use sigbox::engine::{Finding, OriginFilter};
 use sigbox::event::{Event, Kind, Origin, Value};
 use sigbox::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use sigbox::sink::{FindingWriter, OutputFormat};
-use sigbox::source::replay::replay;
-use sigbox::source::tracee_json::parse_event;
+use sigbox::source::{parse_event, replay};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

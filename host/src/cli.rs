@@ -320,7 +320,7 @@ struct Outputs {
 
 impl Outputs {
     fn options(self) -> sigbox::sink::OutputOptions {
-        use sigbox::sink::{file::FileOptions, webhook::WebhookOptions};
+        use sigbox::sink::{FileOptions, WebhookOptions};
         sigbox::sink::OutputOptions {
             file: self.output_file.map(|path| FileOptions {
                 path,
@@ -334,10 +334,9 @@ impl Outputs {
                 timeout: std::time::Duration::from_millis(self.webhook_timeout_ms),
                 retries: self.webhook_retries,
             }),
-            syslog: self.syslog_socket.or_else(|| {
-                self.syslog
-                    .then(|| PathBuf::from(sigbox::sink::syslog::DEV_LOG))
-            }),
+            syslog: self
+                .syslog_socket
+                .or_else(|| self.syslog.then(|| PathBuf::from(sigbox::sink::DEV_LOG))),
         }
     }
 }

@@ -4,11 +4,14 @@
 //! - [`source`]: where events come from (Tracee JSON replay, the live eBPF collector);
 //! - [`engine`]: the wasmtime runtime that loads signatures and dispatches events to them;
 //! - [`sink`]: how findings are written (Tracee-compatible JSON, text).
+//!
+//! Modules and items are crate-private unless the binary, the benches or the
+//! fuzz crate use them, so the compiler reports dead code.
 
-pub mod app;
+mod app;
 pub mod bench;
 pub mod config;
-pub mod descriptors;
+mod descriptors;
 pub mod engine;
 pub mod event;
 #[doc(hidden)]
@@ -21,15 +24,15 @@ mod fuzz_replay;
 pub mod logging;
 pub mod pipeline;
 pub mod policy_file;
-pub mod privilege;
+mod privilege;
 pub mod registry;
 pub mod scaffold;
 pub mod sink;
 pub mod source;
-pub mod status;
+mod status;
 pub mod telemetry;
 pub mod trust;
-pub mod vectors;
+mod vectors;
 
 pub use app::run;
 pub use config::{Command, DaemonOptions, Input, ReplayOptions};

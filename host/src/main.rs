@@ -11,8 +11,8 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     // The bounded compile worker the daemon starts (not a user command).
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(sigbox::engine::compiler::WORKER_COMMAND) {
-        return sigbox::engine::compiler::run_worker(&args[2..]);
+    if args.get(1).map(String::as_str) == Some(sigbox::engine::WORKER_COMMAND) {
+        return sigbox::engine::run_worker(&args[2..]);
     }
     // A closed stdout (`sigbox inspect DIR | head`) ends a command quietly,
     // as it ends any Unix filter, instead of panicking in `println!`.

@@ -92,7 +92,7 @@ impl LimitOverrides {
     /// # Errors
     /// A time or memory limit of 0, which would fail every call or every
     /// instantiation: named by its key.
-    pub fn apply(&self, base: &Limits) -> anyhow::Result<Limits> {
+    pub(crate) fn apply(&self, base: &Limits) -> anyhow::Result<Limits> {
         for (key, value) in [
             ("cpu_ms", self.cpu_ms),
             ("memory_mib", self.memory_mib.map(|m| m as u64)),
@@ -173,7 +173,11 @@ pub fn load(path: Option<&Path>, flags: &LimitOverrides) -> anyhow::Result<Polic
 ///
 /// # Errors
 /// The text is not a valid config file.
-pub fn parse(text: &str, path: Option<&Path>, flags: &LimitOverrides) -> anyhow::Result<Policy> {
+pub(crate) fn parse(
+    text: &str,
+    path: Option<&Path>,
+    flags: &LimitOverrides,
+) -> anyhow::Result<Policy> {
     let file: File = toml::from_str(text).with_context(|| match path {
         Some(path) => format!("invalid config file {}", path.display()),
         None => "invalid config file".to_owned(),
@@ -245,9 +249,9 @@ mod tests {
 
     /// A config file in the temp dir, removed on drop.
     mod tempfile_path {
-        pub struct TempPath(pub std::path::PathBuf);
+        pub(crate) struct TempPath(pub std::path::PathBuf);
         impl TempPath {
-            pub fn new(text: &str) -> Self {
+            pub(crate) fn new(text: &str) -> Self {
                 use std::sync::atomic::{AtomicU32, Ordering};
                 static N: AtomicU32 = AtomicU32::new(0);
                 let path = std::env::temp_dir().join(format!(

@@ -1,6 +1,5 @@
 //! The import graph of `host/src` between its top-level modules (folders
-//! and root files), read from the production code: `crate::X` paths, with
-//! `crate::wit` counted as `engine` (it re-exports the engine's bindings).
+//! and root files), read from the production code: `crate::X` paths.
 //!
 //! The folders promise layers (source → pipeline → engine → sink, with
 //! telemetry, trust and registry beside them), so an import cycle between
@@ -66,13 +65,13 @@ fn folders_import_one_way() {
 
 #[test]
 fn the_scanner_sees_paths_and_skips_tests_and_comments() {
-    let source = "use crate::engine::Set;\n// crate::sink in a comment\nfn f() { crate::wit::Event; \"crate::trust\"; }\n#[cfg(test)]\nmod tests {\n    use crate::registry::X;\n}\nfn g() { crate::telemetry::x(); }\n";
+    let source = "use crate::engine::Set;\n// crate::sink in a comment\nfn f() { crate::sink::Fanout; \"crate::trust\"; }\n#[cfg(test)]\nmod tests {\n    use crate::registry::X;\n}\nfn g() { crate::telemetry::x(); }\n";
     let found: Vec<(String, usize)> = crate_paths(source);
     assert_eq!(
         found,
         vec![
             ("engine".to_string(), 1),
-            ("engine".to_string(), 3),
+            ("sink".to_string(), 3),
             ("telemetry".to_string(), 8)
         ]
     );
@@ -111,7 +110,7 @@ fn import_graph(src: &Path) -> Graph {
     graph
 }
 
-/// `engine/set.rs` → `engine`; `cli.rs` → `cli`; the crate root → none.
+/// `engine/set/mod.rs` → `engine`; `cli.rs` → `cli`; the crate root → none.
 fn top_level_module(relative: &Path) -> Option<String> {
     let first = relative.components().next()?.as_os_str().to_str()?;
     match first {
@@ -151,11 +150,10 @@ fn crate_paths(source: &str) -> Vec<(String, usize)> {
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
-            let module = if name == "wit" { "engine".into() } else { name };
             let next = rest[module_len(rest)..].starts_with("::");
             // `crate::printable(...)` is the root itself, not a module.
             if next {
-                found.push((module, index + 1));
+                found.push((name, index + 1));
             }
         }
     }

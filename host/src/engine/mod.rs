@@ -1,47 +1,44 @@
 //! The wasmtime runtime: loads signature components, keeps the running set
 //! in step with the signatures directory, and dispatches events to them.
+//!
+//! - `wasm/`: wasmtime and the sandbox (engine, compile cache, limits, host
+//!   imports, the contract's bindings and conversions);
+//! - `signature/`: one signature (module file, loading, selectors, errors);
+//! - `set/`: the running set and the dispatch of events to it;
+//! - `reload/`: the signatures directory, scanned and watched, and the
+//!   checks before a module runs.
 
-mod admit;
-pub mod bindings;
-mod cache;
-mod catalog;
-pub mod compiler;
-pub mod contract;
-pub mod epoch;
-mod error;
-mod finding_ids;
-pub mod guest_output;
-pub mod guest_values;
-mod host_api;
-mod host_state;
-mod id_claims;
-mod limits;
-mod load_pool;
-mod model;
-pub mod module_file;
-pub mod pull_refusal;
-mod runtime;
-mod scan_health;
-mod selector;
+mod reload;
 mod set;
 mod signature;
-mod stop;
-mod wasi;
-mod watchdog;
-mod watcher;
+mod wasm;
 
-pub use admit::admit;
-pub use catalog::{Catalog, Scan, is_signature_file, wasm_files};
-pub use error::{BoxError, EvalError, LoadError};
-pub use host_state::HostState;
-pub use limits::{Limits, Policy};
-pub use model::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties, Signal};
-pub use runtime::{Runtime, RuntimeOptions};
-pub use scan_health::ScanHealth;
-pub use set::{
-    Applied, Change, Counters, CoverageChange, Detection, ErrorReport, Failure, Notice,
-    SignatureSet, SignatureStats, SignatureStatus, unix_ms,
+// Modules the rest of the crate names by path (the contract's, only the
+// live source's tests of the 0.1 record).
+pub(crate) use reload::pull_refusal;
+pub(crate) use wasm::model;
+#[cfg(test)]
+pub(crate) use wasm::{bindings, contract};
+
+// What the binary, the benches and the fuzz crate use.
+pub use set::signature_set::{Change, Detection, SignatureSet};
+pub use signature::loaded::{LoadedSignature, MAX_BATCH, SignatureInfo};
+pub use wasm::compiler::{WORKER_COMMAND, run_worker};
+pub use wasm::contract::ContractVersion;
+pub use wasm::guest_values::{check_finding, check_metadata, finding_bytes};
+pub use wasm::limits::Limits;
+pub use wasm::model::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties};
+pub use wasm::runtime::{Runtime, RuntimeOptions};
+
+pub(crate) use reload::admit::admit;
+pub(crate) use reload::catalog::{Catalog, wasm_files};
+pub(crate) use reload::scan_health::ScanHealth;
+pub(crate) use reload::watcher::{Startup, log_rejections, spawn as spawn_watcher};
+pub(crate) use set::signature_set::{
+    Applied, Counters, CoverageChange, ErrorReport, Failure, Notice, SignatureStats,
+    SignatureStatus, unix_ms,
 };
-pub use signature::{EventOutcome, LoadedSignature, MAX_BATCH, SignatureInfo, Unstarted};
-pub use stop::StopSignal;
-pub use watcher::{Startup, log_rejections, spawn as spawn_watcher};
+pub(crate) use set::stop::StopSignal;
+pub(crate) use signature::error::LoadError;
+pub(crate) use wasm::limits::Policy;
+pub(crate) use wasm::model::Signal;

@@ -4,17 +4,20 @@
 //! projections read it through [`fields`], sinks write it; the contract
 //! versions convert it in `engine::contract` and nowhere else.
 
-pub mod fields;
-pub mod open_flags;
-pub mod table;
+pub(crate) mod fields;
+pub(crate) mod open_flags;
+pub(crate) mod table;
 mod value;
 
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-pub use table::{ArgDef, ArgType, EventDef, Kind, event_id};
-pub use value::{Field, Origin, Value, untyped_tracee_type};
+pub use table::Kind;
+pub use value::{Field, Origin, Value};
+
+pub(crate) use table::ArgType;
+pub(crate) use value::untyped_tracee_type;
 
 /// What Tracee's event context holds: who did it, where and when. Ids are
 /// the ones in the process's own pid namespace, as Tracee reports them; the
@@ -123,7 +126,7 @@ pub struct Event {
 
 impl Event {
     /// An event of a known kind with every argument missing.
-    pub fn new(context: Context, kind: Kind) -> Self {
+    pub(crate) fn new(context: Context, kind: Kind) -> Self {
         Self {
             context,
             name: EventName::Known(kind),
@@ -163,7 +166,7 @@ impl Event {
     }
 
     /// Tracee's id of the event; 0 for a name sigbox has no definition of.
-    pub fn id(&self) -> i64 {
+    pub(crate) fn id(&self) -> i64 {
         self.kind().map_or(0, |kind| kind.def().id)
     }
 
@@ -177,7 +180,7 @@ impl Event {
     }
 
     /// The argument named `name`; `None` when the event lacks it.
-    pub fn arg(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn arg(&self, name: &str) -> Option<&Value> {
         let value = match self.kind().and_then(|kind| kind.def().slot(name)) {
             Some(slot) => &self.args[slot],
             None => &self.extra.iter().find(|f| f.name == name)?.value,
@@ -188,7 +191,7 @@ impl Event {
     /// The arguments as Tracee lists them: the table's in order with
     /// Tracee's types, those it lacks left out; sigbox's own flags when set;
     /// then the extra ones, typed by their values.
-    pub fn tracee_args(&self) -> impl Iterator<Item = (&str, &'static str, &Value)> {
+    pub(crate) fn tracee_args(&self) -> impl Iterator<Item = (&str, &'static str, &Value)> {
         let def = self.kind().map(Kind::def);
         let slotted = self
             .args

@@ -18,7 +18,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in id order.
-    pub const ALL: [Kind; 3] = [
+    pub(crate) const ALL: [Kind; 3] = [
         Kind::SchedProcessExec,
         Kind::SecurityFileOpen,
         Kind::SecurityInodeRename,
@@ -34,12 +34,12 @@ impl Kind {
     }
 
     /// The kind Tracee names `name`, if sigbox knows it.
-    pub fn named(name: &str) -> Option<Self> {
+    pub(crate) fn named(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.def().name == name)
     }
 
     /// Tracee's event name.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         self.def().name
     }
 }
@@ -62,7 +62,7 @@ pub struct EventDef {
 
 impl EventDef {
     /// Argument slots an event of this kind holds: Tracee's, then sigbox's.
-    pub fn slots(&self) -> usize {
+    pub(crate) fn slots(&self) -> usize {
         self.args.len() + self.own.len()
     }
 
@@ -75,7 +75,7 @@ impl EventDef {
     }
 
     /// The argument in slot `index`.
-    pub fn arg(&self, index: usize) -> &'static ArgDef {
+    pub(crate) fn arg(&self, index: usize) -> &'static ArgDef {
         self.args
             .get(index)
             .unwrap_or_else(|| &self.own[index - self.args.len()])
@@ -120,7 +120,7 @@ pub enum ArgType {
 
 impl ArgType {
     /// The largest unsigned value the type holds; `None` when not unsigned.
-    pub fn unsigned_max(self) -> Option<u64> {
+    pub(crate) fn unsigned_max(self) -> Option<u64> {
         match self {
             Self::Uint16 => Some(u16::MAX.into()),
             Self::Uint32 => Some(u32::MAX.into()),
@@ -145,13 +145,14 @@ const fn flag(name: &'static str) -> ArgDef {
 use ArgType::{Text, TextList, Uint16, Uint32, Uint64};
 
 /// Tracee's id of an event name; 0 for a name sigbox has no definition of.
-pub fn event_id(name: &str) -> i64 {
+#[cfg(test)]
+fn event_id(name: &str) -> i64 {
     Kind::named(name).map_or(0, |kind| kind.def().id)
 }
 
 /// `sched_process_exec`. Ids: common events count up from 700
 /// (`StartCommonID`) in core.go's enum; this is the 16th.
-pub static SCHED_PROCESS_EXEC: EventDef = EventDef {
+pub(crate) static SCHED_PROCESS_EXEC: EventDef = EventDef {
     id: 715,
     name: "sched_process_exec",
     args: &[
@@ -182,7 +183,7 @@ pub static SCHED_PROCESS_EXEC: EventDef = EventDef {
 };
 
 /// `security_file_open` (the 33rd common event).
-pub static SECURITY_FILE_OPEN: EventDef = EventDef {
+pub(crate) static SECURITY_FILE_OPEN: EventDef = EventDef {
     id: 732,
     name: "security_file_open",
     args: &[
@@ -197,7 +198,7 @@ pub static SECURITY_FILE_OPEN: EventDef = EventDef {
 };
 
 /// `security_inode_rename` (the 69th common event).
-pub static SECURITY_INODE_RENAME: EventDef = EventDef {
+pub(crate) static SECURITY_INODE_RENAME: EventDef = EventDef {
     id: 768,
     name: "security_inode_rename",
     args: &[

@@ -26,7 +26,7 @@ pub enum Value {
 
 impl Value {
     /// The value when it is a string.
-    pub fn as_text(&self) -> Option<&str> {
+    pub(crate) fn as_text(&self) -> Option<&str> {
         match self {
             Self::Text(text) => Some(text),
             _ => None,
@@ -34,7 +34,7 @@ impl Value {
     }
 
     /// Whether the value is absent (`none`).
-    pub fn is_none(&self) -> bool {
+    pub(crate) fn is_none(&self) -> bool {
         matches!(self, Self::None)
     }
 }
@@ -51,7 +51,7 @@ pub struct Field {
 
 impl Field {
     /// A field named `name`.
-    pub fn new(name: impl Into<String>, value: Value) -> Self {
+    pub(crate) fn new(name: impl Into<String>, value: Value) -> Self {
         Self {
             name: name.into(),
             value,
@@ -72,7 +72,7 @@ pub enum Origin {
 
 /// The type string Tracee gives a value it has no definition for, as its
 /// findings type their data (`getCType` in `pkg/events/findings`).
-pub fn untyped_tracee_type(value: &Value) -> &'static str {
+pub(crate) fn untyped_tracee_type(value: &Value) -> &'static str {
     match value {
         Value::None | Value::Json(_) => "unknown",
         Value::Boolean(_) => "bool",

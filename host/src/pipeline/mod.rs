@@ -148,15 +148,6 @@ pub struct Pipeline<W: Write + Send + 'static> {
 }
 
 impl<W: Write + Send + 'static> Pipeline<W> {
-    /// A pipeline with the default options (one worker per core, waiting
-    /// when a queue is full).
-    ///
-    /// # Panics
-    /// A worker thread cannot be started.
-    pub fn new(writer: FindingWriter<W>) -> Self {
-        Self::with_options(writer, PipelineOptions::default())
-    }
-
     /// A pipeline with no signatures yet, writing findings with `writer`.
     ///
     /// # Panics
@@ -400,11 +391,6 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         while let Some(change) = self.changes.as_mut().and_then(|rx| rx.try_recv().ok()) {
             self.apply(change);
         }
-    }
-
-    /// The source's counters so far (records, bad records, drops).
-    pub fn counts(&self) -> &StreamCounts {
-        &self.counts
     }
 
     /// Mutable access for the source's own counters (records, bad records, drops).

@@ -234,7 +234,7 @@ fn events_dropped_by_a_full_queue_unselected_or_left_at_stop_are_counted_exactly
     // is empty.
     gate.held.recv().unwrap();
 
-    let pipeline = on_collector_thread(move || {
+    let mut pipeline = on_collector_thread(move || {
         // Two execs fill the queue; three more and a file open are dropped.
         for pid in 2..=6 {
             process(&mut pipeline, "sched_process_exec", pid);
@@ -245,7 +245,7 @@ fn events_dropped_by_a_full_queue_unselected_or_left_at_stop_are_counted_exactly
         process(&mut pipeline, "sched_process_exit", 8);
         pipeline
     });
-    let counts = pipeline.counts().clone();
+    let counts = pipeline.counts_mut().clone();
     assert_eq!((counts.events, counts.queue_drops), (8, 4));
     let dropped = |counters: &Counters| counters.snapshot().dropped_events;
     assert_eq!((dropped(&versioned), dropped(&selects_open)), (3, 4));

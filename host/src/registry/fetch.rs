@@ -19,7 +19,7 @@ const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
 
 /// The largest manifest read: what the CNCF distribution registry accepts
 /// (a module artifact's manifest is about 1 KiB).
-pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
 /// How long a registry may take (`pull --connect-timeout`, `--read-timeout`,
 /// `--pull-timeout`).
@@ -45,7 +45,7 @@ impl Default for Timeouts {
 
 impl Timeouts {
     /// The error for a pull that ran past `total`.
-    pub fn total_exceeded(&self, what: &str) -> anyhow::Error {
+    pub(crate) fn total_exceeded(&self, what: &str) -> anyhow::Error {
         anyhow::anyhow!(
             "{what}: gave up after {} (--pull-timeout)",
             humantime::format_duration(self.total)
@@ -53,7 +53,7 @@ impl Timeouts {
     }
 
     /// `error` from talking to the registry, a timeout named by its option.
-    pub fn explain(&self, error: anyhow::Error) -> anyhow::Error {
+    pub(crate) fn explain(&self, error: anyhow::Error) -> anyhow::Error {
         let timed_out = error
             .chain()
             .filter_map(|e| e.downcast_ref::<reqwest::Error>())
@@ -73,7 +73,7 @@ impl Timeouts {
 }
 
 /// Reads from one registry for one reference.
-pub struct Reader<'c> {
+pub(crate) struct Reader<'c> {
     http: &'c reqwest::Client,
     /// `http` or `https`.
     scheme: &'static str,
@@ -93,7 +93,7 @@ impl<'c> Reader<'c> {
     ///
     /// # Errors
     /// The registry or its token service cannot be reached, or refuses.
-    pub async fn open(
+    pub(crate) async fn open(
         oci: &Client,
         auth: &RegistryAuth,
         http: &'c reqwest::Client,
@@ -124,7 +124,7 @@ impl<'c> Reader<'c> {
     /// # Errors
     /// The registry cannot be reached, does not know the tag, or answers
     /// with more than [`MAX_MANIFEST_BYTES`].
-    pub async fn resolve(&self, reference: &Reference) -> anyhow::Result<String> {
+    pub(crate) async fn resolve(&self, reference: &Reference) -> anyhow::Result<String> {
         let url = self.manifest_url(reference);
         let answer = self.send(reference, self.http.head(&url)).await?;
         let header = answer
@@ -146,7 +146,7 @@ impl<'c> Reader<'c> {
     ///
     /// # Errors
     /// Unreachable, unknown, too large, or not the pinned digest.
-    pub async fn manifest(&self, reference: &Reference) -> anyhow::Result<Vec<u8>> {
+    pub(crate) async fn manifest(&self, reference: &Reference) -> anyhow::Result<Vec<u8>> {
         let url = self.manifest_url(reference);
         let answer = self.send(reference, self.http.get(&url)).await?;
         let body = read_capped(
@@ -172,7 +172,7 @@ impl<'c> Reader<'c> {
     ///
     /// # Errors
     /// Unreachable, unknown, longer or shorter than `size`, or not `digest`.
-    pub async fn blob(
+    pub(crate) async fn blob(
         &self,
         reference: &Reference,
         digest: &str,
@@ -275,6 +275,6 @@ async fn read_capped(
 }
 
 /// `sha256:HEX` of `bytes`.
-pub fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }

@@ -19,18 +19,18 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
-pub use fetch::{MAX_MANIFEST_BYTES, Timeouts};
-pub use pull::{Follow, Installed, Interrupted};
-pub use push::push;
+pub use fetch::Timeouts;
+pub(crate) use pull::Follow;
+pub(crate) use push::push;
 
 /// The module layer (CNCF wasm OCI artifact).
-pub const WASM_LAYER: &str = "application/wasm";
+pub(crate) const WASM_LAYER: &str = "application/wasm";
 /// The artifact config (CNCF wasm OCI artifact).
-pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
+pub(crate) const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 /// A detached module signature (`NAME.wasm.sig`), as a second layer.
-pub const SIGNATURE_LAYER: &str = "application/vnd.sigbox.wasm.signature.v1";
+pub(crate) const SIGNATURE_LAYER: &str = "application/vnd.sigbox.wasm.signature.v1";
 /// The largest module layer pulled (the daemon's default module limit).
-pub const MAX_MODULE_BYTES: usize = 64 << 20;
+pub(crate) const MAX_MODULE_BYTES: usize = 64 << 20;
 
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +44,7 @@ pub struct Connection {
 impl Connection {
     /// A client for `reference`'s registry: HTTPS, except plain HTTP for a
     /// registry on the loopback interface or when asked.
-    pub fn client(&self, reference: &Reference) -> Client {
+    pub(crate) fn client(&self, reference: &Reference) -> Client {
         let registry = reference.resolve_registry().to_owned();
         let protocol = if self.plain_http {
             ClientProtocol::Http
@@ -63,7 +63,7 @@ impl Connection {
 
     /// `http` or `https` for `reference`'s registry, as [`Self::client`]
     /// chooses.
-    pub fn scheme(&self, reference: &Reference) -> &'static str {
+    pub(crate) fn scheme(&self, reference: &Reference) -> &'static str {
         if self.plain_http || is_loopback(reference.resolve_registry()) {
             "http"
         } else {
@@ -75,7 +75,7 @@ impl Connection {
     ///
     /// # Errors
     /// TLS cannot be set up.
-    pub fn http(&self) -> anyhow::Result<reqwest::Client> {
+    pub(crate) fn http(&self) -> anyhow::Result<reqwest::Client> {
         reqwest::Client::builder()
             .connect_timeout(self.timeouts.connect)
             .read_timeout(self.timeouts.read)
@@ -88,7 +88,7 @@ impl Connection {
 ///
 /// # Errors
 /// Not a valid image reference.
-pub fn parse_reference(text: &str) -> anyhow::Result<Reference> {
+pub(crate) fn parse_reference(text: &str) -> anyhow::Result<Reference> {
     text.parse::<Reference>().with_context(|| {
         format!("{text:?} is not an image reference (REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST])")
     })
@@ -112,7 +112,7 @@ fn is_loopback(registry: &str) -> bool {
 ///
 /// # Errors
 /// The config file exists but cannot be read or decoded.
-pub fn credentials(reference: &Reference) -> anyhow::Result<RegistryAuth> {
+pub(crate) fn credentials(reference: &Reference) -> anyhow::Result<RegistryAuth> {
     use docker_credential::{CredentialRetrievalError as E, DockerCredential};
     let Some(file) = docker_config_file() else {
         return Ok(RegistryAuth::Anonymous);
@@ -154,7 +154,10 @@ fn docker_config_file() -> Option<PathBuf> {
 ///
 /// # Errors
 /// The name would not be a plain `*.wasm` file in the directory.
-pub fn module_file_name(reference: &Reference, name: Option<&str>) -> anyhow::Result<String> {
+pub(crate) fn module_file_name(
+    reference: &Reference,
+    name: Option<&str>,
+) -> anyhow::Result<String> {
     let stem = name.unwrap_or_else(|| {
         reference
             .repository()

@@ -25,7 +25,7 @@ pub struct FileOptions {
 }
 
 /// The file output.
-pub struct RotatingFile {
+pub(crate) struct RotatingFile {
     options: FileOptions,
     file: File,
     size: u64,
@@ -43,7 +43,7 @@ impl RotatingFile {
     ///
     /// # Errors
     /// The file cannot be opened (the message names it and the option).
-    pub fn open(
+    pub(crate) fn open(
         options: FileOptions,
         reopen: Arc<AtomicBool>,
         counters: Arc<OutputCounters>,

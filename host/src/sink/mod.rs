@@ -1,11 +1,16 @@
 //! Where findings go: JSON lines in Tracee's finding format, or readable text.
 
-pub mod coverage;
-pub mod fanout;
-pub mod file;
-pub mod syslog;
-pub mod tracee_json;
-pub mod webhook;
+pub(crate) mod coverage;
+pub(crate) mod fanout;
+pub(crate) mod file;
+pub(crate) mod syslog;
+pub(crate) mod tracee_json;
+pub(crate) mod webhook;
+
+// What the command line uses.
+pub use file::FileOptions;
+pub use syslog::DEV_LOG;
+pub use webhook::WebhookOptions;
 
 use std::io::{self, Write};
 
@@ -40,7 +45,7 @@ impl OutputOptions {
     ///
     /// # Errors
     /// An output cannot be opened or started (the message names it).
-    pub fn open<W: Write>(
+    pub(crate) fn open<W: Write>(
         &self,
         stdout: W,
         reopen: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -164,7 +169,7 @@ impl<W: Write> FindingWriter<W> {
     ///
     /// # Errors
     /// Writing failed.
-    pub fn write_coverage(&mut self, record: &coverage::CoverageRecord) -> io::Result<()> {
+    pub(crate) fn write_coverage(&mut self, record: &coverage::CoverageRecord) -> io::Result<()> {
         self.line.clear();
         match self.format {
             OutputFormat::Json => {
@@ -182,7 +187,7 @@ impl<W: Write> FindingWriter<W> {
     ///
     /// # Errors
     /// Writing failed.
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }

@@ -21,7 +21,7 @@ const PRIORITY: u32 = 3 * 8 + 4;
 const MAX_MESSAGE: usize = 8192;
 
 /// The syslog output.
-pub struct Syslog {
+pub(crate) struct Syslog {
     socket: UnixDatagram,
     path: PathBuf,
     hostname: String,
@@ -34,7 +34,7 @@ impl Syslog {
     ///
     /// # Errors
     /// The socket cannot be reached (the message names it and the option).
-    pub fn connect(path: PathBuf, counters: Arc<OutputCounters>) -> anyhow::Result<Self> {
+    pub(crate) fn connect(path: PathBuf, counters: Arc<OutputCounters>) -> anyhow::Result<Self> {
         let socket = UnixDatagram::unbound().context("cannot create a datagram socket")?;
         socket.connect(&path).with_context(|| {
             format!(

@@ -15,7 +15,7 @@ use crate::event::{Event, Field, Origin, Value, untyped_tracee_type};
 /// replay: its context is copied as it is, including fields sigbox does not
 /// model (container image, Kubernetes, entity ids). Without it the context is
 /// built from the event.
-pub fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>) -> Json {
+pub(crate) fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>) -> Json {
     let mut context = raw
         .and_then(|line| serde_json::from_str::<Map<String, Json>>(line).ok())
         .unwrap_or_else(|| event_json(event));
@@ -63,7 +63,7 @@ pub fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>)
 ///
 /// # Errors
 /// Serialising failed.
-pub fn write_finding_from_raw(
+pub(crate) fn write_finding_from_raw(
     out: &mut Vec<u8>,
     detection: &Detection<'_>,
     metadata_object: &str,
@@ -155,7 +155,7 @@ const FINDING_KEYS: [&str; 6] = [
 
 /// Tracee's `metadata` object: capitalised keys, properties plus
 /// `signatureID` and `signatureName`.
-pub fn metadata_json(metadata: &Metadata) -> Json {
+pub(crate) fn metadata_json(metadata: &Metadata) -> Json {
     let p = &metadata.properties;
     let mut properties = Map::new();
     properties.insert("Severity".into(), json!(p.severity));
@@ -193,7 +193,7 @@ fn arg_json(name: &str, tracee_type: &str, value: &Value) -> Json {
 }
 
 /// An event as a Tracee `trace.Event` object.
-pub fn event_json(event: &Event) -> Map<String, Json> {
+pub(crate) fn event_json(event: &Event) -> Map<String, Json> {
     let c = &event.context;
     let in_container = c.origin != Origin::Host;
     let args = event_args(event);
@@ -248,7 +248,7 @@ fn event_args(event: &Event) -> Json {
 }
 
 /// A value as JSON (`json` values are embedded as parsed JSON).
-pub fn value_json(value: &Value) -> Json {
+pub(crate) fn value_json(value: &Value) -> Json {
     match value {
         Value::None => Json::Null,
         Value::Boolean(b) => json!(b),

@@ -29,7 +29,7 @@ pub struct WebhookOptions {
 }
 
 /// The webhook output: the queue's sending end.
-pub struct Webhook {
+pub(crate) struct Webhook {
     queue: Sender<Vec<u8>>,
     counters: Arc<OutputCounters>,
     url: String,
@@ -41,7 +41,10 @@ impl Webhook {
     ///
     /// # Errors
     /// The URL is not http(s), or the client or thread cannot be created.
-    pub fn start(options: WebhookOptions, counters: Arc<OutputCounters>) -> anyhow::Result<Self> {
+    pub(crate) fn start(
+        options: WebhookOptions,
+        counters: Arc<OutputCounters>,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             options.url.starts_with("http://") || options.url.starts_with("https://"),
             "--webhook {}: only http:// and https:// URLs",

@@ -1,5 +1,10 @@
 //! Event sources: Tracee JSON replay and the live eBPF collector.
 
-pub mod bpf;
-pub mod replay;
-pub mod tracee_json;
+pub(crate) mod bpf;
+pub(crate) mod replay;
+pub(crate) mod tracee_json;
+
+// What the benches and the fuzz crate use.
+pub use bpf::{ExecCollector, check_privileges};
+pub use replay::replay;
+pub use tracee_json::parse_event;

@@ -42,7 +42,7 @@ pub fn replay<R: BufRead, W: Write + Send + 'static>(
 ///
 /// # Errors
 /// Reading `input` failed, or findings could not be written.
-pub fn replay_stream<R: BufRead + Send + 'static, W: Write + Send + 'static>(
+pub(crate) fn replay_stream<R: BufRead + Send + 'static, W: Write + Send + 'static>(
     mut input: R,
     pipeline: &mut Pipeline<W>,
 ) -> io::Result<()> {

@@ -201,7 +201,7 @@ fn strings(items: &[Json]) -> Option<Vec<String>> {
 }
 
 /// Converts a JSON value into a host value, by its JSON type alone.
-pub fn json_to_value(json: Json) -> Value {
+pub(crate) fn json_to_value(json: Json) -> Value {
     match json {
         Json::Null => Value::None,
         Json::Bool(b) => Value::Boolean(b),

@@ -6,8 +6,8 @@
 //! source's heartbeat, outputs' counters); [`metrics`] turns it and the
 //! status board into metrics at scrape time; [`server`] answers HTTP.
 
-pub mod metrics;
-pub mod server;
+pub(crate) mod metrics;
+pub(crate) mod server;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9479";
 
 /// How long the event source may stay silent (no events, no idle tick)
 /// before `/healthz` calls it dead.
-pub const SOURCE_SILENCE: Duration = Duration::from_secs(10);
+pub(crate) const SOURCE_SILENCE: Duration = Duration::from_secs(10);
 
 /// Counts kept while processing a stream.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub struct Telemetry {
 }
 
 /// Reads the kernel's drop counter (the BPF map) at scrape time.
-pub type KernelDropsReader = Box<dyn Fn() -> u64 + Send + Sync>;
+pub(crate) type KernelDropsReader = Box<dyn Fn() -> u64 + Send + Sync>;
 
 /// What happened to a signature file, for `sigbox_reloads_total{result}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl Reload {
 
 /// One finding output's counters.
 #[derive(Debug, Default)]
-pub struct OutputCounters {
+pub(crate) struct OutputCounters {
     /// `stdout`, `file`, `webhook`, `syslog`.
     pub name: &'static str,
     /// Records (findings and coverage records) delivered.
@@ -113,7 +113,7 @@ pub struct OutputCounters {
 
 impl OutputCounters {
     /// Counters for output `name`.
-    pub fn new(name: &'static str) -> Arc<Self> {
+    pub(crate) fn new(name: &'static str) -> Arc<Self> {
         Arc::new(Self {
             name,
             ..Self::default()
@@ -121,19 +121,19 @@ impl OutputCounters {
     }
 
     /// Adds `n` to `counter`.
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 }
 
 impl Telemetry {
     /// Fresh, shared.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
     /// Publishes the pipeline's counts (the dispatch thread owns them).
-    pub fn publish_counts(&self, counts: &StreamCounts) {
+    pub(crate) fn publish_counts(&self, counts: &StreamCounts) {
         self.records.store(counts.records, Ordering::Relaxed);
         self.events.store(counts.events, Ordering::Relaxed);
         self.bad_records
@@ -145,23 +145,23 @@ impl Telemetry {
     }
 
     /// The event source is alive now (called on every wake of its loop).
-    pub fn heartbeat(&self) {
+    pub(crate) fn heartbeat(&self) {
         self.heartbeat_ms
             .store(unix_ms(std::time::SystemTime::now()), Ordering::Relaxed);
     }
 
     /// The event source has ended.
-    pub fn source_ended(&self) {
+    pub(crate) fn source_ended(&self) {
         self.source_ended.store(true, Ordering::Relaxed);
     }
 
     /// How to read the kernel's drop counter at scrape time.
-    pub fn set_kernel_drops(&self, reader: KernelDropsReader) {
+    pub(crate) fn set_kernel_drops(&self, reader: KernelDropsReader) {
         *lock(&self.kernel_drops) = Some(reader);
     }
 
     /// Counts one signature-file change.
-    pub fn count_reload(&self, reload: Reload) {
+    pub(crate) fn count_reload(&self, reload: Reload) {
         let slot = Reload::ALL
             .iter()
             .position(|r| *r == reload)
@@ -170,18 +170,18 @@ impl Telemetry {
     }
 
     /// Registers an output's counters.
-    pub fn add_output(&self, counters: Arc<OutputCounters>) {
+    pub(crate) fn add_output(&self, counters: Arc<OutputCounters>) {
         lock(&self.outputs).push(counters);
     }
 
     /// A listener connection was closed at once: too many were open.
-    pub fn count_refused_connection(&self) {
+    pub(crate) fn count_refused_connection(&self) {
         self.refused_connections.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Where the reload thread reports its scans of the signatures
     /// directory; `/healthz` says a scan failed until one succeeds.
-    pub fn scan_health(&self) -> &Arc<ScanHealth> {
+    pub(crate) fn scan_health(&self) -> &Arc<ScanHealth> {
         &self.scan_health
     }
 

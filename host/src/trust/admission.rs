@@ -23,14 +23,14 @@ pub enum TrustMode {
 
 /// The trust policy in force, and the file to reload it from.
 #[derive(Debug)]
-pub struct Gate {
+pub(crate) struct Gate {
     source: Option<PathBuf>,
     current: Admission,
 }
 
 /// A snapshot of the rules one scan loads modules under.
 #[derive(Debug, Clone)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Modules must verify against this policy.
     Verify(Arc<TrustPolicy>),
     /// Anything loads (and each load is warned about).
@@ -38,7 +38,7 @@ pub enum Admission {
 }
 
 /// A module whose signatures verified: who signed it, under which policy.
-pub struct Admitted<'a> {
+pub(crate) struct Admitted<'a> {
     policy: Option<&'a TrustPolicy>,
     signers: Vec<&'a TrustedKey>,
 }
@@ -48,7 +48,7 @@ impl Gate {
     ///
     /// # Errors
     /// The policy file or one of its keys is unreadable or invalid.
-    pub fn open(mode: &TrustMode) -> anyhow::Result<Self> {
+    pub(crate) fn open(mode: &TrustMode) -> anyhow::Result<Self> {
         Ok(match mode {
             TrustMode::Policy(path) => Self {
                 source: Some(path.clone()),
@@ -61,18 +61,10 @@ impl Gate {
         })
     }
 
-    /// A gate that admits anything (tools that only inspect modules).
-    pub fn allow_unsigned() -> Self {
-        Self {
-            source: None,
-            current: Admission::AllowUnsigned,
-        }
-    }
-
     /// Reads the policy file again (SIGHUP). A policy that no longer loads
     /// is not applied: the previous one stays in force, and the error says
     /// why.
-    pub fn reload(&mut self) {
+    pub(crate) fn reload(&mut self) {
         let Some(path) = &self.source else { return };
         match TrustPolicy::load(path) {
             Ok(policy) => {
@@ -90,12 +82,12 @@ impl Gate {
     }
 
     /// The rules in force now.
-    pub fn admission(&self) -> Admission {
+    pub(crate) fn admission(&self) -> Admission {
         self.current.clone()
     }
 
     /// The policy file, if modules are verified.
-    pub fn policy_file(&self) -> Option<&Path> {
+    pub(crate) fn policy_file(&self) -> Option<&Path> {
         self.source.as_deref()
     }
 }
@@ -105,7 +97,7 @@ impl Admission {
     ///
     /// # Errors
     /// No trusted key signed these bytes, or too few did.
-    pub fn verify<'a>(
+    pub(crate) fn verify<'a>(
         &'a self,
         bytes: &[u8],
         detached: Option<&[u8]>,
@@ -120,7 +112,7 @@ impl Admission {
     }
 
     /// Whether modules are loaded without verification.
-    pub fn allows_unsigned(&self) -> bool {
+    pub(crate) fn allows_unsigned(&self) -> bool {
         matches!(self, Self::AllowUnsigned)
     }
 }
@@ -128,7 +120,7 @@ impl Admission {
 impl Admitted<'static> {
     /// Admission without verification (tools that load a module only to
     /// inspect, test or measure it).
-    pub fn unverified() -> Self {
+    pub(crate) fn unverified() -> Self {
         Self {
             policy: None,
             signers: Vec::new(),
@@ -141,7 +133,7 @@ impl Admitted<'_> {
     ///
     /// # Errors
     /// The id is not allowed for a signer, or is pinned to other digests.
-    pub fn check_id(&self, id: &str, sha256: &str) -> Result<(), TrustError> {
+    pub(crate) fn check_id(&self, id: &str, sha256: &str) -> Result<(), TrustError> {
         match self.policy {
             Some(policy) => policy.check_id(&self.signers, id, sha256),
             None => Ok(()),
@@ -152,13 +144,13 @@ impl Admitted<'_> {
     /// signers' `ids` names it (a pattern other than a bare `*`), or
     /// `[pins]` lists digests for it (which [`Self::check_id`] found this
     /// module's among). Never when loaded unverified.
-    pub fn ties(&self, id: &str) -> bool {
+    pub(crate) fn ties(&self, id: &str) -> bool {
         self.policy
             .is_some_and(|policy| policy.ties(&self.signers, id))
     }
 
     /// The keys that signed, as `NAME (sha256:…)` (empty when not verified).
-    pub fn signer_names(&self) -> Vec<String> {
+    pub(crate) fn signer_names(&self) -> Vec<String> {
         self.signers.iter().map(|k| k.label()).collect()
     }
 }

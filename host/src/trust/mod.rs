@@ -3,19 +3,21 @@
 //! tool-conventions format, through `wasmsign2`) or beside it in `NAME.wasm.sig`,
 //! checked against a trust policy before the module is compiled.
 
-pub mod admission;
-pub mod fingerprint;
-pub mod keys;
-pub mod policy;
-pub mod shape;
+pub(crate) mod admission;
+pub(crate) mod fingerprint;
+pub(crate) mod keys;
+pub(crate) mod policy;
+pub(crate) mod shape;
 mod signatures;
 
-pub use admission::{Admission, Admitted, Gate, TrustMode};
-pub use fingerprint::Fingerprint;
-pub use policy::{POLICY_HELP, TrustError, TrustPolicy};
+pub use admission::TrustMode;
+pub use policy::POLICY_HELP;
+
+pub(crate) use admission::{Admission, Admitted, Gate};
+pub(crate) use policy::{TrustError, TrustPolicy};
 
 /// Where a module's detached signature is kept: beside it, `NAME.wasm.sig`.
-pub fn detached_signature_path(module: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn detached_signature_path(module: &std::path::Path) -> std::path::PathBuf {
     let mut name = module.as_os_str().to_owned();
     name.push(".sig");
     std::path::PathBuf::from(name)
@@ -23,7 +25,7 @@ pub fn detached_signature_path(module: &std::path::Path) -> std::path::PathBuf {
 
 /// The largest detached signature file read (a signature set is a few
 /// hundred bytes per signer).
-pub const MAX_DETACHED_SIGNATURE_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_DETACHED_SIGNATURE_BYTES: u64 = 64 * 1024;
 
 #[cfg(test)]
 mod tests;

@@ -150,7 +150,7 @@ fn one() -> usize {
 
 /// One trusted key.
 #[derive(Debug)]
-pub struct TrustedKey {
+pub(crate) struct TrustedKey {
     /// Its name in the policy.
     pub name: String,
     key: PublicKey,
@@ -161,7 +161,7 @@ pub struct TrustedKey {
 
 impl TrustedKey {
     /// `NAME (sha256:…)`, as messages name it.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{} ({})", self.name, self.fingerprint)
     }
 }
@@ -191,7 +191,7 @@ impl TrustPolicy {
     ///
     /// # Errors
     /// The text or a key is invalid, or a key file cannot be read.
-    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
         // toml's message spans lines (the line, a caret); it is printed as is.
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
             anyhow::anyhow!(
@@ -239,7 +239,7 @@ impl TrustPolicy {
     }
 
     /// How many keys it trusts.
-    pub fn key_count(&self) -> usize {
+    pub(crate) fn key_count(&self) -> usize {
         self.keys.len()
     }
 
@@ -251,7 +251,7 @@ impl TrustPolicy {
     /// Why not, most telling first: not WebAssembly, truncated, modified
     /// after a listed key signed it, unsigned, signed by unknown keys only,
     /// too few listed signers.
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         bytes: &[u8],
         detached: Option<&[u8]>,
@@ -309,7 +309,7 @@ impl TrustPolicy {
     /// # Errors
     /// [`TrustError::IdNotAllowed`] (naming the first signer not allowed)
     /// or [`TrustError::DigestNotPinned`].
-    pub fn check_id(
+    pub(crate) fn check_id(
         &self,
         signers: &[&TrustedKey],
         id: &str,
@@ -355,7 +355,7 @@ impl TrustPolicy {
     /// Whether the policy ties `id` to a module `signers` signed: the id is
     /// pinned, or a signer's `ids` name it with a pattern other than a bare
     /// `*` (a key allowed every id is tied to none).
-    pub fn ties(&self, signers: &[&TrustedKey], id: &str) -> bool {
+    pub(crate) fn ties(&self, signers: &[&TrustedKey], id: &str) -> bool {
         self.pins.contains_key(id)
             || signers.iter().any(|k| {
                 k.ids.as_ref().is_some_and(|patterns| {

@@ -12,7 +12,7 @@
 mod containers;
 mod decode;
 #[doc(hidden)]
-pub mod fuzzing;
+pub(crate) mod fuzzing;
 mod record;
 
 use std::io;

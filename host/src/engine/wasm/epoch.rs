@@ -46,7 +46,7 @@ impl Drop for Busy<'_> {
 impl EpochTicker {
     /// Starts the ticker thread for `engine`; it ends soon after the
     /// engine is dropped.
-    pub fn spawn(engine: wasmtime::EngineWeak) -> Arc<Self> {
+    pub(crate) fn spawn(engine: wasmtime::EngineWeak) -> Arc<Self> {
         let ticker = Arc::new(Self::default());
         let shared = ticker.clone();
         thread::Builder::new()
@@ -57,7 +57,7 @@ impl EpochTicker {
     }
 
     /// Marks a guest call in flight: the epoch advances until the guard drops.
-    pub fn busy(&self) -> Busy<'_> {
+    pub(crate) fn busy(&self) -> Busy<'_> {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) {
             // Taking the lock orders this wake-up after the ticker's last
@@ -69,7 +69,8 @@ impl EpochTicker {
     }
 
     /// Ticks so far (what an idle daemon spends on deadlines).
-    pub fn ticks(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn ticks(&self) -> u64 {
         self.ticks.load(Ordering::Relaxed)
     }
 

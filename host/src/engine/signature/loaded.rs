@@ -8,18 +8,18 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Store, Trap};
 
-use super::bindings::{v1, v2};
-use super::contract::{self, ContractVersion};
-use super::epoch::EpochTicker;
 use super::error::{EvalError, LoadError, bounded_message, cause};
 use super::finding_ids;
-use super::guest_output::LogBudget;
-use super::guest_values;
-use super::host_state::{HostState, store_limits};
-use super::limits::{Limits, Policy};
-use super::model::{EventSelector, Finding, Metadata, Signal};
-use super::runtime::Runtime;
 use super::selector::Selector;
+use crate::engine::wasm::bindings::{v1, v2};
+use crate::engine::wasm::contract::{self, ContractVersion};
+use crate::engine::wasm::epoch::EpochTicker;
+use crate::engine::wasm::guest_output::LogBudget;
+use crate::engine::wasm::guest_values;
+use crate::engine::wasm::host_state::{HostState, store_limits};
+use crate::engine::wasm::limits::{Limits, Policy};
+use crate::engine::wasm::model::{EventSelector, Finding, Metadata, Signal};
+use crate::engine::wasm::runtime::Runtime;
 use crate::event::{Event, Field};
 
 /// What a signature file declares about itself, read at load time.
@@ -57,8 +57,6 @@ pub struct LoadedSignature {
     output: Arc<LogBudget>,
     /// `None` after a trap whose rebuild failed.
     live: Option<Live>,
-    /// How many times the instance was rebuilt after a trap.
-    rebuilds: u64,
     /// Host time spent checking its output since [`Self::take_host_time`].
     host_time: Duration,
 }
@@ -99,7 +97,7 @@ impl Unstarted {
 
     /// Whether the trust policy ties the id it claims to it (see
     /// `trust::Admitted::ties`).
-    pub fn tied(&self) -> bool {
+    pub(crate) fn tied(&self) -> bool {
         self.tied
     }
 
@@ -107,7 +105,7 @@ impl Unstarted {
     ///
     /// # Errors
     /// `init` refused, trapped or hit a limit.
-    pub fn start(self) -> Result<LoadedSignature, LoadError> {
+    pub(crate) fn start(self) -> Result<LoadedSignature, LoadError> {
         let mut signature = self.signature;
         signature.apply_limits();
         // `init` gets what is left of the one load budget, but at least a
@@ -168,7 +166,7 @@ impl LoadedSignature {
     ///
     /// # Errors
     /// A [`LoadError`] naming `path` and what is wrong with the bytes.
-    pub fn with_policy(
+    pub(crate) fn with_policy(
         runtime: &Runtime,
         path: &Path,
         bytes: &[u8],
@@ -186,7 +184,7 @@ impl LoadedSignature {
     /// # Errors
     /// A [`LoadError`] naming `path` and what is wrong with the bytes, or
     /// [`LoadError::Untrusted`].
-    pub fn admitted(
+    pub(crate) fn admitted(
         runtime: &Runtime,
         path: &Path,
         bytes: &[u8],
@@ -202,7 +200,7 @@ impl LoadedSignature {
     ///
     /// # Errors
     /// As [`LoadedSignature::admitted`], but for `init`.
-    pub fn prepare(
+    pub(crate) fn prepare(
         runtime: &Runtime,
         path: &Path,
         bytes: &[u8],
@@ -303,7 +301,6 @@ impl LoadedSignature {
             config,
             output,
             live: Some(Live { store, instance }),
-            rebuilds: 0,
             host_time: Duration::ZERO,
         };
         Ok(Unstarted {
@@ -315,12 +312,12 @@ impl LoadedSignature {
 
     /// Gives its findings another event id: the catalog's, when another
     /// signature id already holds the preferred one.
-    pub fn set_event_id(&mut self, event_id: u32) {
+    pub(crate) fn set_event_id(&mut self, event_id: u32) {
         self.info.event_id = event_id;
     }
 
     /// The file it runs from is now known by `path` (same bytes).
-    pub fn set_path(&mut self, path: PathBuf) {
+    pub(crate) fn set_path(&mut self, path: PathBuf) {
         self.info.path = path;
     }
 
@@ -330,47 +327,37 @@ impl LoadedSignature {
     }
 
     /// The signature's metadata.
-    pub fn metadata(&self) -> &Metadata {
+    pub(crate) fn metadata(&self) -> &Metadata {
         &self.info.metadata
     }
 
     /// The limits this signature runs under.
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.limits
-    }
-
-    /// How many times the instance was rebuilt after a trap.
-    pub fn rebuilds(&self) -> u64 {
-        self.rebuilds
     }
 
     /// Host time spent checking its output (findings, outcomes, error
     /// messages) since the last call; the caller charges it to the
     /// signature.
-    pub fn take_host_time(&mut self) -> Duration {
+    pub(crate) fn take_host_time(&mut self) -> Duration {
         std::mem::take(&mut self.host_time)
     }
 
     /// Bytes of log output dropped for exceeding the log budget.
-    pub fn dropped_log_bytes(&self) -> u64 {
+    pub(crate) fn dropped_log_bytes(&self) -> u64 {
         self.output.dropped_bytes()
-    }
-
-    /// Its selectors, compiled for the dispatch path.
-    pub fn selectors(&self) -> &[Selector] {
-        &self.selectors
     }
 
     /// The index of the first selector that accepts `event` (name, origin
     /// and field filters, checked without calling the guest): the one the
     /// event is delivered under. None if the host never delivers it.
-    pub fn selector_for(&self, event: &Event) -> Option<usize> {
+    pub(crate) fn selector_for(&self, event: &Event) -> Option<usize> {
         self.selectors.iter().position(|s| s.accepts(event))
     }
 
     /// How many events one call may evaluate: [`MAX_BATCH`] for 0.2
     /// modules, 1 for 0.1 modules (one event per call).
-    pub fn max_batch(&self) -> usize {
+    pub(crate) fn max_batch(&self) -> usize {
         match self.pre {
             Pre::V1(_) => 1,
             Pre::V2(_) => MAX_BATCH,
@@ -385,7 +372,7 @@ impl LoadedSignature {
     /// A fault (trap, limit hit, instance that could not be rebuilt) that
     /// ended the call: no event of the batch counts as evaluated. A trap or
     /// CPU, memory or stack limit hit rebuilds the instance first.
-    pub fn on_events(
+    pub(crate) fn on_events(
         &mut self,
         batch: &[(&Arc<Event>, usize)],
     ) -> Result<Vec<EventOutcome>, EvalError> {
@@ -508,7 +495,7 @@ impl LoadedSignature {
     ///
     /// # Errors
     /// The signature's own error or a trap.
-    pub fn on_signal(&mut self, signal: Signal) -> Result<(), EvalError> {
+    pub(crate) fn on_signal(&mut self, signal: Signal) -> Result<(), EvalError> {
         let result = self.call(1, |instance, store| match instance {
             Instance::V1(i) => i
                 .sigbox_signature_detector()
@@ -562,7 +549,7 @@ impl LoadedSignature {
     }
 
     /// The log budget its output (and its errors) go through.
-    pub fn log_budget(&self) -> &Arc<LogBudget> {
+    pub(crate) fn log_budget(&self) -> &Arc<LogBudget> {
         &self.output
     }
 
@@ -570,7 +557,7 @@ impl LoadedSignature {
     ///
     /// # Errors
     /// Instantiation or `init` failed.
-    pub fn restart(&mut self) -> Result<(), EvalError> {
+    pub(crate) fn restart(&mut self) -> Result<(), EvalError> {
         self.rebuild()
     }
 
@@ -586,7 +573,6 @@ impl LoadedSignature {
         )
         .map_err(|e| EvalError::Unavailable(cause(e)))?;
         self.live = Some(Live { store, instance });
-        self.rebuilds += 1;
         match self.init() {
             Ok(()) => Ok(()),
             Err(error) => {
@@ -612,7 +598,7 @@ impl LoadedSignature {
     /// Runs `init` with `budget` left of the load time limit.
     fn init_within(&mut self, budget: std::time::Duration) -> Result<(), InitError> {
         let live = self.live.as_mut().expect("init runs on a live instance");
-        let ticks = super::limits::ticks(budget);
+        let ticks = crate::engine::wasm::limits::ticks(budget);
         live.store.data_mut().watchdog.start_measured(ticks);
         live.store.set_epoch_deadline(ticks);
         let _busy = self.ticker.busy();
@@ -737,7 +723,7 @@ fn instantiate(
 ) -> wasmtime::Result<(Store<HostState>, Instance)> {
     let mut store = Store::new(engine, HostState::new(output.clone(), limits));
     store.limiter(|state| &mut state.store_limits);
-    store.epoch_deadline_callback(super::watchdog::on_deadline);
+    store.epoch_deadline_callback(crate::engine::wasm::watchdog::on_deadline);
     // Instantiation, get-metadata and selected-events share the load budget.
     let ticks = limits.load_ticks();
     store.data_mut().watchdog.start_measured(ticks);

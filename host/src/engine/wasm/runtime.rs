@@ -1,7 +1,7 @@
 //! The process-wide wasmtime engine and linker that every signature shares.
 //!
 //! Compiling and linking are expensive and stateless, so they happen once here;
-//! each signature then gets its own store and instance (see [`super::signature`]).
+//! each signature then gets its own store and instance (see [`crate::engine::signature::loaded`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -73,7 +73,7 @@ impl Runtime {
     ///
     /// # Errors
     /// Fails if wasmtime cannot be configured for this machine.
-    pub fn for_daemon(limits: Limits) -> anyhow::Result<Self> {
+    pub(crate) fn for_daemon(limits: Limits) -> anyhow::Result<Self> {
         let compile = CompileMode::Child(CompileLimits {
             time: limits.compile_time,
             memory_bytes: limits.compile_memory_bytes,
@@ -132,7 +132,7 @@ impl Runtime {
     /// # Errors
     /// The bytes are not a valid component. Cache problems are logged, never
     /// returned.
-    pub fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+    pub(crate) fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
         let digest = <[u8; 32]>::try_from(hex::decode(sha256).unwrap_or_default());
         let compile = || match &self.compile {
             CompileMode::InProcess => Component::from_binary(&self.engine, bytes),
@@ -152,27 +152,28 @@ impl Runtime {
     }
 
     /// The compile cache, if one is in use.
-    pub fn compile_cache(&self) -> Option<&CompileCache> {
+    #[cfg(test)]
+    pub(crate) fn compile_cache(&self) -> Option<&CompileCache> {
         self.cache.as_deref()
     }
 
     /// The wasmtime engine.
-    pub fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
 
     /// The linker holding every import a signature may use.
-    pub fn linker(&self) -> &Linker<HostState> {
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
         &self.linker
     }
 
     /// The resource limits applied to each signature.
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }
 
     /// The epoch ticker guest calls mark themselves busy with.
-    pub fn ticker(&self) -> &Arc<EpochTicker> {
+    pub(crate) fn ticker(&self) -> &Arc<EpochTicker> {
         &self.ticker
     }
 }

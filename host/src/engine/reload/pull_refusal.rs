@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{LoadError, bounded_message};
-use super::module_file;
+use crate::engine::signature::error::{LoadError, bounded_message};
+use crate::engine::signature::module_file;
 
 /// The suffix of a refusal record, after the module's file name.
 const SUFFIX: &str = ".refused";

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use super::error::LoadError;
-use super::limits::Policy;
-use super::runtime::Runtime;
-use super::signature::LoadedSignature;
+use crate::engine::signature::error::LoadError;
+use crate::engine::signature::loaded::LoadedSignature;
+use crate::engine::wasm::limits::Policy;
+use crate::engine::wasm::runtime::Runtime;
 use crate::trust::Admission;
 
 /// Loads `bytes` (read from `module`, with its detached signature if it has

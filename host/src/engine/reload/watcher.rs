@@ -26,9 +26,9 @@ use notify_debouncer_mini::Debouncer;
 
 use super::catalog::{Catalog, Found, LOAD_THREADS, Loaded};
 use super::load_pool::LoadPool;
-use super::runtime::Runtime;
 use super::scan_health::ScanHealth;
-use super::set::Change;
+use crate::engine::set::signature_set::Change;
+use crate::engine::wasm::runtime::Runtime;
 use crate::error_chain;
 
 /// How long the directory must be quiet before a scan.
@@ -63,7 +63,7 @@ impl ScanRetry {
 }
 
 /// Logs every file a scan rejected. The running version, if any, stays.
-pub fn log_rejections(rejected: &[super::LoadError]) {
+pub fn log_rejections(rejected: &[crate::engine::LoadError]) {
     for error in rejected {
         tracing::error!("rejected signature: {}", error_chain(error));
     }

@@ -104,7 +104,7 @@ pub enum LoadError {
         reason: String,
     },
     /// Another file claims this signature id and keeps it, or the claim is
-    /// contested (see `engine::id_claims`); the reason names every file.
+    /// contested (see `engine::reload::id_claims`); the reason names every file.
     #[error("{reason}")]
     IdClaimed { path: PathBuf, reason: String },
 }

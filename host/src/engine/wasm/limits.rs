@@ -72,7 +72,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The per-call time limit as a number of epoch ticks (at least one).
-    pub fn cpu_ticks(&self) -> u64 {
+    pub(crate) fn cpu_ticks(&self) -> u64 {
         ticks(self.cpu_per_event)
     }
 
@@ -81,7 +81,7 @@ impl Limits {
     /// times the host's element size, counted before each is copied). Room
     /// for every finding at its size limit twice over (the host's own
     /// per-field bookkeeping), plus an error message.
-    pub fn output_bytes_per_event(&self) -> usize {
+    pub(crate) fn output_bytes_per_event(&self) -> usize {
         self.findings_per_event
             .saturating_mul(self.finding_bytes)
             .saturating_mul(2)
@@ -94,19 +94,19 @@ impl Limits {
     /// larger), so a batch cannot make the host hold gigabytes at once. A
     /// batch refused for its output is evaluated again one event per call,
     /// each with its own allowance, so no legitimate finding is lost.
-    pub fn output_bytes_for(&self, events: usize) -> usize {
+    pub(crate) fn output_bytes_for(&self, events: usize) -> usize {
         let one = self.output_bytes_per_event();
         one.saturating_mul(events.max(1))
             .min(one.max(OUTPUT_BYTES_PER_CALL))
     }
 
     /// The load time limit as a number of epoch ticks (at least one).
-    pub fn load_ticks(&self) -> u64 {
+    pub(crate) fn load_ticks(&self) -> u64 {
         ticks(self.load_time)
     }
 
     /// The cool-down of the `nth` quarantine (1-based): doubled each time, capped.
-    pub fn cooldown(&self, nth: u32) -> Duration {
+    pub(crate) fn cooldown(&self, nth: u32) -> Duration {
         let doublings = nth.saturating_sub(1);
         self.quarantine_cooldown
             .saturating_mul(2u32.saturating_pow(doublings))
@@ -122,7 +122,7 @@ pub const OUTPUT_BYTES_PER_CALL: usize = 64 << 20;
 /// first KiB).
 const OUTPUT_MESSAGE_BYTES: usize = 64 << 10;
 
-pub(super) fn ticks(limit: Duration) -> u64 {
+pub(in crate::engine) fn ticks(limit: Duration) -> u64 {
     let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
     u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
 }
@@ -143,7 +143,7 @@ pub struct Policy {
 
 impl Policy {
     /// The same limits for every signature and no configuration.
-    pub fn uniform(defaults: Limits) -> Self {
+    pub(crate) fn uniform(defaults: Limits) -> Self {
         Self {
             defaults,
             ..Self::default()
@@ -151,12 +151,12 @@ impl Policy {
     }
 
     /// The limits for signature `id`.
-    pub fn limits_for(&self, id: &str) -> &Limits {
+    pub(crate) fn limits_for(&self, id: &str) -> &Limits {
         self.limits.get(id).unwrap_or(&self.defaults)
     }
 
     /// The `init` configuration for signature `id`.
-    pub fn config_for(&self, id: &str) -> &[Field] {
+    pub(crate) fn config_for(&self, id: &str) -> &[Field] {
         self.config.get(id).unwrap_or(&self.default_config)
     }
 }

@@ -13,15 +13,15 @@ use super::model::{EventSelector, Finding, Metadata};
 use crate::event::{Field, Value};
 
 /// Longest id, version, event name, field or tag name.
-pub const MAX_NAME: usize = 64;
+pub(crate) const MAX_NAME: usize = 64;
 /// Longest signature name or property value.
-pub const MAX_LABEL: usize = 256;
+pub(crate) const MAX_LABEL: usize = 256;
 /// Longest description.
-pub const MAX_DESCRIPTION: usize = 2048;
+pub(crate) const MAX_DESCRIPTION: usize = 2048;
 /// Most tags, extra properties, selectors, filters per selector.
-pub const MAX_ITEMS: usize = 32;
+pub(crate) const MAX_ITEMS: usize = 32;
 /// Most values one field filter accepts.
-pub const MAX_FILTER_VALUES: usize = 1024;
+pub(crate) const MAX_FILTER_VALUES: usize = 1024;
 
 /// Keys of Tracee's `metadata.Properties` the host writes itself: an extra
 /// property may not shadow them.
@@ -37,7 +37,7 @@ const RESERVED_PROPERTIES: &[&str] = &[
 ];
 
 /// Finding argument names the host writes itself.
-pub const RESERVED_FINDING_KEYS: &[&str] = &["detectedFrom"];
+pub(crate) const RESERVED_FINDING_KEYS: &[&str] = &["detectedFrom"];
 
 /// Checks metadata and selectors at load; the error says which item and why.
 pub fn check_metadata(metadata: &Metadata, selected: &[EventSelector]) -> Result<(), String> {

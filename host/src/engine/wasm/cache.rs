@@ -79,7 +79,7 @@ impl CompileCache {
     /// The directory cannot be created, or it is not safe to deserialize code
     /// from it: not owned by the current effective uid, or writable by group or
     /// others. The caller should run without a cache.
-    pub fn open(dir: &Path, engine: &Engine) -> io::Result<Self> {
+    pub(crate) fn open(dir: &Path, engine: &Engine) -> io::Result<Self> {
         ensure_private_dir(dir)?;
         Ok(Self {
             dir: dir.to_owned(),
@@ -88,12 +88,13 @@ impl CompileCache {
     }
 
     /// The cache directory.
-    pub fn dir(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The file an entry for the module with digest `sha256` is stored in.
-    pub fn entry_path(&self, sha256: &[u8; 32]) -> PathBuf {
+    pub(crate) fn entry_path(&self, sha256: &[u8; 32]) -> PathBuf {
         self.dir.join(format!(
             "{}-{}.cwasm",
             hex::encode(sha256),
@@ -107,7 +108,8 @@ impl CompileCache {
     /// # Errors
     /// The module does not compile. Cache failures are never errors: they are
     /// logged and the module is compiled.
-    pub fn load_or_compile(
+    #[cfg(test)]
+    pub(crate) fn load_or_compile(
         &self,
         engine: &Engine,
         bytes: &[u8],
@@ -121,7 +123,7 @@ impl CompileCache {
     ///
     /// # Errors
     /// `compile` failed.
-    pub fn load_or_compile_with(
+    pub(crate) fn load_or_compile_with(
         &self,
         engine: &Engine,
         sha256: &[u8; 32],

@@ -23,16 +23,16 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use sha2::{Digest, Sha256};
 
-use super::error::LoadError;
-use super::finding_ids::FindingIds;
 use super::id_claims::{self, Claim, ClaimBoard, Verdict};
-use super::limits::Policy;
 use super::load_pool::LoadPool;
-use super::module_file::{self, Fingerprint};
 use super::pull_refusal::{self, PullRefusal};
-use super::runtime::Runtime;
-use super::set::Change;
-use super::signature::{LoadedSignature, Unstarted};
+use crate::engine::set::signature_set::Change;
+use crate::engine::signature::error::LoadError;
+use crate::engine::signature::finding_ids::FindingIds;
+use crate::engine::signature::loaded::{LoadedSignature, Unstarted};
+use crate::engine::signature::module_file::{self, Fingerprint};
+use crate::engine::wasm::limits::Policy;
+use crate::engine::wasm::runtime::Runtime;
 use crate::trust::{Admission, Gate};
 
 /// Modules loaded at once by one scan: one slow compile (bounded by the

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::model::{EventSelector, OriginFilter};
+use crate::engine::wasm::model::{EventSelector, OriginFilter};
 use crate::event::fields::EventField;
 use crate::event::{Event, Kind, Origin, Value};
 
@@ -38,11 +38,6 @@ impl Selector {
                 .map(|f| EventField::resolve(&selector.name, f))
                 .collect(),
         }
-    }
-
-    /// The event name it selects.
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// Whether `event` should be passed to the signature. A filtered field

@@ -29,7 +29,7 @@ impl Fingerprint {
     /// timestamps are coarse (a few milliseconds), so two writes of the same
     /// size within one tick look alike. A file changed in the last two
     /// seconds is read again on the next scan.
-    pub fn settled(&self) -> bool {
+    pub(crate) fn settled(&self) -> bool {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
@@ -42,12 +42,13 @@ impl Fingerprint {
     /// a file that fails to load while it is not quiet may still be being
     /// written (a plain `cp`), so it is examined again later instead of
     /// being judged now.
-    pub fn quiet(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn quiet(&self) -> bool {
         self.changed_ago() >= QUIET
     }
 
     /// How long until the file is quiet, if it is not yet.
-    pub fn quiet_in(&self) -> Option<std::time::Duration> {
+    pub(crate) fn quiet_in(&self) -> Option<std::time::Duration> {
         QUIET
             .checked_sub(self.changed_ago())
             .filter(|d| !d.is_zero())
@@ -146,7 +147,7 @@ impl OpenModule {
     ///
     /// # Errors
     /// Reading failed, or the file is larger than `max_bytes`.
-    pub fn read(self, path: &Path, max_bytes: u64) -> Result<Vec<u8>, LoadError> {
+    pub(crate) fn read(self, path: &Path, max_bytes: u64) -> Result<Vec<u8>, LoadError> {
         if self.fingerprint.size > max_bytes {
             return Err(too_large(path, self.fingerprint.size, max_bytes));
         }

@@ -62,7 +62,7 @@ impl Default for CompileLimits {
 /// # Errors
 /// The module is invalid, or compiling hit a limit (the message names it,
 /// its value and the config key that raises it), or the child could not run.
-pub fn compile_in_child(
+pub(crate) fn compile_in_child(
     engine: &Engine,
     bytes: &[u8],
     stack_bytes: usize,

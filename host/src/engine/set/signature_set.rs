@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::error::EvalError;
-use super::guest_output::LogBudget;
-use super::model::{Finding, Signal};
-use super::signature::{LoadedSignature, SignatureInfo};
 use super::stop::StopSignal;
+use crate::engine::signature::error::EvalError;
+use crate::engine::signature::loaded::{LoadedSignature, SignatureInfo};
+use crate::engine::wasm::guest_output::LogBudget;
+use crate::engine::wasm::model::{Finding, Signal};
 use crate::event::Event;
 
 /// Per-signature counters, shared with the status reporter (hence atomic).
@@ -411,7 +411,7 @@ impl Slot {
     /// Hands findings and per-event errors to the sink.
     fn deliver<D, F>(
         &mut self,
-        outcomes: Vec<super::signature::EventOutcome>,
+        outcomes: Vec<crate::engine::signature::loaded::EventOutcome>,
         offset: usize,
         sink: &mut SlotSink<'_, D, F>,
     ) where
@@ -658,7 +658,7 @@ pub struct SignatureSet {
 
 impl SignatureSet {
     /// Applies one change. Duplicate ids are not checked here: the catalog
-    /// that prepares changes owns that rule (see `engine::catalog`).
+    /// that prepares changes owns that rule (see `engine::reload::catalog`).
     pub fn apply(&mut self, change: Change) -> Applied {
         match change {
             Change::Upsert(signature) => self.upsert(*signature, Arc::default()),
