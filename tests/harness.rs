@@ -435,6 +435,24 @@ impl Daemon {
         false
     }
 
+    /// Waits up to `timeout` for a stderr line for which `condition` holds.
+    pub fn wait_for_stderr_line(
+        &self,
+        timeout: std::time::Duration,
+        mut condition: impl FnMut(&str) -> bool,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.stderr_text().lines().any(&mut condition) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Sends `signal` (e.g. "HUP") to the daemon.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")

@@ -8,11 +8,9 @@
 use arbitrary::{Result, Unstructured};
 use sigbox::engine::contract::ContractVersion;
 use sigbox::engine::{Detection, SignatureInfo};
+use sigbox::engine::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties};
+use sigbox::event::{Event, Field, Value};
 use sigbox::sink::{FindingWriter, OutputFormat};
-use sigbox::wit::{
-    Event, EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Payload, Properties,
-    Value,
-};
 
 /// Any string.
 pub fn text(u: &mut Unstructured<'_>) -> Result<String> {
@@ -104,16 +102,22 @@ pub fn event(u: &mut Unstructured<'_>) -> Result<Event> {
                 .expect("the sample record decodes")
         })
         .clone();
-    event.name = text(u)?;
     if u.arbitrary()? {
-        event.payload = Payload::Generic(list(u, field)?);
-    } else if let Payload::Exec(args) = &mut event.payload {
-        args.pathname = text(u)?;
-        args.cmdpath = text(u)?;
-        args.argv = list(u, text)?;
-        args.prev_comm = if u.arbitrary()? { Some(text(u)?) } else { None };
-        args.pwd = text(u)?;
-        args.stdin_path = text(u)?;
+        // Another event name, its arguments all by name.
+        let context = std::mem::take(&mut event.context);
+        event = Event::named(context, &text(u)?);
+        event.extra = list(u, field)?;
+    } else {
+        for name in ["pathname", "cmdpath", "pwd", "stdin_path"] {
+            event.set(name, Value::Text(text(u)?));
+        }
+        event.set("argv", Value::TextList(list(u, text)?));
+        let prev_comm = if u.arbitrary()? {
+            value(u)?
+        } else {
+            Value::None
+        };
+        event.set("prev_comm", prev_comm);
     }
     Ok(event)
 }
@@ -139,8 +143,7 @@ pub fn check_finding_lines(metadata: Metadata, finding: Finding, event: &Event, 
             finding: finding.clone(),
         };
         FindingWriter::new(&mut out, format, false)
-            // Any thread start: it is a number written as it is.
-            .write(&detection, event, raw, event.timestamp_ns / 2)
+            .write(&detection, event, raw)
             .expect("writing to memory");
         let line = std::str::from_utf8(&out).expect("UTF-8 output");
         let body = line.strip_suffix('\n').expect("ends with a newline");
@@ -171,7 +174,7 @@ pub fn check_finding_lines(metadata: Metadata, finding: Finding, event: &Event, 
 pub mod targets {
     use arbitrary::Unstructured;
     use sigbox::engine::guest_values::{check_finding, check_metadata, finding_bytes};
-    use sigbox::wit::{Finding, Metadata, Properties};
+    use sigbox::engine::{Finding, Metadata, Properties};
 
     /// A target's body: runs one input, panics on a failed property.
     pub type Body = fn(&[u8]);

@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sigbox::engine::{Change, Limits, LoadedSignature, Runtime, SignatureSet};
-use sigbox::source::bpf::{ExecCollector, LiveEvent, check_privileges};
+use sigbox::event::Event;
+use sigbox::source::bpf::{ExecCollector, check_privileges};
 
 const LATENCY_SAMPLES: usize = 500;
 const IDLE_SECONDS: u64 = 20;
@@ -78,7 +79,7 @@ async fn live_benchmarks() {
     let dir = std::env::temp_dir().join(format!("sigbox-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
-    let mut batch: Vec<LiveEvent> = Vec::new();
+    let mut batch: Vec<Event> = Vec::new();
     // Throughput: several threads exec /bin/true as fast as the machine
     // allows; the collector reads, decodes and evaluates every exec.
     let drops_before = collector.kernel_drops();
@@ -114,10 +115,10 @@ async fn live_benchmarks() {
         };
         let t = Instant::now();
         for event in &batch {
-            if event.process_name == "true" {
+            if event.context.process_name == "true" {
                 seen += 1;
             }
-            set.dispatch(&std::sync::Arc::new(event.event.clone()), |_| {}, |_| {});
+            set.dispatch(&std::sync::Arc::new(event.clone()), |_| {}, |_| {});
         }
         busy += t.elapsed();
     }

@@ -28,11 +28,12 @@ use sigbox::bench::{
 use sigbox::engine::{
     Change, Detection, LoadedSignature, MAX_BATCH, Runtime, RuntimeOptions, SignatureSet,
 };
+use sigbox::engine::{Finding, OriginFilter};
+use sigbox::event::{Event, Kind, Origin, Value};
 use sigbox::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use sigbox::sink::{FindingWriter, OutputFormat};
 use sigbox::source::replay::replay;
 use sigbox::source::tracee_json::parse_event;
-use sigbox::wit::{Event, Finding, Origin, OriginFilter, Payload};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -46,40 +47,33 @@ fn env_usize(name: &str, default: usize) -> usize {
 const SCHED_PROCESS_EXEC: &str = "sched_process_exec";
 
 fn native_trc1016(event: &Event) -> Result<Vec<Finding>, String> {
-    if event.name != SCHED_PROCESS_EXEC {
+    if event.kind() != Some(Kind::SchedProcessExec) {
         return Ok(vec![]);
     }
-    let prev_comm = string_arg(event, "prev_comm")?;
-    if WEB_SERVERS.contains(&prev_comm) && SHELLS.contains(&event.process_name.as_str()) {
+    let prev_comm = prev_comm(event)?;
+    if WEB_SERVERS.contains(&prev_comm) && SHELLS.contains(&event.context.process_name.as_str()) {
         Ok(vec![Finding { data: vec![] }])
     } else {
         Ok(vec![])
     }
 }
 
-/// The SDK's `Event::string_arg`, for `prev_comm` (the only argument TRC-1016 reads).
-fn string_arg<'a>(event: &'a Event, name: &str) -> Result<&'a str, String> {
-    let missing = || {
-        format!(
-            "event {}: argument {name} is missing or not a string",
-            event.name
-        )
-    };
-    match &event.payload {
-        Payload::Exec(args) if name == "prev_comm" => args.prev_comm.as_deref().ok_or_else(missing),
-        Payload::Exec(args) => find_text(&args.extra, name).ok_or_else(missing),
-        Payload::Generic(fields) => find_text(fields, name).ok_or_else(missing),
+/// The SDK's `Event::string_arg`, for `prev_comm` (the only argument
+/// TRC-1016 reads), from its slot (found once, as a compiled selector does).
+fn prev_comm(event: &Event) -> Result<&str, String> {
+    static SLOT: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+        Kind::SchedProcessExec
+            .def()
+            .slot("prev_comm")
+            .expect("exec has prev_comm")
+    });
+    match &event.args[*SLOT] {
+        Value::Text(text) => Ok(text),
+        _ => Err(format!(
+            "event {}: argument prev_comm is missing or not a string",
+            event.name()
+        )),
     }
-}
-
-fn find_text<'a>(fields: &'a [sigbox::wit::Field], name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|f| f.name == name)
-        .and_then(|f| match &f.value {
-            sigbox::wit::Value::Text(s) => Some(s.as_str()),
-            _ => None,
-        })
 }
 
 /// A native dispatch shaped like `SignatureSet::dispatch`: index by event
@@ -102,12 +96,12 @@ impl NativeSet {
     }
 
     fn dispatch(&mut self, event: &Event, findings: &mut u64) {
-        let Some(indexes) = self.by_event.get(&event.name) else {
+        let Some(indexes) = self.by_event.get(event.name()) else {
             return;
         };
         for &i in indexes {
             let (name, origin) = &self.selectors[i];
-            if name != &event.name || !origin_ok(*origin, event.origin) {
+            if name != event.name() || !origin_ok(*origin, event.context.origin) {
                 continue;
             }
             self.stats[i][0] += 1;
@@ -431,7 +425,7 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|event| {
                 let mut event = Event::clone(event);
-                event.process_name = "hwfilters".into();
+                event.context.process_name = "hwfilters".into();
                 Arc::new(event)
             })
             .collect();
@@ -499,7 +493,7 @@ fn many_on_workers(
             move || {
                 for (line, event) in owned.iter().enumerate() {
                     pipeline
-                        .process(event.clone(), None, 0, Place::Line(line as u64))
+                        .process(event.clone(), None, Place::Line(line as u64))
                         .expect("processes");
                 }
                 // Returns once the workers have drained their queues.
@@ -542,9 +536,9 @@ fn report(
             .collect();
         let echo_signature = load_n(runtime, echo, 1)?.remove(0);
         let finding = Finding {
-            data: vec![sigbox::wit::Field {
+            data: vec![sigbox::event::Field {
                 name: "pid".into(),
-                value: sigbox::wit::Value::Unsigned(1),
+                value: sigbox::event::Value::Unsigned(1),
             }],
         };
         let lines_r = &realistic;
@@ -571,9 +565,7 @@ fn report(
                             event_id: 6000,
                             finding: finding.clone(),
                         };
-                        writer
-                            .write(&detection, event, Some(line), 0)
-                            .expect("writes");
+                        writer.write(&detection, event, Some(line)).expect("writes");
                     }
                 },
             ),

@@ -11,8 +11,9 @@ use anyhow::Context;
 use wasmtime::component::Component;
 
 use crate::engine::{Change, LoadedSignature, MAX_BATCH, Runtime, RuntimeOptions, SignatureSet};
-use crate::source::tracee_json::{EXEC_EVENT, parse_event};
-use crate::wit::Event;
+use crate::event::Event;
+use crate::event::Kind;
+use crate::source::tracee_json::parse_event;
 
 /// Shells, as TRC-1016 knows them (process names after the exec).
 pub const SHELLS: [&str; 8] = ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"];
@@ -494,7 +495,7 @@ pub fn bench_module(
             .iter()
             .map(|name| {
                 let distinct = events.min(MAX_DISTINCT_EVENTS);
-                if name == EXEC_EVENT {
+                if Kind::named(name) == Some(Kind::SchedProcessExec) {
                     (
                         format!("{name} (1% web-server shells)"),
                         parse_lines(&exec_lines(distinct, ExecMix::Realistic, 7)),
@@ -659,7 +660,7 @@ impl fmt::Display for BenchReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::Payload;
+    use crate::event::Value;
 
     #[test]
     fn generated_lines_parse_like_tracee_events() {
@@ -668,22 +669,34 @@ mod tests {
         let web_shells = events
             .iter()
             .filter(|e| {
-                let Payload::Exec(exec) = &e.payload else {
-                    panic!("exec payload expected");
-                };
-                let prev = exec.prev_comm.as_deref().unwrap();
-                WEB_SERVERS.contains(&prev) && SHELLS.contains(&e.process_name.as_str())
+                assert_eq!(e.kind(), Some(Kind::SchedProcessExec));
+                let prev = e.arg("prev_comm").and_then(Value::as_text).unwrap();
+                WEB_SERVERS.contains(&prev) && SHELLS.contains(&e.context.process_name.as_str())
             })
             .count();
         assert!((5..=40).contains(&web_shells), "{web_shells} of 2000");
-        assert!(events.iter().any(|e| !e.container_id.is_empty()));
+        assert!(events.iter().any(|e| !e.context.container_id.is_empty()));
+        for event in &events {
+            let given: Vec<&str> = event.tracee_args().map(|(name, _, _)| name).collect();
+            let table: Vec<&str> = Kind::SchedProcessExec
+                .def()
+                .args
+                .iter()
+                .map(|a| a.name)
+                .collect();
+            assert_eq!(
+                given, table,
+                "generated lines carry every argument of the table, in order"
+            );
+        }
         let all = parse_lines(&exec_lines(10, ExecMix::AllWebShells, 1));
         assert!(
             all.iter()
-                .all(|e| SHELLS.contains(&e.process_name.as_str()))
+                .all(|e| SHELLS.contains(&e.context.process_name.as_str()))
         );
         let generic = parse_lines(&generic_lines(3, "openat", 1));
-        assert!(matches!(&generic[0].payload, Payload::Generic(args) if args.len() == 3));
+        assert_eq!(generic[0].kind(), None);
+        assert_eq!(generic[0].extra.len(), 3);
     }
 
     #[test]

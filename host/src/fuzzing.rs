@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use crate::engine::Policy;
+use crate::event::Event;
 use crate::source::bpf::fuzzing as ring;
 use crate::trust::TrustPolicy;
-use crate::wit::Event;
 
 /// Decodes one ring-buffer record (any bytes, any length) as the live
 /// source does, with a fixed clock offset and host name and no container

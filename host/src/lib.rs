@@ -34,20 +34,6 @@ pub mod vectors;
 pub use app::run;
 pub use config::{Command, DaemonOptions, Input, ReplayOptions};
 
-/// The host's data model, under short names: events as the 0.1 contract's
-/// `event` record (every field a source fills in), metadata, values and
-/// findings as both contracts share them, and selectors as 0.2 declares them
-/// (with the fields a signature reads). See `engine::contract`.
-pub mod wit {
-    pub use crate::engine::bindings::v1::sigbox::signature::host::LogLevel;
-    pub use crate::engine::bindings::v1::sigbox::signature::types::{
-        Event, ExecArgs, Field, Finding, Metadata, Origin, Payload, Properties, Signal, Value,
-    };
-    pub use crate::engine::bindings::v2::sigbox::signature::types::{
-        EventSelector, FieldFilter, OriginFilter,
-    };
-}
-
 /// The reader of stdout has gone (EPIPE): a normal way for a consumer to
 /// stop reading, which `main` turns into a quiet exit, not an error.
 #[derive(Debug, thiserror::Error)]

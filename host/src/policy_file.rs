@@ -31,8 +31,8 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::engine::{Limits, Policy};
+use crate::event::Field;
 use crate::source::tracee_json::json_to_value;
-use crate::wit::Field;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -237,7 +237,7 @@ fn toml_to_json(value: toml::Value) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::Value;
+    use crate::event::Value;
 
     fn write(text: &str) -> tempfile_path::TempPath {
         tempfile_path::TempPath::new(text)

@@ -30,10 +30,11 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
+use crate::engine::Finding;
 use crate::engine::LoadedSignature;
+use crate::event::Event;
 use crate::sink::tracee_json::value_json;
 use crate::source::tracee_json::parse_event;
-use crate::wit::{Event, Finding};
 
 /// One case of a vector file.
 #[derive(Debug)]
@@ -245,7 +246,7 @@ mod tests {
             let parsed = one(text).unwrap();
             assert_eq!(parsed[0].expect, want, "{text}");
             assert_eq!(parsed[0].name, "c");
-            assert_eq!(parsed[0].event.process_name, "bash");
+            assert_eq!(parsed[0].event.context.process_name, "bash");
         }
     }
 

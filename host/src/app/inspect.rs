@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
+use crate::engine::OriginFilter;
 use crate::engine::{Limits, LoadedSignature, Runtime, wasm_files};
 use crate::error_chain;
 use crate::sink::tracee_json::value_json;
-use crate::wit::OriginFilter;
 
 /// Prints each module's metadata as JSON, or why it is not a valid
 /// signature; directories stand for their `*.wasm` files. One file gives one

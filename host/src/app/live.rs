@@ -257,12 +257,11 @@ enum Wake {
 /// Evaluates a batch of events; false when findings can no longer be written.
 fn process_batch<W: io::Write + Send + 'static>(
     pipeline: &mut Pipeline<W>,
-    batch: &mut Vec<crate::source::bpf::LiveEvent>,
+    batch: &mut Vec<crate::event::Event>,
 ) -> bool {
     for live in batch.drain(..) {
         pipeline.counts_mut().records += 1;
-        if let Err(error) = pipeline.process(live.event, None, live.thread_start_ns, Place::Kernel)
-        {
+        if let Err(error) = pipeline.process(live, None, Place::Kernel) {
             if error.kind() != io::ErrorKind::BrokenPipe {
                 tracing::error!("cannot write findings: {error}");
             }

@@ -2,9 +2,9 @@
 //! `wit/signature.wit` (0.2, what new signatures target) and the frozen
 //! `wit/v0.1/signature.wit` (0.1, still loaded).
 //!
-//! The host's own data model is the 0.1 `event` record (it holds every field
-//! a source fills in) plus the types both versions share, re-exported by
-//! [`crate::wit`]; [`super::contract`] converts between the versions.
+//! Only the engine's wasm plumbing (linking, calls, host functions) touches
+//! these types; [`super::contract`] converts the values that cross to and
+//! from the host's own ([`crate::event`], [`super::model`]).
 
 /// The 0.2 world (`sigbox:signature@0.2.0`).
 pub mod v2 {

@@ -1,15 +1,16 @@
-//! The two contract versions a module may target, and conversions between
-//! their types and the host's model ([`crate::wit`]).
+//! The two contract versions a module may target, and the conversions
+//! between their generated types and the host's own ([`crate::event`],
+//! [`super::model`]). This is the only place that names a WIT version's
+//! types outside the generated bindings.
 //!
 //! 0.2 modules get batches of projected events (only the fields they
 //! declared); 0.1 modules get one whole `event` record per call. Metadata,
-//! values and findings have the same shape in both, so converting them only
-//! moves strings.
+//! values and findings have the same shape in both, so one macro writes
+//! their conversions for each version.
 
 use super::bindings::{v1, v2};
-use crate::wit::{
-    EventSelector, Field, FieldFilter, Finding, Metadata, OriginFilter, Properties, Value,
-};
+use super::model::{EventSelector, FieldFilter};
+use crate::event::{ArgType, Event, EventName, Kind, Value};
 
 /// The contract version a component was built against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -31,84 +32,151 @@ impl std::fmt::Display for ContractVersion {
     }
 }
 
-type V2Types = v2::sigbox::signature::types::Value;
+/// Conversions of the types both versions share, for the version whose
+/// generated `types` module is `$types`.
+macro_rules! shared_conversions {
+    ($types:path) => {
+        use crate::engine::model::{Finding, Metadata, OriginFilter, Properties, Signal};
+        use crate::event::{Field, Origin, Value};
+        use $types as guest;
 
-/// A 0.2 guest's value in the host's model.
-pub fn value_from_v2(value: V2Types) -> Value {
-    match value {
-        V2Types::None => Value::None,
-        V2Types::Boolean(b) => Value::Boolean(b),
-        V2Types::Signed(n) => Value::Signed(n),
-        V2Types::Unsigned(n) => Value::Unsigned(n),
-        V2Types::Float(f) => Value::Float(f),
-        V2Types::Text(s) => Value::Text(s),
-        V2Types::TextList(l) => Value::TextList(l),
-        V2Types::Json(s) => Value::Json(s),
-    }
+        /// A guest's value in the host's types.
+        pub fn value_in(value: guest::Value) -> Value {
+            match value {
+                guest::Value::None => Value::None,
+                guest::Value::Boolean(b) => Value::Boolean(b),
+                guest::Value::Signed(n) => Value::Signed(n),
+                guest::Value::Unsigned(n) => Value::Unsigned(n),
+                guest::Value::Float(f) => Value::Float(f),
+                guest::Value::Text(s) => Value::Text(s),
+                guest::Value::TextList(l) => Value::TextList(l),
+                guest::Value::Json(s) => Value::Json(s),
+            }
+        }
+
+        /// A host value in the guest's types, taking its strings.
+        pub fn value_out(value: Value) -> guest::Value {
+            match value {
+                Value::None => guest::Value::None,
+                Value::Boolean(b) => guest::Value::Boolean(b),
+                Value::Signed(n) => guest::Value::Signed(n),
+                Value::Unsigned(n) => guest::Value::Unsigned(n),
+                Value::Float(f) => guest::Value::Float(f),
+                Value::Text(s) => guest::Value::Text(s),
+                Value::TextList(l) => guest::Value::TextList(l),
+                Value::Json(s) => guest::Value::Json(s),
+            }
+        }
+
+        /// Guest fields in the host's types.
+        pub fn fields_in(fields: Vec<guest::Field>) -> Vec<Field> {
+            fields
+                .into_iter()
+                .map(|f| Field::new(f.name, value_in(f.value)))
+                .collect()
+        }
+
+        /// Host fields (configuration, arguments) in the guest's types.
+        pub fn fields_out(fields: &[Field]) -> Vec<guest::Field> {
+            fields
+                .iter()
+                .map(|f| guest::Field {
+                    name: f.name.clone(),
+                    value: value_out(f.value.clone()),
+                })
+                .collect()
+        }
+
+        /// A guest's finding in the host's types.
+        pub fn finding_in(finding: guest::Finding) -> Finding {
+            Finding {
+                data: fields_in(finding.data),
+            }
+        }
+
+        /// A guest's metadata in the host's types.
+        pub fn metadata_in(m: guest::Metadata) -> Metadata {
+            let p = m.properties;
+            Metadata {
+                id: m.id,
+                version: m.version,
+                name: m.name,
+                event_name: m.event_name,
+                description: m.description,
+                tags: m.tags,
+                properties: Properties {
+                    severity: p.severity,
+                    category: p.category,
+                    technique: p.technique,
+                    kubernetes_technique: p.kubernetes_technique,
+                    mitre_id: p.mitre_id,
+                    external_id: p.external_id,
+                    extra: fields_in(p.extra),
+                },
+            }
+        }
+
+        /// A guest's origin filter in the host's types.
+        pub fn origin_filter_in(filter: guest::OriginFilter) -> OriginFilter {
+            match filter {
+                guest::OriginFilter::Any => OriginFilter::Any,
+                guest::OriginFilter::Host => OriginFilter::Host,
+                guest::OriginFilter::Container => OriginFilter::Container,
+                guest::OriginFilter::ContainerInit => OriginFilter::ContainerInit,
+            }
+        }
+
+        /// An event's origin in the guest's types.
+        pub fn origin_out(origin: Origin) -> guest::Origin {
+            match origin {
+                Origin::Host => guest::Origin::Host,
+                Origin::Container => guest::Origin::Container,
+                Origin::ContainerInit => guest::Origin::ContainerInit,
+            }
+        }
+
+        /// A stream signal in the guest's types.
+        pub fn signal_out(signal: Signal) -> guest::Signal {
+            match signal {
+                Signal::SourceComplete => guest::Signal::SourceComplete,
+            }
+        }
+    };
 }
 
-fn fields_from_v2(fields: Vec<v2::sigbox::signature::types::Field>) -> Vec<Field> {
-    fields
-        .into_iter()
-        .map(|f| Field {
-            name: f.name,
-            value: value_from_v2(f.value),
-        })
-        .collect()
+/// Conversions for 0.1 modules.
+pub mod to_v1 {
+    shared_conversions!(super::v1::sigbox::signature::types);
 }
 
-/// Configuration in the 0.2 guest's types.
-pub fn config_to_v2(config: &[Field]) -> Vec<v2::sigbox::signature::types::Field> {
-    config
-        .iter()
-        .map(|f| v2::sigbox::signature::types::Field {
-            name: f.name.clone(),
-            value: super::event_fields::to_guest(&f.value),
-        })
-        .collect()
+/// Conversions for 0.2 modules.
+pub mod to_v2 {
+    shared_conversions!(super::v2::sigbox::signature::types);
 }
 
-/// A 0.2 guest's finding in the host's model.
-pub fn finding_from_v2(finding: v2::sigbox::signature::types::Finding) -> Finding {
-    Finding {
-        data: fields_from_v2(finding.data),
-    }
-}
-
-/// A 0.2 guest's metadata in the host's model.
-pub fn metadata_from_v2(m: v2::sigbox::signature::types::Metadata) -> Metadata {
-    let p = m.properties;
-    Metadata {
-        id: m.id,
-        version: m.version,
-        name: m.name,
-        event_name: m.event_name,
-        description: m.description,
-        tags: m.tags,
-        properties: Properties {
-            severity: p.severity,
-            category: p.category,
-            technique: p.technique,
-            kubernetes_technique: p.kubernetes_technique,
-            mitre_id: p.mitre_id,
-            external_id: p.external_id,
-            extra: fields_from_v2(p.extra),
-        },
-    }
-}
-
-/// A 0.1 guest's selector in the host's model: it declares no fields (it
-/// receives whole events).
-pub fn selector_from_v1(s: v1::sigbox::signature::types::EventSelector) -> EventSelector {
-    use v1::sigbox::signature::types::OriginFilter as V1;
+/// A 0.2 guest's selector in the host's types.
+pub fn selector_from_v2(s: v2::sigbox::signature::types::EventSelector) -> EventSelector {
     EventSelector {
         name: s.name,
-        origin: match s.origin {
-            V1::Any => OriginFilter::Any,
-            V1::Host => OriginFilter::Host,
-            V1::Container => OriginFilter::Container,
-            V1::ContainerInit => OriginFilter::ContainerInit,
-        },
+        origin: to_v2::origin_filter_in(s.origin),
+        filters: s
+            .filters
+            .into_iter()
+            .map(|f| FieldFilter {
+                field: f.field,
+                any_of: f.any_of,
+            })
+            .collect(),
+        fields: s.fields,
+    }
+}
+
+/// A 0.1 guest's selector in the host's types: it declares no fields (it
+/// receives whole events).
+pub fn selector_from_v1(s: v1::sigbox::signature::types::EventSelector) -> EventSelector {
+    EventSelector {
+        name: s.name,
+        origin: to_v1::origin_filter_in(s.origin),
         filters: s
             .filters
             .into_iter()
@@ -121,32 +189,189 @@ pub fn selector_from_v1(s: v1::sigbox::signature::types::EventSelector) -> Event
     }
 }
 
-/// A 0.2 guest's origin for a host event's origin.
-pub fn origin_to_v2(origin: crate::wit::Origin) -> v2::sigbox::signature::types::Origin {
-    use crate::wit::Origin as Host;
-    use v2::sigbox::signature::types::Origin as Guest;
-    match origin {
-        Host::Host => Guest::Host,
-        Host::Container => Guest::Container,
-        Host::ContainerInit => Guest::ContainerInit,
+/// The numeric context of a host event, as a 0.2 guest receives it.
+pub fn context_to_v2(event: &Event) -> v2::sigbox::signature::types::Context {
+    let c = &event.context;
+    v2::sigbox::signature::types::Context {
+        timestamp_ns: c.timestamp_ns,
+        origin: to_v2::origin_out(c.origin),
+        pid: c.pid,
+        tid: c.tid,
+        ppid: c.ppid,
+        host_pid: c.host_pid,
+        host_tid: c.host_tid,
+        host_ppid: c.host_ppid,
+        uid: c.uid,
+        mount_ns: c.mount_ns,
+        pid_ns: c.pid_ns,
+        cgroup_id: c.cgroup_id,
+        return_value: c.return_value,
     }
 }
 
-/// The numeric context of a host event, as a 0.2 guest receives it.
-pub fn context_to_v2(event: &crate::wit::Event) -> v2::sigbox::signature::types::Context {
-    v2::sigbox::signature::types::Context {
-        timestamp_ns: event.timestamp_ns,
-        origin: origin_to_v2(event.origin),
-        pid: event.pid,
-        tid: event.tid,
-        ppid: event.ppid,
-        host_pid: event.host_pid,
-        host_tid: event.host_tid,
-        host_ppid: event.host_ppid,
-        uid: event.uid,
-        mount_ns: event.mount_ns,
-        pid_ns: event.pid_ns,
-        cgroup_id: event.cgroup_id,
-        return_value: event.return_value,
+/// A host event as the 0.1 `event` record: exec events with their typed
+/// payload (an argument the event lacks, or gave with another type, is
+/// listed in `extra` under its name, `none` when missing, so it never passes
+/// for the typed field's empty value), every other kind as name/value
+/// arguments.
+pub fn event_to_v1(event: &Event) -> v1::sigbox::signature::types::Event {
+    use v1::sigbox::signature::types as guest;
+    let c = &event.context;
+    let payload = match event.name {
+        EventName::Known(Kind::SchedProcessExec) => guest::Payload::Exec(exec_args_to_v1(event)),
+        _ => guest::Payload::Generic(
+            event
+                .tracee_args()
+                .map(|(name, _, value)| guest::Field {
+                    name: name.to_owned(),
+                    value: to_v1::value_out(value.clone()),
+                })
+                .collect(),
+        ),
+    };
+    guest::Event {
+        timestamp_ns: c.timestamp_ns,
+        name: event.name().to_owned(),
+        origin: to_v1::origin_out(c.origin),
+        pid: c.pid,
+        tid: c.tid,
+        ppid: c.ppid,
+        host_pid: c.host_pid,
+        host_tid: c.host_tid,
+        host_ppid: c.host_ppid,
+        uid: c.uid,
+        mount_ns: c.mount_ns,
+        pid_ns: c.pid_ns,
+        cgroup_id: c.cgroup_id,
+        process_name: c.process_name.clone(),
+        executable_path: c.executable_path.clone(),
+        host_name: c.host_name.to_string(),
+        container_id: c.container_id.clone(),
+        return_value: c.return_value,
+        payload,
+    }
+}
+
+/// The 0.1 typed exec payload of an exec event (see [`event_to_v1`]).
+fn exec_args_to_v1(event: &Event) -> v1::sigbox::signature::types::ExecArgs {
+    use v1::sigbox::signature::types as guest;
+    let def = Kind::SchedProcessExec.def();
+    let mut extra = Vec::new();
+    // A typed field's value; otherwise the argument goes to `extra` as it
+    // is (`none` when missing) and the typed field stays empty.
+    let mut typed = |name: &str| -> Option<&Value> {
+        let value = def
+            .slot(name)
+            .map_or(&Value::None, |slot| &event.args[slot]);
+        let fits = match (def.arg(def.slot(name)?).ty, value) {
+            (ArgType::Text, Value::Text(_))
+            | (ArgType::TextList, Value::TextList(_))
+            | (ArgType::Boolean | ArgType::Flag, Value::Boolean(_)) => true,
+            (ty, Value::Unsigned(n)) => ty.unsigned_max().is_some_and(|max| *n <= max),
+            _ => false,
+        };
+        if !fits {
+            extra.push(guest::Field {
+                name: name.to_owned(),
+                value: to_v1::value_out(value.clone()),
+            });
+        }
+        fits.then_some(value)
+    };
+    let text = |value: Option<&Value>| value.and_then(Value::as_text).unwrap_or("").to_owned();
+    let unsigned = |value: Option<&Value>| match value {
+        Some(Value::Unsigned(n)) => *n,
+        _ => 0,
+    };
+    let boolean = |value: Option<&Value>| matches!(value, Some(Value::Boolean(true)));
+    let pathname = text(typed("pathname"));
+    let cmdpath = text(typed("cmdpath"));
+    let argv = match typed("argv") {
+        Some(Value::TextList(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+    let interpreter_pathname = text(typed("interpreter_pathname"));
+    // `prev_comm` is optional in the record: missing is `none` there.
+    let prev_comm = match event.arg("prev_comm") {
+        Some(Value::Text(text)) => Some(text.clone()),
+        None => None,
+        Some(_) => typed("prev_comm").and(None),
+    };
+    let dev = u32::try_from(unsigned(typed("dev"))).unwrap_or(0);
+    let inode = unsigned(typed("inode"));
+    let ctime = unsigned(typed("ctime"));
+    let inode_mode = u32::try_from(unsigned(typed("inode_mode"))).unwrap_or(0);
+    let stdin_type = u32::try_from(unsigned(typed("stdin_type"))).unwrap_or(0);
+    let stdin_path = text(typed("stdin_path"));
+    let invoked_from_kernel = boolean(typed("invoked_from_kernel"));
+    let pwd = text(typed("pwd"));
+    let argv_truncated = boolean(event.arg("argv_truncated"));
+    const TYPED: [&str; 14] = [
+        "pathname",
+        "cmdpath",
+        "argv",
+        "interpreter_pathname",
+        "prev_comm",
+        "dev",
+        "inode",
+        "ctime",
+        "inode_mode",
+        "stdin_type",
+        "stdin_path",
+        "invoked_from_kernel",
+        "pwd",
+        "argv_truncated",
+    ];
+    extra.extend(
+        event
+            .tracee_args()
+            .filter(|(name, _, _)| !TYPED.contains(name))
+            .map(|(name, _, value)| guest::Field {
+                name: name.to_owned(),
+                value: to_v1::value_out(value.clone()),
+            }),
+    );
+    guest::ExecArgs {
+        pathname,
+        cmdpath,
+        argv,
+        argv_truncated,
+        interpreter_pathname,
+        prev_comm,
+        dev,
+        inode,
+        ctime,
+        inode_mode,
+        stdin_type,
+        stdin_path,
+        invoked_from_kernel,
+        pwd,
+        extra,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Context, Event};
+
+    #[test]
+    fn a_replayed_exec_lacking_typed_arguments_lists_them_as_none_for_0_1() {
+        let mut event = Event::new(Context::default(), Kind::SchedProcessExec);
+        event.set("pathname", Value::Text("/bin/sh".into()));
+        event.set("prev_comm", Value::Signed(5));
+        event.set("interp", Value::Text("/bin/sh".into()));
+        let v1::sigbox::signature::types::Payload::Exec(exec) = event_to_v1(&event).payload else {
+            panic!("an exec payload");
+        };
+        assert_eq!(exec.pathname, "/bin/sh");
+        assert_eq!(exec.prev_comm, None);
+        let extra: Vec<&str> = exec.extra.iter().map(|f| f.name.as_str()).collect();
+        assert!(
+            extra.contains(&"cmdpath") && extra.contains(&"prev_comm"),
+            "{extra:?}"
+        );
+        assert!(extra.contains(&"interp"), "{extra:?}");
+        assert!(!extra.contains(&"pathname"), "{extra:?}");
     }
 }

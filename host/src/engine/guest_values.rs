@@ -9,7 +9,8 @@
 
 use std::collections::HashSet;
 
-use crate::wit::{EventSelector, Field, Finding, Metadata, Value};
+use super::model::{EventSelector, Finding, Metadata};
+use crate::event::{Field, Value};
 
 /// Longest id, version, event name, field or tag name.
 pub const MAX_NAME: usize = 64;
@@ -203,7 +204,7 @@ fn cut(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::{FieldFilter, OriginFilter, Properties};
+    use crate::engine::model::{FieldFilter, OriginFilter, Properties};
 
     fn metadata(id: &str) -> Metadata {
         Metadata {

@@ -8,10 +8,11 @@ use wasmtime::component::{Linker, WasmStr};
 
 use super::bindings::v2::sigbox::signature::types::Value as GuestValue;
 use super::bindings::{v1, v2};
-use super::event_fields::EventField;
+use super::contract::to_v2;
 use super::guest_output::MAX_LINE;
 use super::host_state::HostState;
-use crate::wit::Event;
+use crate::event::Event;
+use crate::event::fields::EventField;
 
 /// The host interface's instance names, as guests import them.
 const HOST_INTERFACE_V1: &str = "sigbox:signature/host@0.1.0";
@@ -52,7 +53,9 @@ impl v2::sigbox::signature::types::Host for HostState {}
 /// A field of the event at `index` of the batch being evaluated.
 fn read_field(batch: &[Arc<Event>], index: u32, name: &str) -> GuestValue {
     match batch.get(index as usize) {
-        Some(event) if name.len() <= MAX_FIELD_NAME => EventField::parse(name).value(event),
+        Some(event) if name.len() <= MAX_FIELD_NAME => {
+            to_v2::value_out(EventField::resolve(event.name(), name).value(event))
+        }
         _ => GuestValue::None,
     }
 }

@@ -8,7 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::guest_output::{GuestOutput, LogBudget};
 use super::limits::Limits;
-use crate::wit::Event;
+use crate::event::Event;
 
 /// The state behind one signature's store.
 pub struct HostState {

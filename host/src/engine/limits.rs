@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::runtime::EPOCH_TICK;
-use crate::wit::Field;
+use crate::event::Field;
 
 /// What one signature may consume, and when it is quarantined. The defaults
 /// suit detections that look at one event at a time and keep little state.

@@ -4,14 +4,17 @@
 
 use std::collections::HashSet;
 
-use super::bindings::v2::sigbox::signature::types::Value as GuestValue;
-use super::event_fields::EventField;
-use crate::wit::{Event, EventSelector, Origin, OriginFilter};
+use super::model::{EventSelector, OriginFilter};
+use crate::event::fields::EventField;
+use crate::event::{Event, Kind, Origin, Value};
 
 /// One compiled selector.
 #[derive(Debug, Clone)]
 pub struct Selector {
     name: String,
+    /// The name's kind when the event table knows it: compared instead of
+    /// the name on the dispatch path.
+    kind: Option<Kind>,
     origin: OriginFilter,
     /// Each filtered field once, with the values every filter on it
     /// accepts (their intersection), hashed: one lookup per field per
@@ -26,12 +29,13 @@ impl Selector {
     pub fn new(selector: &EventSelector) -> Self {
         Self {
             name: selector.name.clone(),
+            kind: Kind::named(&selector.name),
             origin: selector.origin,
             filters: merged_filters(selector),
             fields: selector
                 .fields
                 .iter()
-                .map(|f| EventField::parse(f))
+                .map(|f| EventField::resolve(&selector.name, f))
                 .collect(),
         }
     }
@@ -45,8 +49,13 @@ impl Selector {
     /// the event lacks (or that is not a string) lets the event through, so
     /// the signature still sees malformed events.
     pub fn accepts(&self, event: &Event) -> bool {
-        self.name == event.name
-            && origin_matches(self.origin, event.origin)
+        let named = match (self.kind, event.kind()) {
+            (Some(kind), Some(event_kind)) => kind == event_kind,
+            (None, None) => self.name == event.name(),
+            _ => false,
+        };
+        named
+            && origin_matches(self.origin, event.context.origin)
             && self
                 .filters
                 .iter()
@@ -57,8 +66,8 @@ impl Selector {
 impl Selector {
     /// The values of the declared fields of `event`, in declared order:
     /// what a 0.2 signature receives.
-    pub fn project(&self, event: &Event) -> Vec<GuestValue> {
-        self.fields.iter().map(|field| field.value(event)).collect()
+    pub fn project<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = Value> + 'a {
+        self.fields.iter().map(|field| field.value(event))
     }
 }
 
@@ -67,7 +76,7 @@ impl Selector {
 fn merged_filters(selector: &EventSelector) -> Vec<(EventField, HashSet<String>)> {
     let mut merged: Vec<(EventField, HashSet<String>)> = Vec::new();
     for filter in &selector.filters {
-        let field = EventField::parse(&filter.field);
+        let field = EventField::resolve(&selector.name, &filter.field);
         match merged.iter_mut().find(|(known, _)| *known == field) {
             Some((_, values)) => values.retain(|v| filter.any_of.contains(v)),
             None => merged.push((field, filter.any_of.iter().cloned().collect())),
@@ -89,8 +98,8 @@ fn origin_matches(filter: OriginFilter, origin: Origin) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::model::FieldFilter;
     use crate::source::tracee_json::parse_event;
-    use crate::wit::FieldFilter;
 
     fn selector(origin: OriginFilter, filters: &[(&str, &[&str])]) -> Selector {
         Selector::new(&EventSelector {
@@ -205,10 +214,12 @@ mod tests {
         let host_only = selector(OriginFilter::Host, &[]);
         assert!(host_only.accepts(&exec("sh", None)));
         let mut in_container = exec("sh", None);
-        in_container.origin = Origin::Container;
+        in_container.context.origin = Origin::Container;
         assert!(!host_only.accepts(&in_container));
         let mut other = exec("sh", None);
-        other.name = "openat".into();
+        other.name = crate::event::EventName::Other("openat".into());
+        assert!(!host_only.accepts(&other));
+        other.name = crate::event::EventName::Known(Kind::SecurityFileOpen);
         assert!(!host_only.accepts(&other));
     }
 }

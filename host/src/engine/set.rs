@@ -13,9 +13,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::error::EvalError;
 use super::guest_output::LogBudget;
+use super::model::{Finding, Signal};
 use super::signature::{LoadedSignature, SignatureInfo};
 use super::stop::StopSignal;
-use crate::wit::{Event, Finding, Signal};
+use crate::event::Event;
 
 /// Per-signature counters, shared with the status reporter (hence atomic).
 #[derive(Debug, Default)]
@@ -889,7 +890,7 @@ fn status(slot: &Slot) -> SignatureStatus {
 mod tests {
     use super::*;
     use crate::engine::{Limits, Runtime, RuntimeOptions};
-    use crate::wit::{Origin, Payload};
+    use crate::event::{Context, Kind};
 
     /// A test guest built by `make` (`bash guest-signatures/build.sh`),
     /// loaded with default limits.
@@ -926,27 +927,19 @@ mod tests {
     }
 
     fn named_exec(pid: u32, process_name: &str) -> Arc<Event> {
-        Arc::new(Event {
+        let context = Context {
             timestamp_ns: u64::from(pid),
-            name: "sched_process_exec".into(),
-            origin: Origin::Host,
             pid,
             tid: pid,
             ppid: 1,
             host_pid: pid,
             host_tid: pid,
             host_ppid: 1,
-            uid: 0,
-            mount_ns: 0,
-            pid_ns: 0,
-            cgroup_id: 0,
             process_name: process_name.into(),
             executable_path: "/bin/ls".into(),
-            host_name: String::new(),
-            container_id: String::new(),
-            return_value: 0,
-            payload: Payload::Generic(Vec::new()),
-        })
+            ..Context::default()
+        };
+        Arc::new(Event::new(context, Kind::SchedProcessExec))
     }
 
     /// Dispatches `events`, returning each failure as (index, events in

@@ -17,9 +17,10 @@ use super::guest_output::LogBudget;
 use super::guest_values;
 use super::host_state::{HostState, store_limits};
 use super::limits::{Limits, Policy};
+use super::model::{EventSelector, Finding, Metadata, Signal};
 use super::runtime::Runtime;
 use super::selector::Selector;
-use crate::wit::{Event, EventSelector, Field, Finding, Metadata, Signal};
+use crate::event::{Event, Field};
 
 /// What a signature file declares about itself, read at load time.
 #[derive(Debug, Clone)]
@@ -401,7 +402,10 @@ impl LoadedSignature {
             .map(|(event, selector)| v2::sigbox::signature::types::Event {
                 selector: *selector as u32,
                 context: contract::context_to_v2(event),
-                fields: self.selectors[*selector].project(event),
+                fields: self.selectors[*selector]
+                    .project(event)
+                    .map(contract::to_v2::value_out)
+                    .collect(),
             })
             .collect();
         let shared: Vec<Arc<Event>> = batch.iter().map(|(event, _)| Arc::clone(event)).collect();
@@ -438,7 +442,7 @@ impl LoadedSignature {
                     Ok(findings) => {
                         let findings: Vec<Finding> = findings
                             .into_iter()
-                            .map(contract::finding_from_v2)
+                            .map(contract::to_v2::finding_in)
                             .collect();
                         self.check_findings(&findings).map(|()| findings)
                     }
@@ -452,17 +456,24 @@ impl LoadedSignature {
     /// One event through a 0.1 module's `on-event`: the signature's own
     /// result, or a fault.
     fn on_event_v1(&mut self, event: &Event) -> Result<Result<Vec<Finding>, EvalError>, EvalError> {
+        let record = contract::event_to_v1(event);
         let returned = self.call(1, |instance, store| {
             let Instance::V1(instance) = instance else {
                 unreachable!("a 0.1 component has a 0.1 instance")
             };
             instance
                 .sigbox_signature_detector()
-                .call_on_event(store, event)
+                .call_on_event(store, &record)
         })?;
         let checking = Instant::now();
         let checked = match returned {
-            Ok(findings) => self.check_findings(&findings).map(|()| findings),
+            Ok(findings) => {
+                let findings: Vec<Finding> = findings
+                    .into_iter()
+                    .map(contract::to_v1::finding_in)
+                    .collect();
+                self.check_findings(&findings).map(|()| findings)
+            }
             Err(message) => Err(EvalError::Returned(bounded_message(message))),
         };
         self.host_time += checking.elapsed();
@@ -499,18 +510,12 @@ impl LoadedSignature {
     /// The signature's own error or a trap.
     pub fn on_signal(&mut self, signal: Signal) -> Result<(), EvalError> {
         let result = self.call(1, |instance, store| match instance {
-            Instance::V1(i) => {
-                let signal = match signal {
-                    Signal::SourceComplete => v1::sigbox::signature::types::Signal::SourceComplete,
-                };
-                i.sigbox_signature_detector().call_on_signal(store, signal)
-            }
-            Instance::V2(i) => {
-                let signal = match signal {
-                    Signal::SourceComplete => v2::sigbox::signature::types::Signal::SourceComplete,
-                };
-                i.sigbox_signature_detector().call_on_signal(store, signal)
-            }
+            Instance::V1(i) => i
+                .sigbox_signature_detector()
+                .call_on_signal(store, contract::to_v1::signal_out(signal)),
+            Instance::V2(i) => i
+                .sigbox_signature_detector()
+                .call_on_signal(store, contract::to_v2::signal_out(signal)),
         });
         result.and_then(|returned| {
             returned.map_err(|message| EvalError::Returned(bounded_message(message)))
@@ -613,10 +618,12 @@ impl LoadedSignature {
         let _busy = self.ticker.busy();
         let store = &mut live.store;
         let result = match &live.instance {
-            Instance::V1(i) => i.sigbox_signature_detector().call_init(store, &self.config),
+            Instance::V1(i) => i
+                .sigbox_signature_detector()
+                .call_init(store, &contract::to_v1::fields_out(&self.config)),
             Instance::V2(i) => i
                 .sigbox_signature_detector()
-                .call_init(store, &contract::config_to_v2(&self.config)),
+                .call_init(store, &contract::to_v2::fields_out(&self.config)),
         };
         result.map_err(InitError::Trap)?.map_err(InitError::Refused)
     }
@@ -687,11 +694,14 @@ impl Instance {
 
     fn get_metadata(&self, store: &mut Store<HostState>) -> wasmtime::Result<Metadata> {
         match self {
-            Self::V1(i) => i.sigbox_signature_detector().call_get_metadata(store),
+            Self::V1(i) => i
+                .sigbox_signature_detector()
+                .call_get_metadata(store)
+                .map(contract::to_v1::metadata_in),
             Self::V2(i) => i
                 .sigbox_signature_detector()
                 .call_get_metadata(store)
-                .map(contract::metadata_from_v2),
+                .map(contract::to_v2::metadata_in),
         }
     }
 
@@ -704,7 +714,10 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_selected_events(store)
                 .map(|s| s.into_iter().map(contract::selector_from_v1).collect()),
-            Self::V2(i) => i.sigbox_signature_detector().call_selected_events(store),
+            Self::V2(i) => i
+                .sigbox_signature_detector()
+                .call_selected_events(store)
+                .map(|s| s.into_iter().map(contract::selector_from_v2).collect()),
         }
     }
 }
@@ -880,7 +893,7 @@ fn check_wasm_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::Value;
+    use crate::event::Value;
 
     fn finding(keys: impl IntoIterator<Item = String>) -> Finding {
         Finding {

@@ -20,12 +20,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use crate::engine::Signal;
 use crate::engine::{Applied, Change, Counters, SignatureSet, SignatureStatus, StopSignal};
+use crate::event::Event;
 use crate::sink::FindingWriter;
 use crate::sink::coverage::CoverageRecord;
 use crate::status::StatusBoard;
 use crate::telemetry::{Reload, Telemetry};
-use crate::wit::{Event, Signal};
 
 pub use crate::telemetry::StreamCounts;
 use output::Output;
@@ -442,35 +443,26 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     }
 
     /// Hands `event` to the workers whose signatures select it. `raw` is the
-    /// event's original JSON, if it has one; `thread_start_ns` is Tracee's
-    /// `threadStartTime` when `raw` does not carry it (live), else 0;
-    /// `place` says where it came from.
+    /// event's original JSON, if it has one; `place` says where it came from.
     ///
     /// # Errors
     /// Only when findings cannot be written (e.g. stdout was closed): the
     /// caller should stop. Signature failures are logged and counted by the
     /// workers.
-    pub fn process(
-        &mut self,
-        event: Event,
-        raw: Option<&str>,
-        thread_start_ns: u64,
-        place: Place,
-    ) -> io::Result<()> {
+    pub fn process(&mut self, event: Event, raw: Option<&str>, place: Place) -> io::Result<()> {
         self.apply_pending();
         if let Some(error) = self.output.write_error() {
             return Err(error);
         }
         self.counts.events += 1;
         let targets: Vec<usize> = (0..self.workers.len())
-            .filter(|&index| self.workers[index].selects(&event.name))
+            .filter(|&index| self.workers[index].selects(event.name()))
             .collect();
         if !targets.is_empty() {
             // One shared envelope, however many workers take it.
             let envelope = Arc::new(Envelope {
                 event: Arc::new(event),
                 raw: raw.map(Box::from),
-                thread_start_ns,
                 place,
             });
             for index in targets {
@@ -504,7 +496,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         self.drops.since_last += 1;
         self.drops.total += 1;
         for signature in &handle.selecting {
-            if signature.events.contains(&envelope.event.name) {
+            if signature.events.iter().any(|e| e == envelope.event.name()) {
                 Counters::add(&signature.counters.dropped_events, 1);
                 match self
                     .drops

@@ -6,9 +6,9 @@ use std::sync::Mutex;
 
 use super::report::log_notice;
 use crate::engine::{Detection, SignatureSet};
+use crate::event::Event;
 use crate::sink::FindingWriter;
 use crate::sink::coverage::CoverageRecord;
-use crate::wit::Event;
 
 /// The finding writer shared by the workers, with its counts.
 pub struct Output<W: Write> {
@@ -50,18 +50,12 @@ impl<W: Write> Output<W> {
     }
 
     /// Writes one finding (nothing after a write error).
-    pub fn write_finding(
-        &self,
-        detection: &Detection<'_>,
-        event: &Event,
-        raw: Option<&str>,
-        thread_start_ns: u64,
-    ) {
+    pub fn write_finding(&self, detection: &Detection<'_>, event: &Event, raw: Option<&str>) {
         let mut inner = self.lock();
         if inner.error.is_some() {
             return;
         }
-        match inner.writer.write(detection, event, raw, thread_start_ns) {
+        match inner.writer.write(detection, event, raw) {
             Ok(()) => inner.findings += 1,
             Err(error) => inner.error = Some(error),
         }

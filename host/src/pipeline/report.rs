@@ -5,8 +5,8 @@ use std::fmt;
 
 use crate::engine::{CoverageChange, ErrorReport, Failure, Notice, SignatureStatus};
 use crate::error_chain;
+use crate::event::Event;
 use crate::telemetry::StreamCounts;
-use crate::wit::Event;
 
 /// The end-of-run report printed to stderr.
 pub struct Summary {
@@ -147,8 +147,8 @@ pub(super) fn log_failure(failure: &Failure<'_>, event: &Event, place: &dyn fmt:
     };
     let mut message = format!(
         "{place}: {} pid {}: {}",
-        crate::printable(&event.name),
-        event.host_pid,
+        crate::printable(event.name()),
+        event.context.host_pid,
         error_chain(&failure.error)
     );
     if failure.events > 1 {

@@ -16,8 +16,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::output::Output;
 use super::report::log_failure;
+use crate::engine::Signal;
 use crate::engine::{MAX_BATCH, SignatureSet};
-use crate::wit::{Event, Signal};
+use crate::event::{Context, Event};
 
 /// One event on its way to the workers, with what findings and log lines
 /// need besides the event itself.
@@ -26,9 +27,6 @@ pub struct Envelope {
     pub event: Arc<Event>,
     /// Its original Tracee JSON line (replay), copied into findings.
     pub raw: Option<Box<str>>,
-    /// Tracee's `threadStartTime` (epoch ns) when the source knows it and
-    /// `raw` does not carry it (live); 0 otherwise.
-    pub thread_start_ns: u64,
     /// Where it came from, for log lines.
     pub place: Place,
 }
@@ -139,12 +137,7 @@ pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], outpu
         &events,
         |index, detection| {
             let envelope = &batch[index];
-            output.write_finding(
-                &detection,
-                &envelope.event,
-                envelope.raw.as_deref(),
-                envelope.thread_start_ns,
-            );
+            output.write_finding(&detection, &envelope.event, envelope.raw.as_deref());
         },
         |index, failure| {
             failures += 1;
@@ -157,25 +150,5 @@ pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], outpu
 
 /// What failure lines name for the `source-complete` signal.
 fn end_of_input() -> Event {
-    Event {
-        timestamp_ns: 0,
-        name: "source-complete".into(),
-        origin: crate::wit::Origin::Host,
-        pid: 0,
-        tid: 0,
-        ppid: 0,
-        host_pid: 0,
-        host_tid: 0,
-        host_ppid: 0,
-        uid: 0,
-        mount_ns: 0,
-        pid_ns: 0,
-        cgroup_id: 0,
-        process_name: String::new(),
-        executable_path: String::new(),
-        host_name: String::new(),
-        container_id: String::new(),
-        return_value: 0,
-        payload: crate::wit::Payload::Generic(Vec::new()),
-    }
+    Event::named(Context::default(), "source-complete")
 }

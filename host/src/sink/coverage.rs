@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value as Json, json};
 
 use crate::engine::{CoverageChange, Notice};
-use crate::wit::{Event, Field, Origin, Payload};
+use crate::event::{Context, Event};
 
 /// The pseudo-signature that reports coverage changes.
 pub const COVERAGE_ID: &str = "SIGBOX-COVERAGE";
@@ -138,7 +138,7 @@ impl CoverageRecord {
 
     /// The record as a Tracee finding: sigbox's own process as the context.
     pub fn to_json(&self) -> Json {
-        let mut finding: Map<String, Json> = super::tracee_json::event_json(&own_event(), 0);
+        let mut finding: Map<String, Json> = super::tracee_json::event_json(&own_event());
         let args: Vec<Json> = self
             .args
             .iter()
@@ -188,27 +188,17 @@ fn now_ns() -> u64 {
 /// sigbox itself as the event context of a coverage record.
 fn own_event() -> Event {
     let pid = std::process::id();
-    Event {
+    let context = Context {
         timestamp_ns: now_ns(),
-        name: "sigbox".into(),
-        origin: Origin::Host,
         pid,
         tid: pid,
-        ppid: 0,
         host_pid: pid,
         host_tid: pid,
-        host_ppid: 0,
-        uid: 0,
-        mount_ns: 0,
-        pid_ns: 0,
-        cgroup_id: 0,
         process_name: "sigbox".into(),
-        executable_path: String::new(),
-        host_name: host_name(),
-        container_id: String::new(),
-        return_value: 0,
-        payload: Payload::Generic(Vec::<Field>::new()),
-    }
+        host_name: host_name().into(),
+        ..Context::default()
+    };
+    Event::named(context, "sigbox")
 }
 
 fn host_name() -> String {

@@ -10,7 +10,7 @@ pub mod webhook;
 use std::io::{self, Write};
 
 use crate::engine::Detection;
-use crate::wit::{Event, Payload};
+use crate::event::{Event, Value};
 
 /// How findings are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,7 +113,7 @@ impl<W: Write> FindingWriter<W> {
     }
 
     /// Writes one finding for `event` (`raw` is its original JSON line, if
-    /// any; `thread_start_ns` Tracee's `threadStartTime` when `raw` is not).
+    /// any).
     ///
     /// # Errors
     /// Writing failed (for example a closed pipe).
@@ -122,7 +122,6 @@ impl<W: Write> FindingWriter<W> {
         detection: &Detection<'_>,
         event: &Event,
         raw: Option<&str>,
-        thread_start_ns: u64,
     ) -> io::Result<()> {
         self.line.clear();
         match self.format {
@@ -146,7 +145,7 @@ impl<W: Write> FindingWriter<W> {
                     None => false,
                 };
                 if !from_raw {
-                    let json = tracee_json::finding_json(detection, event, raw, thread_start_ns);
+                    let json = tracee_json::finding_json(detection, event, raw);
                     serde_json::to_writer(&mut self.line, &json)?;
                     self.line.push(b'\n');
                 }
@@ -196,21 +195,24 @@ fn text_line(detection: &Detection<'_>, event: &Event) -> String {
     let metadata = &detection.signature.metadata;
     let mut line = format!(
         "{} {} {} (severity {}): pid {} comm {:?}",
-        event.timestamp_ns,
+        event.context.timestamp_ns,
         metadata.id,
         metadata.name,
         metadata.properties.severity,
-        event.host_pid,
-        event.process_name,
+        event.context.host_pid,
+        event.context.process_name,
     );
-    if let Payload::Exec(exec) = &event.payload {
-        if let Some(prev) = &exec.prev_comm {
+    if let Some(def) = event.kind().map(crate::event::Kind::def) {
+        if let Some(Value::Text(prev)) = event.arg("prev_comm") {
             line.push_str(&format!(" prev_comm {prev:?}"));
         }
-        line.push_str(&format!(" pathname {:?}", exec.pathname));
+        if def.slot("pathname").is_some() {
+            let pathname = event.arg("pathname").and_then(Value::as_text);
+            line.push_str(&format!(" pathname {:?}", pathname.unwrap_or("")));
+        }
     }
-    if !event.container_id.is_empty() {
-        line.push_str(&format!(" container {:?}", event.container_id));
+    if !event.context.container_id.is_empty() {
+        line.push_str(&format!(" container {:?}", event.context.container_id));
     }
     for field in &detection.finding.data {
         line.push_str(&format!(
@@ -228,8 +230,9 @@ fn text_line(detection: &Detection<'_>, event: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Finding;
     use crate::engine::SignatureInfo;
-    use crate::wit::{Field, Finding, Value};
+    use crate::event::{Field, Value};
 
     /// TRC-1016's description under another id and name.
     fn signature_info(id: &str, name: &str) -> SignatureInfo {
@@ -279,8 +282,8 @@ mod tests {
         for format in [OutputFormat::Json, OutputFormat::Text] {
             for raw in [None, Some(raw)] {
                 let mut writer = FindingWriter::new(Calls(Vec::new()), format, true);
-                writer.write(&detection, &event, raw, 1).unwrap();
-                writer.write(&detection, &event, raw, 1).unwrap();
+                writer.write(&detection, &event, raw).unwrap();
+                writer.write(&detection, &event, raw).unwrap();
                 let calls = &writer.out.0;
                 assert_eq!(calls.len(), 2, "{format:?} raw={raw:?}: {calls:?}");
                 for call in calls {
@@ -309,7 +312,7 @@ mod tests {
         let detection = text_list_detection(&info, &["a\u{7f}b\u{9b}[2J"]);
         let mut out = Vec::new();
         FindingWriter::new(&mut out, OutputFormat::Text, false)
-            .write(&detection, &event, None, 0)
+            .write(&detection, &event, None)
             .unwrap();
         let line = String::from_utf8(out).unwrap();
         let body = line.strip_suffix('\n').unwrap();

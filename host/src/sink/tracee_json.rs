@@ -4,9 +4,8 @@
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 
-use crate::engine::Detection;
-use crate::event::tracee::{self, SCHED_PROCESS_EXEC, event_id, value_type};
-use crate::wit::{Event, ExecArgs, Field, Metadata, Origin, Payload, Value};
+use crate::engine::{Detection, Metadata};
+use crate::event::{Event, Field, Origin, Value, untyped_tracee_type};
 
 /// Renders a detection as a Tracee finding: the triggering event's context,
 /// the signature's event name and id, one argument per data key plus
@@ -15,16 +14,11 @@ use crate::wit::{Event, ExecArgs, Field, Metadata, Origin, Payload, Value};
 /// `raw` is the triggering event's original Tracee JSON when it came from
 /// replay: its context is copied as it is, including fields sigbox does not
 /// model (container image, Kubernetes, entity ids). Without it the context is
-/// built from the typed event and `thread_start_ns`.
-pub fn finding_json(
-    detection: &Detection<'_>,
-    event: &Event,
-    raw: Option<&str>,
-    thread_start_ns: u64,
-) -> Json {
+/// built from the event.
+pub fn finding_json(detection: &Detection<'_>, event: &Event, raw: Option<&str>) -> Json {
     let mut context = raw
         .and_then(|line| serde_json::from_str::<Map<String, Json>>(line).ok())
-        .unwrap_or_else(|| event_json(event, thread_start_ns));
+        .unwrap_or_else(|| event_json(event));
     let trigger_args = context.remove("args").unwrap_or_else(|| event_args(event));
     let trigger_id = context
         .get("eventId")
@@ -32,7 +26,7 @@ pub fn finding_json(
             Json::String(s) => s.parse::<i64>().ok(),
             other => other.as_i64(),
         })
-        .unwrap_or_else(|| event_id(&event.name));
+        .unwrap_or_else(|| event.id());
 
     let metadata = &detection.signature.metadata;
     let mut args: Vec<Json> = detection.finding.data.iter().map(data_arg).collect();
@@ -41,9 +35,9 @@ pub fn finding_json(
         "type": "unknown",
         "value": {
             "id": trigger_id,
-            "name": event.name,
+            "name": event.name(),
             "args": trigger_args,
-            "returnValue": event.return_value,
+            "returnValue": event.context.return_value,
         },
     }));
     context.insert("eventId".into(), json!(detection.event_id.to_string()));
@@ -88,7 +82,7 @@ pub fn write_finding_from_raw(
             Json::String(s) => s.parse::<i64>().ok(),
             other => other.as_i64(),
         })
-        .unwrap_or_else(|| event_id(&event.name));
+        .unwrap_or_else(|| event.id());
     let metadata = &detection.signature.metadata;
     let args_num = detection.finding.data.len() + 1;
     let write_args = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
@@ -100,13 +94,13 @@ pub fn write_finding_from_raw(
         out.write_all(br#"{"name":"detectedFrom","type":"unknown","value":{"id":"#)?;
         write!(out, "{trigger_id}")?;
         out.write_all(br#","name":"#)?;
-        serde_json::to_writer(&mut *out, &event.name)?;
+        serde_json::to_writer(&mut *out, event.name())?;
         out.write_all(br#","args":"#)?;
         match context.get("args") {
             Some(args) => out.write_all(args.get().as_bytes())?,
             None => serde_json::to_writer(&mut *out, &event_args(event))?,
         }
-        write!(out, r#","returnValue":{}}}}}]"#, event.return_value)
+        write!(out, r#","returnValue":{}}}}}]"#, event.context.return_value)
     };
     let own = |key: &str, out: &mut dyn std::io::Write| -> std::io::Result<bool> {
         match key {
@@ -191,47 +185,47 @@ pub fn metadata_json(metadata: &Metadata) -> Json {
 
 /// A finding's data entry, typed as Tracee types a finding's data.
 fn data_arg(field: &Field) -> Json {
-    arg_json(&field.name, value_type(&field.value), &field.value)
+    arg_json(&field.name, untyped_tracee_type(&field.value), &field.value)
 }
 
 fn arg_json(name: &str, tracee_type: &str, value: &Value) -> Json {
     json!({"name": name, "type": tracee_type, "value": value_json(value)})
 }
 
-/// A typed event as a Tracee `trace.Event` object; `thread_start_ns` is its
-/// `threadStartTime` (the thread's start, epoch ns, as Tracee converts it).
-pub fn event_json(event: &Event, thread_start_ns: u64) -> Map<String, Json> {
-    let in_container = event.origin != Origin::Host;
+/// An event as a Tracee `trace.Event` object.
+pub fn event_json(event: &Event) -> Map<String, Json> {
+    let c = &event.context;
+    let in_container = c.origin != Origin::Host;
     let args = event_args(event);
     let json = json!({
-        "timestamp": event.timestamp_ns,
-        "threadStartTime": thread_start_ns,
+        "timestamp": c.timestamp_ns,
+        "threadStartTime": c.thread_start_ns,
         "processorId": 0,
-        "processId": event.pid,
-        "cgroupId": event.cgroup_id,
-        "threadId": event.tid,
-        "parentProcessId": event.ppid,
-        "hostProcessId": event.host_pid,
-        "hostThreadId": event.host_tid,
-        "hostParentProcessId": event.host_ppid,
-        "userId": event.uid,
-        "mountNamespace": event.mount_ns,
-        "pidNamespace": event.pid_ns,
-        "processName": event.process_name,
-        "executable": {"path": event.executable_path},
-        "hostName": event.host_name,
-        "containerId": event.container_id,
-        "container": if in_container { json!({"id": event.container_id}) } else { json!({}) },
+        "processId": c.pid,
+        "cgroupId": c.cgroup_id,
+        "threadId": c.tid,
+        "parentProcessId": c.ppid,
+        "hostProcessId": c.host_pid,
+        "hostThreadId": c.host_tid,
+        "hostParentProcessId": c.host_ppid,
+        "userId": c.uid,
+        "mountNamespace": c.mount_ns,
+        "pidNamespace": c.pid_ns,
+        "processName": c.process_name,
+        "executable": {"path": c.executable_path},
+        "hostName": &*c.host_name,
+        "containerId": c.container_id,
+        "container": if in_container { json!({"id": c.container_id}) } else { json!({}) },
         "kubernetes": {},
-        "eventId": event_id(&event.name).to_string(),
-        "eventName": event.name,
+        "eventId": event.id().to_string(),
+        "eventName": event.name(),
         "matchedPolicies": [],
         "argsNum": args.as_array().map_or(0, Vec::len),
-        "returnValue": event.return_value,
+        "returnValue": c.return_value,
         "syscall": "",
         "stackAddresses": null,
         "contextFlags": {
-            "containerStarted": event.origin == Origin::Container,
+            "containerStarted": c.origin == Origin::Container,
             "isCompat": false,
         },
         "args": args,
@@ -242,40 +236,18 @@ pub fn event_json(event: &Event, thread_start_ns: u64) -> Map<String, Json> {
     }
 }
 
-/// The event's arguments as Tracee's `[{name, type, value}]` list.
+/// The event's arguments as Tracee's `[{name, type, value}]` list, in
+/// Tracee's order with Tracee's types (see [`Event::tracee_args`]).
 fn event_args(event: &Event) -> Json {
-    let args: Vec<Json> = match &event.payload {
-        Payload::Exec(exec) => exec_args_json(exec),
-        Payload::Generic(fields) => fields
-            .iter()
-            .map(|f| arg_json(&f.name, value_type(&f.value), &f.value))
+    Json::Array(
+        event
+            .tracee_args()
+            .map(|(name, tracee_type, value)| arg_json(name, tracee_type, value))
             .collect(),
-    };
-    Json::Array(args)
+    )
 }
 
-/// An exec event's arguments in Tracee's order with Tracee's types (the
-/// table in `event::tracee`), then those sigbox adds (`argv_truncated`,
-/// `env_truncated`, `pathname_truncated`, …) typed by their values.
-fn exec_args_json(exec: &ExecArgs) -> Vec<Json> {
-    let mut args: Vec<Json> = SCHED_PROCESS_EXEC
-        .args
-        .iter()
-        .filter_map(|def| Some(arg_json(def.name, def.tracee_type, &def.value(exec)?)))
-        .collect();
-    if exec.argv_truncated {
-        args.push(arg_json("argv_truncated", "bool", &Value::Boolean(true)));
-    }
-    args.extend(
-        exec.extra
-            .iter()
-            .filter(|f| tracee::exec_arg(&f.name).is_none())
-            .map(|f| arg_json(&f.name, value_type(&f.value), &f.value)),
-    );
-    args
-}
-
-/// A WIT value as JSON (`json` values are embedded as parsed JSON).
+/// A value as JSON (`json` values are embedded as parsed JSON).
 pub fn value_json(value: &Value) -> Json {
     match value {
         Value::None => Json::Null,
@@ -292,9 +264,10 @@ pub fn value_json(value: &Value) -> Json {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::engine::Properties;
     use crate::engine::{SignatureInfo, contract::ContractVersion};
+    use crate::event::Kind;
     use crate::source::tracee_json::parse_event;
-    use crate::wit::Properties;
 
     /// TRC-1016's description, as the sink's tests use it.
     pub(crate) fn info() -> SignatureInfo {
@@ -359,7 +332,7 @@ pub(super) mod tests {
                 let detection = Detection {
                     signature: &info,
                     event_id: 6001,
-                    finding: crate::wit::Finding { data },
+                    finding: crate::engine::Finding { data },
                 };
                 let mut out = Vec::new();
                 assert!(
@@ -367,11 +340,7 @@ pub(super) mod tests {
                 );
                 assert_eq!(out.iter().filter(|&&b| b < 0x20).count(), 1, "one newline");
                 let fast: Json = serde_json::from_slice(&out).unwrap();
-                assert_eq!(
-                    fast,
-                    finding_json(&detection, &event, Some(line), 0),
-                    "{line}"
-                );
+                assert_eq!(fast, finding_json(&detection, &event, Some(line)), "{line}");
                 checked += 1;
             }
         }
@@ -382,18 +351,21 @@ pub(super) mod tests {
     /// argument, the table's name, type and order; no `gid`.
     #[test]
     fn live_exec_events_are_written_from_the_table() {
-        let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
-        let json = event_json(&event, 7);
+        let mut event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
+        event.context.thread_start_ns = 7;
+        let json = event_json(&event);
         assert_eq!(json["eventId"], "715");
         assert_eq!(json["eventName"], "sched_process_exec");
         assert_eq!(json["threadStartTime"], 7);
         let args = json["args"].as_array().unwrap();
-        let tracee_order: Vec<&str> = SCHED_PROCESS_EXEC.args.iter().map(|a| a.name).collect();
+        let exec = Kind::SchedProcessExec.def();
+        let exec_arg = |name| exec.args.iter().find(|a| a.name == name);
+        let tracee_order: Vec<&str> = exec.args.iter().map(|a| a.name).collect();
         let mut last = 0;
         for arg in args {
             let name = arg["name"].as_str().unwrap();
             assert_ne!(name, "gid");
-            let Some(def) = tracee::exec_arg(name) else {
+            let Some(def) = exec_arg(name) else {
                 continue;
             };
             assert_eq!(arg["type"], def.tracee_type, "{name}");
@@ -415,10 +387,7 @@ pub(super) mod tests {
             "inode_mode",
             "argv",
         ] {
-            assert_eq!(
-                arg(name)["type"],
-                tracee::exec_arg(name).unwrap().tracee_type
-            );
+            assert_eq!(arg(name)["type"], exec_arg(name).unwrap().tracee_type);
         }
     }
 
@@ -426,14 +395,15 @@ pub(super) mod tests {
     /// `detectedFrom` map holds the event's int id), for live events too.
     #[test]
     fn detected_from_uses_the_table_id() {
-        let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
+        let mut event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
+        event.context.thread_start_ns = 9;
         let info = info();
         let detection = Detection {
             signature: &info,
             event_id: 6000,
-            finding: crate::wit::Finding { data: vec![] },
+            finding: crate::engine::Finding { data: vec![] },
         };
-        let finding = finding_json(&detection, &event, None, 9);
+        let finding = finding_json(&detection, &event, None);
         let from = &finding["args"][0]["value"];
         assert_eq!(from["id"], 715);
         assert_eq!(from["name"], "sched_process_exec");
@@ -449,7 +419,7 @@ pub(super) mod tests {
         let detection = Detection {
             signature: &info,
             event_id: 6000,
-            finding: crate::wit::Finding { data: vec![] },
+            finding: crate::engine::Finding { data: vec![] },
         };
         let mut out = Vec::new();
         assert!(!write_finding_from_raw(&mut out, &detection, &metadata, &event, line).unwrap());

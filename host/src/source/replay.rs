@@ -94,7 +94,7 @@ fn handle_line<W: Write + Send + 'static>(
     };
     let line = line.trim();
     match parse_event(line) {
-        Ok(event) => pipeline.process(event, Some(line), 0, Place::Line(line_number)),
+        Ok(event) => pipeline.process(event, Some(line), Place::Line(line_number)),
         Err(error) => {
             bad_line(pipeline, line_number, &error_chain(&error));
             Ok(())

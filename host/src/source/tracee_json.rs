@@ -1,16 +1,15 @@
-//! Parsing Tracee's `--output json` event lines (`trace.Event`) into WIT events.
+//! Parsing Tracee's `--output json` event lines (`trace.Event`) into the
+//! host's events: the context, and each argument into its kind's slot with
+//! the type the event table gives it (see `event::table`).
 //!
-//! Only the fields the WIT event models are read; everything else on the line
+//! Only the fields the event models are read; everything else on the line
 //! is ignored here and kept by the caller (the raw line goes along with the
 //! event so findings can copy Tracee's full context).
 
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::wit::{Event, ExecArgs, Field, Origin, Payload, Value};
-
-/// The event name whose arguments have a typed WIT payload.
-pub const EXEC_EVENT: &str = "sched_process_exec";
+use crate::event::{ArgType, Context, Event, Field, Kind, Origin, Value};
 
 /// Why a line could not be turned into an event.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +27,12 @@ pub enum ParseError {
 struct TraceeEvent {
     #[serde(default)]
     timestamp: u64,
+    #[serde(default)]
+    thread_start_time: u64,
+    #[serde(default)]
+    process_entity_id: u32,
+    #[serde(default)]
+    parent_entity_id: u32,
     #[serde(default)]
     process_id: u32,
     #[serde(default)]
@@ -124,16 +129,9 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
         (_, Some(flags)) if !flags.container_started => Origin::ContainerInit,
         _ => Origin::Container,
     };
-    let args = raw.args.unwrap_or_default();
-    let payload = if name == EXEC_EVENT {
-        Payload::Exec(exec_args(args))
-    } else {
-        Payload::Generic(args.into_iter().map(field).collect())
-    };
-    Ok(Event {
+    let context = Context {
         timestamp_ns: raw.timestamp,
-        name,
-        origin,
+        thread_start_ns: raw.thread_start_time,
         pid: raw.process_id,
         tid: raw.thread_id,
         ppid: raw.parent_process_id,
@@ -146,114 +144,49 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
         cgroup_id: raw.cgroup_id,
         process_name: raw.process_name,
         executable_path: raw.executable.map(|e| e.path).unwrap_or_default(),
-        host_name: raw.host_name,
+        host_name: raw.host_name.into(),
         container_id,
+        origin,
         return_value: raw.return_value,
-        payload,
-    })
-}
-
-/// The typed `sched_process_exec` arguments (`prev_comm` is optional in the
-/// payload itself, `argv_truncated` is sigbox's own).
-const TYPED_EXEC_ARGS: [&str; 12] = [
-    "pathname",
-    "cmdpath",
-    "argv",
-    "interpreter_pathname",
-    "dev",
-    "inode",
-    "ctime",
-    "inode_mode",
-    "stdin_type",
-    "stdin_path",
-    "invoked_from_kernel",
-    "pwd",
-];
-
-/// Maps `sched_process_exec` arguments onto the typed payload. An argument
-/// whose value has an unexpected type is kept in `extra`, never dropped; a
-/// typed argument the event lacks is listed in `extra` as `none`, so it
-/// reaches a signature as missing (as in Tracee, where reading it is an
-/// error), not as the typed field's empty value.
-fn exec_args(args: Vec<Argument>) -> ExecArgs {
-    let mut exec = ExecArgs {
-        pathname: String::new(),
-        cmdpath: String::new(),
-        argv: Vec::new(),
-        argv_truncated: false,
-        interpreter_pathname: String::new(),
-        prev_comm: None,
-        dev: 0,
-        inode: 0,
-        ctime: 0,
-        inode_mode: 0,
-        stdin_type: 0,
-        stdin_path: String::new(),
-        invoked_from_kernel: false,
-        pwd: String::new(),
-        extra: Vec::new(),
+        process_entity_id: raw.process_entity_id,
+        parent_entity_id: raw.parent_entity_id,
     };
-    let mut given = [false; TYPED_EXEC_ARGS.len()];
-    for arg in args {
-        if let Some(index) = TYPED_EXEC_ARGS.iter().position(|&n| n == arg.name) {
-            given[index] = true;
-        }
-        let typed = match (arg.name.as_str(), &arg.value) {
-            ("pathname", Json::String(s)) => set(&mut exec.pathname, s),
-            ("cmdpath", Json::String(s)) => set(&mut exec.cmdpath, s),
-            ("interpreter_pathname", Json::String(s)) => set(&mut exec.interpreter_pathname, s),
-            ("stdin_path", Json::String(s)) => set(&mut exec.stdin_path, s),
-            ("pwd", Json::String(s)) => set(&mut exec.pwd, s),
-            ("prev_comm", Json::String(s)) => {
-                exec.prev_comm = Some(s.clone());
-                true
-            }
-            ("argv", Json::Array(items)) => match strings(items) {
-                Some(argv) => {
-                    exec.argv = argv;
-                    true
-                }
-                None => false,
-            },
-            ("argv", Json::Null) => true,
-            ("dev", v) => number(v).map(|n| exec.dev = n).is_some(),
-            ("inode", v) => number(v).map(|n| exec.inode = n).is_some(),
-            ("ctime", v) => number(v).map(|n| exec.ctime = n).is_some(),
-            ("inode_mode", v) => number(v).map(|n| exec.inode_mode = n).is_some(),
-            ("stdin_type", v) => number(v).map(|n| exec.stdin_type = n).is_some(),
-            ("invoked_from_kernel", Json::Bool(b)) => {
-                exec.invoked_from_kernel = *b;
-                true
-            }
-            ("invoked_from_kernel", v) => number::<u8>(v)
-                .map(|n| exec.invoked_from_kernel = n != 0)
-                .is_some(),
-            _ => false,
-        };
-        if !typed {
-            exec.extra.push(field(arg));
+    let mut event = Event::named(context, &name);
+    let def = event.kind().map(Kind::def);
+    for arg in raw.args.unwrap_or_default() {
+        match def.and_then(|def| def.slot(&arg.name).map(|slot| (def, slot))) {
+            Some((def, slot)) => event.args[slot] = typed_value(def.arg(slot).ty, arg.value),
+            None => event
+                .extra
+                .push(Field::new(arg.name, json_to_value(arg.value))),
         }
     }
-    for (name, _) in TYPED_EXEC_ARGS
-        .iter()
-        .zip(given)
-        .filter(|(_, given)| !given)
-    {
-        exec.extra.push(Field {
-            name: (*name).to_owned(),
-            value: Value::None,
-        });
-    }
-    exec
+    Ok(event)
 }
 
-fn set(target: &mut String, value: &str) -> bool {
-    value.clone_into(target);
-    true
-}
-
-fn number<T: TryFrom<u64>>(value: &Json) -> Option<T> {
-    value.as_u64().and_then(|n| T::try_from(n).ok())
+/// An argument's JSON value as the type the event table gives it. A value
+/// of another type is kept as it was given (a signature reading it then
+/// sees the odd type, as Tracee's would), never dropped.
+fn typed_value(ty: ArgType, json: Json) -> Value {
+    let typed = match (ty, &json) {
+        (ArgType::Text, Json::String(_)) => None,
+        // Go writes a nil slice as `null`: the list is empty, not missing.
+        (ArgType::TextList, Json::Null) => Some(Value::TextList(Vec::new())),
+        (ArgType::Boolean | ArgType::Flag, Json::Number(n)) => match n.as_u64() {
+            Some(n @ (0 | 1)) => Some(Value::Boolean(n == 1)),
+            _ => None,
+        },
+        (ArgType::Int32, Json::Number(n)) => n
+            .as_i64()
+            .filter(|n| i32::try_from(*n).is_ok())
+            .map(Value::Signed),
+        (ty, Json::Number(n)) => ty
+            .unsigned_max()
+            .and_then(|max| n.as_u64().filter(|n| *n <= max))
+            .map(Value::Unsigned),
+        _ => None,
+    };
+    typed.unwrap_or_else(|| json_to_value(json))
 }
 
 fn strings(items: &[Json]) -> Option<Vec<String>> {
@@ -263,14 +196,7 @@ fn strings(items: &[Json]) -> Option<Vec<String>> {
         .collect()
 }
 
-fn field(arg: Argument) -> Field {
-    Field {
-        name: arg.name,
-        value: json_to_value(arg.value),
-    }
-}
-
-/// Converts a JSON value into the WIT `value` variant.
+/// Converts a JSON value into a host value, by its JSON type alone.
 pub fn json_to_value(json: Json) -> Value {
     match json {
         Json::Null => Value::None,
@@ -302,89 +228,90 @@ mod tests {
     #[test]
     fn parses_exec_context_and_typed_args() {
         let event = parse_event(EXEC).unwrap();
-        assert_eq!(event.name, "sched_process_exec");
-        assert_eq!(event.timestamp_ns, 1_700_000_000_123_456_789);
-        assert_eq!((event.pid, event.tid, event.ppid), (42, 42, 41));
-        assert_eq!((event.host_pid, event.host_ppid), (1042, 1041));
-        assert_eq!((event.uid, event.cgroup_id), (33, 7));
-        assert_eq!(event.mount_ns, 4_026_531_841);
-        assert_eq!(event.process_name, "sh");
-        assert_eq!(event.executable_path, "/bin/sh");
-        assert_eq!(event.origin, Origin::Host);
-        let Payload::Exec(exec) = event.payload else {
-            panic!("expected an exec payload");
-        };
-        assert_eq!(exec.pathname, "/usr/bin/dash");
-        assert_eq!(exec.argv, ["sh", "-c", "id"]);
-        assert_eq!(exec.prev_comm.as_deref(), Some("nginx"));
-        assert_eq!(exec.inode, 123);
+        let c = &event.context;
+        assert_eq!(event.kind(), Some(Kind::SchedProcessExec));
+        assert_eq!(c.timestamp_ns, 1_700_000_000_123_456_789);
+        assert_eq!(c.thread_start_ns, 1);
+        assert_eq!((c.pid, c.tid, c.ppid), (42, 42, 41));
+        assert_eq!((c.host_pid, c.host_ppid), (1042, 1041));
+        assert_eq!((c.uid, c.cgroup_id), (33, 7));
+        assert_eq!(c.mount_ns, 4_026_531_841);
+        assert_eq!(c.process_name, "sh");
+        assert_eq!(c.executable_path, "/bin/sh");
+        assert_eq!(c.origin, Origin::Host);
+        let text = |name| event.arg(name).and_then(Value::as_text);
+        assert_eq!(text("pathname"), Some("/usr/bin/dash"));
         assert_eq!(
-            exec.extra[0].name, "env",
-            "env has no typed field and is kept"
+            event.arg("argv"),
+            Some(&Value::TextList(vec![
+                "sh".into(),
+                "-c".into(),
+                "id".into()
+            ]))
         );
-        let missing: Vec<&str> = exec.extra[1..].iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(text("prev_comm"), Some("nginx"));
+        assert_eq!(event.arg("inode"), Some(&Value::Unsigned(123)));
         assert_eq!(
-            missing,
-            [
-                "cmdpath",
-                "interpreter_pathname",
-                "dev",
-                "ctime",
-                "inode_mode",
-                "stdin_type",
-                "stdin_path",
-                "invoked_from_kernel",
-                "pwd"
-            ],
-            "typed arguments the line lacks are listed as missing"
+            event.arg("env"),
+            Some(&Value::TextList(vec![])),
+            "Go writes a nil []string as null"
         );
-        assert!(
-            exec.extra[1..]
-                .iter()
-                .all(|f| matches!(f.value, Value::None))
-        );
+        for missing in ["cmdpath", "interpreter_pathname", "dev", "pwd"] {
+            assert_eq!(event.arg(missing), None, "{missing} is missing, not empty");
+        }
+        assert!(event.extra.is_empty());
     }
 
     /// A missing `pathname` or `argv` stays missing (Tracee's
     /// `GetStringArgumentByName` fails on it); an empty one stays empty.
     #[test]
     fn missing_and_empty_exec_arguments_differ() {
-        use crate::engine::bindings::v2::sigbox::signature::types::Value as GuestValue;
-        use crate::engine::event_fields::EventField;
+        use crate::event::fields::EventField;
         let missing = parse_event(r#"{"eventName":"sched_process_exec","args":[]}"#).unwrap();
         let empty = parse_event(
             r#"{"eventName":"sched_process_exec","args":[{"name":"pathname","value":""},{"name":"argv","value":[]}]}"#,
         )
         .unwrap();
-        let (pathname, argv) = (EventField::parse("pathname"), EventField::parse("argv"));
-        assert_eq!(pathname.value(&missing), GuestValue::None);
-        assert_eq!(argv.value(&missing), GuestValue::None);
+        let field = |name| EventField::resolve("sched_process_exec", name);
+        let (pathname, argv) = (field("pathname"), field("argv"));
+        assert_eq!(pathname.value(&missing), Value::None);
+        assert_eq!(argv.value(&missing), Value::None);
         assert_eq!(pathname.text(&missing), None);
-        assert_eq!(pathname.value(&empty), GuestValue::Text(String::new()));
-        assert_eq!(argv.value(&empty), GuestValue::TextList(vec![]));
+        assert_eq!(pathname.value(&empty), Value::Text(String::new()));
+        assert_eq!(argv.value(&empty), Value::TextList(vec![]));
         assert_eq!(pathname.text(&empty), Some(""));
     }
 
     #[test]
-    fn non_string_prev_comm_is_kept_untyped() {
-        let line = r#"{"eventName":"sched_process_exec","processName":"sh","args":[{"name":"prev_comm","type":"int","value":5}]}"#;
-        let Payload::Exec(exec) = parse_event(line).unwrap().payload else {
-            panic!("expected an exec payload");
-        };
-        assert_eq!(exec.prev_comm, None);
-        assert_eq!(exec.extra[0].name, "prev_comm");
-        assert!(matches!(exec.extra[0].value, Value::Signed(5)));
+    fn a_value_of_another_type_is_kept_as_given() {
+        let line = r#"{"eventName":"sched_process_exec","processName":"sh","args":[{"name":"prev_comm","type":"int","value":5},{"name":"dev","value":-1},{"name":"invoked_from_kernel","value":1}]}"#;
+        let event = parse_event(line).unwrap();
+        assert_eq!(event.arg("prev_comm"), Some(&Value::Signed(5)));
+        assert_eq!(event.arg("dev"), Some(&Value::Signed(-1)));
+        assert_eq!(
+            event.arg("invoked_from_kernel"),
+            Some(&Value::Boolean(true))
+        );
+    }
+
+    #[test]
+    fn file_events_take_their_table_types() {
+        let line = r#"{"eventName":"security_file_open","args":[{"name":"pathname","type":"const char*","value":"/etc/shadow"},{"name":"flags","type":"int","value":65},{"name":"dev","value":259},{"name":"inode","value":9}]}"#;
+        let event = parse_event(line).unwrap();
+        assert_eq!(event.id(), 732);
+        assert_eq!(event.arg("flags"), Some(&Value::Signed(65)));
+        assert_eq!(event.arg("dev"), Some(&Value::Unsigned(259)));
+        assert_eq!(event.arg("syscall_pathname"), None);
     }
 
     #[test]
     fn other_events_get_generic_args() {
         let line = r#"{"eventName":"openat","containerId":"abc","args":[{"name":"flags","type":"int","value":-1},{"name":"pathname","type":"const char*","value":"/etc/passwd"},{"name":"obj","value":{"a":1}}]}"#;
         let event = parse_event(line).unwrap();
-        assert_eq!(event.origin, Origin::Container);
-        assert_eq!(event.container_id, "abc");
-        let Payload::Generic(args) = event.payload else {
-            panic!("expected a generic payload");
-        };
+        assert_eq!(event.context.origin, Origin::Container);
+        assert_eq!(event.context.container_id, "abc");
+        assert_eq!(event.kind(), None);
+        let args = &event.extra;
         assert!(matches!(args[0].value, Value::Signed(-1)));
         assert!(matches!(&args[1].value, Value::Text(s) if s == "/etc/passwd"));
         assert!(matches!(&args[2].value, Value::Json(s) if s == r#"{"a":1}"#));
@@ -394,8 +321,8 @@ mod tests {
     fn container_init_origin() {
         let line = r#"{"eventName":"x","container":{"id":"c1"},"contextFlags":{"containerStarted":false}}"#;
         let event = parse_event(line).unwrap();
-        assert_eq!(event.container_id, "c1");
-        assert_eq!(event.origin, Origin::ContainerInit);
+        assert_eq!(event.context.container_id, "c1");
+        assert_eq!(event.context.origin, Origin::ContainerInit);
     }
 
     #[test]

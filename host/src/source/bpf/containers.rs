@@ -18,7 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::decode::{container_id_from_cgroup, container_id_from_path};
-use crate::wit::Origin;
+use crate::event::Origin;
 
 /// Past this many cgroups the caches are cleared (and the started set is
 /// re-seeded from the hierarchy), so a host that churns through cgroups

@@ -6,10 +6,9 @@ use std::io;
 
 use super::containers::Containers;
 use super::record::{ExecRecord, RECORD_SIZE, c};
-use crate::wit::{Event, ExecArgs, Field, Origin, Payload, Value};
+use std::sync::Arc;
 
-/// The Tracee event name of every event this source produces.
-pub(crate) const EVENT_NAME: &str = "sched_process_exec";
+use crate::event::{Context, Event, Kind, Origin, Value};
 
 /// A record that does not have the shape the C side promises.
 #[derive(Debug, thiserror::Error)]
@@ -96,25 +95,6 @@ impl<'a> RawExec<'a> {
     }
 }
 
-/// A live event with the context Tracee's events carry that the WIT event
-/// record has no field for.
-#[derive(Debug)]
-pub struct LiveEvent {
-    /// The event.
-    pub event: Event,
-    /// Tracee's `threadStartTime`: the exec'ing thread's start
-    /// (`task->start_boottime`), converted to epoch ns like the timestamp.
-    pub thread_start_ns: u64,
-}
-
-impl std::ops::Deref for LiveEvent {
-    type Target = Event;
-
-    fn deref(&self) -> &Event {
-        &self.event
-    }
-}
-
 /// Reads `/proc/<pid>/cgroup`.
 pub(crate) fn read_proc_cgroup(pid: u32) -> io::Result<String> {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
@@ -125,7 +105,7 @@ pub(crate) struct Decoder {
     /// `CLOCK_REALTIME - CLOCK_BOOTTIME`, in ns, taken once at start: later
     /// wall-clock steps (NTP, settimeofday) do not move event times.
     boot_to_epoch_ns: i128,
-    host_name: String,
+    host_name: Arc<str>,
     containers: Containers,
 }
 
@@ -144,16 +124,8 @@ impl Decoder {
     ) -> Self {
         Self {
             boot_to_epoch_ns,
-            host_name,
+            host_name: host_name.into(),
             containers,
-        }
-    }
-
-    /// [`Self::decode`], with the thread's start time beside the event.
-    pub(crate) fn decode_live(&mut self, raw: &RawExec<'_>) -> LiveEvent {
-        LiveEvent {
-            event: self.decode(raw),
-            thread_start_ns: self.epoch_ns(raw.record.start_boot_ns),
         }
     }
 
@@ -165,8 +137,8 @@ impl Decoder {
     }
 
     /// The machine's host name, as events carry it.
-    pub(crate) fn host_name(&self) -> &str {
-        &self.host_name
+    pub(crate) fn host_name(&self) -> Arc<str> {
+        Arc::clone(&self.host_name)
     }
 
     /// The container id and origin of a non-exec event: a container counts
@@ -189,51 +161,13 @@ impl Decoder {
                 .classify(r.cgroup_id, r.pid, r.mnt_ns, r.parent_mnt_ns);
         let cmdpath = lossy(raw.filename);
         let pathname = lossy(raw.pathname);
-        let argv_truncated =
-            r.has(c::EXEC_FLAG_ARGV_TRUNCATED) || r.has(c::EXEC_FLAG_ARGV_UNREADABLE);
-        let prev_comm = r
-            .has(c::EXEC_FLAG_PREV_COMM)
-            .then(|| comm_str(&r.prev_comm));
-        let has_loader = r.has(c::EXEC_FLAG_LOADER);
-
-        let mut extra = Vec::with_capacity(6);
-        if has_loader {
-            extra.push(field(
-                "interpreter_dev",
-                Value::Unsigned(r.loader_dev.into()),
-            ));
-            extra.push(field("interpreter_inode", Value::Unsigned(r.loader_inode)));
-            extra.push(field(
-                "interpreter_ctime",
-                Value::Unsigned(r.loader_ctime_ns),
-            ));
-        }
-        // Tracee's `interp`: bprm->interp, which is the filename itself
-        // unless binfmt_script/misc replaced it.
-        let interp = if raw.interp.is_empty() {
-            cmdpath.clone()
-        } else {
-            lossy(raw.interp)
-        };
-        extra.push(field("interp", Value::Text(interp)));
-        if r.has(c::EXEC_FLAG_ENV_COLLECTED) {
-            extra.push(field("env", Value::TextList(split_argv(raw.env))));
-            if r.has(c::EXEC_FLAG_ENV_TRUNCATED) || r.has(c::EXEC_FLAG_ENV_UNREADABLE) {
-                extra.push(field("env_truncated", Value::Boolean(true)));
-            }
-        }
-        // The walk keeps the last 64 components: a deeper path (an evasion
-        // of path-prefix rules) says so instead of passing for the whole path.
-        if r.has(c::EXEC_FLAG_PATHNAME_TRUNCATED) {
-            extra.push(field("pathname_truncated", Value::Boolean(true)));
-        }
-
-        Event {
+        let context = Context {
             timestamp_ns: self.epoch_ns(r.ts_boot_ns),
-            name: EVENT_NAME.to_owned(),
-            origin,
-            // Context ids are the ones in the process's own pid namespace, as
-            // Tracee reports them; the host's are beside them.
+            // Tracee's `threadStartTime`: the exec'ing thread's start
+            // (`task->start_boottime`), converted like the timestamp.
+            thread_start_ns: self.epoch_ns(r.start_boot_ns),
+            // Context ids are the ones in the process's own pid namespace,
+            // as Tracee reports them; the host's are beside them.
             pid: r.ns_pid,
             tid: r.ns_tid,
             ppid: r.ns_ppid,
@@ -246,38 +180,71 @@ impl Decoder {
             cgroup_id: r.cgroup_id,
             process_name: comm_str(&r.comm),
             executable_path: pathname.clone(),
-            host_name: self.host_name.clone(),
+            host_name: Arc::clone(&self.host_name),
             container_id,
-            return_value: 0,
-            payload: Payload::Exec(ExecArgs {
-                cmdpath,
-                pathname,
-                argv: split_argv(raw.argv),
-                argv_truncated,
-                interpreter_pathname: if has_loader {
-                    lossy(raw.loader)
-                } else {
-                    String::new()
-                },
-                prev_comm,
-                dev: r.dev,
-                inode: r.inode,
-                ctime: r.ctime_ns,
-                inode_mode: u32::from(r.inode_mode),
-                stdin_type: u32::from(r.stdin_mode),
-                stdin_path: stdin_path(r, raw.stdin_path),
-                invoked_from_kernel: r.has(c::EXEC_FLAG_PARENT_KTHREAD),
-                pwd: lossy(raw.pwd),
-                extra,
+            origin,
+            ..Context::default()
+        };
+        let mut event = Event::new(context, Kind::SchedProcessExec);
+        let has_loader = r.has(c::EXEC_FLAG_LOADER);
+        // Tracee's `interp`: bprm->interp, which is the filename itself
+        // unless binfmt_script/misc replaced it.
+        let interp = if raw.interp.is_empty() {
+            cmdpath.clone()
+        } else {
+            lossy(raw.interp)
+        };
+        let text = Value::Text;
+        let mut set = |name: &str, value: Value| event.set(name, value);
+        set("cmdpath", text(cmdpath));
+        set("pathname", text(pathname));
+        set("dev", Value::Unsigned(r.dev.into()));
+        set("inode", Value::Unsigned(r.inode));
+        set("ctime", Value::Unsigned(r.ctime_ns));
+        set("inode_mode", Value::Unsigned(r.inode_mode.into()));
+        set(
+            "interpreter_pathname",
+            text(if has_loader {
+                lossy(raw.loader)
+            } else {
+                String::new()
             }),
+        );
+        if has_loader {
+            set("interpreter_dev", Value::Unsigned(r.loader_dev.into()));
+            set("interpreter_inode", Value::Unsigned(r.loader_inode));
+            set("interpreter_ctime", Value::Unsigned(r.loader_ctime_ns));
         }
-    }
-}
-
-fn field(name: &str, value: Value) -> Field {
-    Field {
-        name: name.to_owned(),
-        value,
+        set("argv", Value::TextList(split_argv(raw.argv)));
+        set("interp", text(interp));
+        set("stdin_type", Value::Unsigned(r.stdin_mode.into()));
+        set("stdin_path", text(stdin_path(r, raw.stdin_path)));
+        set(
+            "invoked_from_kernel",
+            Value::Boolean(r.has(c::EXEC_FLAG_PARENT_KTHREAD)),
+        );
+        if r.has(c::EXEC_FLAG_PREV_COMM) {
+            set("prev_comm", text(comm_str(&r.prev_comm)));
+        }
+        if r.has(c::EXEC_FLAG_ENV_COLLECTED) {
+            set("env", Value::TextList(split_argv(raw.env)));
+            if r.has(c::EXEC_FLAG_ENV_TRUNCATED) || r.has(c::EXEC_FLAG_ENV_UNREADABLE) {
+                set("env_truncated", Value::Boolean(true));
+            }
+        }
+        set("pwd", text(lossy(raw.pwd)));
+        set(
+            "argv_truncated",
+            Value::Boolean(
+                r.has(c::EXEC_FLAG_ARGV_TRUNCATED) || r.has(c::EXEC_FLAG_ARGV_UNREADABLE),
+            ),
+        );
+        // The walk keeps the last 64 components: a deeper path (an evasion
+        // of path-prefix rules) says so instead of passing for the whole path.
+        if r.has(c::EXEC_FLAG_PATHNAME_TRUNCATED) {
+            set("pathname_truncated", Value::Boolean(true));
+        }
+        event
     }
 }
 
@@ -399,7 +366,10 @@ pub(crate) fn host_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::Origin;
+    use crate::engine::bindings::v1::sigbox::signature::types::{
+        Event, ExecArgs, Origin, Payload, Value,
+    };
+    use crate::engine::contract::event_to_v1;
 
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -498,12 +468,14 @@ mod tests {
 
     fn decode(bytes: &[u8], read_cgroup: fn(u32) -> io::Result<String>) -> Event {
         let raw = RawExec::parse(bytes).expect("valid record");
-        Decoder::with_parts(
+        let event = Decoder::with_parts(
             1_000_000,
             "box".to_owned(),
             Containers::with_parts(read_cgroup, None),
         )
-        .decode(&raw)
+        .decode(&raw);
+        // The 0.1 record: every argument of an exec in one typed view.
+        event_to_v1(&event)
     }
 
     fn exec_args(event: &Event) -> &ExecArgs {
@@ -563,9 +535,9 @@ mod tests {
             "box".to_owned(),
             Containers::with_parts(host_cgroup, None),
         )
-        .decode_live(&raw);
-        assert_eq!(live.thread_start_ns, 1_004_000);
-        assert_eq!(live.event.timestamp_ns, 1_005_000);
+        .decode(&raw);
+        assert_eq!(live.context.thread_start_ns, 1_004_000);
+        assert_eq!(live.context.timestamp_ns, 1_005_000);
     }
 
     #[test]

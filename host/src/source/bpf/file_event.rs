@@ -1,23 +1,19 @@
-//! Decoded file records ([`FileActivity`]) → host events, with Tracee
-//! v0.24.1's argument names and types in its order (`pkg/events/core.go`).
-//!
-//! Until the host's own event type lands, the arguments travel as a generic
-//! payload (Tracee names, typed values), which the filters, the guests and
-//! the Tracee JSON writer already read by name.
+//! Decoded file records ([`FileActivity`]) → host events of kind
+//! `security_file_open` or `security_inode_rename`, with Tracee v0.24.1's
+//! arguments (`pkg/events/core.go`; the slots come from `event::table`).
 
-use super::decode::{Decoder, LiveEvent, comm_str};
+use super::decode::{Decoder, comm_str};
 use super::file_record::{FileActivity, FileArgs};
-use crate::wit::{Event, Field, Payload, Value};
+use crate::event::{Context, Event, Value};
 
 impl Decoder {
     /// The event of one file record.
-    pub(crate) fn decode_file(&mut self, activity: &FileActivity) -> LiveEvent {
+    pub(crate) fn decode_file(&mut self, activity: &FileActivity) -> Event {
         let r = &activity.record;
         let (container_id, origin) = self.container_of(r.cgroup_id, r.pid, r.mnt_ns);
-        let event = Event {
+        let context = Context {
             timestamp_ns: self.epoch_ns(r.ts_boot_ns),
-            name: activity.event_name().to_owned(),
-            origin,
+            thread_start_ns: self.epoch_ns(r.start_boot_ns),
             pid: r.ns_pid,
             tid: r.ns_tid,
             ppid: r.ns_ppid,
@@ -29,62 +25,47 @@ impl Decoder {
             pid_ns: r.pid_ns,
             cgroup_id: r.cgroup_id,
             process_name: comm_str(&r.comm),
-            // Tracee fills it from its process tree; sigbox has none yet.
-            executable_path: String::new(),
-            host_name: self.host_name().to_owned(),
+            host_name: self.host_name(),
             container_id,
-            return_value: 0,
-            payload: Payload::Generic(arguments(&activity.args)),
+            origin,
+            // executable_path: Tracee fills it from its process tree; sigbox
+            // has none yet, so it stays empty.
+            ..Context::default()
         };
-        LiveEvent {
-            event,
-            thread_start_ns: self.epoch_ns(r.start_boot_ns),
-        }
-    }
-}
-
-/// The arguments in Tracee's order; sigbox's own flag follows, only when set.
-fn arguments(args: &FileArgs) -> Vec<Field> {
-    match args {
-        FileArgs::Open {
-            pathname,
-            flags,
-            dev,
-            inode,
-            ctime,
-            syscall_pathname,
-            pathname_truncated,
-        } => {
-            let mut fields = vec![
-                field("pathname", Value::Text(pathname.clone())),
-                field("flags", Value::Signed((*flags).into())),
-                field("dev", Value::Unsigned((*dev).into())),
-                field("inode", Value::Unsigned(*inode)),
-                field("ctime", Value::Unsigned(*ctime)),
-                field("syscall_pathname", Value::Text(syscall_pathname.clone())),
-            ];
-            if *pathname_truncated {
-                fields.push(field("pathname_truncated", Value::Boolean(true)));
+        match &activity.args {
+            FileArgs::Open {
+                pathname,
+                flags,
+                dev,
+                inode,
+                ctime,
+                syscall_pathname,
+                pathname_truncated,
+            } => {
+                let mut event = Event::new(context, activity.kind());
+                event.set("pathname", Value::Text(pathname.clone()));
+                event.set("flags", Value::Signed((*flags).into()));
+                event.set("dev", Value::Unsigned((*dev).into()));
+                event.set("inode", Value::Unsigned(*inode));
+                event.set("ctime", Value::Unsigned(*ctime));
+                event.set("syscall_pathname", Value::Text(syscall_pathname.clone()));
+                event.set("pathname_truncated", Value::Boolean(*pathname_truncated));
+                event
             }
-            fields
+            FileArgs::Rename { old_path, new_path } => {
+                let mut event = Event::new(context, activity.kind());
+                event.set("old_path", Value::Text(old_path.clone()));
+                event.set("new_path", Value::Text(new_path.clone()));
+                event
+            }
         }
-        FileArgs::Rename { old_path, new_path } => vec![
-            field("old_path", Value::Text(old_path.clone())),
-            field("new_path", Value::Text(new_path.clone())),
-        ],
-    }
-}
-
-fn field(name: &str, value: Value) -> Field {
-    Field {
-        name: name.to_owned(),
-        value,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::bpf::containers::Containers;
     use crate::source::bpf::file_record::{FileRecord, c};
 
     fn activity(args: FileArgs) -> FileActivity {
@@ -105,16 +86,13 @@ mod tests {
         Decoder::with_parts(
             1_000,
             "box".into(),
-            crate::source::bpf::containers::Containers::with_parts(
-                |_| Ok("0::/user.slice\n".into()),
-                None,
-            ),
+            Containers::with_parts(|_| Ok("0::/user.slice\n".into()), None),
         )
     }
 
     #[test]
-    fn an_open_has_tracee_arguments_in_order() {
-        let live = decoder().decode_file(&activity(FileArgs::Open {
+    fn an_open_has_tracee_arguments_in_order_with_types() {
+        let event = decoder().decode_file(&activity(FileArgs::Open {
             pathname: "/etc/passwd".into(),
             flags: 0o100_000,
             dev: 0x80_0001,
@@ -123,42 +101,54 @@ mod tests {
             syscall_pathname: "passwd".into(),
             pathname_truncated: false,
         }));
-        let event = &live.event;
-        assert_eq!(event.name, "security_file_open");
-        assert_eq!((event.pid, event.host_pid), (1, 10));
-        assert_eq!(event.timestamp_ns, 1_005);
-        assert_eq!(event.process_name, "cat");
-        assert_eq!(event.host_name, "box");
-        let Payload::Generic(fields) = &event.payload else {
-            panic!("generic payload");
-        };
-        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(event.name(), "security_file_open");
+        assert_eq!(event.id(), 732);
+        assert_eq!((event.context.pid, event.context.host_pid), (1, 10));
+        assert_eq!(event.context.timestamp_ns, 1_005);
+        assert_eq!(event.context.process_name, "cat");
+        assert_eq!(&*event.context.host_name, "box");
+        let listed: Vec<(&str, &str)> = event.tracee_args().map(|(n, t, _)| (n, t)).collect();
         assert_eq!(
-            names,
+            listed,
             [
-                "pathname",
-                "flags",
-                "dev",
-                "inode",
-                "ctime",
-                "syscall_pathname"
+                ("pathname", "string"),
+                ("flags", "int32"),
+                ("dev", "uint32"),
+                ("inode", "uint64"),
+                ("ctime", "uint64"),
+                ("syscall_pathname", "string"),
             ]
         );
-        assert!(matches!(fields[1].value, Value::Signed(0o100_000)));
-        assert!(matches!(fields[2].value, Value::Unsigned(0x80_0001)));
+        assert_eq!(event.arg("flags"), Some(&Value::Signed(0o100_000)));
+        assert_eq!(event.arg("dev"), Some(&Value::Unsigned(0x80_0001)));
+    }
+
+    #[test]
+    fn a_cut_open_path_says_so() {
+        let event = decoder().decode_file(&activity(FileArgs::Open {
+            pathname: "/deep".into(),
+            flags: 0,
+            dev: 0,
+            inode: 0,
+            ctime: 0,
+            syscall_pathname: String::new(),
+            pathname_truncated: true,
+        }));
+        assert_eq!(
+            event.arg("syscall_pathname"),
+            Some(&Value::Text(String::new()))
+        );
+        assert_eq!(event.arg("pathname_truncated"), Some(&Value::Boolean(true)));
     }
 
     #[test]
     fn a_rename_has_old_and_new_path() {
-        let live = decoder().decode_file(&activity(FileArgs::Rename {
+        let event = decoder().decode_file(&activity(FileArgs::Rename {
             old_path: "/a".into(),
             new_path: "/b".into(),
         }));
-        assert_eq!(live.event.name, "security_inode_rename");
-        let Payload::Generic(fields) = &live.event.payload else {
-            panic!("generic payload");
-        };
-        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["old_path", "new_path"]);
+        assert_eq!(event.name(), "security_inode_rename");
+        let listed: Vec<&str> = event.tracee_args().map(|(n, _, _)| n).collect();
+        assert_eq!(listed, ["old_path", "new_path"]);
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use super::file_record::{OPEN_EVENT, RENAME_EVENT};
-use crate::wit::EventSelector;
+use crate::engine::EventSelector;
 
 /// The open access modes (`flags & O_ACCMODE`) that pass, as a bit per mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +228,7 @@ impl PathSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::{FieldFilter, OriginFilter};
+    use crate::engine::{FieldFilter, OriginFilter};
 
     fn selector(name: &str, filters: &[(&str, &[&str])]) -> EventSelector {
         EventSelector {

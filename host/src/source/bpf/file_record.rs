@@ -8,6 +8,8 @@
 //! `pathname` and `syscall_pathname` for an open, `old_path` and `new_path`
 //! for a rename.
 
+use crate::event::Kind;
+
 /// Generated from `bpf/file_event.h` by build.rs: layout numbers and the
 /// `#define FILE_*` constants (kinds, flag bits, drop counter indexes).
 #[allow(
@@ -197,11 +199,11 @@ impl FileActivity {
         Ok(Self { record, args })
     }
 
-    /// Tracee's event name.
-    pub(crate) fn event_name(&self) -> &'static str {
+    /// The event's kind.
+    pub(crate) fn kind(&self) -> Kind {
         match self.args {
-            FileArgs::Open { .. } => OPEN_EVENT,
-            FileArgs::Rename { .. } => RENAME_EVENT,
+            FileArgs::Open { .. } => Kind::SecurityFileOpen,
+            FileArgs::Rename { .. } => Kind::SecurityInodeRename,
         }
     }
 }
@@ -288,7 +290,7 @@ mod tests {
     fn an_open_record_gives_tracee_arguments() {
         let bytes = record(c::FILE_KIND_OPEN, b"/etc/passwd", b"passwd");
         let parsed = FileActivity::parse(&bytes).expect("parses");
-        assert_eq!(parsed.event_name(), "security_file_open");
+        assert_eq!(parsed.kind(), Kind::SecurityFileOpen);
         assert_eq!(
             parsed.args,
             FileArgs::Open {
@@ -327,7 +329,7 @@ mod tests {
     fn a_rename_record_gives_both_paths() {
         let bytes = record(c::FILE_KIND_RENAME, b"/tmp/a", b"/tmp/\xffb");
         let parsed = FileActivity::parse(&bytes).unwrap();
-        assert_eq!(parsed.event_name(), "security_inode_rename");
+        assert_eq!(parsed.kind(), Kind::SecurityInodeRename);
         assert_eq!(
             parsed.args,
             FileArgs::Rename {

@@ -6,7 +6,7 @@ use std::io;
 use super::containers::Containers;
 use super::decode::{Decoder, RawExec};
 use super::record::{ExecRecord, c};
-use crate::wit::Event;
+use crate::event::Event;
 
 thread_local! {
     /// One decoder per thread, made once: making one scans /proc for
@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn the_sample_decodes() {
         let event = super::decode(&super::sample()).expect("a valid record");
-        assert_eq!(event.host_pid, 100);
+        assert_eq!(event.context.host_pid, 100);
         if let Some(path) = std::env::var_os("SIGBOX_WRITE_RING_SEED") {
             std::fs::write(path, super::sample()).unwrap();
         }

@@ -33,14 +33,14 @@ use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-pub use self::decode::LiveEvent;
 use self::decode::{Decoder, RawExec};
 use self::file_filters::KernelPlan;
 pub use self::file_maps::FileDrops;
 use self::file_maps::{FileControls, read_drops};
 use self::file_record::{FileActivity, OPEN_EVENT, RENAME_EVENT};
+use crate::engine::EventSelector;
 use crate::error_chain;
-use crate::wit::EventSelector;
+use crate::event::Event;
 
 /// The compiled eBPF object (empty when built with `SIGBOX_BPF_STUB=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec.bpf.o"));
@@ -316,11 +316,7 @@ pub struct ExecCollector {
 impl ExecCollector {
     /// Every event this source can produce; [`ExecCollector::served_events`]
     /// says which this kernel allowed.
-    pub const EVENTS: &'static [&'static str] = &[
-        crate::source::tracee_json::EXEC_EVENT,
-        OPEN_EVENT,
-        RENAME_EVENT,
-    ];
+    pub const EVENTS: &'static [&'static str] = &["sched_process_exec", OPEN_EVENT, RENAME_EVENT];
 
     /// Loads and attaches the exec programs with the default options
     /// ([`CollectorOptions::default`]).
@@ -433,7 +429,7 @@ impl ExecCollector {
     ///
     /// # Errors
     /// [`BpfError::Poll`] if the ring buffer cannot be polled.
-    pub async fn read_batch(&mut self, out: &mut Vec<LiveEvent>) -> Result<usize, BpfError> {
+    pub async fn read_batch(&mut self, out: &mut Vec<Event>) -> Result<usize, BpfError> {
         let start = out.len();
         let Self {
             ring,
@@ -468,7 +464,7 @@ impl ExecCollector {
     /// Reads every record the ring buffer holds now, without waiting: at
     /// shutdown, execs that happened before the stop are still evaluated
     /// rather than lost uncounted.
-    pub fn read_pending(&mut self, out: &mut Vec<LiveEvent>) -> usize {
+    pub fn read_pending(&mut self, out: &mut Vec<Event>) -> usize {
         let start = out.len();
         let Self {
             ring,
@@ -746,7 +742,7 @@ fn take_file_record(
     item: &[u8],
     decoder: &mut Decoder,
     bad_records: &mut u64,
-    out: &mut Vec<LiveEvent>,
+    out: &mut Vec<Event>,
 ) {
     match FileActivity::parse(item) {
         Ok(activity) => out.push(decoder.decode_file(&activity)),
@@ -760,14 +756,9 @@ fn take_file_record(
 }
 
 /// Decodes one record into `out`, or counts (and sometimes logs) it as bad.
-fn take_record(
-    item: &[u8],
-    decoder: &mut Decoder,
-    bad_records: &mut u64,
-    out: &mut Vec<LiveEvent>,
-) {
+fn take_record(item: &[u8], decoder: &mut Decoder, bad_records: &mut u64, out: &mut Vec<Event>) {
     match RawExec::parse(item) {
-        Ok(raw) => out.push(decoder.decode_live(&raw)),
+        Ok(raw) => out.push(decoder.decode(&raw)),
         Err(error) => {
             *bad_records += 1;
             // Logs the first hundred, then one in a thousand.
@@ -941,7 +932,8 @@ mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
-    use crate::wit::{Event, ExecArgs, Payload, Value};
+    use crate::engine::bindings::v1::sigbox::signature::types::{Event, ExecArgs, Payload, Value};
+    use crate::engine::contract::event_to_v1;
     use std::os::unix::fs::MetadataExt;
 
     #[test]
@@ -1017,7 +1009,11 @@ mod tests {
             loop {
                 batch.clear();
                 collector.read_batch(&mut batch).await.expect("read_batch");
-                if let Some(event) = batch.drain(..).map(|live| live.event).find(&mut want) {
+                if let Some(event) = batch
+                    .drain(..)
+                    .map(|live| event_to_v1(&live))
+                    .find(&mut want)
+                {
                     return event;
                 }
             }
@@ -1150,7 +1146,10 @@ mod tests {
         assert_eq!(event.executable_path, true_path.to_str().unwrap());
         assert_eq!(
             event.container_id.is_empty(),
-            matches!(event.origin, crate::wit::Origin::Host)
+            matches!(
+                event.origin,
+                crate::engine::bindings::v1::sigbox::signature::types::Origin::Host
+            )
         );
         let args = exec_args(&event);
         assert_eq!(
@@ -1261,7 +1260,9 @@ mod tests {
                     collector.read_batch(&mut batch).await.expect("read_batch");
                     seen += batch
                         .iter()
-                        .filter(|e| e.host_ppid == shell_pid && e.process_name == "true")
+                        .filter(|e| {
+                            e.context.host_ppid == shell_pid && e.context.process_name == "true"
+                        })
                         .count();
                 }
             };
@@ -1273,7 +1274,7 @@ mod tests {
     }
 
     fn file_selector(name: &str, pathnames: &[&str]) -> EventSelector {
-        use crate::wit::{FieldFilter, OriginFilter};
+        use crate::engine::{FieldFilter, OriginFilter};
         EventSelector {
             name: name.to_owned(),
             origin: OriginFilter::Any,
@@ -1289,11 +1290,31 @@ mod tests {
         }
     }
 
-    fn generic_arg<'a>(event: &'a Event, name: &str) -> &'a Value {
-        let Payload::Generic(args) = &event.payload else {
-            panic!("not a generic payload");
+    fn generic_arg<'a>(event: &'a crate::event::Event, name: &str) -> &'a crate::event::Value {
+        event.arg(name).expect(name)
+    }
+
+    /// Reads host events until `want` returns true for one, or panics after
+    /// `limit`.
+    async fn wait_for_host(
+        collector: &mut ExecCollector,
+        limit: Duration,
+        what: &str,
+        mut want: impl FnMut(&crate::event::Event) -> bool,
+    ) -> crate::event::Event {
+        let search = async {
+            let mut batch = Vec::new();
+            loop {
+                batch.clear();
+                collector.read_batch(&mut batch).await.expect("read_batch");
+                if let Some(event) = batch.drain(..).find(&mut want) {
+                    return event;
+                }
+            }
         };
-        &args.iter().find(|f| f.name == name).expect(name).value
+        tokio::time::timeout(limit, search)
+            .await
+            .unwrap_or_else(|_| panic!("no event {what} within {limit:?}"))
     }
 
     fn raw_open(path: &Path, flags: i32) {
@@ -1343,23 +1364,23 @@ mod tests {
 
             raw_open(&target, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC);
             let pid = std::process::id();
-            let event = wait_for(&mut collector, Duration::from_secs(20), "open", |e| {
-                e.name == OPEN_EVENT && e.host_pid == pid
+            let event = wait_for_host(&mut collector, Duration::from_secs(20), "open", |e| {
+                e.name() == OPEN_EVENT && e.context.host_pid == pid
             })
             .await;
             let meta = std::fs::metadata(&target).unwrap();
-            assert!(matches!(generic_arg(&event, "pathname"), Value::Text(p) if *p == target_str));
+            assert!(matches!(generic_arg(&event, "pathname"), crate::event::Value::Text(p) if *p == target_str));
             // The kernel adds O_LARGEFILE (0o100000 on x86_64; libc says 0
             // there) to every open on 64-bit, and Tracee reports it.
             let want = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | 0o100_000;
             assert!(
-                matches!(generic_arg(&event, "flags"), Value::Signed(f) if *f == i64::from(want)),
+                matches!(generic_arg(&event, "flags"), crate::event::Value::Signed(f) if *f == i64::from(want)),
                 "{:?}",
                 generic_arg(&event, "flags")
             );
-            assert!(matches!(generic_arg(&event, "dev"), Value::Unsigned(d) if *d == kernel_dev(meta.dev())));
-            assert!(matches!(generic_arg(&event, "inode"), Value::Unsigned(i) if *i == meta.ino()));
-            assert!(matches!(generic_arg(&event, "syscall_pathname"), Value::Text(p) if *p == target_str));
+            assert!(matches!(generic_arg(&event, "dev"), crate::event::Value::Unsigned(d) if *d == kernel_dev(meta.dev())));
+            assert!(matches!(generic_arg(&event, "inode"), crate::event::Value::Unsigned(i) if *i == meta.ino()));
+            assert!(matches!(generic_arg(&event, "syscall_pathname"), crate::event::Value::Text(p) if *p == target_str));
 
             // Renames are off until selected; then both paths come.
             collector.select_for([
@@ -1368,16 +1389,16 @@ mod tests {
             ]);
             let renamed = dir.join("renamed.txt");
             std::fs::rename(&target, &renamed).expect("rename");
-            let event = wait_for(&mut collector, Duration::from_secs(20), "rename", |e| {
-                e.name == RENAME_EVENT && e.host_pid == pid
+            let event = wait_for_host(&mut collector, Duration::from_secs(20), "rename", |e| {
+                e.name() == RENAME_EVENT && e.context.host_pid == pid
             })
             .await;
             assert!(
-                matches!(generic_arg(&event, "old_path"), Value::Text(p) if target_str.ends_with(p.as_str()) && p.ends_with("/watched.txt")),
+                matches!(generic_arg(&event, "old_path"), crate::event::Value::Text(p) if target_str.ends_with(p.as_str()) && p.ends_with("/watched.txt")),
                 "{:?}",
                 generic_arg(&event, "old_path")
             );
-            assert!(matches!(generic_arg(&event, "new_path"), Value::Text(p) if p.ends_with("/renamed.txt")));
+            assert!(matches!(generic_arg(&event, "new_path"), crate::event::Value::Text(p) if p.ends_with("/renamed.txt")));
 
             collector.select_for(std::iter::empty());
             assert_eq!(collector.file_plan(), Some(&KernelPlan::OFF));

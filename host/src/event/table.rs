@@ -1,0 +1,235 @@
+//! Tracee v0.24.1's definitions of the events sigbox knows
+//! (`pkg/events/core.go`): per kind its id, name and arguments in Tracee's
+//! order, each with its name, Tracee's type string and the host type its
+//! value takes. This is the one table that parsing, filters, projections,
+//! `read-field`, the writers, vectors and benches read; adding an event kind
+//! is one entry here plus the source that fills it.
+
+/// An event kind sigbox has Tracee's definition of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `sched_process_exec`.
+    SchedProcessExec,
+    /// `security_file_open`.
+    SecurityFileOpen,
+    /// `security_inode_rename`.
+    SecurityInodeRename,
+}
+
+impl Kind {
+    /// Every kind, in id order.
+    pub const ALL: [Kind; 3] = [
+        Kind::SchedProcessExec,
+        Kind::SecurityFileOpen,
+        Kind::SecurityInodeRename,
+    ];
+
+    /// Its definition.
+    pub fn def(self) -> &'static EventDef {
+        match self {
+            Self::SchedProcessExec => &SCHED_PROCESS_EXEC,
+            Self::SecurityFileOpen => &SECURITY_FILE_OPEN,
+            Self::SecurityInodeRename => &SECURITY_INODE_RENAME,
+        }
+    }
+
+    /// The kind Tracee names `name`, if sigbox knows it.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.def().name == name)
+    }
+
+    /// Tracee's event name.
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+}
+
+/// One kind of event: Tracee's id and name, its arguments in Tracee's
+/// order, then those sigbox adds.
+#[derive(Debug)]
+pub struct EventDef {
+    /// Tracee's event id (`eventId`, a string in events and a number in a
+    /// finding's `detectedFrom`).
+    pub id: i64,
+    /// Tracee's event name.
+    pub name: &'static str,
+    /// Tracee's arguments, in the order its definition lists them.
+    pub args: &'static [ArgDef],
+    /// Arguments sigbox adds (that a value was cut short), written after
+    /// Tracee's and only when set.
+    pub own: &'static [ArgDef],
+}
+
+impl EventDef {
+    /// Argument slots an event of this kind holds: Tracee's, then sigbox's.
+    pub fn slots(&self) -> usize {
+        self.args.len() + self.own.len()
+    }
+
+    /// The slot of the argument named `name`.
+    pub fn slot(&self, name: &str) -> Option<usize> {
+        self.args
+            .iter()
+            .chain(self.own)
+            .position(|arg| arg.name == name)
+    }
+
+    /// The argument in slot `index`.
+    pub fn arg(&self, index: usize) -> &'static ArgDef {
+        self.args
+            .get(index)
+            .unwrap_or_else(|| &self.own[index - self.args.len()])
+    }
+}
+
+/// One argument of an event.
+#[derive(Debug)]
+pub struct ArgDef {
+    /// Tracee's argument name.
+    pub name: &'static str,
+    /// Tracee's type string (`ArgMeta.Type`).
+    pub tracee_type: &'static str,
+    /// The host value it takes.
+    pub ty: ArgType,
+}
+
+/// The host value an argument takes (Tracee's decode type, widened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgType {
+    /// `string`: [`super::Value::Text`].
+    Text,
+    /// `[]string`: [`super::Value::TextList`].
+    TextList,
+    /// `bool`: [`super::Value::Boolean`].
+    Boolean,
+    /// `int32`: [`super::Value::Signed`].
+    Int32,
+    /// `uint16`: [`super::Value::Unsigned`].
+    Uint16,
+    /// `uint32`: [`super::Value::Unsigned`].
+    Uint32,
+    /// `uint64`: [`super::Value::Unsigned`].
+    Uint64,
+    /// sigbox's own flag that a value was cut short: reads `false` when the
+    /// source did not set it.
+    Flag,
+}
+
+impl ArgType {
+    /// The largest unsigned value the type holds; `None` when not unsigned.
+    pub fn unsigned_max(self) -> Option<u64> {
+        match self {
+            Self::Uint16 => Some(u16::MAX.into()),
+            Self::Uint32 => Some(u32::MAX.into()),
+            Self::Uint64 => Some(u64::MAX),
+            _ => None,
+        }
+    }
+}
+
+const fn arg(name: &'static str, tracee_type: &'static str, ty: ArgType) -> ArgDef {
+    ArgDef {
+        name,
+        tracee_type,
+        ty,
+    }
+}
+
+const fn flag(name: &'static str) -> ArgDef {
+    arg(name, "bool", ArgType::Flag)
+}
+
+use ArgType::{Int32, Text, TextList, Uint16, Uint32, Uint64};
+
+/// Tracee's id of an event name; 0 for a name sigbox has no definition of.
+pub fn event_id(name: &str) -> i64 {
+    Kind::named(name).map_or(0, |kind| kind.def().id)
+}
+
+/// `sched_process_exec`. Ids: common events count up from 700
+/// (`StartCommonID`) in core.go's enum; this is the 16th.
+pub static SCHED_PROCESS_EXEC: EventDef = EventDef {
+    id: 715,
+    name: "sched_process_exec",
+    args: &[
+        arg("cmdpath", "string", Text),
+        arg("pathname", "string", Text),
+        arg("dev", "uint32", Uint32),
+        arg("inode", "uint64", Uint64),
+        arg("ctime", "uint64", Uint64),
+        arg("inode_mode", "uint16", Uint16),
+        arg("interpreter_pathname", "string", Text),
+        arg("interpreter_dev", "uint32", Uint32),
+        arg("interpreter_inode", "uint64", Uint64),
+        arg("interpreter_ctime", "uint64", Uint64),
+        arg("argv", "[]string", TextList),
+        arg("interp", "string", Text),
+        arg("stdin_type", "uint16", Uint16),
+        arg("stdin_path", "string", Text),
+        arg("invoked_from_kernel", "bool", ArgType::Boolean),
+        arg("prev_comm", "string", Text),
+        arg("env", "[]string", TextList),
+        arg("pwd", "string", Text),
+    ],
+    own: &[
+        flag("argv_truncated"),
+        flag("env_truncated"),
+        flag("pathname_truncated"),
+    ],
+};
+
+/// `security_file_open` (the 33rd common event).
+pub static SECURITY_FILE_OPEN: EventDef = EventDef {
+    id: 732,
+    name: "security_file_open",
+    args: &[
+        arg("pathname", "string", Text),
+        arg("flags", "int32", Int32),
+        arg("dev", "uint32", Uint32),
+        arg("inode", "uint64", Uint64),
+        arg("ctime", "uint64", Uint64),
+        arg("syscall_pathname", "string", Text),
+    ],
+    own: &[flag("pathname_truncated")],
+};
+
+/// `security_inode_rename` (the 69th common event).
+pub static SECURITY_INODE_RENAME: EventDef = EventDef {
+    id: 768,
+    name: "security_inode_rename",
+    args: &[
+        arg("old_path", "string", Text),
+        arg("new_path", "string", Text),
+    ],
+    own: &[],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids counted in core.go's `const` block of common events, from
+    /// `NetPacketBase = 700`.
+    #[test]
+    fn ids_and_names_are_tracee_v0_24_1s() {
+        assert_eq!(event_id("sched_process_exec"), 715);
+        assert_eq!(event_id("security_file_open"), 732);
+        assert_eq!(event_id("security_inode_rename"), 768);
+        assert_eq!(event_id("openat"), 0);
+    }
+
+    #[test]
+    fn slots_cover_tracee_and_own_arguments_once() {
+        for kind in Kind::ALL {
+            let def = kind.def();
+            assert_eq!(Kind::named(def.name), Some(kind));
+            for index in 0..def.slots() {
+                let arg = def.arg(index);
+                assert_eq!(def.slot(arg.name), Some(index), "{}", arg.name);
+            }
+        }
+        let exec = &SCHED_PROCESS_EXEC;
+        assert_eq!(exec.args.len(), 18, "core.go lists 18 exec arguments");
+        assert_eq!(exec.slot("argv_truncated"), Some(18));
+    }
+}
