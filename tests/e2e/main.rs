@@ -8,6 +8,7 @@ mod cli;
 mod contract;
 mod deploy;
 mod exec_fields;
+mod file_events;
 mod files;
 mod finding_ids;
 mod host_work;

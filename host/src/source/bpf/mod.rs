@@ -618,6 +618,18 @@ pub struct KernelFileState {
     pub drops: FileDrops,
 }
 
+impl From<KernelFileState> for crate::telemetry::KernelFiles {
+    fn from(state: KernelFileState) -> Self {
+        Self {
+            enabled: vec![
+                (OPEN_EVENT, state.open_enabled),
+                (RENAME_EVENT, state.rename_enabled),
+            ],
+            dropped: state.drops.rows().to_vec(),
+        }
+    }
+}
+
 /// The file programs' ring buffer and maps.
 struct FileSource {
     ring: AsyncFd<RingBuf<MapData>>,
