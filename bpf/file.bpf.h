@@ -5,9 +5,9 @@
  * through the `file_events` ring buffer. Part of exec.bpf.c's object (it
  * shares the path walk and the task helpers); included at its end.
  *
- * Programs (attached at start; each returns at once unless the host switched
- * its event on in `file_config`, so an event no signature selects costs the
- * hook and one array lookup):
+ * Programs (loaded at start, attached by the host only while a loaded
+ * signature selects a file event; each returns at once unless its event is
+ * switched on in `file_config`):
  * - sigbox_file_open (fentry/security_file_open) and sigbox_inode_rename
  *   (fentry/security_inode_rename), as Tracee's kprobes;
  * - sigbox_file_syscall_exit (tp_btf/sys_exit), where the kernel refuses

@@ -77,10 +77,11 @@ fn arg(event: &Value, name: &str) -> (Value, Value) {
 }
 
 /// A signature selecting file events is deployed into a running daemon
-/// that had none: before, the kernel sends no file events (the metrics say
-/// so); after, an open and a rename of the selected paths reach it with
+/// that had none: before, the file programs are not attached and the
+/// kernel's switches are off (the metrics say so); after, an open and a rename of the selected paths reach it with
 /// Tracee's arguments, and an open of the same name elsewhere is dropped in
-/// the kernel by the path filter, counted. Unloading it switches them off.
+/// the kernel by the path filter, counted. Unloading it switches them off
+/// and detaches the programs.
 #[test]
 fn file_events_are_switched_on_by_a_hot_swap_filtered_in_the_kernel_and_off_again() {
     if !is_root() {
@@ -128,6 +129,19 @@ fn file_events_are_switched_on_by_a_hot_swap_filtered_in_the_kernel_and_off_agai
         "{}",
         daemon.stderr_text()
     );
+    // The programs were attached only now (after the daemon dropped its
+    // privileges), for this signature.
+    let set_line = |daemon: &Daemon| {
+        daemon
+            .stderr_text()
+            .lines()
+            .filter(|l| l.contains(KERNEL_SET))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let lines = set_line(&daemon);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("attached=true"), "{lines:?}");
     let on = scrape(&listen);
     assert_eq!(enabled(&on, "security_file_open"), Some(1.0), "{on}");
     assert_eq!(enabled(&on, "security_inode_rename"), Some(1.0), "{on}");
@@ -220,6 +234,9 @@ fn file_events_are_switched_on_by_a_hot_swap_filtered_in_the_kernel_and_off_agai
         metrics = scrape(&listen);
     }
     assert_eq!(enabled(&metrics, "security_inode_rename"), Some(0.0));
+    let lines = set_line(&daemon);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].contains("attached=false"), "{lines:?}");
     let stopped = daemon.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
     let _ = std::fs::remove_file(RENAMED);

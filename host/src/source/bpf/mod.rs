@@ -7,9 +7,9 @@
 //! `syscalls/sys_enter_execve{,at}` tracepoints. Needs kernel BTF (5.8+).
 //!
 //! File events (`security_file_open`, `security_inode_rename`) come from
-//! fentry programs on the LSM hooks, attached at start but switched on only
-//! while a loaded signature selects them ([`ExecCollector::select_for`]),
-//! through their own ring buffer.
+//! fentry programs on the LSM hooks (or a `sys_exit` fallback), loaded at
+//! start but attached and switched on only while a loaded signature selects
+//! them ([`ExecCollector::select_for`]), through their own ring buffer.
 //!
 //! Ids in the events are the host's (the process's own pid namespace view is
 //! not computed): `pid == host_pid`, `tid == host_tid`, `ppid == host_ppid`.
@@ -28,6 +28,8 @@ use std::io;
 use std::path::Path;
 
 use aya::maps::{Array, IterableMap as _, MapData, MapError, PerCpuArray, RingBuf};
+use aya::programs::fentry::FEntryLinkId;
+use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::programs::{BtfTracePoint, FEntry, ProgramError, TracePoint};
 use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
 use tokio::io::Interest;
@@ -310,7 +312,8 @@ pub struct ExecCollector {
     decoder: Decoder,
     prev_comm_source: PrevCommSource,
     bad_records: u64,
-    _ebpf: Ebpf,
+    /// Owns the programs (and their links) and the maps not taken out.
+    ebpf: Ebpf,
 }
 
 impl ExecCollector {
@@ -392,7 +395,7 @@ impl ExecCollector {
             .map_err(|error| BpfError::Poll(error.into_parts().1))?;
         let drops = take_map(&mut ebpf, MAP_DROPS, Array::try_from)?;
         // Exec events do not depend on them: without fentry, no file events.
-        let files = match FileSource::attach(&mut ebpf, &btf) {
+        let files = match FileSource::load(&mut ebpf, &btf) {
             Ok(files) => Some(files),
             Err(error) => {
                 tracing::warn!(
@@ -415,7 +418,7 @@ impl ExecCollector {
             decoder: Decoder::new(),
             prev_comm_source,
             bad_records: 0,
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 
@@ -499,17 +502,19 @@ impl ExecCollector {
     /// for what the loaded signatures' selectors can accept. Cheap when
     /// nothing changed; a failure is logged (the previous setting stays).
     pub fn select_for<'a>(&mut self, selectors: impl IntoIterator<Item = &'a EventSelector>) {
-        let Some(files) = self.files.as_mut() else {
+        let Self { files, ebpf, .. } = self;
+        let Some(files) = files.as_mut() else {
             return;
         };
         let plan = KernelPlan::for_selectors(selectors);
         if *files.controls.installed() == plan {
             return;
         }
-        match files.controls.apply(&plan) {
+        match files.follow(ebpf, &plan) {
             Ok(()) => tracing::info!(
                 open = plan.open.is_some(),
                 rename = plan.rename,
+                attached = files.links.is_some(),
                 open_filter = ?plan.open,
                 "kernel file events set for the loaded signatures"
             ),
@@ -518,6 +523,11 @@ impl ExecCollector {
                 error_chain(&error)
             ),
         }
+    }
+
+    /// Whether the file programs are attached now.
+    pub fn file_programs_attached(&self) -> bool {
+        self.files.as_ref().is_some_and(|f| f.links.is_some())
     }
 
     /// Where file events come from (`None` without file events).
@@ -638,15 +648,19 @@ struct FileSource {
     /// A second handle on `file_config`, for the metrics reader.
     config_view: Array<MapData, file_maps::FileConfig>,
     hook: FileHook,
+    /// Set while the programs are attached.
+    links: Option<FileLinks>,
 }
 
 impl FileSource {
-    /// Attaches the file programs (switched off until [`FileControls::apply`]
-    /// says otherwise) and takes their maps: fentry on the LSM hooks, as
-    /// Tracee's kprobes, or where the kernel refuses fentry, the syscall-exit
-    /// fallback.
-    fn attach(ebpf: &mut Ebpf, btf: &Btf) -> Result<Self, BpfError> {
-        let hook = match attach_fentry(ebpf, btf) {
+    /// Loads the file programs (attached only while a loaded signature
+    /// selects a file event, see [`ExecCollector::select_for`]) and takes
+    /// their maps: fentry on the LSM hooks, as Tracee's kprobes, or where
+    /// the kernel refuses fentry, the syscall-exit fallback. Loading needs
+    /// the privileges the daemon drops; attaching and detaching a loaded
+    /// program do not.
+    fn load(ebpf: &mut Ebpf, btf: &Btf) -> Result<Self, BpfError> {
+        let hook = match load_fentry(ebpf, btf) {
             Ok(()) => FileHook::Fentry,
             Err(error) => {
                 tracing::info!(
@@ -656,8 +670,6 @@ impl FileSource {
                 let prog: &mut BtfTracePoint = program(ebpf, PROG_FILE_SYSCALL_EXIT)?;
                 prog.load("sys_exit", btf)
                     .map_err(|e| load_error(PROG_FILE_SYSCALL_EXIT, e))?;
-                prog.attach()
-                    .map_err(|e| attach_error(PROG_FILE_SYSCALL_EXIT, e))?;
                 FileHook::SyscallExit
             }
         };
@@ -690,7 +702,88 @@ impl FileSource {
             drops,
             config_view,
             hook,
+            links: None,
         })
+    }
+
+    /// Attaches the programs (if they are not) when `plan` needs any file
+    /// event, switches the events per `plan`, and detaches them when it
+    /// needs none: an event no signature selects costs the kernel nothing.
+    fn follow(&mut self, ebpf: &mut Ebpf, plan: &KernelPlan) -> Result<(), BpfError> {
+        let needed = *plan != KernelPlan::OFF;
+        if needed && self.links.is_none() {
+            self.links = Some(attach_file_programs(ebpf, self.hook)?);
+        }
+        self.controls.apply(plan).map_err(|source| BpfError::Map {
+            map: MAP_FILE_CONFIG,
+            source,
+        })?;
+        if !needed && let Some(links) = self.links.take() {
+            detach_file_programs(ebpf, links);
+        }
+        Ok(())
+    }
+}
+
+/// The links of the attached file programs.
+enum FileLinks {
+    Fentry(FEntryLinkId, FEntryLinkId),
+    SyscallExit(BtfTracePointLinkId),
+}
+
+fn attach_file_programs(ebpf: &mut Ebpf, hook: FileHook) -> Result<FileLinks, BpfError> {
+    match hook {
+        FileHook::Fentry => {
+            let open = attach_fentry(ebpf, PROG_FILE_OPEN)?;
+            match attach_fentry(ebpf, PROG_INODE_RENAME) {
+                Ok(rename) => Ok(FileLinks::Fentry(open, rename)),
+                Err(error) => {
+                    detach_fentry(ebpf, PROG_FILE_OPEN, open);
+                    Err(error)
+                }
+            }
+        }
+        FileHook::SyscallExit => {
+            let prog: &mut BtfTracePoint = program(ebpf, PROG_FILE_SYSCALL_EXIT)?;
+            let link = prog
+                .attach()
+                .map_err(|e| attach_error(PROG_FILE_SYSCALL_EXIT, e))?;
+            Ok(FileLinks::SyscallExit(link))
+        }
+    }
+}
+
+fn attach_fentry(ebpf: &mut Ebpf, name: &'static str) -> Result<FEntryLinkId, BpfError> {
+    let prog: &mut FEntry = program(ebpf, name)?;
+    prog.attach().map_err(|e| attach_error(name, e))
+}
+
+fn detach_fentry(ebpf: &mut Ebpf, name: &'static str, link: FEntryLinkId) {
+    let detached = program::<FEntry>(ebpf, name)
+        .and_then(|prog| prog.detach(link).map_err(|e| attach_error(name, e)));
+    if let Err(error) = detached {
+        tracing::warn!("detaching: {}", error_chain(&error));
+    }
+}
+
+/// Detaches the file programs; a failure is logged (the map switches are
+/// off already, so the programs send nothing).
+fn detach_file_programs(ebpf: &mut Ebpf, links: FileLinks) {
+    match links {
+        FileLinks::Fentry(open, rename) => {
+            detach_fentry(ebpf, PROG_FILE_OPEN, open);
+            detach_fentry(ebpf, PROG_INODE_RENAME, rename);
+        }
+        FileLinks::SyscallExit(link) => {
+            let detached =
+                program::<BtfTracePoint>(ebpf, PROG_FILE_SYSCALL_EXIT).and_then(|prog| {
+                    prog.detach(link)
+                        .map_err(|e| attach_error(PROG_FILE_SYSCALL_EXIT, e))
+                });
+            if let Err(error) = detached {
+                tracing::warn!("detaching: {}", error_chain(&error));
+            }
+        }
     }
 }
 
@@ -704,14 +797,14 @@ pub enum FileHook {
     SyscallExit,
 }
 
-fn attach_fentry(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), BpfError> {
+/// Loads (verifies) the fentry programs without attaching them.
+fn load_fentry(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), BpfError> {
     for (name, function) in [
         (PROG_FILE_OPEN, "security_file_open"),
         (PROG_INODE_RENAME, "security_inode_rename"),
     ] {
         let prog: &mut FEntry = program(ebpf, name)?;
         prog.load(function, btf).map_err(|e| load_error(name, e))?;
-        prog.attach().map_err(|e| attach_error(name, e))?;
     }
     Ok(())
 }
@@ -1358,12 +1451,14 @@ mod tests {
             let mut collector = ExecCollector::start().expect("starting the collector");
             assert_eq!(collector.served_events().len(), 3);
             assert_eq!(collector.file_plan(), Some(&KernelPlan::OFF));
+            assert!(!collector.file_programs_attached());
             let dir = std::env::temp_dir().join(format!("sigbox-file-test-{}", std::process::id()));
             let other = dir.join("other");
             std::fs::create_dir_all(&other).expect("temp dir");
             let target = dir.join("watched.txt");
             let target_str = target.to_str().unwrap().to_owned();
             collector.select_for([&file_selector(OPEN_EVENT, &[&target_str])]);
+            assert!(collector.file_programs_attached());
             let before = collector.file_drops();
 
             // Same name elsewhere: passes the basename test, not the path test.
@@ -1414,6 +1509,7 @@ mod tests {
 
             collector.select_for(std::iter::empty());
             assert_eq!(collector.file_plan(), Some(&KernelPlan::OFF));
+            assert!(!collector.file_programs_attached());
             std::fs::remove_dir_all(&dir).ok();
             assert_eq!(collector.bad_records(), 0);
         });
