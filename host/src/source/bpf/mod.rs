@@ -1450,6 +1450,8 @@ mod tests {
         runtime().block_on(async {
             let mut collector = ExecCollector::start().expect("starting the collector");
             assert_eq!(collector.served_events().len(), 3);
+            // Which hook this kernel allowed (fentry, or the sys_exit fallback).
+            eprintln!("file events via {:?}", collector.file_hook());
             assert_eq!(collector.file_plan(), Some(&KernelPlan::OFF));
             assert!(!collector.file_programs_attached());
             let dir = std::env::temp_dir().join(format!("sigbox-file-test-{}", std::process::id()));
