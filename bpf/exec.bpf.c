@@ -9,6 +9,7 @@
  *   the comm before exec renames the task;
  * - sigbox_enter_execve / sigbox_enter_execveat (classic syscall
  *   tracepoints): the same stash, for kernels without sched_prepare_exec.
+ * - sigbox_file_open / sigbox_inode_rename: file events, see file.bpf.h.
  *
  * See README.md for the record layout and the limits.
  */
@@ -88,21 +89,29 @@ _Static_assert(8 * EXEC_PATH_CAP + 2 * EXEC_ARGV_CAP <= TAIL_POS_MASK + 1, "tail
 _Static_assert(EXEC_ARGV_CAP <= SECTION_MASK, "argv size mask");
 _Static_assert((PATH_END & (PATH_END - 1)) == 0, "PATH_END is a power of two");
 
+/*
+ * A path walk's buffer and result: the path is left in
+ * path[start .. start + len), and `cut` says it lost leading components.
+ * Kept in a map rather than in registers on purpose: the verifier knows
+ * nothing about values it reloads from a map, so every way a walk can end
+ * leads to the same state afterwards, and several walks cost the sum, not
+ * the product, of their paths.
+ */
+struct path_walk {
+	__u8 path[PATH_BUF];
+	__u32 start;
+	__u32 len;
+	__u32 cut;
+	__u32 _unused;
+};
+
 struct exec_scratch {
 	/* The record as sent: the header, then the tail right after it. */
 	struct exec_event ev;
 	__u8 tail[SCRATCH_TAIL];
-	__u8 path[PATH_BUF];
-	/*
-	 * Where the next tail section goes, and where the last path walk left
-	 * its path. Kept here rather than in registers on purpose: the
-	 * verifier knows nothing about values it reloads from a map, so every
-	 * way a walk can end leads to the same state afterwards, and the four
-	 * walks cost the sum, not the product, of their paths.
-	 */
+	struct path_walk walk;
+	/* Where the next tail section goes (in the map for the same reason). */
 	__u32 pos;
-	__u32 walk_start;
-	__u32 walk_len;
 	__u32 _unused;
 };
 
@@ -208,26 +217,43 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 }
 
 /*
+ * Ends a walk that stopped at `dentry` with its path starting at `pos`: with
+ * no component at all (a root, or a file in no directory such as a memfd)
+ * the path is the dentry's own name, as Tracee gives it.
+ */
+static __always_inline void walk_finish(struct path_walk *w, struct dentry *dentry, __u32 pos)
+{
+	if (pos == PATH_END) {
+		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+		long ret = bpf_probe_read_kernel_str(w->path, NAME_MAX_READ + 1, name);
+		w->len = str_len(ret);
+		return;
+	}
+	w->start = pos;
+	w->len = PATH_END - pos;
+}
+
+/*
  * The path of (vfsmnt, dentry) as the task sees it: dentry names up to each
  * mount's root, then across to the mount point, until the root of the
  * mount namespace (the mount that is its own parent). Tracee's
  * get_path_str(), including its answers for files outside the tree: a
  * file with no name in any directory (a memfd, a pipe) gives its dentry's
  * own name (`memfd:NAME`, or "" for a pipe), a disconnected dentry gives
- * `<disconnected>`. Sets `truncated` in the flags if it had to stop early
- * (the path then lacks its leading components).
- * The path is left in s->path[s->walk_start .. + s->walk_len).
+ * `<disconnected>`. Sets w->cut if it had to stop early (the path then
+ * lacks its leading components).
  */
-static __always_inline void walk_path(struct exec_scratch *s, struct vfsmount *vfsmnt,
-				      struct dentry *dentry, __u16 truncated)
+static __always_inline void walk_path(struct path_walk *w, struct vfsmount *vfsmnt,
+				      struct dentry *dentry)
 {
-	s->walk_start = 0;
-	s->walk_len = 0;
+	w->start = 0;
+	w->len = 0;
+	w->cut = 0;
 	if (!dentry || !vfsmnt)
 		return;
 	if (BPF_CORE_READ(dentry, d_flags) & DCACHE_DISCONNECTED) {
-		long ret = bpf_probe_read_kernel_str(s->path, NAME_MAX_READ + 1, "<disconnected>");
-		s->walk_len = str_len(ret);
+		long ret = bpf_probe_read_kernel_str(w->path, NAME_MAX_READ + 1, "<disconnected>");
+		w->len = str_len(ret);
 		return;
 	}
 
@@ -262,37 +288,75 @@ static __always_inline void walk_path(struct exec_scratch *s, struct vfsmount *v
 		if (len == 0)
 			break;
 		if (len > NAME_MAX_READ || len + 1 > pos) {
-			s->ev.flags |= truncated;
+			w->cut = 1;
 			complete = true;
 			break;
 		}
 		pos = (pos - len - 1) & (PATH_END - 1);
-		s->path[pos] = '/';
-		bpf_probe_read_kernel(&s->path[pos + 1], len & NAME_MAX_READ, name);
+		w->path[pos] = '/';
+		bpf_probe_read_kernel(&w->path[pos + 1], len & NAME_MAX_READ, name);
 		dentry = parent;
 	}
 	if (!complete)
-		s->ev.flags |= truncated;
+		w->cut = 1;
+	walk_finish(w, dentry, pos);
+}
 
-	if (pos == PATH_END) {
-		/* No component: a namespace root ("/") or a file with no directory. */
-		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-		long ret = bpf_probe_read_kernel_str(s->path, NAME_MAX_READ + 1, name);
-		s->walk_len = str_len(ret);
+/*
+ * The path of a dentry up to the root of its filesystem, following
+ * d_parent only (not across mounts), at most `depth` components: Tracee's
+ * get_dentry_path_str(), which it uses for security_inode_rename. A deeper
+ * path keeps its last `depth` components (Tracee says nothing; w->cut
+ * here).
+ */
+static __always_inline void walk_dentry(struct path_walk *w, struct dentry *dentry, int depth)
+{
+	w->start = 0;
+	w->len = 0;
+	w->cut = 0;
+	if (!dentry)
+		return;
+	if (BPF_CORE_READ(dentry, d_flags) & DCACHE_DISCONNECTED) {
+		long ret = bpf_probe_read_kernel_str(w->path, NAME_MAX_READ + 1, "<disconnected>");
+		w->len = str_len(ret);
 		return;
 	}
-	s->walk_start = pos;
-	s->walk_len = PATH_END - pos;
+	__u32 pos = PATH_END;
+	bool complete = false;
+
+	for (int i = 0; i < depth; i++) {
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+		if (dentry == parent) {
+			complete = true;
+			break;
+		}
+		__u32 len = BPF_CORE_READ(dentry, d_name.len);
+		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+		if (len == 0)
+			break;
+		if (len > NAME_MAX_READ || len + 1 > pos) {
+			complete = true;
+			w->cut = 1;
+			break;
+		}
+		pos = (pos - len - 1) & (PATH_END - 1);
+		w->path[pos] = '/';
+		bpf_probe_read_kernel(&w->path[pos + 1], len & NAME_MAX_READ, name);
+		dentry = parent;
+	}
+	if (!complete && BPF_CORE_READ(dentry, d_parent) != dentry)
+		w->cut = 1;
+	walk_finish(w, dentry, pos);
 }
 
 /* Appends the path the last walk left to the tail; returns its length. */
 static __always_inline __u16 append_path(struct exec_scratch *s)
 {
-	__u32 len = RELOAD(s->walk_len) & (EXEC_PATH_CAP - 1);
-	__u32 start = RELOAD(s->walk_start) & (PATH_END - 1);
+	__u32 len = RELOAD(s->walk.len) & (EXEC_PATH_CAP - 1);
+	__u32 start = RELOAD(s->walk.start) & (PATH_END - 1);
 	__u32 at = RELOAD(s->pos) & TAIL_POS_MASK;
 	if (len)
-		bpf_probe_read_kernel(&s->tail[at], len, &s->path[start]);
+		bpf_probe_read_kernel(&s->tail[at], len, &s->walk.path[start]);
 	s->pos = at + len;
 	return len;
 }
@@ -301,7 +365,9 @@ static __always_inline __u16 append_path(struct exec_scratch *s)
 static __always_inline __u16 append_walked(struct exec_scratch *s, struct vfsmount *mnt,
 					   struct dentry *dentry, __u16 truncated)
 {
-	walk_path(s, mnt, dentry, truncated);
+	walk_path(&s->walk, mnt, dentry);
+	if (RELOAD(s->walk.cut))
+		s->ev.flags |= truncated;
 	return append_path(s);
 }
 
@@ -344,21 +410,22 @@ static __always_inline __u16 append_str(struct exec_scratch *s, const char *str,
  * pid), and its parent's tgid as seen from there: 0 when the parent is not
  * in that namespace (as getppid() answers across a namespace boundary).
  */
-static __always_inline void namespaced_ids(struct exec_event *ev, struct task_struct *task)
+static __always_inline void namespaced_ids(__u32 *ns_pid, __u32 *ns_tid, __u32 *ns_ppid,
+					   struct task_struct *task)
 {
 	struct pid *pid = BPF_CORE_READ(task, thread_pid);
 	unsigned int level = BPF_CORE_READ(pid, level);
 	struct pid_namespace *ns = BPF_CORE_READ(pid, numbers[level].ns);
 
-	ev->ns_tid = BPF_CORE_READ(pid, numbers[level].nr);
+	*ns_tid = BPF_CORE_READ(pid, numbers[level].nr);
 	struct pid *leader = BPF_CORE_READ(task, group_leader, thread_pid);
-	ev->ns_pid = BPF_CORE_READ(leader, numbers[level].nr);
+	*ns_pid = BPF_CORE_READ(leader, numbers[level].nr);
 
 	struct pid *parent = BPF_CORE_READ(task, real_parent, group_leader, thread_pid);
-	ev->ns_ppid = 0;
+	*ns_ppid = 0;
 	if (parent && BPF_CORE_READ(parent, level) >= level &&
 	    BPF_CORE_READ(parent, numbers[level].ns) == ns)
-		ev->ns_ppid = BPF_CORE_READ(parent, numbers[level].nr);
+		*ns_ppid = BPF_CORE_READ(parent, numbers[level].nr);
 }
 
 #ifndef SIGBOX_NO_FIND_VMA
@@ -446,7 +513,7 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	ev->tid = (__u32)id;
 	ev->old_tid = (__u32)old_pid;
 	ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	namespaced_ids(ev, task);
+	namespaced_ids(&ev->ns_pid, &ev->ns_tid, &ev->ns_ppid, task);
 	ev->uid = (__u32)ugid;
 	ev->gid = ugid >> 32;
 	ev->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
@@ -564,3 +631,6 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	}
 	return 0;
 }
+
+/* security_file_open and security_inode_rename (they share the helpers above). */
+#include "file.bpf.h"

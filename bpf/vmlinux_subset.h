@@ -40,10 +40,14 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_LPM_TRIE = 11,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 enum {
 	BPF_ANY = 0,
+};
+enum {
+	BPF_F_NO_PREALLOC = 1,
 };
 
 /* task_struct.flags bit for kernel threads (<linux/sched.h>). */
@@ -154,6 +158,16 @@ struct path {
 struct file {
 	struct path f_path;
 	struct inode *f_inode;
+	unsigned int f_flags;
+};
+
+/* The registers a syscall entered with (x86_64 names; syscall_pathname). */
+struct pt_regs {
+	unsigned long di;
+	unsigned long si;
+	unsigned long dx;
+	unsigned long r10;
+	unsigned long orig_ax;
 };
 
 struct fs_struct {
@@ -161,6 +175,7 @@ struct fs_struct {
 };
 
 struct fdtable {
+	unsigned int max_fds;
 	struct file **fd;
 };
 

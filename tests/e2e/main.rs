@@ -8,6 +8,7 @@ mod cli;
 mod contract;
 mod deploy;
 mod exec_fields;
+mod file_events;
 mod file_pack;
 mod files;
 mod finding_ids;

@@ -163,9 +163,13 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
         return;
     }
     let dir = temp_dir("truth-unserved");
-    // It selects sched_process_exec and security_file_open; the live source
-    // produces only the first.
-    std::fs::copy(test_module("selects-open"), dir.join("selects-open.wasm")).unwrap();
+    // It selects sched_process_exec and security_socket_connect; the live
+    // source produces only the first.
+    std::fs::copy(
+        test_module("selects-connect"),
+        dir.join("selects-connect.wasm"),
+    )
+    .unwrap();
     let status_file = temp_dir("truth-unserved-status").join("status.json");
     let daemon = Daemon::start(
         &[
@@ -190,12 +194,12 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
     assert!(
         stopped
             .stderr
-            .contains("selects security_file_open which this source never produces"),
+            .contains("selects security_socket_connect which this source never produces"),
         "{}",
         stopped.stderr
     );
     assert!(
-        listing.contains("never gets security_file_open"),
+        listing.contains("never gets security_socket_connect"),
         "{listing}"
     );
     assert!(!listing.contains("sched_process_exec"), "{listing}");

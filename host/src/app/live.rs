@@ -79,7 +79,9 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             backpressure: Backpressure::Drop,
         },
     );
-    pipeline.board().set_served_events(ExecCollector::EVENTS);
+    pipeline
+        .board()
+        .set_served_events(collector.served_events());
     if !options.exec_env {
         pipeline
             .board()
@@ -98,6 +100,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let mut shutdown = pin!(shutdown_signal());
     let (load_failures, stopped) =
         wait_for_first_modules(&tokio, &mut pipeline, first_modules_in, shutdown.as_mut());
+    select_kernel_events(&mut collector, &pipeline);
     check_loaded(
         &options.policy,
         &options.signatures,
@@ -112,6 +115,11 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     match collector.drops_reader() {
         Ok(read) => telemetry.set_kernel_drops(Box::new(read)),
         Err(error) => tracing::warn!("sigbox_kernel_drops will be missing from /metrics: {error}"),
+    }
+    match collector.file_state_reader() {
+        Ok(Some(read)) => telemetry.set_kernel_files(Box::new(move || read().into())),
+        Ok(None) => {}
+        Err(error) => tracing::warn!("kernel file-event metrics will be missing: {error}"),
     }
     telemetry.heartbeat();
     if let Some(address) = options.listen {
@@ -167,8 +175,14 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
                 tracing::info!("SIGUSR1: the findings file is reopened before the next record");
                 reopen.store(true, Ordering::Relaxed);
             }
-            Wake::Idle => pipeline.tick(),
-            Wake::Change(Some(change)) => pipeline.apply(change),
+            Wake::Idle => {
+                pipeline.tick();
+                select_kernel_events(&mut collector, &pipeline);
+            }
+            Wake::Change(Some(change)) => {
+                pipeline.apply(change);
+                select_kernel_events(&mut collector, &pipeline);
+            }
             // The reload thread ended (it logged why); nothing more will come.
             Wake::Change(None) => pipeline.stop_watching(),
             Wake::Events(read) => {
@@ -194,6 +208,17 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     // Detaches the programs before the summary is printed.
     drop(collector);
     finish(pipeline, load_failures, false)
+}
+
+/// Switches the kernel's file events on or off, and sets their filters, for
+/// the signatures running now (after each change: a hot swap that needs an
+/// event kind turns it on).
+fn select_kernel_events<W: io::Write + Send + 'static>(
+    collector: &mut ExecCollector,
+    pipeline: &Pipeline<W>,
+) {
+    let active = pipeline.board().active();
+    collector.select_for(active.iter().flat_map(|s| &s.info.selected_events));
 }
 
 /// Applies the signatures the reload thread loads until every module of

@@ -168,6 +168,30 @@ impl Collector for Metrics {
                 &ConstCounter::new(read()),
             )?;
         }
+        if let Some(read) = lock(&t.kernel_files).as_ref() {
+            let files = read();
+            let mut enabled = encoder.encode_descriptor(
+                "kernel_event_enabled",
+                "1 while the kernel sends this event kind (a loaded signature selects it).",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (event, on) in &files.enabled {
+                ConstGauge::new(i64::from(*on))
+                    .encode(enabled.encode_family(&[("event", *event)])?)?;
+            }
+            let mut dropped = encoder.encode_descriptor(
+                "kernel_dropped",
+                "Events dropped in the kernel, by filter (no loaded selector could match) or \
+                 because the ring buffer was full.",
+                None,
+                MetricType::Counter,
+            )?;
+            for (event, filter, count) in &files.dropped {
+                ConstCounter::new(*count)
+                    .encode(dropped.encode_family(&[("event", *event), ("filter", *filter)])?)?;
+            }
+        }
 
         let mut reloads = encoder.encode_descriptor(
             "reloads",

@@ -60,6 +60,7 @@ pub struct Telemetry {
     /// The source has ended (input finished, or the daemon is stopping).
     source_ended: AtomicBool,
     kernel_drops: Mutex<Option<KernelDropsReader>>,
+    kernel_files: Mutex<Option<KernelFilesReader>>,
     reloads: [AtomicU64; Reload::ALL.len()],
     outputs: Mutex<Vec<Arc<OutputCounters>>>,
     /// Listener connections closed at once because the cap was reached.
@@ -70,6 +71,18 @@ pub struct Telemetry {
 
 /// Reads the kernel's drop counter (the BPF map) at scrape time.
 pub(crate) type KernelDropsReader = Box<dyn Fn() -> u64 + Send + Sync>;
+
+/// Reads the kernel's file-event switches and filter drops at scrape time.
+pub type KernelFilesReader = Box<dyn Fn() -> KernelFiles + Send + Sync>;
+
+/// The kernel's file events as `/metrics` shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelFiles {
+    /// `(event, switched on)`: `sigbox_kernel_event_enabled{event}`.
+    pub enabled: Vec<(&'static str, bool)>,
+    /// `(event, filter, count)`: `sigbox_kernel_dropped_total{event,filter}`.
+    pub dropped: Vec<(&'static str, &'static str, u64)>,
+}
 
 /// What happened to a signature file, for `sigbox_reloads_total{result}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +171,11 @@ impl Telemetry {
     /// How to read the kernel's drop counter at scrape time.
     pub(crate) fn set_kernel_drops(&self, reader: KernelDropsReader) {
         *lock(&self.kernel_drops) = Some(reader);
+    }
+
+    /// How to read the kernel's file-event state at scrape time.
+    pub fn set_kernel_files(&self, reader: KernelFilesReader) {
+        *lock(&self.kernel_files) = Some(reader);
     }
 
     /// Counts one signature-file change.

@@ -8,7 +8,7 @@ use super::containers::Containers;
 use super::record::{ExecRecord, RECORD_SIZE, c};
 use std::sync::Arc;
 
-use crate::event::{Context, Event, Kind, Value};
+use crate::event::{Context, Event, Kind, Origin, Value};
 
 /// A record that does not have the shape the C side promises.
 #[derive(Debug, thiserror::Error)]
@@ -131,9 +131,25 @@ impl Decoder {
 
     /// A `CLOCK_BOOTTIME` reading in ns since the epoch, as Tracee's
     /// `BootToEpochNS`.
-    fn epoch_ns(&self, boot_ns: u64) -> u64 {
+    pub(crate) fn epoch_ns(&self, boot_ns: u64) -> u64 {
         let wall = i128::from(boot_ns) + self.boot_to_epoch_ns;
         u64::try_from(wall.max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// The machine's host name, as events carry it.
+    pub(crate) fn host_name(&self) -> Arc<str> {
+        Arc::clone(&self.host_name)
+    }
+
+    /// The container id and origin of a non-exec event: a container counts
+    /// as started once an exec in it said so (see `Containers::classify`).
+    pub(crate) fn container_of(
+        &mut self,
+        cgroup_id: u64,
+        pid: u32,
+        mnt_ns: u32,
+    ) -> (String, Origin) {
+        self.containers.classify(cgroup_id, pid, mnt_ns, 0)
     }
 
     /// Builds the event for one record, with Tracee's `sched_process_exec`

@@ -1,19 +1,19 @@
-//! TEST-SELECTS-OPEN: a test-only signature selecting `sched_process_exec`
-//! and `security_file_open`, an event the live source never produces (the
-//! daemon must say so). It reports nothing.
+//! TEST-SELECTS-CONNECT: a test-only signature selecting `sched_process_exec`
+//! and `security_socket_connect`, an event the live source never produces
+//! (the daemon must say so). It reports nothing.
 
 use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
 
 /// The signature.
-pub struct SelectsOpen;
+pub struct SelectsConnect;
 
-impl Signature for SelectsOpen {
+impl Signature for SelectsConnect {
     fn metadata() -> Metadata {
         Metadata {
-            id: "TEST-SELECTS-OPEN".into(),
+            id: "TEST-SELECTS-CONNECT".into(),
             version: "1".into(),
-            name: "Selects file opens (test)".into(),
-            event_name: "selects_open".into(),
+            name: "Selects socket connects (test)".into(),
+            event_name: "selects_connect".into(),
             description: "Selects an event the live source does not produce. For tests.".into(),
             tags: vec!["test".into()],
             properties: Properties::none(),
@@ -23,7 +23,7 @@ impl Signature for SelectsOpen {
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::any_origin("sched_process_exec"),
-            EventSelector::any_origin("security_file_open"),
+            EventSelector::any_origin("security_socket_connect"),
         ]
     }
 
@@ -36,4 +36,4 @@ impl Signature for SelectsOpen {
     }
 }
 
-sigbox_sdk::export_signature!(SelectsOpen);
+sigbox_sdk::export_signature!(SelectsConnect);

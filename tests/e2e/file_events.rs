@@ -1,0 +1,243 @@
+//! Live file events: `security_file_open` and `security_inode_rename` from
+//! the kernel, switched on only while a loaded signature selects them,
+//! filtered in the kernel, with Tracee's arguments.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use sigbox_e2e::{
+    Daemon, findings_of, free_port, http_get, is_root, json_lines, metric, temp_dir, test_module,
+};
+
+use crate::live::READY;
+
+/// The paths TEST-FILE-ECHO selects (`guest-signatures/test-signatures/file-echo`).
+const ECHO_DIR: &str = "/tmp/sigbox-e2e-file-echo";
+const OPENED: &str = "/tmp/sigbox-e2e-file-echo/opened";
+const RENAMED: &str = "/tmp/sigbox-e2e-file-echo/renamed";
+/// Logged each time the kernel's file events are set for the loaded signatures.
+const KERNEL_SET: &str = "kernel file events set for the loaded signatures";
+/// The kernel's O_LARGEFILE on x86_64 (libc defines it as 0 there): the
+/// kernel adds it to every open on 64-bit, and Tracee reports it.
+const KERNEL_O_LARGEFILE: i32 = 0o100_000;
+
+fn scrape(listen: &str) -> String {
+    http_get(listen, "/metrics")
+        .map(|(_, body)| body)
+        .unwrap_or_default()
+}
+
+fn open_raw(path: &Path, flags: i32) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path; the descriptor is closed at once.
+    let fd = unsafe { libc::open(c_path.as_ptr(), flags, 0o600) };
+    assert!(
+        fd >= 0,
+        "open {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fd was opened just above.
+    unsafe { libc::close(fd) };
+}
+
+/// The device number as the kernel encodes it (`major << 20 | minor`), as
+/// Tracee reports `dev`.
+fn kernel_dev(dev: u64) -> u64 {
+    (u64::from(libc::major(dev)) << 20) | u64::from(libc::minor(dev))
+}
+
+/// The events (each finding's `detectedFrom`, as Tracee JSON) on which
+/// TEST-FILE-ECHO fired, of kind `event`.
+fn echoed(daemon: &Daemon, event: &str) -> Vec<Value> {
+    let lines = daemon.stdout_lines().join("\n");
+    let findings = json_lines(lines.as_bytes());
+    findings_of(&findings, "TEST-FILE-ECHO")
+        .into_iter()
+        .filter_map(|f| {
+            f["args"]
+                .as_array()?
+                .iter()
+                .find(|a| a["name"] == "detectedFrom")
+                .map(|a| a["value"].clone())
+        })
+        .filter(|from| from["name"] == event)
+        .collect()
+}
+
+/// Argument `name` of a Tracee JSON event: `(type, value)`.
+fn arg(event: &Value, name: &str) -> (Value, Value) {
+    event["args"]
+        .as_array()
+        .and_then(|args| args.iter().find(|a| a["name"] == name))
+        .map(|a| (a["type"].clone(), a["value"].clone()))
+        .unwrap_or_else(|| panic!("no {name} in {event}"))
+}
+
+/// A signature selecting file events is deployed into a running daemon
+/// that had none: before, the file programs are not attached and the
+/// kernel's switches are off (the metrics say so); after, an open and a rename of the selected paths reach it with
+/// Tracee's arguments, and an open of the same name elsewhere is dropped in
+/// the kernel by the path filter, counted. Unloading it switches them off
+/// and detaches the programs.
+#[test]
+fn file_events_are_switched_on_by_a_hot_swap_filtered_in_the_kernel_and_off_again() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    let signatures = temp_dir("file-events");
+    std::fs::copy(
+        sigbox_e2e::module("trc-1016"),
+        signatures.join("trc-1016.wasm"),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "-s",
+            signatures.to_str().unwrap(),
+            "--listen",
+            &listen,
+        ],
+        READY,
+    );
+    let enabled = |metrics: &str, event: &str| {
+        metric(
+            metrics,
+            &format!("sigbox_kernel_event_enabled{{event=\"{event}\"}}"),
+        )
+    };
+    // Exec-only signatures: both file events are off in the kernel.
+    let before = scrape(&listen);
+    assert_eq!(
+        enabled(&before, "security_file_open"),
+        Some(0.0),
+        "{before}"
+    );
+    assert_eq!(enabled(&before, "security_inode_rename"), Some(0.0));
+
+    // Deploy TEST-FILE-ECHO atomically (hidden name, then rename).
+    let hidden = signatures.join(".file-echo.wasm");
+    std::fs::copy(test_module("file-echo"), &hidden).unwrap();
+    std::fs::rename(&hidden, signatures.join("file-echo.wasm")).unwrap();
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), KERNEL_SET),
+        "{}",
+        daemon.stderr_text()
+    );
+    // The programs were attached only now (after the daemon dropped its
+    // privileges), for this signature.
+    let set_line = |daemon: &Daemon| {
+        daemon
+            .stderr_text()
+            .lines()
+            .filter(|l| l.contains(KERNEL_SET))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let lines = set_line(&daemon);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("attached=true"), "{lines:?}");
+    let on = scrape(&listen);
+    assert_eq!(enabled(&on, "security_file_open"), Some(1.0), "{on}");
+    assert_eq!(enabled(&on, "security_inode_rename"), Some(1.0), "{on}");
+
+    // The same name in another directory: passes the basename test, fails
+    // the path test, counted before the open returns.
+    let elsewhere = Path::new(ECHO_DIR).join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let path_drops = |metrics: &str| {
+        metric(
+            metrics,
+            "sigbox_kernel_dropped_total{event=\"security_file_open\",filter=\"path\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    let dropped_before = path_drops(&scrape(&listen));
+    open_raw(&elsewhere.join("opened"), libc::O_RDONLY | libc::O_CREAT);
+    let dropped_after = path_drops(&scrape(&listen));
+    assert!(
+        dropped_after > dropped_before,
+        "{dropped_before} -> {dropped_after}"
+    );
+
+    let _ = std::fs::remove_file(RENAMED);
+    open_raw(
+        Path::new(OPENED),
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+    );
+    let meta = std::fs::metadata(OPENED).unwrap();
+    std::fs::rename(OPENED, RENAMED).unwrap();
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+            lines.iter().any(|l| l.contains("security_inode_rename"))
+        }),
+        "{:?}\n{}",
+        daemon.stdout_lines(),
+        daemon.stderr_text()
+    );
+
+    // Tracee v0.24.1's ids, argument names, order and types (core.go).
+    let opens = echoed(&daemon, "security_file_open");
+    assert_eq!(opens.len(), 1, "{opens:?}");
+    let open = &opens[0];
+    assert_eq!(open["id"], 732, "{open}");
+    let names: Vec<&str> = open["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pathname",
+            "flags",
+            "dev",
+            "inode",
+            "ctime",
+            "syscall_pathname"
+        ]
+    );
+    assert_eq!(arg(open, "pathname"), ("string".into(), OPENED.into()));
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | KERNEL_O_LARGEFILE;
+    assert_eq!(arg(open, "flags"), ("int32".into(), flags.into()));
+    assert_eq!(
+        arg(open, "dev"),
+        ("uint32".into(), kernel_dev(meta.dev()).into())
+    );
+    assert_eq!(arg(open, "inode"), ("uint64".into(), meta.ino().into()));
+    assert_eq!(arg(open, "ctime").0, "uint64");
+    assert_eq!(
+        arg(open, "syscall_pathname"),
+        ("string".into(), OPENED.into())
+    );
+
+    let renames = echoed(&daemon, "security_inode_rename");
+    assert_eq!(renames.len(), 1, "{renames:?}");
+    let rename = &renames[0];
+    assert_eq!(rename["id"], 768, "{rename}");
+    assert_eq!(arg(rename, "old_path"), ("string".into(), OPENED.into()));
+    assert_eq!(arg(rename, "new_path"), ("string".into(), RENAMED.into()));
+
+    // Unloading the only file signature switches both off again.
+    std::fs::remove_file(signatures.join("file-echo.wasm")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut metrics = scrape(&listen);
+    while enabled(&metrics, "security_file_open") != Some(0.0) {
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+        metrics = scrape(&listen);
+    }
+    assert_eq!(enabled(&metrics, "security_inode_rename"), Some(0.0));
+    let lines = set_line(&daemon);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].contains("attached=false"), "{lines:?}");
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let _ = std::fs::remove_file(RENAMED);
+}
