@@ -2,7 +2,7 @@
 //! holds), the event's kind, and its arguments in slots laid out by Tracee's
 //! definition of that kind ([`table`]). Sources fill it, filters and
 //! projections read it through [`fields`], sinks write it; the contract
-//! versions convert it in `engine::contract` and nowhere else.
+//! versions convert it in `engine/wasm/contract.rs` and nowhere else.
 
 pub(crate) mod fields;
 pub(crate) mod open_flags;

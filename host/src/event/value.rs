@@ -1,6 +1,6 @@
 //! The values events and findings carry, in the host's own types: what a
 //! source fills in, a filter tests and a sink writes. The contract versions
-//! convert to and from them in `engine::contract`.
+//! convert to and from them in `engine/wasm/contract.rs`.
 
 /// A dynamically typed value: an event argument, a metadata property or a
 /// key of a finding's data. Same cases as the contract's `value` variant.

@@ -224,22 +224,22 @@ fn events_dropped_by_a_full_queue_unselected_or_left_at_stop_are_counted_exactly
     let (writer, gate) = gated_writer();
     // Room for two events; the live collector drops what does not fit.
     let mut pipeline = one_worker(writer, 2, Backpressure::Drop);
-    // TEST-VERSIONED selects execs; TEST-SELECTS-OPEN execs and file opens.
+    // TEST-VERSIONED selects execs; TEST-SELECTS-CONNECT execs and socket connects.
     pipeline.apply(guest("versioned-v1", "versioned"));
-    pipeline.apply(guest("selects-open", "selects-open"));
+    pipeline.apply(guest("selects-connect", "selects-connect"));
     let versioned = pipeline.status()[0].counters.clone();
-    let selects_open = pipeline.status()[1].counters.clone();
+    let selects_connect = pipeline.status()[1].counters.clone();
     process(&mut pipeline, "sched_process_exec", 1);
     // The worker took event 1 and is held writing its finding: its queue
     // is empty.
     gate.held.recv().unwrap();
 
     let mut pipeline = on_collector_thread(move || {
-        // Two execs fill the queue; three more and a file open are dropped.
+        // Two execs fill the queue; three more and a socket connect are dropped.
         for pid in 2..=6 {
             process(&mut pipeline, "sched_process_exec", pid);
         }
-        process(&mut pipeline, "security_file_open", 7);
+        process(&mut pipeline, "security_socket_connect", 7);
         // No signature selects an exit: it is counted as read, never
         // queued, never dropped.
         process(&mut pipeline, "sched_process_exit", 8);
@@ -248,10 +248,10 @@ fn events_dropped_by_a_full_queue_unselected_or_left_at_stop_are_counted_exactly
     let counts = pipeline.counts_mut().clone();
     assert_eq!((counts.events, counts.queue_drops), (8, 4));
     let dropped = |counters: &Counters| counters.snapshot().dropped_events;
-    assert_eq!((dropped(&versioned), dropped(&selects_open)), (3, 4));
+    assert_eq!((dropped(&versioned), dropped(&selects_connect)), (3, 4));
 
     // A stop due now: the two queued execs reach no signature, and each
-    // is counted per signature that selected it (TEST-SELECTS-OPEN also
+    // is counted per signature that selected it (TEST-SELECTS-CONNECT also
     // event 1, which it had not been handed when the stop came).
     pipeline.stop_signal().request(Duration::ZERO);
     pipeline.publish_counts();
@@ -268,12 +268,12 @@ fn events_dropped_by_a_full_queue_unselected_or_left_at_stop_are_counted_exactly
         ),
         (1, 2, 3)
     );
-    let selects_open = stats_of(&summary.signatures, "TEST-SELECTS-OPEN");
+    let selects_connect = stats_of(&summary.signatures, "TEST-SELECTS-CONNECT");
     assert_eq!(
         (
-            selects_open.events,
-            selects_open.unevaluated,
-            selects_open.dropped_events
+            selects_connect.events,
+            selects_connect.unevaluated,
+            selects_connect.dropped_events
         ),
         (0, 3, 4)
     );
@@ -289,14 +289,17 @@ fn events_dropped_by_a_full_queue_unselected_or_left_at_stop_are_counted_exactly
             .map(|s| s[key].clone())
     };
     assert_eq!(listed("TEST-VERSIONED", "droppedEvents"), Some(3.into()));
-    assert_eq!(listed("TEST-SELECTS-OPEN", "droppedEvents"), Some(4.into()));
+    assert_eq!(
+        listed("TEST-SELECTS-CONNECT", "droppedEvents"),
+        Some(4.into())
+    );
     let metrics = metrics.encode().unwrap();
     for line in [
         "sigbox_queue_drops_total 4",
         r#"sigbox_signature_dropped_events_total{id="TEST-VERSIONED"} 3"#,
-        r#"sigbox_signature_dropped_events_total{id="TEST-SELECTS-OPEN"} 4"#,
+        r#"sigbox_signature_dropped_events_total{id="TEST-SELECTS-CONNECT"} 4"#,
         r#"sigbox_signature_unevaluated_events_total{id="TEST-VERSIONED"} 2"#,
-        r#"sigbox_signature_unevaluated_events_total{id="TEST-SELECTS-OPEN"} 3"#,
+        r#"sigbox_signature_unevaluated_events_total{id="TEST-SELECTS-CONNECT"} 3"#,
     ] {
         assert!(
             metrics.lines().any(|l| l == line),
