@@ -277,6 +277,9 @@ const TYPED_EXEC: [&str; 14] = [
     "argv_truncated",
 ];
 
+/// `prev_comm`'s place in [`TYPED_EXEC`].
+const PREV_COMM: usize = 4;
+
 static EXEC_SLOTS: std::sync::LazyLock<ExecSlots> = std::sync::LazyLock::new(|| {
     let def = Kind::SchedProcessExec.def();
     let typed = TYPED_EXEC.map(|name| def.slot(name).expect("a typed exec field is in the table"));
@@ -298,7 +301,8 @@ fn exec_args_to_v1(event: &Event) -> v1::sigbox::signature::types::ExecArgs {
     let values: [Option<&Value>; TYPED_EXEC.len()] = std::array::from_fn(|index| {
         let slot = slots.typed[index];
         let value = &event.args[slot];
-        let fits = match (def.arg(slot).ty, value) {
+        let ty = def.arg(slot).ty;
+        let fits = match (ty, value) {
             (ArgType::Text, Value::Text(_))
             | (ArgType::TextList, Value::TextList(_))
             | (ArgType::Boolean | ArgType::Flag, Value::Boolean(_)) => true,
@@ -306,8 +310,8 @@ fn exec_args_to_v1(event: &Event) -> v1::sigbox::signature::types::ExecArgs {
             (ty, Value::Unsigned(n)) => ty.unsigned_max().is_some_and(|max| *n <= max),
             _ => false,
         };
-        let quiet = matches!((def.arg(slot).ty, value), (ArgType::Flag, Value::None))
-            || (TYPED_EXEC[index] == "prev_comm" && value.is_none());
+        // Missing and optional in the record: a flag, or `prev_comm`.
+        let quiet = value.is_none() && (ty == ArgType::Flag || index == PREV_COMM);
         if !fits && !quiet {
             extra.push(guest::Field {
                 name: TYPED_EXEC[index].to_owned(),
@@ -399,5 +403,6 @@ mod tests {
         );
         assert!(extra.contains(&"interp"), "{extra:?}");
         assert!(!extra.contains(&"pathname"), "{extra:?}");
+        assert_eq!(TYPED_EXEC[PREV_COMM], "prev_comm");
     }
 }
