@@ -82,8 +82,8 @@ pub mod bindings {
 
 pub use bindings::sigbox::signature::host::LogLevel;
 pub use bindings::sigbox::signature::types::{
-    Context, EventSelector, Field, FieldFilter, Finding, Metadata, Origin, OriginFilter, Outcome,
-    Properties, Signal, Value,
+    Access, Context, EventSelector, Field, FieldFilter, Finding, Metadata, Origin, OriginFilter,
+    Outcome, Properties, Signal, Test, Value,
 };
 
 /// The event record as it crosses the WIT boundary (see [`Event`] for the
@@ -270,10 +270,41 @@ impl EventSelector {
 
     /// Adds a host-side filter: only events whose `field` is one of `any_of`
     /// (or lacks the field) reach the signature.
-    pub fn filter(mut self, field: &str, any_of: &[&str]) -> Self {
+    pub fn filter(self, field: &str, any_of: &[&str]) -> Self {
+        self.test(field, Test::Equals(owned(any_of)))
+    }
+
+    /// Adds a host-side filter: only events whose `field` starts with one of
+    /// `prefixes` (or lacks the field) reach the signature.
+    pub fn prefix(self, field: &str, prefixes: &[&str]) -> Self {
+        self.test(field, Test::Prefix(owned(prefixes)))
+    }
+
+    /// Adds a host-side filter: only events whose `field` ends with one of
+    /// `suffixes` (or lacks the field) reach the signature.
+    pub fn suffix(self, field: &str, suffixes: &[&str]) -> Self {
+        self.test(field, Test::Suffix(owned(suffixes)))
+    }
+
+    /// Adds a host-side filter: only events whose `field`'s last path
+    /// component is one of `names` (or lacks the field) reach the signature.
+    pub fn basename_in(self, field: &str, names: &[&str]) -> Self {
+        self.test(field, Test::BasenameIn(owned(names)))
+    }
+
+    /// Adds a host-side filter on open flags: only events whose `field`
+    /// (e.g. `security_file_open`'s `flags`) allows `access` (or lacks the
+    /// field) reach the signature.
+    pub fn access_mode(self, field: &str, access: Access) -> Self {
+        self.test(field, Test::AccessMode(access))
+    }
+
+    /// Adds a host-side filter testing `field` with `test`; all of a
+    /// selector's filters must hold.
+    pub fn test(mut self, field: &str, test: Test) -> Self {
         self.filters.push(FieldFilter {
             field: field.to_owned(),
-            any_of: any_of.iter().map(|v| (*v).to_owned()).collect(),
+            test,
         });
         self
     }
@@ -283,6 +314,10 @@ impl EventSelector {
         self.origin = origin;
         self
     }
+}
+
+fn owned(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
 }
 
 /// The error `on-events` and `on-signal` return when `init` has not succeeded.

@@ -89,7 +89,7 @@ sigbox_sdk::export_signature!(IllegitimateShell);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{FieldFilter, Instance, OriginFilter, TestEvent, Value, WireEvent};
+    use sigbox_sdk::{FieldFilter, Instance, OriginFilter, Test, TestEvent, Value, WireEvent};
 
     /// A `sched_process_exec` as the host sends it: the two declared fields.
     fn exec_with(prev_comm: Value, process_name: &str) -> TestEvent {
@@ -256,11 +256,13 @@ mod tests {
                 filters: vec![
                     FieldFilter {
                         field: "prev_comm".into(),
-                        any_of: WEB_SERVER_NAMES.iter().map(|n| n.to_string()).collect(),
+                        test: Test::Equals(
+                            WEB_SERVER_NAMES.iter().map(|n| n.to_string()).collect()
+                        ),
                     },
                     FieldFilter {
                         field: "process-name".into(),
-                        any_of: SHELL_NAMES.iter().map(|n| n.to_string()).collect(),
+                        test: Test::Equals(SHELL_NAMES.iter().map(|n| n.to_string()).collect()),
                     },
                 ],
                 fields: vec!["prev_comm".into(), "process-name".into()],

@@ -85,7 +85,7 @@ sigbox_sdk::export_signature!(SchedDebugRecon);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{FieldFilter, OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1029 must make of an event.
     #[derive(Debug)]
@@ -219,7 +219,7 @@ mod tests {
                 origin: OriginFilter::Container,
                 filters: vec![FieldFilter {
                     field: "pathname".into(),
-                    any_of: SCHED_DEBUG_PATHS.iter().map(|v| v.to_string()).collect()
+                    test: Test::Equals(SCHED_DEBUG_PATHS.iter().map(|v| v.to_string()).collect()),
                 }],
                 fields: vec!["pathname".into(), "flags".into()],
             }]

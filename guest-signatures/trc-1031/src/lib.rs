@@ -84,7 +84,7 @@ sigbox_sdk::export_signature!(SystemRequestKeyConfigModification);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{FieldFilter, OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1031 must make of an event.
     #[derive(Debug)]
@@ -229,7 +229,7 @@ mod tests {
                 origin: OriginFilter::Container,
                 filters: vec![FieldFilter {
                     field: "pathname".into(),
-                    any_of: SYSRQ_PATHS.iter().map(|v| v.to_string()).collect()
+                    test: Test::Equals(SYSRQ_PATHS.iter().map(|v| v.to_string()).collect()),
                 }],
                 fields: vec!["flags".into(), "pathname".into()],
             }]

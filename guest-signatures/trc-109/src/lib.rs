@@ -83,7 +83,7 @@ sigbox_sdk::export_signature!(AslrInspection);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{FieldFilter, OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-109 must make of an event.
     #[derive(Debug)]
@@ -237,7 +237,7 @@ mod tests {
                 origin: OriginFilter::Any,
                 filters: vec![FieldFilter {
                     field: "pathname".into(),
-                    any_of: [ASLR_PATH].iter().map(|v| v.to_string()).collect()
+                    test: Test::Equals([ASLR_PATH].iter().map(|v| v.to_string()).collect()),
                 }],
                 fields: vec!["pathname".into(), "flags".into()],
             }]

@@ -32,7 +32,16 @@ from componentize_py_types import Err, Ok
 from wit_world import exports
 from wit_world.imports import types
 
-__all__ = ["Event", "Select", "Signature", "export"]
+__all__ = [
+    "Event",
+    "Select",
+    "Signature",
+    "access_mode",
+    "basename_in",
+    "export",
+    "prefix",
+    "suffix",
+]
 
 _ORIGINS = {
     "any": types.OriginFilter.ANY,
@@ -42,10 +51,42 @@ _ORIGINS = {
 }
 
 
+def prefix(*values: str) -> types.Test:
+    """A filter passing fields that start with one of ``values``."""
+    return types.Test_Prefix(list(values))
+
+
+def suffix(*values: str) -> types.Test:
+    """A filter passing fields that end with one of ``values``."""
+    return types.Test_Suffix(list(values))
+
+
+def basename_in(*names: str) -> types.Test:
+    """A filter passing paths whose last component is one of ``names``."""
+    return types.Test_BasenameIn(list(names))
+
+
+def access_mode(access: str) -> types.Test:
+    """A filter passing open flags that allow ``access`` ("read" or "write")."""
+    modes = {"read": types.Access.READ, "write": types.Access.WRITE}
+    if access not in modes:
+        raise ValueError(f"access must be one of {sorted(modes)}, not {access!r}")
+    return types.Test_AccessMode(modes[access])
+
+
+def _test(values) -> types.Test:
+    # A plain list of strings is an exact match, as in contract 0.2.
+    if isinstance(values, (list, tuple, set, frozenset)):
+        return types.Test_Equals(list(values))
+    return values
+
+
 class Select:
     """An event the signature receives: its name, the fields it reads (only
     these cross into the sandbox), optional host-side filters (field -> the
-    values accepted) and the origin (any, host, container, container-init)."""
+    values accepted, or ``prefix(...)``, ``suffix(...)``, ``basename_in(...)``,
+    ``access_mode(...)``) and the origin (any, host, container,
+    container-init)."""
 
     def __init__(
         self,
@@ -66,7 +107,7 @@ class Select:
             name=self.name,
             origin=_ORIGINS[self.origin],
             filters=[
-                types.FieldFilter(field=field, any_of=list(values))
+                types.FieldFilter(field=field, test=_test(values))
                 for field, values in self.filters.items()
             ],
             fields=list(self.reading),

@@ -6,7 +6,7 @@
 #[allow(missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../../wit",
+        path: "../../../wit/v0.2",
         world: "signature",
     });
 }

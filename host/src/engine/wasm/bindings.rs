@@ -9,7 +9,7 @@
 /// The 0.2 world (`sigbox:signature@0.2.0`).
 pub mod v2 {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/v0.2",
         world: "signature",
         additional_derives: [PartialEq],
     });
