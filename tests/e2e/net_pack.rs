@@ -144,3 +144,55 @@ fn the_default_set_reports_exactly_the_matching_network_process_and_kernel_event
         assert!(line.contains("(0 traps, 0 limit hits)"), "{line}");
     }
 }
+
+/// The capture's line `n` (1-based) with its container id set to `id`.
+fn in_container(lines: &[&str], n: usize, id: &str) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(lines[n - 1]).unwrap();
+    event["containerId"] = id.into();
+    event["container"]["id"] = id.into();
+    event.to_string()
+}
+
+/// TRC-1013 remembers at most 4096 containers: past that the one taught
+/// longest ago is forgotten (its connect is no longer reported), counted
+/// and logged, while the newest still are.
+#[test]
+fn trc_1013_forgets_the_oldest_container_past_its_cap() {
+    const CAP: usize = 4096;
+    let capture = std::fs::read_to_string(fixture("net-pack-cases.jsonl")).unwrap();
+    let lines: Vec<&str> = capture.lines().collect();
+    // Line 10 is a pod's exec teaching 10.96.0.1, line 11 its connect there.
+    let (exec, connect) = (10, 11);
+    let id = |n: usize| format!("{n:064x}");
+    let mut events: Vec<String> = (0..=CAP)
+        .map(|n| in_container(&lines, exec, &id(n)))
+        .collect();
+    // Container 0 was taught first and is forgotten; 1 and the last are not.
+    for n in [0, 1, CAP] {
+        events.push(in_container(&lines, connect, &id(n)));
+    }
+    let path = sigbox_e2e::temp_dir("trc-1013-cap").join("capture.jsonl");
+    std::fs::write(&path, events.join("\n") + "\n").unwrap();
+    let dir = sigbox_e2e::signatures_with("trc-1013-cap", &["trc-1013"]);
+    let out = sigbox_e2e::sigbox(&[
+        "replay",
+        "--signatures",
+        dir.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    let stderr = sigbox_e2e::text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let reported: Vec<String> = sigbox_e2e::json_lines(&out.stdout)
+        .iter()
+        .map(|f| f["containerId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reported, vec![id(1), id(CAP)], "{stderr}");
+    assert!(
+        stderr.contains("forgot the Kubernetes API address of 1 containers so far"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 findings, 0 signature errors"),
+        "{stderr}"
+    );
+}

@@ -333,7 +333,7 @@ mod tests {
             .unwrap();
         let line = String::from_utf8(out).unwrap();
         assert!(
-            line.ends_with(r#" "IP address"="10.0.0.1" Port="53""#.to_owned() + "\n"),
+            line.ends_with(" \"IP address\"=\"10.0.0.1\" Port=\"53\"\n"),
             "{line}"
         );
     }
