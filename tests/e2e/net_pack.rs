@@ -196,3 +196,23 @@ fn trc_1013_forgets_the_oldest_container_past_its_cap() {
         "{stderr}"
     );
 }
+
+/// Live, TRC-1013 learns addresses from `env`, which only `--exec-env`
+/// collects: without it the daemon says so when the signature loads, as
+/// for TRC-107. Needs root.
+#[test]
+fn trc_1013_live_without_exec_env_is_warned_about() {
+    let dir = sigbox_e2e::signatures_with("net-pack-live", &["trc-1013"]);
+    let Some((daemon, _)) = crate::live::start_live_with(&dir, &[]) else {
+        return;
+    };
+    let warned = daemon.wait_for_stderr(std::time::Duration::from_secs(60), "reads `env`");
+    let stderr = daemon.stderr_text();
+    assert!(warned, "no warning that TRC-1013 reads env:\n{stderr}");
+    let warning = stderr.lines().find(|l| l.contains("reads `env`")).unwrap();
+    assert!(
+        warning.contains("TRC-1013") && warning.contains("--exec-env"),
+        "{warning}"
+    );
+    assert!(daemon.stop().status.success());
+}
