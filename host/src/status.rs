@@ -231,6 +231,7 @@ impl StatusBoard {
                     "droppedLogBytes": stats.dropped_log_bytes,
                     "evaluationSeconds": s.counters.evaluation.cumulative().0,
                     "hostSeconds": stats.host_ns as f64 / 1e9,
+                    "memoryBytes": stats.memory_bytes,
                     "unservedEvents": unserved,
                     "withheldFields": withheld,
                     "fileRejectedSha256": file_rejected,

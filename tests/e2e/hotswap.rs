@@ -612,3 +612,114 @@ fn a_renamed_or_relinked_signature_keeps_running_without_a_gap() {
         stopped.stderr
     );
 }
+
+/// An exec of a program named `sbcount`, which TEST-COUNTS counts.
+fn counted_exec(seq: u64) -> String {
+    exec_line(seq).replace(r#""processName":"sh""#, r#""processName":"sbcount""#)
+}
+
+/// The first stdout line at or after `from` holding TEST-COUNTS's finding
+/// with `seen` and `version`.
+fn wait_for_count(daemon: &Daemon, seen: u64, version: &str) {
+    let wanted = format!(" seen={seen} version=\"{version}\"");
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(120), |lines| lines
+            .iter()
+            .any(|l| l.contains(&wanted))),
+        "no finding{wanted}:\n{:#?}\n{}",
+        daemon.stdout_lines(),
+        daemon.stderr_text()
+    );
+}
+
+/// A signature's state (what its instance holds) is its own: shown in the
+/// status file, kept when another signature is swapped, and dropped, with a
+/// log line saying how much, when its own module is replaced.
+#[test]
+fn a_signatures_state_survives_swaps_of_others_and_goes_with_its_own_module() {
+    let dir = temp_dir("hotswap-state");
+    let status_file = dir.join("status.json");
+    let signatures = dir.join("signatures");
+    std::fs::create_dir(&signatures).unwrap();
+    publish(&test_module("counts-execs-v1"), &signatures, "counts.wasm");
+    publish(&test_module("versioned-v1"), &signatures, "versioned.wasm");
+    let (daemon, mut stdin) = Daemon::start_piped(
+        &[
+            "replay",
+            "-s",
+            signatures.to_str().unwrap(),
+            "--output",
+            "text",
+            "--status-file",
+            status_file.to_str().unwrap(),
+            "-",
+        ],
+        WATCHING,
+    );
+    let mut send = |line: String| {
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    send(counted_exec(1));
+    send(counted_exec(2));
+    wait_for_count(&daemon, 2, "1");
+
+    // Its memory is listed: the 1 MiB it holds, under its 64 MiB limit.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let memory = loop {
+        let status: serde_json::Value = std::fs::read(&status_file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let row = status["signatures"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["id"] == "TEST-COUNTS").cloned());
+        match row {
+            Some(row) if row["events"].as_u64() == Some(2) => {
+                break row["memoryBytes"].as_u64().unwrap();
+            }
+            _ if Instant::now() < deadline => thread::sleep(Duration::from_millis(100)),
+            _ => panic!("TEST-COUNTS not listed with 2 events: {status:#}"),
+        }
+    };
+    assert!((1 << 20..64 << 20).contains(&memory), "{memory}");
+
+    // Another signature is replaced: this one keeps counting.
+    publish(&test_module("versioned-v2"), &signatures, "versioned.wasm");
+    assert!(
+        daemon.wait_for_stderr(
+            Duration::from_secs(120),
+            "replaced signature TEST-VERSIONED"
+        ),
+        "{}",
+        daemon.stderr_text()
+    );
+    send(counted_exec(3));
+    wait_for_count(&daemon, 3, "1");
+
+    // Its own module is replaced: the new version starts from nothing,
+    // and the log says what was dropped.
+    publish(&test_module("counts-execs-v2"), &signatures, "counts.wasm");
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "replaced signature TEST-COUNTS"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let log = daemon.stderr_text();
+    let replaced = log
+        .lines()
+        .find(|l| l.contains("replaced signature TEST-COUNTS"))
+        .unwrap();
+    let kib: u64 = replaced
+        .split("state (")
+        .nth(1)
+        .and_then(|rest| rest.split(" KiB").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no state size: {replaced}"));
+    assert!(kib >= 1024, "{replaced}");
+    send(counted_exec(4));
+    wait_for_count(&daemon, 1, "2");
+    drop(send);
+    drop(stdin);
+    assert!(daemon.wait().status.success());
+}

@@ -79,7 +79,9 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             backpressure: Backpressure::Drop,
         },
     );
-    pipeline.board().set_served_events(collector.served_events());
+    pipeline
+        .board()
+        .set_served_events(collector.served_events());
     if !options.exec_env {
         pipeline
             .board()

@@ -46,11 +46,13 @@ impl Roster {
             Applied::Replaced { old, new } => {
                 self.telemetry.count_reload(Reload::Replaced);
                 self.board.retire(&old);
+                // The new version starts from nothing: say what went.
                 tracing::info!(
-                    "replaced signature {} with {}{}",
+                    "replaced signature {} with {}{}; the old instance's state ({} KiB of memory) is dropped",
                     describe(&old),
                     identify(&new),
-                    signers(&new)
+                    signers(&new),
+                    old.counters.snapshot().memory_bytes >> 10
                 );
                 self.warn_unserved(&new);
             }

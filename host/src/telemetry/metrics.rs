@@ -350,6 +350,17 @@ impl Metrics {
             ConstCounter::new(stat.host_ns as f64 / 1e9)
                 .encode(host.encode_family(&[("id", *id)])?)?;
         }
+        let mut memory = encoder.encode_descriptor(
+            "signature_memory_bytes",
+            "Linear memory a signature's instance holds (its state; the sandbox caps it at \
+             its memory limit), per signature.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (id, stat) in &stats {
+            ConstGauge::new(i64::try_from(stat.memory_bytes).unwrap_or(i64::MAX))
+                .encode(memory.encode_family(&[("id", *id)])?)?;
+        }
         let mut seconds = encoder.encode_descriptor(
             "signature_evaluation_seconds",
             "Time per evaluated event, per signature (microsecond buckets; the sum also \

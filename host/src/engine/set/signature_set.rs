@@ -57,6 +57,9 @@ pub struct Counters {
     /// Host time spent on its behalf outside its guest calls: matching its
     /// filters against every event, checking its findings, in nanoseconds.
     pub host_ns: AtomicU64,
+    /// Bytes of linear memory its instance holds (its state), after its
+    /// last call.
+    pub memory_bytes: AtomicU64,
 }
 
 /// Upper bounds of the evaluation-time buckets, in microseconds.
@@ -149,6 +152,8 @@ pub struct SignatureStats {
     pub quarantined_until_ms: u64,
     /// Host time spent on its behalf outside guest calls, in nanoseconds.
     pub host_ns: u64,
+    /// Bytes of linear memory its instance holds (a gauge: never summed).
+    pub memory_bytes: u64,
 }
 
 impl SignatureStats {
@@ -190,6 +195,7 @@ impl Counters {
             quarantined: get(&self.quarantined_until_ms) != 0,
             quarantined_until_ms: get(&self.quarantined_until_ms),
             host_ns: get(&self.host_ns),
+            memory_bytes: get(&self.memory_bytes),
         }
     }
 
@@ -823,6 +829,9 @@ impl SignatureSet {
             slot.counters
                 .dropped_log_bytes
                 .store(dropped, Ordering::Relaxed);
+            slot.counters
+                .memory_bytes
+                .store(slot.signature.memory_bytes(), Ordering::Relaxed);
         }
     }
 
@@ -884,6 +893,9 @@ fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 }
 
 fn status(slot: &Slot) -> SignatureStatus {
+    slot.counters
+        .memory_bytes
+        .store(slot.signature.memory_bytes(), Ordering::Relaxed);
     SignatureStatus {
         info: slot.signature.info().clone(),
         event_id: slot.signature.info().event_id,

@@ -17,7 +17,7 @@ use crate::engine::wasm::contract::{self, ContractVersion};
 use crate::engine::wasm::epoch::EpochTicker;
 use crate::engine::wasm::guest_output::LogBudget;
 use crate::engine::wasm::guest_values;
-use crate::engine::wasm::host_state::{HostState, store_limits};
+use crate::engine::wasm::host_state::HostState;
 use crate::engine::wasm::limits::{Limits, Policy};
 use crate::engine::wasm::model::{EventSelector, Finding, Metadata, Signal};
 use crate::engine::wasm::runtime::Runtime;
@@ -372,6 +372,14 @@ impl LoadedSignature {
         self.selectors.iter().position(|s| s.accepts(event))
     }
 
+    /// Bytes of linear memory the instance holds: the signature's state
+    /// (0 while no instance lives).
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.live
+            .as_ref()
+            .map_or(0, |live| live.store.data().limiter.memory_bytes())
+    }
+
     /// How many events one call may evaluate: [`MAX_BATCH`] for 0.2
     /// modules, 1 for 0.1 modules (one event per call).
     pub(crate) fn max_batch(&self) -> usize {
@@ -606,7 +614,7 @@ impl LoadedSignature {
 
     fn apply_limits(&mut self) {
         if let Some(live) = self.live.as_mut() {
-            live.store.data_mut().store_limits = store_limits(&self.limits);
+            live.store.data_mut().limiter.set_limits(&self.limits);
         }
     }
 
@@ -760,7 +768,7 @@ fn instantiate(
     limits: &Limits,
 ) -> wasmtime::Result<(Store<HostState>, Instance)> {
     let mut store = Store::new(engine, HostState::new(output.clone(), limits));
-    store.limiter(|state| &mut state.store_limits);
+    store.limiter(|state| &mut state.limiter);
     store.epoch_deadline_callback(crate::engine::wasm::watchdog::on_deadline);
     // Instantiation, get-metadata and selected-events share the load budget.
     let ticks = limits.load_ticks();
