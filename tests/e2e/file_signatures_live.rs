@@ -1,0 +1,250 @@
+//! Each file signature of the default set fires live, on the file accesses
+//! an attacker makes: one daemon with the default set, one fake container
+//! (a Docker-named cgroup whose entry point runs in its own mount
+//! namespace) doing every access, each signature's finding checked.
+//!
+//! Nothing touches the machine's real files: the container's root is a
+//! tmpfs (`pivot_root` in a private mount namespace) holding its own `/etc`,
+//! `/proc`, `/sys` and `/usr/lib` as plain directories, with the host's
+//! programs bound read-only. So the paths the kernel reports are the ones
+//! the attacker sees (`/etc/cron.d/evil`), for opens (walked to the mount
+//! namespace's root) and renames (walked to the file system's root under
+//! fentry, given by the syscall under the `sys_exit` fallback) alike.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use sigbox_e2e::{json_lines, signatures_dir, temp_dir};
+
+use crate::exec_fields::{ContainerCgroup, cgroup2_mount};
+use crate::live::start_live_with;
+
+/// Logged each time the kernel's file events are set for the loaded signatures.
+const KERNEL_SET: &str = "kernel file events set for the loaded signatures";
+
+/// Makes `$1` (an empty directory) the root of this mount namespace: a
+/// tmpfs with the host's programs and libraries bound read-only, the old
+/// root remounted read-only too, so a mistake cannot write to the machine.
+const FAKE_ROOT: &str = r#"set -eu
+mount -t tmpfs -o mode=0755 sigbox-e2e-root "$1"
+cd "$1"
+mkdir -p usr/bin usr/lib/x86_64-linux-gnu usr/lib64 old tmp \
+    etc/cron.d etc/sudoers.d etc/init.d etc/kubernetes/pki \
+    proc/sys/kernel proc/4242 sys/fs/cgroup/memory/x
+for dir in usr/bin usr/lib/x86_64-linux-gnu usr/lib64; do
+    mount --bind -o ro "/$dir" "$dir"
+done
+ln -s usr/bin bin
+ln -s usr/lib lib
+ln -s usr/lib64 lib64
+pivot_root . old
+cd /
+mount -o remount,bind,ro /old
+"#;
+
+/// The accesses, each as Tracee's signature describes the attack. Files
+/// only read are created first by a write no signature reads as an attack
+/// (they select reads only); `/etc/ld.so.preload` stays empty, so the
+/// programs run after it load nothing more.
+const ATTACKS: &str = r#"
+echo 1 > /sys/fs/cgroup/memory/x/notify_on_release
+echo /evil > /sys/fs/cgroup/memory/release_agent
+echo /evil > /tmp/agent; mv /tmp/agent /sys/fs/cgroup/memory/x/release_agent
+echo '|/evil' > /proc/sys/kernel/core_pattern
+echo evil > /usr/lib/ld-evil.so
+echo evil > /tmp/ld; mv /tmp/ld /usr/lib/ld-evil2.so
+echo key > /etc/kubernetes/pki/ca.key; cat /etc/kubernetes/pki/ca.key > /tmp/out
+mv /etc/kubernetes/pki/ca.key /tmp/stolen.key
+echo > /proc/kcore; cat /proc/kcore > /tmp/out
+echo evil > /proc/4242/mem; cat /proc/4242/mem > /tmp/out
+: > /etc/ld.so.preload
+: > /tmp/preload; mv /tmp/preload /etc/ld.so.preload
+echo 2 > /proc/sys/kernel/randomize_va_space; cat /proc/sys/kernel/randomize_va_space > /tmp/out
+echo /evil > /etc/rc.local
+echo /evil > /tmp/rc; mv /tmp/rc /etc/init.d/evil
+echo '* * * * * root /evil' > /etc/cron.d/evil
+echo '* * * * * root /evil' > /tmp/cron; mv /tmp/cron /etc/crontab
+echo 'evil ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/evil
+echo 'evil ALL=(ALL) NOPASSWD:ALL' > /tmp/sudoers; mv /tmp/sudoers /etc/sudoers
+echo > /proc/sched_debug; cat /proc/sched_debug > /tmp/out
+echo b > /proc/sysrq-trigger
+"#;
+
+/// How a finding's event used its file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Use {
+    /// An open allowing reads (Tracee's `IsFileRead`).
+    Read,
+    /// An open allowing writes (Tracee's `IsFileWrite`).
+    Write,
+    /// A rename: the argument names the path.
+    Rename(&'static str),
+}
+
+/// The findings the attacks must give: signature, how, path, process.
+const EXPECTED: [(&str, Use, &str, &str); 22] = [
+    (
+        "TRC-106",
+        Use::Write,
+        "/sys/fs/cgroup/memory/x/notify_on_release",
+        "sh",
+    ),
+    (
+        "TRC-1010",
+        Use::Write,
+        "/sys/fs/cgroup/memory/release_agent",
+        "sh",
+    ),
+    (
+        "TRC-1010",
+        Use::Rename("new_path"),
+        "/sys/fs/cgroup/memory/x/release_agent",
+        "mv",
+    ),
+    ("TRC-1011", Use::Write, "/proc/sys/kernel/core_pattern", "sh"),
+    ("TRC-1012", Use::Write, "/usr/lib/ld-evil.so", "sh"),
+    (
+        "TRC-1012",
+        Use::Rename("new_path"),
+        "/usr/lib/ld-evil2.so",
+        "mv",
+    ),
+    ("TRC-1018", Use::Read, "/etc/kubernetes/pki/ca.key", "cat"),
+    (
+        "TRC-1018",
+        Use::Rename("old_path"),
+        "/etc/kubernetes/pki/ca.key",
+        "mv",
+    ),
+    ("TRC-1021", Use::Read, "/proc/kcore", "cat"),
+    ("TRC-1023", Use::Read, "/proc/4242/mem", "cat"),
+    ("TRC-1024", Use::Write, "/proc/4242/mem", "sh"),
+    ("TRC-107", Use::Write, "/etc/ld.so.preload", "sh"),
+    ("TRC-107", Use::Rename("new_path"), "/etc/ld.so.preload", "mv"),
+    (
+        "TRC-109",
+        Use::Read,
+        "/proc/sys/kernel/randomize_va_space",
+        "cat",
+    ),
+    ("TRC-1026", Use::Write, "/etc/rc.local", "sh"),
+    ("TRC-1026", Use::Rename("new_path"), "/etc/init.d/evil", "mv"),
+    ("TRC-1027", Use::Write, "/etc/cron.d/evil", "sh"),
+    ("TRC-1027", Use::Rename("new_path"), "/etc/crontab", "mv"),
+    ("TRC-1028", Use::Write, "/etc/sudoers.d/evil", "sh"),
+    ("TRC-1028", Use::Rename("new_path"), "/etc/sudoers", "mv"),
+    ("TRC-1029", Use::Read, "/proc/sched_debug", "cat"),
+    ("TRC-1031", Use::Write, "/proc/sysrq-trigger", "sh"),
+];
+
+/// The event a finding was detected from (its `detectedFrom` argument).
+fn detected_from(finding: &Value) -> &Value {
+    finding["args"]
+        .as_array()
+        .and_then(|args| args.iter().find(|a| a["name"] == "detectedFrom"))
+        .map(|a| &a["value"])
+        .unwrap_or_else(|| panic!("no detectedFrom in {finding}"))
+}
+
+/// Argument `name`'s value in a Tracee JSON event.
+fn arg<'a>(event: &'a Value, name: &str) -> &'a Value {
+    event["args"]
+        .as_array()
+        .and_then(|args| args.iter().find(|a| a["name"] == name))
+        .map(|a| &a["value"])
+        .unwrap_or_else(|| panic!("no {name} in {event}"))
+}
+
+/// What a finding says: signature, how its event used the file, the path.
+fn key(finding: &Value) -> (String, Use, String) {
+    let id = finding["metadata"]["Properties"]["signatureID"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let event = detected_from(finding);
+    let (how, path) = if event["name"] == "security_inode_rename" {
+        // Each signature reads one of the two; old_path is TRC-1018's.
+        let argument = if id == "TRC-1018" {
+            "old_path"
+        } else {
+            "new_path"
+        };
+        (Use::Rename(argument), arg(event, argument))
+    } else {
+        let flags = arg(event, "flags").as_i64().unwrap();
+        // O_ACCMODE: the attacks open O_RDONLY or O_WRONLY, never O_RDWR.
+        let how = if flags & 3 == 0 { Use::Read } else { Use::Write };
+        (how, arg(event, "pathname"))
+    };
+    (id, how, path.as_str().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
+    let Some(cgroup_root) = cgroup2_mount() else {
+        eprintln!("skipped: no cgroup2 hierarchy mounted");
+        return;
+    };
+    let Some((daemon, _status)) = start_live_with(&signatures_dir(), &["--file-events"]) else {
+        return;
+    };
+    // The file programs are attached once the set is loaded.
+    assert!(
+        daemon.wait_for_stderr_line(Duration::from_secs(120), |line| line
+            .contains(KERNEL_SET)
+            && line.contains("attached=true")),
+        "{}",
+        daemon.stderr_text()
+    );
+
+    let container = ContainerCgroup::create(&cgroup_root);
+    let root = temp_dir("file-signatures-root");
+    let script = format!("{FAKE_ROOT}{ATTACKS}");
+    // unshare runs the shell in a new mount namespace: the container's
+    // entry point, so the accesses are a started container's (`container`).
+    container.run_inside(Command::new("unshare").args([
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+        root.to_str().unwrap(),
+    ]));
+
+    let in_container = |lines: &[String]| -> Vec<Value> {
+        json_lines(lines.join("\n").as_bytes())
+            .into_iter()
+            .filter(|f| f["containerId"] == container.id.as_str())
+            .collect()
+    };
+    let all_found = |lines: &[String]| {
+        let keys: Vec<_> = in_container(lines).iter().map(key).collect();
+        EXPECTED.iter().all(|(id, how, path, _)| {
+            keys.contains(&(id.to_string(), *how, path.to_string()))
+        })
+    };
+    let found = daemon.wait_for_stdout(Duration::from_secs(120), all_found);
+    let stopped = daemon.stop();
+    assert!(found, "{:#?}\n{}", stopped.stdout, stopped.stderr);
+
+    // Stopped, every finding is out: exactly the expected ones, once each,
+    // from the started container, by the process that made the access.
+    let findings = in_container(&stopped.stdout);
+    let mut keys: Vec<_> = findings.iter().map(key).collect();
+    for (id, how, path, process) in EXPECTED {
+        let expected = (id.to_string(), how, path.to_string());
+        let at = keys.iter().position(|k| *k == expected);
+        let at = at.unwrap_or_else(|| panic!("{expected:?} missing: {findings:#?}"));
+        keys.remove(at);
+        let finding = findings
+            .iter()
+            .find(|f| key(f) == expected)
+            .expect("found above");
+        assert_eq!(finding["processName"], process, "{finding}");
+        assert_eq!(finding["contextFlags"]["containerStarted"], true, "{finding}");
+    }
+    assert!(keys.is_empty(), "unexpected findings: {keys:?}");
+}
