@@ -16,7 +16,8 @@
  *
  * Opens pass the host's kernel filters, cheapest first: access mode, then
  * the basename's hash, then the path (an LPM trie of prefixes; an exact
- * path is a prefix ending in its NUL). Each drop is counted per CPU.
+ * path is a prefix ending in its NUL). A basename or path entry's value is
+ * the uses (FILE_USE_*) it passes. Each drop is counted per CPU.
  */
 #include "file_event.h"
 
@@ -49,7 +50,7 @@ struct {
 	__type(value, struct file_config);
 } file_config SEC(".maps");
 
-/* Hashes (FNV-1a 64) of the basenames an open may have. */
+/* Hashes (FNV-1a 64) of the basenames an open may have -> FILE_USE_* bits. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -57,7 +58,11 @@ struct {
 	__type(value, __u8);
 } file_basenames SEC(".maps");
 
-/* Path prefixes an open's pathname may start with. */
+/*
+ * Path prefixes an open's pathname may start with -> FILE_USE_* bits (each
+ * entry's bits include those of the shorter entries it starts with, as an
+ * LPM lookup finds only the longest).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 4096);
@@ -111,18 +116,18 @@ static __always_inline struct file_scratch *file_scratch_here(void)
 	return bpf_map_lookup_elem(&file_scratch, &cpu);
 }
 
-/* Whether the basename of `dentry` hashes to one in file_basenames. */
-static __always_inline bool basename_selected(struct file_scratch *s, struct dentry *dentry)
+/* The uses file_basenames passes for the basename of `dentry`. */
+static __always_inline __u32 basename_uses(struct file_scratch *s, struct dentry *dentry)
 {
 	__u32 len = BPF_CORE_READ(dentry, d_name.len);
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 	if (len > NAME_MAX_READ)
-		return true; /* not a name the host can have listed: let the host decide */
+		return FILE_USES; /* not a name the host can have listed: let the host decide */
 	/* Opaque to clang, so the mask the verifier needs is not folded away. */
 	barrier_var(len);
 	len &= NAME_MAX_READ;
 	if (len && bpf_probe_read_kernel(s->name, len, name) < 0)
-		return true;
+		return FILE_USES;
 	__u64 hash = FNV_OFFSET;
 	for (int i = 0; i < NAME_MAX_READ; i++) {
 		if (i >= len)
@@ -130,11 +135,12 @@ static __always_inline bool basename_selected(struct file_scratch *s, struct den
 		hash ^= s->name[i];
 		hash *= FNV_PRIME;
 	}
-	return bpf_map_lookup_elem(&file_basenames, &hash) != NULL;
+	__u8 *uses = bpf_map_lookup_elem(&file_basenames, &hash);
+	return uses ? *uses : 0;
 }
 
-/* Whether the walked path starts with a prefix in file_paths. */
-static __always_inline bool path_selected(struct file_scratch *s)
+/* The uses file_paths passes for the walked path (its longest prefix there). */
+static __always_inline __u32 path_uses(struct file_scratch *s)
 {
 	__u32 len = RELOAD(s->walk.len) & (EXEC_PATH_CAP - 1);
 	__u32 start = RELOAD(s->walk.start) & (PATH_END - 1);
@@ -149,7 +155,21 @@ static __always_inline bool path_selected(struct file_scratch *s)
 		bpf_probe_read_kernel(s->key.data, FILE_PATH_KEY_BYTES, &s->walk.path[start]);
 		s->key.prefixlen = 8 * FILE_PATH_KEY_BYTES;
 	}
-	return bpf_map_lookup_elem(&file_paths, &s->key) != NULL;
+	__u8 *uses = bpf_map_lookup_elem(&file_paths, &s->key);
+	return uses ? *uses : 0;
+}
+
+/* What an open's access mode allows (FILE_USE_*). */
+static __always_inline __u32 open_uses(int flags)
+{
+	switch (flags & O_ACCMODE) {
+	case 0: /* O_RDONLY */
+		return FILE_USE_READ;
+	case 1: /* O_WRONLY */
+		return FILE_USE_WRITE;
+	default: /* O_RDWR, and 3 (which a filterless selector takes) */
+		return FILE_USES;
+	}
 }
 
 /* The context every file event carries (as exec's). */
@@ -248,7 +268,8 @@ static __always_inline void file_send(struct file_scratch *s, __u32 lost)
 static __always_inline void send_open(struct file_config *cfg, struct file *file, int flags,
 				      const char *given)
 {
-	if (!(cfg->open_access & (1U << (flags & O_ACCMODE)))) {
+	__u32 uses = open_uses(flags) & cfg->open_uses;
+	if (!uses) {
 		count_drop(FILE_DROP_ACCESS);
 		return;
 	}
@@ -256,12 +277,15 @@ static __always_inline void send_open(struct file_config *cfg, struct file *file
 	if (!s)
 		return;
 	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
-	if (cfg->open_basenames && !basename_selected(s, dentry)) {
+	/* Passed without its path: any path goes for one of its uses, or its name does. */
+	bool passed = (uses & cfg->open_any_path) ||
+		      (cfg->open_basenames && (basename_uses(s, dentry) & uses));
+	if (!passed && !cfg->open_paths) {
 		count_drop(FILE_DROP_BASENAME);
 		return;
 	}
 	walk_path(&s->walk, BPF_CORE_READ(file, f_path.mnt), dentry);
-	if (cfg->open_paths && !path_selected(s)) {
+	if (!passed && !(path_uses(s) & uses)) {
 		count_drop(FILE_DROP_PATH);
 		return;
 	}

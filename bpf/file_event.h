@@ -34,23 +34,32 @@
 #define FILE_DROP_RENAME_RING 4 /* rename lost: file_events was full */
 #define FILE_DROP_COUNTERS 5
 
-/* Bits of file_config.open_access: which O_ACCMODE values pass (1 << mode). */
-#define FILE_ACCESS_RDONLY 0x1
-#define FILE_ACCESS_WRONLY 0x2
-#define FILE_ACCESS_RDWR 0x4
-#define FILE_ACCESS_MODE3 0x8 /* O_ACCMODE == 3 (ioctl-only opens) */
+/*
+ * Uses of an open, as bits: what its access mode (flags & O_ACCMODE) allows.
+ * O_RDONLY reads, O_WRONLY writes, O_RDWR (and the ioctl-only 3) both. The
+ * filter sets' values are the uses they pass, so one lookup answers for a
+ * signature watching writes under a prefix and another reading a file there.
+ */
+#define FILE_USE_READ 0x1
+#define FILE_USE_WRITE 0x2
+#define FILE_USES (FILE_USE_READ | FILE_USE_WRITE)
 
 /* Bytes of path an LPM key holds (the kernel's LPM_DATA_SIZE_MAX). */
 #define FILE_PATH_KEY_BYTES 256
 
-/* What the host switched on. All zero: both programs return at once. */
+/*
+ * What the host switched on. All zero: both programs return at once. An
+ * open passes when one of its uses is in `open_uses` and, for one of those
+ * uses, any path passes (`open_any_path`), or its basename is in
+ * `file_basenames`, or its path starts with a `file_paths` entry.
+ */
 struct file_config {
 	__u32 open_enabled;   /* send security_file_open */
 	__u32 rename_enabled; /* send security_inode_rename */
-	__u32 open_access;    /* FILE_ACCESS_* bits that pass */
-	__u32 open_basenames; /* 1: the basename's hash must be in file_basenames */
-	__u32 open_paths;     /* 1: the path must match a file_paths prefix */
-	__u32 _pad;           /* zero */
+	__u32 open_uses;      /* FILE_USE_* bits some selector takes */
+	__u32 open_any_path;  /* FILE_USE_* bits for which every path passes */
+	__u32 open_basenames; /* 1: file_basenames has entries */
+	__u32 open_paths;     /* 1: file_paths has entries */
 };
 
 /* Key of `file_paths` (an LPM trie): prefixlen in bits, then path bytes. */

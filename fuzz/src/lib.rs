@@ -7,8 +7,10 @@
 
 use arbitrary::{Result, Unstructured};
 use sigbox::engine::ContractVersion;
+use sigbox::engine::{
+    Access, EventSelector, FieldFilter, FilterTest, Finding, Metadata, OriginFilter, Properties,
+};
 use sigbox::engine::{Detection, SignatureInfo};
-use sigbox::engine::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties};
 use sigbox::event::{Event, Field, Value};
 use sigbox::sink::{FindingWriter, OutputFormat};
 
@@ -83,10 +85,16 @@ pub fn selector(u: &mut Unstructured<'_>) -> Result<EventSelector> {
             _ => OriginFilter::ContainerInit,
         },
         filters: list(u, |u| {
-            Ok(FieldFilter {
-                field: text(u)?,
-                any_of: list(u, text)?,
-            })
+            let field = text(u)?;
+            let test = match u.int_in_range(0..=5)? {
+                0 => FilterTest::Equals(list(u, text)?),
+                1 => FilterTest::Prefix(list(u, text)?),
+                2 => FilterTest::Suffix(list(u, text)?),
+                3 => FilterTest::BasenameIn(list(u, text)?),
+                4 => FilterTest::AccessMode(Access::Read),
+                _ => FilterTest::AccessMode(Access::Write),
+            };
+            Ok(FieldFilter { field, test })
         })?,
         fields: list(u, text)?,
     })

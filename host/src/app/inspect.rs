@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::engine::OriginFilter;
+use crate::engine::{Access, FieldFilter, FilterTest, OriginFilter};
 use crate::engine::{Limits, LoadedSignature, Runtime, wasm_files};
 use crate::error_chain;
 use crate::event::fields::EventField;
@@ -83,6 +83,22 @@ fn warn_unknown_fields(signature: &LoadedSignature) {
     }
 }
 
+/// A selector's filter: its field, its test, and the values or access mode
+/// it accepts.
+fn filter_json(filter: &FieldFilter) -> serde_json::Value {
+    match &filter.test {
+        FilterTest::AccessMode(access) => json!({
+            "field": filter.field,
+            "test": filter.test.kind(),
+            "access": match access {
+                Access::Read => "read",
+                Access::Write => "write",
+            },
+        }),
+        test => json!({"field": filter.field, "test": test.kind(), "anyOf": test.values()}),
+    }
+}
+
 /// One module's metadata and selected events.
 fn report(signature: &LoadedSignature) -> serde_json::Value {
     let info = signature.info();
@@ -97,11 +113,7 @@ fn report(signature: &LoadedSignature) -> serde_json::Value {
         .selected_events
         .iter()
         .map(|s| {
-            let filters: Vec<_> = s
-                .filters
-                .iter()
-                .map(|f| json!({"field": f.field, "anyOf": f.any_of}))
-                .collect();
+            let filters: Vec<_> = s.filters.iter().map(filter_json).collect();
             json!({
                 "name": s.name,
                 "origin": origin_name(s.origin),

@@ -27,7 +27,9 @@ pub use wasm::compiler::{WORKER_COMMAND, run_worker};
 pub use wasm::contract::ContractVersion;
 pub use wasm::guest_values::{check_finding, check_metadata, finding_bytes};
 pub use wasm::limits::Limits;
-pub use wasm::model::{EventSelector, FieldFilter, Finding, Metadata, OriginFilter, Properties};
+pub use wasm::model::{
+    Access, EventSelector, FieldFilter, FilterTest, Finding, Metadata, OriginFilter, Properties,
+};
 pub use wasm::runtime::{Runtime, RuntimeOptions};
 
 pub(crate) use reload::admit::admit;

@@ -119,12 +119,31 @@ impl EventField {
             && matches!(Self::resolve(event_name, field), Self::Named(_))
     }
 
-    /// The field's value in `event` when it is a string (what filters test).
+    /// The field's value in `event` when it is a string (what text filters
+    /// test).
     pub fn text<'e>(&self, event: &'e Event) -> Option<&'e str> {
         match self {
             Self::Context(context) => Some(context.text(event)),
-            Self::Slot { kind, slot } if event.kind() == Some(*kind) => event.args[*slot].as_text(),
-            _ => event.arg(self.name())?.as_text(),
+            _ => self.argument(event)?.as_text(),
+        }
+    }
+
+    /// The field's value in `event` when it is an integer, as its two's
+    /// complement bits (what an access-mode filter tests of open flags).
+    pub fn bits(&self, event: &Event) -> Option<u64> {
+        match self.argument(event)? {
+            Value::Signed(n) => Some(*n as u64),
+            Value::Unsigned(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The argument this field names, when `event` has it.
+    fn argument<'e>(&self, event: &'e Event) -> Option<&'e Value> {
+        match self {
+            Self::Context(_) => None,
+            Self::Slot { kind, slot } if event.kind() == Some(*kind) => Some(&event.args[*slot]),
+            _ => event.arg(self.name()),
         }
     }
 

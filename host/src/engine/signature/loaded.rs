@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use wasmtime::component::{ComponentExportIndex, TypedFunc};
 use wasmtime::{Engine, Store, Trap};
 
 use super::error::{EvalError, LoadError, bounded_message, cause};
 use super::finding_ids;
 use super::selector::Selector;
-use crate::engine::wasm::bindings::{v1, v2};
+use crate::engine::wasm::bindings::{v1, v2, v3};
 use crate::engine::wasm::contract::{self, ContractVersion};
 use crate::engine::wasm::epoch::EpochTicker;
 use crate::engine::wasm::guest_output::LogBudget;
@@ -67,17 +68,33 @@ struct Live {
     instance: Instance,
 }
 
-/// A component linked against the world it targets.
+/// A component linked against the world it targets. A 0.3 component's
+/// `on-events` is also found by index (see [`OnEvents`]).
 enum Pre {
     V1(v1::SignaturePre<HostState>),
     V2(v2::SignaturePre<HostState>),
+    V3(v3::SignaturePre<HostState>, ComponentExportIndex),
 }
 
-/// An instance of either world.
+/// An instance of one of the worlds.
 enum Instance {
     V1(v1::Signature),
     V2(v2::Signature),
+    V3(v3::Signature, OnEvents),
 }
+
+/// The batch record and outcome types, as 0.2 generated them.
+type BatchEvent = v2::sigbox::signature::types::Event;
+type BatchOutcome = v2::sigbox::signature::types::Outcome;
+
+/// A 0.3 module's `on-events`, typed with 0.2's batch types: 0.3 changed
+/// only the selectors, and the component model checks types by shape (when
+/// the function is looked up), so batches are built and checked by one
+/// code path for both versions.
+type OnEvents = TypedFunc<(Vec<BatchEvent>,), (Vec<BatchOutcome>,)>;
+
+/// Where a 0.3 component exports its detector.
+const DETECTOR_V3: &str = "sigbox:signature/detector@0.3.0";
 
 /// A module loaded up to its `init`: instantiated, its metadata read and
 /// admitted. Whether it may run under the id it claims is decided before
@@ -360,7 +377,7 @@ impl LoadedSignature {
     pub(crate) fn max_batch(&self) -> usize {
         match self.pre {
             Pre::V1(_) => 1,
-            Pre::V2(_) => MAX_BATCH,
+            Pre::V2(_) | Pre::V3(..) => MAX_BATCH,
         }
     }
 
@@ -384,9 +401,9 @@ impl LoadedSignature {
                 .filter(|r| !matches!(r, Ok((_, Ok(f))) if f.is_empty()))
                 .collect();
         }
-        let events: Vec<v2::sigbox::signature::types::Event> = batch
+        let events: Vec<BatchEvent> = batch
             .iter()
-            .map(|(event, selector)| v2::sigbox::signature::types::Event {
+            .map(|(event, selector)| BatchEvent {
                 selector: *selector as u32,
                 context: contract::context_to_v2(event),
                 fields: self.selectors[*selector]
@@ -397,14 +414,17 @@ impl LoadedSignature {
             .collect();
         let shared: Vec<Arc<Event>> = batch.iter().map(|(event, _)| Arc::clone(event)).collect();
         let calls = batch.len() as u64;
-        let outcomes = self.call(calls, |instance, store| {
-            let Instance::V2(instance) = instance else {
-                unreachable!("a 0.2 component has a 0.2 instance")
-            };
+        let outcomes = self.call(calls, move |instance, store| {
             store.data_mut().batch = shared;
-            let result = instance
-                .sigbox_signature_detector()
-                .call_on_events(&mut *store, &events);
+            let result = match instance {
+                Instance::V2(instance) => instance
+                    .sigbox_signature_detector()
+                    .call_on_events(&mut *store, &events),
+                Instance::V3(_, on_events) => on_events
+                    .call(&mut *store, (events,))
+                    .map(|(outcomes,)| outcomes),
+                Instance::V1(_) => unreachable!("a 0.1 module gets one event per call"),
+            };
             store.data_mut().batch.clear();
             result
         })?;
@@ -418,7 +438,7 @@ impl LoadedSignature {
     /// limits, error messages cut to their first KiB.
     fn checked_outcomes(
         &self,
-        outcomes: Vec<v2::sigbox::signature::types::Outcome>,
+        outcomes: Vec<BatchOutcome>,
         batch: usize,
     ) -> Result<Vec<EventOutcome>, EvalError> {
         self.check_outcomes(&outcomes, batch)?;
@@ -470,11 +490,7 @@ impl LoadedSignature {
     /// Outcomes must name events of the batch, in increasing order: a module
     /// that breaks this is faulty (the host cannot tell which event a
     /// finding belongs to).
-    fn check_outcomes(
-        &self,
-        outcomes: &[v2::sigbox::signature::types::Outcome],
-        batch: usize,
-    ) -> Result<(), EvalError> {
+    fn check_outcomes(&self, outcomes: &[BatchOutcome], batch: usize) -> Result<(), EvalError> {
         let mut next = 0;
         for outcome in outcomes {
             let index = outcome.event as usize;
@@ -503,6 +519,9 @@ impl LoadedSignature {
             Instance::V2(i) => i
                 .sigbox_signature_detector()
                 .call_on_signal(store, contract::to_v2::signal_out(signal)),
+            Instance::V3(i, _) => i
+                .sigbox_signature_detector()
+                .call_on_signal(store, contract::to_v3::signal_out(signal)),
         });
         result.and_then(|returned| {
             returned.map_err(|message| EvalError::Returned(bounded_message(message)))
@@ -610,6 +629,9 @@ impl LoadedSignature {
             Instance::V2(i) => i
                 .sigbox_signature_detector()
                 .call_init(store, &contract::to_v2::fields_out(&self.config)),
+            Instance::V3(i, _) => i
+                .sigbox_signature_detector()
+                .call_init(store, &contract::to_v3::fields_out(&self.config)),
         };
         result.map_err(InitError::Trap)?.map_err(InitError::Refused)
     }
@@ -659,14 +681,21 @@ fn check_findings(findings: &[Finding], limits: &Limits) -> Result<(), EvalError
     Ok(())
 }
 
-/// Links `component` against the world it targets: 0.2, else 0.1.
+/// Links `component` against the world it targets: 0.3, else 0.2, else 0.1.
 fn link(runtime: &Runtime, component: &wasmtime::component::Component) -> wasmtime::Result<Pre> {
     let instance_pre = runtime.linker().instantiate_pre(component)?;
+    if let Ok(pre) = v3::SignaturePre::new(instance_pre.clone()) {
+        let on_events = component
+            .get_export_index(None, DETECTOR_V3)
+            .and_then(|detector| component.get_export_index(Some(&detector), "on-events"))
+            .ok_or_else(|| wasmtime::format_err!("{DETECTOR_V3} exports no on-events"))?;
+        return Ok(Pre::V3(pre, on_events));
+    }
     match v2::SignaturePre::new(instance_pre.clone()) {
         Ok(pre) => Ok(Pre::V2(pre)),
         Err(v2_error) => v1::SignaturePre::new(instance_pre)
             .map(Pre::V1)
-            .map_err(|_| v2_error.context("exports neither sigbox:signature/detector@0.2.0 nor @0.1.0 as the contract defines them")),
+            .map_err(|_| v2_error.context("exports no sigbox:signature/detector of 0.3.0, 0.2.0 or 0.1.0 as the contract defines it")),
     }
 }
 
@@ -675,6 +704,7 @@ impl Instance {
         match self {
             Self::V1(_) => ContractVersion::V0_1,
             Self::V2(_) => ContractVersion::V0_2,
+            Self::V3(..) => ContractVersion::V0_3,
         }
     }
 
@@ -688,6 +718,10 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_get_metadata(store)
                 .map(contract::to_v2::metadata_in),
+            Self::V3(i, _) => i
+                .sigbox_signature_detector()
+                .call_get_metadata(store)
+                .map(contract::to_v3::metadata_in),
         }
     }
 
@@ -704,6 +738,10 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_selected_events(store)
                 .map(|s| s.into_iter().map(contract::selector_from_v2).collect()),
+            Self::V3(i, _) => i
+                .sigbox_signature_detector()
+                .call_selected_events(store)
+                .map(|s| s.into_iter().map(contract::selector_from_v3).collect()),
         }
     }
 }
@@ -732,6 +770,12 @@ fn instantiate(
     let instance = match pre {
         Pre::V1(pre) => Instance::V1(pre.instantiate(&mut store)?),
         Pre::V2(pre) => Instance::V2(pre.instantiate(&mut store)?),
+        Pre::V3(pre, on_events) => {
+            let instance = pre.instance_pre().instantiate(&mut store)?;
+            let signature = v3::Signature::new(&mut store, &instance)?;
+            let on_events = instance.get_typed_func(&mut store, on_events)?;
+            Instance::V3(signature, on_events)
+        }
     };
     Ok((store, instance))
 }

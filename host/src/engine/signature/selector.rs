@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::engine::wasm::model::{EventSelector, OriginFilter};
+use crate::engine::wasm::model::{Access, EventSelector, FilterTest, OriginFilter};
 use crate::event::fields::EventField;
 use crate::event::{Event, Kind, Origin, Value};
 
@@ -16,10 +16,11 @@ pub struct Selector {
     /// the name on the dispatch path.
     kind: Option<Kind>,
     origin: OriginFilter,
-    /// Each filtered field once, with the values every filter on it
-    /// accepts (their intersection), hashed: one lookup per field per
-    /// event, however many filters and values were declared.
-    filters: Vec<(EventField, HashSet<String>)>,
+    /// The filters, each with its field resolved. Exact-match filters on
+    /// one field are merged into one hash set of the values they all accept
+    /// (their intersection): one lookup per field per event, however many
+    /// filters and values were declared.
+    filters: Vec<(EventField, Condition)>,
     /// The fields a 0.2 signature reads, in the order it declared them.
     fields: Vec<EventField>,
 }
@@ -54,7 +55,66 @@ impl Selector {
             && self
                 .filters
                 .iter()
-                .all(|(field, any_of)| field.text(event).is_none_or(|value| any_of.contains(value)))
+                .all(|(field, condition)| condition.passes(field, event))
+    }
+}
+
+/// A filter's test, compiled.
+#[derive(Debug, Clone)]
+enum Condition {
+    Equals(HashSet<String>),
+    Prefix(Vec<String>),
+    Suffix(Vec<String>),
+    BasenameIn(HashSet<String>),
+    AccessMode(Access),
+}
+
+impl Condition {
+    fn new(test: &FilterTest) -> Self {
+        match test {
+            FilterTest::Equals(values) => Self::Equals(values.iter().cloned().collect()),
+            FilterTest::Prefix(values) => Self::Prefix(values.clone()),
+            FilterTest::Suffix(values) => Self::Suffix(values.clone()),
+            FilterTest::BasenameIn(values) => Self::BasenameIn(values.iter().cloned().collect()),
+            FilterTest::AccessMode(access) => Self::AccessMode(*access),
+        }
+    }
+
+    /// Whether `event`'s `field` passes. A field the event lacks, or of
+    /// another type than the test reads, passes: the signature sees (and
+    /// may report) malformed events.
+    fn passes(&self, field: &EventField, event: &Event) -> bool {
+        if let Self::AccessMode(access) = self {
+            return field.bits(event).is_none_or(|flags| allows(flags, *access));
+        }
+        let Some(text) = field.text(event) else {
+            return true;
+        };
+        match self {
+            Self::Equals(values) => values.contains(text),
+            Self::Prefix(prefixes) => prefixes.iter().any(|p| text.starts_with(p.as_str())),
+            Self::Suffix(suffixes) => suffixes.iter().any(|s| text.ends_with(s.as_str())),
+            Self::BasenameIn(names) => names.contains(basename(text)),
+            Self::AccessMode(_) => unreachable!("tested above"),
+        }
+    }
+}
+
+/// What follows the last `/` of `path` (all of it when it has none).
+pub fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Whether open flags allow `access`, as Tracee's `IsFileRead` /
+/// `IsFileWrite` decide it from the access mode (`flags & O_ACCMODE`).
+pub fn allows(flags: u64, access: Access) -> bool {
+    const O_ACCMODE: u64 = 0o3;
+    const O_RDONLY: u64 = 0o0;
+    const O_WRONLY: u64 = 0o1;
+    const O_RDWR: u64 = 0o2;
+    match (flags & O_ACCMODE, access) {
+        (O_RDWR, _) | (O_RDONLY, Access::Read) | (O_WRONLY, Access::Write) => true,
+        _ => false,
     }
 }
 
@@ -66,15 +126,22 @@ impl Selector {
     }
 }
 
-/// The selector's filters, one per field: filters on the same field must
-/// all hold, so the field's value must be in every one of their lists.
-fn merged_filters(selector: &EventSelector) -> Vec<(EventField, HashSet<String>)> {
-    let mut merged: Vec<(EventField, HashSet<String>)> = Vec::new();
+/// The selector's filters compiled, exact-match ones merged per field:
+/// filters on the same field must all hold, so the field's value must be
+/// in every one of their lists.
+fn merged_filters(selector: &EventSelector) -> Vec<(EventField, Condition)> {
+    let mut merged: Vec<(EventField, Condition)> = Vec::new();
     for filter in &selector.filters {
         let field = EventField::resolve(&selector.name, &filter.field);
-        match merged.iter_mut().find(|(known, _)| *known == field) {
-            Some((_, values)) => values.retain(|v| filter.any_of.contains(v)),
-            None => merged.push((field, filter.any_of.iter().cloned().collect())),
+        let known_equals = merged
+            .iter_mut()
+            .find_map(|(known, condition)| match condition {
+                Condition::Equals(values) if *known == field => Some(values),
+                _ => None,
+            });
+        match (known_equals, &filter.test) {
+            (Some(values), FilterTest::Equals(any_of)) => values.retain(|v| any_of.contains(v)),
+            _ => merged.push((field, Condition::new(&filter.test))),
         }
     }
     merged
@@ -104,10 +171,7 @@ mod tests {
             origin,
             filters: filters
                 .iter()
-                .map(|(field, any_of)| FieldFilter {
-                    field: (*field).into(),
-                    any_of: any_of.iter().map(|s| (*s).to_owned()).collect(),
-                })
+                .map(|(field, any_of)| FieldFilter::equals(field, any_of))
                 .collect(),
             fields: vec![],
         })
@@ -218,5 +282,114 @@ mod tests {
         assert!(!host_only.accepts(&other));
         other.name = crate::event::EventName::Known(Kind::SecurityFileOpen);
         assert!(!host_only.accepts(&other));
+    }
+
+    fn open(pathname: Option<&str>, flags: Option<Value>) -> Event {
+        let mut event = Event::named(crate::event::Context::default(), "security_file_open");
+        if let Some(path) = pathname {
+            event.set("pathname", Value::Text(path.into()));
+        }
+        if let Some(flags) = flags {
+            event.set("flags", flags);
+        }
+        event
+    }
+
+    fn opens(filters: Vec<FieldFilter>) -> Selector {
+        Selector::new(&EventSelector {
+            name: "security_file_open".into(),
+            origin: OriginFilter::Any,
+            filters,
+            fields: vec![],
+        })
+    }
+
+    fn filter(field: &str, test: FilterTest) -> FieldFilter {
+        FieldFilter {
+            field: field.into(),
+            test,
+        }
+    }
+
+    fn texts(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| (*v).to_owned()).collect()
+    }
+
+    #[test]
+    fn prefix_suffix_and_basename_tests_compare_as_named() {
+        let cron = opens(vec![filter(
+            "pathname",
+            FilterTest::Prefix(texts(&["/etc/cron.d/", "/var/spool/cron/"])),
+        )]);
+        assert!(cron.accepts(&open(Some("/etc/cron.d/job"), None)));
+        assert!(cron.accepts(&open(Some("/var/spool/cron/root"), None)));
+        assert!(!cron.accepts(&open(Some("/etc/cron.daily"), None)));
+        assert!(!cron.accepts(&open(Some("/ETC/cron.d/job"), None)));
+
+        let libraries = opens(vec![filter(
+            "pathname",
+            FilterTest::Suffix(texts(&[".so"])),
+        )]);
+        assert!(libraries.accepts(&open(Some("/lib/libc.so"), None)));
+        assert!(!libraries.accepts(&open(Some("/lib/libc.so.6"), None)));
+
+        let agents = opens(vec![filter(
+            "pathname",
+            FilterTest::BasenameIn(texts(&["release_agent"])),
+        )]);
+        assert!(agents.accepts(&open(Some("/sys/fs/cgroup/x/release_agent"), None)));
+        assert!(
+            agents.accepts(&open(Some("release_agent"), None)),
+            "no slash"
+        );
+        assert!(!agents.accepts(&open(Some("/tmp/release_agent.bak"), None)));
+        assert!(!agents.accepts(&open(Some("/tmp/release_agent/"), None)));
+    }
+
+    #[test]
+    fn access_mode_tests_the_open_flags_as_tracee_does() {
+        const O_RDONLY: i64 = 0;
+        const O_WRONLY: i64 = 1;
+        const O_RDWR: i64 = 2;
+        const O_CREAT: i64 = 0o100;
+        let writes = opens(vec![filter("flags", FilterTest::AccessMode(Access::Write))]);
+        let reads = opens(vec![filter("flags", FilterTest::AccessMode(Access::Read))]);
+        let with = |flags: i64| open(Some("/f"), Some(Value::Signed(flags)));
+        assert!(writes.accepts(&with(O_WRONLY | O_CREAT)));
+        assert!(writes.accepts(&with(O_RDWR)));
+        assert!(!writes.accepts(&with(O_RDONLY | O_CREAT)));
+        assert!(reads.accepts(&with(O_RDONLY)));
+        assert!(reads.accepts(&with(O_RDWR)));
+        assert!(!reads.accepts(&with(O_WRONLY)));
+        assert!(
+            !reads.accepts(&with(3)) && !writes.accepts(&with(3)),
+            "O_ACCMODE"
+        );
+        // Replay may carry the number unsigned; a text or missing `flags`
+        // is malformed and passes, for the signature to see.
+        assert!(writes.accepts(&open(Some("/f"), Some(Value::Unsigned(1)))));
+        assert!(writes.accepts(&open(Some("/f"), Some(Value::Text("O_RDONLY".into())))));
+        assert!(writes.accepts(&open(Some("/f"), None)));
+    }
+
+    #[test]
+    fn tests_of_different_kinds_must_all_hold_and_a_missing_field_passes() {
+        let shadow_writes = opens(vec![
+            filter("flags", FilterTest::AccessMode(Access::Write)),
+            filter("pathname", FilterTest::Prefix(texts(&["/etc/"]))),
+            filter(
+                "pathname",
+                FilterTest::BasenameIn(texts(&["shadow", "passwd"])),
+            ),
+            filter(
+                "pathname",
+                FilterTest::Equals(texts(&["/etc/shadow", "/etc/group"])),
+            ),
+        ]);
+        let write = Some(Value::Signed(1));
+        assert!(shadow_writes.accepts(&open(Some("/etc/shadow"), write.clone())));
+        assert!(!shadow_writes.accepts(&open(Some("/etc/passwd"), write.clone())));
+        assert!(!shadow_writes.accepts(&open(Some("/etc/shadow"), Some(Value::Signed(0)))));
+        assert!(shadow_writes.accepts(&open(None, write)));
     }
 }

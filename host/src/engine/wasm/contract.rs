@@ -1,15 +1,16 @@
-//! The two contract versions a module may target, and the conversions
-//! between their generated types and the host's own ([`crate::event`],
+//! The contract versions a module may target, and the conversions between
+//! their generated types and the host's own ([`crate::event`],
 //! [`super::model`]). This is the only place that names a WIT version's
 //! types outside the generated bindings.
 //!
-//! 0.2 modules get batches of projected events (only the fields they
-//! declared); 0.1 modules get one whole `event` record per call. Metadata,
-//! values and findings have the same shape in both, so one macro writes
-//! their conversions for each version.
+//! 0.2 and 0.3 modules get batches of projected events (only the fields
+//! they declared); 0.1 modules get one whole `event` record per call. 0.3
+//! differs from 0.2 only in its filters' tests. Metadata, values and
+//! findings have the same shape in all three, so one macro writes their
+//! conversions for each version.
 
-use super::bindings::{v1, v2};
-use super::model::{EventSelector, FieldFilter};
+use super::bindings::{v1, v2, v3};
+use super::model::{Access, EventSelector, FieldFilter, FilterTest};
 use crate::event::{ArgType, Event, EventName, Kind, Value};
 
 /// The contract version a component was built against.
@@ -21,6 +22,10 @@ pub enum ContractVersion {
     /// `sigbox:signature@0.2.0`: batches of declared fields.
     #[serde(rename = "0.2")]
     V0_2,
+    /// `sigbox:signature@0.3.0`: 0.2 with prefix, suffix, basename and
+    /// access-mode filters.
+    #[serde(rename = "0.3")]
+    V0_3,
 }
 
 impl std::fmt::Display for ContractVersion {
@@ -28,6 +33,7 @@ impl std::fmt::Display for ContractVersion {
         f.write_str(match self {
             Self::V0_1 => "0.1",
             Self::V0_2 => "0.2",
+            Self::V0_3 => "0.3",
         })
     }
 }
@@ -154,7 +160,44 @@ pub mod to_v2 {
     shared_conversions!(super::v2::sigbox::signature::types);
 }
 
-/// A 0.2 guest's selector in the host's types.
+/// Conversions for 0.3 modules. Its batches (events, outcomes, findings)
+/// cross with 0.2's types, the shapes being the same, so their conversions
+/// here go unused.
+#[allow(dead_code)]
+pub mod to_v3 {
+    shared_conversions!(super::v3::sigbox::signature::types);
+}
+
+/// A 0.3 guest's selector in the host's types.
+pub fn selector_from_v3(s: v3::sigbox::signature::types::EventSelector) -> EventSelector {
+    use v3::sigbox::signature::types as guest;
+    EventSelector {
+        name: s.name,
+        origin: to_v3::origin_filter_in(s.origin),
+        filters: s
+            .filters
+            .into_iter()
+            .map(|f| FieldFilter {
+                field: f.field,
+                test: match f.test {
+                    guest::Test::Equals(values) => FilterTest::Equals(values),
+                    guest::Test::Prefix(values) => FilterTest::Prefix(values),
+                    guest::Test::Suffix(values) => FilterTest::Suffix(values),
+                    guest::Test::BasenameIn(values) => FilterTest::BasenameIn(values),
+                    guest::Test::AccessMode(guest::Access::Read) => {
+                        FilterTest::AccessMode(Access::Read)
+                    }
+                    guest::Test::AccessMode(guest::Access::Write) => {
+                        FilterTest::AccessMode(Access::Write)
+                    }
+                },
+            })
+            .collect(),
+        fields: s.fields,
+    }
+}
+
+/// A 0.2 guest's selector in the host's types: its filters compare exactly.
 pub fn selector_from_v2(s: v2::sigbox::signature::types::EventSelector) -> EventSelector {
     EventSelector {
         name: s.name,
@@ -164,7 +207,7 @@ pub fn selector_from_v2(s: v2::sigbox::signature::types::EventSelector) -> Event
             .into_iter()
             .map(|f| FieldFilter {
                 field: f.field,
-                any_of: f.any_of,
+                test: FilterTest::Equals(f.any_of),
             })
             .collect(),
         fields: s.fields,
@@ -182,7 +225,7 @@ pub fn selector_from_v1(s: v1::sigbox::signature::types::EventSelector) -> Event
             .into_iter()
             .map(|f| FieldFilter {
                 field: f.field,
-                any_of: f.any_of,
+                test: FilterTest::Equals(f.any_of),
             })
             .collect(),
         fields: Vec::new(),

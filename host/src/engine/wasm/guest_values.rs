@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::model::{EventSelector, Finding, Metadata};
+use super::model::{EventSelector, FilterTest, Finding, Metadata};
 use crate::event::{Field, Value};
 
 /// Longest id, version, event name, field or tag name.
@@ -92,11 +92,16 @@ pub fn check_metadata(metadata: &Metadata, selected: &[EventSelector]) -> Result
         count("filters", selector.filters.len(), MAX_ITEMS)?;
         for filter in &selector.filters {
             name("filter field", &filter.field)?;
-            if filter.any_of.is_empty() {
-                return Err(format!("the filter on {} accepts no value", filter.field));
+            let values = filter.test.values();
+            if values.is_empty() && !matches!(filter.test, FilterTest::AccessMode(_)) {
+                return Err(format!(
+                    "the {} filter on {} accepts no value",
+                    filter.test.kind(),
+                    filter.field
+                ));
             }
-            count("filter values", filter.any_of.len(), MAX_FILTER_VALUES)?;
-            for value in &filter.any_of {
+            count("filter values", values.len(), MAX_FILTER_VALUES)?;
+            for value in values {
                 label("filter value", value, MAX_LABEL)?;
             }
         }
@@ -232,7 +237,7 @@ mod tests {
             origin: OriginFilter::Any,
             filters: vec![FieldFilter {
                 field: "prev-comm".into(),
-                any_of: vec!["nginx".into()],
+                test: FilterTest::Equals(vec!["nginx".into()]),
             }],
             fields: vec!["prev_comm".into()],
         }]

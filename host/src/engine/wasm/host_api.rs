@@ -1,5 +1,6 @@
-//! The `sigbox:signature/host` interface, in both contract versions:
-//! functions a signature may call.
+//! The `sigbox:signature/host` interface, in every contract version:
+//! functions a signature may call. 0.3's interface is 0.2's under a new
+//! version, so the same functions serve both.
 
 use std::sync::Arc;
 
@@ -7,16 +8,17 @@ use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, WasmStr};
 
 use super::bindings::v2::sigbox::signature::types::Value as GuestValue;
-use super::bindings::{v1, v2};
-use super::contract::to_v2;
+use super::bindings::{v1, v2, v3};
+use super::contract;
 use super::guest_output::MAX_LINE;
 use super::host_state::HostState;
-use crate::event::Event;
 use crate::event::fields::EventField;
+use crate::event::{Event, Value};
 
 /// The host interface's instance names, as guests import them.
 const HOST_INTERFACE_V1: &str = "sigbox:signature/host@0.1.0";
 const HOST_INTERFACE_V2: &str = "sigbox:signature/host@0.2.0";
+const HOST_INTERFACE_V3: &str = "sigbox:signature/host@0.3.0";
 
 /// Field names are at most this long (see `guest_values`); a longer one
 /// names no field, so it is not copied out of the guest.
@@ -50,13 +52,35 @@ impl v2::sigbox::signature::host::Host for HostState {
 
 impl v2::sigbox::signature::types::Host for HostState {}
 
-/// A field of the event at `index` of the batch being evaluated.
+impl v3::sigbox::signature::host::Host for HostState {
+    /// As for 0.1 (replaced at link time).
+    fn log(&mut self, level: v3::sigbox::signature::host::LogLevel, message: String) {
+        self.output
+            .emit(tracing_level(level as u8), "log", &message);
+    }
+
+    /// As for 0.2 (replaced at link time).
+    fn read_field(&mut self, event: u32, name: String) -> v3::sigbox::signature::types::Value {
+        contract::to_v3::value_out(read_event_field(&self.batch, event, &name))
+    }
+}
+
+impl v3::sigbox::signature::types::Host for HostState {}
+
+/// A field of the event at `index` of the batch being evaluated, as a 0.2
+/// (and, the shape being the same, 0.3) guest value.
 fn read_field(batch: &[Arc<Event>], index: u32, name: &str) -> GuestValue {
+    contract::to_v2::value_out(read_event_field(batch, index, name))
+}
+
+/// A field of the event at `index` of the batch being evaluated; `none`
+/// past the batch or for a name too long to be a field's.
+fn read_event_field(batch: &[Arc<Event>], index: u32, name: &str) -> Value {
     match batch.get(index as usize) {
         Some(event) if name.len() <= MAX_FIELD_NAME => {
-            to_v2::value_out(EventField::resolve(event.name(), name).value(event))
+            EventField::resolve(event.name(), name).value(event)
         }
-        _ => GuestValue::None,
+        _ => Value::None,
     }
 }
 
@@ -75,21 +99,26 @@ pub fn add_bounded_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<(
             bounded_log(store, level as u8, &message)
         },
     )?;
-    let mut v2_host = linker.instance(HOST_INTERFACE_V2)?;
-    v2_host.func_wrap(
-        "log",
-        |store: StoreContextMut<'_, HostState>,
-         (level, message): (v2::sigbox::signature::host::LogLevel, WasmStr)| {
-            bounded_log(store, level as u8, &message)
-        },
-    )?;
-    v2_host.func_wrap(
-        "read-field",
-        |store: StoreContextMut<'_, HostState>, (event, name): (u32, WasmStr)| {
-            let text = name.to_str(&store)?;
-            Ok((read_field(&store.data().batch, event, &text),))
-        },
-    )?;
+    // 0.2's and 0.3's host interfaces are the same functions of the same
+    // types; the component model checks types by shape, so one wrapper
+    // serves both.
+    for interface in [HOST_INTERFACE_V2, HOST_INTERFACE_V3] {
+        let mut host = linker.instance(interface)?;
+        host.func_wrap(
+            "log",
+            |store: StoreContextMut<'_, HostState>,
+             (level, message): (v2::sigbox::signature::host::LogLevel, WasmStr)| {
+                bounded_log(store, level as u8, &message)
+            },
+        )?;
+        host.func_wrap(
+            "read-field",
+            |store: StoreContextMut<'_, HostState>, (event, name): (u32, WasmStr)| {
+                let text = name.to_str(&store)?;
+                Ok((read_field(&store.data().batch, event, &text),))
+            },
+        )?;
+    }
     linker.allow_shadowing(false);
     Ok(())
 }

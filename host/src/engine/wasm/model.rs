@@ -1,7 +1,8 @@
 //! What a signature says about itself and returns, in the host's own types:
-//! metadata, selectors, findings and stream signals. Both contract versions
-//! share these shapes; `contract` converts them from each version's
-//! generated bindings, so nothing outside the engine names a WIT version.
+//! metadata, selectors, findings and stream signals. The contract versions
+//! share these shapes (a 0.1 or 0.2 filter is an `Equals` test); `contract`
+//! converts them from each version's generated bindings, so nothing outside
+//! the engine names a WIT version.
 
 use crate::event::Field;
 
@@ -56,14 +57,68 @@ pub enum OriginFilter {
     ContainerInit,
 }
 
-/// A condition checked before the signature is called: the field equals
-/// one of `any_of`.
+/// Which way an open may use its file (the access mode of open flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// `O_RDONLY` or `O_RDWR` (Tracee's `IsFileRead`).
+    Read,
+    /// `O_WRONLY` or `O_RDWR` (Tracee's `IsFileWrite`).
+    Write,
+}
+
+/// How a filter tests its field; a text test passes when any value matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterTest {
+    /// The field equals one of the values (the only test before 0.3).
+    Equals(Vec<String>),
+    /// The field starts with one of the values.
+    Prefix(Vec<String>),
+    /// The field ends with one of the values.
+    Suffix(Vec<String>),
+    /// The field's last path component equals one of the values.
+    BasenameIn(Vec<String>),
+    /// The field is open flags allowing this access.
+    AccessMode(Access),
+}
+
+/// A condition checked before the signature is called.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldFilter {
     /// The field's name.
     pub field: String,
-    /// The values accepted.
-    pub any_of: Vec<String>,
+    /// How it is tested.
+    pub test: FilterTest,
+}
+
+impl FilterTest {
+    /// The text values a text test compares with (none for `AccessMode`).
+    pub fn values(&self) -> &[String] {
+        match self {
+            Self::Equals(v) | Self::Prefix(v) | Self::Suffix(v) | Self::BasenameIn(v) => v,
+            Self::AccessMode(_) => &[],
+        }
+    }
+
+    /// The test's name in the contract (`equals`, `prefix`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Equals(_) => "equals",
+            Self::Prefix(_) => "prefix",
+            Self::Suffix(_) => "suffix",
+            Self::BasenameIn(_) => "basename-in",
+            Self::AccessMode(_) => "access-mode",
+        }
+    }
+}
+
+impl FieldFilter {
+    /// A filter passing events whose `field` equals one of `values`.
+    pub fn equals(field: &str, values: &[&str]) -> Self {
+        Self {
+            field: field.to_owned(),
+            test: FilterTest::Equals(values.iter().map(|v| (*v).to_owned()).collect()),
+        }
+    }
 }
 
 /// One kind of event a signature wants, and the fields it reads (0.2; a

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::bindings::{v1, v2};
+use super::bindings::{v1, v2, v3};
 use super::cache::{self, CompileCache};
 use super::compiler::{self, CompileLimits, CompileMode};
 use super::epoch::EpochTicker;
@@ -102,6 +102,7 @@ impl Runtime {
         let engine = Engine::new(&engine_config(limits.wasm_stack_bytes))?;
 
         let mut linker = Linker::new(&engine);
+        v3::Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         v2::Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         v1::Signature::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
         super::host_api::add_bounded_imports(&mut linker)?;

@@ -2,133 +2,190 @@
 //! opens the union of the loaded selectors' filters, as a plain description
 //! ([`KernelPlan`]) that [`super::file_maps`] writes into the BPF maps.
 //!
-//! The kernel tests an open cheapest first: access mode, then the basename
-//! (a hash lookup), then the path (an LPM trie of prefixes, where an exact
-//! path is its bytes and a NUL). The union is taken per test, so it may let
-//! through opens no single selector accepts (the host's filters drop those),
-//! but it never drops one a selector accepts.
+//! The kernel tests an open cheapest first: its uses (what its access mode
+//! allows: read, write), then its basename (a hash lookup), then its path
+//! (an LPM trie of prefixes, where an exact path is its bytes and a NUL).
+//! Each selector contributes one rule: the uses its `access-mode` filter
+//! takes, and the cheapest of its filters on `pathname` the kernel can test
+//! (a basename, else exact paths, else prefixes; a suffix that is a whole
+//! file name counts as a basename). Its other filters are left to the host,
+//! so a rule passes a superset of what its selector accepts. The kernel
+//! passes an open when some rule for one of its uses passes it, so it never
+//! drops an open a selector accepts; the host's filters drop the rest.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use super::file_record::{OPEN_EVENT, RENAME_EVENT};
-use crate::engine::EventSelector;
+use crate::engine::{Access, EventSelector, FilterTest};
 
-/// The open access modes (`flags & O_ACCMODE`) that pass, as a bit per mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AccessModes(u32);
+/// Uses of an open (what its access mode allows), as `FILE_USE_*` bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Uses(u8);
 
-impl AccessModes {
-    /// Every mode (no access-mode filter).
-    pub const ANY: Self = Self(0b1111);
-    /// Opens that can read: `O_RDONLY` and `O_RDWR` (Tracee's `IsFileRead`).
-    pub const READ: Self = Self(0b0101);
-    /// Opens that can write: `O_WRONLY` and `O_RDWR` (Tracee's `IsFileWrite`).
-    pub const WRITE: Self = Self(0b0110);
+impl Uses {
+    /// No use.
+    pub const NONE: Self = Self(0);
+    /// Reading: `O_RDONLY` or `O_RDWR` (Tracee's `IsFileRead`).
+    pub const READ: Self = Self(0b01);
+    /// Writing: `O_WRONLY` or `O_RDWR` (Tracee's `IsFileWrite`).
+    pub const WRITE: Self = Self(0b10);
+    /// Either.
+    pub const ANY: Self = Self(0b11);
 
-    /// The modes either lets through.
+    /// The uses either has.
     #[must_use]
     pub fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
 
-    /// The bits as `file_config.open_access` holds them (`1 << mode`).
-    pub fn bits(self) -> u32 {
+    /// The bits as the kernel's maps and `file_config` hold them.
+    pub fn bits(self) -> u8 {
         self.0
+    }
+
+    fn of(access: Access) -> Self {
+        match access {
+            Access::Read => Self::READ,
+            Access::Write => Self::WRITE,
+        }
     }
 }
 
-/// Paths an open may have: any that starts with a prefix, or equals an
-/// exact path.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PathSet {
-    /// Prefixes (`/etc/cron.d/`).
-    pub prefixes: BTreeSet<String>,
-    /// Whole paths (`/etc/shadow`).
-    pub exact: BTreeSet<String>,
+/// The paths one rule passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Paths {
+    Any,
+    Basenames(Vec<String>),
+    Exact(Vec<String>),
+    Prefixes(Vec<String>),
 }
 
-/// The opens one selector (or a union of them) may accept; `None` means
-/// "any" for that test.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The opens the kernel passes: the union of the selectors' rules, by
+/// use. A set entry's uses are those of the rules that listed it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KernelFileFilter {
-    /// The access modes that pass.
-    pub access: AccessModes,
-    /// The file names (last path component) that pass.
-    pub basenames: Option<BTreeSet<String>>,
-    /// The paths that pass.
-    pub paths: Option<PathSet>,
+    /// Uses some rule takes: an open with none of them is dropped first.
+    pub uses: Uses,
+    /// Uses for which every path passes.
+    pub any_path: Uses,
+    /// File names (last path component) and the uses they pass.
+    pub basenames: BTreeMap<String, Uses>,
+    /// Path prefixes (`/etc/cron.d/`) and the uses they pass.
+    pub prefixes: BTreeMap<String, Uses>,
+    /// Whole paths (`/etc/shadow`) and the uses they pass.
+    pub exact: BTreeMap<String, Uses>,
 }
 
 impl KernelFileFilter {
     /// Every open.
-    pub const ANY: Self = Self {
-        access: AccessModes::ANY,
-        basenames: None,
-        paths: None,
-    };
-
-    /// The filter of a selector with exact-match filters on `pathname`
-    /// (contract 0.2 `field-filter`s; several on one field must all hold).
-    /// Filters on other fields are left to the host.
-    pub fn from_selector(selector: &EventSelector) -> Self {
-        let mut exact: Option<BTreeSet<String>> = None;
-        for filter in selector.filters.iter().filter(|f| f.field == "pathname") {
-            let values: BTreeSet<String> = filter.any_of.iter().cloned().collect();
-            exact = Some(match exact {
-                None => values,
-                Some(known) => known.intersection(&values).cloned().collect(),
-            });
+    pub fn any() -> Self {
+        Self {
+            uses: Uses::ANY,
+            any_path: Uses::ANY,
+            ..Self::default()
         }
-        let Some(exact) = exact else {
-            return Self::ANY;
+    }
+
+    /// Adds the rule of one `security_file_open` selector.
+    fn add(&mut self, selector: &EventSelector) {
+        let (uses, paths) = rule_of(selector);
+        self.uses = self.uses.union(uses);
+        let listed = match paths {
+            Paths::Any => {
+                self.any_path = self.any_path.union(uses);
+                return;
+            }
+            Paths::Basenames(names) => (&mut self.basenames, names),
+            Paths::Exact(paths) => (&mut self.exact, paths),
+            Paths::Prefixes(prefixes) => (&mut self.prefixes, prefixes),
         };
-        Self {
-            access: AccessModes::ANY,
-            basenames: basenames_of(&exact),
-            paths: Some(PathSet {
-                prefixes: BTreeSet::new(),
-                exact,
-            }),
+        let (set, values) = listed;
+        for value in values {
+            let entry = set.entry(value).or_insert(Uses::NONE);
+            *entry = entry.union(uses);
         }
     }
 
-    /// What either lets through, test by test.
-    #[must_use]
-    pub fn union(self, other: Self) -> Self {
-        Self {
-            access: self.access.union(other.access),
-            basenames: union_or_any(self.basenames, other.basenames),
-            paths: match (self.paths, other.paths) {
-                (Some(mut a), Some(b)) => {
-                    a.prefixes.extend(b.prefixes);
-                    a.exact.extend(b.exact);
-                    Some(a)
+    /// The LPM entries (prefixes and exact paths) with the uses each
+    /// passes, including those of the shorter entries it starts with: the
+    /// kernel's lookup finds only the longest match.
+    pub fn path_keys(&self) -> Vec<(PathKey, Uses)> {
+        let keys: Vec<(PathKey, Uses)> = self
+            .prefixes
+            .iter()
+            .map(|(p, uses)| (PathKey::prefix(p), *uses))
+            .chain(
+                self.exact
+                    .iter()
+                    .map(|(p, uses)| (PathKey::exact(p), *uses)),
+            )
+            .collect();
+        keys.iter()
+            .map(|(key, _)| {
+                let uses = keys
+                    .iter()
+                    .filter(|(shorter, _)| shorter.starts(key))
+                    .fold(Uses::NONE, |all, (_, uses)| all.union(*uses));
+                (key.clone(), uses)
+            })
+            .collect()
+    }
+}
+
+/// A selector's rule: the uses its access-mode filters take (all of them
+/// must hold), and the cheapest kernel test among its `pathname` filters.
+fn rule_of(selector: &EventSelector) -> (Uses, Paths) {
+    let mut uses = Uses::ANY;
+    let mut paths = Paths::Any;
+    for filter in &selector.filters {
+        match (filter.field.as_str(), &filter.test) {
+            ("flags", FilterTest::AccessMode(access)) => uses = Uses(uses.0 & Uses::of(*access).0),
+            ("pathname", test) => {
+                if let Some(candidate) = kernel_paths(test)
+                    && cost(&candidate) < cost(&paths)
+                {
+                    paths = candidate;
                 }
-                _ => None,
-            },
+            }
+            _ => {}
         }
+    }
+    // Read and write filters together take only O_RDWR, which has both uses.
+    if uses == Uses::NONE {
+        uses = Uses::ANY;
+    }
+    (uses, paths)
+}
+
+/// What the kernel can test of a `pathname` filter, if anything.
+fn kernel_paths(test: &FilterTest) -> Option<Paths> {
+    match test {
+        FilterTest::BasenameIn(names) => Some(Paths::Basenames(names.clone())),
+        FilterTest::Equals(paths) => Some(Paths::Exact(paths.clone())),
+        FilterTest::Prefix(prefixes) => Some(Paths::Prefixes(prefixes.clone())),
+        // `/mem` ends only paths whose last component is `mem`.
+        FilterTest::Suffix(suffixes) => suffixes
+            .iter()
+            .map(|s| {
+                s.strip_prefix('/')
+                    .filter(|name| !name.is_empty() && !name.contains('/'))
+                    .map(str::to_owned)
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(Paths::Basenames),
+        FilterTest::AccessMode(_) => None,
     }
 }
 
-/// The basenames of exact paths, or `None` (any) when one has no name the
-/// kernel would see as its dentry's (a path ending in `/`, or empty).
-fn basenames_of(paths: &BTreeSet<String>) -> Option<BTreeSet<String>> {
-    paths
-        .iter()
-        .map(|path| {
-            let name = path.rsplit('/').next().unwrap_or(path);
-            (!name.is_empty()).then(|| name.to_owned())
-        })
-        .collect()
-}
-
-fn union_or_any(
-    a: Option<BTreeSet<String>>,
-    b: Option<BTreeSet<String>>,
-) -> Option<BTreeSet<String>> {
-    let (mut a, b) = (a?, b?);
-    a.extend(b);
-    Some(a)
+/// How much a test costs the kernel (lower is cheaper): a basename needs
+/// no path walk.
+fn cost(paths: &Paths) -> u8 {
+    match paths {
+        Paths::Basenames(_) => 0,
+        Paths::Exact(_) => 1,
+        Paths::Prefixes(_) => 2,
+        Paths::Any => 3,
+    }
 }
 
 /// What the kernel side should send: opens through `open` when it is
@@ -153,11 +210,9 @@ impl KernelPlan {
         let mut plan = Self::OFF;
         for selector in selectors {
             if selector.name == OPEN_EVENT {
-                let filter = KernelFileFilter::from_selector(selector);
-                plan.open = Some(match plan.open.take() {
-                    None => filter,
-                    Some(known) => known.union(filter),
-                });
+                plan.open
+                    .get_or_insert_with(KernelFileFilter::default)
+                    .add(selector);
             } else if selector.name == RENAME_EVENT {
                 plan.rename = true;
             }
@@ -214,14 +269,12 @@ impl PathKey {
     }
 }
 
-impl PathSet {
-    /// The LPM entries of the set.
-    pub fn keys(&self) -> Vec<PathKey> {
-        self.prefixes
-            .iter()
-            .map(|p| PathKey::prefix(p))
-            .chain(self.exact.iter().map(|p| PathKey::exact(p)))
-            .collect()
+impl PathKey {
+    /// Whether `self` matches every path `longer` matches (its bits start
+    /// `longer`'s).
+    fn starts(&self, longer: &PathKey) -> bool {
+        let bytes = (self.prefix_bits / 8) as usize;
+        self.prefix_bits <= longer.prefix_bits && self.data[..bytes] == longer.data[..bytes]
     }
 }
 
@@ -230,119 +283,187 @@ mod tests {
     use super::*;
     use crate::engine::{FieldFilter, OriginFilter};
 
-    fn selector(name: &str, filters: &[(&str, &[&str])]) -> EventSelector {
+    fn selector(name: &str, filters: Vec<FieldFilter>) -> EventSelector {
         EventSelector {
             name: name.to_owned(),
             origin: OriginFilter::Any,
-            filters: filters
-                .iter()
-                .map(|(field, values)| FieldFilter {
-                    field: (*field).to_owned(),
-                    any_of: values.iter().map(|v| (*v).to_owned()).collect(),
-                })
-                .collect(),
+            filters,
             fields: Vec::new(),
         }
     }
 
-    fn set(items: &[&str]) -> BTreeSet<String> {
+    fn on(field: &str, test: FilterTest) -> FieldFilter {
+        FieldFilter {
+            field: field.to_owned(),
+            test,
+        }
+    }
+
+    fn texts(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn uses_of(items: &[(&str, Uses)]) -> BTreeMap<String, Uses> {
+        items.iter().map(|(k, u)| ((*k).to_owned(), *u)).collect()
+    }
+
+    fn writes() -> FieldFilter {
+        on("flags", FilterTest::AccessMode(Access::Write))
+    }
+
+    fn reads() -> FieldFilter {
+        on("flags", FilterTest::AccessMode(Access::Read))
     }
 
     #[test]
     fn nothing_selected_switches_everything_off() {
-        let exec = selector("sched_process_exec", &[]);
+        let exec = selector("sched_process_exec", vec![]);
         assert_eq!(KernelPlan::for_selectors([&exec]), KernelPlan::OFF);
     }
 
     #[test]
-    fn an_unfiltered_open_selector_takes_every_open() {
-        let open = selector(OPEN_EVENT, &[("process-name", &["cat"])]);
+    fn a_selector_filtering_other_fields_takes_every_open() {
+        let open = selector(
+            OPEN_EVENT,
+            vec![FieldFilter::equals("process-name", &["cat"])],
+        );
         let plan = KernelPlan::for_selectors([&open]);
-        assert_eq!(plan.open, Some(KernelFileFilter::ANY));
+        assert_eq!(plan.open, Some(KernelFileFilter::any()));
         assert!(!plan.rename);
     }
 
     #[test]
-    fn exact_pathnames_become_exact_paths_and_basenames() {
-        let open = selector(
+    fn each_selector_gives_its_cheapest_path_test_for_its_uses() {
+        let agent = selector(
             OPEN_EVENT,
-            &[("pathname", &["/etc/shadow", "/etc/sudoers", "/root/x"])],
+            vec![
+                writes(),
+                on("pathname", FilterTest::Prefix(texts(&["/sys/fs/cgroup/"]))),
+                on(
+                    "pathname",
+                    FilterTest::BasenameIn(texts(&["release_agent"])),
+                ),
+            ],
         );
-        let filter = KernelPlan::for_selectors([&open]).open.unwrap();
-        assert_eq!(filter.access, AccessModes::ANY);
-        assert_eq!(filter.basenames, Some(set(&["shadow", "sudoers", "x"])));
-        let paths = filter.paths.unwrap();
+        let aslr = selector(
+            OPEN_EVENT,
+            vec![
+                reads(),
+                FieldFilter::equals("pathname", &["/proc/sys/kernel/randomize_va_space"]),
+            ],
+        );
+        let cron = selector(
+            OPEN_EVENT,
+            vec![
+                writes(),
+                on("pathname", FilterTest::Prefix(texts(&["/etc/cron.d/"]))),
+            ],
+        );
+        let filter = KernelPlan::for_selectors([&agent, &aslr, &cron])
+            .open
+            .unwrap();
+        assert_eq!(filter.uses, Uses::ANY);
+        assert_eq!(filter.any_path, Uses::NONE);
+        assert_eq!(filter.basenames, uses_of(&[("release_agent", Uses::WRITE)]));
         assert_eq!(
-            paths.exact,
-            set(&["/etc/shadow", "/etc/sudoers", "/root/x"])
+            filter.exact,
+            uses_of(&[("/proc/sys/kernel/randomize_va_space", Uses::READ)])
         );
-        assert!(paths.prefixes.is_empty());
+        assert_eq!(filter.prefixes, uses_of(&[("/etc/cron.d/", Uses::WRITE)]));
     }
 
     #[test]
-    fn filters_on_one_field_intersect() {
-        let open = selector(
+    fn a_selector_without_a_kernel_path_test_passes_every_path_for_its_uses_only() {
+        // Tracee's TRC-1021: writes whose path ends with `docker.sock`.
+        let docker = selector(
             OPEN_EVENT,
-            &[("pathname", &["/a", "/b"]), ("pathname", &["/b", "/c"])],
+            vec![
+                writes(),
+                on("pathname", FilterTest::Suffix(texts(&["docker.sock"]))),
+            ],
         );
-        let filter = KernelPlan::for_selectors([&open]).open.unwrap();
-        assert_eq!(filter.paths.unwrap().exact, set(&["/b"]));
+        let pki = selector(
+            OPEN_EVENT,
+            vec![
+                reads(),
+                on(
+                    "pathname",
+                    FilterTest::Prefix(texts(&["/etc/kubernetes/pki/"])),
+                ),
+            ],
+        );
+        let filter = KernelPlan::for_selectors([&docker, &pki]).open.unwrap();
+        assert_eq!(filter.any_path, Uses::WRITE, "reads still filtered by path");
+        assert_eq!(
+            filter.prefixes,
+            uses_of(&[("/etc/kubernetes/pki/", Uses::READ)])
+        );
     }
 
     #[test]
-    fn the_union_is_per_test_and_any_wins() {
-        let a = selector(OPEN_EVENT, &[("pathname", &["/etc/shadow"])]);
-        let b = selector(OPEN_EVENT, &[("pathname", &["/etc/passwd"])]);
-        let both = KernelPlan::for_selectors([&a, &b]).open.unwrap();
-        assert_eq!(both.basenames, Some(set(&["passwd", "shadow"])));
-        assert_eq!(
-            both.paths.unwrap().exact,
-            set(&["/etc/passwd", "/etc/shadow"])
+    fn a_suffix_that_is_a_whole_file_name_is_a_basename() {
+        let mem = selector(
+            OPEN_EVENT,
+            vec![on(
+                "pathname",
+                FilterTest::Suffix(texts(&["/mem", "/environ"])),
+            )],
         );
+        let filter = KernelPlan::for_selectors([&mem]).open.unwrap();
+        assert_eq!(
+            filter.basenames,
+            uses_of(&[("environ", Uses::ANY), ("mem", Uses::ANY)])
+        );
+        let partial = selector(
+            OPEN_EVENT,
+            vec![on("pathname", FilterTest::Suffix(texts(&["/mem", ".so"])))],
+        );
+        let filter = KernelPlan::for_selectors([&partial]).open.unwrap();
+        assert_eq!(filter.any_path, Uses::ANY);
+    }
 
-        let any = selector(OPEN_EVENT, &[]);
-        let rename = selector(RENAME_EVENT, &[("new_path", &["/x"])]);
-        let plan = KernelPlan::for_selectors([&a, &any, &rename]);
-        assert_eq!(plan.open, Some(KernelFileFilter::ANY));
+    #[test]
+    fn read_and_write_filters_together_keep_both_uses() {
+        let rdwr = selector(OPEN_EVENT, vec![reads(), writes()]);
+        let filter = KernelPlan::for_selectors([&rdwr]).open.unwrap();
+        assert_eq!(filter.uses, Uses::ANY);
+    }
+
+    #[test]
+    fn a_path_entry_passes_the_uses_of_the_shorter_entries_it_starts_with() {
+        let etc_writes = selector(
+            OPEN_EVENT,
+            vec![
+                writes(),
+                on("pathname", FilterTest::Prefix(texts(&["/etc/"]))),
+            ],
+        );
+        let shadow_reads = selector(
+            OPEN_EVENT,
+            vec![
+                reads(),
+                FieldFilter::equals("pathname", &["/etc/shadow", "/root/x"]),
+            ],
+        );
+        let filter = KernelPlan::for_selectors([&etc_writes, &shadow_reads])
+            .open
+            .unwrap();
+        let keys: BTreeMap<Vec<u8>, Uses> = filter
+            .path_keys()
+            .into_iter()
+            .map(|(key, uses)| (key.data[..(key.prefix_bits / 8) as usize].to_vec(), uses))
+            .collect();
+        assert_eq!(keys[&b"/etc/".to_vec()], Uses::WRITE);
+        assert_eq!(keys[&b"/etc/shadow\0".to_vec()], Uses::ANY);
+        assert_eq!(keys[&b"/root/x\0".to_vec()], Uses::READ);
+    }
+
+    #[test]
+    fn renames_are_on_when_selected() {
+        let rename = selector(RENAME_EVENT, vec![FieldFilter::equals("new_path", &["/x"])]);
+        let plan = KernelPlan::for_selectors([&rename]);
         assert!(plan.rename);
-    }
-
-    #[test]
-    fn a_hand_written_union_keeps_modes_prefixes_and_basenames() {
-        let reads = KernelFileFilter {
-            access: AccessModes::READ,
-            basenames: None,
-            paths: Some(PathSet {
-                prefixes: set(&["/etc/kubernetes/pki/"]),
-                exact: BTreeSet::new(),
-            }),
-        };
-        let writes = KernelFileFilter {
-            access: AccessModes::WRITE,
-            basenames: Some(set(&["release_agent"])),
-            paths: Some(PathSet {
-                prefixes: set(&["/etc/cron.d/"]),
-                exact: set(&["/etc/crontab"]),
-            }),
-        };
-        let union = reads.union(writes);
-        assert_eq!(union.access, AccessModes::READ.union(AccessModes::WRITE));
-        assert_eq!(union.access.bits(), 0b0111);
-        assert_eq!(union.basenames, None, "one side takes any name");
-        let paths = union.paths.unwrap();
-        assert_eq!(
-            paths.prefixes,
-            set(&["/etc/cron.d/", "/etc/kubernetes/pki/"])
-        );
-        assert_eq!(paths.exact, set(&["/etc/crontab"]));
-    }
-
-    #[test]
-    fn a_directory_path_leaves_basenames_open() {
-        let open = selector(OPEN_EVENT, &[("pathname", &["/etc/", "/etc/x"])]);
-        let filter = KernelPlan::for_selectors([&open]).open.unwrap();
-        assert_eq!(filter.basenames, None);
+        assert_eq!(plan.open, None);
     }
 
     #[test]

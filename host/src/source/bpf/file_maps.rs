@@ -5,12 +5,12 @@
 //! operation on a descriptor the process already holds needs none, so a hot
 //! swap can switch an event kind on or off at any time.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray};
 
-use super::file_filters::{KernelPlan, PathKey, basename_hash};
+use super::file_filters::{KernelPlan, PathKey, Uses, basename_hash};
 use super::file_record::c;
 
 /// `struct file_config` in `bpf/file_event.h`.
@@ -19,10 +19,10 @@ use super::file_record::c;
 pub(crate) struct FileConfig {
     pub open_enabled: u32,
     pub rename_enabled: u32,
-    pub open_access: u32,
+    pub open_uses: u32,
+    pub open_any_path: u32,
     pub open_basenames: u32,
     pub open_paths: u32,
-    pub _pad: u32,
 }
 
 // SAFETY: repr(C), integers only, no padding.
@@ -35,20 +35,24 @@ impl FileConfig {
         Self {
             open_enabled: u32::from(open.is_some()),
             rename_enabled: u32::from(plan.rename),
-            open_access: open.map_or(0, |f| f.access.bits()),
-            open_basenames: u32::from(open.is_some_and(|f| f.basenames.is_some())),
-            open_paths: u32::from(open.is_some_and(|f| f.paths.is_some())),
-            _pad: 0,
+            open_uses: open.map_or(0, |f| f.uses.bits().into()),
+            open_any_path: open.map_or(0, |f| f.any_path.bits().into()),
+            open_basenames: u32::from(open.is_some_and(|f| !f.basenames.is_empty())),
+            open_paths: u32::from(
+                open.is_some_and(|f| !f.prefixes.is_empty() || !f.exact.is_empty()),
+            ),
         }
     }
 
     /// Passes everything either passes, with no set lookups: what the
     /// kernel runs while the sets are rewritten.
     fn unfiltered_union(self, other: Self) -> Self {
+        let uses = self.open_uses | other.open_uses;
         Self {
             open_enabled: self.open_enabled | other.open_enabled,
             rename_enabled: self.rename_enabled | other.rename_enabled,
-            open_access: self.open_access | other.open_access,
+            open_uses: uses,
+            open_any_path: uses,
             ..Self::default()
         }
     }
@@ -113,8 +117,8 @@ pub(crate) struct FileControls {
     basenames: HashMap<MapData, u64, u8>,
     paths: LpmTrie<MapData, [u8; 256], u8>,
     installed: KernelPlan,
-    installed_hashes: BTreeSet<u64>,
-    installed_paths: Vec<PathKey>,
+    installed_hashes: BTreeMap<u64, u8>,
+    installed_paths: Vec<(PathKey, Uses)>,
 }
 
 impl FileControls {
@@ -129,7 +133,7 @@ impl FileControls {
             basenames,
             paths,
             installed: KernelPlan::OFF,
-            installed_hashes: BTreeSet::new(),
+            installed_hashes: BTreeMap::new(),
             installed_paths: Vec::new(),
         }
     }
@@ -151,28 +155,41 @@ impl FileControls {
         self.config.set(0, old.unfiltered_union(new), 0)?;
 
         let open = plan.open.as_ref();
-        let hashes: BTreeSet<u64> = open
-            .and_then(|f| f.basenames.as_ref())
-            .map(|names| names.iter().map(|n| basename_hash(n.as_bytes())).collect())
-            .unwrap_or_default();
-        for gone in self.installed_hashes.difference(&hashes) {
+        // Two names of one hash pass the uses of both.
+        let mut hashes: BTreeMap<u64, u8> = BTreeMap::new();
+        for (name, uses) in open.iter().flat_map(|f| &f.basenames) {
+            *hashes.entry(basename_hash(name.as_bytes())).or_default() |= uses.bits();
+        }
+        for gone in self
+            .installed_hashes
+            .keys()
+            .filter(|h| !hashes.contains_key(h))
+        {
             self.basenames.remove(gone)?;
         }
-        for hash in hashes.difference(&self.installed_hashes) {
-            self.basenames.insert(hash, 1, 0)?;
+        for (hash, uses) in &hashes {
+            if self.installed_hashes.get(hash) != Some(uses) {
+                self.basenames.insert(hash, uses, 0)?;
+            }
         }
         self.installed_hashes = hashes;
 
-        let paths = open
-            .and_then(|f| f.paths.as_ref())
-            .map(|set| set.keys())
-            .unwrap_or_default();
-        for gone in self.installed_paths.iter().filter(|k| !paths.contains(k)) {
+        let paths = open.map(|f| f.path_keys()).unwrap_or_default();
+        let keys = |entries: &[(PathKey, Uses)]| -> Vec<PathKey> {
+            entries.iter().map(|(key, _)| key.clone()).collect()
+        };
+        let wanted = keys(&paths);
+        for (gone, _) in self
+            .installed_paths
+            .iter()
+            .filter(|(k, _)| !wanted.contains(k))
+        {
             self.paths.remove(&Key::new(gone.prefix_bits, gone.data))?;
         }
-        for key in paths.iter().filter(|k| !self.installed_paths.contains(k)) {
+        for entry in paths.iter().filter(|e| !self.installed_paths.contains(e)) {
+            let (key, uses) = entry;
             self.paths
-                .insert(&Key::new(key.prefix_bits, key.data), 1, 0)?;
+                .insert(&Key::new(key.prefix_bits, key.data), uses.bits(), 0)?;
         }
         self.installed_paths = paths;
 

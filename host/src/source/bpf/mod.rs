@@ -1037,6 +1037,7 @@ mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
+    use crate::engine::FieldFilter;
     use crate::engine::bindings::v1::sigbox::signature::types::{Event, ExecArgs, Payload, Value};
     use crate::engine::contract::event_to_v1;
     use std::os::unix::fs::MetadataExt;
@@ -1378,20 +1379,36 @@ mod tests {
         });
     }
 
-    fn file_selector(name: &str, pathnames: &[&str]) -> EventSelector {
-        use crate::engine::{FieldFilter, OriginFilter};
+    fn file_selector(name: &str, filters: Vec<crate::engine::FieldFilter>) -> EventSelector {
         EventSelector {
             name: name.to_owned(),
-            origin: OriginFilter::Any,
-            filters: if pathnames.is_empty() {
-                Vec::new()
-            } else {
-                vec![FieldFilter {
-                    field: "pathname".to_owned(),
-                    any_of: pathnames.iter().map(|p| (*p).to_owned()).collect(),
-                }]
-            },
+            origin: crate::engine::OriginFilter::Any,
+            filters,
             fields: Vec::new(),
+        }
+    }
+
+    /// Opens for writing, of `pathname` exactly.
+    fn writes_of(pathname: &str) -> EventSelector {
+        file_selector(
+            OPEN_EVENT,
+            vec![writes(), FieldFilter::equals("pathname", &[pathname])],
+        )
+    }
+
+    /// Opens for writing, of files named `name`.
+    fn writes_named(name: &str) -> EventSelector {
+        let named = FieldFilter {
+            field: "pathname".into(),
+            test: crate::engine::FilterTest::BasenameIn(vec![name.into()]),
+        };
+        file_selector(OPEN_EVENT, vec![writes(), named])
+    }
+
+    fn writes() -> FieldFilter {
+        FieldFilter {
+            field: "flags".into(),
+            test: crate::engine::FilterTest::AccessMode(crate::engine::Access::Write),
         }
     }
 
@@ -1459,17 +1476,22 @@ mod tests {
             std::fs::create_dir_all(&other).expect("temp dir");
             let target = dir.join("watched.txt");
             let target_str = target.to_str().unwrap().to_owned();
-            collector.select_for([&file_selector(OPEN_EVENT, &[&target_str])]);
+            let unwatched = other.join("unwatched");
+            raw_open(&unwatched, libc::O_WRONLY | libc::O_CREAT);
+            collector.select_for([&writes_of(&target_str), &writes_named("badge")]);
             assert!(collector.file_programs_attached());
             let before = collector.file_drops();
 
-            // Same name elsewhere: passes the basename test, not the path test.
-            raw_open(&other.join("watched.txt"), libc::O_WRONLY | libc::O_CREAT);
-            // Another name: fails the basename test.
-            raw_open(&other.join("unwatched"), libc::O_WRONLY | libc::O_CREAT);
-            let after = collector.file_drops();
-            assert!(after.path > before.path, "{before:?} -> {after:?}");
-            assert!(after.basename > before.basename, "{before:?} -> {after:?}");
+            // A read, where only writes are selected: the access test.
+            raw_open(&unwatched, libc::O_RDONLY);
+            let after_read = collector.file_drops();
+            assert!(after_read.access > before.access, "{before:?} -> {after_read:?}");
+            // A write of another name and path: the name test passes it
+            // on to the path test, which drops it.
+            raw_open(&unwatched, libc::O_WRONLY);
+            let after_write = collector.file_drops();
+            assert!(after_write.path > after_read.path, "{after_read:?} -> {after_write:?}");
+            assert_eq!(after_write.basename, before.basename, "paths are listed too");
 
             raw_open(&target, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC);
             let pid = std::process::id();
@@ -1491,11 +1513,23 @@ mod tests {
             assert!(matches!(generic_arg(&event, "inode"), crate::event::Value::Unsigned(i) if *i == meta.ino()));
             assert!(matches!(generic_arg(&event, "syscall_pathname"), crate::event::Value::Text(p) if *p == target_str));
 
+            // With names only, a write of another name is dropped by the
+            // name test, and one of the name passes wherever it is.
+            collector.select_for([&writes_named("badge")]);
+            let before = collector.file_drops();
+            raw_open(&unwatched, libc::O_WRONLY);
+            let after = collector.file_drops();
+            assert!(after.basename > before.basename, "{before:?} -> {after:?}");
+            let badge = other.join("badge");
+            raw_open(&badge, libc::O_WRONLY | libc::O_CREAT);
+            let event = wait_for_host(&mut collector, Duration::from_secs(20), "open by name", |e| {
+                e.name() == OPEN_EVENT && e.context.host_pid == pid
+            })
+            .await;
+            assert!(matches!(generic_arg(&event, "pathname"), crate::event::Value::Text(p) if p.as_str() == badge.to_str().unwrap()));
+
             // Renames are off until selected; then both paths come.
-            collector.select_for([
-                &file_selector(OPEN_EVENT, &[&target_str]),
-                &file_selector(RENAME_EVENT, &[]),
-            ]);
+            collector.select_for([&writes_of(&target_str), &file_selector(RENAME_EVENT, vec![])]);
             let renamed = dir.join("renamed.txt");
             std::fs::rename(&target, &renamed).expect("rename");
             let event = wait_for_host(&mut collector, Duration::from_secs(20), "rename", |e| {
