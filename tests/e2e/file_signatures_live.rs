@@ -71,71 +71,53 @@ echo > /proc/sched_debug; cat /proc/sched_debug > /tmp/out
 echo b > /proc/sysrq-trigger
 "#;
 
-/// How a finding's event used its file.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Use {
-    /// An open allowing reads (Tracee's `IsFileRead`).
-    Read,
-    /// An open allowing writes (Tracee's `IsFileWrite`).
-    Write,
-    /// A rename: the argument names the path.
-    Rename(&'static str),
-}
-
-/// The findings the attacks must give: signature, how, path, process.
-const EXPECTED: [(&str, Use, &str, &str); 22] = [
+/// The findings the attacks must give: signature, how its event used the
+/// file (an open allowing `read` or `write`, as Tracee's `IsFileRead` and
+/// `IsFileWrite`; a rename's `new_path` or `old_path`), the path, the
+/// process.
+const EXPECTED: [(&str, &str, &str, &str); 22] = [
     (
         "TRC-106",
-        Use::Write,
+        "write",
         "/sys/fs/cgroup/memory/x/notify_on_release",
         "sh",
     ),
     (
         "TRC-1010",
-        Use::Write,
+        "write",
         "/sys/fs/cgroup/memory/release_agent",
         "sh",
     ),
     (
         "TRC-1010",
-        Use::Rename("new_path"),
+        "new_path",
         "/sys/fs/cgroup/memory/x/release_agent",
         "mv",
     ),
-    ("TRC-1011", Use::Write, "/proc/sys/kernel/core_pattern", "sh"),
-    ("TRC-1012", Use::Write, "/usr/lib/ld-evil.so", "sh"),
-    (
-        "TRC-1012",
-        Use::Rename("new_path"),
-        "/usr/lib/ld-evil2.so",
-        "mv",
-    ),
-    ("TRC-1018", Use::Read, "/etc/kubernetes/pki/ca.key", "cat"),
-    (
-        "TRC-1018",
-        Use::Rename("old_path"),
-        "/etc/kubernetes/pki/ca.key",
-        "mv",
-    ),
-    ("TRC-1021", Use::Read, "/proc/kcore", "cat"),
-    ("TRC-1023", Use::Read, "/proc/4242/mem", "cat"),
-    ("TRC-1024", Use::Write, "/proc/4242/mem", "sh"),
-    ("TRC-107", Use::Write, "/etc/ld.so.preload", "sh"),
-    ("TRC-107", Use::Rename("new_path"), "/etc/ld.so.preload", "mv"),
+    ("TRC-1011", "write", "/proc/sys/kernel/core_pattern", "sh"),
+    ("TRC-1012", "write", "/usr/lib/ld-evil.so", "sh"),
+    ("TRC-1012", "new_path", "/usr/lib/ld-evil2.so", "mv"),
+    ("TRC-1018", "read", "/etc/kubernetes/pki/ca.key", "cat"),
+    ("TRC-1018", "old_path", "/etc/kubernetes/pki/ca.key", "mv"),
+    ("TRC-1021", "read", "/proc/kcore", "cat"),
+    ("TRC-1023", "read", "/proc/4242/mem", "cat"),
+    ("TRC-1024", "write", "/proc/4242/mem", "sh"),
+    ("TRC-107", "write", "/etc/ld.so.preload", "sh"),
+    ("TRC-107", "new_path", "/etc/ld.so.preload", "mv"),
     (
         "TRC-109",
-        Use::Read,
+        "read",
         "/proc/sys/kernel/randomize_va_space",
         "cat",
     ),
-    ("TRC-1026", Use::Write, "/etc/rc.local", "sh"),
-    ("TRC-1026", Use::Rename("new_path"), "/etc/init.d/evil", "mv"),
-    ("TRC-1027", Use::Write, "/etc/cron.d/evil", "sh"),
-    ("TRC-1027", Use::Rename("new_path"), "/etc/crontab", "mv"),
-    ("TRC-1028", Use::Write, "/etc/sudoers.d/evil", "sh"),
-    ("TRC-1028", Use::Rename("new_path"), "/etc/sudoers", "mv"),
-    ("TRC-1029", Use::Read, "/proc/sched_debug", "cat"),
-    ("TRC-1031", Use::Write, "/proc/sysrq-trigger", "sh"),
+    ("TRC-1026", "write", "/etc/rc.local", "sh"),
+    ("TRC-1026", "new_path", "/etc/init.d/evil", "mv"),
+    ("TRC-1027", "write", "/etc/cron.d/evil", "sh"),
+    ("TRC-1027", "new_path", "/etc/crontab", "mv"),
+    ("TRC-1028", "write", "/etc/sudoers.d/evil", "sh"),
+    ("TRC-1028", "new_path", "/etc/sudoers", "mv"),
+    ("TRC-1029", "read", "/proc/sched_debug", "cat"),
+    ("TRC-1031", "write", "/proc/sysrq-trigger", "sh"),
 ];
 
 /// The event a finding was detected from (its `detectedFrom` argument).
@@ -156,26 +138,31 @@ fn arg<'a>(event: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {event}"))
 }
 
-/// What a finding says: signature, how its event used the file, the path.
-fn key(finding: &Value) -> (String, Use, String) {
+/// What a finding says: signature, how its event used the file (as in
+/// [`EXPECTED`]), the path.
+fn key(finding: &Value) -> (String, &'static str, String) {
     let id = finding["metadata"]["Properties"]["signatureID"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     let event = detected_from(finding);
-    let (how, path) = if event["name"] == "security_inode_rename" {
-        // Each signature reads one of the two; old_path is TRC-1018's.
-        let argument = if id == "TRC-1018" {
+    let how = if event["name"] == "security_inode_rename" {
+        // TRC-1018 reads where a file was renamed from, the others where to.
+        if id == "TRC-1018" {
             "old_path"
         } else {
             "new_path"
-        };
-        (Use::Rename(argument), arg(event, argument))
+        }
     } else {
-        let flags = arg(event, "flags").as_i64().unwrap();
         // O_ACCMODE: the attacks open O_RDONLY or O_WRONLY, never O_RDWR.
-        let how = if flags & 3 == 0 { Use::Read } else { Use::Write };
-        (how, arg(event, "pathname"))
+        match arg(event, "flags").as_i64().unwrap() & 3 {
+            0 => "read",
+            _ => "write",
+        }
+    };
+    let path = match how {
+        "read" | "write" => arg(event, "pathname"),
+        argument => arg(event, argument),
     };
     (id, how, path.as_str().unwrap_or_default().to_owned())
 }
@@ -191,8 +178,7 @@ fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
     };
     // The file programs are attached once the set is loaded.
     assert!(
-        daemon.wait_for_stderr_line(Duration::from_secs(120), |line| line
-            .contains(KERNEL_SET)
+        daemon.wait_for_stderr_line(Duration::from_secs(120), |line| line.contains(KERNEL_SET)
             && line.contains("attached=true")),
         "{}",
         daemon.stderr_text()
@@ -222,9 +208,9 @@ fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
     };
     let all_found = |lines: &[String]| {
         let keys: Vec<_> = in_container(lines).iter().map(key).collect();
-        EXPECTED.iter().all(|(id, how, path, _)| {
-            keys.contains(&(id.to_string(), *how, path.to_string()))
-        })
+        EXPECTED
+            .iter()
+            .all(|(id, how, path, _)| keys.contains(&(id.to_string(), *how, path.to_string())))
     };
     let found = daemon.wait_for_stdout(Duration::from_secs(120), all_found);
     let stopped = daemon.stop();
@@ -244,7 +230,10 @@ fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
             .find(|f| key(f) == expected)
             .expect("found above");
         assert_eq!(finding["processName"], process, "{finding}");
-        assert_eq!(finding["contextFlags"]["containerStarted"], true, "{finding}");
+        assert_eq!(
+            finding["contextFlags"]["containerStarted"], true,
+            "{finding}"
+        );
     }
     assert!(keys.is_empty(), "unexpected findings: {keys:?}");
 }
