@@ -188,6 +188,12 @@ pub fn sigbox_command(args: &[&str]) -> Command {
     {
         command.env("SIGBOX_TRUST", dev_trust());
     }
+    // Each daemon its own status file: two on the default one (a test's
+    // and another test's, or another run's) refuse to start.
+    if args.first() == Some(&"run") && !args.contains(&"--status-file") {
+        let status_file = temp_dir("status").join("status.json");
+        command.arg("--status-file").arg(status_file);
+    }
     command
 }
 

@@ -30,12 +30,13 @@ fn exec_line(pid: u64, comm: &str) -> String {
 }
 
 #[test]
-fn a_0_1_module_loads_beside_0_2_ones_and_they_find_the_same_events() {
+fn modules_of_every_contract_load_side_by_side_and_find_the_same_events() {
     let dir = dir_with(
         "contract-both",
         &[
             module("trc-1016"),
             test_module("legacy-v0-1"),
+            test_module("legacy-v0-2"),
             test_module("trc-1016-py"),
         ],
     );
@@ -51,8 +52,9 @@ fn a_0_1_module_loads_beside_0_2_ones_and_they_find_the_same_events() {
     let rust = pids(&findings_of(&findings, "TRC-1016"));
     assert_eq!(rust.len(), 7, "{stderr}");
     assert_eq!(pids(&findings_of(&findings, "TRC-1016-V0.1")), rust);
+    assert_eq!(pids(&findings_of(&findings, "TRC-1016-V0.2")), rust);
     assert_eq!(pids(&findings_of(&findings, "TRC-1016-PY")), rust);
-    for id in ["TRC-1016", "TRC-1016-V0.1", "TRC-1016-PY"] {
+    for id in ["TRC-1016", "TRC-1016-V0.1", "TRC-1016-V0.2", "TRC-1016-PY"] {
         assert!(
             summary_of(&stderr, id).contains("9 events, 7 findings, 2 errors (0 traps"),
             "{}",
@@ -70,8 +72,9 @@ fn a_0_1_module_loads_beside_0_2_ones_and_they_find_the_same_events() {
             .unwrap()
     };
     assert_eq!(contract("TRC-1016-V0.1"), "0.1");
-    assert_eq!(contract("TRC-1016"), "0.2");
-    assert_eq!(contract("TRC-1016-PY"), "0.2");
+    assert_eq!(contract("TRC-1016-V0.2"), "0.2");
+    assert_eq!(contract("TRC-1016"), "0.3");
+    assert_eq!(contract("TRC-1016-PY"), "0.3");
 }
 
 #[test]

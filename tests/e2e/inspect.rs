@@ -21,17 +21,19 @@ fn shows_trc_1016_metadata() {
             "filters": [
                 {
                     "field": "prev_comm",
+                    "test": "equals",
                     "anyOf": ["nginx", "httpd", "httpd-foregroun", "http-nio", "lighttpd", "apache", "apache2"]
                 },
                 {
                     "field": "process-name",
+                    "test": "equals",
                     "anyOf": ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"]
                 }
             ],
             "fields": ["prev_comm", "process-name"]
         }])
     );
-    assert_eq!(report["contract"], "0.2");
+    assert_eq!(report["contract"], "0.3");
     assert_eq!(report["sha256"].as_str().unwrap().len(), 64);
 }
 

@@ -112,10 +112,10 @@ pub fn allows(flags: u64, access: Access) -> bool {
     const O_RDONLY: u64 = 0o0;
     const O_WRONLY: u64 = 0o1;
     const O_RDWR: u64 = 0o2;
-    match (flags & O_ACCMODE, access) {
-        (O_RDWR, _) | (O_RDONLY, Access::Read) | (O_WRONLY, Access::Write) => true,
-        _ => false,
-    }
+    matches!(
+        (flags & O_ACCMODE, access),
+        (O_RDWR, _) | (O_RDONLY, Access::Read) | (O_WRONLY, Access::Write)
+    )
 }
 
 impl Selector {
