@@ -11,11 +11,12 @@
 //! namespace's root) and renames (walked to the file system's root under
 //! fentry, given by the syscall under the `sys_exit` fallback) alike.
 
+use std::collections::BTreeSet;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sigbox_e2e::{json_lines, signatures_dir, temp_dir};
+use sigbox_e2e::{Daemon, json_lines, signatures_dir, temp_dir};
 
 use crate::exec_fields::{ContainerCgroup, cgroup2_mount};
 use crate::live::start_live_with;
@@ -167,6 +168,34 @@ fn key(finding: &Value) -> (String, &'static str, String) {
     (id, how, path.as_str().unwrap_or_default().to_owned())
 }
 
+/// Waits until the kernel's file filter holds every file signature's
+/// entries: signatures load one by one after the daemon is ready, and the
+/// filter is set again after each load that changes it. Each file
+/// signature adds entries of its own, so the filter set after the last one
+/// loaded is the whole set's.
+fn wait_for_the_kernel_filter_of_every_file_signature(daemon: &Daemon) {
+    let ids: BTreeSet<&str> = EXPECTED.iter().map(|(id, ..)| *id).collect();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let log = daemon.stderr_text();
+        let lines: Vec<&str> = log.lines().collect();
+        let loaded = |id: &str| {
+            let text = format!("loaded signature {id} ");
+            lines.iter().rposition(|l| l.contains(&text))
+        };
+        let last_loaded = ids.iter().map(|id| loaded(id)).collect::<Option<Vec<_>>>();
+        if let Some(last) = last_loaded.and_then(|at| at.into_iter().max())
+            && lines[last..]
+                .iter()
+                .any(|l| l.contains(KERNEL_SET) && l.contains("attached=true"))
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
     let Some(cgroup_root) = cgroup2_mount() else {
@@ -176,13 +205,7 @@ fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
     let Some((daemon, _status)) = start_live_with(&signatures_dir(), &["--file-events"]) else {
         return;
     };
-    // The file programs are attached once the set is loaded.
-    assert!(
-        daemon.wait_for_stderr_line(Duration::from_secs(120), |line| line.contains(KERNEL_SET)
-            && line.contains("attached=true")),
-        "{}",
-        daemon.stderr_text()
-    );
+    wait_for_the_kernel_filter_of_every_file_signature(&daemon);
 
     let container = ContainerCgroup::create(&cgroup_root);
     let root = temp_dir("file-signatures-root");
