@@ -1,7 +1,7 @@
 //! Each file signature of the default set fires live, on the file accesses
 //! an attacker makes: one daemon with the default set, one fake container
-//! (a Docker-named cgroup whose entry point runs in its own mount
-//! namespace) doing every access, each signature's finding checked.
+//! (a Docker-named cgroup, running before the daemon starts) doing every
+//! access in a mount namespace of its own, each signature's finding checked.
 //!
 //! Nothing touches the machine's real files: the container's root is a
 //! tmpfs (`pivot_root` in a private mount namespace) holding its own `/etc`,
@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sigbox_e2e::{Daemon, json_lines, signatures_dir, temp_dir};
+use sigbox_e2e::{Daemon, is_root, json_lines, signatures_dir, temp_dir};
 
 use crate::exec_fields::{ContainerCgroup, cgroup2_mount};
 use crate::live::start_live_with;
@@ -198,20 +198,28 @@ fn wait_for_the_kernel_filter_of_every_file_signature(daemon: &Daemon) {
 
 #[test]
 fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
     let Some(cgroup_root) = cgroup2_mount() else {
         eprintln!("skipped: no cgroup2 hierarchy mounted");
         return;
     };
+    // Created before the daemon starts, so it counts as started from its
+    // first event (Tracee's rule for a container already running). One
+    // that starts later is started by its entry point's exec, which comes
+    // through another ring buffer than its opens: an open read first would
+    // be `container-init`'s, and the container-only signatures would skip it.
+    let container = ContainerCgroup::create(&cgroup_root);
     let Some((daemon, _status)) = start_live_with(&signatures_dir(), &["--file-events"]) else {
         return;
     };
     wait_for_the_kernel_filter_of_every_file_signature(&daemon);
 
-    let container = ContainerCgroup::create(&cgroup_root);
     let root = temp_dir("file-signatures-root");
     let script = format!("{FAKE_ROOT}{ATTACKS}");
-    // unshare runs the shell in a new mount namespace: the container's
-    // entry point, so the accesses are a started container's (`container`).
+    // The attacker's shell in a private mount namespace of its own.
     container.run_inside(Command::new("unshare").args([
         "-m",
         "--propagation",
@@ -237,12 +245,16 @@ fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
     };
     let found = daemon.wait_for_stdout(Duration::from_secs(120), all_found);
     let stopped = daemon.stop();
-    assert!(found, "{:#?}\n{}", stopped.stdout, stopped.stderr);
+    let findings = in_container(&stopped.stdout);
+    let mut keys: Vec<_> = findings.iter().map(key).collect();
+    assert!(
+        found,
+        "expected {EXPECTED:#?}\ngot {keys:#?}\n{}",
+        stopped.stderr
+    );
 
     // Stopped, every finding is out: exactly the expected ones, once each,
     // from the started container, by the process that made the access.
-    let findings = in_container(&stopped.stdout);
-    let mut keys: Vec<_> = findings.iter().map(key).collect();
     for (id, how, path, process) in EXPECTED {
         let expected = (id.to_string(), how, path.to_string());
         let at = keys.iter().position(|k| *k == expected);
