@@ -57,7 +57,7 @@ const TRACEE_EVENTS: [(&str, &str, &str); 15] = [
 ];
 
 /// Every module of the default set (`target/signatures/`).
-fn default_set() -> Vec<std::path::PathBuf> {
+pub(crate) fn default_set() -> Vec<std::path::PathBuf> {
     let mut modules: Vec<_> = std::fs::read_dir(signatures_dir())
         .expect("target/signatures: run `make` first")
         .map(|entry| entry.unwrap().path())
@@ -69,7 +69,7 @@ fn default_set() -> Vec<std::path::PathBuf> {
 
 /// Replays `capture` through the default set: the findings' hostProcessIds
 /// by signature id, and the run's stdout and stderr.
-fn replay_default_set(
+pub(crate) fn replay_default_set(
     capture: &std::path::Path,
 ) -> (BTreeMap<String, Vec<u64>>, Vec<serde_json::Value>, String) {
     let dir = dir_with("file-pack", &default_set());

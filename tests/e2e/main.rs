@@ -22,6 +22,7 @@ mod listener_attack;
 mod live;
 mod live_sandbox;
 mod module_truth;
+mod net_pack;
 mod operations;
 mod pack;
 mod pack_live;

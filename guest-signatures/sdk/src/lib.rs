@@ -595,6 +595,176 @@ pub fn is_file_read(flags: i64) -> bool {
     matches!(flags & O_ACCMODE, 0 | 2)
 }
 
+/// A socket address argument (`remote_addr` of `security_socket_connect`
+/// and `socket_dup`): Tracee prints it as a JSON object of strings, e.g.
+/// `{"sa_family":"AF_INET","sin_addr":"10.0.0.1","sin_port":"443"}`, which
+/// reaches a signature as [`Value::Json`]. The accessors are Tracee's
+/// `parsers` helpers (`GetFamilyFromRawAddr`, `IsInternetFamily`, …), with
+/// their errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SockAddr {
+    /// Keys and values, in the order given; a repeated key keeps its last value.
+    entries: Vec<(String, String)>,
+}
+
+impl SockAddr {
+    /// Reads `value` as Tracee's `GetRawAddrArgumentByName` does: a JSON
+    /// object whose values are all strings; anything else (missing, another
+    /// type, a non-string value) is an error naming `field`.
+    pub fn from_value(field: &str, value: &Value) -> Result<Self, String> {
+        let not_an_addr = || format!("argument {field} is missing or not a socket address");
+        match value {
+            Value::Json(text) => parse_string_object(text)
+                .map(|entries| SockAddr { entries })
+                .ok_or_else(not_an_addr),
+            _ => Err(not_an_addr()),
+        }
+    }
+
+    /// The value of `key`, e.g. `sin_port`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn required(&self, key: &str, what: &str) -> Result<&str, String> {
+        self.get(key)
+            .ok_or_else(|| format!("{what} not found in address"))
+    }
+
+    /// `sa_family`, e.g. `AF_INET`.
+    pub fn family(&self) -> Result<&str, String> {
+        self.required("sa_family", "family")
+    }
+
+    /// Whether the family is `AF_INET` or `AF_INET6`.
+    pub fn is_internet(&self) -> Result<bool, String> {
+        Ok(matches!(self.family()?, "AF_INET" | "AF_INET6"))
+    }
+
+    /// Whether the family is `AF_UNIX`.
+    pub fn is_unix(&self) -> Result<bool, String> {
+        Ok(self.family()? == "AF_UNIX")
+    }
+
+    /// The IP address (`sin_addr` or `sin6_addr`); an error for other families.
+    pub fn ip(&self) -> Result<&str, String> {
+        match self.family()? {
+            "AF_INET" => self.required("sin_addr", "ip"),
+            "AF_INET6" => self.required("sin6_addr", "ip"),
+            _ => Err("address family not supported".into()),
+        }
+    }
+
+    /// The port (`sin_port` or `sin6_port`), as text; an error for other families.
+    pub fn port(&self) -> Result<&str, String> {
+        match self.family()? {
+            "AF_INET" => self.required("sin_port", "port"),
+            "AF_INET6" => self.required("sin6_port", "port"),
+            _ => Err("address family not supported".into()),
+        }
+    }
+
+    /// A Unix socket's path (`sun_path`); an error for other families.
+    pub fn path(&self) -> Result<&str, String> {
+        match self.family()? {
+            "AF_UNIX" => self.required("sun_path", "path"),
+            _ => Err("address family not supported".into()),
+        }
+    }
+}
+
+impl Event<'_> {
+    /// A declared field that must be a socket address (see [`SockAddr`]).
+    pub fn sockaddr(&self, field: &str) -> Result<SockAddr, String> {
+        SockAddr::from_value(field, self.declared(field)?)
+            .map_err(|error| format!("event {}: {error}", self.name))
+    }
+}
+
+/// Parses a JSON object whose values are all strings (what Tracee prints
+/// for a socket address); `None` for any other JSON.
+fn parse_string_object(text: &str) -> Option<Vec<(String, String)>> {
+    let mut chars = text.trim().chars().peekable();
+    let mut entries = Vec::new();
+    let skip_space = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+        while chars
+            .next_if(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+            .is_some()
+        {}
+    };
+    if chars.next()? != '{' {
+        return None;
+    }
+    skip_space(&mut chars);
+    if chars.next_if_eq(&'}').is_none() {
+        loop {
+            skip_space(&mut chars);
+            let key = parse_json_string(&mut chars)?;
+            skip_space(&mut chars);
+            chars.next_if_eq(&':')?;
+            skip_space(&mut chars);
+            let value = parse_json_string(&mut chars)?;
+            entries.retain(|(k, _): &(String, String)| *k != key);
+            entries.push((key, value));
+            skip_space(&mut chars);
+            match chars.next()? {
+                ',' => continue,
+                '}' => break,
+                _ => return None,
+            }
+        }
+    }
+    chars.next().is_none().then_some(entries)
+}
+
+/// Parses one JSON string, opening quote included.
+fn parse_json_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
+    chars.next_if_eq(&'"')?;
+    let mut out = String::new();
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                '/' => out.push('/'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let unit = parse_hex4(chars)?;
+                    let code = if (0xD800..0xDC00).contains(&unit) {
+                        // A high surrogate: its low half must follow.
+                        chars.next_if_eq(&'\\')?;
+                        chars.next_if_eq(&'u')?;
+                        let low = parse_hex4(chars)?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return None;
+                        }
+                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        unit
+                    };
+                    out.push(char::from_u32(code)?);
+                }
+                _ => return None,
+            },
+            c if (c as u32) < 0x20 => return None,
+            c => out.push(c),
+        }
+    }
+}
+
+fn parse_hex4(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<u32> {
+    (0..4).try_fold(0, |acc, _| Some(acc * 16 + chars.next()?.to_digit(16)?))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -771,6 +941,81 @@ mod tests {
         assert_eq!(ev.read("prev_comm"), text("nginx"));
         assert_eq!(ev.pid, 1);
         assert_eq!(ev.name(), "sched_process_exec");
+    }
+
+    #[test]
+    fn socket_addresses_are_tracees_raw_addr_maps() {
+        let json = |text: &str| Value::Json(text.into());
+        let inet = SockAddr::from_value(
+            "remote_addr",
+            &json(r#"{"sa_family":"AF_INET","sin_addr":"10.0.0.1","sin_port":"443"}"#),
+        )
+        .unwrap();
+        assert_eq!(inet.is_internet(), Ok(true));
+        assert_eq!(inet.is_unix(), Ok(false));
+        assert_eq!((inet.ip(), inet.port()), (Ok("10.0.0.1"), Ok("443")));
+        assert_eq!(inet.path(), Err("address family not supported".into()));
+
+        let inet6 = SockAddr::from_value(
+            "a",
+            &json(
+                r#" { "sa_family" : "AF_INET6", "sin6_addr":"::1", "sin6_port":"80",
+                     "sin6_flowinfo":"0","sin6_scopeid":"0" } "#,
+            ),
+        )
+        .unwrap();
+        assert_eq!((inet6.ip(), inet6.port()), (Ok("::1"), Ok("80")));
+
+        let unix = SockAddr::from_value(
+            "a",
+            &json(r#"{"sa_family":"AF_UNIX","sun_path":"\/run\/d\u00f6cker.sock\ud83d\ude00"}"#),
+        )
+        .unwrap();
+        assert_eq!(unix.is_unix(), Ok(true));
+        assert_eq!(unix.path(), Ok("/run/döcker.sock😀"));
+        assert_eq!(unix.ip(), Err("address family not supported".into()));
+
+        let empty = SockAddr::from_value("a", &json("{}")).unwrap();
+        assert_eq!(empty.family(), Err("family not found in address".into()));
+        assert_eq!(
+            empty.is_internet(),
+            Err("family not found in address".into())
+        );
+        let no_port = SockAddr::from_value("a", &json(r#"{"sa_family":"AF_INET"}"#)).unwrap();
+        assert_eq!(no_port.port(), Err("port not found in address".into()));
+        assert_eq!(no_port.ip(), Err("ip not found in address".into()));
+        // Go's map keeps a repeated key's last value.
+        let twice = SockAddr::from_value(
+            "a",
+            &json(r#"{"sa_family":"AF_UNIX","sa_family":"AF_INET"}"#),
+        );
+        assert_eq!(twice.unwrap().family(), Ok("AF_INET"));
+
+        for odd in [
+            json(r#"{"sa_family":2}"#),
+            json(r#"{"sa_family":"AF_INET","x":{"y":"z"}}"#),
+            json(r#"["AF_INET"]"#),
+            json(r#"{"sa_family":"AF_INET"} x"#),
+            json(r#"{"sa_family":"AF_INET",}"#),
+            json(r#"{"sa_family":"\ud83d"}"#),
+            json(r#"{"sa_family":"AF_INET""#),
+            json(""),
+            Value::Text(r#"{"sa_family":"AF_INET"}"#.into()),
+            Value::None,
+        ] {
+            let error = SockAddr::from_value("remote_addr", &odd).unwrap_err();
+            assert!(
+                error.contains("remote_addr is missing or not a socket address"),
+                "{odd:?}"
+            );
+        }
+        let ev = TestEvent::new("socket_dup").with("remote_addr", json("{"));
+        assert!(
+            ev.event()
+                .sockaddr("remote_addr")
+                .unwrap_err()
+                .starts_with("event socket_dup: argument remote_addr")
+        );
     }
 
     #[test]

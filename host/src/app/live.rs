@@ -146,7 +146,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     );
     let mut batch = Vec::with_capacity(4096);
     let mut idle = tokio.block_on(async { tokio::time::interval(IDLE_APPLY) });
-    let mut reported_drops = 0;
+    let mut reported_drops = [0; 3];
     if let Some(name) = stopped {
         tracing::info!("received {name} while loading signatures, stopping");
     }
@@ -206,15 +206,18 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         }
         // Events the kernel could not hand over are lost detections: say so
         // where findings go, not only in the summary.
-        let drops = collector.kernel_drops();
-        if drops > reported_drops {
-            pipeline.report_kernel_drops(drops - reported_drops, drops);
-            reported_drops = drops;
+        for ((event, drops), reported) in
+            collector.ring_losses().into_iter().zip(&mut reported_drops)
+        {
+            if drops > *reported {
+                pipeline.report_kernel_drops(event, drops - *reported, drops);
+                *reported = drops;
+            }
         }
     }
     telemetry.source_ended();
     let counts = pipeline.counts_mut();
-    counts.kernel_drops = Some(collector.kernel_drops());
+    counts.kernel_drops = Some(collector.ring_losses().iter().map(|(_, n)| n).sum());
     counts.bad_records += collector.bad_records();
     // Detaches the programs before the summary is printed.
     drop(collector);

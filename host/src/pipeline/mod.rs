@@ -352,13 +352,14 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         self.report_drops(false);
     }
 
-    /// Reports events the kernel dropped where findings go (and in the log).
-    pub fn report_kernel_drops(&mut self, lost: u64, total: u64) {
+    /// Reports `event` events the kernel dropped where findings go (and in
+    /// the log).
+    pub fn report_kernel_drops(&mut self, event: &str, lost: u64, total: u64) {
         tracing::error!(
-            "the kernel dropped {lost} exec events ({total} since start): the ring buffer was full"
+            "the kernel dropped {lost} {event} events ({total} since start): the ring buffer was full"
         );
         self.output
-            .post_record(CoverageRecord::events_lost(lost, total));
+            .post_record(CoverageRecord::events_lost(event, lost, total));
     }
 
     /// A module in the signatures directory that does not run (rejected

@@ -98,13 +98,17 @@ impl CoverageRecord {
         }
     }
 
-    /// The record for events the kernel dropped (ring buffer full).
-    pub fn events_lost(lost: u64, total: u64) -> Self {
+    /// The record for `event` events the kernel dropped (ring buffer full).
+    pub fn events_lost(event: &str, lost: u64, total: u64) -> Self {
         Self {
             event_name: "sigbox_events_lost",
-            description: "The kernel dropped exec events because the ring buffer was full: \
+            description: "The kernel dropped events because the ring buffer was full: \
                           no signature saw them.",
-            args: vec![("lost", json!(lost)), ("lostSinceStart", json!(total))],
+            args: vec![
+                ("lost", json!(lost)),
+                ("lostSinceStart", json!(total)),
+                ("event", json!(event)),
+            ],
         }
     }
 
@@ -213,12 +217,13 @@ mod tests {
 
     #[test]
     fn a_lost_events_record_is_a_tracee_finding() {
-        let json = CoverageRecord::events_lost(3, 10).to_json();
+        let json = CoverageRecord::events_lost("security_file_open", 3, 10).to_json();
         assert_eq!(json["eventName"], "sigbox_events_lost");
         assert_eq!(json["metadata"]["Properties"]["signatureID"], COVERAGE_ID);
         assert_eq!(json["metadata"]["Properties"]["Severity"], 3);
         assert_eq!(json["args"][0]["name"], "lost");
         assert_eq!(json["args"][0]["value"], 3);
+        assert_eq!(json["args"][2]["value"], "security_file_open");
         assert_eq!(json["processName"], "sigbox");
         assert_eq!(json["hostProcessId"], std::process::id());
     }

@@ -220,11 +220,14 @@ fn text_line(detection: &Detection<'_>, event: &Event) -> String {
         line.push_str(&format!(" container {:?}", event.context.container_id));
     }
     for field in &detection.finding.data {
-        line.push_str(&format!(
-            " {}={}",
-            field.name,
-            tracee_json::value_json(&field.value)
-        ));
+        // A key of several words (Tracee's `IP address`) is quoted, so the
+        // line still splits into key=value pairs.
+        let value = tracee_json::value_json(&field.value);
+        if field.name.contains(' ') {
+            line.push_str(&format!(" {:?}={value}", field.name));
+        } else {
+            line.push_str(&format!(" {}={value}", field.name));
+        }
     }
     // JSON leaves DEL and the C1 controls (U+0080..U+009F, among them the
     // one-character CSI) as they are, and a terminal may act on them: the
@@ -305,6 +308,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Tracee's keys of several words (TRC-101's `IP address`) are quoted in
+    /// a text line; one-word keys are not.
+    #[test]
+    fn text_lines_quote_keys_of_several_words() {
+        let event = crate::fuzzing::ring_record(&crate::fuzzing::sample_ring_record()).unwrap();
+        let info = signature_info("TRC-101", "n");
+        let mut detection = text_list_detection(&info, &[]);
+        detection.finding.data = vec![
+            Field {
+                name: "IP address".into(),
+                value: Value::Text("10.0.0.1".into()),
+            },
+            Field {
+                name: "Port".into(),
+                value: Value::Text("53".into()),
+            },
+        ];
+        let mut out = Vec::new();
+        FindingWriter::new(&mut out, OutputFormat::Text, false)
+            .write(&detection, &event, None)
+            .unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.ends_with(" \"IP address\"=\"10.0.0.1\" Port=\"53\"\n"),
+            "{line}"
+        );
     }
 
     /// Regression (fuzz `guest_output`, `finding_writer`): DEL and C1

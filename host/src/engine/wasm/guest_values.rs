@@ -62,7 +62,7 @@ pub fn check_metadata(metadata: &Metadata, selected: &[EventSelector]) -> Result
     }
     count("extra properties", p.extra.len(), MAX_ITEMS)?;
     for field in &p.extra {
-        name("extra property name", &field.name)?;
+        key("extra property name", &field.name)?;
         if let Some(reserved) = RESERVED_PROPERTIES
             .iter()
             .find(|r| r.eq_ignore_ascii_case(&field.name))
@@ -126,7 +126,7 @@ pub fn check_metadata(metadata: &Metadata, selected: &[EventSelector]) -> Result
 pub fn check_finding(finding: &Finding) -> Result<(), String> {
     let mut seen = HashSet::with_capacity(finding.data.len());
     for field in &finding.data {
-        name("finding data key", &field.name)?;
+        key("finding data key", &field.name)?;
         if RESERVED_FINDING_KEYS.contains(&field.name.as_str()) {
             return Err(format!(
                 "finding data key {:?} is reserved for the host",
@@ -175,6 +175,22 @@ fn name(what: &str, text: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A key of a finding's data or an extra property: as [`name`], but words
+/// may be joined by single spaces and `&` is allowed, since Tracee's own
+/// keys include `File descriptor`, `IP address` and `MITRE ATT&CK`.
+fn key(what: &str, text: &str) -> Result<(), String> {
+    let words_are_names = text
+        .split(' ')
+        .all(|word| name(what, &word.replace('&', "_")).is_ok());
+    if text.len() <= MAX_NAME && words_are_names {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} {} is not 1-{MAX_NAME} of A-Z a-z 0-9 _ . : - & in words separated by single spaces, each starting with a letter or digit",
+        crate::printable(cut(text, MAX_NAME + 16))
+    ))
 }
 
 /// Free text: at most `max` bytes, no control characters.
@@ -309,6 +325,41 @@ mod tests {
         assert!(check_finding(&finding(&["detectedFrom"])).is_err());
         assert!(check_finding(&finding(&["a", "a"])).is_err());
         assert!(check_finding(&finding(&["a\nb"])).is_err());
+    }
+
+    #[test]
+    fn tracees_keys_with_spaces_and_ampersands_pass() {
+        let finding = |name: &str| Finding {
+            data: vec![Field {
+                name: name.into(),
+                value: Value::None,
+            }],
+        };
+        // TRC-101's data and TRC-1013's property.
+        for good in ["File descriptor", "IP address", "MITRE ATT&CK", "a_b c.d"] {
+            check_finding(&finding(good)).unwrap();
+            let mut meta = metadata("TRC-1");
+            meta.properties.extra = vec![Field {
+                name: good.into(),
+                value: Value::Text("x".into()),
+            }];
+            check_metadata(&meta, &exec()).unwrap();
+        }
+        for bad in [
+            " lead",
+            "trail ",
+            "two  spaces",
+            "&amp",
+            "a &b",
+            "tab\there",
+            "a\nb",
+            "",
+        ] {
+            let error = check_finding(&finding(bad)).unwrap_err();
+            assert!(error.contains("finding data key"), "{bad:?}: {error}");
+        }
+        let long = format!("{} b", "a".repeat(MAX_NAME));
+        assert!(check_finding(&finding(&long)).is_err());
     }
 
     #[test]

@@ -573,8 +573,19 @@ impl ExecCollector {
             .unwrap_or_default()
     }
 
-    /// Records the kernel side dropped because the ring buffer was full,
-    /// since start. Returns 0 (and logs) if the counter cannot be read.
+    /// Events of each kind the kernel side dropped because a ring buffer
+    /// was full, since start.
+    pub fn ring_losses(&self) -> [(&'static str, u64); 3] {
+        let files = self.file_drops();
+        [
+            (Self::EVENTS[0], self.kernel_drops()),
+            (OPEN_EVENT, files.open_ring_full),
+            (RENAME_EVENT, files.rename_ring_full),
+        ]
+    }
+
+    /// Exec records the kernel side dropped because the ring buffer was
+    /// full, since start. Returns 0 (and logs) if the counter cannot be read.
     pub fn kernel_drops(&self) -> u64 {
         self.drops.get(&0, 0).unwrap_or_else(|error| {
             tracing::warn!("reading eBPF map `{MAP_DROPS}`: {error}");
