@@ -32,7 +32,7 @@ mount -t tmpfs -o mode=0755 sigbox-e2e-root "$1"
 cd "$1"
 mkdir -p usr/bin usr/lib/x86_64-linux-gnu usr/lib64 old tmp \
     etc/cron.d etc/sudoers.d etc/init.d etc/kubernetes/pki \
-    proc/sys/kernel proc/4242 sys/fs/cgroup/memory/x
+    proc/sys/kernel proc/4242 sys/fs/cgroup/memory/x run
 for dir in usr/bin usr/lib/x86_64-linux-gnu usr/lib64; do
     mount --bind -o ro "/$dir" "$dir"
 done
@@ -70,13 +70,14 @@ echo 'evil ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/evil
 echo 'evil ALL=(ALL) NOPASSWD:ALL' > /tmp/sudoers; mv /tmp/sudoers /etc/sudoers
 echo > /proc/sched_debug; cat /proc/sched_debug > /tmp/out
 echo b > /proc/sysrq-trigger
+echo '{}' > /run/docker.sock
 "#;
 
 /// The findings the attacks must give: signature, how its event used the
 /// file (an open allowing `read` or `write`, as Tracee's `IsFileRead` and
 /// `IsFileWrite`; a rename's `new_path` or `old_path`), the path, the
 /// process.
-const EXPECTED: [(&str, &str, &str, &str); 22] = [
+const EXPECTED: [(&str, &str, &str, &str); 23] = [
     (
         "TRC-106",
         "write",
@@ -119,6 +120,7 @@ const EXPECTED: [(&str, &str, &str, &str); 22] = [
     ("TRC-1028", "new_path", "/etc/sudoers", "mv"),
     ("TRC-1029", "read", "/proc/sched_debug", "cat"),
     ("TRC-1031", "write", "/proc/sysrq-trigger", "sh"),
+    ("TRC-1019", "write", "/run/docker.sock", "sh"),
 ];
 
 /// The event a finding was detected from (its `detectedFrom` argument).
