@@ -64,12 +64,6 @@ enum CliCommand {
         /// default: environments often carry secrets, and findings show them.
         #[arg(long)]
         exec_env: bool,
-        /// Produce `security_file_open` and `security_inode_rename` live for
-        /// the signatures that select them. Off by default until selectors can
-        /// say which paths they want: today every open on the machine would
-        /// reach each file signature (README: "Live file events").
-        #[arg(long)]
-        file_events: bool,
         /// Serve /metrics (Prometheus) and /healthz on ADDR:PORT, or `off`.
         #[arg(long, value_name = "ADDR|off", default_value = sigbox::telemetry::DEFAULT_LISTEN)]
         listen: String,
@@ -487,7 +481,6 @@ impl Common {
             status_file,
             user,
             exec_env: false,
-            file_events: false,
         })
     }
 }
@@ -518,12 +511,10 @@ impl Cli {
                 status_file,
                 user,
                 exec_env,
-                file_events,
                 listen,
                 outputs,
             } => Command::Run(DaemonOptions {
                 exec_env,
-                file_events,
                 listen: listen_address(&listen)?,
                 outputs: outputs.options(),
                 ..common.daemon(true, Some(status_file), user)?

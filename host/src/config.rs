@@ -40,9 +40,6 @@ pub struct DaemonOptions {
     pub queue_events: usize,
     /// Collect each exec's environment (`run` only).
     pub exec_env: bool,
-    /// Produce file events live for the signatures that select them (`run`
-    /// only).
-    pub file_events: bool,
     /// Which modules may load: those a trust policy admits, or any.
     pub trust: crate::trust::TrustMode,
     /// Finding outputs besides stdout (`run` only).

@@ -100,7 +100,6 @@ fn file_events_are_switched_on_by_a_hot_swap_filtered_in_the_kernel_and_off_agai
             "run",
             "-s",
             signatures.to_str().unwrap(),
-            "--file-events",
             "--listen",
             &listen,
         ],

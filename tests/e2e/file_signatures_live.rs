@@ -19,7 +19,7 @@ use serde_json::Value;
 use sigbox_e2e::{Daemon, is_root, json_lines, signatures_dir, temp_dir};
 
 use crate::exec_fields::{ContainerCgroup, cgroup2_mount};
-use crate::live::start_live_with;
+use crate::live::start_live;
 
 /// Logged each time the kernel's file events are set for the loaded signatures.
 const KERNEL_SET: &str = "kernel file events set for the loaded signatures";
@@ -214,7 +214,7 @@ fn every_file_signature_fires_live_on_an_attackers_access_in_a_container() {
     // through another ring buffer than its opens: an open read first would
     // be `container-init`'s, and the container-only signatures would skip it.
     let container = ContainerCgroup::create(&cgroup_root);
-    let Some((daemon, _status)) = start_live_with(&signatures_dir(), &["--file-events"]) else {
+    let Some(daemon) = start_live(&signatures_dir()) else {
         return;
     };
     wait_for_the_kernel_filter_of_every_file_signature(&daemon);

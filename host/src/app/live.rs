@@ -79,14 +79,9 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             backpressure: Backpressure::Drop,
         },
     );
-    // File events only when asked for: without path filters in the
-    // selectors, every open on the machine would reach each file signature.
-    let served = if options.file_events {
-        collector.served_events()
-    } else {
-        &ExecCollector::EVENTS[..1]
-    };
-    pipeline.board().set_served_events(served);
+    pipeline
+        .board()
+        .set_served_events(collector.served_events());
     if !options.exec_env {
         pipeline
             .board()
@@ -105,9 +100,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let mut shutdown = pin!(shutdown_signal());
     let (load_failures, stopped) =
         wait_for_first_modules(&tokio, &mut pipeline, first_modules_in, shutdown.as_mut());
-    if options.file_events {
-        select_kernel_events(&mut collector, &pipeline);
-    }
+    select_kernel_events(&mut collector, &pipeline);
     check_loaded(
         &options.policy,
         &options.signatures,
@@ -184,15 +177,11 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             }
             Wake::Idle => {
                 pipeline.tick();
-                if options.file_events {
-                    select_kernel_events(&mut collector, &pipeline);
-                }
+                select_kernel_events(&mut collector, &pipeline);
             }
             Wake::Change(Some(change)) => {
                 pipeline.apply(change);
-                if options.file_events {
-                    select_kernel_events(&mut collector, &pipeline);
-                }
+                select_kernel_events(&mut collector, &pipeline);
             }
             // The reload thread ended (it logged why); nothing more will come.
             Wake::Change(None) => pipeline.stop_watching(),

@@ -128,12 +128,13 @@ impl EventField {
         }
     }
 
-    /// The field's value in `event` when it is an integer, as its two's
-    /// complement bits (what an access-mode filter tests of open flags).
-    pub fn bits(&self, event: &Event) -> Option<u64> {
+    /// The field's value in `event` when it is a 32-bit integer, signed or
+    /// unsigned, as its bits (open flags, Tracee's `int32`, as an
+    /// access-mode filter tests them).
+    pub fn bits32(&self, event: &Event) -> Option<u32> {
         match self.argument(event)? {
-            Value::Signed(n) => Some(*n as u64),
-            Value::Unsigned(n) => Some(*n),
+            Value::Signed(n) => i32::try_from(*n).ok().map(|n| n as u32),
+            Value::Unsigned(n) => u32::try_from(*n).ok(),
             _ => None,
         }
     }

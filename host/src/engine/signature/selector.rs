@@ -85,7 +85,11 @@ impl Condition {
     /// may report) malformed events.
     fn passes(&self, field: &EventField, event: &Event) -> bool {
         if let Self::AccessMode(access) = self {
-            return field.bits(event).is_none_or(|flags| allows(flags, *access));
+            // A wider number than flags' 32 bits is malformed, for the
+            // signature to see and report.
+            return field
+                .bits32(event)
+                .is_none_or(|flags| allows(flags, *access));
         }
         let Some(text) = field.text(event) else {
             return true;
@@ -107,11 +111,11 @@ pub fn basename(path: &str) -> &str {
 
 /// Whether open flags allow `access`, as Tracee's `IsFileRead` /
 /// `IsFileWrite` decide it from the access mode (`flags & O_ACCMODE`).
-pub fn allows(flags: u64, access: Access) -> bool {
-    const O_ACCMODE: u64 = 0o3;
-    const O_RDONLY: u64 = 0o0;
-    const O_WRONLY: u64 = 0o1;
-    const O_RDWR: u64 = 0o2;
+pub fn allows(flags: u32, access: Access) -> bool {
+    const O_ACCMODE: u32 = 0o3;
+    const O_RDONLY: u32 = 0o0;
+    const O_WRONLY: u32 = 0o1;
+    const O_RDWR: u32 = 0o2;
     matches!(
         (flags & O_ACCMODE, access),
         (O_RDWR, _) | (O_RDONLY, Access::Read) | (O_WRONLY, Access::Write)
@@ -368,6 +372,13 @@ mod tests {
         // Replay may carry the number unsigned; a text or missing `flags`
         // is malformed and passes, for the signature to see.
         assert!(writes.accepts(&open(Some("/f"), Some(Value::Unsigned(1)))));
+        let wide = open(Some("/f"), Some(Value::Unsigned(u64::MAX)));
+        assert!(reads.accepts(&wide) && writes.accepts(&wide), "not 32 bits");
+        let negative = open(Some("/f"), Some(Value::Signed(-4)));
+        assert!(
+            reads.accepts(&negative) && !writes.accepts(&negative),
+            "-4 & 3 = O_RDONLY"
+        );
         assert!(writes.accepts(&open(Some("/f"), Some(Value::Text("O_RDONLY".into())))));
         assert!(writes.accepts(&open(Some("/f"), None)));
     }
