@@ -355,7 +355,7 @@ pub fn run_from_memfd(name: &str) -> Fileless {
 }
 
 /// The cgroup2 mount (unified, or `unified` under a hybrid layout).
-fn cgroup2_mount() -> Option<PathBuf> {
+pub(crate) fn cgroup2_mount() -> Option<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     mountinfo.lines().find_map(|line| {
         let (before, after) = line.split_once(" - ")?;
@@ -365,14 +365,14 @@ fn cgroup2_mount() -> Option<PathBuf> {
 }
 
 /// A cgroup named like Docker's (`docker-<64 hex>.scope`), removed on drop.
-struct ContainerCgroup {
+pub(crate) struct ContainerCgroup {
     parent: PathBuf,
     scope: PathBuf,
-    id: String,
+    pub(crate) id: String,
 }
 
 impl ContainerCgroup {
-    fn create(root: &Path) -> Self {
+    pub(crate) fn create(root: &Path) -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -385,7 +385,7 @@ impl ContainerCgroup {
     }
 
     /// `command`, moved into this cgroup before it execs.
-    fn run_inside(&self, command: &mut Command) -> u32 {
+    pub(crate) fn run_inside(&self, command: &mut Command) -> u32 {
         let procs = CString::new(
             self.scope
                 .join("cgroup.procs")

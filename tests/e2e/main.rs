@@ -10,6 +10,7 @@ mod deploy;
 mod exec_fields;
 mod file_events;
 mod file_pack;
+mod file_signatures_live;
 mod files;
 mod finding_ids;
 mod host_work;

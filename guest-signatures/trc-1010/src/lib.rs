@@ -9,7 +9,7 @@
 //! is no error; a missing or mistyped argument that is read is an error.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
+    Access, Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
     is_file_write, path_base,
 };
 
@@ -61,15 +61,22 @@ impl Signature for CgroupReleaseAgentModification {
         }
     }
 
-    /// Opens and renames in containers; the basename test runs in the guest.
+    /// Write-opens and renames in containers onto a file named
+    /// `release_agent`, or onto a path with an empty basename: Go's
+    /// `path.Base` ignores trailing slashes (`…/release_agent/` counts in
+    /// Tracee), the contract's basename does not. The guest checks Tracee's
+    /// whole condition again.
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SECURITY_FILE_OPEN)
                 .origin(OriginFilter::Container)
-                .reading(&["flags", "pathname"]),
+                .reading(&["flags", "pathname"])
+                .access_mode("flags", Access::Write)
+                .basename_in("pathname", &[RELEASE_AGENT, ""]),
             EventSelector::new(SECURITY_INODE_RENAME)
                 .origin(OriginFilter::Container)
-                .reading(&["new_path"]),
+                .reading(&["new_path"])
+                .basename_in("new_path", &[RELEASE_AGENT, ""]),
         ]
     }
 
@@ -94,7 +101,7 @@ sigbox_sdk::export_signature!(CgroupReleaseAgentModification);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1010 must make of an event.
     #[derive(Debug)]
@@ -262,13 +269,25 @@ mod tests {
                 EventSelector {
                     name: SECURITY_FILE_OPEN.into(),
                     origin: OriginFilter::Container,
-                    filters: vec![],
+                    filters: vec![
+                        FieldFilter {
+                            field: "flags".into(),
+                            test: Test::AccessMode(Access::Write),
+                        },
+                        FieldFilter {
+                            field: "pathname".into(),
+                            test: Test::BasenameIn(vec!["release_agent".into(), String::new()]),
+                        },
+                    ],
                     fields: vec!["flags".into(), "pathname".into()],
                 },
                 EventSelector {
                     name: SECURITY_INODE_RENAME.into(),
                     origin: OriginFilter::Container,
-                    filters: vec![],
+                    filters: vec![FieldFilter {
+                        field: "new_path".into(),
+                        test: Test::BasenameIn(vec!["release_agent".into(), String::new()]),
+                    }],
                     fields: vec!["new_path".into()],
                 }
             ]

@@ -7,7 +7,7 @@
 //! an integer `flags` is an error, as in Tracee.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
+    Access, Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
     is_file_write,
 };
 
@@ -56,12 +56,17 @@ impl Signature for CorePatternModification {
         }
     }
 
-    /// Opens in containers; the suffix test runs in the guest.
+    /// Write-opens in containers of a path ending with the core_pattern file
+    /// (whose basename is then `core_pattern`: the kernel tests that, the host
+    /// the suffix too).
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SECURITY_FILE_OPEN)
                 .origin(OriginFilter::Container)
-                .reading(&["pathname", "flags"]),
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .basename_in("pathname", &["core_pattern"])
+                .suffix("pathname", &[CORE_PATTERN]),
         ]
     }
 
@@ -81,7 +86,7 @@ sigbox_sdk::export_signature!(CorePatternModification);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1011 must make of an event.
     #[derive(Debug)]
@@ -214,14 +219,25 @@ mod tests {
 
     #[test]
     fn selects_tracees_events_reading_only_what_it_uses() {
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
+        };
         assert_eq!(
             CorePatternModification::selected_events(),
             vec![EventSelector {
-                name: SECURITY_FILE_OPEN.into(),
+                name: "security_file_open".into(),
                 origin: OriginFilter::Container,
-                filters: vec![],
+                filters: vec![
+                    filter("flags", Test::AccessMode(Access::Write)),
+                    filter("pathname", Test::BasenameIn(vec!["core_pattern".into()])),
+                    filter(
+                        "pathname",
+                        Test::Suffix(vec!["/proc/sys/kernel/core_pattern".into()])
+                    )
+                ],
                 fields: vec!["pathname".into(), "flags".into()],
-            }]
+            },]
         );
     }
 }

@@ -11,7 +11,7 @@
 //! an error.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write,
+    Access, Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write,
 };
 
 /// An event this signature selects.
@@ -74,11 +74,17 @@ impl Signature for DefaultLoaderModification {
         }
     }
 
-    /// Opens and renames from any origin; the pattern runs in the guest.
+    /// Write-opens and renames onto paths under Tracee's anchors (`/lib`,
+    /// `/usr/lib`, any origin); the rest of the pattern runs in the guest.
     fn selected_events() -> Vec<EventSelector> {
         vec![
-            EventSelector::new(SECURITY_FILE_OPEN).reading(&["flags", "pathname"]),
-            EventSelector::new(SECURITY_INODE_RENAME).reading(&["new_path"]),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["flags", "pathname"])
+                .access_mode("flags", Access::Write)
+                .prefix("pathname", &LIBRARY_DIRS),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["new_path"])
+                .prefix("new_path", &LIBRARY_DIRS),
         ]
     }
 
@@ -104,7 +110,7 @@ sigbox_sdk::export_signature!(DefaultLoaderModification);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1012 must make of an event.
     #[derive(Debug)]
@@ -310,21 +316,34 @@ mod tests {
 
     #[test]
     fn selects_tracees_events_reading_only_what_it_uses() {
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
+        };
         assert_eq!(
             DefaultLoaderModification::selected_events(),
             vec![
                 EventSelector {
-                    name: SECURITY_FILE_OPEN.into(),
+                    name: "security_file_open".into(),
                     origin: OriginFilter::Any,
-                    filters: vec![],
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Write)),
+                        filter(
+                            "pathname",
+                            Test::Prefix(vec!["/lib".into(), "/usr/lib".into()])
+                        )
+                    ],
                     fields: vec!["flags".into(), "pathname".into()],
                 },
                 EventSelector {
-                    name: SECURITY_INODE_RENAME.into(),
+                    name: "security_inode_rename".into(),
                     origin: OriginFilter::Any,
-                    filters: vec![],
+                    filters: vec![filter(
+                        "new_path",
+                        Test::Prefix(vec!["/lib".into(), "/usr/lib".into()])
+                    )],
                     fields: vec!["new_path".into()],
-                }
+                },
             ]
         );
     }

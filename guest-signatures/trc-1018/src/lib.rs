@@ -10,7 +10,7 @@
 //! only for a read; a missing or mistyped argument that is read is an error.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_read,
+    Access, Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_read,
 };
 
 /// An event this signature selects.
@@ -65,11 +65,18 @@ impl Signature for KubernetesCertificateTheftAttempt {
         }
     }
 
-    /// Opens and renames from any origin; the prefix and the allow list run in the guest.
+    /// Read-opens under the certificates directory and renames from it, any
+    /// origin; the process allow list (a "not in" no filter can say) runs in
+    /// the guest.
     fn selected_events() -> Vec<EventSelector> {
         vec![
-            EventSelector::new(SECURITY_FILE_OPEN).reading(&["process-name", "flags", "pathname"]),
-            EventSelector::new(SECURITY_INODE_RENAME).reading(&["old_path"]),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["process-name", "flags", "pathname"])
+                .access_mode("flags", Access::Read)
+                .prefix("pathname", &[K8S_CERTIFICATES_DIR]),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["old_path"])
+                .prefix("old_path", &[K8S_CERTIFICATES_DIR]),
         ]
     }
 
@@ -97,7 +104,7 @@ sigbox_sdk::export_signature!(KubernetesCertificateTheftAttempt);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1018 must make of an event.
     #[derive(Debug)]
@@ -303,21 +310,34 @@ mod tests {
 
     #[test]
     fn selects_tracees_events_reading_only_what_it_uses() {
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
+        };
         assert_eq!(
             KubernetesCertificateTheftAttempt::selected_events(),
             vec![
                 EventSelector {
-                    name: SECURITY_FILE_OPEN.into(),
+                    name: "security_file_open".into(),
                     origin: OriginFilter::Any,
-                    filters: vec![],
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Read)),
+                        filter(
+                            "pathname",
+                            Test::Prefix(vec!["/etc/kubernetes/pki/".into()])
+                        )
+                    ],
                     fields: vec!["process-name".into(), "flags".into(), "pathname".into()],
                 },
                 EventSelector {
-                    name: SECURITY_INODE_RENAME.into(),
+                    name: "security_inode_rename".into(),
                     origin: OriginFilter::Any,
-                    filters: vec![],
+                    filters: vec![filter(
+                        "old_path",
+                        Test::Prefix(vec!["/etc/kubernetes/pki/".into()])
+                    )],
                     fields: vec!["old_path".into()],
-                }
+                },
             ]
         );
     }

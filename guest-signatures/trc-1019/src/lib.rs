@@ -10,7 +10,7 @@
 //! address without `sun_path`.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
+    Access, Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
     is_file_write,
 };
 
@@ -71,11 +71,16 @@ impl Signature for DockerAbuse {
         }
     }
 
+    /// Write-opens in containers of a path ending `docker.sock` (any name
+    /// ending so: the kernel can test only the access mode), and connects
+    /// in containers (an address is no text: the guest tests it).
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SECURITY_FILE_OPEN)
                 .origin(OriginFilter::Container)
-                .reading(&["pathname", "flags"]),
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .suffix("pathname", &[DOCKER_SOCK]),
             EventSelector::new(SECURITY_SOCKET_CONNECT)
                 .origin(OriginFilter::Container)
                 .reading(&["remote_addr"]),
@@ -100,7 +105,7 @@ sigbox_sdk::export_signature!(DockerAbuse);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, Test, TestEvent, Value};
 
     const O_RDONLY: i64 = 0;
     const O_WRONLY: i64 = 1;
@@ -220,7 +225,16 @@ mod tests {
                 EventSelector {
                     name: SECURITY_FILE_OPEN.into(),
                     origin: OriginFilter::Container,
-                    filters: vec![],
+                    filters: vec![
+                        FieldFilter {
+                            field: "flags".into(),
+                            test: Test::AccessMode(Access::Write),
+                        },
+                        FieldFilter {
+                            field: "pathname".into(),
+                            test: Test::Suffix(vec!["docker.sock".into()]),
+                        },
+                    ],
                     fields: vec!["pathname".into(), "flags".into()],
                 },
                 EventSelector {

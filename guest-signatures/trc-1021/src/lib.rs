@@ -7,7 +7,7 @@
 //! is an error, as in Tracee.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
+    Access, Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
     is_file_read,
 };
 
@@ -56,12 +56,16 @@ impl Signature for ProcKcoreRead {
         }
     }
 
-    /// Opens in containers; the suffix test runs in the guest.
+    /// Read-opens in containers of a path ending with `/proc/kcore` (whose
+    /// basename is then `kcore`: the kernel tests that, the host the suffix too).
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SECURITY_FILE_OPEN)
                 .origin(OriginFilter::Container)
-                .reading(&["pathname", "flags"]),
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Read)
+                .basename_in("pathname", &["kcore"])
+                .suffix("pathname", &[KCORE_PATH]),
         ]
     }
 
@@ -81,7 +85,7 @@ sigbox_sdk::export_signature!(ProcKcoreRead);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1021 must make of an event.
     #[derive(Debug)]
@@ -205,14 +209,22 @@ mod tests {
 
     #[test]
     fn selects_tracees_events_reading_only_what_it_uses() {
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
+        };
         assert_eq!(
             ProcKcoreRead::selected_events(),
             vec![EventSelector {
-                name: SECURITY_FILE_OPEN.into(),
+                name: "security_file_open".into(),
                 origin: OriginFilter::Container,
-                filters: vec![],
+                filters: vec![
+                    filter("flags", Test::AccessMode(Access::Read)),
+                    filter("pathname", Test::BasenameIn(vec!["kcore".into()])),
+                    filter("pathname", Test::Suffix(vec!["/proc/kcore".into()]))
+                ],
                 fields: vec!["pathname".into(), "flags".into()],
-            }]
+            },]
         );
     }
 }

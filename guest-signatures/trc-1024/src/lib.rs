@@ -8,7 +8,7 @@
 //! without a string `pathname` or an integer `flags` is an error, as in Tracee.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write,
+    Access, Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write,
 };
 
 /// An event this signature selects.
@@ -74,9 +74,15 @@ impl Signature for ProcMemCodeInjection {
         }
     }
 
-    /// Opens from any origin; the pattern runs in the guest.
+    /// Write-opens of files named `mem` (Tracee's pattern ends with `/mem`),
+    /// any origin; the rest of the pattern runs in the guest.
     fn selected_events() -> Vec<EventSelector> {
-        vec![EventSelector::new(SECURITY_FILE_OPEN).reading(&["pathname", "flags"])]
+        vec![
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .basename_in("pathname", &["mem"]),
+        ]
     }
 
     fn new(_config: &[Field]) -> Result<Self, String> {
@@ -95,7 +101,7 @@ sigbox_sdk::export_signature!(ProcMemCodeInjection);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1024 must make of an event.
     #[derive(Debug)]
@@ -263,14 +269,21 @@ mod tests {
 
     #[test]
     fn selects_tracees_events_reading_only_what_it_uses() {
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
+        };
         assert_eq!(
             ProcMemCodeInjection::selected_events(),
             vec![EventSelector {
-                name: SECURITY_FILE_OPEN.into(),
+                name: "security_file_open".into(),
                 origin: OriginFilter::Any,
-                filters: vec![],
+                filters: vec![
+                    filter("flags", Test::AccessMode(Access::Write)),
+                    filter("pathname", Test::BasenameIn(vec!["mem".into()]))
+                ],
                 fields: vec!["pathname".into(), "flags".into()],
-            }]
+            },]
         );
     }
 }

@@ -12,7 +12,8 @@
 //! an integer `flags`, is an error, never a finding, as in Tracee.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write, path_base,
+    Access, Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write,
+    path_base,
 };
 
 /// The command that installs and removes System-V init script links.
@@ -78,14 +79,30 @@ impl Signature for RcdModification {
         }
     }
 
-    /// Every exec, open and rename, with no host-side filter: host filters
-    /// are exact-match on the whole path, and the command may be installed
-    /// anywhere and the directories hold any file.
+    /// Execs of a file named `update-rc.d` (or with an empty basename: Go's
+    /// `path.Base` ignores trailing slashes, the contract's basename does not);
+    /// write-opens and renames onto an rc file (exactly) or under an rc
+    /// directory: two selectors per file event, as a filter is either exact or a
+    /// prefix. Any origin; the guest checks Tracee's whole condition again.
     fn selected_events() -> Vec<EventSelector> {
         vec![
-            EventSelector::new(SCHED_PROCESS_EXEC).reading(&["pathname"]),
-            EventSelector::new(SECURITY_FILE_OPEN).reading(&["pathname", "flags"]),
-            EventSelector::new(SECURITY_INODE_RENAME).reading(&["new_path"]),
+            EventSelector::new(SCHED_PROCESS_EXEC)
+                .reading(&["pathname"])
+                .basename_in("pathname", &[RCD_COMMAND, ""]),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .filter("pathname", &RCD_FILES),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .prefix("pathname", &RCD_DIRS),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["new_path"])
+                .filter("new_path", &RCD_FILES),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["new_path"])
+                .prefix("new_path", &RCD_DIRS),
         ]
     }
 
@@ -117,7 +134,7 @@ sigbox_sdk::export_signature!(RcdModification);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{Instance, OriginFilter, TestEvent, Value, WireEvent};
+    use sigbox_sdk::{FieldFilter, Instance, OriginFilter, Test, TestEvent, Value, WireEvent};
 
     fn exec_with(pathname: Value) -> TestEvent {
         TestEvent::new(SCHED_PROCESS_EXEC).with("pathname", pathname)
@@ -293,18 +310,91 @@ mod tests {
 
     #[test]
     fn selects_every_exec_open_and_rename_reading_only_the_paths_and_flags() {
-        let selector = |name: &str, fields: &[&str]| EventSelector {
-            name: name.into(),
-            origin: OriginFilter::Any,
-            filters: vec![],
-            fields: fields.iter().map(|f| f.to_string()).collect(),
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
         };
         assert_eq!(
             RcdModification::selected_events(),
             vec![
-                selector("sched_process_exec", &["pathname"]),
-                selector("security_file_open", &["pathname", "flags"]),
-                selector("security_inode_rename", &["new_path"]),
+                EventSelector {
+                    name: "sched_process_exec".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![filter(
+                        "pathname",
+                        Test::BasenameIn(vec!["update-rc.d".into(), String::new()])
+                    )],
+                    fields: vec!["pathname".into()],
+                },
+                EventSelector {
+                    name: "security_file_open".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Write)),
+                        filter(
+                            "pathname",
+                            Test::Equals(vec![
+                                "/etc/rc.local".into(),
+                                "/etc/init.d/rc.local".into()
+                            ])
+                        )
+                    ],
+                    fields: vec!["pathname".into(), "flags".into()],
+                },
+                EventSelector {
+                    name: "security_file_open".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Write)),
+                        filter(
+                            "pathname",
+                            Test::Prefix(vec![
+                                "/etc/rc1.d".into(),
+                                "/etc/rc2.d".into(),
+                                "/etc/rc3.d".into(),
+                                "/etc/rc4.d".into(),
+                                "/etc/rc5.d".into(),
+                                "/etc/rc6.d".into(),
+                                "/etc/rcs.d".into(),
+                                "/etc/init.d".into(),
+                                "/etc/rc.d/rc.local".into(),
+                                "/etc/rc.d/init.d".into(),
+                                "/etc/rc.d".into()
+                            ])
+                        )
+                    ],
+                    fields: vec!["pathname".into(), "flags".into()],
+                },
+                EventSelector {
+                    name: "security_inode_rename".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![filter(
+                        "new_path",
+                        Test::Equals(vec!["/etc/rc.local".into(), "/etc/init.d/rc.local".into()])
+                    )],
+                    fields: vec!["new_path".into()],
+                },
+                EventSelector {
+                    name: "security_inode_rename".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![filter(
+                        "new_path",
+                        Test::Prefix(vec![
+                            "/etc/rc1.d".into(),
+                            "/etc/rc2.d".into(),
+                            "/etc/rc3.d".into(),
+                            "/etc/rc4.d".into(),
+                            "/etc/rc5.d".into(),
+                            "/etc/rc6.d".into(),
+                            "/etc/rcs.d".into(),
+                            "/etc/init.d".into(),
+                            "/etc/rc.d/rc.local".into(),
+                            "/etc/rc.d/init.d".into(),
+                            "/etc/rc.d".into()
+                        ])
+                    )],
+                    fields: vec!["new_path".into()],
+                },
             ]
         );
     }

@@ -13,7 +13,8 @@
 //! an integer `flags`, is an error, never a finding, as in Tracee.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write, path_base,
+    Access, Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write,
+    path_base,
 };
 
 /// Commands that schedule tasks, in Tracee's order.
@@ -82,14 +83,31 @@ impl Signature for ScheduledTaskModification {
         }
     }
 
-    /// Every exec, open and rename, with no host-side filter: host filters
-    /// are exact-match on the whole path, and the commands may be installed
-    /// anywhere and the directories hold any file.
+    /// Execs of a file named like a cron command (or with an empty basename:
+    /// Go's `path.Base` ignores trailing slashes, the contract's basename does
+    /// not); write-opens and renames onto a cron file (exactly) or under a cron
+    /// directory: two selectors per file event, as a filter is either exact or a
+    /// prefix. Any origin; the guest checks Tracee's whole condition again.
     fn selected_events() -> Vec<EventSelector> {
+        let command_names: Vec<&str> = CRON_COMMANDS.iter().copied().chain([""]).collect();
         vec![
-            EventSelector::new(SCHED_PROCESS_EXEC).reading(&["pathname"]),
-            EventSelector::new(SECURITY_FILE_OPEN).reading(&["pathname", "flags"]),
-            EventSelector::new(SECURITY_INODE_RENAME).reading(&["new_path"]),
+            EventSelector::new(SCHED_PROCESS_EXEC)
+                .reading(&["pathname"])
+                .basename_in("pathname", &command_names),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .filter("pathname", &CRON_FILES),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .prefix("pathname", &CRON_DIRS),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["new_path"])
+                .filter("new_path", &CRON_FILES),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["new_path"])
+                .prefix("new_path", &CRON_DIRS),
         ]
     }
 
@@ -121,7 +139,7 @@ sigbox_sdk::export_signature!(ScheduledTaskModification);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{Instance, OriginFilter, TestEvent, Value, WireEvent};
+    use sigbox_sdk::{FieldFilter, Instance, OriginFilter, Test, TestEvent, Value, WireEvent};
 
     fn exec_with(pathname: Value) -> TestEvent {
         TestEvent::new(SCHED_PROCESS_EXEC).with("pathname", pathname)
@@ -315,18 +333,96 @@ mod tests {
 
     #[test]
     fn selects_every_exec_open_and_rename_reading_only_the_paths_and_flags() {
-        let selector = |name: &str, fields: &[&str]| EventSelector {
-            name: name.into(),
-            origin: OriginFilter::Any,
-            filters: vec![],
-            fields: fields.iter().map(|f| f.to_string()).collect(),
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
         };
         assert_eq!(
             ScheduledTaskModification::selected_events(),
             vec![
-                selector("sched_process_exec", &["pathname"]),
-                selector("security_file_open", &["pathname", "flags"]),
-                selector("security_inode_rename", &["new_path"]),
+                EventSelector {
+                    name: "sched_process_exec".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![filter(
+                        "pathname",
+                        Test::BasenameIn(vec![
+                            "crontab".into(),
+                            "at".into(),
+                            "batch".into(),
+                            "launchd".into(),
+                            String::new()
+                        ])
+                    )],
+                    fields: vec!["pathname".into()],
+                },
+                EventSelector {
+                    name: "security_file_open".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Write)),
+                        filter(
+                            "pathname",
+                            Test::Equals(vec![
+                                "/etc/crontab".into(),
+                                "/etc/anacrontab".into(),
+                                "/etc/cron.deny".into(),
+                                "/etc/cron.allow".into()
+                            ])
+                        )
+                    ],
+                    fields: vec!["pathname".into(), "flags".into()],
+                },
+                EventSelector {
+                    name: "security_file_open".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Write)),
+                        filter(
+                            "pathname",
+                            Test::Prefix(vec![
+                                "/etc/cron.hourly".into(),
+                                "/etc/cron.daily".into(),
+                                "/etc/cron.weekly".into(),
+                                "/etc/cron.monthly".into(),
+                                "/etc/cron.d".into(),
+                                "/var/spool/cron/crontabs".into(),
+                                "var/spool/anacron".into()
+                            ])
+                        )
+                    ],
+                    fields: vec!["pathname".into(), "flags".into()],
+                },
+                EventSelector {
+                    name: "security_inode_rename".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![filter(
+                        "new_path",
+                        Test::Equals(vec![
+                            "/etc/crontab".into(),
+                            "/etc/anacrontab".into(),
+                            "/etc/cron.deny".into(),
+                            "/etc/cron.allow".into()
+                        ])
+                    )],
+                    fields: vec!["new_path".into()],
+                },
+                EventSelector {
+                    name: "security_inode_rename".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![filter(
+                        "new_path",
+                        Test::Prefix(vec![
+                            "/etc/cron.hourly".into(),
+                            "/etc/cron.daily".into(),
+                            "/etc/cron.weekly".into(),
+                            "/etc/cron.monthly".into(),
+                            "/etc/cron.d".into(),
+                            "/var/spool/cron/crontabs".into(),
+                            "var/spool/anacron".into()
+                        ])
+                    )],
+                    fields: vec!["new_path".into()],
+                },
             ]
         );
     }

@@ -10,7 +10,7 @@
 //! missing or mistyped argument that is read is an error.
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write,
+    Access, Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_write,
 };
 
 /// An event this signature selects.
@@ -64,11 +64,25 @@ impl Signature for SudoersModification {
         }
     }
 
-    /// Opens and renames from any origin; exact files and directory prefixes are tested in the guest.
+    /// Write-opens and renames onto the sudoers files (exactly) or under their
+    /// directories, any origin: two selectors per event, as a filter is either
+    /// exact or a prefix.
     fn selected_events() -> Vec<EventSelector> {
         vec![
-            EventSelector::new(SECURITY_FILE_OPEN).reading(&["flags", "pathname"]),
-            EventSelector::new(SECURITY_INODE_RENAME).reading(&["new_path"]),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["flags", "pathname"])
+                .access_mode("flags", Access::Write)
+                .filter("pathname", &SUDOERS_FILES),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["flags", "pathname"])
+                .access_mode("flags", Access::Write)
+                .prefix("pathname", &SUDOERS_DIRS),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["new_path"])
+                .filter("new_path", &SUDOERS_FILES),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["new_path"])
+                .prefix("new_path", &SUDOERS_DIRS),
         ]
     }
 
@@ -93,7 +107,7 @@ sigbox_sdk::export_signature!(SudoersModification);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-1028 must make of an event.
     #[derive(Debug)]
@@ -269,21 +283,64 @@ mod tests {
 
     #[test]
     fn selects_tracees_events_reading_only_what_it_uses() {
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
+        };
         assert_eq!(
             SudoersModification::selected_events(),
             vec![
                 EventSelector {
-                    name: SECURITY_FILE_OPEN.into(),
+                    name: "security_file_open".into(),
                     origin: OriginFilter::Any,
-                    filters: vec![],
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Write)),
+                        filter(
+                            "pathname",
+                            Test::Equals(vec![
+                                "/etc/sudoers".into(),
+                                "/private/etc/sudoers".into()
+                            ])
+                        )
+                    ],
                     fields: vec!["flags".into(), "pathname".into()],
                 },
                 EventSelector {
-                    name: SECURITY_INODE_RENAME.into(),
+                    name: "security_file_open".into(),
                     origin: OriginFilter::Any,
-                    filters: vec![],
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Write)),
+                        filter(
+                            "pathname",
+                            Test::Prefix(vec![
+                                "/etc/sudoers.d/".into(),
+                                "/private/etc/sudoers.d/".into()
+                            ])
+                        )
+                    ],
+                    fields: vec!["flags".into(), "pathname".into()],
+                },
+                EventSelector {
+                    name: "security_inode_rename".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![filter(
+                        "new_path",
+                        Test::Equals(vec!["/etc/sudoers".into(), "/private/etc/sudoers".into()])
+                    )],
                     fields: vec!["new_path".into()],
-                }
+                },
+                EventSelector {
+                    name: "security_inode_rename".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![filter(
+                        "new_path",
+                        Test::Prefix(vec![
+                            "/etc/sudoers.d/".into(),
+                            "/private/etc/sudoers.d/".into()
+                        ])
+                    )],
+                    fields: vec!["new_path".into()],
+                },
             ]
         );
     }

@@ -10,7 +10,7 @@
 //! error here, where Tracee's would be.)
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
+    Access, Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
     is_file_read,
 };
 
@@ -59,12 +59,13 @@ impl Signature for SchedDebugRecon {
         }
     }
 
-    /// Opens of the sched_debug files (an exact host-side filter) in containers.
+    /// Read-opens of the sched_debug files (exactly) in containers.
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SECURITY_FILE_OPEN)
                 .origin(OriginFilter::Container)
                 .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Read)
                 .filter("pathname", &SCHED_DEBUG_PATHS),
         ]
     }
@@ -212,17 +213,27 @@ mod tests {
 
     #[test]
     fn selects_tracees_events_reading_only_what_it_uses() {
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
+        };
         assert_eq!(
             SchedDebugRecon::selected_events(),
             vec![EventSelector {
-                name: SECURITY_FILE_OPEN.into(),
+                name: "security_file_open".into(),
                 origin: OriginFilter::Container,
-                filters: vec![FieldFilter {
-                    field: "pathname".into(),
-                    test: Test::Equals(SCHED_DEBUG_PATHS.iter().map(|v| v.to_string()).collect()),
-                }],
+                filters: vec![
+                    filter("flags", Test::AccessMode(Access::Read)),
+                    filter(
+                        "pathname",
+                        Test::Equals(vec![
+                            "/proc/sched_debug".into(),
+                            "/sys/kernel/debug/sched/debug".into()
+                        ])
+                    )
+                ],
                 fields: vec!["pathname".into(), "flags".into()],
-            }]
+            },]
         );
     }
 }

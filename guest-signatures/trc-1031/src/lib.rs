@@ -10,7 +10,7 @@
 //! thus no error here, where Tracee's would be.)
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
+    Access, Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
     is_file_write,
 };
 
@@ -59,12 +59,13 @@ impl Signature for SystemRequestKeyConfigModification {
         }
     }
 
-    /// Opens of the SysRq files (an exact host-side filter) in containers.
+    /// Write-opens of the SysRq files (exactly) in containers.
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SECURITY_FILE_OPEN)
                 .origin(OriginFilter::Container)
                 .reading(&["flags", "pathname"])
+                .access_mode("flags", Access::Write)
                 .filter("pathname", &SYSRQ_PATHS),
         ]
     }
@@ -222,17 +223,27 @@ mod tests {
 
     #[test]
     fn selects_tracees_events_reading_only_what_it_uses() {
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
+        };
         assert_eq!(
             SystemRequestKeyConfigModification::selected_events(),
             vec![EventSelector {
-                name: SECURITY_FILE_OPEN.into(),
+                name: "security_file_open".into(),
                 origin: OriginFilter::Container,
-                filters: vec![FieldFilter {
-                    field: "pathname".into(),
-                    test: Test::Equals(SYSRQ_PATHS.iter().map(|v| v.to_string()).collect()),
-                }],
+                filters: vec![
+                    filter("flags", Test::AccessMode(Access::Write)),
+                    filter(
+                        "pathname",
+                        Test::Equals(vec![
+                            "/proc/sys/kernel/sysrq".into(),
+                            "/proc/sysrq-trigger".into()
+                        ])
+                    )
+                ],
                 fields: vec!["flags".into(), "pathname".into()],
-            }]
+            },]
         );
     }
 }

@@ -8,7 +8,7 @@
 //! Tracee (which reads `pathname` first).
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
+    Access, Event, EventSelector, Field, Finding, Metadata, OriginFilter, Properties, Signature,
     is_file_write, path_base,
 };
 
@@ -57,12 +57,17 @@ impl Signature for CgroupNotifyOnReleaseModification {
         }
     }
 
-    /// Opens in containers; the basename test runs in the guest.
+    /// Write-opens in containers of a file named `notify_on_release`, or
+    /// of a path with an empty basename: Go's `path.Base` ignores trailing
+    /// slashes (`…/notify_on_release/` counts in Tracee), the contract's
+    /// basename does not. The guest checks Tracee's whole condition again.
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SECURITY_FILE_OPEN)
                 .origin(OriginFilter::Container)
-                .reading(&["pathname", "flags"]),
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .basename_in("pathname", &[NOTIFY_ON_RELEASE, ""]),
         ]
     }
 
@@ -82,7 +87,7 @@ sigbox_sdk::export_signature!(CgroupNotifyOnReleaseModification);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{OriginFilter, TestEvent, Value};
+    use sigbox_sdk::{FieldFilter, OriginFilter, Test, TestEvent, Value};
 
     /// What TRC-106 must make of an event.
     #[derive(Debug)]
@@ -262,7 +267,16 @@ mod tests {
             vec![EventSelector {
                 name: SECURITY_FILE_OPEN.into(),
                 origin: OriginFilter::Container,
-                filters: vec![],
+                filters: vec![
+                    FieldFilter {
+                        field: "flags".into(),
+                        test: Test::AccessMode(Access::Write),
+                    },
+                    FieldFilter {
+                        field: "pathname".into(),
+                        test: Test::BasenameIn(vec!["notify_on_release".into(), String::new()]),
+                    },
+                ],
                 fields: vec!["pathname".into(), "flags".into()],
             }]
         );

@@ -20,7 +20,8 @@
 //! error, as in Tracee (which reads `pathname`, then `flags`).
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, Value, is_file_write,
+    Access, Event, EventSelector, Field, Finding, Metadata, Properties, Signature, Value,
+    is_file_write,
 };
 
 /// The variables that make the dynamic loader load other libraries, in the
@@ -79,13 +80,21 @@ impl Signature for LdPreload {
         }
     }
 
-    /// Every exec, open and rename, with no host-side filter (host filters
-    /// are exact-match; `env` is tested by prefix, the paths by suffix).
+    /// Every exec (`env` is a list, which no filter tests), write-opens and
+    /// renames onto a path ending with `/etc/ld.so.preload` (whose basename is
+    /// then `ld.so.preload`: the kernel tests that, the host the suffix too).
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SCHED_PROCESS_EXEC).reading(&["env"]),
-            EventSelector::new(SECURITY_FILE_OPEN).reading(&["pathname", "flags"]),
-            EventSelector::new(SECURITY_INODE_RENAME).reading(&["new_path"]),
+            EventSelector::new(SECURITY_FILE_OPEN)
+                .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Write)
+                .basename_in("pathname", &["ld.so.preload"])
+                .suffix("pathname", &[PRELOAD_PATH]),
+            EventSelector::new(SECURITY_INODE_RENAME)
+                .reading(&["new_path"])
+                .basename_in("new_path", &["ld.so.preload"])
+                .suffix("new_path", &[PRELOAD_PATH]),
         ]
     }
 
@@ -139,7 +148,7 @@ sigbox_sdk::export_signature!(LdPreload);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sigbox_sdk::{Instance, OriginFilter, TestEvent, WireEvent};
+    use sigbox_sdk::{FieldFilter, Instance, OriginFilter, Test, TestEvent, WireEvent};
 
     fn exec_with(env: Value) -> TestEvent {
         TestEvent::new(SCHED_PROCESS_EXEC).with("env", env)
@@ -289,18 +298,38 @@ mod tests {
 
     #[test]
     fn selects_every_exec_open_and_rename_reading_only_what_it_tests() {
-        let selector = |name: &str, fields: &[&str]| EventSelector {
-            name: name.into(),
-            origin: OriginFilter::Any,
-            filters: vec![],
-            fields: fields.iter().map(|f| f.to_string()).collect(),
+        let filter = |field: &str, test: Test| FieldFilter {
+            field: field.into(),
+            test,
         };
         assert_eq!(
             LdPreload::selected_events(),
             vec![
-                selector("sched_process_exec", &["env"]),
-                selector("security_file_open", &["pathname", "flags"]),
-                selector("security_inode_rename", &["new_path"]),
+                EventSelector {
+                    name: "sched_process_exec".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![],
+                    fields: vec!["env".into()],
+                },
+                EventSelector {
+                    name: "security_file_open".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![
+                        filter("flags", Test::AccessMode(Access::Write)),
+                        filter("pathname", Test::BasenameIn(vec!["ld.so.preload".into()])),
+                        filter("pathname", Test::Suffix(vec!["/etc/ld.so.preload".into()]))
+                    ],
+                    fields: vec!["pathname".into(), "flags".into()],
+                },
+                EventSelector {
+                    name: "security_inode_rename".into(),
+                    origin: OriginFilter::Any,
+                    filters: vec![
+                        filter("new_path", Test::BasenameIn(vec!["ld.so.preload".into()])),
+                        filter("new_path", Test::Suffix(vec!["/etc/ld.so.preload".into()]))
+                    ],
+                    fields: vec!["new_path".into()],
+                },
             ]
         );
     }

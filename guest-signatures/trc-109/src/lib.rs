@@ -10,7 +10,7 @@
 //! thus no error here, where Tracee's would be.)
 
 use sigbox_sdk::{
-    Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_read,
+    Access, Event, EventSelector, Field, Finding, Metadata, Properties, Signature, is_file_read,
 };
 
 /// An event this signature selects.
@@ -58,11 +58,12 @@ impl Signature for AslrInspection {
         }
     }
 
-    /// Opens of the ASLR file (an exact host-side filter), from any origin.
+    /// Read-opens of the ASLR file (exactly), from any origin.
     fn selected_events() -> Vec<EventSelector> {
         vec![
             EventSelector::new(SECURITY_FILE_OPEN)
                 .reading(&["pathname", "flags"])
+                .access_mode("flags", Access::Read)
                 .filter("pathname", &[ASLR_PATH]),
         ]
     }
@@ -235,10 +236,16 @@ mod tests {
             vec![EventSelector {
                 name: SECURITY_FILE_OPEN.into(),
                 origin: OriginFilter::Any,
-                filters: vec![FieldFilter {
-                    field: "pathname".into(),
-                    test: Test::Equals([ASLR_PATH].iter().map(|v| v.to_string()).collect()),
-                }],
+                filters: vec![
+                    FieldFilter {
+                        field: "flags".into(),
+                        test: Test::AccessMode(Access::Read),
+                    },
+                    FieldFilter {
+                        field: "pathname".into(),
+                        test: Test::Equals(vec!["/proc/sys/kernel/randomize_va_space".into()]),
+                    },
+                ],
                 fields: vec!["pathname".into(), "flags".into()],
             }]
         );
