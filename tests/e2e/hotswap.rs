@@ -719,7 +719,6 @@ fn a_signatures_state_survives_swaps_of_others_and_goes_with_its_own_module() {
     assert!(kib >= 1024, "{replaced}");
     send(counted_exec(4));
     wait_for_count(&daemon, 1, "2");
-    drop(send);
     drop(stdin);
     assert!(daemon.wait().status.success());
 }

@@ -77,7 +77,8 @@ mod tests {
     #[test]
     fn counts_what_it_sees() {
         let mut signature = CountsExecs::new(&[]).unwrap();
-        let event = TestEvent::new("sched_process_exec").event();
+        let test_event = TestEvent::new("sched_process_exec");
+        let event = test_event.event();
         for expected in 1..=3 {
             let findings = signature.on_event(&event).unwrap();
             assert_eq!(findings[0].data[0].value, Value::Unsigned(expected));
