@@ -59,6 +59,18 @@ struct {
 } file_basenames SEC(".maps");
 
 /*
+ * Hashes (FNV-1a 64 of the bytes last to first, so one backward pass over a
+ * name hashes all its endings) of the endings a file name may have ->
+ * FILE_USE_* bits.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} file_name_suffixes SEC(".maps");
+
+/*
  * Path prefixes an open's pathname may start with -> FILE_USE_* bits (each
  * entry's bits include those of the shorter entries it starts with, as an
  * LPM lookup finds only the longest).
@@ -86,7 +98,7 @@ struct file_scratch {
 	struct file_path_key key;
 	__u8 name[NAME_MAX_READ + 1];
 	__u32 pos;
-	__u32 _unused;
+	__u32 name_len; /* the name in `name`, read back between loops */
 };
 
 /* One per possible CPU, as exec_scratch (userspace sizes it at load). */
@@ -116,8 +128,13 @@ static __always_inline struct file_scratch *file_scratch_here(void)
 	return bpf_map_lookup_elem(&file_scratch, &cpu);
 }
 
-/* The uses file_basenames passes for the basename of `dentry`. */
-static __always_inline __u32 basename_uses(struct file_scratch *s, struct dentry *dentry)
+/*
+ * The uses the file-name sets pass for the basename of `dentry`: its hash
+ * in file_basenames, and the hash of each of its endings whose length an
+ * entry has in file_name_suffixes.
+ */
+static __always_inline __u32 name_uses(struct file_scratch *s, struct file_config *cfg,
+				       struct dentry *dentry)
 {
 	__u32 len = BPF_CORE_READ(dentry, d_name.len);
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
@@ -128,15 +145,43 @@ static __always_inline __u32 basename_uses(struct file_scratch *s, struct dentry
 	len &= NAME_MAX_READ;
 	if (len && bpf_probe_read_kernel(s->name, len, name) < 0)
 		return FILE_USES;
-	__u64 hash = FNV_OFFSET;
-	for (int i = 0; i < NAME_MAX_READ; i++) {
-		if (i >= len)
-			break;
-		hash ^= s->name[i];
-		hash *= FNV_PRIME;
+	__u32 uses = 0;
+	__u8 *found;
+	if (cfg->open_basenames) {
+		__u64 hash = FNV_OFFSET;
+		for (int i = 0; i < NAME_MAX_READ; i++) {
+			if (i >= len)
+				break;
+			hash ^= s->name[i];
+			hash *= FNV_PRIME;
+		}
+		found = bpf_map_lookup_elem(&file_basenames, &hash);
+		if (found)
+			uses |= *found;
 	}
-	__u8 *uses = bpf_map_lookup_elem(&file_basenames, &hash);
-	return uses ? *uses : 0;
+	/*
+	 * Read back from the map, so the verifier forgets what the loop above
+	 * learnt about the length at each of its exits: otherwise each exit
+	 * runs the loop below again, and the program grows past its limit.
+	 */
+	s->name_len = len;
+	len = RELOAD(s->name_len) & NAME_MAX_READ;
+	__u32 longest = cfg->open_suffix_max;
+	__u64 ending = FNV_OFFSET;
+	for (int i = 0; i < NAME_MAX_READ; i++) {
+		if (i >= len || i >= longest)
+			break;
+		ending ^= s->name[(len - 1 - i) & NAME_MAX_READ];
+		ending *= FNV_PRIME;
+		__u32 n = i + 1;
+		if (cfg->open_suffix_lengths[(n >> 3) & 31] & (1U << (n & 7))) {
+			__u64 key = ending;
+			found = bpf_map_lookup_elem(&file_name_suffixes, &key);
+			if (found)
+				uses |= *found;
+		}
+	}
+	return uses;
 }
 
 /* The uses file_paths passes for the walked path (its longest prefix there). */
@@ -278,8 +323,8 @@ static __always_inline void send_open(struct file_config *cfg, struct file *file
 		return;
 	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
 	/* Passed without its path: any path goes for one of its uses, or its name does. */
-	bool passed = (uses & cfg->open_any_path) ||
-		      (cfg->open_basenames && (basename_uses(s, dentry) & uses));
+	bool named = cfg->open_basenames || cfg->open_suffix_max;
+	bool passed = (uses & cfg->open_any_path) || (named && (name_uses(s, cfg, dentry) & uses));
 	if (!passed && !cfg->open_paths) {
 		count_drop(FILE_DROP_BASENAME);
 		return;

@@ -51,7 +51,8 @@
  * What the host switched on. All zero: both programs return at once. An
  * open passes when one of its uses is in `open_uses` and, for one of those
  * uses, any path passes (`open_any_path`), or its basename is in
- * `file_basenames`, or its path starts with a `file_paths` entry.
+ * `file_basenames`, or its basename ends with a `file_name_suffixes` entry,
+ * or its path starts with a `file_paths` entry.
  */
 struct file_config {
 	__u32 open_enabled;   /* send security_file_open */
@@ -60,6 +61,10 @@ struct file_config {
 	__u32 open_any_path;  /* FILE_USE_* bits for which every path passes */
 	__u32 open_basenames; /* 1: file_basenames has entries */
 	__u32 open_paths;     /* 1: file_paths has entries */
+	__u32 open_suffix_max; /* longest file_name_suffixes entry; 0: none */
+	/* Bit n set when an entry is n bytes long (n < 256). */
+	__u8 open_suffix_lengths[32];
+	__u32 _pad; /* zero */
 };
 
 /* Key of `file_paths` (an LPM trie): prefixlen in bits, then path bytes. */

@@ -7,8 +7,9 @@
 //! (an LPM trie of prefixes, where an exact path is its bytes and a NUL).
 //! Each selector contributes one rule: the uses its `access-mode` filter
 //! takes, and the cheapest of its filters on `pathname` the kernel can test
-//! (a basename, else exact paths, else prefixes; a suffix that is a whole
-//! file name counts as a basename). Its other filters are left to the host,
+//! (a basename, else a file-name ending, else exact paths, else prefixes; a
+//! suffix `/name` is the basename `name`, a suffix without `/` an ending of
+//! the file name). Its other filters are left to the host,
 //! so a rule passes a superset of what its selector accepts. The kernel
 //! passes an open when some rule for one of its uses passes it, so it never
 //! drops an open a selector accepts; the host's filters drop the rest.
@@ -51,11 +52,15 @@ impl Uses {
     }
 }
 
+/// Bytes of a file name the kernel reads (`NAME_MAX_READ`).
+const NAME_BYTES: usize = 255;
+
 /// The paths one rule passes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Paths {
     Any,
     Basenames(Vec<String>),
+    Suffixes(Vec<String>),
     Exact(Vec<String>),
     Prefixes(Vec<String>),
 }
@@ -70,6 +75,8 @@ pub struct KernelFileFilter {
     pub any_path: Uses,
     /// File names (last path component) and the uses they pass.
     pub basenames: BTreeMap<String, Uses>,
+    /// Endings of file names (`docker.sock`) and the uses they pass.
+    pub suffixes: BTreeMap<String, Uses>,
     /// Path prefixes (`/etc/cron.d/`) and the uses they pass.
     pub prefixes: BTreeMap<String, Uses>,
     /// Whole paths (`/etc/shadow`) and the uses they pass.
@@ -96,6 +103,7 @@ impl KernelFileFilter {
                 return;
             }
             Paths::Basenames(names) => (&mut self.basenames, names),
+            Paths::Suffixes(endings) => (&mut self.suffixes, endings),
             Paths::Exact(paths) => (&mut self.exact, paths),
             Paths::Prefixes(prefixes) => (&mut self.prefixes, prefixes),
         };
@@ -104,6 +112,19 @@ impl KernelFileFilter {
             let entry = set.entry(value).or_insert(Uses::NONE);
             *entry = entry.union(uses);
         }
+    }
+
+    /// The endings' lengths as `file_config` holds them: the longest, and
+    /// a bit per length.
+    pub fn suffix_lengths(&self) -> (u32, [u8; 32]) {
+        let mut bits = [0; 32];
+        let mut longest = 0;
+        for ending in self.suffixes.keys() {
+            let n = ending.len();
+            bits[n >> 3] |= 1 << (n & 7);
+            longest = longest.max(n as u32);
+        }
+        (longest, bits)
     }
 
     /// The LPM entries (prefixes and exact paths) with the uses each
@@ -172,19 +193,27 @@ fn kernel_paths(test: &FilterTest) -> Option<Paths> {
                     .map(str::to_owned)
             })
             .collect::<Option<Vec<_>>>()
-            .map(Paths::Basenames),
+            .map(Paths::Basenames)
+            .or_else(|| {
+                // An ending without `/` lies within the file name (live
+                // paths never end in `/`).
+                let within_name =
+                    |s: &String| !s.is_empty() && s.len() <= NAME_BYTES && !s.contains('/');
+                (suffixes.iter().all(within_name)).then(|| Paths::Suffixes(suffixes.clone()))
+            }),
         FilterTest::AccessMode(_) => None,
     }
 }
 
-/// How much a test costs the kernel (lower is cheaper): a basename needs
-/// no path walk.
+/// How much a test costs the kernel (lower is cheaper): a name needs no
+/// path walk, and a whole name one hash.
 fn cost(paths: &Paths) -> u8 {
     match paths {
         Paths::Basenames(_) => 0,
-        Paths::Exact(_) => 1,
-        Paths::Prefixes(_) => 2,
-        Paths::Any => 3,
+        Paths::Suffixes(_) => 1,
+        Paths::Exact(_) => 2,
+        Paths::Prefixes(_) => 3,
+        Paths::Any => 4,
     }
 }
 
@@ -219,6 +248,13 @@ impl KernelPlan {
         }
         plan
     }
+}
+
+/// The hash `file_name_suffixes` is keyed by: FNV-1a 64 of the ending's
+/// bytes last to first, as the kernel hashes a name's endings in one
+/// backward pass.
+pub fn ending_hash(ending: &[u8]) -> u64 {
+    basename_hash(&ending.iter().rev().copied().collect::<Vec<u8>>())
 }
 
 /// 64-bit FNV-1a of a file name, as `basename_selected` in `bpf/file.bpf.h`
@@ -373,13 +409,52 @@ mod tests {
     }
 
     #[test]
-    fn a_selector_without_a_kernel_path_test_passes_every_path_for_its_uses_only() {
-        // Tracee's TRC-1021: writes whose path ends with `docker.sock`.
+    fn a_suffix_within_the_file_name_is_an_ending_the_kernel_tests() {
+        // Tracee's TRC-1019: writes whose path ends with `docker.sock`.
         let docker = selector(
             OPEN_EVENT,
             vec![
                 writes(),
                 on("pathname", FilterTest::Suffix(texts(&["docker.sock"]))),
+            ],
+        );
+        let filter = KernelPlan::for_selectors([&docker]).open.unwrap();
+        assert_eq!(filter.any_path, Uses::NONE);
+        assert_eq!(filter.suffixes, uses_of(&[("docker.sock", Uses::WRITE)]));
+        let (longest, bits) = filter.suffix_lengths();
+        assert_eq!(longest, 11);
+        assert_eq!(bits[1], 1 << 3);
+    }
+
+    #[test]
+    fn endings_of_many_lengths_are_held_as_a_bit_per_length() {
+        let long = "x".repeat(255);
+        let endings: Vec<EventSelector> = ["a", "bb", "ccc", long.as_str()]
+            .iter()
+            .map(|e| {
+                selector(
+                    OPEN_EVENT,
+                    vec![on("pathname", FilterTest::Suffix(texts(&[e])))],
+                )
+            })
+            .collect();
+        let filter = KernelPlan::for_selectors(&endings).open.unwrap();
+        assert_eq!(filter.any_path, Uses::NONE);
+        let (longest, bits) = filter.suffix_lengths();
+        assert_eq!(longest, 255);
+        assert_eq!(bits[0], 0b1110);
+        assert_eq!(bits[31], 0b1000_0000);
+        assert!(bits[1..31].iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn a_selector_without_a_kernel_path_test_passes_every_path_for_its_uses_only() {
+        // A suffix across a `/` cannot be tested on the file name.
+        let docker = selector(
+            OPEN_EVENT,
+            vec![
+                writes(),
+                on("pathname", FilterTest::Suffix(texts(&["run/docker.sock"]))),
             ],
         );
         let pki = selector(
@@ -419,7 +494,11 @@ mod tests {
             vec![on("pathname", FilterTest::Suffix(texts(&["/mem", ".so"])))],
         );
         let filter = KernelPlan::for_selectors([&partial]).open.unwrap();
-        assert_eq!(filter.any_path, Uses::ANY);
+        assert_eq!(
+            filter.any_path,
+            Uses::ANY,
+            "neither all names nor all endings"
+        );
     }
 
     #[test]

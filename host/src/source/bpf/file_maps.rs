@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray};
 
-use super::file_filters::{KernelPlan, PathKey, Uses, basename_hash};
+use super::file_filters::{KernelPlan, PathKey, Uses, basename_hash, ending_hash};
 use super::file_record::c;
 
 /// `struct file_config` in `bpf/file_event.h`.
@@ -23,6 +23,9 @@ pub(crate) struct FileConfig {
     pub open_any_path: u32,
     pub open_basenames: u32,
     pub open_paths: u32,
+    pub open_suffix_max: u32,
+    pub open_suffix_lengths: [u8; 32],
+    pub _pad: u32,
 }
 
 // SAFETY: repr(C), integers only, no padding.
@@ -32,6 +35,7 @@ impl FileConfig {
     /// The switches of `plan`.
     fn of(plan: &KernelPlan) -> Self {
         let open = plan.open.as_ref();
+        let endings = open.map_or((0, [0; 32]), |f| f.suffix_lengths());
         Self {
             open_enabled: u32::from(open.is_some()),
             rename_enabled: u32::from(plan.rename),
@@ -41,6 +45,9 @@ impl FileConfig {
             open_paths: u32::from(
                 open.is_some_and(|f| !f.prefixes.is_empty() || !f.exact.is_empty()),
             ),
+            open_suffix_max: endings.0,
+            open_suffix_lengths: endings.1,
+            _pad: 0,
         }
     }
 
@@ -115,9 +122,11 @@ pub(crate) fn read_drops(drops: &PerCpuArray<MapData, u64>) -> FileDrops {
 pub(crate) struct FileControls {
     config: Array<MapData, FileConfig>,
     basenames: HashMap<MapData, u64, u8>,
+    suffixes: HashMap<MapData, u64, u8>,
     paths: LpmTrie<MapData, [u8; 256], u8>,
     installed: KernelPlan,
     installed_hashes: BTreeMap<u64, u8>,
+    installed_suffixes: BTreeMap<u64, u8>,
     installed_paths: Vec<(PathKey, Uses)>,
 }
 
@@ -126,14 +135,17 @@ impl FileControls {
     pub(crate) fn new(
         config: Array<MapData, FileConfig>,
         basenames: HashMap<MapData, u64, u8>,
+        suffixes: HashMap<MapData, u64, u8>,
         paths: LpmTrie<MapData, [u8; 256], u8>,
     ) -> Self {
         Self {
             config,
             basenames,
+            suffixes,
             paths,
             installed: KernelPlan::OFF,
             installed_hashes: BTreeMap::new(),
+            installed_suffixes: BTreeMap::new(),
             installed_paths: Vec::new(),
         }
     }
@@ -155,34 +167,27 @@ impl FileControls {
         self.config.set(0, old.unfiltered_union(new), 0)?;
 
         let open = plan.open.as_ref();
-        // Two names of one hash pass the uses of both.
-        let mut hashes: BTreeMap<u64, u8> = BTreeMap::new();
-        for (name, uses) in open.iter().flat_map(|f| &f.basenames) {
-            *hashes.entry(basename_hash(name.as_bytes())).or_default() |= uses.bits();
-        }
-        for gone in self
-            .installed_hashes
-            .keys()
-            .filter(|h| !hashes.contains_key(h))
-        {
-            self.basenames.remove(gone)?;
-        }
-        for (hash, uses) in &hashes {
-            if self.installed_hashes.get(hash) != Some(uses) {
-                self.basenames.insert(hash, uses, 0)?;
-            }
-        }
-        self.installed_hashes = hashes;
+        let names = open.map(|f| &f.basenames);
+        sync_hashes(
+            &mut self.basenames,
+            &mut self.installed_hashes,
+            names,
+            basename_hash,
+        )?;
+        let endings = open.map(|f| &f.suffixes);
+        sync_hashes(
+            &mut self.suffixes,
+            &mut self.installed_suffixes,
+            endings,
+            ending_hash,
+        )?;
 
         let paths = open.map(|f| f.path_keys()).unwrap_or_default();
-        let keys = |entries: &[(PathKey, Uses)]| -> Vec<PathKey> {
-            entries.iter().map(|(key, _)| key.clone()).collect()
-        };
-        let wanted = keys(&paths);
+        let wanted: Vec<&PathKey> = paths.iter().map(|(key, _)| key).collect();
         for (gone, _) in self
             .installed_paths
             .iter()
-            .filter(|(k, _)| !wanted.contains(k))
+            .filter(|(k, _)| !wanted.contains(&k))
         {
             self.paths.remove(&Key::new(gone.prefix_bits, gone.data))?;
         }
@@ -197,4 +202,29 @@ impl FileControls {
         self.installed = plan.clone();
         Ok(())
     }
+}
+
+/// Makes `map` hold the `hash`es of `names` with their uses (two names of
+/// one hash pass the uses of both), changing only what differs from
+/// `installed`.
+fn sync_hashes(
+    map: &mut HashMap<MapData, u64, u8>,
+    installed: &mut BTreeMap<u64, u8>,
+    names: Option<&BTreeMap<String, Uses>>,
+    hash: fn(&[u8]) -> u64,
+) -> Result<(), MapError> {
+    let mut hashes: BTreeMap<u64, u8> = BTreeMap::new();
+    for (name, uses) in names.into_iter().flatten() {
+        *hashes.entry(hash(name.as_bytes())).or_default() |= uses.bits();
+    }
+    for gone in installed.keys().filter(|h| !hashes.contains_key(h)) {
+        map.remove(gone)?;
+    }
+    for (hash, uses) in &hashes {
+        if installed.get(hash) != Some(uses) {
+            map.insert(hash, uses, 0)?;
+        }
+    }
+    *installed = hashes;
+    Ok(())
 }

@@ -83,6 +83,7 @@ const MAP_FILE_EVENTS: &str = "file_events";
 const MAP_FILE_SCRATCH: &str = "file_scratch";
 const MAP_FILE_CONFIG: &str = "file_config";
 const MAP_FILE_BASENAMES: &str = "file_basenames";
+const MAP_FILE_SUFFIXES: &str = "file_name_suffixes";
 const MAP_FILE_PATHS: &str = "file_paths";
 const MAP_FILE_DROPS: &str = "file_drops";
 /// `const volatile` in exec.bpf.c: read each exec's environment when 1.
@@ -704,6 +705,7 @@ impl FileSource {
         let controls = FileControls::new(
             config,
             take_map(ebpf, MAP_FILE_BASENAMES, aya::maps::HashMap::try_from)?,
+            take_map(ebpf, MAP_FILE_SUFFIXES, aya::maps::HashMap::try_from)?,
             take_map(ebpf, MAP_FILE_PATHS, aya::maps::lpm_trie::LpmTrie::try_from)?,
         );
         let drops = take_map(ebpf, MAP_FILE_DROPS, PerCpuArray::try_from)?;
@@ -1538,6 +1540,24 @@ mod tests {
             })
             .await;
             assert!(matches!(generic_arg(&event, "pathname"), crate::event::Value::Text(p) if p.as_str() == badge.to_str().unwrap()));
+
+            // An ending of the file name is tested in the kernel too.
+            let ending = FieldFilter {
+                field: "pathname".into(),
+                test: crate::engine::FilterTest::Suffix(vec![".sbsock".into()]),
+            };
+            collector.select_for([&file_selector(OPEN_EVENT, vec![writes(), ending])]);
+            let before = collector.file_drops();
+            raw_open(&unwatched, libc::O_WRONLY);
+            let after = collector.file_drops();
+            assert!(after.basename > before.basename, "{before:?} -> {after:?}");
+            let socket_like = other.join("docker.sbsock");
+            raw_open(&socket_like, libc::O_WRONLY | libc::O_CREAT);
+            let event = wait_for_host(&mut collector, Duration::from_secs(20), "open by ending", |e| {
+                e.name() == OPEN_EVENT && e.context.host_pid == pid
+            })
+            .await;
+            assert!(matches!(generic_arg(&event, "pathname"), crate::event::Value::Text(p) if p.as_str() == socket_like.to_str().unwrap()));
 
             // Renames are off until selected; then both paths come.
             collector.select_for([&writes_of(&target_str), &file_selector(RENAME_EVENT, vec![])]);
