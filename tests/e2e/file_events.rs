@@ -240,6 +240,13 @@ fn file_events_are_switched_on_by_a_hot_swap_filtered_in_the_kernel_and_off_agai
         metrics = scrape(&listen);
     }
     assert_eq!(enabled(&metrics, "security_inode_rename"), Some(0.0));
+    // The switch flips in the kernel's map before the line is logged.
+    assert!(
+        daemon.wait_for_stderr_line(Duration::from_secs(60), |l| l.contains(KERNEL_SET)
+            && l.contains("attached=false")),
+        "{}",
+        daemon.stderr_text()
+    );
     let lines = set_line(&daemon);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[1].contains("attached=false"), "{lines:?}");
