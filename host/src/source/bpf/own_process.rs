@@ -18,6 +18,14 @@ pub(crate) struct OwnProcess {
 }
 
 impl OwnProcess {
+    /// No process (no record has pid namespace 0): for tests of the
+    /// collector that make the file events themselves.
+    #[cfg(test)]
+    pub(crate) const NOBODY: Self = Self {
+        ns_pid: 0,
+        pid_ns: 0,
+    };
+
     /// The calling process. Without `/proc/self/ns/pid` the namespace is 0,
     /// which no record has: nothing is skipped.
     pub(crate) fn current() -> Self {
@@ -57,5 +65,6 @@ mod tests {
         // The same pid in another namespace (a container's) is another process.
         assert!(!own.made(&record(std::process::id(), own.pid_ns + 1)));
         assert!(!own.made(&record(std::process::id() + 1, own.pid_ns)));
+        assert!(!OwnProcess::NOBODY.made(&record(std::process::id(), own.pid_ns)));
     }
 }
