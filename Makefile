@@ -184,3 +184,4 @@ module-graph:
 bench: all
 	$(CARGO) bench -p sigbox --bench dispatch
 	$(CARGO) bench -p sigbox --bench daemon
+	$(CARGO) bench -p sigbox --bench file_events

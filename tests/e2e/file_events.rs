@@ -4,6 +4,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,6 +23,9 @@ const KERNEL_SET: &str = "kernel file events set for the loaded signatures";
 /// The kernel's O_LARGEFILE on x86_64 (libc defines it as 0 there): the
 /// kernel adds it to every open on 64-bit, and Tracee reports it.
 const KERNEL_O_LARGEFILE: i32 = 0o100_000;
+/// Held by each test that opens TEST-FILE-ECHO's paths: a daemon echoes
+/// every process's opens of them, another test's too.
+static ECHO_PATHS: Mutex<()> = Mutex::new(());
 
 fn scrape(listen: &str) -> String {
     http_get(listen, "/metrics")
@@ -88,6 +92,7 @@ fn file_events_are_switched_on_by_a_hot_swap_filtered_in_the_kernel_and_off_agai
         eprintln!("skipped: live eBPF tests need root");
         return;
     }
+    let _echo_paths = ECHO_PATHS.lock().unwrap_or_else(PoisonError::into_inner);
     let signatures = temp_dir("file-events");
     std::fs::copy(
         sigbox_e2e::module("trc-1016"),
@@ -234,10 +239,91 @@ fn file_events_are_switched_on_by_a_hot_swap_filtered_in_the_kernel_and_off_agai
         metrics = scrape(&listen);
     }
     assert_eq!(enabled(&metrics, "security_inode_rename"), Some(0.0));
+    // The switch flips in the kernel's map before the line is logged.
+    assert!(
+        daemon.wait_for_stderr_line(Duration::from_secs(60), |l| l.contains(KERNEL_SET)
+            && l.contains("attached=false")),
+        "{}",
+        daemon.stderr_text()
+    );
     let lines = set_line(&daemon);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[1].contains("attached=false"), "{lines:?}");
     let stopped = daemon.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
     let _ = std::fs::remove_file(RENAMED);
+}
+
+/// The daemon's own opens are not events, as Tracee leaves out its own
+/// process: classifying an event can read `/proc/<pid>/cgroup`, itself an
+/// open, so a daemon that saw its own opens fed itself one event per event
+/// where the kernel filter passes them, and never drained its ring buffer
+/// (100% of a core; SIGINT could not stop it). Here its own open is of the
+/// path TEST-FILE-ECHO selects: it reopens its findings file there after
+/// SIGUSR1. This test's opens of that path are echoed; the daemon's is not.
+#[test]
+fn the_daemons_own_opens_are_not_events() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    let _echo_paths = ECHO_PATHS.lock().unwrap_or_else(PoisonError::into_inner);
+    std::fs::create_dir_all(ECHO_DIR).unwrap();
+    let signatures = temp_dir("file-events-self");
+    std::fs::copy(test_module("file-echo"), signatures.join("file-echo.wasm")).unwrap();
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "-s",
+            signatures.to_str().unwrap(),
+            "--file-events",
+            "--listen",
+            "off",
+            "--output-file",
+            OPENED,
+        ],
+        READY,
+    );
+    // Findings of TEST-FILE-ECHO on opens by process `pid`.
+    let by = |lines: &[String], pid: u32| {
+        findings_of(&json_lines(lines.join("\n").as_bytes()), "TEST-FILE-ECHO")
+            .into_iter()
+            .filter(|f| f["hostProcessId"] == pid)
+            .count()
+    };
+    let wait_for_ours = |count: usize| {
+        assert!(
+            daemon.wait_for_stdout(Duration::from_secs(60), |lines| by(
+                lines,
+                std::process::id()
+            ) >= count),
+            "{:?}\n{}",
+            daemon.stdout_lines(),
+            daemon.stderr_text()
+        );
+    };
+    // The path is live: this test's open is echoed.
+    open_raw(Path::new(OPENED), libc::O_RDONLY | libc::O_CREAT);
+    wait_for_ours(1);
+    // The next finding is written after the daemon reopens OPENED.
+    daemon.signal("USR1");
+    assert!(daemon.wait_for_stderr(Duration::from_secs(60), "SIGUSR1"));
+    open_raw(Path::new(OPENED), libc::O_RDONLY | libc::O_CREAT);
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(60), &format!("reopened {OPENED}")),
+        "{}",
+        daemon.stderr_text()
+    );
+    // A later open of ours: its finding comes after any of that reopen.
+    open_raw(Path::new(OPENED), libc::O_RDONLY | libc::O_CREAT);
+    wait_for_ours(3);
+    assert_eq!(
+        by(&daemon.stdout_lines(), daemon.pid()),
+        0,
+        "the daemon's own open was an event: {:?}",
+        daemon.stdout_lines()
+    );
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let _ = std::fs::remove_file(OPENED);
 }

@@ -22,6 +22,7 @@ mod file_maps;
 mod file_record;
 #[doc(hidden)]
 pub(crate) mod fuzzing;
+mod own_process;
 mod record;
 
 use std::io;
@@ -40,6 +41,7 @@ use self::file_filters::KernelPlan;
 pub use self::file_maps::FileDrops;
 use self::file_maps::{FileControls, read_drops};
 use self::file_record::{FileActivity, OPEN_EVENT, RENAME_EVENT};
+use self::own_process::OwnProcess;
 use crate::engine::EventSelector;
 use crate::error_chain;
 use crate::event::Event;
@@ -311,6 +313,8 @@ pub struct ExecCollector {
     files: Option<FileSource>,
     drops: Array<MapData, u64>,
     decoder: Decoder,
+    /// The daemon itself, whose file records are skipped.
+    own_process: OwnProcess,
     prev_comm_source: PrevCommSource,
     bad_records: u64,
     /// Owns the programs (and their links) and the maps not taken out.
@@ -417,6 +421,7 @@ impl ExecCollector {
             files,
             drops,
             decoder: Decoder::new(),
+            own_process: OwnProcess::current(),
             prev_comm_source,
             bad_records: 0,
             ebpf,
@@ -439,6 +444,7 @@ impl ExecCollector {
             ring,
             files,
             decoder,
+            own_process,
             bad_records,
             ..
         } = self;
@@ -456,7 +462,9 @@ impl ExecCollector {
                 }
                 guard = file_ring => {
                     let mut guard = guard.map_err(BpfError::Poll)?;
-                    drain_ready(&mut guard, |item| take_file_record(item, decoder, bad_records, out));
+                    drain_ready(&mut guard, |item| {
+                        take_file_record(item, decoder, own_process, bad_records, out)
+                    });
                 }
             }
             if out.len() > start {
@@ -473,6 +481,7 @@ impl ExecCollector {
         let Self {
             ring,
             decoder,
+            own_process,
             bad_records,
             ..
         } = self;
@@ -483,7 +492,7 @@ impl ExecCollector {
         if let Some(files) = self.files.as_mut() {
             let ring = files.ring.get_mut();
             while let Some(item) = ring.next() {
-                take_file_record(&item, decoder, bad_records, out);
+                take_file_record(&item, decoder, own_process, bad_records, out);
             }
         }
         out.len() - start
@@ -855,14 +864,19 @@ fn drain_ready(
     }
 }
 
-/// Decodes one file record into `out`, or counts (and sometimes logs) it as bad.
+/// Decodes one file record into `out` (none of the daemon's own), or counts
+/// (and sometimes logs) it as bad.
 fn take_file_record(
     item: &[u8],
     decoder: &mut Decoder,
+    own_process: &OwnProcess,
     bad_records: &mut u64,
     out: &mut Vec<Event>,
 ) {
     match FileActivity::parse(item) {
+        // Not even decoded: decoding may open /proc/<pid>/cgroup, another
+        // record of our own.
+        Ok(activity) if own_process.made(&activity.record) => {}
         Ok(activity) => out.push(decoder.decode_file(&activity)),
         Err(error) => {
             *bad_records += 1;
@@ -1479,6 +1493,8 @@ mod tests {
         }
         runtime().block_on(async {
             let mut collector = ExecCollector::start().expect("starting the collector");
+            // This test makes the opens itself, which a daemon would skip.
+            collector.own_process = OwnProcess::NOBODY;
             assert_eq!(collector.served_events().len(), 3);
             // Which hook this kernel allowed (fentry, or the sys_exit fallback).
             eprintln!("file events via {:?}", collector.file_hook());
