@@ -27,10 +27,6 @@ use std::time::{Duration, Instant};
 use sigbox::bench::{TempDir, Timing, thread_cpu_ns};
 use sigbox::source::check_privileges;
 
-/// The daemon's switch for live file events. File events are opt-in until
-/// contract 0.3's filters make them the default; then this becomes `&[]`
-/// (the only change this benchmark needs).
-const FILE_EVENTS_FLAG: &[&str] = &["--file-events"];
 
 /// The one path TEST-BENCH-OPEN selects
 /// (`guest-signatures/test-signatures/bench-open`).
@@ -142,7 +138,6 @@ impl Daemon {
         let listen = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(repo().join("target/release/sigbox"))
             .arg("run")
-            .args(FILE_EVENTS_FLAG)
             .arg("-s")
             .arg(&signatures)
             .arg("--trust")

@@ -276,7 +276,6 @@ fn the_daemons_own_opens_are_not_events() {
             "run",
             "-s",
             signatures.to_str().unwrap(),
-            "--file-events",
             "--listen",
             "off",
             "--output-file",
