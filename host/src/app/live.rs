@@ -47,6 +47,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         .block_on(async {
             ExecCollector::start_with(&CollectorOptions {
                 collect_env: options.exec_env,
+                file_events: options.file_events,
                 ..CollectorOptions::default()
             })
         })
@@ -79,14 +80,12 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             backpressure: Backpressure::Drop,
         },
     );
-    // File events only when asked for: without path filters in the
-    // selectors, every open on the machine would reach each file signature.
-    let served = if options.file_events {
-        collector.served_events()
-    } else {
-        &ExecCollector::EVENTS[..1]
-    };
-    pipeline.board().set_served_events(served);
+    // File events only when asked for (the collector knows): without path
+    // filters in the selectors, every open on the machine would reach each
+    // file signature.
+    pipeline
+        .board()
+        .set_served_events(&collector.served_events());
     if !options.exec_env {
         pipeline
             .board()
@@ -105,9 +104,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let mut shutdown = pin!(shutdown_signal());
     let (load_failures, stopped) =
         wait_for_first_modules(&tokio, &mut pipeline, first_modules_in, shutdown.as_mut());
-    if options.file_events {
-        select_kernel_events(&mut collector, &pipeline);
-    }
+    select_kernel_events(&mut collector, &pipeline);
     check_loaded(
         &options.policy,
         &options.signatures,
@@ -123,10 +120,9 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         Ok(read) => telemetry.set_kernel_drops(Box::new(read)),
         Err(error) => tracing::warn!("sigbox_kernel_drops will be missing from /metrics: {error}"),
     }
-    match collector.file_state_reader() {
-        Ok(Some(read)) => telemetry.set_kernel_files(Box::new(move || read().into())),
-        Ok(None) => {}
-        Err(error) => tracing::warn!("kernel file-event metrics will be missing: {error}"),
+    match collector.kernel_state_reader() {
+        Ok(read) => telemetry.set_kernel_files(Box::new(read)),
+        Err(error) => tracing::warn!("kernel event metrics will be missing: {error}"),
     }
     telemetry.heartbeat();
     if let Some(address) = options.listen {
@@ -184,15 +180,11 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             }
             Wake::Idle => {
                 pipeline.tick();
-                if options.file_events {
-                    select_kernel_events(&mut collector, &pipeline);
-                }
+                select_kernel_events(&mut collector, &pipeline);
             }
             Wake::Change(Some(change)) => {
                 pipeline.apply(change);
-                if options.file_events {
-                    select_kernel_events(&mut collector, &pipeline);
-                }
+                select_kernel_events(&mut collector, &pipeline);
             }
             // The reload thread ended (it logged why); nothing more will come.
             Wake::Change(None) => pipeline.stop_watching(),
@@ -221,7 +213,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     finish(pipeline, load_failures, false)
 }
 
-/// Switches the kernel's file events on or off, and sets their filters, for
+/// Switches the kernel's optional events on or off, and sets their filters, for
 /// the signatures running now (after each change: a hot swap that needs an
 /// event kind turns it on).
 fn select_kernel_events<W: io::Write + Send + 'static>(
