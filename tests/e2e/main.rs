@@ -21,6 +21,7 @@ mod listener_attack;
 mod live;
 mod live_sandbox;
 mod module_truth;
+mod net_events;
 mod operations;
 mod pack;
 mod pack_live;

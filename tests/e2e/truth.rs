@@ -163,13 +163,9 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
         return;
     }
     let dir = temp_dir("truth-unserved");
-    // It selects sched_process_exec and security_socket_connect; the live
-    // source produces only the first.
-    std::fs::copy(
-        test_module("selects-connect"),
-        dir.join("selects-connect.wasm"),
-    )
-    .unwrap();
+    // It selects security_file_open and security_inode_rename, which the
+    // live source serves only with --file-events.
+    std::fs::copy(test_module("file-echo"), dir.join("file-echo.wasm")).unwrap();
     let status_file = temp_dir("truth-unserved-status").join("status.json");
     let daemon = Daemon::start(
         &[
@@ -192,14 +188,14 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
     }
     let stopped = daemon.stop();
     assert!(
-        stopped
-            .stderr
-            .contains("selects security_socket_connect which this source never produces"),
+        stopped.stderr.contains(
+            "selects security_file_open, security_inode_rename which this source never produces"
+        ),
         "{}",
         stopped.stderr
     );
     assert!(
-        listing.contains("never gets security_socket_connect"),
+        listing.contains("never gets security_file_open"),
         "{listing}"
     );
     assert!(!listing.contains("sched_process_exec"), "{listing}");

@@ -11,12 +11,22 @@ pub const COMM: &str = "sbx-net-echo";
 
 /// Each selected event with the arguments it reads (Tracee v0.24.1's).
 const EVENTS: [(&str, &[&str]); 5] = [
-    ("security_socket_connect", &["sockfd", "type", "remote_addr"]),
+    (
+        "security_socket_connect",
+        &["sockfd", "type", "remote_addr"],
+    ),
     ("socket_dup", &["oldfd", "newfd", "remote_addr"]),
     ("ptrace", &["request", "pid", "addr", "data"]),
     (
         "process_vm_writev",
-        &["pid", "local_iov", "liovcnt", "remote_iov", "riovcnt", "flags"],
+        &[
+            "pid",
+            "local_iov",
+            "liovcnt",
+            "remote_iov",
+            "riovcnt",
+            "flags",
+        ],
     ),
     ("security_sb_mount", &["dev_name", "path", "type", "flags"]),
 ];
