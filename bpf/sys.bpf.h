@@ -6,11 +6,14 @@
  * `sys_events` ring buffer. Part of exec.bpf.c's object (it shares the task
  * helpers, the path walk and file.bpf.h's fd lookup); included at its end.
  *
- * Every program sits on a `syscalls:sys_{enter,exit}_*` tracepoint: they
- * work where the kernel refuses fentry and BPF LSM programs (EPERM at load
- * on the development machines) and cost nothing while detached. The host
- * attaches a kind's programs only while a loaded signature selects it, and
- * each returns at once unless `sys_config[kind]` is 1.
+ * Two programs, on the raw syscall tracepoints `tp_btf/sys_enter` and
+ * `tp_btf/sys_exit` (x86_64 syscall numbers; 64-bit tasks): they work where
+ * the kernel refuses fentry and BPF LSM programs (EPERM at load on the
+ * development machines), and, unlike the `syscalls:*` tracepoints, can be
+ * attached after the daemon dropped its capabilities. The host attaches
+ * them only while a loaded signature selects one of these kinds (while
+ * attached, every syscall runs them: a switch on the number), and each
+ * kind returns at once unless `sys_config[kind]` is 1.
  */
 #include "sys_event.h"
 
@@ -29,18 +32,14 @@
 
 _Static_assert(5 * (SYS_STR_CAP - 1) + 1 <= SYS_TAIL_POS_MASK, "sys tail fits the mask");
 
-/* The classic syscall tracepoints' records (see their `format` files). */
-struct sys_enter_ctx {
-	__u64 common;
-	long nr;
-	unsigned long args[6];
-};
-
-struct sys_exit_ctx {
-	__u64 common;
-	long nr;
-	long ret;
-};
+/* x86_64 syscall numbers. */
+#define NR_DUP 32
+#define NR_DUP2 33
+#define NR_CONNECT 42
+#define NR_PTRACE 101
+#define NR_MOUNT 165
+#define NR_DUP3 292
+#define NR_PROCESS_VM_WRITEV 311
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -171,38 +170,33 @@ static __always_inline struct socket *fd_socket(long fd)
  * the LSM decision, like Tracee's kprobe. The address is read from user
  * memory as the syscall got it (the kernel copies the same bytes next).
  */
-SEC("tracepoint/syscalls/sys_enter_connect")
-int sigbox_enter_connect(struct sys_enter_ctx *ctx)
+static __always_inline void connect_enter(long fd, const void *uaddr, long addrlen)
 {
 	if (!sys_enabled(SYS_KIND_CONNECT))
-		return 0;
-	long fd = (int)ctx->args[0];
-	const void *uaddr = (const void *)ctx->args[1];
-	long addrlen = (int)ctx->args[2];
+		return;
 	struct socket *sock = fd_socket(fd);
 	if (!sock || !uaddr || addrlen < 2)
-		return 0;
+		return;
 	short type = BPF_CORE_READ(sock, type);
 	if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
-		return 0;
+		return;
 	__u16 family = 0;
 	bpf_probe_read_user(&family, sizeof(family), uaddr);
 	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
-		return 0;
+		return;
 	struct sys_scratch *s = sys_begin(SYS_KIND_CONNECT);
 	if (!s)
-		return 0;
+		return;
 	__u32 len = addrlen > SYS_ADDR_BYTES ? SYS_ADDR_BYTES : addrlen;
 	barrier_var(len);
 	if (len > SYS_ADDR_BYTES)
-		return 0;
+		return;
 	/* An AF_UNIX address shorter than sockaddr_un stays zero-padded (Tracee). */
 	bpf_probe_read_user(s->ev.addr, len, uaddr);
 	s->ev.addr_len = len;
 	s->ev.args[0] = fd;
 	s->ev.args[1] = type;
 	sys_send(s);
-	return 0;
 }
 
 /*
@@ -286,80 +280,23 @@ static __always_inline void dup_exit(long ret)
 	sys_send(s);
 }
 
-SEC("tracepoint/syscalls/sys_enter_dup")
-int sigbox_enter_dup(struct sys_enter_ctx *ctx)
-{
-	dup_enter((int)ctx->args[0], -1);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_dup2")
-int sigbox_enter_dup2(struct sys_enter_ctx *ctx)
-{
-	dup_enter((int)ctx->args[0], (int)ctx->args[1]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_dup3")
-int sigbox_enter_dup3(struct sys_enter_ctx *ctx)
-{
-	dup_enter((int)ctx->args[0], (int)ctx->args[1]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_dup")
-int sigbox_exit_dup(struct sys_exit_ctx *ctx)
-{
-	dup_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_dup2")
-int sigbox_exit_dup2(struct sys_exit_ctx *ctx)
-{
-	dup_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_dup3")
-int sigbox_exit_dup3(struct sys_exit_ctx *ctx)
-{
-	dup_exit(ctx->ret);
-	return 0;
-}
-
 /* ptrace and process_vm_writev: the syscall's arguments at its entry. */
-static __always_inline void send_syscall_args(struct sys_enter_ctx *ctx, __u16 kind, int count)
+static __always_inline void send_syscall_args(__u16 kind, struct pt_regs *regs)
 {
 	if (!sys_enabled(kind))
 		return;
 	struct sys_scratch *s = sys_begin(kind);
 	if (!s)
 		return;
-	/* Constant offsets: the verifier refuses a moved ctx pointer. */
-	s->ev.args[0] = ctx->args[0];
-	s->ev.args[1] = ctx->args[1];
-	s->ev.args[2] = ctx->args[2];
-	s->ev.args[3] = ctx->args[3];
-	if (count > 4) {
-		s->ev.args[4] = ctx->args[4];
-		s->ev.args[5] = ctx->args[5];
+	s->ev.args[0] = BPF_CORE_READ(regs, di);
+	s->ev.args[1] = BPF_CORE_READ(regs, si);
+	s->ev.args[2] = BPF_CORE_READ(regs, dx);
+	s->ev.args[3] = BPF_CORE_READ(regs, r10);
+	if (kind == SYS_KIND_PROCESS_VM_WRITEV) {
+		s->ev.args[4] = BPF_CORE_READ(regs, r8);
+		s->ev.args[5] = BPF_CORE_READ(regs, r9);
 	}
 	sys_send(s);
-}
-
-SEC("tracepoint/syscalls/sys_enter_ptrace")
-int sigbox_enter_ptrace(struct sys_enter_ctx *ctx)
-{
-	send_syscall_args(ctx, SYS_KIND_PTRACE, 4);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
-int sigbox_enter_process_vm_writev(struct sys_enter_ctx *ctx)
-{
-	send_syscall_args(ctx, SYS_KIND_PROCESS_VM_WRITEV, 6);
-	return 0;
 }
 
 /*
@@ -367,18 +304,17 @@ int sigbox_enter_process_vm_writev(struct sys_enter_ctx *ctx)
  * `path` as given when absolute, else the working directory walked as
  * exec's `pathname`, a `/` and the path as given (not normalised).
  */
-SEC("tracepoint/syscalls/sys_enter_mount")
-int sigbox_enter_mount(struct sys_enter_ctx *ctx)
+static __always_inline void mount_enter(struct pt_regs *regs)
 {
 	if (!sys_enabled(SYS_KIND_SB_MOUNT))
-		return 0;
+		return;
 	struct sys_scratch *s = sys_begin(SYS_KIND_SB_MOUNT);
 	if (!s)
-		return 0;
-	const char *dev_name = (const char *)ctx->args[0];
-	const char *dir = (const char *)ctx->args[1];
-	const char *type = (const char *)ctx->args[2];
-	s->ev.args[0] = ctx->args[3];
+		return;
+	const char *dev_name = (const char *)BPF_CORE_READ(regs, di);
+	const char *dir = (const char *)BPF_CORE_READ(regs, si);
+	const char *type = (const char *)BPF_CORE_READ(regs, dx);
+	s->ev.args[0] = BPF_CORE_READ(regs, r10);
 	s->ev.str_len[0] = sys_append_user_str(s, dev_name);
 
 	__u32 start = RELOAD(s->pos) & SYS_TAIL_POS_MASK;
@@ -400,5 +336,45 @@ int sigbox_enter_mount(struct sys_enter_ctx *ctx)
 	s->ev.str_len[1] = (RELOAD(s->pos) & SYS_TAIL_POS_MASK) - start;
 	s->ev.str_len[2] = sys_append_user_str(s, type);
 	sys_send(s);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sigbox_sys_enter, struct pt_regs *regs, long id)
+{
+#if defined(__TARGET_ARCH_x86)
+	switch (id) {
+	case NR_CONNECT:
+		connect_enter((int)BPF_CORE_READ(regs, di), (const void *)BPF_CORE_READ(regs, si),
+			      (int)BPF_CORE_READ(regs, dx));
+		break;
+	case NR_DUP:
+		dup_enter((int)BPF_CORE_READ(regs, di), -1);
+		break;
+	case NR_DUP2:
+	case NR_DUP3:
+		dup_enter((int)BPF_CORE_READ(regs, di), (int)BPF_CORE_READ(regs, si));
+		break;
+	case NR_PTRACE:
+		send_syscall_args(SYS_KIND_PTRACE, regs);
+		break;
+	case NR_PROCESS_VM_WRITEV:
+		send_syscall_args(SYS_KIND_PROCESS_VM_WRITEV, regs);
+		break;
+	case NR_MOUNT:
+		mount_enter(regs);
+		break;
+	}
+#endif
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sigbox_sys_exit, struct pt_regs *regs, long ret)
+{
+#if defined(__TARGET_ARCH_x86)
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr == NR_DUP || nr == NR_DUP2 || nr == NR_DUP3)
+		dup_exit(ret);
+#endif
 	return 0;
 }

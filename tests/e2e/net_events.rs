@@ -212,10 +212,11 @@ fn skip() -> bool {
     false
 }
 
-/// With only an exec signature loaded, every one of the five kinds is
-/// switched off in the kernel (the metric says so before any of them could
-/// be sent); deploying TEST-EVENT-ECHO switches them on, and a connect then
-/// reaches it; removing it switches them off again.
+/// With only an exec signature loaded, the programs are not attached and
+/// every one of the five kinds is switched off (the metric says so);
+/// deploying TEST-EVENT-ECHO attaches them (after the daemon dropped its
+/// privileges) and switches them on, and a connect then reaches it;
+/// removing it switches them off and detaches the programs.
 #[test]
 fn kinds_are_off_until_a_signature_selects_them_and_off_again_after() {
     if skip() {
@@ -237,6 +238,17 @@ fn kinds_are_off_until_a_signature_selects_them_and_off_again_after() {
         "{}",
         daemon.stderr_text()
     );
+    let set_lines = |daemon: &Daemon| -> Vec<String> {
+        daemon
+            .stderr_text()
+            .lines()
+            .filter(|l| l.contains(SWITCHED))
+            .map(str::to_owned)
+            .collect()
+    };
+    let lines = set_lines(&daemon);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("attached=true"), "{lines:?}");
     let on = scrape(&listen);
     for kind in KINDS {
         assert_eq!(enabled(&on, kind), Some(1.0), "{kind}: {on}");
@@ -261,6 +273,9 @@ fn kinds_are_off_until_a_signature_selects_them_and_off_again_after() {
         std::thread::sleep(Duration::from_millis(50));
         metrics = scrape(&listen);
     }
+    let lines = set_lines(&daemon);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].contains("attached=false"), "{lines:?}");
     let stopped = daemon.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }

@@ -13,8 +13,8 @@
 //!
 //! Network, process and mount events (`security_socket_connect`,
 //! `socket_dup`, `ptrace`, `process_vm_writev`, `security_sb_mount`) come
-//! from `syscalls:*` tracepoints attached at start, each kind switched on
-//! in a map only while a loaded signature selects it (`sys_source`).
+//! from the raw syscall tracepoints, attached and switched on per kind
+//! only while a loaded signature selects them (`sys_source`).
 //!
 //! Ids in the events are the host's (the process's own pid namespace view is
 //! not computed): `pid == host_pid`, `tid == host_tid`, `ppid == host_ppid`.
@@ -435,7 +435,7 @@ impl ExecCollector {
                 None
             }
         };
-        let sys = match SysSource::load(&mut ebpf) {
+        let sys = match SysSource::load(&mut ebpf, &btf) {
             Ok(sys) => Some(sys),
             Err(error) => {
                 tracing::warn!(
@@ -598,14 +598,16 @@ impl ExecCollector {
     /// Switches the network, process and mount kinds the selectors name on,
     /// the others off; a failure is logged (the previous setting stays).
     fn switch_sys_kinds(&mut self, selectors: &[&EventSelector]) {
-        let Some(sys) = self.sys.as_mut() else {
+        let Self { sys, ebpf, .. } = self;
+        let Some(sys) = sys.as_mut() else {
             return;
         };
         let wanted = selected_kinds(selectors.iter().map(|s| s.name.as_str()));
-        match sys.switch(&wanted) {
+        match sys.follow(ebpf, &wanted) {
             Ok(false) => {}
             Ok(true) => tracing::info!(
                 switched_on = ?sys.switched_on().iter().map(|k| k.name()).collect::<Vec<_>>(),
+                attached = sys.attached(),
                 "kernel network, process and mount events set for the loaded signatures"
             ),
             Err(error) => tracing::error!(
@@ -613,6 +615,11 @@ impl ExecCollector {
                 error_chain(&error)
             ),
         }
+    }
+
+    /// Whether the network, process and mount programs are attached now.
+    pub fn sys_programs_attached(&self) -> bool {
+        self.sys.as_ref().is_some_and(SysSource::attached)
     }
 
     /// The network, process and mount kinds switched on now.
@@ -1602,6 +1609,7 @@ mod tests {
             assert!(!served.contains(&OPEN_EVENT), "{served:?}");
             assert!(served.contains(&"ptrace") && served.contains(&"security_sb_mount"));
             assert!(collector.sys_kinds_on().is_empty());
+            assert!(!collector.sys_programs_attached());
             collector.select_for([&file_selector(OPEN_EVENT, &[])]);
             assert!(!collector.file_programs_attached());
             assert!(collector.sys_kinds_on().is_empty());
@@ -1613,6 +1621,7 @@ mod tests {
                 collector.sys_kinds_on(),
                 ["security_socket_connect", "ptrace"]
             );
+            assert!(collector.sys_programs_attached());
             // POKEDATA on a pid that does not exist: refused, but entered.
             // SAFETY: the call only reads its integer arguments.
             unsafe { libc::ptrace(libc::PTRACE_POKEDATA, 0x7fff_fff0, 0x1000usize, 0x2ausize) };
@@ -1642,6 +1651,7 @@ mod tests {
             );
             collector.select_for(std::iter::empty());
             assert!(collector.sys_kinds_on().is_empty());
+            assert!(!collector.sys_programs_attached());
             assert_eq!(collector.bad_records(), 0);
         });
     }

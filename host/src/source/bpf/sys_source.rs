@@ -1,50 +1,34 @@
-//! The network, process and mount programs (`bpf/sys.bpf.h`): loaded and
-//! attached at start, each kind switched on in `sys_config` only while a
-//! loaded signature selects it.
+//! The network, process and mount programs (`bpf/sys.bpf.h`): loaded at
+//! start, attached only while a loaded signature selects one of their
+//! kinds, and each kind switched on in `sys_config` only while selected.
 //!
-//! They sit on `syscalls:*` tracepoints, attached through perf events,
-//! which need `CAP_PERFMON`: the daemon drops it before any signature
-//! loads, so the attach happens at start and a hot swap flips the map
-//! switch, which needs no capability. A switched-off program returns after
-//! one array lookup, and only runs on its own syscall (connect, dup*,
-//! ptrace, process_vm_writev, mount).
+//! They sit on the raw syscall tracepoints (`tp_btf/sys_enter`,
+//! `tp_btf/sys_exit`), which, unlike the `syscalls:*` tracepoints (a perf
+//! event, `CAP_PERFMON`), can be attached after the daemon dropped its
+//! capabilities: so a hot swap attaches and detaches them. While attached
+//! they run on every syscall of the machine; detached they cost nothing.
 
-use aya::Ebpf;
 use aya::maps::{Array, IterableMap as _, MapData, MapError, PerCpuArray, RingBuf};
-use aya::programs::TracePoint;
+use aya::programs::BtfTracePoint;
+use aya::programs::tp_btf::BtfTracePointLinkId;
+use aya::{Btf, Ebpf};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use super::sys_record::{SYS_KINDS, c};
-use super::{BpfError, attach_error, dup_map, ensure_tracefs, load_error, program, take_map};
+use super::{BpfError, attach_error, dup_map, load_error, program, take_map};
+use crate::error_chain;
 use crate::event::Kind;
 
 const MAP_SYS_EVENTS: &str = "sys_events";
 const MAP_SYS_CONFIG: &str = "sys_config";
 const MAP_SYS_DROPS: &str = "sys_drops";
 pub(super) const MAP_SYS_SCRATCH: &str = "sys_scratch";
-
-/// `(program, syscalls tracepoint)` of each kind, as in `bpf/sys.bpf.h`.
-fn programs_of(kind: Kind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        Kind::SecuritySocketConnect => &[("sigbox_enter_connect", "sys_enter_connect")],
-        Kind::SocketDup => &[
-            ("sigbox_enter_dup", "sys_enter_dup"),
-            ("sigbox_enter_dup2", "sys_enter_dup2"),
-            ("sigbox_enter_dup3", "sys_enter_dup3"),
-            ("sigbox_exit_dup", "sys_exit_dup"),
-            ("sigbox_exit_dup2", "sys_exit_dup2"),
-            ("sigbox_exit_dup3", "sys_exit_dup3"),
-        ],
-        Kind::Ptrace => &[("sigbox_enter_ptrace", "sys_enter_ptrace")],
-        Kind::ProcessVmWritev => &[(
-            "sigbox_enter_process_vm_writev",
-            "sys_enter_process_vm_writev",
-        )],
-        Kind::SecuritySbMount => &[("sigbox_enter_mount", "sys_enter_mount")],
-        _ => &[],
-    }
-}
+/// `(program, raw tracepoint)`, as in `bpf/sys.bpf.h`.
+const PROGRAMS: [(&str, &str); 2] = [
+    ("sigbox_sys_enter", "sys_enter"),
+    ("sigbox_sys_exit", "sys_exit"),
+];
 
 /// The kinds' ring buffer and switches.
 pub(super) struct SysSource {
@@ -53,20 +37,18 @@ pub(super) struct SysSource {
     drops: PerCpuArray<MapData, u64>,
     /// What `config` holds now, by `SYS_KIND_*` index.
     switched_on: [bool; c::SYS_KINDS as usize],
+    /// Set while the programs are attached.
+    links: Option<Vec<BtfTracePointLinkId>>,
 }
 
 impl SysSource {
-    /// Loads and attaches every program (each returns at once until its
-    /// kind is switched on) and takes the maps.
-    pub(super) fn load(ebpf: &mut Ebpf) -> Result<Self, BpfError> {
-        ensure_tracefs()?;
-        for (kind, _) in SYS_KINDS {
-            for &(name, tracepoint) in programs_of(kind) {
-                let prog: &mut TracePoint = program(ebpf, name)?;
-                prog.load().map_err(|e| load_error(name, e))?;
-                prog.attach("syscalls", tracepoint)
-                    .map_err(|e| attach_error(name, e))?;
-            }
+    /// Loads the programs (which needs privileges; attaching them later
+    /// does not) and takes the maps.
+    pub(super) fn load(ebpf: &mut Ebpf, btf: &Btf) -> Result<Self, BpfError> {
+        for (name, tracepoint) in PROGRAMS {
+            let prog: &mut BtfTracePoint = program(ebpf, name)?;
+            prog.load(tracepoint, btf)
+                .map_err(|e| load_error(name, e))?;
         }
         let ring = take_map(ebpf, MAP_SYS_EVENTS, RingBuf::try_from)?;
         // SAFETY: as for the exec ring: the RingBuf owns its fd for as long
@@ -78,12 +60,37 @@ impl SysSource {
             config: take_map(ebpf, MAP_SYS_CONFIG, Array::try_from)?,
             drops: take_map(ebpf, MAP_SYS_DROPS, PerCpuArray::try_from)?,
             switched_on: [false; c::SYS_KINDS as usize],
+            links: None,
         })
+    }
+
+    /// Whether the programs are attached now.
+    pub(super) fn attached(&self) -> bool {
+        self.links.is_some()
+    }
+
+    /// Attaches the programs if `wanted` has a kind and they are not,
+    /// switches exactly `wanted` on, and detaches them when it is empty;
+    /// returns whether anything changed.
+    pub(super) fn follow(&mut self, ebpf: &mut Ebpf, wanted: &[Kind]) -> Result<bool, BpfError> {
+        if !wanted.is_empty() && self.links.is_none() {
+            self.links = Some(attach(ebpf)?);
+        }
+        let changed = self.switch(wanted).map_err(|source| BpfError::Map {
+            map: MAP_SYS_CONFIG,
+            source,
+        })?;
+        if wanted.is_empty()
+            && let Some(links) = self.links.take()
+        {
+            detach(ebpf, links);
+        }
+        Ok(changed)
     }
 
     /// Switches on exactly the kinds in `wanted`; returns whether anything
     /// changed.
-    pub(super) fn switch(&mut self, wanted: &[Kind]) -> Result<bool, MapError> {
+    fn switch(&mut self, wanted: &[Kind]) -> Result<bool, MapError> {
         let mut changed = false;
         for (kind, index) in SYS_KINDS {
             let on = wanted.contains(&kind);
@@ -131,6 +138,34 @@ impl SysSource {
     }
 }
 
+fn attach(ebpf: &mut Ebpf) -> Result<Vec<BtfTracePointLinkId>, BpfError> {
+    let mut links = Vec::new();
+    for (name, _) in PROGRAMS {
+        let attached = program::<BtfTracePoint>(ebpf, name)
+            .and_then(|prog| prog.attach().map_err(|e| attach_error(name, e)));
+        match attached {
+            Ok(link) => links.push(link),
+            Err(error) => {
+                detach(ebpf, links);
+                return Err(error);
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// Detaches the programs; a failure is logged (the switches are off
+/// already, so the programs send nothing).
+fn detach(ebpf: &mut Ebpf, links: Vec<BtfTracePointLinkId>) {
+    for ((name, _), link) in PROGRAMS.into_iter().zip(links) {
+        let detached = program::<BtfTracePoint>(ebpf, name)
+            .and_then(|prog| prog.detach(link).map_err(|e| attach_error(name, e)));
+        if let Err(error) = detached {
+            tracing::warn!("detaching: {}", error_chain(&error));
+        }
+    }
+}
+
 /// The sys kinds among the selected event names.
 pub(super) fn selected_kinds<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Kind> {
     let mut kinds: Vec<Kind> = names
@@ -148,10 +183,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_sys_kind_has_programs_and_only_sys_kinds_are_selected() {
-        for (kind, _) in SYS_KINDS {
-            assert!(!programs_of(kind).is_empty(), "{kind:?}");
-        }
+    fn only_sys_kinds_are_selected_once_each() {
         assert_eq!(
             selected_kinds([
                 "ptrace",
