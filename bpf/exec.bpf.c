@@ -632,5 +632,9 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	return 0;
 }
 
-/* security_file_open and security_inode_rename (they share the helpers above). */
+/*
+ * security_file_open and security_inode_rename, then the network, process
+ * and mount events (they share the helpers above).
+ */
 #include "file.bpf.h"
+#include "sys.bpf.h"

@@ -7,7 +7,8 @@
 //!   kernels before 5.17 (no `bpf_find_vma`);
 //! - `exec_event_layout.rs`: offsets, size and `#define EXEC_*` constants read
 //!   from `bpf/exec_event.h`, which clang checks with `_Static_assert`;
-//! - `file_event_layout.rs`: the same for `bpf/file_event.h` (`FILE_*`).
+//! - `file_event_layout.rs`: the same for `bpf/file_event.h` (`FILE_*`);
+//! - `sys_event_layout.rs`: the same for `bpf/sys_event.h` (`SYS_*`).
 //!
 //! Environment:
 //! - `SIGBOX_BPF_STUB=1`: do not run clang; write an empty object instead, so
@@ -31,6 +32,8 @@ const BPF_SOURCES: &[&str] = &[
     "bpf/exec_event.h",
     "bpf/file.bpf.h",
     "bpf/file_event.h",
+    "bpf/sys.bpf.h",
+    "bpf/sys_event.h",
     "bpf/vmlinux_subset.h",
 ];
 /// The translation unit handed to clang.
@@ -40,6 +43,7 @@ const BPF_MAIN: &str = "bpf/exec.bpf.c";
 const EVENT_HEADERS: &[(&str, &str, &str)] = &[
     ("bpf/exec_event.h", "EXEC", "exec_event_layout.rs"),
     ("bpf/file_event.h", "FILE", "file_event_layout.rs"),
+    ("bpf/sys_event.h", "SYS", "sys_event_layout.rs"),
 ];
 const DEFAULT_CLANG: &str = "clang-19";
 

@@ -23,6 +23,7 @@ mod live;
 mod live_sandbox;
 mod module_truth;
 mod net_pack;
+mod net_events;
 mod operations;
 mod pack;
 mod pack_live;

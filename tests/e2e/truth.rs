@@ -163,13 +163,8 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
         return;
     }
     let dir = temp_dir("truth-unserved");
-    // It selects sched_process_exec and security_socket_connect; the live
-    // source produces only the first.
-    std::fs::copy(
-        test_module("selects-connect"),
-        dir.join("selects-connect.wasm"),
-    )
-    .unwrap();
+    // TRC-1017 selects module_load, which the live source does not serve.
+    std::fs::copy(module("trc-1017"), dir.join("trc-1017.wasm")).unwrap();
     let status_file = temp_dir("truth-unserved-status").join("status.json");
     let daemon = Daemon::start(
         &[
@@ -194,12 +189,12 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
     assert!(
         stopped
             .stderr
-            .contains("selects security_socket_connect which this source never produces"),
+            .contains("selects module_load which this source never produces"),
         "{}",
         stopped.stderr
     );
     assert!(
-        listing.contains("never gets security_socket_connect"),
+        listing.contains("never gets module_load"),
         "{listing}"
     );
     assert!(!listing.contains("sched_process_exec"), "{listing}");

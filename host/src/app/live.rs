@@ -81,7 +81,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     );
     pipeline
         .board()
-        .set_served_events(collector.served_events());
+        .set_served_events(&collector.served_events());
     if !options.exec_env {
         pipeline
             .board()
@@ -116,10 +116,9 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         Ok(read) => telemetry.set_kernel_drops(Box::new(read)),
         Err(error) => tracing::warn!("sigbox_kernel_drops will be missing from /metrics: {error}"),
     }
-    match collector.file_state_reader() {
-        Ok(Some(read)) => telemetry.set_kernel_files(Box::new(move || read().into())),
-        Ok(None) => {}
-        Err(error) => tracing::warn!("kernel file-event metrics will be missing: {error}"),
+    match collector.kernel_state_reader() {
+        Ok(read) => telemetry.set_kernel_files(Box::new(read)),
+        Err(error) => tracing::warn!("kernel event metrics will be missing: {error}"),
     }
     telemetry.heartbeat();
     if let Some(address) = options.listen {
@@ -213,7 +212,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     finish(pipeline, load_failures, false)
 }
 
-/// Switches the kernel's file events on or off, and sets their filters, for
+/// Switches the kernel's optional events on or off, and sets their filters, for
 /// the signatures running now (after each change: a hot swap that needs an
 /// event kind turns it on).
 fn select_kernel_events<W: io::Write + Send + 'static>(

@@ -14,13 +14,28 @@ pub enum Kind {
     SecurityFileOpen,
     /// `security_inode_rename`.
     SecurityInodeRename,
+    /// `ptrace` (a syscall event).
+    Ptrace,
+    /// `process_vm_writev` (a syscall event).
+    ProcessVmWritev,
+    /// `security_socket_connect`.
+    SecuritySocketConnect,
+    /// `security_sb_mount`.
+    SecuritySbMount,
+    /// `socket_dup`.
+    SocketDup,
 }
 
 impl Kind {
     /// Every kind, in id order.
-    pub(crate) const ALL: [Kind; 3] = [
+    pub(crate) const ALL: [Kind; 8] = [
+        Kind::Ptrace,
+        Kind::ProcessVmWritev,
         Kind::SchedProcessExec,
         Kind::SecurityFileOpen,
+        Kind::SecuritySocketConnect,
+        Kind::SecuritySbMount,
+        Kind::SocketDup,
         Kind::SecurityInodeRename,
     ];
 
@@ -30,6 +45,11 @@ impl Kind {
             Self::SchedProcessExec => &SCHED_PROCESS_EXEC,
             Self::SecurityFileOpen => &SECURITY_FILE_OPEN,
             Self::SecurityInodeRename => &SECURITY_INODE_RENAME,
+            Self::Ptrace => &PTRACE,
+            Self::ProcessVmWritev => &PROCESS_VM_WRITEV,
+            Self::SecuritySocketConnect => &SECURITY_SOCKET_CONNECT,
+            Self::SecuritySbMount => &SECURITY_SB_MOUNT,
+            Self::SocketDup => &SOCKET_DUP,
         }
     }
 
@@ -107,6 +127,14 @@ pub enum ArgType {
     /// `int32` `open(2)` flags: [`super::Value::Signed`]; Tracee's printed
     /// form (`O_WRONLY|O_CREAT`) is read back as the number.
     OpenFlags,
+    /// `int64`: [`super::Value::Signed`].
+    Int64,
+    /// `trace.Pointer`: [`super::Value::Unsigned`]; Tracee's printed form
+    /// (`0x7ffd...`) is read back as the number.
+    Pointer,
+    /// `SockAddr`: [`super::Value::Json`] holding Tracee's map of strings,
+    /// e.g. `{"sa_family":"AF_INET","sin_addr":"127.0.0.1","sin_port":"80"}`.
+    SockAddr,
     /// `uint16`: [`super::Value::Unsigned`].
     Uint16,
     /// `uint32`: [`super::Value::Unsigned`].
@@ -124,7 +152,7 @@ impl ArgType {
         match self {
             Self::Uint16 => Some(u16::MAX.into()),
             Self::Uint32 => Some(u32::MAX.into()),
-            Self::Uint64 => Some(u64::MAX),
+            Self::Uint64 | Self::Pointer => Some(u64::MAX),
             _ => None,
         }
     }
@@ -142,7 +170,7 @@ const fn flag(name: &'static str) -> ArgDef {
     arg(name, "bool", ArgType::Flag)
 }
 
-use ArgType::{Text, TextList, Uint16, Uint32, Uint64};
+use ArgType::{Int32, Pointer, SockAddr, Text, TextList, Uint16, Uint32, Uint64};
 
 /// Tracee's id of an event name; 0 for a name sigbox has no definition of.
 #[cfg(test)]
@@ -208,6 +236,72 @@ pub(crate) static SECURITY_INODE_RENAME: EventDef = EventDef {
     own: &[],
 };
 
+/// `security_socket_connect` (the 37th common event).
+pub(crate) static SECURITY_SOCKET_CONNECT: EventDef = EventDef {
+    id: 736,
+    name: "security_socket_connect",
+    args: &[
+        arg("sockfd", "int32", Int32),
+        arg("type", "int32", Int32),
+        arg("remote_addr", "SockAddr", SockAddr),
+    ],
+    own: &[],
+};
+
+/// `security_sb_mount` (the 41st common event).
+pub(crate) static SECURITY_SB_MOUNT: EventDef = EventDef {
+    id: 740,
+    name: "security_sb_mount",
+    args: &[
+        arg("dev_name", "string", Text),
+        arg("path", "string", Text),
+        arg("type", "string", Text),
+        arg("flags", "uint64", Uint64),
+    ],
+    own: &[flag("string_truncated")],
+};
+
+/// `socket_dup` (the 50th common event).
+pub(crate) static SOCKET_DUP: EventDef = EventDef {
+    id: 749,
+    name: "socket_dup",
+    args: &[
+        arg("oldfd", "int32", Int32),
+        arg("newfd", "int32", Int32),
+        arg("remote_addr", "SockAddr", SockAddr),
+    ],
+    own: &[],
+};
+
+/// `ptrace`: a syscall event, its id the x86_64 syscall number
+/// (`core_amd64.go`).
+pub(crate) static PTRACE: EventDef = EventDef {
+    id: 101,
+    name: "ptrace",
+    args: &[
+        arg("request", "int64", ArgType::Int64),
+        arg("pid", "int32", Int32),
+        arg("addr", "trace.Pointer", Pointer),
+        arg("data", "trace.Pointer", Pointer),
+    ],
+    own: &[],
+};
+
+/// `process_vm_writev`: a syscall event (x86_64 number 311).
+pub(crate) static PROCESS_VM_WRITEV: EventDef = EventDef {
+    id: 311,
+    name: "process_vm_writev",
+    args: &[
+        arg("pid", "int32", Int32),
+        arg("local_iov", "trace.Pointer", Pointer),
+        arg("liovcnt", "uint64", Uint64),
+        arg("remote_iov", "trace.Pointer", Pointer),
+        arg("riovcnt", "uint64", Uint64),
+        arg("flags", "uint64", Uint64),
+    ],
+    own: &[],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +313,12 @@ mod tests {
         assert_eq!(event_id("sched_process_exec"), 715);
         assert_eq!(event_id("security_file_open"), 732);
         assert_eq!(event_id("security_inode_rename"), 768);
+        assert_eq!(event_id("security_socket_connect"), 736);
+        assert_eq!(event_id("security_sb_mount"), 740);
+        assert_eq!(event_id("socket_dup"), 749);
+        // Syscall events: the x86_64 syscall number (core_amd64.go).
+        assert_eq!(event_id("ptrace"), 101);
+        assert_eq!(event_id("process_vm_writev"), 311);
         assert_eq!(event_id("openat"), 0);
     }
 

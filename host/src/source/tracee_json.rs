@@ -184,6 +184,12 @@ fn typed_value(ty: ArgType, json: Json) -> Value {
             .as_i64()
             .filter(|n| i32::try_from(*n).is_ok())
             .map(Value::Signed),
+        (ArgType::Int64, Json::Number(n)) => n.as_i64().map(Value::Signed),
+        // parse-arguments prints a pointer in hex.
+        (ArgType::Pointer, Json::String(text)) => text
+            .strip_prefix("0x")
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .map(Value::Unsigned),
         (ty, Json::Number(n)) => ty
             .unsigned_max()
             .and_then(|max| n.as_u64().filter(|n| *n <= max))
@@ -284,6 +290,42 @@ mod tests {
         assert_eq!(pathname.value(&empty), Value::Text(String::new()));
         assert_eq!(argv.value(&empty), Value::TextList(vec![]));
         assert_eq!(pathname.text(&empty), Some(""));
+    }
+
+    /// Tracee's connect and ptrace lines: the sockaddr map stays the map
+    /// Tracee wrote, pointers are read in either printed form.
+    #[test]
+    fn reads_sockaddr_maps_and_pointers_back() {
+        use crate::sink::tracee_json::value_json;
+        use serde_json::json;
+        let connect = parse_event(
+            r#"{"eventName":"security_socket_connect","args":[{"name":"sockfd","type":"int32","value":3},{"name":"type","type":"int32","value":1},{"name":"remote_addr","type":"SockAddr","value":{"sa_family":"AF_INET","sin_addr":"127.0.0.1","sin_port":"80"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(connect.kind(), Some(Kind::SecuritySocketConnect));
+        assert_eq!(connect.arg("sockfd"), Some(&Value::Signed(3)));
+        assert_eq!(
+            connect.arg("remote_addr"),
+            Some(&Value::Json(
+                r#"{"sa_family":"AF_INET","sin_addr":"127.0.0.1","sin_port":"80"}"#.into()
+            ))
+        );
+        let written: Vec<Json> = connect
+            .tracee_args()
+            .map(|(name, ty, value)| json!({"name": name, "type": ty, "value": value_json(value)}))
+            .collect();
+        assert_eq!(
+            written[2],
+            json!({"name":"remote_addr","type":"SockAddr","value":{"sa_family":"AF_INET","sin_addr":"127.0.0.1","sin_port":"80"}})
+        );
+        let ptrace = parse_event(
+            r#"{"eventName":"ptrace","args":[{"name":"request","value":4},{"name":"pid","value":77},{"name":"addr","value":"0x7ffd0010"},{"name":"data","value":16}]}"#,
+        )
+        .unwrap();
+        assert_eq!(ptrace.id(), 101);
+        assert_eq!(ptrace.arg("request"), Some(&Value::Signed(4)));
+        assert_eq!(ptrace.arg("addr"), Some(&Value::Unsigned(0x7ffd_0010)));
+        assert_eq!(ptrace.arg("data"), Some(&Value::Unsigned(16)));
     }
 
     #[test]

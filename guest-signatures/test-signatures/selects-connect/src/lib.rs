@@ -1,6 +1,6 @@
 //! TEST-SELECTS-CONNECT: a test-only signature selecting `sched_process_exec`
-//! and `security_socket_connect`, an event the live source never produces
-//! (the daemon must say so). It reports nothing.
+//! and `security_socket_connect` (the pipeline's drop-accounting test feeds
+//! it both). It reports nothing.
 
 use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature};
 
@@ -14,7 +14,7 @@ impl Signature for SelectsConnect {
             version: "1".into(),
             name: "Selects socket connects (test)".into(),
             event_name: "selects_connect".into(),
-            description: "Selects an event the live source does not produce. For tests.".into(),
+            description: "Selects execs and socket connects. For tests.".into(),
             tags: vec!["test".into()],
             properties: Properties::none(),
         }

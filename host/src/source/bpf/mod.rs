@@ -11,6 +11,11 @@
 //! start but attached and switched on only while a loaded signature selects
 //! them ([`ExecCollector::select_for`]), through their own ring buffer.
 //!
+//! Network, process and mount events (`security_socket_connect`,
+//! `socket_dup`, `ptrace`, `process_vm_writev`, `security_sb_mount`) come
+//! from the raw syscall tracepoints, attached and switched on per kind
+//! only while a loaded signature selects them (`sys_source`).
+//!
 //! Ids in the events are the host's (the process's own pid namespace view is
 //! not computed): `pid == host_pid`, `tid == host_tid`, `ppid == host_ppid`.
 
@@ -24,6 +29,10 @@ mod file_record;
 pub(crate) mod fuzzing;
 mod own_process;
 mod record;
+mod sockaddr;
+mod sys_event;
+mod sys_record;
+mod sys_source;
 
 use std::io;
 use std::path::Path;
@@ -42,6 +51,8 @@ pub use self::file_maps::FileDrops;
 use self::file_maps::{FileControls, read_drops};
 use self::file_record::{FileActivity, OPEN_EVENT, RENAME_EVENT};
 use self::own_process::OwnProcess;
+use self::sys_record::SysActivity;
+use self::sys_source::{MAP_SYS_SCRATCH, SysSource, selected_kinds};
 use crate::engine::EventSelector;
 use crate::error_chain;
 use crate::event::Event;
@@ -311,6 +322,8 @@ pub struct ExecCollector {
     ring: AsyncFd<RingBuf<MapData>>,
     /// File events, when the fentry programs could be attached.
     files: Option<FileSource>,
+    /// Network, process and mount events, when their programs attached.
+    sys: Option<SysSource>,
     drops: Array<MapData, u64>,
     decoder: Decoder,
     /// The daemon itself, whose file records are skipped.
@@ -324,7 +337,16 @@ pub struct ExecCollector {
 impl ExecCollector {
     /// Every event this source can produce; [`ExecCollector::served_events`]
     /// says which this kernel allowed.
-    pub const EVENTS: &'static [&'static str] = &["sched_process_exec", OPEN_EVENT, RENAME_EVENT];
+    pub const EVENTS: &'static [&'static str] = &[
+        "sched_process_exec",
+        OPEN_EVENT,
+        RENAME_EVENT,
+        "security_socket_connect",
+        "socket_dup",
+        "ptrace",
+        "process_vm_writev",
+        "security_sb_mount",
+    ];
 
     /// Loads and attaches the exec programs with the default options
     /// ([`CollectorOptions::default`]).
@@ -381,6 +403,7 @@ impl ExecCollector {
             .map_max_entries(MAP_EVENTS, bytes)
             .map_max_entries(MAP_SCRATCH, u32::try_from(cpus).unwrap_or(u32::MAX))
             .map_max_entries(MAP_FILE_SCRATCH, u32::try_from(cpus).unwrap_or(u32::MAX))
+            .map_max_entries(MAP_SYS_SCRATCH, u32::try_from(cpus).unwrap_or(u32::MAX))
             .override_global(GLOBAL_COLLECT_ENV, &collect_env, true)
             .load(object)
             .map_err(BpfError::Object)?;
@@ -410,6 +433,16 @@ impl ExecCollector {
                 None
             }
         };
+        let sys = match SysSource::load(&mut ebpf, &btf) {
+            Ok(sys) => Some(sys),
+            Err(error) => {
+                tracing::warn!(
+                    "{}; no network, process or mount events",
+                    error_chain(&error)
+                );
+                None
+            }
+        };
         tracing::info!(
             ring_buffer_bytes = bytes,
             collect_env = options.collect_env,
@@ -419,6 +452,7 @@ impl ExecCollector {
         Ok(Self {
             ring,
             files,
+            sys,
             drops,
             decoder: Decoder::new(),
             own_process: OwnProcess::current(),
@@ -443,6 +477,7 @@ impl ExecCollector {
         let Self {
             ring,
             files,
+            sys,
             decoder,
             own_process,
             bad_records,
@@ -452,6 +487,12 @@ impl ExecCollector {
             let file_ring = async {
                 match files.as_mut() {
                     Some(files) => files.ring.readable_mut().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let sys_ring = async {
+                match sys.as_mut() {
+                    Some(sys) => sys.ring.readable_mut().await,
                     None => std::future::pending().await,
                 }
             };
@@ -465,6 +506,10 @@ impl ExecCollector {
                     drain_ready(&mut guard, |item| {
                         take_file_record(item, decoder, own_process, bad_records, out)
                     });
+                }
+                guard = sys_ring => {
+                    let mut guard = guard.map_err(BpfError::Poll)?;
+                    drain_ready(&mut guard, |item| take_sys_record(item, decoder, bad_records, out));
                 }
             }
             if out.len() > start {
@@ -495,23 +540,37 @@ impl ExecCollector {
                 take_file_record(&item, decoder, own_process, bad_records, out);
             }
         }
+        if let Some(sys) = self.sys.as_mut() {
+            let ring = sys.ring.get_mut();
+            while let Some(item) = ring.next() {
+                take_sys_record(&item, decoder, bad_records, out);
+            }
+        }
         out.len() - start
     }
 
     /// The events this collector produces on this kernel: exec always, the
-    /// file events when their programs could be attached.
-    pub fn served_events(&self) -> &'static [&'static str] {
-        if self.files.is_some() {
-            Self::EVENTS
-        } else {
-            &Self::EVENTS[..1]
-        }
+    /// file events when their programs could be loaded, the network,
+    /// process and mount events when theirs were.
+    pub fn served_events(&self) -> Vec<&'static str> {
+        let files = self.files.is_some();
+        Self::EVENTS
+            .iter()
+            .copied()
+            .filter(|&name| match name {
+                "sched_process_exec" => true,
+                OPEN_EVENT | RENAME_EVENT => files,
+                _ => self.sys.is_some(),
+            })
+            .collect()
     }
 
     /// Switches the file events on or off, and sets their kernel filters,
     /// for what the loaded signatures' selectors can accept. Cheap when
     /// nothing changed; a failure is logged (the previous setting stays).
     pub fn select_for<'a>(&mut self, selectors: impl IntoIterator<Item = &'a EventSelector>) {
+        let selectors: Vec<&EventSelector> = selectors.into_iter().collect();
+        self.switch_sys_kinds(&selectors);
         let Self { files, ebpf, .. } = self;
         let Some(files) = files.as_mut() else {
             return;
@@ -533,6 +592,41 @@ impl ExecCollector {
                 error_chain(&error)
             ),
         }
+    }
+
+    /// Switches the network, process and mount kinds the selectors name on,
+    /// the others off; a failure is logged (the previous setting stays).
+    fn switch_sys_kinds(&mut self, selectors: &[&EventSelector]) {
+        let Self { sys, ebpf, .. } = self;
+        let Some(sys) = sys.as_mut() else {
+            return;
+        };
+        let wanted = selected_kinds(selectors.iter().map(|s| s.name.as_str()));
+        match sys.follow(ebpf, &wanted) {
+            Ok(false) => {}
+            Ok(true) => tracing::info!(
+                switched_on = ?sys.switched_on().iter().map(|k| k.name()).collect::<Vec<_>>(),
+                attached = sys.attached(),
+                "kernel network, process and mount events set for the loaded signatures"
+            ),
+            Err(error) => tracing::error!(
+                "cannot switch the kernel's network, process and mount events: {}",
+                error_chain(&error)
+            ),
+        }
+    }
+
+    /// Whether the network, process and mount programs are attached now.
+    pub fn sys_programs_attached(&self) -> bool {
+        self.sys.as_ref().is_some_and(SysSource::attached)
+    }
+
+    /// The network, process and mount kinds switched on now.
+    pub fn sys_kinds_on(&self) -> Vec<&'static str> {
+        self.sys
+            .as_ref()
+            .map(|sys| sys.switched_on().into_iter().map(|k| k.name()).collect())
+            .unwrap_or_default()
     }
 
     /// Whether the file programs are attached now.
@@ -573,6 +667,30 @@ impl ExecCollector {
                 drops: read_drops(&drops),
             }
         }))
+    }
+
+    /// A reader of every optional kernel event kind's state for the
+    /// metrics endpoint (another thread): which kinds are switched on, and
+    /// what the kernel dropped.
+    ///
+    /// # Errors
+    /// A map's descriptor cannot be duplicated.
+    pub fn kernel_state_reader(
+        &self,
+    ) -> Result<impl Fn() -> crate::telemetry::KernelFiles + Send + Sync + 'static, MapError> {
+        let files = self.file_state_reader()?;
+        let sys = self.sys.as_ref().map(SysSource::state_reader).transpose()?;
+        Ok(move || {
+            let mut state = files
+                .as_ref()
+                .map(|read| crate::telemetry::KernelFiles::from(read()))
+                .unwrap_or_default();
+            for (event, on, lost) in sys.as_ref().map(|read| read()).unwrap_or_default() {
+                state.enabled.push((event, on));
+                state.dropped.push((event, "ring_buffer_full", lost));
+            }
+            state
+        })
     }
 
     /// File events the kernel side dropped, by reason, since start.
@@ -882,6 +1000,25 @@ fn take_file_record(
             *bad_records += 1;
             if *bad_records <= 100 || bad_records.is_multiple_of(1000) {
                 tracing::warn!("skipped file record ({bad_records} so far): {error}");
+            }
+        }
+    }
+}
+
+/// Decodes one network/process/mount record into `out`, or counts (and
+/// sometimes logs) it as bad.
+fn take_sys_record(
+    item: &[u8],
+    decoder: &mut Decoder,
+    bad_records: &mut u64,
+    out: &mut Vec<Event>,
+) {
+    match SysActivity::parse(item) {
+        Ok(activity) => out.push(decoder.decode_sys(&activity)),
+        Err(error) => {
+            *bad_records += 1;
+            if *bad_records <= 100 || bad_records.is_multiple_of(1000) {
+                tracing::warn!("skipped sys record ({bad_records} so far): {error}");
             }
         }
     }
@@ -1485,6 +1622,67 @@ mod tests {
         (u64::from(libc::major(dev)) << 20) | u64::from(libc::minor(dev))
     }
 
+    /// The network, process and mount kinds are served, off until
+    /// selected, and a ptrace and a connect of this process come through
+    /// with Tracee's arguments once they are.
+    #[test]
+    fn sys_events_are_switched_on_by_their_selectors() {
+        if let Some(reason) = skip_reason() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        runtime().block_on(async {
+            let mut collector = ExecCollector::start().expect("starting the collector");
+            let served = collector.served_events();
+            assert!(served.contains(&"ptrace") && served.contains(&"security_sb_mount"));
+            assert!(collector.sys_kinds_on().is_empty());
+            assert!(!collector.sys_programs_attached());
+            collector.select_for([&file_selector(OPEN_EVENT, vec![])]);
+            assert!(collector.sys_kinds_on().is_empty(), "opens are not theirs");
+            collector.select_for(std::iter::empty());
+
+            let ptrace = file_selector("ptrace", vec![]);
+            let connect = file_selector("security_socket_connect", vec![]);
+            collector.select_for([&ptrace, &connect]);
+            assert_eq!(
+                collector.sys_kinds_on(),
+                ["security_socket_connect", "ptrace"]
+            );
+            assert!(collector.sys_programs_attached());
+            // POKEDATA on a pid that does not exist: refused, but entered.
+            // SAFETY: the call only reads its integer arguments.
+            unsafe { libc::ptrace(libc::PTRACE_POKEDATA, 0x7fff_fff0, 0x1000usize, 0x2ausize) };
+            let pid = std::process::id();
+            let event = wait_for_host(&mut collector, Duration::from_secs(20), "ptrace", |e| {
+                e.name() == "ptrace" && e.context.host_pid == pid
+            })
+            .await;
+            use crate::event::Value;
+            assert_eq!(generic_arg(&event, "request"), &Value::Signed(5));
+            assert_eq!(generic_arg(&event, "pid"), &Value::Signed(0x7fff_fff0));
+            assert_eq!(generic_arg(&event, "addr"), &Value::Unsigned(0x1000));
+            assert_eq!(generic_arg(&event, "data"), &Value::Unsigned(0x2a));
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let _stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let event = wait_for_host(&mut collector, Duration::from_secs(20), "connect", |e| {
+                e.name() == "security_socket_connect" && e.context.host_pid == pid
+            })
+            .await;
+            assert_eq!(generic_arg(&event, "type"), &Value::Signed(1));
+            assert_eq!(
+                generic_arg(&event, "remote_addr"),
+                &Value::Json(format!(
+                    r#"{{"sa_family":"AF_INET","sin_addr":"127.0.0.1","sin_port":"{port}"}}"#
+                ))
+            );
+            collector.select_for(std::iter::empty());
+            assert!(collector.sys_kinds_on().is_empty());
+            assert!(!collector.sys_programs_attached());
+            assert_eq!(collector.bad_records(), 0);
+        });
+    }
+
     #[test]
     fn file_events_are_off_until_selected_then_filtered_in_the_kernel() {
         if let Some(reason) = skip_reason() {
@@ -1495,7 +1693,7 @@ mod tests {
             let mut collector = ExecCollector::start().expect("starting the collector");
             // This test makes the opens itself, which a daemon would skip.
             collector.own_process = OwnProcess::NOBODY;
-            assert_eq!(collector.served_events().len(), 3);
+            assert_eq!(collector.served_events(), ExecCollector::EVENTS);
             // Which hook this kernel allowed (fentry, or the sys_exit fallback).
             eprintln!("file events via {:?}", collector.file_hook());
             assert_eq!(collector.file_plan(), Some(&KernelPlan::OFF));
