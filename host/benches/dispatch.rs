@@ -580,6 +580,11 @@ fn capture_lines(n: usize, seed: u64) -> Vec<String> {
                 ),
                 ts = 1_732_700_000_000_000_000 + seq * 1000,
                 argc = args.matches(r#""name""#).count(),
+                pid = pid,
+                comm = comm,
+                id = id,
+                name = name,
+                args = args,
             )
         })
         .collect()
