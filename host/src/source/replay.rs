@@ -128,7 +128,7 @@ impl Lines {
     fn finish(&self) {
         if self.unselected > 0 {
             tracing::info!(
-                "{} events no signature selects were checked and skipped, not parsed",
+                "{} events no signature selects were checked, not parsed",
                 self.unselected
             );
         }
