@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sigbox::bench::{
-    self, ExecMix, SHELLS, Timing, WEB_SERVERS, exec_lines, parse_lines, pin_to_one_cpu,
+    self, ExecMix, Rng, SHELLS, Timing, WEB_SERVERS, exec_lines, parse_lines, pin_to_one_cpu,
     thread_cpu_ns,
 };
 use sigbox::engine::{
@@ -505,6 +505,109 @@ fn many_on_workers(
     Ok(())
 }
 
+// --- A capture as Tracee records it: execs, many file opens, and mostly
+// events no signature of the default set selects.
+
+/// Paths a capture's opens read: common files, and one in 100 a file a
+/// default signature reads for (TRC-109's ASLR setting).
+const OPENED: [&str; 6] = [
+    "/etc/ld.so.cache",
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/etc/passwd",
+    "/proc/self/status",
+    "/usr/share/zoneinfo/UTC",
+    "/var/lib/app/data.db",
+];
+
+/// Events of a capture that no default signature selects, with Tracee's
+/// argument lists.
+const UNSELECTED: [(&str, &str, &str); 4] = [
+    (
+        "openat",
+        "257",
+        r#"[{"name":"dirfd","type":"int","value":-100},{"name":"pathname","type":"const char*","value":"/etc/hosts"},{"name":"flags","type":"int","value":524288},{"name":"mode","type":"unsigned int","value":0}]"#,
+    ),
+    ("close", "3", r#"[{"name":"fd","type":"int","value":3}]"#),
+    (
+        "read",
+        "0",
+        r#"[{"name":"fd","type":"int","value":3},{"name":"buf","type":"void*","value":"0x7ffd5c1a2b30"},{"name":"count","type":"size_t","value":4096}]"#,
+    ),
+    (
+        "sched_process_fork",
+        "1002",
+        r#"[{"name":"parent_tid","type":"int","value":4242},{"name":"parent_ns_tid","type":"int","value":4242},{"name":"parent_pid","type":"int","value":4242},{"name":"parent_ns_pid","type":"int","value":4242},{"name":"child_tid","type":"int","value":4243},{"name":"child_ns_tid","type":"int","value":4243},{"name":"child_pid","type":"int","value":4243},{"name":"child_ns_pid","type":"int","value":4243},{"name":"start_time","type":"unsigned long","value":1732700000000000000}]"#,
+    ),
+];
+
+/// `n` lines of a realistic capture: 10% execs (the realistic exec mix),
+/// 30% `security_file_open` (1% of them a read TRC-109 reports), 60% events
+/// no default signature selects. Every line carries Tracee's full context.
+fn capture_lines(n: usize, seed: u64) -> Vec<String> {
+    let mut rng = Rng::new(seed);
+    let execs = exec_lines(n / 10 + 1, ExecMix::Realistic, seed);
+    (0..n as u64)
+        .map(|seq| {
+            let roll = rng.below(100);
+            if roll < 10 {
+                return execs[seq as usize % execs.len()].clone();
+            }
+            let (name, id, args) = if roll < 40 {
+                let path = if rng.below(100) == 0 {
+                    "/proc/sys/kernel/randomize_va_space"
+                } else {
+                    rng.pick(&OPENED)
+                };
+                let args = format!(
+                    r#"[{{"name":"pathname","type":"const char*","value":"{path}"}},{{"name":"flags","type":"int","value":524288}},{{"name":"dev","type":"dev_t","value":2049}},{{"name":"inode","type":"unsigned long","value":{}}},{{"name":"ctime","type":"unsigned long","value":1732000000000000000}},{{"name":"syscall_pathname","type":"const char*","value":"{path}"}}]"#,
+                    rng.below(1 << 20)
+                );
+                ("security_file_open", "732", args)
+            } else {
+                let (name, id, args) = UNSELECTED[rng.below(UNSELECTED.len())];
+                (name, id, args.to_owned())
+            };
+            let pid = 10_000 + seq % 50_000;
+            let comm = rng.pick(&["nginx", "python3", "postgres", "node", "java"]);
+            format!(
+                concat!(
+                    r#"{{"timestamp":{ts},"threadStartTime":1732699000000000000,"processorId":1,"processId":{pid},"cgroupId":9000,"threadId":{pid},"#,
+                    r#""parentProcessId":1,"hostProcessId":{pid},"hostThreadId":{pid},"hostParentProcessId":3000,"userId":0,"mountNamespace":4026531841,"#,
+                    r#""pidNamespace":4026531836,"processName":"{comm}","executable":{{"path":"/usr/bin/{comm}"}},"hostName":"build-7","containerId":"","#,
+                    r#""container":{{}},"kubernetes":{{}},"eventId":"{id}","eventName":"{name}","matchedPolicies":["default"],"argsNum":{argc},"#,
+                    r#""returnValue":0,"syscall":"openat","stackAddresses":null,"contextFlags":{{"containerStarted":false,"isCompat":false}},"#,
+                    r#""threadEntityId":1,"processEntityId":1,"parentEntityId":1,"args":{args}}}"#
+                ),
+                ts = 1_732_700_000_000_000_000 + seq * 1000,
+                argc = args.matches(r#""name""#).count(),
+                pid = pid,
+                comm = comm,
+                id = id,
+                name = name,
+                args = args,
+            )
+        })
+        .collect()
+}
+
+/// Every module of the default set (`target/signatures/`), loaded once.
+fn default_set(runtime: &Runtime) -> anyhow::Result<Vec<LoadedSignature>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(module("target/signatures"))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    paths.retain(|path| path.extension().is_some_and(|e| e == "wasm"));
+    paths.sort();
+    anyhow::ensure!(!paths.is_empty(), "no default signatures: run `make` first");
+    paths
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path)?;
+            LoadedSignature::from_bytes(runtime, path, &bytes, &[])
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), sigbox::error_chain(&e)))
+        })
+        .collect()
+}
+
 /// The replay and author sections (multi-threaded, unpinned), then the table.
 fn report(
     mut table: Table,
@@ -526,7 +629,9 @@ fn report(
             }
             input
         };
-        let (input_r, input_w) = (join(&realistic), join(&worst));
+        let capture = capture_lines(100_000, 46);
+        let (input_r, input_w, input_c) = (join(&realistic), join(&worst), join(&capture));
+        let mut defaults = pipeline_with(2, default_set(runtime)?);
         let mut trc = pipeline_with(2, load_n(runtime, trc_1016, 1)?);
         let mut finds_all = pipeline_with(2, load_n(runtime, echo, 1)?);
         let parsed: Vec<Event> = worst
@@ -587,6 +692,30 @@ fn report(
                 },
             ),
         ];
+        let capture_ref = &capture;
+        cases.extend([
+            Case::new(
+                "anchor: serde_json::Value of each capture line",
+                capture.len(),
+                "native floor: a generic parse, nothing else",
+                || {
+                    for line in capture_ref {
+                        std::hint::black_box(
+                            serde_json::from_str::<serde_json::Value>(line).expect("parses"),
+                        );
+                    }
+                },
+            ),
+            Case::new(
+                "replay, default set, capture mix",
+                capture.len(),
+                "10% exec, 30% open, 60% unselected; 2 workers",
+                || {
+                    replay(&input_c[..], &mut defaults).expect("replays");
+                    defaults.signal_source_complete();
+                },
+            ),
+        ]);
         run_interleaved(&mut cases, reps, sample_ms);
         finish_wall(&mut table, "replay (wall time)", cases);
     }
@@ -654,6 +783,11 @@ fn print_table(table: &Table, reps: usize) {
             5e5,
         ),
         (
+            "replay, default set, capture mix (issue 31)",
+            rate("replay, default set, capture mix"),
+            5e5,
+        ),
+        (
             "findings written as Tracee JSON",
             rate("write a finding (Tracee JSON, replay context)"),
             3e5,
@@ -682,6 +816,11 @@ fn print_table(table: &Table, reps: usize) {
         );
     }
     for (what, a, b) in [
+        (
+            "replay default set / serde_json::Value anchor (time ratio)",
+            "replay, default set, capture mix",
+            "anchor: serde_json::Value of each capture line",
+        ),
         (
             "0.2 / native TRC-1016, realistic mix (time ratio)",
             "0.2 TRC-1016, realistic mix",

@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use sigbox_e2e::{findings_of, fixture, json_lines, module, sigbox, signatures_with, text};
+use sigbox_e2e::{
+    findings_of, fixture, json_lines, module, sigbox, signatures_with, temp_dir, text,
+};
 
 /// Lines of tests/fixtures/trc-1016-cases.jsonl whose event TRC-1016 must
 /// report, by processId (each line N has processId 4000 + N): Tracee's own
@@ -313,4 +315,56 @@ fn a_missing_exec_argument_is_an_error_not_an_empty_value() {
     };
     assert!(error_on(1, "pathname"), "{stderr}");
     assert!(error_on(2, "argv"), "{stderr}");
+}
+
+/// Events no loaded signature selects are checked, not parsed into events
+/// (issue 31): they are still records and events, still reported with their
+/// line number when malformed, and a line whose name only looks unselected
+/// (an `eventName` inside another object) is parsed and detected.
+#[test]
+fn unselected_events_are_counted_checked_and_never_built() {
+    let dir = signatures_with("replay-unselected", &["trc-1016"]);
+    let cases = std::fs::read_to_string(fixture("trc-1016-cases.jsonl")).unwrap();
+    let positive = cases.lines().next().unwrap();
+    let mut unselected: serde_json::Value = serde_json::from_str(positive).unwrap();
+    unselected["eventName"] = "close".into();
+    unselected["args"] = serde_json::json!([{"name": "fd", "type": "int", "value": 3}]);
+    // The first `"eventName":` on the line is a decoy inside another object.
+    let disguised = positive.replacen('{', r#"{"decoy":{"eventName":"close"},"#, 1);
+    let input = [
+        unselected.to_string(),
+        positive.to_owned(),
+        r#"{"eventName":"close","processId":"one"}"#.to_owned(),
+        unselected.to_string(),
+        disguised,
+        r#"{"eventName":"close","args":[{"value":1}]}"#.to_owned(),
+    ]
+    .join("\n");
+    let events = temp_dir("replay-unselected-events").join("events.jsonl");
+    std::fs::write(&events, input).unwrap();
+    let out = sigbox(&[
+        "replay",
+        "--signatures",
+        dir.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(json_lines(&out.stdout).len(), 2, "{stderr}");
+    assert!(
+        stderr.contains("summary: 6 records, 4 events, 2 bad records, 2 findings"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 events no signature selects were checked, not parsed"),
+        "{stderr}"
+    );
+    for (line, reason) in [(3, "invalid type"), (6, "missing field `name`")] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&format!("line {line}: skipped")) && l.contains(reason)),
+            "line {line}: {stderr}"
+        );
+    }
 }

@@ -399,6 +399,28 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         &mut self.counts
     }
 
+    /// Whether a running signature selects events named `name` (pending
+    /// signature changes applied first, as [`Pipeline::process`] does): a
+    /// source need not build an event nobody selects.
+    pub fn selects(&mut self, name: &str) -> bool {
+        self.apply_pending();
+        self.workers.iter().any(|worker| worker.selects(name))
+    }
+
+    /// Counts an event no signature selects, which the source did not build
+    /// ([`Pipeline::selects`] said so), as [`Pipeline::process`] would.
+    ///
+    /// # Errors
+    /// As [`Pipeline::process`].
+    pub fn pass_unselected(&mut self) -> io::Result<()> {
+        if let Some(error) = self.output.write_error() {
+            return Err(error);
+        }
+        self.counts.events += 1;
+        self.report_drops(false);
+        Ok(())
+    }
+
     /// Hands `event` to the workers whose signatures select it. `raw` is the
     /// event's original JSON, if it has one; `place` says where it came from.
     ///

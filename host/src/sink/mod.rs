@@ -135,10 +135,12 @@ impl<W: Write> FindingWriter<W> {
                     self.metadata.clear();
                 }
                 let signature = detection.signature;
-                let metadata = self
-                    .metadata
-                    .entry(signature.sha256.clone())
-                    .or_insert_with(|| tracee_json::metadata_json(&signature.metadata).to_string());
+                // Looked up before inserting: the key is copied only once per version.
+                if !self.metadata.contains_key(&signature.sha256) {
+                    let object = tracee_json::metadata_json(&signature.metadata).to_string();
+                    self.metadata.insert(signature.sha256.clone(), object);
+                }
+                let metadata = &self.metadata[&signature.sha256];
                 let from_raw = match raw {
                     Some(raw) => tracee_json::write_finding_from_raw(
                         &mut self.line,

@@ -1,6 +1,10 @@
 //! Findings (and events) in Tracee's JSON format, so tools that consume
 //! `tracee --output json` consume sigbox's output unchanged.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 
@@ -73,9 +77,70 @@ pub(crate) fn write_finding_from_raw(
     if raw.bytes().any(|b| b < 0x20) {
         return Ok(false);
     }
-    let Ok(context) = serde_json::from_str::<indexmap::IndexMap<String, &RawValue>>(raw) else {
+    let Ok(context) = serde_json::from_str::<Members<'_>>(raw) else {
         return Ok(false);
     };
+    out.reserve(raw.len() + 1024);
+    write_members(out, detection, metadata_object, event, &context)?;
+    Ok(true)
+}
+
+/// A raw line's top-level members in their order: keys borrowed from the
+/// line (copied only when escaped), values as written. A repeated key keeps
+/// its first place and takes its last value, as an `IndexMap` does.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> Members<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+}
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// A key, borrowed when the line holds it unescaped.
+        #[derive(Deserialize)]
+        struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(32);
+                while let Some(Key(key)) = map.next_key()? {
+                    let value = map.next_value()?;
+                    match members.iter_mut().find(|(k, _)| *k == key) {
+                        Some(member) => member.1 = value,
+                        None => members.push((key, value)),
+                    }
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+/// The finding for `detection` from its event's raw `context`, appended to
+/// `out` (see [`write_finding_from_raw`]).
+fn write_members(
+    out: &mut Vec<u8>,
+    detection: &Detection<'_>,
+    metadata_object: &str,
+    event: &Event,
+    context: &Members<'_>,
+) -> std::io::Result<()> {
     let trigger_id = context
         .get("eventId")
         .and_then(|id| match serde_json::from_str::<Json>(id.get()).ok()? {
@@ -116,7 +181,6 @@ pub(crate) fn write_finding_from_raw(
     };
     // Appended to `out` (the caller's line buffer) in place: nothing is
     // written before this point, so `Ok(false)` still means nothing written.
-    out.reserve(raw.len() + 1024);
     let start = out.len();
     out.push(b'{');
     for (index, (key, value)) in context.iter().enumerate() {
@@ -140,7 +204,7 @@ pub(crate) fn write_finding_from_raw(
         }
     }
     out.extend_from_slice(b"}\n");
-    Ok(true)
+    Ok(())
 }
 
 /// The keys a finding sets on top of its event's context.
@@ -345,6 +409,61 @@ pub(super) mod tests {
             }
         }
         assert!(checked > 20);
+    }
+
+    /// The borrowed member scan writes byte for byte what the `IndexMap` of
+    /// owned keys it replaced wrote, on every fixture line and on repeated
+    /// and escaped keys.
+    #[test]
+    fn borrowed_members_write_what_the_index_map_wrote() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let mut lines: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "jsonl"))
+            .flat_map(|path| {
+                let text = std::fs::read_to_string(path).unwrap();
+                text.lines().map(str::to_owned).collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(lines.len() > 90, "{}", lines.len());
+        lines.extend([
+            r#"{"eventName":"x","processId":1,"processName":"a","process\u0049d":2,"args":[],"eventId":"5","eventId":"7"}"#.into(),
+            r#"{"metadata":1,"eventName":"x","args":[{"name":"a","value":1}],"args":[]}"#.into(),
+        ]);
+        let info = info();
+        let metadata = metadata_json(&info.metadata).to_string();
+        let mut written = 0;
+        for line in &lines {
+            // The fixtures' malformed lines never reach a writer.
+            let Ok(event) = parse_event(line) else {
+                continue;
+            };
+            let detection = Detection {
+                signature: &info,
+                event_id: 6001,
+                finding: crate::engine::Finding {
+                    data: vec![Field::new("k", Value::Text("v".into()))],
+                },
+            };
+            let before: indexmap::IndexMap<String, &RawValue> = serde_json::from_str(line).unwrap();
+            let before = Members(
+                before
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), v))
+                    .collect(),
+            );
+            let mut old = Vec::new();
+            write_members(&mut old, &detection, &metadata, &event, &before).unwrap();
+            let mut new = Vec::new();
+            assert!(write_finding_from_raw(&mut new, &detection, &metadata, &event, line).unwrap());
+            assert_eq!(
+                String::from_utf8(new).unwrap(),
+                String::from_utf8(old).unwrap()
+            );
+            written += 1;
+        }
+        assert!(written > 85, "{written}");
     }
 
     /// A live exec event is written with Tracee v0.24.1's id and, for each

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::error_chain;
 use crate::pipeline::{Pipeline, Place};
 
+use super::tracee_check::{checked_name, sniff_event_name};
 use super::tracee_json::parse_event;
 
 /// How long a quiet stream waits before the pipeline does its idle work
@@ -25,14 +26,14 @@ pub fn replay<R: BufRead, W: Write + Send + 'static>(
     pipeline: &mut Pipeline<W>,
 ) -> io::Result<()> {
     let mut buffer = Vec::new();
-    let mut line_number = 0u64;
+    let mut lines = Lines::default();
     loop {
         buffer.clear();
         if pipeline.stop_requested() || input.read_until(b'\n', &mut buffer)? == 0 {
+            lines.finish();
             return Ok(());
         }
-        line_number += 1;
-        handle_line(pipeline, &buffer, line_number)?;
+        lines.handle(pipeline, &buffer)?;
     }
 }
 
@@ -63,41 +64,73 @@ pub(crate) fn replay_stream<R: BufRead + Send + 'static, W: Write + Send + 'stat
                 }
             }
         })?;
-    let mut line_number = 0u64;
+    let mut lines = Lines::default();
     loop {
         if pipeline.stop_requested() {
+            lines.finish();
             return Ok(());
         }
         match received.recv_timeout(IDLE) {
-            Ok(line) => {
-                line_number += 1;
-                handle_line(pipeline, &line?, line_number)?;
-            }
+            Ok(line) => lines.handle(pipeline, &line?)?,
             Err(mpsc::RecvTimeoutError::Timeout) => pipeline.tick(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                lines.finish();
+                return Ok(());
+            }
         }
     }
 }
 
-fn handle_line<W: Write + Send + 'static>(
-    pipeline: &mut Pipeline<W>,
-    buffer: &[u8],
-    line_number: u64,
-) -> io::Result<()> {
-    if buffer.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
+/// Where a replay is in its input.
+#[derive(Default)]
+struct Lines {
+    /// The last line's number.
+    number: u64,
+    /// Events no signature selected, checked but never built.
+    unselected: u64,
+}
+
+impl Lines {
+    fn handle<W: Write + Send + 'static>(
+        &mut self,
+        pipeline: &mut Pipeline<W>,
+        buffer: &[u8],
+    ) -> io::Result<()> {
+        self.number += 1;
+        if buffer.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        pipeline.counts_mut().records += 1;
+        let Ok(line) = std::str::from_utf8(buffer) else {
+            bad_line(pipeline, self.number, "not valid UTF-8");
+            return Ok(());
+        };
+        let line = line.trim();
+        // An event no signature selects is only checked, not built: a scan
+        // of the line, with no copies, and counted as an event all the same.
+        // A line the check refuses is parsed, which says why it is bad.
+        if let Some(name) = sniff_event_name(line)
+            && !pipeline.selects(name)
+            && checked_name(line).is_some_and(|checked| checked == name)
+        {
+            self.unselected += 1;
+            return pipeline.pass_unselected();
+        }
+        match parse_event(line) {
+            Ok(event) => pipeline.process(event, Some(line), Place::Line(self.number)),
+            Err(error) => {
+                bad_line(pipeline, self.number, &error_chain(&error));
+                Ok(())
+            }
+        }
     }
-    pipeline.counts_mut().records += 1;
-    let Ok(line) = std::str::from_utf8(buffer) else {
-        bad_line(pipeline, line_number, "not valid UTF-8");
-        return Ok(());
-    };
-    let line = line.trim();
-    match parse_event(line) {
-        Ok(event) => pipeline.process(event, Some(line), Place::Line(line_number)),
-        Err(error) => {
-            bad_line(pipeline, line_number, &error_chain(&error));
-            Ok(())
+
+    fn finish(&self) {
+        if self.unselected > 0 {
+            tracing::info!(
+                "{} events no signature selects were checked, not parsed",
+                self.unselected
+            );
         }
     }
 }

@@ -6,6 +6,8 @@
 //! is ignored here and kept by the caller (the raw line goes along with the
 //! event so findings can copy Tracee's full context).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -24,7 +26,7 @@ pub enum ParseError {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TraceeEvent {
+struct TraceeEvent<'a> {
     #[serde(default)]
     timestamp: u64,
     #[serde(default)]
@@ -69,8 +71,8 @@ struct TraceeEvent {
     return_value: i64,
     #[serde(default)]
     context_flags: Option<ContextFlags>,
-    #[serde(default)]
-    args: Option<Vec<Argument>>,
+    #[serde(default, borrow)]
+    args: Option<Vec<Argument<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -93,8 +95,10 @@ struct ContextFlags {
 }
 
 #[derive(Deserialize)]
-struct Argument {
-    name: String,
+struct Argument<'a> {
+    /// Borrowed from the line: only an unknown argument keeps its name.
+    #[serde(borrow)]
+    name: Cow<'a, str>,
     #[serde(default)]
     value: Json,
 }
@@ -199,13 +203,6 @@ fn typed_value(ty: ArgType, json: Json) -> Value {
     typed.unwrap_or_else(|| json_to_value(json))
 }
 
-fn strings(items: &[Json]) -> Option<Vec<String>> {
-    items
-        .iter()
-        .map(|item| item.as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Converts a JSON value into a host value, by its JSON type alone.
 pub(crate) fn json_to_value(json: Json) -> Value {
     match json {
@@ -221,10 +218,17 @@ pub(crate) fn json_to_value(json: Json) -> Value {
             }
         }
         Json::String(s) => Value::Text(s),
-        Json::Array(items) => match strings(&items) {
-            Some(list) => Value::TextList(list),
-            None => Value::Json(Json::Array(items).to_string()),
-        },
+        // A list of strings moves its strings into the list, uncopied.
+        Json::Array(items) if items.iter().all(Json::is_string) => Value::TextList(
+            items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Json::String(text) => Some(text),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        array @ Json::Array(_) => Value::Json(array.to_string()),
         object @ Json::Object(_) => Value::Json(object.to_string()),
     }
 }
