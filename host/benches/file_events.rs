@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use sigbox::bench::{TempDir, Timing, thread_cpu_ns};
 use sigbox::source::check_privileges;
 
-
 /// The one path TEST-BENCH-OPEN selects
 /// (`guest-signatures/test-signatures/bench-open`).
 const WATCHED: &str = "/tmp/sigbox-bench-open/watched";

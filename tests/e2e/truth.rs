@@ -193,10 +193,7 @@ fn a_selector_the_live_source_cannot_serve_is_named() {
         "{}",
         stopped.stderr
     );
-    assert!(
-        listing.contains("never gets module_load"),
-        "{listing}"
-    );
+    assert!(listing.contains("never gets module_load"), "{listing}");
     assert!(!listing.contains("sched_process_exec"), "{listing}");
 }
 
