@@ -142,6 +142,17 @@ impl Collector for Metrics {
             "Events dropped because a dispatch worker's queue was full.",
             &count(&t.queue_drops),
         )?;
+        let mut host_filtered = encoder.encode_descriptor(
+            "host_filtered",
+            "Events no loaded signature's selectors accept, dropped by the host before any \
+             worker queue, per event (`other`: names sigbox has no definition of).",
+            None,
+            MetricType::Counter,
+        )?;
+        let labels = crate::pipeline::HostFiltered::labels();
+        for (event, counter) in labels.zip(&t.host_filtered) {
+            count(counter).encode(host_filtered.encode_family(&[("event", event)])?)?;
+        }
         single(
             &mut encoder,
             "coverage_records",

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::engine::{ScanHealth, unix_ms};
+use crate::pipeline::HostFiltered;
 
 /// Where metrics and health are served unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9479";
@@ -40,6 +41,9 @@ pub struct StreamCounts {
     /// Coverage records written (quarantines, re-enables, rejected updates,
     /// lost events).
     pub coverage_records: u64,
+    /// Events read that no running signature's selectors accepted, dropped
+    /// before any worker queue (also counted in `events`).
+    pub host_filtered: HostFiltered,
     /// Events dropped because a dispatch worker's queue was full (live only;
     /// counted once per worker that missed the event).
     pub queue_drops: u64,
@@ -54,6 +58,8 @@ pub struct Telemetry {
     events: AtomicU64,
     bad_records: AtomicU64,
     queue_drops: AtomicU64,
+    /// [`StreamCounts::host_filtered`], in [`HostFiltered::labels`]' order.
+    host_filtered: [AtomicU64; HostFiltered::LABELS],
     coverage_records: AtomicU64,
     /// When the event source last proved alive (ms since the epoch; 0: never).
     heartbeat_ms: AtomicU64,
@@ -155,6 +161,9 @@ impl Telemetry {
             .store(counts.queue_drops, Ordering::Relaxed);
         self.coverage_records
             .store(counts.coverage_records, Ordering::Relaxed);
+        for (slot, count) in self.host_filtered.iter().zip(counts.host_filtered.counts()) {
+            slot.store(count, Ordering::Relaxed);
+        }
     }
 
     /// The event source is alive now (called on every wake of its loop).

@@ -1,0 +1,113 @@
+//! The host's filters in front of the worker queues: the union of every
+//! running signature's selectors, tested by the collector before an event
+//! is queued, so what no signature can match never takes a queue slot
+//! (where it could push out an event that matters) and is counted.
+
+use crate::engine::{EventSelector, Selector};
+use crate::event::{Event, Kind};
+
+/// The distinct selectors of the running signatures, by event name.
+///
+/// Owned by the collector thread, which also applies every signature
+/// change: it is rebuilt there on each one, so testing it takes no lock.
+#[derive(Debug, Default)]
+pub(super) struct HostFilter {
+    /// Selectors of each kind the event table knows, in [`Kind::ALL`]'s order.
+    known: [Vec<Selector>; Kind::ALL.len()],
+    /// Selectors of other event names (replay may carry any).
+    other: Vec<(String, Vec<Selector>)>,
+}
+
+impl HostFilter {
+    /// The union of `selectors`; identical ones (e.g. two signatures
+    /// selecting every exec) are tested once.
+    pub(super) fn new<'a>(selectors: impl IntoIterator<Item = &'a EventSelector>) -> Self {
+        let mut distinct: Vec<&EventSelector> = Vec::new();
+        for selector in selectors {
+            if !distinct.iter().any(|known| same_test(known, selector)) {
+                distinct.push(selector);
+            }
+        }
+        let mut filter = Self::default();
+        for selector in distinct {
+            let compiled = Selector::new(selector);
+            match Kind::named(&selector.name) {
+                Some(kind) => filter.known[kind_index(kind)].push(compiled),
+                None => match filter.other.iter_mut().find(|(n, _)| *n == selector.name) {
+                    Some((_, list)) => list.push(compiled),
+                    None => filter.other.push((selector.name.clone(), vec![compiled])),
+                },
+            }
+        }
+        filter
+    }
+
+    /// Whether any running signature's selector accepts `event`.
+    pub(super) fn accepts(&self, event: &Event) -> bool {
+        let selectors = match event.kind() {
+            Some(kind) => &self.known[kind_index(kind)],
+            None => match self.other.iter().find(|(n, _)| n == event.name()) {
+                Some((_, list)) => list,
+                None => return false,
+            },
+        };
+        selectors.iter().any(|selector| selector.accepts(event))
+    }
+}
+
+/// Whether two selectors accept the same events (the fields they read do
+/// not matter here).
+fn same_test(a: &EventSelector, b: &EventSelector) -> bool {
+    a.name == b.name && a.origin == b.origin && a.filters == b.filters
+}
+
+/// `kind`'s place in [`Kind::ALL`].
+pub(super) fn kind_index(kind: Kind) -> usize {
+    Kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .expect("every kind is listed")
+}
+
+/// Events the host's filters dropped, per event kind (others together).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HostFiltered {
+    /// Per kind, in [`Kind::ALL`]'s order.
+    pub known: [u64; Kind::ALL.len()],
+    /// Events of names the event table does not know (replay).
+    pub other: u64,
+}
+
+impl HostFiltered {
+    /// How many labels [`Self::labels`] gives.
+    pub const LABELS: usize = Kind::ALL.len() + 1;
+
+    /// Counts one dropped `event`.
+    pub(super) fn count(&mut self, event: &Event) {
+        match event.kind() {
+            Some(kind) => self.known[kind_index(kind)] += 1,
+            None => self.other += 1,
+        }
+    }
+
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.known.iter().sum::<u64>() + self.other
+    }
+
+    /// The `event` label of each count: every kind's name, then `other`.
+    pub fn labels() -> impl Iterator<Item = &'static str> {
+        Kind::ALL
+            .iter()
+            .map(|kind| kind.name())
+            .chain(std::iter::once("other"))
+    }
+
+    /// The counts, in [`Self::labels`]' order.
+    pub fn counts(&self) -> impl Iterator<Item = u64> + '_ {
+        self.known
+            .iter()
+            .copied()
+            .chain(std::iter::once(self.other))
+    }
+}
