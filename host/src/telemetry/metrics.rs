@@ -127,7 +127,7 @@ impl Collector for Metrics {
         single(
             &mut encoder,
             "events",
-            "Events dispatched to signatures.",
+            "Events read from the source (those the host filters dropped included).",
             &count(&t.events),
         )?;
         single(

@@ -28,7 +28,7 @@ pub(crate) const SOURCE_SILENCE: Duration = Duration::from_secs(10);
 pub struct StreamCounts {
     /// Input records read (lines for replay, ring-buffer records for live).
     pub records: u64,
-    /// Events dispatched.
+    /// Events read (those the host filters dropped included).
     pub events: u64,
     /// Records that could not be turned into events.
     pub bad_records: u64,
