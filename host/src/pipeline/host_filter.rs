@@ -111,3 +111,48 @@ impl HostFiltered {
             .chain(std::iter::once(self.other))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{FieldFilter, OriginFilter};
+    use crate::source::tracee_json::parse_event;
+
+    fn selector(name: &str, comm: &[&str], fields: &[&str]) -> EventSelector {
+        EventSelector {
+            name: name.into(),
+            origin: OriginFilter::Any,
+            filters: vec![FieldFilter::equals("process-name", comm)],
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        }
+    }
+
+    fn event(name: &str, comm: &str) -> Event {
+        parse_event(&format!(
+            r#"{{"eventName":"{name}","processName":"{comm}","args":[]}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_union_accepts_what_any_selector_accepts_and_tests_identical_ones_once() {
+        let selectors = [
+            selector("sched_process_exec", &["nginx"], &["pathname"]),
+            // The same test reading other fields: tested once.
+            selector("sched_process_exec", &["nginx"], &["argv"]),
+            selector("sched_process_exec", &["sh"], &[]),
+            selector("security_socket_connect", &["nc"], &[]),
+        ];
+        let filter = HostFilter::new(&selectors);
+        assert_eq!(filter.known[kind_index(Kind::SchedProcessExec)].len(), 2);
+        assert!(filter.accepts(&event("sched_process_exec", "nginx")));
+        assert!(filter.accepts(&event("sched_process_exec", "sh")));
+        assert!(!filter.accepts(&event("sched_process_exec", "ls")));
+        assert!(!filter.accepts(&event("security_file_open", "nginx")));
+        // Names the event table lacks (replay) are filtered by name too.
+        assert!(filter.accepts(&event("security_socket_connect", "nc")));
+        assert!(!filter.accepts(&event("security_socket_connect", "ls")));
+        assert!(!filter.accepts(&event("sched_process_exit", "nc")));
+        assert!(!HostFilter::default().accepts(&event("sched_process_exec", "sh")));
+    }
+}
