@@ -32,7 +32,7 @@ impl HostFilter {
         for selector in distinct {
             let compiled = Selector::new(selector);
             match Kind::named(&selector.name) {
-                Some(kind) => filter.known[kind_index(kind)].push(compiled),
+                Some(kind) => filter.known[kind.index()].push(compiled),
                 None => match filter.other.iter_mut().find(|(n, _)| *n == selector.name) {
                     Some((_, list)) => list.push(compiled),
                     None => filter.other.push((selector.name.clone(), vec![compiled])),
@@ -45,7 +45,7 @@ impl HostFilter {
     /// Whether any running signature's selector accepts `event`.
     pub(super) fn accepts(&self, event: &Event) -> bool {
         let selectors = match event.kind() {
-            Some(kind) => &self.known[kind_index(kind)],
+            Some(kind) => &self.known[kind.index()],
             None => match self.other.iter().find(|(n, _)| n == event.name()) {
                 Some((_, list)) => list,
                 None => return false,
@@ -59,57 +59,6 @@ impl HostFilter {
 /// not matter here).
 fn same_test(a: &EventSelector, b: &EventSelector) -> bool {
     a.name == b.name && a.origin == b.origin && a.filters == b.filters
-}
-
-/// `kind`'s place in [`Kind::ALL`].
-pub(super) fn kind_index(kind: Kind) -> usize {
-    Kind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .expect("every kind is listed")
-}
-
-/// Events the host's filters dropped, per event kind (others together).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct HostFiltered {
-    /// Per kind, in [`Kind::ALL`]'s order.
-    pub known: [u64; Kind::ALL.len()],
-    /// Events of names the event table does not know (replay).
-    pub other: u64,
-}
-
-impl HostFiltered {
-    /// How many labels [`Self::labels`] gives.
-    pub const LABELS: usize = Kind::ALL.len() + 1;
-
-    /// Counts one dropped `event`.
-    pub(super) fn count(&mut self, event: &Event) {
-        match event.kind() {
-            Some(kind) => self.known[kind_index(kind)] += 1,
-            None => self.other += 1,
-        }
-    }
-
-    /// All of them.
-    pub fn total(&self) -> u64 {
-        self.known.iter().sum::<u64>() + self.other
-    }
-
-    /// The `event` label of each count: every kind's name, then `other`.
-    pub fn labels() -> impl Iterator<Item = &'static str> {
-        Kind::ALL
-            .iter()
-            .map(|kind| kind.name())
-            .chain(std::iter::once("other"))
-    }
-
-    /// The counts, in [`Self::labels`]' order.
-    pub fn counts(&self) -> impl Iterator<Item = u64> + '_ {
-        self.known
-            .iter()
-            .copied()
-            .chain(std::iter::once(self.other))
-    }
 }
 
 #[cfg(test)]
@@ -144,7 +93,7 @@ mod tests {
             selector("security_socket_connect", &["nc"], &[]),
         ];
         let filter = HostFilter::new(&selectors);
-        assert_eq!(filter.known[kind_index(Kind::SchedProcessExec)].len(), 2);
+        assert_eq!(filter.known[Kind::SchedProcessExec.index()].len(), 2);
         assert!(filter.accepts(&event("sched_process_exec", "nginx")));
         assert!(filter.accepts(&event("sched_process_exec", "sh")));
         assert!(!filter.accepts(&event("sched_process_exec", "ls")));

@@ -32,9 +32,9 @@ use crate::sink::coverage::CoverageRecord;
 use crate::status::StatusBoard;
 use crate::telemetry::{Reload, Telemetry};
 
+pub use crate::telemetry::HostFiltered;
 pub use crate::telemetry::StreamCounts;
 use host_filter::HostFilter;
-pub use host_filter::HostFiltered;
 use output::Output;
 pub use report::Summary;
 use roster::Roster;

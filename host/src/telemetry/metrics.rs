@@ -149,7 +149,7 @@ impl Collector for Metrics {
             None,
             MetricType::Counter,
         )?;
-        let labels = crate::pipeline::HostFiltered::labels();
+        let labels = super::HostFiltered::labels();
         for (event, counter) in labels.zip(&t.host_filtered) {
             count(counter).encode(host_filtered.encode_family(&[("event", event)])?)?;
         }

@@ -6,6 +6,7 @@
 //! source's heartbeat, outputs' counters); [`metrics`] turns it and the
 //! status board into metrics at scrape time; [`server`] answers HTTP.
 
+mod host_filtered;
 pub(crate) mod metrics;
 pub(crate) mod server;
 
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::engine::{ScanHealth, unix_ms};
-use crate::pipeline::HostFiltered;
+pub use host_filtered::HostFiltered;
 
 /// Where metrics and health are served unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9479";
