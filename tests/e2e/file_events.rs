@@ -326,3 +326,124 @@ fn the_daemons_own_opens_are_not_events() {
     assert!(stopped.status.success(), "{}", stopped.stderr);
     let _ = std::fs::remove_file(OPENED);
 }
+
+/// The file and process name TEST-OPENS-BY-NAME selects
+/// (`guest-signatures/test-signatures/opens-by-name`).
+const WATCHED_DIR: &str = "/tmp/sigbox-e2e-opens-by-name";
+const WATCHED: &str = "/tmp/sigbox-e2e-opens-by-name/watched";
+const OPENER: &str = "sigbox-opener";
+
+/// A signature selects opens of one file by one process name. The kernel
+/// tests the path, not the name, so every open of the file leaves the
+/// kernel; the host's filters drop those by other processes before any
+/// worker queue, counted per event in the metrics and the summary, and
+/// none reaches the guest, while the one by the named process does.
+#[test]
+fn opens_the_kernel_passes_but_no_selector_accepts_are_dropped_by_the_host_and_counted() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    const OTHER_OPENS: u32 = 500;
+    let signatures = temp_dir("host-filter");
+    std::fs::copy(
+        test_module("opens-by-name"),
+        signatures.join("opens-by-name.wasm"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(WATCHED_DIR).unwrap();
+    std::fs::write(WATCHED, "watched\n").unwrap();
+    // A copy of cat named as the signature wants (its comm).
+    let bin = temp_dir("host-filter-bin");
+    let opener = bin.join(OPENER);
+    std::fs::copy("/bin/cat", &opener).unwrap();
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "-s",
+            signatures.to_str().unwrap(),
+            "--listen",
+            &listen,
+        ],
+        READY,
+    );
+    assert!(
+        daemon.wait_for_stderr_line(Duration::from_secs(120), |l| {
+            l.contains(KERNEL_SET) && l.contains("attached=true")
+        }),
+        "{}",
+        daemon.stderr_text()
+    );
+    let host_filtered = |metrics: &str| {
+        metric(
+            metrics,
+            "sigbox_host_filtered_total{event=\"security_file_open\"}",
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(host_filtered(&scrape(&listen)), 0.0);
+
+    // This test's thread opens the file: the kernel passes each open (the
+    // path matches), the host drops it (the process name does not).
+    for _ in 0..OTHER_OPENS {
+        open_raw(Path::new(WATCHED), libc::O_RDONLY);
+    }
+    // Then the named process opens it: its finding proves the daemon read
+    // past every open before it.
+    let status = std::process::Command::new(&opener)
+        .arg(WATCHED)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+            lines.iter().any(|l| l.contains("TEST-OPENS-BY-NAME"))
+        }),
+        "{:?}\n{}",
+        daemon.stdout_lines(),
+        daemon.stderr_text()
+    );
+    // The counts are published after each batch the collector read.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut metrics = scrape(&listen);
+    while host_filtered(&metrics) < f64::from(OTHER_OPENS) {
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+        metrics = scrape(&listen);
+    }
+    assert_eq!(host_filtered(&metrics), f64::from(OTHER_OPENS), "{metrics}");
+    // Only the named process's open reached the guest; none was dropped
+    // by a full queue.
+    let reached = metric(
+        &metrics,
+        "sigbox_signature_events_total{id=\"TEST-OPENS-BY-NAME\"}",
+    );
+    assert_eq!(reached, Some(1.0), "{metrics}");
+    assert_eq!(metric(&metrics, "sigbox_queue_drops_total"), Some(0.0));
+
+    let stopped = daemon.stop();
+    let findings = json_lines(stopped.stdout.join("\n").as_bytes());
+    let found = findings_of(&findings, "TEST-OPENS-BY-NAME");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["processName"], OPENER, "{}", found[0]);
+    // The summary counts them too (execs no signature selects add to it).
+    let summary = stopped
+        .stderr
+        .lines()
+        .find(|l| l.contains("summary:"))
+        .unwrap_or_default()
+        .to_owned();
+    let dropped: u64 = summary
+        .split([',', ';'])
+        .map(str::trim)
+        .find_map(|part| {
+            part.strip_suffix(" events dropped by host filters (no signature selects them)")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no host-filter count in {summary}"));
+    assert!(dropped >= u64::from(OTHER_OPENS), "{summary}");
+    let _ = std::fs::remove_dir_all(WATCHED_DIR);
+}

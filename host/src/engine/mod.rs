@@ -42,5 +42,6 @@ pub(crate) use set::signature_set::{
 };
 pub(crate) use set::stop::StopSignal;
 pub(crate) use signature::error::LoadError;
+pub(crate) use signature::selector::Selector;
 pub(crate) use wasm::limits::Policy;
 pub(crate) use wasm::model::Signal;

@@ -58,6 +58,14 @@ impl Kind {
         Self::ALL.into_iter().find(|kind| kind.def().name == name)
     }
 
+    /// Its place in [`Kind::ALL`].
+    pub(crate) fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|k| *k == self)
+            .expect("every kind is listed")
+    }
+
     /// Tracee's event name.
     pub(crate) fn name(self) -> &'static str {
         self.def().name

@@ -1,5 +1,6 @@
 //! The path every event takes, whatever its source: the collector thread
-//! hands each event to the dispatch workers whose signatures select it;
+//! drops each event no running signature's selectors accept (counted) and
+//! hands the others to the dispatch workers whose signatures select them;
 //! each worker evaluates its signatures and writes their findings; failures
 //! are logged and counted, coverage changes reported where findings go.
 //!
@@ -8,6 +9,7 @@
 //! the signatures take the same queues, so the collector never takes a
 //! worker's set or waits for one to apply a change.
 
+mod host_filter;
 mod output;
 mod report;
 mod roster;
@@ -30,7 +32,9 @@ use crate::sink::coverage::CoverageRecord;
 use crate::status::StatusBoard;
 use crate::telemetry::{Reload, Telemetry};
 
+pub use crate::telemetry::HostFiltered;
 pub use crate::telemetry::StreamCounts;
+use host_filter::HostFilter;
 use output::Output;
 pub use report::Summary;
 use roster::Roster;
@@ -142,6 +146,8 @@ pub struct Pipeline<W: Write + Send + 'static> {
     placement: HashMap<PathBuf, usize>,
     backpressure: Backpressure,
     drops: DropReport,
+    /// The running signatures' selectors, tested before an event is queued.
+    host_filter: HostFilter,
     telemetry: Arc<Telemetry>,
     /// Shared with every worker's set.
     stop: Arc<StopSignal>,
@@ -191,6 +197,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             placement: HashMap::new(),
             backpressure: options.backpressure,
             drops: DropReport::default(),
+            host_filter: HostFilter::default(),
             telemetry,
             stop,
         }
@@ -309,11 +316,13 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 }
                 self.placement.insert(path, worker);
                 handle.queue(Job::Upsert(signature, counters));
+                self.refresh_host_filter();
             }
             Change::Remove(_) => {
                 handle.running.retain(|s| s.info.path != path);
                 self.placement.remove(&path);
                 handle.queue(Job::Change(change));
+                self.refresh_host_filter();
             }
             Change::Moved { ref to, .. } => {
                 if let Some(moved) = handle.running.iter_mut().find(|s| s.info.path == path) {
@@ -328,6 +337,19 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             Change::Rejected { .. } => handle.queue(Job::Change(change)),
             Change::Restored(_) => {}
         }
+    }
+
+    /// Rebuilds the host filter from what runs once the queued changes are
+    /// applied: events the collector queues from now on are behind those
+    /// changes, so each worker meets them with the set they were filtered
+    /// for. A quarantined signature's selectors stay (it is still loaded).
+    fn refresh_host_filter(&mut self) {
+        self.host_filter = HostFilter::new(
+            self.workers
+                .iter()
+                .flat_map(|w| &w.running)
+                .flat_map(|s| &s.info.selected_events),
+        );
     }
 
     /// The worker running the fewest signatures (the first of those).
@@ -421,7 +443,9 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         Ok(())
     }
 
-    /// Hands `event` to the workers whose signatures select it. `raw` is the
+    /// Hands `event` to the workers whose signatures select it, unless no
+    /// running signature's selectors accept it: then it is dropped here,
+    /// before any queue, and counted (`host_filtered`). `raw` is the
     /// event's original JSON, if it has one; `place` says where it came from.
     ///
     /// # Errors
@@ -434,6 +458,10 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             return Err(error);
         }
         self.counts.events += 1;
+        if !self.host_filter.accepts(&event) {
+            self.counts.host_filtered.count(&event);
+            return Ok(());
+        }
         let targets: Vec<usize> = (0..self.workers.len())
             .filter(|&index| self.workers[index].selects(event.name()))
             .collect();

@@ -26,6 +26,13 @@ impl fmt::Display for Summary {
             "summary: {} records, {} events, {} bad records, {} findings, {} signature errors",
             c.records, c.events, c.bad_records, c.findings, c.signature_errors
         )?;
+        let host_filtered = c.host_filtered.total();
+        if host_filtered > 0 {
+            write!(
+                f,
+                ", {host_filtered} events dropped by host filters (no signature selects them)"
+            )?;
+        }
         if let Some(drops) = c.kernel_drops {
             write!(f, ", {drops} events dropped in the kernel")?;
         }

@@ -240,13 +240,14 @@ fn events_dropped_by_a_full_queue_unselected_or_left_at_stop_are_counted_exactly
             process(&mut pipeline, "sched_process_exec", pid);
         }
         process(&mut pipeline, "security_socket_connect", 7);
-        // No signature selects an exit: it is counted as read, never
-        // queued, never dropped.
+        // No signature selects an exit: it is counted as read and as
+        // dropped by the host's filters, never queued.
         process(&mut pipeline, "sched_process_exit", 8);
         pipeline
     });
     let counts = pipeline.counts_mut().clone();
     assert_eq!((counts.events, counts.queue_drops), (8, 4));
+    assert_eq!(counts.host_filtered.total(), 1);
     let dropped = |counters: &Counters| counters.snapshot().dropped_events;
     assert_eq!((dropped(&versioned), dropped(&selects_connect)), (3, 4));
 
@@ -318,4 +319,132 @@ fn events_dropped_by_a_full_queue_unselected_or_left_at_stop_are_counted_exactly
             .contains("4 events dropped by full worker queues"),
         "{summary}"
     );
+}
+
+/// Hands the collector a `security_file_open` of `path` by process `comm`.
+fn open_by<W: Write + Send + 'static>(
+    pipeline: &mut Pipeline<W>,
+    comm: &str,
+    path: &str,
+    pid: u32,
+) {
+    let line = format!(
+        r#"{{"timestamp":{pid},"processId":{pid},"eventName":"security_file_open","processName":"{comm}","args":[{{"name":"pathname","type":"const char*","value":"{path}"}},{{"name":"flags","type":"int","value":0}}]}}"#
+    );
+    let event = parse_event(&line).unwrap();
+    pipeline
+        .process(event, None, Place::Line(u64::from(pid)))
+        .unwrap();
+}
+
+/// TEST-OPENS-BY-NAME's file and process name
+/// (`guest-signatures/test-signatures/opens-by-name`).
+const WATCHED: &str = "/tmp/sigbox-e2e-opens-by-name/watched";
+const OPENER: &str = "sigbox-opener";
+
+#[test]
+fn events_no_selector_accepts_are_dropped_before_the_queues_and_counted() {
+    let (writer, gate) = gated_writer();
+    // Room for one event; the live collector drops what does not fit.
+    let mut pipeline = one_worker(writer, 1, Backpressure::Drop);
+    pipeline.apply(guest("opens-by-name", "opens-by-name"));
+    open_by(&mut pipeline, OPENER, WATCHED, 1);
+    // The worker took open 1 and is held writing its finding: its queue
+    // (one slot) is empty.
+    gate.held.recv().unwrap();
+
+    let mut pipeline = on_collector_thread(move || {
+        // Opens of the same name its selector rejects (another process,
+        // another file) and an exec it does not select: none takes the
+        // slot, so none pushes out the open that matters after them.
+        for pid in 2..=101 {
+            open_by(&mut pipeline, "cat", WATCHED, pid);
+        }
+        open_by(&mut pipeline, OPENER, "/etc/hostname", 102);
+        process(&mut pipeline, "sched_process_exec", 103);
+        process(&mut pipeline, "sched_process_exit", 104);
+        open_by(&mut pipeline, OPENER, WATCHED, 105);
+        pipeline
+    });
+    let counts = pipeline.counts_mut().clone();
+    assert_eq!(counts.events, 105, "every event read is counted as read");
+    assert_eq!(
+        counts.queue_drops, 0,
+        "no event was dropped by a full queue"
+    );
+    let filtered = &counts.host_filtered;
+    let by_label: Vec<(&str, u64)> = HostFiltered::labels().zip(filtered.counts()).collect();
+    assert_eq!(
+        by_label,
+        [
+            ("sched_process_exec", 1),
+            ("security_file_open", 101),
+            ("security_inode_rename", 0),
+            ("other", 1)
+        ]
+    );
+    pipeline.publish_counts();
+    let metrics = Metrics::new(pipeline.telemetry().clone(), pipeline.board().clone());
+
+    gate.open.send(()).unwrap();
+    let summary = pipeline.finish(0).unwrap();
+    // The signature evaluated the two opens its selector accepts, and only those.
+    let stats = stats_of(&summary.signatures, "TEST-OPENS-BY-NAME");
+    assert_eq!(
+        (stats.events, stats.findings, stats.dropped_events),
+        (2, 2, 0)
+    );
+    assert_eq!(
+        gate.lines()
+            .iter()
+            .filter(|l| l.contains("TEST-OPENS-BY-NAME"))
+            .count(),
+        2
+    );
+    let metrics = metrics.encode().unwrap();
+    for line in [
+        r#"sigbox_host_filtered_total{event="security_file_open"} 101"#,
+        r#"sigbox_host_filtered_total{event="sched_process_exec"} 1"#,
+        r#"sigbox_host_filtered_total{event="other"} 1"#,
+        "sigbox_events_total 105",
+        "sigbox_queue_drops_total 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
+    assert!(
+        summary
+            .to_string()
+            .contains("105 events, 0 bad records, 2 findings, 0 signature errors, 103 events dropped by host filters"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_hot_swap_that_adds_a_signature_lets_its_events_through_the_host_filter() {
+    let (writer, gate) = gated_writer();
+    let mut pipeline = one_worker(writer, 16, Backpressure::Wait);
+    gate.open.send(()).unwrap();
+    pipeline.apply(guest("opens-by-name", "opens-by-name"));
+    // No running signature selects execs yet.
+    process(&mut pipeline, "sched_process_exec", 1);
+    assert_eq!(pipeline.counts_mut().host_filtered.total(), 1);
+
+    pipeline.apply(guest("versioned-v1", "versioned"));
+    process(&mut pipeline, "sched_process_exec", 2);
+    assert_eq!(pipeline.counts_mut().host_filtered.total(), 1);
+
+    // Unloading it filters execs again.
+    pipeline.apply(Change::Remove(
+        Path::new("/signatures/versioned.wasm").into(),
+    ));
+    process(&mut pipeline, "sched_process_exec", 3);
+    assert_eq!(pipeline.counts_mut().host_filtered.total(), 2);
+
+    let summary = pipeline.finish(0).unwrap();
+    let found = versioned_findings(&gate.lines());
+    assert_eq!(found, [("2".to_owned(), "1".to_owned())]);
+    assert_eq!(summary.counts.events, 3);
 }

@@ -127,7 +127,7 @@ impl Collector for Metrics {
         single(
             &mut encoder,
             "events",
-            "Events dispatched to signatures.",
+            "Events read from the source (those the host filters dropped included).",
             &count(&t.events),
         )?;
         single(
@@ -142,6 +142,17 @@ impl Collector for Metrics {
             "Events dropped because a dispatch worker's queue was full.",
             &count(&t.queue_drops),
         )?;
+        let mut host_filtered = encoder.encode_descriptor(
+            "host_filtered",
+            "Events no loaded signature's selectors accept, dropped by the host before any \
+             worker queue, per event (`other`: names sigbox has no definition of).",
+            None,
+            MetricType::Counter,
+        )?;
+        let labels = super::HostFiltered::labels();
+        for (event, counter) in labels.zip(&t.host_filtered) {
+            count(counter).encode(host_filtered.encode_family(&[("event", event)])?)?;
+        }
         single(
             &mut encoder,
             "coverage_records",

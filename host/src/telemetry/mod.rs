@@ -6,6 +6,7 @@
 //! source's heartbeat, outputs' counters); [`metrics`] turns it and the
 //! status board into metrics at scrape time; [`server`] answers HTTP.
 
+mod host_filtered;
 pub(crate) mod metrics;
 pub(crate) mod server;
 
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::engine::{ScanHealth, unix_ms};
+pub use host_filtered::HostFiltered;
 
 /// Where metrics and health are served unless `--listen` says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9479";
@@ -27,7 +29,7 @@ pub(crate) const SOURCE_SILENCE: Duration = Duration::from_secs(10);
 pub struct StreamCounts {
     /// Input records read (lines for replay, ring-buffer records for live).
     pub records: u64,
-    /// Events dispatched.
+    /// Events read (those the host filters dropped included).
     pub events: u64,
     /// Records that could not be turned into events.
     pub bad_records: u64,
@@ -40,6 +42,9 @@ pub struct StreamCounts {
     /// Coverage records written (quarantines, re-enables, rejected updates,
     /// lost events).
     pub coverage_records: u64,
+    /// Events read that no running signature's selectors accepted, dropped
+    /// before any worker queue (also counted in `events`).
+    pub host_filtered: HostFiltered,
     /// Events dropped because a dispatch worker's queue was full (live only;
     /// counted once per worker that missed the event).
     pub queue_drops: u64,
@@ -54,6 +59,8 @@ pub struct Telemetry {
     events: AtomicU64,
     bad_records: AtomicU64,
     queue_drops: AtomicU64,
+    /// [`StreamCounts::host_filtered`], in [`HostFiltered::labels`]' order.
+    host_filtered: [AtomicU64; HostFiltered::LABELS],
     coverage_records: AtomicU64,
     /// When the event source last proved alive (ms since the epoch; 0: never).
     heartbeat_ms: AtomicU64,
@@ -155,6 +162,9 @@ impl Telemetry {
             .store(counts.queue_drops, Ordering::Relaxed);
         self.coverage_records
             .store(counts.coverage_records, Ordering::Relaxed);
+        for (slot, count) in self.host_filtered.iter().zip(counts.host_filtered.counts()) {
+            slot.store(count, Ordering::Relaxed);
+        }
     }
 
     /// The event source is alive now (called on every wake of its loop).
