@@ -373,13 +373,15 @@ fn events_no_selector_accepts_are_dropped_before_the_queues_and_counted() {
         "no event was dropped by a full queue"
     );
     let filtered = &counts.host_filtered;
-    let by_label: Vec<(&str, u64)> = HostFiltered::labels().zip(filtered.counts()).collect();
+    let counted: Vec<(&str, u64)> = HostFiltered::labels()
+        .zip(filtered.counts())
+        .filter(|(_, n)| *n > 0)
+        .collect();
     assert_eq!(
-        by_label,
+        counted,
         [
             ("sched_process_exec", 1),
             ("security_file_open", 101),
-            ("security_inode_rename", 0),
             ("other", 1)
         ]
     );
