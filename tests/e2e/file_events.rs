@@ -301,6 +301,15 @@ fn the_daemons_own_opens_are_not_events() {
             daemon.stderr_text()
         );
     };
+    // Signatures load after the daemon is ready: its opens are switched on
+    // (and the kernel's filter written) only once TEST-FILE-ECHO runs.
+    assert!(
+        daemon.wait_for_stderr_line(Duration::from_secs(120), |l| {
+            l.contains(KERNEL_SET) && l.contains("attached=true")
+        }),
+        "{}",
+        daemon.stderr_text()
+    );
     // The path is live: this test's open is echoed.
     open_raw(Path::new(OPENED), libc::O_RDONLY | libc::O_CREAT);
     wait_for_ours(1);
