@@ -139,6 +139,18 @@ fn start(label: &str, modules: &[PathBuf], listen: &str) -> (Daemon, PathBuf) {
         ],
         READY,
     );
+    // Signatures load after the daemon is ready; TEST-EVENT-ECHO's kinds are
+    // switched on only then, so a test must not act before.
+    if modules.iter().any(|m| m.ends_with("event-echo.wasm")) {
+        assert!(
+            daemon.wait_for_stderr_line(Duration::from_secs(120), |l| {
+                l.contains("kernel network, process and mount events set")
+                    && l.contains("attached=true")
+            }),
+            "{}",
+            daemon.stderr_text()
+        );
+    }
     (daemon, signatures)
 }
 

@@ -94,6 +94,13 @@ fn live_detection_starts_while_a_module_hangs_loading_and_a_bomb_compiles() {
             .any(|l| l.contains("detection starts without") && l.contains(HANG)),
         "{started}"
     );
+    // Detection starts without the slow modules; TRC-1016 itself may load
+    // just after, and an exec before it runs meets no signature.
+    assert!(
+        daemon.wait_for_stderr(WAIT, "loaded signature TRC-1016"),
+        "{}",
+        daemon.stderr_text()
+    );
     let shell = run_as("nginx", "exec /bin/sh -c true");
     let found = daemon.wait_for_stdout(WAIT, |lines| {
         findings_of(&json_lines(lines.join("\n").as_bytes()), "TRC-1016")
