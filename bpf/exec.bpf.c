@@ -10,6 +10,7 @@
  * - sigbox_enter_execve / sigbox_enter_execveat (classic syscall
  *   tracepoints): the same stash, for kernels without sched_prepare_exec.
  * - sigbox_file_open / sigbox_inode_rename: file events, see file.bpf.h.
+ * - sigbox_task_fork / sigbox_task_exit: the process tree's feed, see task.bpf.h.
  *
  * See README.md for the record layout and the limits.
  */
@@ -638,3 +639,4 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
  */
 #include "file.bpf.h"
 #include "sys.bpf.h"
+#include "task.bpf.h"

@@ -246,8 +246,27 @@ struct mm_struct {
 	unsigned long saved_auxv[2];
 };
 
+/* The process tree's feed (task.bpf.h): the live-thread count and uid. */
+typedef struct {
+	int counter;
+} atomic_t;
+
+typedef struct {
+	__u32 val;
+} kuid_t;
+
+struct signal_struct {
+	atomic_t live;
+};
+
+struct cred {
+	kuid_t uid;
+};
+
 struct task_struct {
 	unsigned int flags;
+	struct signal_struct *signal;
+	const struct cred *real_cred;
 	pid_t pid;
 	pid_t tgid;
 	struct task_struct *real_parent;

@@ -8,7 +8,8 @@
 //! - `exec_event_layout.rs`: offsets, size and `#define EXEC_*` constants read
 //!   from `bpf/exec_event.h`, which clang checks with `_Static_assert`;
 //! - `file_event_layout.rs`: the same for `bpf/file_event.h` (`FILE_*`);
-//! - `sys_event_layout.rs`: the same for `bpf/sys_event.h` (`SYS_*`).
+//! - `sys_event_layout.rs`: the same for `bpf/sys_event.h` (`SYS_*`);
+//! - `task_event_layout.rs`: the same for `bpf/task_event.h` (`TASK_*`).
 //!
 //! Environment:
 //! - `SIGBOX_BPF_STUB=1`: do not run clang; write an empty object instead, so
@@ -34,6 +35,8 @@ const BPF_SOURCES: &[&str] = &[
     "bpf/file_event.h",
     "bpf/sys.bpf.h",
     "bpf/sys_event.h",
+    "bpf/task.bpf.h",
+    "bpf/task_event.h",
     "bpf/vmlinux_subset.h",
 ];
 /// The translation unit handed to clang.
@@ -44,6 +47,7 @@ const EVENT_HEADERS: &[(&str, &str, &str)] = &[
     ("bpf/exec_event.h", "EXEC", "exec_event_layout.rs"),
     ("bpf/file_event.h", "FILE", "file_event_layout.rs"),
     ("bpf/sys_event.h", "SYS", "sys_event_layout.rs"),
+    ("bpf/task_event.h", "TASK", "task_event_layout.rs"),
 ];
 const DEFAULT_CLANG: &str = "clang-19";
 

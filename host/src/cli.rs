@@ -64,6 +64,12 @@ enum CliCommand {
         /// default: environments often carry secrets, and findings show them.
         #[arg(long)]
         exec_env: bool,
+        /// Processes the process tree keeps (for entity ids and ancestry),
+        /// exited ones included; the least recently used are evicted past it.
+        #[arg(long, value_name = "N",
+              default_value_t = sigbox::source::process_tree::DEFAULT_MAX_PROCESSES,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        process_tree_max: usize,
         /// Serve /metrics (Prometheus) and /healthz on ADDR:PORT, or `off`.
         #[arg(long, value_name = "ADDR|off", default_value = sigbox::telemetry::DEFAULT_LISTEN)]
         listen: String,
@@ -481,6 +487,7 @@ impl Common {
             status_file,
             user,
             exec_env: false,
+            process_tree_max: sigbox::source::process_tree::DEFAULT_MAX_PROCESSES,
         })
     }
 }
@@ -511,10 +518,12 @@ impl Cli {
                 status_file,
                 user,
                 exec_env,
+                process_tree_max,
                 listen,
                 outputs,
             } => Command::Run(DaemonOptions {
                 exec_env,
+                process_tree_max,
                 listen: listen_address(&listen)?,
                 outputs: outputs.options(),
                 ..common.daemon(true, Some(status_file), user)?

@@ -40,6 +40,8 @@ pub struct DaemonOptions {
     pub queue_events: usize,
     /// Collect each exec's environment (`run` only).
     pub exec_env: bool,
+    /// Processes the process tree keeps at most (`run` only).
+    pub process_tree_max: usize,
     /// Which modules may load: those a trust policy admits, or any.
     pub trust: crate::trust::TrustMode,
     /// Finding outputs besides stdout (`run` only).

@@ -11,6 +11,9 @@
 //! - `case`: a name for the report (default: `line N`);
 //! - `event`: one event as `tracee --output json` prints it (any subset of
 //!   its keys; missing ones are zero or empty);
+//! - `ancestors` (optional; Tracee JSON has no ancestry): the process's
+//!   ancestors as the live source attaches them, nearest first, each
+//!   `{"processName": NAME, "executablePath": PATH}` (either may be left out);
 //! - `expect`, one of:
 //!   - `"none"`: no finding and no error (also when no selector of the
 //!     signature accepts the event: the host never delivers it);
@@ -32,7 +35,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::engine::Finding;
 use crate::engine::LoadedSignature;
-use crate::event::Event;
+use crate::event::{Ancestor, Event};
 use crate::sink::tracee_json::value_json;
 use crate::source::tracee_json::parse_event;
 
@@ -78,7 +81,31 @@ pub enum Outcome {
 struct RawCase {
     case: Option<String>,
     event: Json,
+    #[serde(default)]
+    ancestors: Vec<RawAncestor>,
     expect: RawExpect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawAncestor {
+    #[serde(default)]
+    process_name: String,
+    #[serde(default)]
+    executable_path: String,
+}
+
+impl RawAncestor {
+    fn ancestor(self) -> Ancestor {
+        Ancestor {
+            host_pid: 0,
+            entity_id: 0,
+            process_name: self.process_name.into(),
+            executable_path: self.executable_path.into(),
+            start_ns: 0,
+            exit_ns: 0,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -115,12 +142,17 @@ pub fn parse(text: &str, file: &str) -> anyhow::Result<Vec<Case>> {
         let raw: RawCase = serde_json::from_str(trimmed).map_err(|e| {
             anyhow::anyhow!(
                 "{place}: not a test case ({e}); a case is {{\"case\": NAME, \"event\": \
-                 TRACEE_EVENT, \"expect\": \"none\" | \"error\" | {{\"error\": TEXT}} | \
+                 TRACEE_EVENT, [\"ancestors\": [{{\"processName\": NAME}}, ...],] \"expect\": \"none\" | \"error\" | {{\"error\": TEXT}} | \
                  {{\"findings\": [DATA, ...]}}}}"
             )
         })?;
-        let event = parse_event(&raw.event.to_string())
+        let mut event = parse_event(&raw.event.to_string())
             .map_err(|e| anyhow::anyhow!("{place}: the event is not a Tracee event: {e}"))?;
+        event.context.ancestors = raw
+            .ancestors
+            .into_iter()
+            .map(RawAncestor::ancestor)
+            .collect();
         let expect = match raw.expect {
             RawExpect::Word(word) if word == "none" => Expected::Nothing,
             RawExpect::Word(word) if word == "error" => Expected::Error(None),

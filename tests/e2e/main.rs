@@ -2,6 +2,7 @@
 //! wasm modules compiled from guest-signatures/, real kernel events. Build
 //! first with `make`; `make test` does both.
 
+mod ancestry;
 mod author_kit;
 mod batch_faults;
 mod cli;

@@ -47,6 +47,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         .block_on(async {
             ExecCollector::start_with(&CollectorOptions {
                 collect_env: options.exec_env,
+                process_tree_max: options.process_tree_max,
                 ..CollectorOptions::default()
             })
         })
@@ -120,6 +121,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         Ok(read) => telemetry.set_kernel_files(Box::new(read)),
         Err(error) => tracing::warn!("kernel event metrics will be missing: {error}"),
     }
+    telemetry.set_process_tree(Box::new(collector.process_tree_reader()));
     telemetry.heartbeat();
     if let Some(address) = options.listen {
         let metrics = Metrics::new(telemetry.clone(), pipeline.board().clone());

@@ -7,6 +7,7 @@
 //! a slot of that kind's table, or (for names the table lacks) an argument
 //! looked up by name in the event.
 
+use super::ancestry_field::AncestryField;
 use super::{ArgType, Event, Kind, Value};
 
 /// The context fields every event has, by their contract names.
@@ -61,6 +62,13 @@ impl ContextField {
 pub enum EventField {
     /// A context field.
     Context(ContextField),
+    /// An ancestor's field, or the list of ancestor names (live events).
+    Ancestry {
+        /// Which.
+        field: AncestryField,
+        /// Its name as declared.
+        name: String,
+    },
     /// An argument of a known kind, by its slot.
     Slot {
         /// The kind the selector is for.
@@ -89,6 +97,12 @@ impl EventField {
         if let Some(context) = ContextField::named(field) {
             return Self::Context(context);
         }
+        if let Some(ancestry) = AncestryField::named(field) {
+            return Self::Ancestry {
+                field: ancestry,
+                name: field.to_owned(),
+            };
+        }
         let name = match field {
             "prev-comm" => "prev_comm",
             "interpreter-pathname" => "interpreter_pathname",
@@ -107,6 +121,7 @@ impl EventField {
     pub fn name(&self) -> &str {
         match self {
             Self::Context(context) => context.name(),
+            Self::Ancestry { name, .. } => name,
             Self::Slot { kind, slot } => kind.def().arg(*slot).name,
             Self::Named(name) => name,
         }
@@ -124,8 +139,24 @@ impl EventField {
     pub fn text<'e>(&self, event: &'e Event) -> Option<&'e str> {
         match self {
             Self::Context(context) => Some(context.text(event)),
+            Self::Ancestry { field, .. } => field.text(event),
             _ => self.argument(event)?.as_text(),
         }
+    }
+
+    /// The texts of a list field in `event` (`ancestors.process-name`): a
+    /// text filter passes when any of them does. `None` for other fields.
+    pub fn texts<'e>(&self, event: &'e Event) -> Option<impl Iterator<Item = &'e str>> {
+        match self {
+            Self::Ancestry { field, .. } => field.texts(event),
+            _ => None,
+        }
+    }
+
+    /// Whether the field is one of the ancestry fields, which an event
+    /// without that ancestor does not pass (see `Condition::passes`).
+    pub fn is_ancestry(&self) -> bool {
+        matches!(self, Self::Ancestry { .. })
     }
 
     /// The field's value in `event` when it is a 32-bit integer, signed or
@@ -142,7 +173,7 @@ impl EventField {
     /// The argument this field names, when `event` has it.
     fn argument<'e>(&self, event: &'e Event) -> Option<&'e Value> {
         match self {
-            Self::Context(_) => None,
+            Self::Context(_) | Self::Ancestry { .. } => None,
             Self::Slot { kind, slot } if event.kind() == Some(*kind) => Some(&event.args[*slot]),
             _ => event.arg(self.name()),
         }
@@ -153,6 +184,7 @@ impl EventField {
     pub fn value(&self, event: &Event) -> Value {
         match self {
             Self::Context(context) => Value::Text(context.text(event).to_owned()),
+            Self::Ancestry { field, .. } => field.value(event),
             Self::Slot { kind, slot } if event.kind() == Some(*kind) => {
                 match (&event.args[*slot], kind.def().arg(*slot).ty) {
                     (Value::None, ArgType::Flag) => Value::Boolean(false),

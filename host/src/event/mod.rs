@@ -4,6 +4,9 @@
 //! projections read it through [`fields`], sinks write it; the contract
 //! versions convert it in `engine/wasm/contract.rs` and nowhere else.
 
+pub mod ancestry;
+pub(crate) mod ancestry_field;
+mod entity_id;
 pub(crate) mod fields;
 pub(crate) mod open_flags;
 pub(crate) mod table;
@@ -13,6 +16,8 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+pub use ancestry::{Ancestor, Ancestry, MAX_ANCESTORS};
+pub use entity_id::entity_id;
 pub use table::Kind;
 pub use value::{Field, Origin, Value};
 
@@ -65,6 +70,8 @@ pub struct Context {
     pub process_entity_id: u32,
     /// Tracee's `parentEntityId`: 0 until the source knows it.
     pub parent_entity_id: u32,
+    /// The process's ancestors, nearest first (live events only).
+    pub ancestors: Ancestry,
 }
 
 impl Default for Context {
@@ -90,6 +97,7 @@ impl Default for Context {
             return_value: 0,
             process_entity_id: 0,
             parent_entity_id: 0,
+            ancestors: Arc::new([]),
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 
 use crate::engine::{Detection, Metadata};
-use crate::event::{Event, Field, Origin, Value, untyped_tracee_type};
+use crate::event::{Event, Field, Origin, Value, entity_id, untyped_tracee_type};
 
 /// Renders a detection as a Tracee finding: the triggering event's context,
 /// the signature's event name and id, one argument per data key plus
@@ -292,6 +292,9 @@ pub(crate) fn event_json(event: &Event) -> Map<String, Json> {
             "containerStarted": c.origin == Origin::Container,
             "isCompat": false,
         },
+        "threadEntityId": entity_id(c.host_tid, c.thread_start_ns),
+        "processEntityId": c.process_entity_id,
+        "parentEntityId": c.parent_entity_id,
         "args": args,
     });
     match json {

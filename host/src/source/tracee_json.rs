@@ -155,6 +155,8 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
         return_value: raw.return_value,
         process_entity_id: raw.process_entity_id,
         parent_entity_id: raw.parent_entity_id,
+        // Tracee JSON carries no ancestry.
+        ancestors: std::sync::Arc::new([]),
     };
     let mut event = Event::named(context, &name);
     let def = event.kind().map(Kind::def);

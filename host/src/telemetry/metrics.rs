@@ -179,6 +179,21 @@ impl Collector for Metrics {
                 &ConstCounter::new(read()),
             )?;
         }
+        if let Some(read) = lock(&t.process_tree).as_ref() {
+            let (processes, evictions) = read();
+            single(
+                &mut encoder,
+                "process_tree_processes",
+                "Processes the process tree holds (exited ones included).",
+                &ConstGauge::new(processes),
+            )?;
+            single(
+                &mut encoder,
+                "process_tree_evictions",
+                "Processes evicted from the process tree by its bound (--process-tree-max).",
+                &ConstCounter::new(evictions),
+            )?;
+        }
         if let Some(read) = lock(&t.kernel_files).as_ref() {
             let files = read();
             let mut enabled = encoder.encode_descriptor(

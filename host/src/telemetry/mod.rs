@@ -68,6 +68,7 @@ pub struct Telemetry {
     source_ended: AtomicBool,
     kernel_drops: Mutex<Option<KernelDropsReader>>,
     kernel_files: Mutex<Option<KernelFilesReader>>,
+    process_tree: Mutex<Option<ProcessTreeReader>>,
     reloads: [AtomicU64; Reload::ALL.len()],
     outputs: Mutex<Vec<Arc<OutputCounters>>>,
     /// Listener connections closed at once because the cap was reached.
@@ -78,6 +79,9 @@ pub struct Telemetry {
 
 /// Reads the kernel's drop counter (the BPF map) at scrape time.
 pub(crate) type KernelDropsReader = Box<dyn Fn() -> u64 + Send + Sync>;
+
+/// Reads the process tree's `(processes held, evictions)` at scrape time.
+pub type ProcessTreeReader = Box<dyn Fn() -> (u64, u64) + Send + Sync>;
 
 /// Reads the kernel's file-event switches and filter drops at scrape time.
 pub type KernelFilesReader = Box<dyn Fn() -> KernelFiles + Send + Sync>;
@@ -186,6 +190,11 @@ impl Telemetry {
     /// How to read the kernel's file-event state at scrape time.
     pub fn set_kernel_files(&self, reader: KernelFilesReader) {
         *lock(&self.kernel_files) = Some(reader);
+    }
+
+    /// How to read the process tree's counts at scrape time.
+    pub fn set_process_tree(&self, reader: ProcessTreeReader) {
+        *lock(&self.process_tree) = Some(reader);
     }
 
     /// Counts one signature-file change.

@@ -91,15 +91,26 @@ impl Condition {
                 .bits32(event)
                 .is_none_or(|flags| allows(flags, *access));
         }
-        let Some(text) = field.text(event) else {
-            return true;
-        };
+        // A list (the ancestors' names) passes when any element does, as
+        // Falco's `proc.aname in (...)`; an empty one does not.
+        if let Some(mut texts) = field.texts(event) {
+            return texts.any(|text| self.passes_text(text));
+        }
+        match field.text(event) {
+            Some(text) => self.passes_text(text),
+            // An ancestor the event lacks (replay has none) is no match;
+            // another missing field passes, for the signature to see.
+            None => !field.is_ancestry(),
+        }
+    }
+
+    fn passes_text(&self, text: &str) -> bool {
         match self {
             Self::Equals(values) => values.contains(text),
             Self::Prefix(prefixes) => prefixes.iter().any(|p| text.starts_with(p.as_str())),
             Self::Suffix(suffixes) => suffixes.iter().any(|s| text.ends_with(s.as_str())),
             Self::BasenameIn(names) => names.contains(basename(text)),
-            Self::AccessMode(_) => unreachable!("tested above"),
+            Self::AccessMode(_) => unreachable!("tested by passes"),
         }
     }
 }

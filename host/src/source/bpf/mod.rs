@@ -33,6 +33,7 @@ mod sockaddr;
 mod sys_event;
 mod sys_record;
 mod sys_source;
+mod task_record;
 
 use std::io;
 use std::path::Path;
@@ -53,9 +54,11 @@ use self::file_record::{FileActivity, OPEN_EVENT, RENAME_EVENT};
 use self::own_process::OwnProcess;
 use self::sys_record::SysActivity;
 use self::sys_source::{MAP_SYS_SCRATCH, SysSource, selected_kinds};
+use self::task_record::TaskRecord;
 use crate::engine::EventSelector;
 use crate::error_chain;
 use crate::event::Event;
+use crate::source::process_tree::{DEFAULT_MAX_PROCESSES, ProcessTree, read_proc};
 
 /// The compiled eBPF object (empty when built with `SIGBOX_BPF_STUB=1`).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/exec.bpf.o"));
@@ -88,6 +91,8 @@ const PROG_ENTER_EXECVEAT: &str = "sigbox_enter_execveat";
 const PROG_FILE_OPEN: &str = "sigbox_file_open";
 const PROG_INODE_RENAME: &str = "sigbox_inode_rename";
 const PROG_FILE_SYSCALL_EXIT: &str = "sigbox_file_syscall_exit";
+const PROG_TASK_FORK: &str = "sigbox_task_fork";
+const PROG_TASK_EXIT: &str = "sigbox_task_exit";
 /// Map names, as in `bpf/exec.bpf.c` and `bpf/file.bpf.h`.
 const MAP_EVENTS: &str = "exec_events";
 const MAP_DROPS: &str = "exec_drops";
@@ -116,6 +121,9 @@ pub struct CollectorOptions {
     /// argv (as Tracee's `--output option:exec-env`). Off by default:
     /// environments carry secrets, and most signatures do not need them.
     pub collect_env: bool,
+    /// Processes the process tree keeps at most (least recently used
+    /// evicted first).
+    pub process_tree_max: usize,
 }
 
 impl Default for CollectorOptions {
@@ -123,6 +131,7 @@ impl Default for CollectorOptions {
         Self {
             ring_buffer_bytes: DEFAULT_RING_BUFFER_BYTES,
             collect_env: false,
+            process_tree_max: DEFAULT_MAX_PROCESSES,
         }
     }
 }
@@ -326,6 +335,11 @@ pub struct ExecCollector {
     sys: Option<SysSource>,
     drops: Array<MapData, u64>,
     decoder: Decoder,
+    /// Every process's parent, name and executable, for entity ids and
+    /// ancestry.
+    tree: ProcessTree,
+    /// Whether the kernel feeds the tree forks and exits.
+    tree_fed: bool,
     /// The daemon itself, whose file records are skipped.
     own_process: OwnProcess,
     prev_comm_source: PrevCommSource,
@@ -414,6 +428,21 @@ impl ExecCollector {
         exec.load("sched_process_exec", &btf)
             .map_err(|e| load_error(PROG_EXEC, e))?;
         exec.attach().map_err(|e| attach_error(PROG_EXEC, e))?;
+        // The tree's feed, then its seed: a process forked in between is
+        // in both, and its fork record (read later) wins.
+        let tree_fed = match attach_task_programs(&mut ebpf, &btf) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(
+                    "{}; the process tree learns only from /proc at start and from execs",
+                    error_chain(&error)
+                );
+                false
+            }
+        };
+        let decoder = Decoder::new();
+        let mut tree = ProcessTree::new(options.process_tree_max);
+        tree.seed(read_proc(Path::new("/proc"), |ns| decoder.epoch_ns(ns)));
 
         let ring = take_map(&mut ebpf, MAP_EVENTS, RingBuf::try_from)?;
         // SAFETY: the RingBuf owns its map's file descriptor (through
@@ -447,6 +476,9 @@ impl ExecCollector {
             ring_buffer_bytes = bytes,
             collect_env = options.collect_env,
             ?prev_comm_source,
+            process_tree_max = options.process_tree_max,
+            process_tree_seeded = tree.len(),
+            tree_fed,
             "exec collector attached"
         );
         Ok(Self {
@@ -454,7 +486,9 @@ impl ExecCollector {
             files,
             sys,
             drops,
-            decoder: Decoder::new(),
+            decoder,
+            tree,
+            tree_fed,
             own_process: OwnProcess::current(),
             prev_comm_source,
             bad_records: 0,
@@ -479,6 +513,7 @@ impl ExecCollector {
             files,
             sys,
             decoder,
+            tree,
             own_process,
             bad_records,
             ..
@@ -499,17 +534,23 @@ impl ExecCollector {
             tokio::select! {
                 guard = ring.readable_mut() => {
                     let mut guard = guard.map_err(BpfError::Poll)?;
-                    drain_ready(&mut guard, |item| take_record(item, decoder, bad_records, out));
+                    drain_ready(&mut guard, |item| {
+                        take_record(item, decoder, tree, bad_records, out)
+                    });
                 }
                 guard = file_ring => {
                     let mut guard = guard.map_err(BpfError::Poll)?;
+                    let first = out.len();
                     drain_ready(&mut guard, |item| {
                         take_file_record(item, decoder, own_process, bad_records, out)
                     });
+                    catch_up_and_enrich(ring.get_mut(), first, decoder, tree, bad_records, out);
                 }
                 guard = sys_ring => {
                     let mut guard = guard.map_err(BpfError::Poll)?;
+                    let first = out.len();
                     drain_ready(&mut guard, |item| take_sys_record(item, decoder, bad_records, out));
+                    catch_up_and_enrich(ring.get_mut(), first, decoder, tree, bad_records, out);
                 }
             }
             if out.len() > start {
@@ -526,14 +567,18 @@ impl ExecCollector {
         let Self {
             ring,
             decoder,
+            tree,
             own_process,
             bad_records,
             ..
         } = self;
-        let ring = ring.get_mut();
-        while let Some(item) = ring.next() {
-            take_record(&item, decoder, bad_records, out);
-        }
+        let first_other = {
+            let ring = ring.get_mut();
+            while let Some(item) = ring.next() {
+                take_record(&item, decoder, tree, bad_records, out);
+            }
+            out.len()
+        };
         if let Some(files) = self.files.as_mut() {
             let ring = files.ring.get_mut();
             while let Some(item) = ring.next() {
@@ -545,6 +590,9 @@ impl ExecCollector {
             while let Some(item) = ring.next() {
                 take_sys_record(&item, decoder, bad_records, out);
             }
+        }
+        for event in &mut out[first_other..] {
+            tree.enrich(&mut event.context);
         }
         out.len() - start
     }
@@ -743,6 +791,17 @@ impl ExecCollector {
         let drops: Array<MapData, u64> =
             Array::try_from(aya::maps::Map::Array(MapData::from_fd(fd)?))?;
         Ok(move || drops.get(&0, 0).unwrap_or(0))
+    }
+
+    /// A reader of the process tree's `(processes held, evictions)` for
+    /// the metrics endpoint (another thread).
+    pub fn process_tree_reader(&self) -> impl Fn() -> (u64, u64) + Send + Sync + 'static {
+        self.tree.counts_reader()
+    }
+
+    /// Whether the kernel feeds the process tree forks and exits.
+    pub fn process_tree_fed(&self) -> bool {
+        self.tree_fed
     }
 
     /// Records skipped because they were malformed, since start.
@@ -1024,10 +1083,61 @@ fn take_sys_record(
     }
 }
 
-/// Decodes one record into `out`, or counts (and sometimes logs) it as bad.
-fn take_record(item: &[u8], decoder: &mut Decoder, bad_records: &mut u64, out: &mut Vec<Event>) {
+/// Reads what the exec ring holds now (forks and exits among it, which
+/// happened before the file or network records just read), then fills the
+/// entity ids and ancestry of the events from `first` on that are not
+/// execs (those were filled as they were read).
+fn catch_up_and_enrich(
+    exec_ring: &mut RingBuf<MapData>,
+    first: usize,
+    decoder: &mut Decoder,
+    tree: &mut ProcessTree,
+    bad_records: &mut u64,
+    out: &mut Vec<Event>,
+) {
+    let others = first..out.len();
+    for _ in 0..MAX_BATCH {
+        let Some(item) = exec_ring.next() else {
+            break;
+        };
+        take_record(&item, decoder, tree, bad_records, out);
+    }
+    for event in &mut out[others] {
+        tree.enrich(&mut event.context);
+    }
+}
+
+/// Applies a fork or exit record to the tree, or decodes an exec record
+/// into `out` (its process's entry updated, its ancestry filled from the
+/// tree as it is at that point of the ring); counts (and sometimes logs)
+/// a malformed one as bad.
+fn take_record(
+    item: &[u8],
+    decoder: &mut Decoder,
+    tree: &mut ProcessTree,
+    bad_records: &mut u64,
+    out: &mut Vec<Event>,
+) {
+    if let Some(task) = TaskRecord::read(item) {
+        if !task.apply(tree, decoder) {
+            *bad_records += 1;
+        }
+        return;
+    }
     match RawExec::parse(item) {
-        Ok(raw) => out.push(decoder.decode(&raw)),
+        Ok(raw) => {
+            let mut event = decoder.decode(&raw);
+            let c = &mut event.context;
+            tree.exec(
+                c.host_pid,
+                c.thread_start_ns,
+                c.host_ppid,
+                &c.process_name,
+                &c.executable_path,
+            );
+            tree.enrich(c);
+            out.push(event);
+        }
         Err(error) => {
             *bad_records += 1;
             // Logs the first hundred, then one in a thousand.
@@ -1065,6 +1175,20 @@ fn attach_prev_comm(ebpf: &mut Ebpf, btf: &Btf, try_prepare_exec: bool) -> PrevC
             PrevCommSource::Unavailable
         }
     }
+}
+
+/// Attaches the process tree's fork and exit programs.
+fn attach_task_programs(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), BpfError> {
+    for (name, tracepoint) in [
+        (PROG_TASK_FORK, "sched_process_fork"),
+        (PROG_TASK_EXIT, "sched_process_exit"),
+    ] {
+        let prog: &mut BtfTracePoint = program(ebpf, name)?;
+        prog.load(tracepoint, btf)
+            .map_err(|e| load_error(name, e))?;
+        prog.attach().map_err(|e| attach_error(name, e))?;
+    }
+    Ok(())
 }
 
 /// `Ok(false)` when the kernel lacks the tracepoint.
