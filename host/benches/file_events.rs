@@ -10,9 +10,12 @@
 //! - `rate`: opens paced at 50k/s for 5 s; the daemon's CPU time (utime +
 //!   stime of `/proc/PID/stat`) over the wall time, and what it dropped
 //!   (from its `/metrics`).
+//! - `latency` (issue 31 item 4): exec → TRC-1016 finding latency on the
+//!   daemon's stdout, quiet and while 50k opens/s flow into another guest
+//!   (TEST-BENCH-OPEN) through the same daemon.
 //!
 //! Environment: `SIGBOX_BENCH_ONLY` (comma-separated sections: loops,
-//! rate), `SIGBOX_BENCH_ROUNDS` (rounds of the loops, default 3).
+//! rate, latency), `SIGBOX_BENCH_ROUNDS` (rounds of the loops, default 3).
 //! Needs root (eBPF) and `make` (the binary, the signed default set and
 //! the test signature TEST-BENCH-OPEN).
 
@@ -64,6 +67,9 @@ enum Setup {
     /// Only TEST-BENCH-OPEN: the file programs are attached and the kernel
     /// filter passes only [`WATCHED`] (the hook's cost for every other open).
     OneFileSignature,
+    /// TRC-1016 and TEST-BENCH-OPEN: execs find, opens of [`WATCHED`] reach
+    /// a guest (the latency section).
+    ExecAndOneFileSignature,
 }
 
 impl Setup {
@@ -80,6 +86,7 @@ impl Setup {
             Setup::FullSet => "daemon, full default set",
             Setup::NoFileSignature => "daemon, no file signature",
             Setup::OneFileSignature => "daemon, TEST-BENCH-OPEN only",
+            Setup::ExecAndOneFileSignature => "daemon, TRC-1016 + TEST-BENCH-OPEN",
         }
     }
 
@@ -108,6 +115,13 @@ impl Setup {
                 vec![repo().join("target/signatures-test/bench-open.wasm")],
                 true,
             ),
+            Setup::ExecAndOneFileSignature => (
+                vec![
+                    default_set.join("trc-1016.wasm"),
+                    repo().join("target/signatures-test/bench-open.wasm"),
+                ],
+                true,
+            ),
         }
     }
 }
@@ -116,6 +130,9 @@ impl Setup {
 /// (SIGINT) on drop.
 struct Daemon {
     child: Child,
+    /// Findings as (hostProcessId, event timestamp ns, ns since the epoch
+    /// when the line was read), when started with [`Daemon::start_reading`].
+    findings: Option<mpsc::Receiver<(u64, u64, u64)>>,
     listen: String,
     stderr: Arc<Mutex<String>>,
     _dir: TempDir,
@@ -123,6 +140,15 @@ struct Daemon {
 
 impl Daemon {
     fn start(setup: Setup) -> Option<Daemon> {
+        Self::start_with(setup, false)
+    }
+
+    /// Started with its findings read off stdout as they come.
+    fn start_reading(setup: Setup) -> Option<Daemon> {
+        Self::start_with(setup, true)
+    }
+
+    fn start_with(setup: Setup, read_findings: bool) -> Option<Daemon> {
         let (modules, selects_files) = setup.modules();
         if modules.is_empty() {
             return None;
@@ -144,10 +170,31 @@ impl Daemon {
             .arg("--status-file")
             .arg(dir.path().join("status.json"))
             .args(["--listen", &listen])
-            .stdout(Stdio::null())
+            .stdout(if read_findings {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped())
             .spawn()
             .expect("starting target/release/sigbox (run `make` first)");
+        let findings = child.stdout.take().map(|stdout| {
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    let read_at = wall_ns();
+                    let Ok(finding) = serde_json::from_str::<serde_json::Value>(&line) else {
+                        continue;
+                    };
+                    let pid = finding["hostProcessId"].as_u64().unwrap_or(0);
+                    let at = finding["timestamp"].as_u64().unwrap_or(0);
+                    if tx.send((pid, at, read_at)).is_err() {
+                        break;
+                    }
+                }
+            });
+            rx
+        });
         let stderr = Arc::new(Mutex::new(String::new()));
         let (ready_tx, ready) = mpsc::channel();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
@@ -165,6 +212,7 @@ impl Daemon {
         });
         let daemon = Daemon {
             child,
+            findings,
             listen,
             stderr,
             _dir: dir,
@@ -422,6 +470,9 @@ fn main() {
     if want("rate") {
         rates(&files);
     }
+    if want("latency") {
+        latency(&files);
+    }
     println!("load average at end: {}", load_average());
     let _ = std::fs::remove_file(WATCHED);
 }
@@ -492,18 +543,109 @@ fn loops(files: &Files, rounds: usize) {
     println!();
 }
 
-/// Opens of `path` paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`]: a
-/// burst each millisecond, then a sleep to the next. Returns the opens made
-/// and the wall time they took.
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// Exec → finding latency samples per load.
+const LATENCY_SAMPLES: usize = 300;
+
+/// Exec → TRC-1016 finding on the daemon's stdout (from the kernel's exec
+/// timestamp to the line read), quiet and while opens of [`WATCHED`] flow
+/// at [`RATE_PER_SECOND`] into TEST-BENCH-OPEN's guest through the same
+/// collector and workers (issue 31 item 4: p99 ≤ 1 ms).
+fn latency(files: &Files) {
+    println!(
+        "-- exec → TRC-1016 finding, {LATENCY_SAMPLES} samples each; load average now {}",
+        load_average()
+    );
+    let dir = TempDir::new("bench-latency").unwrap();
+    let nginx = dir.path().join("nginx");
+    std::fs::copy("/bin/sh", &nginx).unwrap();
+    for opens_flow in [false, true] {
+        let daemon = Daemon::start_reading(Setup::ExecAndOneFileSignature).expect("a daemon");
+        daemon.settle();
+        let findings = daemon.findings.as_ref().unwrap();
+        let before = daemon.metrics();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let generator = opens_flow.then(|| {
+            let (stop, watched) = (stop.clone(), files.watched.clone());
+            std::thread::spawn(move || paced_opens_until(&watched, &stop))
+        });
+        let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
+        for _ in 0..LATENCY_SAMPLES {
+            let mut shell = Command::new(&nginx)
+                .args(["-c", "exec /bin/sh -c :"])
+                .spawn()
+                .unwrap();
+            let pid = u64::from(shell.id());
+            loop {
+                let (of, at, read_at) = findings
+                    .recv_timeout(Duration::from_secs(60))
+                    .unwrap_or_else(|_| panic!("no finding for {pid}:\n{}", daemon.log()));
+                if of == pid {
+                    latencies.push(Duration::from_nanos(read_at.saturating_sub(at)));
+                    break;
+                }
+            }
+            shell.wait().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let flow = generator.map(|g| g.join().unwrap());
+        let after = daemon.metrics();
+        let delta = |prefix: &str| metric_sum(&after, prefix) - metric_sum(&before, prefix);
+        latencies.sort();
+        let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+        let load = match flow {
+            Some((opens, elapsed)) => format!(
+                "while {:.1}k opens/s reach TEST-BENCH-OPEN ({} to its guest, {} ring full, {} queue drops)",
+                opens as f64 / elapsed.as_secs_f64() / 1000.0,
+                delta("sigbox_signature_events_total{id=\"TEST-BENCH-OPEN\"}"),
+                delta(
+                    "sigbox_kernel_dropped_total{event=\"security_file_open\",filter=\"ring_buffer_full\"}"
+                ),
+                delta("sigbox_queue_drops_total"),
+            ),
+            None => "quiet".to_owned(),
+        };
+        println!(
+            "p50 {:>9.2?}  p90 {:>9.2?}  p99 {:>9.2?}  max {:>9.2?}  {load}",
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            latencies.last().unwrap(),
+        );
+    }
+    println!();
+}
+
+/// Opens of `path` paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`].
 fn paced_opens(path: &CString) -> (usize, Duration) {
+    paced_opens_while(path, |ms| ms < RATE_SECONDS * 1000)
+}
+
+/// Opens of `path` paced at [`RATE_PER_SECOND`] until `stop`.
+fn paced_opens_until(path: &CString, stop: &std::sync::atomic::AtomicBool) -> (usize, Duration) {
+    paced_opens_while(path, |_| !stop.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Opens of `path` at [`RATE_PER_SECOND`] while `go(ms elapsed)`: a burst
+/// each millisecond, then a sleep to the next. Returns the opens made and
+/// the wall time they took.
+fn paced_opens_while(path: &CString, mut go: impl FnMut(u64) -> bool) -> (usize, Duration) {
     let per_ms = RATE_PER_SECOND / 1000;
     let start = Instant::now();
     let mut opens = 0;
-    for tick in 1..=RATE_SECONDS * 1000 {
+    let mut tick = 0;
+    while go(tick) {
         for _ in 0..per_ms {
             open_close(path);
         }
         opens += per_ms;
+        tick += 1;
         let next = start + Duration::from_millis(tick);
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);

@@ -456,3 +456,106 @@ fn opens_the_kernel_passes_but_no_selector_accepts_are_dropped_by_the_host_and_c
     assert!(dropped >= u64::from(OTHER_OPENS), "{summary}");
     let _ = std::fs::remove_dir_all(WATCHED_DIR);
 }
+
+/// The one path TEST-BENCH-OPEN selects
+/// (`guest-signatures/test-signatures/bench-open`); only this test opens it.
+const FLOODED: &str = "/tmp/sigbox-bench-open/watched";
+
+/// Opens more than the daemon can decode keep its file ring from ever
+/// emptying. The exec ring, signals and timers must still be served: a
+/// web-server shell is found, and SIGTERM stops the daemon, while the
+/// flood goes on. (Once, every wait completed at once on the busy ring, the
+/// runtime never collected the others' wake-ups, and an exec's finding
+/// waited minutes for the flood to end.)
+#[test]
+fn execs_and_signals_get_through_while_opens_flood_the_daemon() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    std::fs::create_dir_all(Path::new(FLOODED).parent().unwrap()).unwrap();
+    std::fs::write(FLOODED, b"x").unwrap();
+    let signatures = temp_dir("file-events-flood");
+    std::fs::copy(
+        test_module("bench-open"),
+        signatures.join("bench-open.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        sigbox_e2e::module("trc-1016"),
+        signatures.join("trc-1016.wasm"),
+    )
+    .unwrap();
+    let daemon = Daemon::start(
+        &["run", "-s", signatures.to_str().unwrap(), "--listen", "off"],
+        READY,
+    );
+    for loaded in ["loaded signature TRC-1016", KERNEL_SET] {
+        assert!(
+            daemon.wait_for_stderr_line(Duration::from_secs(120), |l| {
+                l.contains(loaded) && (loaded != KERNEL_SET || l.contains("attached=true"))
+            }),
+            "{}",
+            daemon.stderr_text()
+        );
+    }
+    let flood = Flood::start(Path::new(FLOODED), 2);
+    // The flood outran the daemon: the kernel dropped opens it could not
+    // hand over, which the daemon reports where findings go.
+    let overflowed = daemon.wait_for_stdout(Duration::from_secs(120), |lines| {
+        lines
+            .iter()
+            .any(|l| l.contains("sigbox_events_lost") && l.contains("security_file_open"))
+    });
+    let shell = crate::live::run_as("nginx", "exec /bin/sh -c true");
+    let found = overflowed
+        && daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+            !crate::pack_live::findings(lines, "TRC-1016", shell).is_empty()
+        });
+    assert!(overflowed, "the flood never outran the daemon");
+    assert!(
+        found,
+        "no finding for the shell during the flood: {}",
+        daemon.stderr_text()
+    );
+    daemon.signal("TERM");
+    let stopped = daemon.wait_within(Duration::from_secs(60));
+    drop(flood);
+    let stopped = stopped.unwrap_or_else(|daemon| {
+        panic!("SIGTERM ignored during the flood: {}", daemon.stderr_text())
+    });
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// Threads opening one file as fast as they can, until dropped (a failing
+/// test must not leave them running beside the other tests).
+struct Flood {
+    on: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Flood {
+    fn start(path: &'static Path, threads: usize) -> Self {
+        let on = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let threads = (0..threads)
+            .map(|_| {
+                let on = on.clone();
+                std::thread::spawn(move || {
+                    while on.load(std::sync::atomic::Ordering::Relaxed) {
+                        open_raw(path, libc::O_RDONLY);
+                    }
+                })
+            })
+            .collect();
+        Self { on, threads }
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.on.store(false, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}

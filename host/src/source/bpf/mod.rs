@@ -140,6 +140,9 @@ impl Default for CollectorOptions {
 /// cannot hold the task forever under a sustained exec storm; the rest is
 /// read by the next call, which does not wait.
 const MAX_BATCH: usize = 4096;
+/// How many records of each ring are read at a stop: more than a full
+/// ring of the smallest records holds.
+const MAX_PENDING_AT_STOP: usize = 16 * MAX_BATCH;
 
 /// Linux capability numbers (`<linux/capability.h>`).
 const CAP_SYS_ADMIN: u32 = 21;
@@ -519,6 +522,12 @@ impl ExecCollector {
             ..
         } = self;
         loop {
+            // Lets the runtime's driver collect readiness first. Under a
+            // sustained backlog in one ring (more opens than the daemon
+            // decodes), that ring stays ready, every wait completes at once
+            // and the runtime never parks: without this, the exec ring's
+            // wake-ups, signals and timers were not collected for minutes.
+            tokio::task::yield_now().await;
             let file_ring = async {
                 match files.as_mut() {
                     Some(files) => files.ring.readable_mut().await,
@@ -559,9 +568,11 @@ impl ExecCollector {
         }
     }
 
-    /// Reads every record the ring buffer holds now, without waiting: at
-    /// shutdown, execs that happened before the stop are still evaluated
-    /// rather than lost uncounted.
+    /// Reads the records the ring buffers hold now, without waiting: at
+    /// shutdown, events that happened before the stop are still evaluated
+    /// rather than lost uncounted. At most [`MAX_PENDING_AT_STOP`] per ring:
+    /// a ring that a flood keeps filling would otherwise be read forever,
+    /// and the stop never come (what is left was produced after the stop).
     pub fn read_pending(&mut self, out: &mut Vec<Event>) -> usize {
         let start = out.len();
         let Self {
@@ -572,24 +583,19 @@ impl ExecCollector {
             bad_records,
             ..
         } = self;
-        let first_other = {
-            let ring = ring.get_mut();
-            while let Some(item) = ring.next() {
-                take_record(&item, decoder, tree, bad_records, out);
-            }
-            out.len()
-        };
+        drain_at_stop(ring.get_mut(), |item| {
+            take_record(item, decoder, tree, bad_records, out)
+        });
+        let first_other = out.len();
         if let Some(files) = self.files.as_mut() {
-            let ring = files.ring.get_mut();
-            while let Some(item) = ring.next() {
-                take_file_record(&item, decoder, own_process, bad_records, out);
-            }
+            drain_at_stop(files.ring.get_mut(), |item| {
+                take_file_record(item, decoder, own_process, bad_records, out)
+            });
         }
         if let Some(sys) = self.sys.as_mut() {
-            let ring = sys.ring.get_mut();
-            while let Some(item) = ring.next() {
-                take_sys_record(&item, decoder, bad_records, out);
-            }
+            drain_at_stop(sys.ring.get_mut(), |item| {
+                take_sys_record(item, decoder, bad_records, out)
+            });
         }
         for event in &mut out[first_other..] {
             tree.enrich(&mut event.context);
@@ -1038,6 +1044,16 @@ fn drain_ready(
     }
     if drained {
         guard.clear_ready();
+    }
+}
+
+/// Reads up to [`MAX_PENDING_AT_STOP`] records of `ring` without waiting.
+fn drain_at_stop(ring: &mut RingBuf<MapData>, mut take: impl FnMut(&[u8])) {
+    for _ in 0..MAX_PENDING_AT_STOP {
+        let Some(item) = ring.next() else {
+            return;
+        };
+        take(&item);
     }
 }
 
