@@ -4,7 +4,7 @@
  * (task_event.h) per new process and per process exit, into `exec_events`
  * (the same ring as exec records, so their order is the kernel's). Threads
  * are not reported: events are attributed to their process. Always
- * attached; each program does a few reads and one 56-byte ring write.
+ * attached; each program does a few reads and one 64-byte ring write.
  * Included at the end of exec.bpf.c.
  */
 #include "task_event.h"
@@ -13,6 +13,7 @@ static __always_inline void send_task_event(struct task_struct *task, __u32 kind
 {
 	struct task_event ev = {};
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	__u32 ns_tid, ns_ppid;
 
 	ev.ts_boot_ns = bpf_ktime_get_boot_ns();
 	ev.start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime);
@@ -22,6 +23,7 @@ static __always_inline void send_task_event(struct task_struct *task, __u32 kind
 	ev.ppid = BPF_CORE_READ(parent, tgid);
 	ev.uid = BPF_CORE_READ(task, real_cred, uid.val);
 	BPF_CORE_READ_STR_INTO(&ev.comm, task, comm);
+	namespaced_ids(&ev.ns_pid, &ns_tid, &ns_ppid, task);
 	if (bpf_ringbuf_output(&exec_events, &ev, sizeof(ev), 0) < 0) {
 		__u32 zero = 0;
 		__u64 *drops = bpf_map_lookup_elem(&exec_drops, &zero);

@@ -23,6 +23,8 @@ struct task_event {
 	__u32 ppid;                 /* real parent's tgid */
 	__u32 uid;                  /* real uid, init user namespace */
 	char comm[16];              /* comm (a forked child's is its parent's) */
+	__u32 ns_pid;               /* tgid in the process's own pid namespace */
+	__u32 reserved;             /* 0; keeps the size a multiple of 8 */
 };
 
 #define TASK_EVENT_FIELD(field, offset)                                        \
@@ -40,6 +42,8 @@ TASK_EVENT_FIELD(pid, 28);
 TASK_EVENT_FIELD(ppid, 32);
 TASK_EVENT_FIELD(uid, 36);
 TASK_EVENT_FIELD(comm, 40);
-TASK_EVENT_SIZE(56);
+TASK_EVENT_FIELD(ns_pid, 56);
+TASK_EVENT_FIELD(reserved, 60);
+TASK_EVENT_SIZE(64);
 
 #endif /* SIGBOX_TASK_EVENT_H */

@@ -13,7 +13,10 @@
 //!   its keys; missing ones are zero or empty);
 //! - `ancestors` (optional; Tracee JSON has no ancestry): the process's
 //!   ancestors as the live source attaches them, nearest first, each
-//!   `{"processName": NAME, "executablePath": PATH}` (either may be left out);
+//!   `{"processName": NAME, "executablePath": PATH}`, optionally with
+//!   `pid`, `hostPid`, `entityId`, `uid`, `startNs`, `exitNs` and
+//!   `containerId` (what the host call `ancestors` returns; left out: zero
+//!   or empty);
 //! - `expect`, one of:
 //!   - `"none"`: no finding and no error (also when no selector of the
 //!     signature accepts the event: the host never delivers it);
@@ -86,24 +89,34 @@ struct RawCase {
     expect: RawExpect,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// One ancestor of a case's event; every key may be left out (zero or
+/// empty), as the host call `ancestors` returns them.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 struct RawAncestor {
-    #[serde(default)]
     process_name: String,
-    #[serde(default)]
     executable_path: String,
+    pid: u32,
+    host_pid: u32,
+    entity_id: u32,
+    uid: u32,
+    start_ns: u64,
+    exit_ns: u64,
+    container_id: String,
 }
 
 impl RawAncestor {
     fn ancestor(self) -> Ancestor {
         Ancestor {
-            host_pid: 0,
-            entity_id: 0,
+            pid: self.pid,
+            host_pid: self.host_pid,
+            entity_id: self.entity_id,
             process_name: self.process_name.into(),
             executable_path: self.executable_path.into(),
-            start_ns: 0,
-            exit_ns: 0,
+            uid: self.uid,
+            start_ns: self.start_ns,
+            exit_ns: self.exit_ns,
+            container_id: self.container_id.into(),
         }
     }
 }

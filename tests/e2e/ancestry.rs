@@ -12,7 +12,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use sigbox_e2e::{Daemon, free_port, http_get, metric, signatures_with, temp_dir};
+use sigbox_e2e::{
+    Daemon, dir_with, free_port, http_get, metric, sigbox, signatures_dir, signatures_with,
+    temp_dir, test_module, text,
+};
 
 use crate::live::{spawn_fresh_copy, start_live_with};
 
@@ -75,7 +78,7 @@ fn findings_for(lines: &[String], pid: u32) -> Vec<Value> {
     lines
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|f| f["metadata"]["id"] == ID && f["hostProcessId"] == pid)
+        .filter(|f| f["metadata"]["Properties"]["signatureID"] == ID && f["hostProcessId"] == pid)
         .collect()
 }
 
@@ -215,4 +218,139 @@ fn a_fork_storm_past_the_bound_keeps_the_tree_bounded_and_counts_evictions() {
         "logged once:\n{}",
         stopped.stderr
     );
+}
+
+/// The `chain` datum of a TEST-ANCESTRY-ECHO (JSON) or TEST-ANCESTRY-PY
+/// (JSON text) finding.
+fn chain(finding: &Value) -> Vec<Value> {
+    let datum = &finding["args"]
+        .as_array()
+        .and_then(|args| args.iter().find(|a| a["name"] == "chain"))
+        .unwrap_or_else(|| panic!("no chain datum: {finding:#}"))["value"];
+    let list = match datum {
+        Value::String(json) => serde_json::from_str(json).unwrap(),
+        other => other.clone(),
+    };
+    list.as_array()
+        .unwrap_or_else(|| panic!("chain is no list: {finding:#}"))
+        .clone()
+}
+
+/// Findings of `id` whose chain has `top` as the grandparent.
+fn chains_below(lines: &[String], id: &str, top: u32) -> Vec<(Value, Vec<Value>)> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|f| f["metadata"]["Properties"]["signatureID"] == id)
+        .map(|f| {
+            let chain = chain(&f);
+            (f, chain)
+        })
+        .filter(|(_, chain)| chain.get(1).is_some_and(|a| a["hostPid"] == top))
+        .collect()
+}
+
+#[test]
+fn the_ancestors_host_call_gives_rust_and_python_signatures_the_whole_chain() {
+    const RUST: &str = "TEST-ANCESTRY-ECHO";
+    const PYTHON: &str = "TEST-ANCESTRY-PY";
+    let dir = dir_with(
+        "ancestry-call",
+        &[test_module("ancestry-echo"), test_module("ancestry-py")],
+    );
+    let Some((daemon, _)) = start_live_with(&dir, &[]) else {
+        return;
+    };
+    for id in [RUST, PYTHON] {
+        assert!(
+            daemon.wait_for_stderr(WAIT, &format!("loaded signature {id}")),
+            "{}",
+            daemon.stderr_text()
+        );
+    }
+    // ancestry-top → sh → exec of true: true's grandparent is the top.
+    let top_dir = temp_dir("ancestry-top");
+    let top = top_dir.join("ancestry-top");
+    std::fs::copy("/bin/sh", &top).unwrap();
+    let mut child =
+        spawn_fresh_copy(Command::new(&top).args(["-c", "/bin/sh -c '/bin/true; true'; true"]));
+    let top_pid = child.id();
+    assert!(child.wait().unwrap().success());
+
+    let seen = daemon.wait_for_stdout(WAIT, |lines| {
+        [RUST, PYTHON]
+            .iter()
+            .all(|id| !chains_below(lines, id, top_pid).is_empty())
+    });
+    assert!(
+        seen,
+        "no finding below {top_pid}:\n{}",
+        daemon.stderr_text()
+    );
+    let lines = daemon.stdout_lines();
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let (rust_finding, rust_chain) = chains_below(&lines, RUST, top_pid).remove(0);
+    let (python_finding, python_chain) = chains_below(&lines, PYTHON, top_pid).remove(0);
+    assert_eq!(rust_chain, python_chain, "both SDKs see the same chain");
+    assert_eq!(rust_finding["processName"], "true");
+    assert_eq!(
+        python_finding["hostProcessId"],
+        rust_finding["hostProcessId"]
+    );
+    let (sh, top_entry) = (&rust_chain[0], &rust_chain[1]);
+    assert_eq!(sh["processName"], "sh", "{rust_chain:#?}");
+    assert_eq!(sh["hostPid"], rust_finding["hostParentProcessId"]);
+    assert_eq!(
+        sh["entityId"], rust_finding["parentEntityId"],
+        "the parent's entity id is the finding's parentEntityId"
+    );
+    assert_eq!(top_entry["processName"], "ancestry-top");
+    assert_eq!(top_entry["executablePath"], top.to_str().unwrap());
+    for ancestor in [sh, top_entry] {
+        assert_eq!(ancestor["uid"], uid, "{ancestor}");
+        assert_eq!(ancestor["pid"], ancestor["hostPid"], "host pid namespace");
+        assert_eq!(ancestor["containerId"], "", "{ancestor}");
+        assert!(ancestor["startNs"].as_u64().unwrap() > 0, "{ancestor}");
+        assert_ne!(ancestor["entityId"], 0, "{ancestor}");
+    }
+    assert!(
+        sh["startNs"].as_u64() > top_entry["startNs"].as_u64(),
+        "{rust_chain:#?}"
+    );
+    assert_eq!(sh["exitNs"], 0, "sh waits for true: still running");
+}
+
+#[test]
+fn sigbox_test_vectors_give_the_host_call_their_ancestors() {
+    let vectors = temp_dir("ancestry-vectors").join("chain.jsonl");
+    std::fs::write(
+        &vectors,
+        concat!(
+            r#"{"case":"two ancestors","event":{"processName":"true","eventName":"sched_process_exec"},"#,
+            r#""ancestors":[{"processName":"sh","executablePath":"/bin/sh","hostPid":70,"pid":7,"entityId":3,"uid":1000,"startNs":5,"exitNs":6,"containerId":"c0ffee"},{"processName":"ancestry-top"}],"#,
+            r#""expect":{"findings":[{"chain":[{"pid":7,"hostPid":70,"entityId":3,"processName":"sh","executablePath":"/bin/sh","uid":1000,"startNs":5,"exitNs":6,"containerId":"c0ffee"},{"pid":0,"hostPid":0,"entityId":0,"processName":"ancestry-top","executablePath":"","uid":0,"startNs":0,"exitNs":0,"containerId":""}]}]}}"#,
+            "\n",
+            r#"{"case":"no ancestry: the selector's ancestor filter does not pass","event":{"processName":"true","eventName":"sched_process_exec"},"expect":"none"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let wasm = test_module("ancestry-echo");
+    let out = sigbox(&["test", wasm.to_str().unwrap(), vectors.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn sigbox_1016a_ships_in_the_default_set_beside_trc_1016() {
+    // `make` builds every signature crate outside test-signatures/ into
+    // target/signatures, which `make run` loads and `make install` installs.
+    for name in ["trc-1016", "sigbox-1016a"] {
+        let module = signatures_dir().join(format!("{name}.wasm"));
+        assert!(module.is_file(), "{} is missing", module.display());
+    }
 }

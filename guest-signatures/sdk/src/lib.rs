@@ -82,8 +82,8 @@ pub mod bindings {
 
 pub use bindings::sigbox::signature::host::LogLevel;
 pub use bindings::sigbox::signature::types::{
-    Access, Context, EventSelector, Field, FieldFilter, Finding, Metadata, Origin, OriginFilter,
-    Outcome, Properties, Signal, Test, Value,
+    Access, Ancestor, Context, EventSelector, Field, FieldFilter, Finding, Metadata, Origin,
+    OriginFilter, Outcome, Properties, Signal, Test, Value,
 };
 
 /// The event record as it crosses the WIT boundary (see [`Event`] for the
@@ -128,8 +128,11 @@ pub struct Event<'a> {
     context: &'a Context,
     names: &'a [String],
     values: &'a [Value],
-    /// Position in the host's batch, for [`Event::read`]; `None` in native tests.
+    /// Position in the host's batch, for [`Event::read`] and
+    /// [`Event::ancestors`]; `None` in native tests.
     position: Option<u32>,
+    /// What [`Event::ancestors`] answers natively ([`TestEvent::ancestors`]).
+    test_ancestors: &'a [Ancestor],
 }
 
 impl std::ops::Deref for Event<'_> {
@@ -155,6 +158,7 @@ impl<'a> Event<'a> {
             names,
             values,
             position: None,
+            test_ancestors: &[],
         }
     }
 
@@ -228,6 +232,20 @@ impl<'a> Event<'a> {
                 self.name
             )
         })
+    }
+
+    /// The ancestors of the event's process, nearest first (the parent
+    /// first), at most 8, exited ones included (their `exit_ns` is not 0):
+    /// one host call (the WIT's `ancestors`). Empty where the source has no
+    /// ancestry (replay). Natively, those given with
+    /// [`TestEvent::ancestors`]. For a fixed level, declaring
+    /// `parent.process-name` or `ancestor.N.process-name` is cheaper.
+    pub fn ancestors(&self) -> Vec<Ancestor> {
+        match self.position {
+            #[cfg(target_arch = "wasm32")]
+            Some(position) => bindings::sigbox::signature::host::ancestors(position),
+            _ => self.test_ancestors.to_vec(),
+        }
     }
 
     /// Any field, declared or not: a declared one from the event, any other
@@ -372,6 +390,7 @@ impl<S: Signature> Instance<S> {
                     names: &selector.fields,
                     values: &wire.fields,
                     position: Some(position as u32),
+                    test_ancestors: &[],
                 }),
                 None => Err(format!("event names unknown selector {}", wire.selector)),
             };
@@ -450,6 +469,24 @@ impl Properties {
     }
 }
 
+impl Ancestor {
+    /// An ancestor for tests: its name and executable, every number 0, on
+    /// the host.
+    pub fn named(process_name: &str, executable_path: &str) -> Self {
+        Self {
+            pid: 0,
+            host_pid: 0,
+            entity_id: 0,
+            process_name: process_name.to_owned(),
+            executable_path: executable_path.to_owned(),
+            uid: 0,
+            start_ns: 0,
+            exit_ns: 0,
+            container_id: String::new(),
+        }
+    }
+}
+
 impl Context {
     /// A context for tests: host origin, every number 0 except the pids.
     pub fn with_pid(pid: u32) -> Self {
@@ -483,6 +520,8 @@ pub struct TestEvent {
     pub names: Vec<String>,
     /// Their values.
     pub values: Vec<Value>,
+    /// What [`Event::ancestors`] returns, nearest first.
+    pub ancestors: Vec<Ancestor>,
 }
 
 impl TestEvent {
@@ -493,6 +532,7 @@ impl TestEvent {
             context: Context::with_pid(1),
             names: Vec::new(),
             values: Vec::new(),
+            ancestors: Vec::new(),
         }
     }
 
@@ -508,9 +548,19 @@ impl TestEvent {
         self.with(name, Value::Text(value.to_owned()))
     }
 
+    /// Gives the event's process these ancestors (nearest first), for
+    /// [`Event::ancestors`].
+    pub fn ancestors(mut self, ancestors: Vec<Ancestor>) -> Self {
+        self.ancestors = ancestors;
+        self
+    }
+
     /// The view a signature receives.
     pub fn event(&self) -> Event<'_> {
-        Event::new(&self.name, &self.context, &self.names, &self.values)
+        Event {
+            test_ancestors: &self.ancestors,
+            ..Event::new(&self.name, &self.context, &self.names, &self.values)
+        }
     }
 }
 
@@ -941,6 +991,22 @@ mod tests {
         assert_eq!(ev.read("prev_comm"), text("nginx"));
         assert_eq!(ev.pid, 1);
         assert_eq!(ev.name(), "sched_process_exec");
+    }
+
+    #[test]
+    fn ancestors_natively_are_the_test_events() {
+        let plain = TestEvent::new("sched_process_exec");
+        assert!(plain.event().ancestors().is_empty());
+        let chain = vec![
+            Ancestor::named("sh", "/usr/bin/dash"),
+            Ancestor {
+                host_pid: 10,
+                exit_ns: 5,
+                ..Ancestor::named("nginx", "/usr/sbin/nginx")
+            },
+        ];
+        let ev = plain.ancestors(chain.clone());
+        assert_eq!(ev.event().ancestors(), chain);
     }
 
     #[test]

@@ -10,8 +10,11 @@ use std::sync::Arc;
 pub const MAX_ANCESTORS: usize = 8;
 
 /// One ancestor of the process an event is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ancestor {
+    /// Its process id in its own pid namespace (a container's); 0 when
+    /// not known.
+    pub pid: u32,
     /// Its process id on the host.
     pub host_pid: u32,
     /// Tracee's entity id of it (hash of pid and start time).
@@ -20,10 +23,14 @@ pub struct Ancestor {
     pub process_name: Arc<str>,
     /// The executable it runs; empty when not known.
     pub executable_path: Arc<str>,
+    /// Its real user id (init user namespace).
+    pub uid: u32,
     /// When it started, ns since the epoch.
     pub start_ns: u64,
     /// When it exited, ns since the epoch; 0 while it runs.
     pub exit_ns: u64,
+    /// The container it ran in (from its cgroup); empty on the host.
+    pub container_id: Arc<str>,
 }
 
 /// An event's ancestors, nearest first; empty when the source has none

@@ -87,7 +87,7 @@ mod tests {
             process_name: name.into(),
             executable_path: path.into(),
             start_ns: 3,
-            exit_ns: 0,
+            ..Ancestor::default()
         }
     }
 

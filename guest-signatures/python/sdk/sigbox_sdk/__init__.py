@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Sequence
 
 from componentize_py_types import Err, Ok
 from wit_world import exports
-from wit_world.imports import types
+from wit_world.imports import host, types
 
 __all__ = [
     "Event",
@@ -116,12 +116,13 @@ class Select:
 
 class Event:
     """One event as the host delivers it: ``name``, the numeric context as
-    attributes (``pid``, ``host_pid``, ``uid``, ...) and the declared fields
-    through ``get``, ``text`` and ``texts``."""
+    attributes (``pid``, ``host_pid``, ``uid``, ...), the declared fields
+    through ``get``, ``text`` and ``texts``, and ``ancestors()``."""
 
-    def __init__(self, raw: types.Event, select: Select):
+    def __init__(self, raw: types.Event, select: Select, position: int):
         self._raw = raw
         self._select = select
+        self._position = position
         self.name = select.name
 
     def __getattr__(self, attribute: str):
@@ -144,6 +145,14 @@ class Event:
         if isinstance(value, str):
             return value
         raise ValueError(f"event {self.name}: argument {field} is missing or not a string")
+
+    def ancestors(self) -> List[types.Ancestor]:
+        """The ancestors of the event's process, nearest first (the parent
+        first), at most 8, exited ones included (``exit_ns`` not 0): one host
+        call. Each has ``pid``, ``host_pid``, ``entity_id``, ``process_name``,
+        ``executable_path``, ``uid``, ``start_ns``, ``exit_ns`` and
+        ``container_id``. Empty where the source has no ancestry (replay)."""
+        return host.ancestors(self._position)
 
     def texts(self, field: str) -> List[str]:
         """A list-of-strings field (argv, env), or ValueError naming it."""
@@ -235,7 +244,7 @@ def export(signature: type) -> type:
         def on_events(self, events: List[types.Event]) -> List[types.Outcome]:
             outcomes = []
             for position, raw in enumerate(events):
-                event = Event(raw, selects[raw.selector])
+                event = Event(raw, selects[raw.selector], position)
                 try:
                     findings = [
                         types.Finding(

@@ -224,6 +224,54 @@ mod tests {
         ));
     }
 
+    fn with_ancestors(mut event: Event, names: &[&str]) -> Event {
+        event.context.ancestors = names
+            .iter()
+            .map(|name| crate::event::Ancestor {
+                host_pid: 1,
+                entity_id: 1,
+                process_name: (*name).into(),
+                executable_path: format!("/usr/sbin/{name}").into(),
+                start_ns: 1,
+                ..crate::event::Ancestor::default()
+            })
+            .collect();
+        event
+    }
+
+    #[test]
+    fn a_list_field_passes_when_any_name_does_and_missing_ancestry_never_passes() {
+        let below_web_server = selector(
+            OriginFilter::Any,
+            &[
+                ("process-name", &["sh", "bash"]),
+                ("ancestors.process-name", &["nginx", "httpd"]),
+            ],
+        );
+        let bash = || exec("bash", None);
+        assert!(below_web_server.accepts(&with_ancestors(bash(), &["sh", "nginx", "systemd"])));
+        assert!(!below_web_server.accepts(&with_ancestors(bash(), &["sshd", "systemd"])));
+        assert!(
+            !below_web_server.accepts(&bash()),
+            "no ancestry (replay): no match"
+        );
+        let parent = Selector::new(&EventSelector {
+            name: "sched_process_exec".into(),
+            origin: OriginFilter::Any,
+            filters: vec![
+                FieldFilter::equals("parent.process-name", &["sh"]),
+                FieldFilter {
+                    field: "ancestor.2.executable-path".into(),
+                    test: FilterTest::BasenameIn(vec!["nginx".into()]),
+                },
+            ],
+            fields: vec![],
+        });
+        assert!(parent.accepts(&with_ancestors(bash(), &["sh", "nginx"])));
+        assert!(!parent.accepts(&with_ancestors(bash(), &["sh"])));
+        assert!(!parent.accepts(&with_ancestors(bash(), &["nginx", "sh"])));
+    }
+
     #[test]
     fn field_filters_must_all_hold() {
         let shells = selector(

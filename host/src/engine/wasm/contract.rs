@@ -168,6 +168,21 @@ pub mod to_v3 {
     shared_conversions!(super::v3::sigbox::signature::types);
 }
 
+/// An event's ancestor as a 0.3 guest receives it (`host.ancestors`).
+pub fn ancestor_out(a: &crate::event::Ancestor) -> v3::sigbox::signature::types::Ancestor {
+    v3::sigbox::signature::types::Ancestor {
+        pid: a.pid,
+        host_pid: a.host_pid,
+        entity_id: a.entity_id,
+        process_name: a.process_name.to_string(),
+        executable_path: a.executable_path.to_string(),
+        uid: a.uid,
+        start_ns: a.start_ns,
+        exit_ns: a.exit_ns,
+        container_id: a.container_id.to_string(),
+    }
+}
+
 /// A 0.3 guest's selector in the host's types.
 pub fn selector_from_v3(s: v3::sigbox::signature::types::EventSelector) -> EventSelector {
     use v3::sigbox::signature::types as guest;

@@ -1,6 +1,6 @@
 //! The `sigbox:signature/host` interface, in every contract version:
 //! functions a signature may call. 0.3's interface is 0.2's under a new
-//! version, so the same functions serve both.
+//! version, so the same functions serve both; 0.3 adds `ancestors`.
 
 use std::sync::Arc;
 
@@ -62,6 +62,21 @@ impl v3::sigbox::signature::host::Host for HostState {
     /// As for 0.2 (replaced at link time).
     fn read_field(&mut self, event: u32, name: String) -> v3::sigbox::signature::types::Value {
         contract::to_v3::value_out(read_event_field(&self.batch, event, &name))
+    }
+
+    /// The event's ancestry, as the source attached it (0.3 only).
+    fn ancestors(&mut self, event: u32) -> Vec<v3::sigbox::signature::types::Ancestor> {
+        self.batch
+            .get(event as usize)
+            .map(|event| {
+                event
+                    .context
+                    .ancestors
+                    .iter()
+                    .map(contract::ancestor_out)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 

@@ -19,8 +19,8 @@ pub struct HostState {
     pub(crate) limiter: Limiter,
     /// Tells a busy call from a starved one at its deadline.
     pub(crate) watchdog: super::watchdog::Watchdog,
-    /// The events of the batch being evaluated, for `read-field`; empty
-    /// between calls.
+    /// The events of the batch being evaluated, for `read-field` and
+    /// `ancestors`; empty between calls.
     pub(crate) batch: Vec<Arc<Event>>,
 }
 

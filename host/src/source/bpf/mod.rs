@@ -46,6 +46,7 @@ use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+pub(crate) use self::decode::container_id_from_cgroup;
 use self::decode::{Decoder, RawExec};
 use self::file_filters::KernelPlan;
 pub use self::file_maps::FileDrops;
@@ -1143,15 +1144,8 @@ fn take_record(
     match RawExec::parse(item) {
         Ok(raw) => {
             let mut event = decoder.decode(&raw);
-            let c = &mut event.context;
-            tree.exec(
-                c.host_pid,
-                c.thread_start_ns,
-                c.host_ppid,
-                &c.process_name,
-                &c.executable_path,
-            );
-            tree.enrich(c);
+            tree.exec_event(&event.context);
+            tree.enrich(&mut event.context);
             out.push(event);
         }
         Err(error) => {

@@ -37,6 +37,10 @@ pub(crate) struct TaskRecord {
     pub uid: u32,
     /// comm, NUL-padded (a forked child's is its parent's).
     pub comm: [u8; 16],
+    /// Thread group id in the process's own pid namespace.
+    pub ns_pid: u32,
+    /// 0.
+    pub reserved: u32,
 }
 
 /// Size of a task record.
@@ -63,13 +67,16 @@ impl TaskRecord {
     pub(crate) fn apply(&self, tree: &mut ProcessTree, decoder: &Decoder) -> bool {
         let start = decoder.epoch_ns(self.start_boot_ns);
         match self.kind {
-            c::TASK_KIND_FORK => tree.fork(
-                self.pid,
-                start,
-                self.ppid,
-                decoder.epoch_ns(self.parent_start_boot_ns),
-                &comm_str(&self.comm),
-            ),
+            c::TASK_KIND_FORK => {
+                tree.fork(
+                    self.pid,
+                    start,
+                    self.ppid,
+                    decoder.epoch_ns(self.parent_start_boot_ns),
+                    &comm_str(&self.comm),
+                );
+                tree.identify(self.pid, start, self.ns_pid, self.uid);
+            }
             c::TASK_KIND_EXIT => tree.exit(self.pid, start, decoder.epoch_ns(self.ts_boot_ns)),
             _ => return false,
         }
@@ -106,9 +113,11 @@ mod tests {
             ("ppid", offset_of!(TaskRecord, ppid)),
             ("uid", offset_of!(TaskRecord, uid)),
             ("comm", offset_of!(TaskRecord, comm)),
+            ("ns_pid", offset_of!(TaskRecord, ns_pid)),
+            ("reserved", offset_of!(TaskRecord, reserved)),
         ];
         assert_eq!(rust.as_slice(), c::C_TASK_EVENT_FIELDS);
-        assert_eq!(3 * 8 + 4 * 4 + 16, TASK_RECORD_SIZE, "no padding");
+        assert_eq!(3 * 8 + 4 * 4 + 16 + 2 * 4, TASK_RECORD_SIZE, "no padding");
     }
 
     #[test]
@@ -131,6 +140,8 @@ mod tests {
                 ppid,
                 uid: 0,
                 comm: name,
+                ns_pid: pid,
+                reserved: 0,
             }
             .to_bytes()
         };

@@ -45,6 +45,11 @@ struct Process {
     parent: Option<ProcessKey>,
     name: Arc<str>,
     executable_path: Arc<str>,
+    /// Its pid in its own pid namespace; 0 when not known.
+    ns_pid: u32,
+    uid: u32,
+    /// Empty on the host; inherited at fork, set at exec.
+    container_id: Arc<str>,
     /// ns since the epoch; 0 while it runs.
     exit_ns: u64,
 }
@@ -87,6 +92,9 @@ impl ProcessTree {
                     parent: None,
                     name: seed.name.as_str().into(),
                     executable_path: seed.executable_path.as_str().into(),
+                    ns_pid: seed.ns_pid,
+                    uid: seed.uid,
+                    container_id: seed.container_id.as_str().into(),
                     exit_ns: 0,
                 },
             );
@@ -101,21 +109,55 @@ impl ProcessTree {
     }
 
     /// A new process `pid`, started at `start_ns`, forked by `ppid` (started
-    /// at `parent_start_ns`): it runs what its parent ran, named `comm`.
+    /// at `parent_start_ns`): it runs what its parent ran, named `comm`,
+    /// with its parent's uid, in its parent's container (see
+    /// [`Self::identify`] for what the kernel says of it).
     pub fn fork(&mut self, pid: u32, start_ns: u64, ppid: u32, parent_start_ns: u64, comm: &str) {
         let parent = self.find(ppid, parent_start_ns);
-        let executable_path = parent
-            .and_then(|key| self.processes.peek(&key))
-            .map_or_else(|| Arc::from(""), |p| Arc::clone(&p.executable_path));
-        self.insert(
-            ProcessKey { pid, start_ns },
-            Process {
-                parent,
-                name: comm.into(),
-                executable_path,
-                exit_ns: 0,
-            },
+        let inherited = parent.and_then(|key| self.processes.peek(&key));
+        let process = Process {
+            parent,
+            name: comm.into(),
+            executable_path: inherited
+                .map_or_else(|| Arc::from(""), |p| Arc::clone(&p.executable_path)),
+            ns_pid: 0,
+            uid: inherited.map_or(0, |p| p.uid),
+            container_id: inherited.map_or_else(|| Arc::from(""), |p| Arc::clone(&p.container_id)),
+            exit_ns: 0,
+        };
+        self.insert(ProcessKey { pid, start_ns }, process);
+    }
+
+    /// Process `pid` (started at `start_ns`) has `ns_pid` in its own pid
+    /// namespace and real uid `uid` (what a fork record tells).
+    pub fn identify(&mut self, pid: u32, start_ns: u64, ns_pid: u32, uid: u32) {
+        if let Some(key) = self.find(pid, start_ns)
+            && let Some(process) = self.processes.peek_mut(&key)
+        {
+            process.ns_pid = ns_pid;
+            process.uid = uid;
+        }
+    }
+
+    /// An exec event's process ran that exec: [`Self::exec`] with the
+    /// event's names, then its namespaced pid, uid and container.
+    pub fn exec_event(&mut self, c: &Context) {
+        self.exec(
+            c.host_pid,
+            c.thread_start_ns,
+            c.host_ppid,
+            &c.process_name,
+            &c.executable_path,
         );
+        if let Some(key) = self.find(c.host_pid, c.thread_start_ns)
+            && let Some(process) = self.processes.peek_mut(&key)
+        {
+            process.ns_pid = c.pid;
+            process.uid = c.uid;
+            if *process.container_id != *c.container_id {
+                process.container_id = c.container_id.as_str().into();
+            }
+        }
     }
 
     /// Process `pid` (parent `ppid`, started at `start_ns`) ran an exec:
@@ -136,6 +178,9 @@ impl ProcessTree {
                         parent,
                         name: comm.into(),
                         executable_path: path.into(),
+                        ns_pid: 0,
+                        uid: 0,
+                        container_id: Arc::from(""),
                         exit_ns: 0,
                     },
                 );
@@ -182,12 +227,15 @@ impl ProcessTree {
                 break;
             };
             chain.push(Ancestor {
+                pid: process.ns_pid,
                 host_pid: key.pid,
                 entity_id: key.entity_id(),
                 process_name: Arc::clone(&process.name),
                 executable_path: Arc::clone(&process.executable_path),
+                uid: process.uid,
                 start_ns: key.start_ns,
                 exit_ns: process.exit_ns,
+                container_id: Arc::clone(&process.container_id),
             });
             next = process.parent;
         }

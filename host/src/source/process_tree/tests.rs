@@ -137,6 +137,9 @@ fn a_seed_links_parents_by_pid_and_forks_find_seeded_parents() {
         start_ns,
         name: name.into(),
         executable_path: format!("/usr/sbin/{name}"),
+        ns_pid: pid,
+        uid: 33,
+        container_id: String::new(),
     };
     tree.seed(vec![
         seed(50, 1, 2 * SEC, "nginx"),
@@ -149,6 +152,7 @@ fn a_seed_links_parents_by_pid_and_forks_find_seeded_parents() {
     tree.enrich(&mut context);
     assert_eq!(names(&context), ["nginx", "systemd"]);
     assert_eq!(&*context.ancestors[0].executable_path, "/usr/sbin/nginx");
+    assert_eq!(context.ancestors[0].uid, 33);
     assert_eq!(
         context.parent_entity_id,
         entity_id(50, 2 * SEC + 4_321),
@@ -178,4 +182,32 @@ fn entity_ids_are_tracees() {
     let mut context = exec_context(1234, 1);
     tree.enrich(&mut context);
     assert_eq!(context.process_entity_id, 0xf78d_d39a);
+}
+
+#[test]
+fn a_fork_inherits_uid_and_container_and_the_kernel_and_execs_say_the_rest() {
+    let mut tree = ProcessTree::new(DEFAULT_MAX_PROCESSES);
+    // A container's init: its exec names the container and its own pid 1.
+    tree.fork(80, SEC, 1, 0, "runc");
+    tree.exec_event(&Context {
+        pid: 1,
+        uid: 0,
+        container_id: "c0ffee".into(),
+        process_name: "nginx".into(),
+        executable_path: "/usr/sbin/nginx".into(),
+        thread_start_ns: SEC,
+        ..exec_context(80, 1)
+    });
+    tree.fork(81, 2 * SEC, 80, SEC, "nginx");
+    tree.identify(81, 2 * SEC, 7, 101);
+    tree.fork(82, 3 * SEC, 81, 2 * SEC, "nginx");
+    let mut context = exec_context(82, 81);
+    tree.enrich(&mut context);
+    let worker = &context.ancestors[0];
+    assert_eq!((worker.host_pid, worker.pid, worker.uid), (81, 7, 101));
+    assert_eq!(&*worker.container_id, "c0ffee", "inherited at fork");
+    let init = &context.ancestors[1];
+    assert_eq!((init.host_pid, init.pid, init.uid), (80, 1, 0));
+    assert_eq!(&*init.container_id, "c0ffee");
+    assert_eq!(context.ancestors.len(), 2, "pid 1 was never seen");
 }
