@@ -324,6 +324,57 @@ fn the_ancestors_host_call_gives_rust_and_python_signatures_the_whole_chain() {
 }
 
 #[test]
+fn a_millisecond_lived_intermediate_is_in_the_chain_with_its_exit_time() {
+    const RUST: &str = "TEST-ANCESTRY-ECHO";
+    let dir = dir_with("ancestry-brief", &[test_module("ancestry-echo")]);
+    let Some((daemon, _)) = start_live_with(&dir, &[]) else {
+        return;
+    };
+    assert!(
+        daemon.wait_for_stderr(WAIT, &format!("loaded signature {RUST}")),
+        "{}",
+        daemon.stderr_text()
+    );
+    // ancestry-top → sh, which forks a subshell and exits at once (it
+    // lives about a millisecond); the subshell waits for its sleep, then
+    // execs true, whose parent and grandparent have both exited by then.
+    let top_dir = temp_dir("ancestry-top");
+    let top = top_dir.join("ancestry-top");
+    std::fs::copy("/bin/sh", &top).unwrap();
+    let mut child = spawn_fresh_copy(
+        Command::new(&top).args(["-c", "/bin/sh -c '(sleep 0.2; exec /bin/true) &'; true"]),
+    );
+    let top_pid = child.id();
+    assert!(child.wait().unwrap().success());
+
+    let seen = daemon.wait_for_stdout(WAIT, |lines| !chains_below(lines, RUST, top_pid).is_empty());
+    assert!(
+        seen,
+        "no finding below {top_pid}:\n{}",
+        daemon.stderr_text()
+    );
+    let (finding, chain) = chains_below(&daemon.stdout_lines(), RUST, top_pid).remove(0);
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let brief = &chain[0];
+    assert_eq!(brief["processName"], "sh", "{chain:#?}");
+    let (start, exit) = (
+        brief["startNs"].as_u64().unwrap(),
+        brief["exitNs"].as_u64().unwrap(),
+    );
+    let exec_time = finding["timestamp"].as_u64().unwrap();
+    assert!(
+        start < exit && exit < exec_time,
+        "the sh exited before its child's exec: {chain:#?}, exec at {exec_time}"
+    );
+    assert_ne!(chain[1]["exitNs"], 0, "ancestry-top exited too: {chain:#?}");
+    assert_ne!(
+        finding["hostParentProcessId"], brief["hostPid"],
+        "the exec's current parent is a reaper, the chain keeps the forker"
+    );
+}
+
+#[test]
 fn sigbox_test_vectors_give_the_host_call_their_ancestors() {
     let vectors = temp_dir("ancestry-vectors").join("chain.jsonl");
     std::fs::write(
