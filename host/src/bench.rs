@@ -3,6 +3,8 @@
 //! `sigbox bench FILE.wasm [EVENTS]` prints). `make bench`
 //! (`host/benches/dispatch.rs`) builds its table from the same pieces.
 
+pub mod ancestry;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

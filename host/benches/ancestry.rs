@@ -1,0 +1,184 @@
+//! The process tree's cost (issue 30; run by `make bench`, alone with
+//! `cargo bench -p sigbox --bench ancestry`):
+//!
+//! - `forks`: fork + exit + wait of a child that does nothing, timed with
+//!   no daemon and under the real daemon (`sigbox run` on TRC-1016, which
+//!   keeps the tree whatever is loaded), alternated in rounds so a noisy
+//!   neighbour slows both alike; the median per fork+exit and the ratio.
+//! - `tree`: the heap a tree of 30,000 processes takes (counted by this
+//!   binary's allocator), and the time to fill an event's ancestry and to
+//!   read the ancestry fields.
+//!
+//! Environment: `SIGBOX_BENCH_ONLY` (forks, tree), `SIGBOX_BENCH_ROUNDS`
+//! (default 5). `forks` needs root and `make`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sigbox::bench::TempDir;
+use sigbox::bench::ancestry::{enrich_ns, field_read_ns, tree_of};
+
+/// Counts the bytes live on the heap.
+struct Counting;
+
+static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
+        // SAFETY: the caller's layout, as GlobalAlloc::alloc requires.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Logged once the daemon runs a signature (the tree is fed before that).
+const READY: &str = "loaded signature TRC-1016";
+/// Forks per timed run.
+const FORKS: u32 = 5_000;
+const PROCESSES: u32 = 30_000;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn wanted(section: &str) -> bool {
+    std::env::var("SIGBOX_BENCH_ONLY")
+        .ok()
+        .is_none_or(|only| only.split(',').any(|s| s == section))
+}
+
+fn main() {
+    if wanted("tree") {
+        tree();
+    }
+    if wanted("forks") {
+        forks();
+    }
+}
+
+fn tree() {
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let mut tree = tree_of(PROCESSES);
+    let bytes = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    let enrich = enrich_ns(&mut tree, 1_000_000);
+    let (filter, project) = field_read_ns(&mut tree, 1_000_000);
+    println!("| process tree, {PROCESSES} processes | value |");
+    println!("|---|---|");
+    println!(
+        "| heap | {:.1} MiB ({} bytes a process) |",
+        bytes as f64 / f64::from(1 << 20),
+        bytes / i64::from(PROCESSES)
+    );
+    println!("| fill an event's ids and 8-level ancestry | {enrich:.0} ns |");
+    println!("| filter `ancestors.process-name` (any of 3, 8 names, no match) | {filter:.0} ns |");
+    println!("| project `parent.process-name` | {project:.0} ns |");
+}
+
+/// ns per fork + exit + wait, median of the runs of one round.
+fn fork_exit_ns() -> f64 {
+    let start = Instant::now();
+    for _ in 0..FORKS {
+        // SAFETY: the child only calls _exit, which is async-signal-safe.
+        match unsafe { libc::fork() } {
+            0 => unsafe { libc::_exit(0) },
+            -1 => panic!("fork: {}", std::io::Error::last_os_error()),
+            child => {
+                let mut status = 0;
+                // SAFETY: waits for the child just forked.
+                unsafe { libc::waitpid(child, &mut status, 0) };
+            }
+        }
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(FORKS)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn forks() {
+    if sigbox::source::check_privileges().is_err() {
+        eprintln!("forks: skipped (needs root for eBPF)");
+        return;
+    }
+    let rounds: usize = std::env::var("SIGBOX_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let (mut alone, mut watched) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        alone.push(fork_exit_ns());
+        let daemon = start_daemon();
+        watched.push(fork_exit_ns());
+        stop(daemon);
+    }
+    let (alone, watched) = (median(alone), median(watched));
+    println!();
+    println!("| fork + exit + wait ({FORKS}, median of {rounds} rounds) | ns | ratio |");
+    println!("|---|---|---|");
+    println!("| no daemon | {alone:.0} | 1.00 |");
+    println!(
+        "| `sigbox run` (tree fed by the kernel) | {watched:.0} | {:.2} |",
+        watched / alone
+    );
+}
+
+fn start_daemon() -> (Child, TempDir) {
+    let dir = TempDir::new("bench-ancestry").unwrap();
+    let signatures = dir.path().join("signatures");
+    std::fs::create_dir(&signatures).unwrap();
+    let module = repo().join("target/signatures/trc-1016.wasm");
+    std::fs::copy(&module, signatures.join("trc-1016.wasm"))
+        .unwrap_or_else(|e| panic!("{}: {e} (run `make` first)", module.display()));
+    let mut child = Command::new(repo().join("target/release/sigbox"))
+        .arg("run")
+        .arg("-s")
+        .arg(&signatures)
+        .arg("--trust")
+        .arg(repo().join("target/dev-trust.toml"))
+        .arg("--status-file")
+        .arg(dir.path().join("status.json"))
+        .args(["--listen", "off"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting target/release/sigbox (run `make` first)");
+    let (ready_tx, ready) = mpsc::channel();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.contains(READY) {
+                let _ = ready_tx.send(());
+            }
+        }
+    });
+    assert!(
+        ready.recv_timeout(Duration::from_secs(300)).is_ok(),
+        "sigbox run did not start ({READY})"
+    );
+    (child, dir)
+}
+
+fn stop((mut child, _dir): (Child, TempDir)) {
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+}
