@@ -38,6 +38,16 @@ struct {
 	__uint(max_entries, 16 << 20);
 } exec_events SEC(".maps");
 
+/*
+ * Ring buffer flags and query (uapi linux/bpf.h). Fork and exit records
+ * (task.bpf.h) are written without waking userspace, so an exec record
+ * must force the wake-up: the default wakes only a reader that has read
+ * everything before it.
+ */
+#define SIGBOX_RB_NO_WAKEUP 1
+#define SIGBOX_RB_FORCE_WAKEUP 2
+#define SIGBOX_RB_AVAIL_DATA 0
+
 /* [0]: records lost because exec_events was full. Read by userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -624,7 +634,7 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	}
 
 	__u64 size = sizeof(*ev) + (RELOAD(s->pos) & TAIL_POS_MASK);
-	if (bpf_ringbuf_output(&exec_events, s, size, 0) < 0) {
+	if (bpf_ringbuf_output(&exec_events, s, size, SIGBOX_RB_FORCE_WAKEUP) < 0) {
 		__u32 zero = 0;
 		__u64 *drops = bpf_map_lookup_elem(&exec_drops, &zero);
 		if (drops)

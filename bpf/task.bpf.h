@@ -9,6 +9,15 @@
  */
 #include "task_event.h"
 
+/*
+ * Fork and exit records wake userspace only once this much is waiting:
+ * the tree needs them when an event is read, and an exec record (which
+ * forces a wake-up) or a file or network record (whose reader reads this
+ * ring first) comes after them. Without it every fork woke the daemon
+ * twice (BENCHMARKS.md, "Process tree and ancestry").
+ */
+#define TASK_WAKEUP_BYTES (256 * 1024)
+
 static __always_inline void send_task_event(struct task_struct *task, __u32 kind)
 {
 	struct task_event ev = {};
@@ -24,7 +33,10 @@ static __always_inline void send_task_event(struct task_struct *task, __u32 kind
 	ev.uid = BPF_CORE_READ(task, real_cred, uid.val);
 	BPF_CORE_READ_STR_INTO(&ev.comm, task, comm);
 	namespaced_ids(&ev.ns_pid, &ns_tid, &ns_ppid, task);
-	if (bpf_ringbuf_output(&exec_events, &ev, sizeof(ev), 0) < 0) {
+	__u64 wake = bpf_ringbuf_query(&exec_events, SIGBOX_RB_AVAIL_DATA) >= TASK_WAKEUP_BYTES
+			     ? SIGBOX_RB_FORCE_WAKEUP
+			     : SIGBOX_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&exec_events, &ev, sizeof(ev), wake) < 0) {
 		__u32 zero = 0;
 		__u64 *drops = bpf_map_lookup_elem(&exec_drops, &zero);
 		if (drops)

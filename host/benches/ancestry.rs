@@ -1,16 +1,17 @@
 //! The process tree's cost (issue 30; run by `make bench`, alone with
 //! `cargo bench -p sigbox --bench ancestry`):
 //!
-//! - `forks`: fork + exit + wait of a child that does nothing, timed with
-//!   no daemon and under the real daemon (`sigbox run` on TRC-1016, which
-//!   keeps the tree whatever is loaded), alternated in rounds so a noisy
-//!   neighbour slows both alike; the median per fork+exit and the ratio.
+//! - `forks`: fork + exit + wait of a child that does nothing, timed under
+//!   the real daemon (`sigbox run` on TRC-1016, which keeps the tree
+//!   whatever is loaded) and right after it stopped, in rounds, so a noisy
+//!   neighbour slows both alike; the medians and the median of the rounds'
+//!   ratios.
 //! - `tree`: the heap a tree of 30,000 processes takes (counted by this
 //!   binary's allocator), and the time to fill an event's ancestry and to
 //!   read the ancestry fields.
 //!
 //! Environment: `SIGBOX_BENCH_ONLY` (forks, tree), `SIGBOX_BENCH_ROUNDS`
-//! (default 5). `forks` needs root and `make`.
+//! (default 7). `forks` needs root and `make`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader};
@@ -122,22 +123,36 @@ fn forks() {
     let rounds: usize = std::env::var("SIGBOX_BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(5);
-    let (mut alone, mut watched) = (Vec::new(), Vec::new());
+        .unwrap_or(7);
+    let (mut alone, mut watched, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        alone.push(fork_exit_ns());
         let daemon = start_daemon();
-        watched.push(fork_exit_ns());
+        // Let the daemon finish starting (compile cache, directory scan):
+        // its start is not the cost measured.
+        std::thread::sleep(Duration::from_secs(2));
+        let with = fork_exit_ns();
         stop(daemon);
+        let without = fork_exit_ns();
+        ratios.push(with / without);
+        watched.push(with);
+        alone.push(without);
     }
-    let (alone, watched) = (median(alone), median(watched));
+    let spread = |values: &[f64]| {
+        let (min, max) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        format!("{min:.2}–{max:.2}")
+    };
+    let ratio_spread = spread(&ratios);
+    let (alone, watched, ratio) = (median(alone), median(watched), median(ratios));
     println!();
-    println!("| fork + exit + wait ({FORKS}, median of {rounds} rounds) | ns | ratio |");
+    println!(
+        "| fork + exit + wait ({FORKS} a run, {rounds} rounds, each with then without the daemon) | median ns | median of the rounds' ratios (range) |"
+    );
     println!("|---|---|---|");
     println!("| no daemon | {alone:.0} | 1.00 |");
     println!(
-        "| `sigbox run` (tree fed by the kernel) | {watched:.0} | {:.2} |",
-        watched / alone
+        "| `sigbox run` (tree fed by the kernel) | {watched:.0} | {ratio:.2} ({ratio_spread}) |"
     );
 }
 

@@ -1113,7 +1113,9 @@ fn catch_up_and_enrich(
     out: &mut Vec<Event>,
 ) {
     let others = first..out.len();
-    for _ in 0..MAX_BATCH {
+    // Fork and exit records do not wake the reader until 256 KiB of them
+    // wait (bpf/task.bpf.h): read them all, then some.
+    for _ in 0..MAX_PENDING_AT_STOP {
         let Some(item) = exec_ring.next() else {
             break;
         };
