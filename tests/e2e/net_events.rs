@@ -427,3 +427,76 @@ fn a_tmpfs_mount_in_a_private_namespace_carries_tracee_arguments() {
     let stopped = daemon.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
+
+/// socket_dup records a burst of dup2s leaves in the ring while the
+/// daemon cannot read it (stopped here, descheduled on a busy machine):
+/// one per dup2 of a socket.
+const BURST: usize = 12_000;
+
+/// The sum of the samples whose line starts with `prefix`.
+fn metric_sum(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Whether every thread of `pid` is stopped (state `T`).
+fn all_threads_stopped(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        .all(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+}
+
+/// The ring buffer holds a burst of 12,000 socket_dup records (about a
+/// second at 10k/s) made while the daemon is stopped: none is dropped in
+/// the kernel. (With the first 1 MiB ring, ~4,000 fit.)
+#[test]
+fn the_ring_holds_a_burst_while_the_daemon_cannot_read() {
+    if skip() {
+        return;
+    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (daemon, _signatures) = start("net-burst", &[sigbox_e2e::module("trc-101")], &listen);
+    assert!(
+        daemon.wait_for_stderr_line(Duration::from_secs(120), |l| {
+            l.contains(SWITCHED) && l.contains("attached=true")
+        }),
+        "{}",
+        daemon.stderr_text()
+    );
+    let ring_drops = |metrics: &str| {
+        metric_sum(
+            metrics,
+            "sigbox_kernel_dropped_total{event=\"socket_dup\",filter=\"ring_buffer_full\"}",
+        )
+    };
+    let before = ring_drops(&scrape(&listen));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let socket = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    // A descriptor of this test's own to write over (other test threads
+    // open theirs meanwhile).
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let target = std::os::fd::AsRawFd::as_raw_fd(&null);
+
+    daemon.signal("STOP");
+    while !all_threads_stopped(daemon.pid()) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..BURST {
+        // SAFETY: `target` is this test's own descriptor (`null`).
+        let fd = unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&socket), target) };
+        assert_eq!(fd, target, "dup2: {}", std::io::Error::last_os_error());
+    }
+    daemon.signal("CONT");
+    // The kernel counted its drops as it wrote: final for the burst now.
+    let dropped = ring_drops(&scrape(&listen)) - before;
+    assert_eq!(dropped, 0.0, "{}", daemon.stderr_text());
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
