@@ -304,6 +304,8 @@ fn reverse_shell(port_listener: &TcpListener) -> u64 {
             "-c",
             &format!("exec bash --norc -i >& /dev/tcp/127.0.0.1/{port} 0>&1"),
         ])
+        // No history file written to root's home at exit.
+        .env("HISTFILE", "")
         .stdin(Stdio::null())
         .spawn()
         .expect("starting bash");
