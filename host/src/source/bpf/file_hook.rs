@@ -69,12 +69,12 @@ pub fn choose<T, E: std::error::Error>(
     for &hook in candidates {
         match set_up(hook) {
             Ok(value) => {
-                tracing::info!(?hook, "file events come from {hook:?}");
+                tracing::info!("file events come from {hook:?}");
                 return Ok((hook, value));
             }
             Err(error) => {
                 let why = crate::error_chain(&error);
-                tracing::info!(?hook, "file events cannot come from {hook:?}: {why}");
+                tracing::info!("file events cannot come from {hook:?}: {why}");
                 refused = Some(error);
             }
         }
