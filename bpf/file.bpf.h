@@ -5,9 +5,11 @@
  * through the `file_events` ring buffer. Part of exec.bpf.c's object (it
  * shares the path walk and the task helpers); included at its end.
  *
- * Programs (loaded at start, attached by the host only while a loaded
- * signature selects a file event; each returns at once unless its event is
- * switched on in `file_config`):
+ * Programs (the host loads the first set the kernel accepts, in this order,
+ * and attaches it only while a loaded signature selects a file event, but
+ * kprobes from start: their perf-event attach needs CAP_PERFMON, dropped
+ * later; each returns at once unless its event is switched on in
+ * `file_config`):
  * - sigbox_file_open (fentry/security_file_open) and sigbox_inode_rename
  *   (fentry/security_inode_rename), as Tracee's kprobes;
  * - sigbox_file_open_kprobe and sigbox_inode_rename_kprobe, kprobes on the
