@@ -1,6 +1,7 @@
 //! Event sources: Tracee JSON replay and the live eBPF collector.
 
 pub(crate) mod bpf;
+mod line_pool;
 pub(crate) mod replay;
 pub(crate) mod tracee_check;
 pub(crate) mod tracee_json;
