@@ -69,6 +69,8 @@ enum CliCommand {
         listen: String,
         #[command(flatten)]
         outputs: Outputs,
+        #[command(flatten)]
+        containers: Containers,
     },
     /// Evaluate Tracee `--output json` events from a file or stdin, then print a summary.
     ///
@@ -280,6 +282,34 @@ struct Common {
     allow_unsigned: bool,
 }
 
+/// Container names and images from the runtime's API.
+#[derive(clap::Args, Debug)]
+struct Containers {
+    /// Ask the container runtime's Docker-API socket at PATH (Docker,
+    /// `podman system service`) for container names and images; repeatable,
+    /// asked in order [default: /var/run/docker.sock and
+    /// /run/podman/podman.sock, those that exist].
+    #[arg(long = "container-runtime-socket", value_name = "PATH")]
+    sockets: Vec<PathBuf>,
+    /// Ask no container runtime: findings carry the container id only.
+    #[arg(long, conflicts_with = "sockets")]
+    no_container_lookup: bool,
+    /// Containers whose name and image are remembered (the least recently
+    /// seen are forgotten first).
+    #[arg(long, value_name = "N", default_value_t = sigbox::containers::DEFAULT_CACHE_CONTAINERS as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    container_cache: u64,
+}
+
+impl Containers {
+    fn options(self) -> sigbox::containers::LookupOptions {
+        sigbox::containers::LookupOptions {
+            enabled: !self.no_container_lookup,
+            sockets: self.sockets,
+            cache_containers: self.container_cache as usize,
+        }
+    }
+}
+
 /// Finding outputs besides stdout.
 #[derive(clap::Args, Debug)]
 struct Outputs {
@@ -481,6 +511,7 @@ impl Common {
             status_file,
             user,
             exec_env: false,
+            containers: sigbox::containers::LookupOptions::default(),
         })
     }
 }
@@ -513,10 +544,12 @@ impl Cli {
                 exec_env,
                 listen,
                 outputs,
+                containers,
             } => Command::Run(DaemonOptions {
                 exec_env,
                 listen: listen_address(&listen)?,
                 outputs: outputs.options(),
+                containers: containers.options(),
                 ..common.daemon(true, Some(status_file), user)?
             }),
             CliCommand::Replay {

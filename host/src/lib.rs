@@ -11,6 +11,7 @@
 mod app;
 pub mod bench;
 pub mod config;
+pub mod containers;
 mod descriptors;
 pub mod engine;
 pub mod event;

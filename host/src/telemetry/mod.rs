@@ -74,6 +74,8 @@ pub struct Telemetry {
     refused_connections: AtomicU64,
     /// The reload thread's scans of the signatures directory.
     scan_health: Arc<ScanHealth>,
+    /// Container lookups (live, while on).
+    containers: Mutex<Option<Arc<crate::containers::ContainerCounters>>>,
 }
 
 /// Reads the kernel's drop counter (the BPF map) at scrape time.
@@ -200,6 +202,11 @@ impl Telemetry {
     /// Registers an output's counters.
     pub(crate) fn add_output(&self, counters: Arc<OutputCounters>) {
         lock(&self.outputs).push(counters);
+    }
+
+    /// Registers the container lookups' counters.
+    pub(crate) fn set_containers(&self, counters: Arc<crate::containers::ContainerCounters>) {
+        *lock(&self.containers) = Some(counters);
     }
 
     /// A listener connection was closed at once: too many were open.

@@ -1,0 +1,238 @@
+//! Container names and images from a real runtime: podman's Docker-API
+//! service on a socket of the test's own, a container of an image built
+//! here from the host's binaries (no registry), and the live daemon asking
+//! that socket.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sigbox_e2e::{Daemon, free_port, http_get, is_root, metric, signatures_with, temp_dir, text};
+
+use crate::live::READY;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn podman() -> Command {
+    let mut command = Command::new("podman");
+    // runc: crun refuses this machine's hybrid cgroup hierarchy (see deploy.rs).
+    command.args(["--runtime", "runc"]);
+    command
+}
+
+/// An image of `/bin/sh` (dash), `sleep` and a copy of the shell named
+/// `nginx`, with the libraries they link; removed on drop.
+struct Image(String);
+
+impl Image {
+    fn import(dir: &Path) -> Self {
+        let root = dir.join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        for (from, to) in [
+            ("/bin/sh", "bin/sh"),
+            ("/bin/sleep", "bin/sleep"),
+            ("/bin/sh", "bin/nginx"),
+        ] {
+            copy_with_libraries(Path::new(from), &root, &root.join(to));
+        }
+        let tag = format!("localhost/sigbox-containers-e2e:{}", std::process::id());
+        let tarball = dir.join("rootfs.tar");
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tarball)
+            .arg(".")
+            .status()
+            .expect("running tar");
+        assert!(tar.success());
+        let out = podman()
+            .args(["import", "-q"])
+            .arg(&tarball)
+            .arg(&tag)
+            .output()
+            .expect("running podman (Debian package podman; `make` installs it)");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        Self(tag)
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = podman().args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+/// Copies `binary` to `to` and the libraries `ldd` finds for it under `root`.
+fn copy_with_libraries(binary: &Path, root: &Path, to: &Path) {
+    std::fs::copy(binary, to).unwrap();
+    let ldd = Command::new("ldd").arg(binary).output().unwrap();
+    for lib in text(&ldd.stdout)
+        .split_whitespace()
+        .filter(|word| word.starts_with('/'))
+    {
+        let target = root.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(lib, target).unwrap();
+    }
+}
+
+/// `podman system service` on a socket in `dir`; stopped on drop.
+struct Service {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Service {
+    fn start(dir: &Path) -> Self {
+        let socket = dir.join("podman.sock");
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("running podman system service");
+        let service = Self { child, socket };
+        let deadline = std::time::Instant::now() + WAIT;
+        while !service.socket.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "podman's service did not create {}",
+                service.socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        service
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A detached container, removed on drop.
+struct Container {
+    name: String,
+    id: String,
+}
+
+impl Container {
+    fn run(image: &Image, name: String) -> Self {
+        let out = podman()
+            .args(["run", "-d", "--name", &name])
+            .args([
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=4096:4096",
+            ])
+            .args([&image.0, "/bin/sleep", "600"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let id = text(&out.stdout).trim().to_owned();
+        Self { name, id }
+    }
+
+    fn exec(&self, args: &[&str]) {
+        let out = podman()
+            .args(["exec", &self.name])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = podman().args(["rm", "-f", "-t", "0", &self.name]).output();
+    }
+}
+
+/// TRC-1016 fires in a podman container, and its finding names the
+/// container and its image as podman does; a socket that does not exist,
+/// asked first, is logged once and changes nothing else.
+#[test]
+fn findings_name_a_podman_containers_name_and_image() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    let dir = temp_dir("containers");
+    let image = Image::import(&dir);
+    let service = Service::start(&dir);
+    let missing = dir.join("missing.sock");
+    let signatures = signatures_with("containers-sigs", &["trc-1016"]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "--signatures",
+            signatures.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--container-runtime-socket",
+            missing.to_str().unwrap(),
+            "--container-runtime-socket",
+            service.socket.to_str().unwrap(),
+        ],
+        READY,
+    );
+    assert!(
+        daemon.wait_for_stderr(WAIT, "loaded signature TRC-1016"),
+        "{}",
+        daemon.stderr_text()
+    );
+
+    // The container's first exec (its sleep) has the daemon look it up;
+    // its name is known once the resolver logs it.
+    let container = Container::run(&image, format!("sigbox-e2e-web-{}", std::process::id()));
+    assert!(
+        daemon.wait_for_stderr_line(WAIT, |line| line.contains("container resolved")
+            && line.contains(&container.id)),
+        "the container was not resolved: {}",
+        daemon.stderr_text()
+    );
+    container.exec(&["/bin/nginx", "-c", "/bin/sh -c true"]);
+    let mut finding = None;
+    daemon.wait_for_stdout(WAIT, |lines| {
+        finding = lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|f| {
+                f["metadata"]["Properties"]["signatureID"] == "TRC-1016"
+                    && f["containerId"] == container.id.as_str()
+            });
+        finding.is_some()
+    });
+    let finding = finding.unwrap_or_else(|| panic!("no finding: {}", daemon.stderr_text()));
+    assert_eq!(finding["container"]["id"], container.id.as_str());
+    assert_eq!(finding["container"]["name"], container.name.as_str());
+    assert_eq!(finding["container"]["image"], image.0.as_str());
+    assert_eq!(finding["processName"], "sh");
+
+    let stderr = daemon.stderr_text();
+    let missing_lines = stderr
+        .lines()
+        .filter(|l| l.contains(missing.to_str().unwrap()))
+        .count();
+    assert_eq!(missing_lines, 1, "logged once: {stderr}");
+    let (_, metrics) = http_get(&listen, "/metrics").expect("metrics");
+    assert!(
+        metric(
+            &metrics,
+            "sigbox_container_lookups_total{result=\"resolved\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    drop(container);
+    let stopped = daemon.stop();
+    assert!(stopped.stderr.contains("summary:"), "{}", stopped.stderr);
+}
