@@ -151,8 +151,20 @@ replay-sample: all
 
 # Lints run first, before the build, so a formatting or clippy error answers
 # in minutes. clippy type-checks the dependencies in check mode, which no
-# build shares, so running it first costs nothing extra.
-test: lint all test-unit test-guests test-e2e
+# build shares, so running it first costs nothing extra. The host and the
+# guests then build side by side (cargo shares make's two job slots, so the
+# guests fill the cores the host build's serial tail leaves idle); the tests
+# run one after another. Each step prints when it starts.
+test: lint
+	@echo "== make test: building, $$(date +%T)"
+	$(MAKE) --jobs=2 all
+	@echo "== make test: unit tests, $$(date +%T)"
+	$(MAKE) test-unit
+	@echo "== make test: guest tests, $$(date +%T)"
+	$(MAKE) test-guests
+	@echo "== make test: end-to-end tests, $$(date +%T)"
+	$(MAKE) test-e2e
+	@echo "== make test: passed, $$(date +%T)"
 
 test-unit:
 	$(CARGO) test --release -p sigbox
@@ -167,6 +179,7 @@ test-e2e:
 
 # clippy needs deps: the host's build script compiles the eBPF object (clang).
 lint: deps
+	@echo "== make test: lints, $$(date +%T)"
 	$(CARGO) fmt --all -- --check
 	cd guest-signatures && $(CARGO) fmt --all -- --check
 	cd fuzz && $(CARGO) fmt --all -- --check

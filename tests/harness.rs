@@ -106,6 +106,7 @@ fn run_root() -> &'static Path {
     use std::os::unix::fs::PermissionsExt;
     static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ROOT.get_or_init(|| {
+        remove_roots_of_ended_runs();
         let root = std::env::temp_dir().join(format!("sigbox-e2e-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).expect("creating the test run directory");
@@ -113,6 +114,28 @@ fn run_root() -> &'static Path {
             .expect("making the test run directory traversable");
         root
     })
+}
+
+/// Removes the directories earlier runs left (a run's modules, caches and
+/// logs take hundreds of MB, and a test binary has no hook at exit): those
+/// of a pid no longer running. Runs going on beside this one keep theirs.
+fn remove_roots_of_ended_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("sigbox-e2e-"))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// This run's compile cache (mode 0700, as sigbox requires), so no test
