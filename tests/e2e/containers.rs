@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sigbox_e2e::{Daemon, free_port, http_get, is_root, metric, signatures_with, temp_dir, text};
+use sigbox_e2e::{
+    Daemon, dir_with, free_port, http_get, is_root, metric, module, temp_dir, test_module, text,
+};
 
 use crate::live::READY;
 
@@ -55,6 +57,24 @@ impl Image {
             .expect("running podman (Debian package podman; `make` installs it)");
         assert!(out.status.success(), "{}", text(&out.stderr));
         Self(tag)
+    }
+}
+
+impl Image {
+    /// The image's first repository digest, as podman reports it.
+    fn repo_digest(&self) -> String {
+        let out = podman()
+            .args([
+                "image",
+                "inspect",
+                "--format",
+                "{{index .RepoDigests 0}}",
+                &self.0,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
     }
 }
 
@@ -155,9 +175,21 @@ impl Drop for Container {
     }
 }
 
+/// The value of the finding argument `name` (a signature's data key).
+fn arg<'a>(finding: &'a Value, name: &str) -> Option<&'a str> {
+    finding["args"]
+        .as_array()?
+        .iter()
+        .find(|arg| arg["name"] == name)?["value"]
+        .as_str()
+}
+
 /// TRC-1016 fires in a podman container, and its finding names the
-/// container and its image as podman does; a socket that does not exist,
-/// asked first, is logged once and changes nothing else.
+/// container and its image as podman does; TEST-CONTAINER-ECHO, whose
+/// selector's host filter matches the image's name, reads the same name and
+/// image as fields. The container's first events, before the lookup
+/// answered, went on and were counted; a socket that does not exist, asked
+/// first, is logged once and changes nothing else.
 #[test]
 fn findings_name_a_podman_containers_name_and_image() {
     if !is_root() {
@@ -168,7 +200,10 @@ fn findings_name_a_podman_containers_name_and_image() {
     let image = Image::import(&dir);
     let service = Service::start(&dir);
     let missing = dir.join("missing.sock");
-    let signatures = signatures_with("containers-sigs", &["trc-1016"]);
+    let signatures = dir_with(
+        "containers-sigs",
+        &[module("trc-1016"), test_module("container-echo")],
+    );
     let listen = format!("127.0.0.1:{}", free_port());
     let daemon = Daemon::start(
         &[
@@ -184,14 +219,17 @@ fn findings_name_a_podman_containers_name_and_image() {
         ],
         READY,
     );
-    assert!(
-        daemon.wait_for_stderr(WAIT, "loaded signature TRC-1016"),
-        "{}",
-        daemon.stderr_text()
-    );
+    for id in ["TRC-1016", "TEST-CONTAINER-ECHO"] {
+        assert!(
+            daemon.wait_for_stderr(WAIT, &format!("loaded signature {id}")),
+            "{}",
+            daemon.stderr_text()
+        );
+    }
 
     // The container's first exec (its sleep) has the daemon look it up;
-    // its name is known once the resolver logs it.
+    // the resolver logs the answer once the event path can take it, so
+    // every later event of the container has its name.
     let container = Container::run(&image, format!("sigbox-e2e-web-{}", std::process::id()));
     assert!(
         daemon.wait_for_stderr_line(WAIT, |line| line.contains("container resolved")
@@ -200,22 +238,38 @@ fn findings_name_a_podman_containers_name_and_image() {
         daemon.stderr_text()
     );
     container.exec(&["/bin/nginx", "-c", "/bin/sh -c true"]);
-    let mut finding = None;
+    let (mut shell, mut echo) = (None, None);
     daemon.wait_for_stdout(WAIT, |lines| {
-        finding = lines
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|f| {
-                f["metadata"]["Properties"]["signatureID"] == "TRC-1016"
-                    && f["containerId"] == container.id.as_str()
-            });
-        finding.is_some()
+        let ours = |id: &str, process: &str| {
+            lines
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|f| {
+                    f["metadata"]["Properties"]["signatureID"] == id
+                        && f["containerId"] == container.id.as_str()
+                        && f["processName"] == process
+                })
+        };
+        // nginx's `sh`, and the exec of nginx itself (after the answer).
+        shell = ours("TRC-1016", "sh");
+        echo = ours("TEST-CONTAINER-ECHO", "nginx");
+        shell.is_some() && echo.is_some()
     });
-    let finding = finding.unwrap_or_else(|| panic!("no finding: {}", daemon.stderr_text()));
-    assert_eq!(finding["container"]["id"], container.id.as_str());
-    assert_eq!(finding["container"]["name"], container.name.as_str());
-    assert_eq!(finding["container"]["image"], image.0.as_str());
-    assert_eq!(finding["processName"], "sh");
+    let shell = shell.unwrap_or_else(|| panic!("no TRC-1016 finding: {}", daemon.stderr_text()));
+    assert_eq!(shell["container"]["id"], container.id.as_str());
+    assert_eq!(shell["container"]["name"], container.name.as_str());
+    assert_eq!(shell["container"]["image"], image.0.as_str());
+    // podman gives even a local image a repository digest, as Docker's
+    // API shape has it (`RepoDigests`); Tracee prints the first.
+    let digest = image.repo_digest();
+    assert!(digest.contains("@sha256:"), "{digest}");
+    assert_eq!(shell["container"]["imageDigest"], digest.as_str());
+
+    let echo = echo.unwrap_or_else(|| panic!("no echo finding: {}", daemon.stderr_text()));
+    assert_eq!(arg(&echo, "id"), Some(container.id.as_str()));
+    assert_eq!(arg(&echo, "name"), Some(container.name.as_str()));
+    assert_eq!(arg(&echo, "image"), Some(image.0.as_str()));
+    assert_eq!(arg(&echo, "image_digest"), Some(digest.as_str()));
 
     let stderr = daemon.stderr_text();
     let missing_lines = stderr
@@ -230,6 +284,12 @@ fn findings_name_a_podman_containers_name_and_image() {
             "sigbox_container_lookups_total{result=\"resolved\"}"
         )
         .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    // The container's first exec reached the daemon before its lookup was
+    // even asked: it went on without a name, and was counted.
+    assert!(
+        metric(&metrics, "sigbox_container_unresolved_events_total").is_some_and(|n| n >= 1.0),
         "{metrics}"
     );
     drop(container);
