@@ -285,24 +285,25 @@ struct Common {
 /// Container names and images from the runtime's API.
 #[derive(clap::Args, Debug)]
 struct Containers {
-    /// Ask the container runtime's Docker-API socket at PATH (Docker,
-    /// `podman system service`) for container names and images; repeatable,
-    /// asked in order [default: /var/run/docker.sock and
-    /// /run/podman/podman.sock, those that exist].
-    #[arg(long = "container-runtime-socket", value_name = "PATH")]
-    sockets: Vec<PathBuf>,
+    /// Ask the container runtime at this socket for container names and
+    /// images; repeatable, asked in order. PATH alone is a Docker-API
+    /// socket (Docker, `podman system service`); `crio:PATH` is CRI-O's
+    /// [default: those of /var/run/docker.sock, /run/podman/podman.sock and
+    /// crio:/var/run/crio/crio.sock that exist].
+    #[arg(long = "container-runtime-socket", value_name = "[RUNTIME:]PATH")]
+    sockets: Vec<sigbox::source::RuntimeSocketPath>,
     /// Ask no container runtime: findings carry the container id only.
     #[arg(long, conflicts_with = "sockets")]
     no_container_lookup: bool,
     /// Containers whose name and image are remembered (the least recently
     /// seen are forgotten first).
-    #[arg(long, value_name = "N", default_value_t = sigbox::containers::DEFAULT_CACHE_CONTAINERS as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, value_name = "N", default_value_t = sigbox::source::DEFAULT_CONTAINER_CACHE as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     container_cache: u64,
 }
 
 impl Containers {
-    fn options(self) -> sigbox::containers::LookupOptions {
-        sigbox::containers::LookupOptions {
+    fn options(self) -> sigbox::source::ContainerLookupOptions {
+        sigbox::source::ContainerLookupOptions {
             enabled: !self.no_container_lookup,
             sockets: self.sockets,
             cache_containers: self.container_cache as usize,
@@ -511,7 +512,7 @@ impl Common {
             status_file,
             user,
             exec_env: false,
-            containers: sigbox::containers::LookupOptions::default(),
+            containers: sigbox::source::ContainerLookupOptions::default(),
         })
     }
 }

@@ -11,7 +11,6 @@
 mod app;
 pub mod bench;
 pub mod config;
-pub mod containers;
 mod descriptors;
 pub mod engine;
 pub mod event;

@@ -13,11 +13,11 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::{check_loaded, finish, open_gate, start_loading, write_status};
 use crate::config::DaemonOptions;
-use crate::containers::ContainerLookup;
 use crate::engine::{Change, Runtime};
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use crate::privilege;
 use crate::sink::FindingWriter;
+use crate::source::ContainerLookup;
 use crate::source::bpf::{CollectorOptions, ExecCollector, check_privileges};
 use crate::telemetry::metrics::Metrics;
 

@@ -1,11 +1,15 @@
 //! Event sources: Tracee JSON replay and the live eBPF collector.
 
 pub(crate) mod bpf;
+pub(crate) mod container_runtime;
 pub(crate) mod replay;
 pub(crate) mod tracee_check;
 pub(crate) mod tracee_json;
 
 // What the benches and the fuzz crate use.
 pub use bpf::{ExecCollector, check_privileges};
+pub use container_runtime::{
+    ContainerLookup, ContainerLookupOptions, DEFAULT_CONTAINER_CACHE, RuntimeApi, RuntimeSocketPath,
+};
 pub use replay::replay;
 pub use tracee_json::parse_event;

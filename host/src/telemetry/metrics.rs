@@ -246,7 +246,7 @@ impl Collector for Metrics {
 /// `sigbox_container_*`: the runtime lookups behind container names.
 fn encode_containers(
     encoder: &mut DescriptorEncoder,
-    c: &crate::containers::ContainerCounters,
+    c: &super::ContainerLookups,
 ) -> Result<(), std::fmt::Error> {
     let count = |c: &std::sync::atomic::AtomicU64| ConstCounter::new(c.load(Ordering::Relaxed));
     let mut lookups = encoder.encode_descriptor(

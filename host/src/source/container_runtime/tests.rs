@@ -1,19 +1,22 @@
-//! The lookup against a fake Docker-API socket (a thread answering canned
-//! HTTP), and the event path with a scripted resolver.
+//! The lookups against fake runtime sockets (a thread answering canned
+//! HTTP, as Docker's and CRI-O's Go servers do), and the event path with a
+//! scripted resolver.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use super::*;
 use crate::event::{ContainerInfo, Context, Kind};
 
 const ID: &str = "3f2a9c00d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8";
 
-/// Answers like Docker: the container (chunked, as Go's server sends a long
-/// body) and its image; 404 for anything else.
-fn fake_docker(dir: &Path) -> PathBuf {
-    let path = dir.join("docker.sock");
+/// A server on `dir/name` answering each `GET` target in `routes` with its
+/// JSON body (the first chunked, as Go's server sends a long body), and 404
+/// with a text body otherwise.
+fn fake_runtime(dir: &Path, name: &str, routes: Vec<(String, &'static str)>) -> PathBuf {
+    let path = dir.join(name);
     let listener = UnixListener::bind(&path).unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
@@ -28,31 +31,77 @@ fn fake_docker(dir: &Path) -> PathBuf {
                 }
             }
             let target = request_line.split_whitespace().nth(1).unwrap_or("");
-            let response = if target == format!("/containers/{ID}/json") {
-                let body = r#"{"Id":"3f2a","Name":"/web-1","Image":"sha256:77aa","Config":{"Image":"nginx","Labels":{}}}"#;
-                let (head, tail) = body.split_at(20);
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{head}\r\n{:x}\r\n{tail}\r\n0\r\n\r\n",
-                    head.len(),
-                    tail.len()
-                )
-            } else if target == "/images/sha256:77aa/json" {
-                let body = r#"{"RepoTags":["docker.io/library/nginx:1.27"],"RepoDigests":["docker.io/library/nginx@sha256:beef"]}"#;
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                let body = r#"{"message":"No such container"}"#;
-                format!(
-                    "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                )
+            let route = routes.iter().position(|(path, _)| path == target);
+            let response = match route {
+                Some(0) => {
+                    let body = routes[0].1;
+                    let (head, tail) = body.split_at(body.len() / 2);
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{head}\r\n{:x}\r\n{tail}\r\n0\r\n\r\n",
+                        head.len(),
+                        tail.len()
+                    )
+                }
+                Some(n) => {
+                    let body = routes[n].1;
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                }
+                None => {
+                    let body = "can't find the container\n";
+                    format!(
+                        "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                }
             };
             let _ = stream.write_all(response.as_bytes());
         }
     });
     path
+}
+
+/// Answers like Docker: the container and its image.
+fn fake_docker(dir: &Path) -> PathBuf {
+    fake_runtime(
+        dir,
+        "docker.sock",
+        vec![
+            (
+                format!("/containers/{ID}/json"),
+                r#"{"Id":"3f2a","Name":"/web-1","Image":"sha256:77aa","Config":{"Image":"nginx","Labels":{}}}"#,
+            ),
+            (
+                "/images/sha256:77aa/json".into(),
+                r#"{"RepoTags":["docker.io/library/nginx:1.27"],"RepoDigests":["docker.io/library/nginx@sha256:beef"]}"#,
+            ),
+        ],
+    )
+}
+
+/// Answers like CRI-O's inspect endpoint: a pod's container (kubelet's
+/// labels) and a container CRI-O ran without kubelet.
+fn fake_crio(dir: &Path) -> PathBuf {
+    fake_runtime(
+        dir,
+        "crio.sock",
+        vec![
+            (
+                format!("/containers/{ID}"),
+                r#"{"name":"k8s_web_web-7d9f_default_1c2d_0","pid":4242,"image":"docker.io/library/nginx:1.27","image_ref":"docker.io/library/nginx@sha256:beef","created_time":1,"labels":{"io.kubernetes.container.name":"web","io.kubernetes.pod.name":"web-7d9f"},"annotations":{},"crio_annotations":{},"log_path":"","root":"","sandbox":"5e6f","ip_addresses":["10.0.0.2"]}"#,
+            ),
+            (
+                "/containers/b0b".into(),
+                r#"{"name":"plain","image":"localhost/tool:1","image_ref":"","labels":null}"#,
+            ),
+        ],
+    )
+}
+
+fn socket(api: RuntimeApi, path: PathBuf) -> RuntimeSocket {
+    RuntimeSocket::new(RuntimeSocketPath { api, path })
 }
 
 fn temp_dir() -> PathBuf {
@@ -77,11 +126,11 @@ fn block_on<F: Future>(future: F) -> F::Output {
 #[test]
 fn the_resolver_reads_name_image_and_digest_as_tracee_does() {
     let dir = temp_dir();
-    let socket = fake_docker(&dir);
+    let docker = fake_docker(&dir);
     let missing = dir.join("missing.sock");
     let mut resolver = Resolver::new(vec![
-        RuntimeSocket::new(missing),
-        RuntimeSocket::new(socket),
+        socket(RuntimeApi::Docker, missing),
+        socket(RuntimeApi::Docker, docker),
     ]);
     let info = block_on(resolver.resolve(ID));
     assert_eq!(
@@ -94,6 +143,40 @@ fn the_resolver_reads_name_image_and_digest_as_tracee_does() {
         "the missing socket is skipped, the leading / dropped, the tag preferred"
     );
     assert_eq!(block_on(resolver.resolve("feed")), None, "404: not known");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// CRI-O names a pod's container as the CRI does (kubelet's label, which
+/// Tracee prints), and gives its image and image reference; a Docker-API
+/// socket asked first that does not know the id is passed over.
+#[test]
+fn the_resolver_reads_cri_o_as_tracee_does() {
+    let dir = temp_dir();
+    let docker = fake_docker(&dir);
+    let crio = fake_crio(&dir);
+    let mut resolver = Resolver::new(vec![
+        socket(RuntimeApi::Docker, docker),
+        socket(RuntimeApi::Crio, crio),
+    ]);
+    assert_eq!(
+        block_on(resolver.resolve("b0b")),
+        Some(ContainerInfo {
+            name: "plain".into(),
+            image: "localhost/tool:1".into(),
+            image_digest: String::new(),
+        }),
+        "no kubelet label: CRI-O's own name"
+    );
+    let mut crio_first = Resolver::new(vec![socket(RuntimeApi::Crio, dir.join("crio.sock"))]);
+    assert_eq!(
+        block_on(crio_first.resolve(ID)),
+        Some(ContainerInfo {
+            name: "web".into(),
+            image: "docker.io/library/nginx:1.27".into(),
+            image_digest: "docker.io/library/nginx@sha256:beef".into(),
+        })
+    );
+    assert_eq!(block_on(crio_first.resolve("feed")), None, "404: not known");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -183,9 +266,9 @@ fn the_cache_bound_holds_across_many_containers() {
 
 #[test]
 fn lookups_can_be_switched_off() {
-    let options = LookupOptions {
+    let options = ContainerLookupOptions {
         enabled: false,
-        ..LookupOptions::default()
+        ..ContainerLookupOptions::default()
     };
     assert!(ContainerLookup::start(&options).is_none());
 }

@@ -2,34 +2,44 @@
 //! answers go back on another, so the event path never waits for a socket.
 //! Each socket's failures are logged once until it answers again.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::docker_api::{self, ApiError};
+use super::http::ApiError;
+use super::sockets::{RuntimeApi, RuntimeSocketPath};
+use super::{crio, docker_api};
 use crate::event::ContainerInfo;
 
 /// What the options that change the sockets are, for log lines.
-const SOCKET_HINT: &str = "--container-runtime-socket PATH chooses the sockets, \
+const SOCKET_HINT: &str = "--container-runtime-socket [RUNTIME:]PATH chooses the sockets, \
                            --no-container-lookup turns lookups off";
 
 /// One lookup's answer: the info, or `None` when no runtime knew the id or
 /// every runtime failed.
 pub(crate) type Answer = (String, Option<Arc<ContainerInfo>>);
 
-/// A runtime's Docker-API socket and whether its failure was already logged.
+/// A runtime's socket and whether its failure was already logged.
 #[derive(Debug)]
 pub(crate) struct RuntimeSocket {
-    path: PathBuf,
+    socket: RuntimeSocketPath,
     failing: bool,
 }
 
 impl RuntimeSocket {
-    pub(crate) fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(socket: RuntimeSocketPath) -> Self {
         Self {
-            path,
+            socket,
             failing: false,
+        }
+    }
+
+    /// What the socket's runtime says of `id`.
+    async fn inspect(&self, id: &str) -> Result<Option<ContainerInfo>, ApiError> {
+        let path = &self.socket.path;
+        match self.socket.api {
+            RuntimeApi::Docker => docker_api::inspect(path, id).await,
+            RuntimeApi::Crio => crio::inspect(path, id).await,
         }
     }
 
@@ -66,12 +76,13 @@ impl Resolver {
     /// The first runtime's answer that knows `id`.
     pub(crate) async fn resolve(&mut self, id: &str) -> Option<ContainerInfo> {
         for socket in &mut self.sockets {
-            match docker_api::inspect(&socket.path, id).await {
+            match socket.inspect(id).await {
                 Ok(found) => {
                     if socket.answered() {
                         tracing::info!(
-                            "container runtime socket {} answers again",
-                            socket.path.display()
+                            "container runtime socket {} ({}) answers again",
+                            socket.socket.path.display(),
+                            socket.socket.api
                         );
                     }
                     if found.is_some() {
@@ -80,7 +91,7 @@ impl Resolver {
                 }
                 Err(error) => {
                     if socket.failed() {
-                        log_failure(&socket.path, &error);
+                        log_failure(&socket.socket, &error);
                     }
                 }
             }
@@ -102,8 +113,12 @@ impl Resolver {
             }
         };
         while let Ok(id) = requests.recv() {
-            let info = runtime.block_on(self.resolve(&id));
-            match &info {
+            let info = runtime.block_on(self.resolve(&id)).map(Arc::new);
+            if answers.send((id.clone(), info.clone())).is_err() {
+                return;
+            }
+            // Logged once sent: from this line on, the event path has it.
+            match info {
                 Some(info) => tracing::info!(
                     container = %id,
                     name = %info.name,
@@ -112,18 +127,16 @@ impl Resolver {
                 ),
                 None => tracing::debug!(container = %id, "no runtime knows the container"),
             }
-            if answers.send((id, info.map(Arc::new))).is_err() {
-                return;
-            }
         }
     }
 }
 
-fn log_failure(path: &Path, error: &ApiError) {
+fn log_failure(socket: &RuntimeSocketPath, error: &ApiError) {
     tracing::warn!(
-        "container runtime socket {}: {error}; containers it runs get no name or image \
+        "container runtime socket {} ({}): {error}; containers it runs get no name or image \
          until it answers ({SOCKET_HINT})",
-        path.display()
+        socket.path.display(),
+        socket.api
     );
 }
 
@@ -131,9 +144,16 @@ fn log_failure(path: &Path, error: &ApiError) {
 mod tests {
     use super::*;
 
+    fn docker(path: &str) -> RuntimeSocketPath {
+        RuntimeSocketPath {
+            api: RuntimeApi::Docker,
+            path: path.into(),
+        }
+    }
+
     #[test]
     fn a_failing_socket_is_logged_once_until_it_answers() {
-        let mut socket = RuntimeSocket::new("/nonexistent/docker.sock".into());
+        let mut socket = RuntimeSocket::new(docker("/nonexistent/docker.sock"));
         assert!(socket.failed(), "the first failure is logged");
         assert!(!socket.failed(), "the next ones are not");
         assert!(socket.answered(), "the recovery is logged");
@@ -147,9 +167,9 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let mut resolver = Resolver::new(vec![RuntimeSocket::new(
-            "/nonexistent/sigbox-test/docker.sock".into(),
-        )]);
+        let mut resolver = Resolver::new(vec![RuntimeSocket::new(docker(
+            "/nonexistent/sigbox-test/docker.sock",
+        ))]);
         assert_eq!(runtime.block_on(resolver.resolve("abc")), None);
         assert!(resolver.sockets[0].failing);
     }

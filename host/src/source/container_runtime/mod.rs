@@ -6,73 +6,55 @@
 //! image come from the runtime. The event path only reads a bounded cache
 //! ([`cache`]): an id it has not seen is queued for a background thread
 //! ([`resolver`]) and the event goes on without a name, counted. Runtimes
-//! speaking the Docker Engine API are asked ([`docker_api`]): Docker, and
-//! Podman's service. containerd and CRI-O speak gRPC (CRI) and are not
-//! asked yet.
+//! are asked over their Unix sockets ([`sockets`] chooses them): Docker and
+//! Podman through the Docker Engine API ([`docker_api`]), CRI-O through its
+//! HTTP inspect endpoint ([`crio`]). containerd answers only gRPC and is
+//! not asked.
 
 mod cache;
+mod crio;
 mod docker_api;
+mod http;
 mod resolver;
+mod sockets;
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use self::cache::{ContainerCache, Known, Lookup};
 use self::resolver::{Answer, Resolver, RuntimeSocket};
+pub use self::sockets::{RuntimeApi, RuntimeSocketPath};
 use crate::event::Event;
+use crate::telemetry::ContainerLookups;
 
-/// Docker-API sockets probed when none is given (Docker, rootful Podman).
-const DOCKER_API_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/podman/podman.sock"];
-/// Sockets of runtimes not asked yet, named when found so the operator
-/// knows why their containers have no names.
-const UNSUPPORTED_SOCKETS: [(&str, &str); 2] = [
-    ("containerd", "/var/run/containerd/containerd.sock"),
-    ("CRI-O", "/var/run/crio/crio.sock"),
-];
 /// Lookups waiting for the resolver at most; past it an event's container
 /// is asked for again by a later event.
 const QUEUED_LOOKUPS: usize = 1024;
 /// Containers remembered by default.
-pub const DEFAULT_CACHE_CONTAINERS: usize = 4096;
+pub const DEFAULT_CONTAINER_CACHE: usize = 4096;
 
 /// How `sigbox run` looks containers up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LookupOptions {
+pub struct ContainerLookupOptions {
     /// Whether to ask runtimes at all.
     pub enabled: bool,
-    /// Docker-API sockets to ask, in order; empty: probe the usual paths.
-    pub sockets: Vec<PathBuf>,
+    /// Runtime sockets to ask, in order; empty: probe the usual paths.
+    pub sockets: Vec<RuntimeSocketPath>,
     /// Containers remembered at most.
     pub cache_containers: usize,
 }
 
-impl Default for LookupOptions {
+impl Default for ContainerLookupOptions {
     fn default() -> Self {
         Self {
             enabled: true,
             sockets: Vec::new(),
-            cache_containers: DEFAULT_CACHE_CONTAINERS,
+            cache_containers: DEFAULT_CONTAINER_CACHE,
         }
     }
-}
-
-/// Counts for `/metrics`.
-#[derive(Debug, Default)]
-pub struct ContainerCounters {
-    /// Lookups a runtime answered.
-    pub(crate) resolved: AtomicU64,
-    /// Lookups no runtime answered (unknown id, or every runtime failed).
-    pub(crate) failed: AtomicU64,
-    /// Container events that went on before their lookup finished.
-    pub(crate) unresolved_events: AtomicU64,
-    /// Containers in the cache now.
-    pub(crate) cached: AtomicU64,
-    /// Containers evicted from the full cache.
-    pub(crate) evictions: AtomicU64,
 }
 
 /// The event path's side: fills events' container info from the cache and
@@ -81,7 +63,7 @@ pub struct ContainerLookup {
     cache: ContainerCache,
     requests: Sender<String>,
     answers: Receiver<Answer>,
-    counters: Arc<ContainerCounters>,
+    counters: Arc<ContainerLookups>,
 }
 
 impl ContainerLookup {
@@ -89,12 +71,18 @@ impl ContainerLookup {
     /// by probing); `None` when lookups are off or there is no socket to
     /// ask, which is logged. Call it after privileges are dropped: the
     /// thread must not inherit them.
-    pub fn start(options: &LookupOptions) -> Option<Self> {
+    pub fn start(options: &ContainerLookupOptions) -> Option<Self> {
         if !options.enabled {
             tracing::info!("container lookups are off (--no-container-lookup)");
             return None;
         }
-        let sockets = sockets(options);
+        let sockets: Vec<RuntimeSocket> = sockets::choose(&options.sockets)
+            .into_iter()
+            .map(|(socket, missing)| {
+                let socket = RuntimeSocket::new(socket);
+                if missing { socket.failing() } else { socket }
+            })
+            .collect();
         if sockets.is_empty() {
             return None;
         }
@@ -129,7 +117,7 @@ impl ContainerLookup {
     }
 
     /// The counters `/metrics` shows.
-    pub fn counters(&self) -> Arc<ContainerCounters> {
+    pub fn counters(&self) -> Arc<ContainerLookups> {
         Arc::clone(&self.counters)
     }
 
@@ -180,53 +168,6 @@ impl ContainerLookup {
             }
         }
     }
-}
-
-/// The sockets to ask: the ones given (a missing one is logged now, once),
-/// else the usual Docker-API paths that exist.
-fn sockets(options: &LookupOptions) -> Vec<RuntimeSocket> {
-    if !options.sockets.is_empty() {
-        return options
-            .sockets
-            .iter()
-            .map(|path| {
-                let socket = RuntimeSocket::new(path.clone());
-                if path.exists() {
-                    socket
-                } else {
-                    tracing::warn!(
-                        "container runtime socket {} does not exist (--container-runtime-socket); \
-                         containers it runs get no name or image until it does",
-                        path.display()
-                    );
-                    socket.failing()
-                }
-            })
-            .collect();
-    }
-    for (runtime, path) in UNSUPPORTED_SOCKETS {
-        if std::path::Path::new(path).exists() {
-            tracing::warn!(
-                "{runtime} socket {path} found: sigbox does not ask {runtime} yet, so its \
-                 containers get no name or image (a Docker-API socket can be given with \
-                 --container-runtime-socket)"
-            );
-        }
-    }
-    let found: Vec<RuntimeSocket> = DOCKER_API_SOCKETS
-        .iter()
-        .map(PathBuf::from)
-        .filter(|path| path.exists())
-        .map(RuntimeSocket::new)
-        .collect();
-    if found.is_empty() {
-        tracing::info!(
-            "no container runtime socket at {}: containers get no name or image \
-             (--container-runtime-socket PATH names one)",
-            DOCKER_API_SOCKETS.join(", ")
-        );
-    }
-    found
 }
 
 #[cfg(test)]
