@@ -198,3 +198,4 @@ bench: all
 	$(CARGO) bench -p sigbox --bench dispatch
 	$(CARGO) bench -p sigbox --bench daemon
 	$(CARGO) bench -p sigbox --bench file_events
+	$(CARGO) bench -p sigbox --bench net_events

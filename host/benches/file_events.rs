@@ -10,30 +10,32 @@
 //! - `rate`: opens paced at 50k/s for 5 s; the daemon's CPU time (utime +
 //!   stime of `/proc/PID/stat`) over the wall time, and what it dropped
 //!   (from its `/metrics`).
+//! - `latency` (issue 31 item 4): exec → TRC-1016 finding latency on the
+//!   daemon's stdout, quiet and while 50k opens/s flow into another guest
+//!   (TEST-BENCH-OPEN) through the same daemon.
 //!
 //! Environment: `SIGBOX_BENCH_ONLY` (comma-separated sections: loops,
-//! rate), `SIGBOX_BENCH_ROUNDS` (rounds of the loops, default 3).
+//! rate, latency), `SIGBOX_BENCH_ROUNDS` (rounds of the loops, default 3).
 //! Needs root (eBPF) and `make` (the binary, the signed default set and
 //! the test signature TEST-BENCH-OPEN).
 
 use std::ffi::CString;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sigbox::bench::{TempDir, Timing, thread_cpu_ns};
 use sigbox::source::check_privileges;
+
+mod support;
+use support::{Daemon, cpu_seconds, default_set, load_average, metric, metric_sum, repo};
 
 /// The one path TEST-BENCH-OPEN selects
 /// (`guest-signatures/test-signatures/bench-open`).
 const WATCHED: &str = "/tmp/sigbox-bench-open/watched";
 /// The default set's signatures that select no file event.
 const EXEC_ONLY: [&str; 2] = ["trc-1016", "trc-105"];
-/// Logged once the daemon is started.
-const READY: &str = "watching exec events";
 /// Logged when the kernel refuses fentry and the file programs fall back to
 /// `tp_btf/sys_exit`.
 const SYSCALL_EXIT_HOOK: &str = "syscalls' exits instead";
@@ -46,13 +48,6 @@ const RATE_SECONDS: u64 = 5;
 /// activity that reaches it.
 const IDLE_SECONDS: u64 = 2;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
 /// What runs beside the loops.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Setup {
@@ -64,6 +59,9 @@ enum Setup {
     /// Only TEST-BENCH-OPEN: the file programs are attached and the kernel
     /// filter passes only [`WATCHED`] (the hook's cost for every other open).
     OneFileSignature,
+    /// TRC-1016 and TEST-BENCH-OPEN: execs find, opens of [`WATCHED`] reach
+    /// a guest (the latency section).
+    ExecAndOneFileSignature,
 }
 
 impl Setup {
@@ -80,27 +78,20 @@ impl Setup {
             Setup::FullSet => "daemon, full default set",
             Setup::NoFileSignature => "daemon, no file signature",
             Setup::OneFileSignature => "daemon, TEST-BENCH-OPEN only",
+            Setup::ExecAndOneFileSignature => "daemon, TRC-1016 + TEST-BENCH-OPEN",
         }
     }
 
     /// The modules this setup loads, and whether any selects file events.
     fn modules(self) -> (Vec<PathBuf>, bool) {
-        let default_set = repo().join("target/signatures");
+        let signatures = repo().join("target/signatures");
         match self {
             Setup::NoDaemon => (vec![], false),
-            Setup::FullSet => {
-                let mut all: Vec<PathBuf> = std::fs::read_dir(&default_set)
-                    .expect("target/signatures: run `make` first")
-                    .filter_map(|e| Some(e.ok()?.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-                    .collect();
-                all.sort();
-                (all, true)
-            }
+            Setup::FullSet => (default_set(), true),
             Setup::NoFileSignature => (
                 EXEC_ONLY
                     .iter()
-                    .map(|name| default_set.join(format!("{name}.wasm")))
+                    .map(|name| signatures.join(format!("{name}.wasm")))
                     .collect(),
                 false,
             ),
@@ -108,198 +99,44 @@ impl Setup {
                 vec![repo().join("target/signatures-test/bench-open.wasm")],
                 true,
             ),
+            Setup::ExecAndOneFileSignature => (
+                vec![
+                    signatures.join("trc-1016.wasm"),
+                    repo().join("target/signatures-test/bench-open.wasm"),
+                ],
+                true,
+            ),
         }
     }
 }
 
-/// A running `sigbox run` on a private copy of a setup's modules, stopped
-/// (SIGINT) on drop.
-struct Daemon {
-    child: Child,
-    listen: String,
-    stderr: Arc<Mutex<String>>,
-    _dir: TempDir,
+/// The daemon of a setup (none for [`Setup::NoDaemon`]), once its
+/// modules are loaded and the kernel's open switch is set for them.
+fn start_daemon(setup: Setup) -> Option<Daemon> {
+    start_daemon_with(setup, false)
 }
 
-impl Daemon {
-    fn start(setup: Setup) -> Option<Daemon> {
-        let (modules, selects_files) = setup.modules();
-        if modules.is_empty() {
-            return None;
-        }
-        let dir = TempDir::new("bench-file-events").unwrap();
-        let signatures = dir.path().join("signatures");
-        std::fs::create_dir(&signatures).unwrap();
-        for module in &modules {
-            std::fs::copy(module, signatures.join(module.file_name().unwrap()))
-                .unwrap_or_else(|e| panic!("{}: {e} (run `make` first)", module.display()));
-        }
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(repo().join("target/release/sigbox"))
-            .arg("run")
-            .arg("-s")
-            .arg(&signatures)
-            .arg("--trust")
-            .arg(repo().join("target/dev-trust.toml"))
-            .arg("--status-file")
-            .arg(dir.path().join("status.json"))
-            .args(["--listen", &listen])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting target/release/sigbox (run `make` first)");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (ready_tx, ready) = mpsc::channel();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in lines.by_ref().map_while(Result::ok) {
-                let is_ready = line.contains(READY);
-                let mut log = log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-                if is_ready {
-                    let _ = ready_tx.send(());
-                }
-            }
-        });
-        let daemon = Daemon {
-            child,
-            listen,
-            stderr,
-            _dir: dir,
-        };
-        assert!(
-            ready.recv_timeout(Duration::from_secs(300)).is_ok(),
-            "sigbox run did not start:\n{}",
-            daemon.log()
-        );
-        // Every module loaded, and the kernel's open switch set for them.
-        let loaded = |m: &str| count_samples(m, "sigbox_signature_info{") == modules.len();
-        let switched = |m: &str| {
-            metric(
-                m,
-                "sigbox_kernel_event_enabled{event=\"security_file_open\"}",
-            ) == Some(if selects_files { 1.0 } else { 0.0 })
-        };
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            let metrics = daemon.metrics();
-            if loaded(&metrics) && switched(&metrics) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not load its signatures:\n{metrics}\n{}",
-                daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(daemon)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn metrics(&self) -> String {
-        http_get(&self.listen, "/metrics").unwrap_or_default()
-    }
-
-    /// Waits (at most 3 s) until the daemon has worked through what the
-    /// last loop queued: its CPU use over 200 ms falls below 10% of a core.
-    /// Best effort: where the machine's own opens keep it busy, it never does.
-    fn settle(&self) {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            let before = cpu_seconds(self.pid());
-            std::thread::sleep(Duration::from_millis(200));
-            if cpu_seconds(self.pid()) - before < 0.02 {
-                return;
-            }
-        }
-    }
+/// [`start_daemon`] with its findings read ([`Daemon::findings`]).
+fn start_daemon_reading(setup: Setup) -> Option<Daemon> {
+    start_daemon_with(setup, true)
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // SAFETY: signals the child this process started.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
+fn start_daemon_with(setup: Setup, read_findings: bool) -> Option<Daemon> {
+    let (modules, selects_files) = setup.modules();
+    if modules.is_empty() {
+        return None;
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding a free port")
-        .port()
-}
-
-/// The body of `GET path` from `address` (HTTP/1.0).
-fn http_get(address: &str, path: &str) -> Option<String> {
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response.split_once("\r\n\r\n")?.1.to_owned())
-}
-
-/// The value of the sample `name{labels}` in an exposition.
-fn metric(exposition: &str, sample: &str) -> Option<f64> {
-    exposition.lines().find_map(|line| {
-        line.strip_prefix(sample)?
-            .strip_prefix(' ')?
-            .split(' ')
-            .next()?
-            .parse()
-            .ok()
+    let switched = |metrics: &str| {
+        metric(
+            metrics,
+            "sigbox_kernel_event_enabled{event=\"security_file_open\"}",
+        ) == Some(if selects_files { 1.0 } else { 0.0 })
+    };
+    Some(if read_findings {
+        Daemon::start_reading(&modules, switched)
+    } else {
+        Daemon::start(&modules, switched)
     })
-}
-
-/// The sum of the samples whose line starts with `prefix` (0 if none).
-fn metric_sum(exposition: &str, prefix: &str) -> f64 {
-    exposition
-        .lines()
-        .filter(|line| line.starts_with(prefix))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-fn count_samples(exposition: &str, prefix: &str) -> usize {
-    exposition
-        .lines()
-        .filter(|line| line.starts_with(prefix))
-        .count()
-}
-
-/// CPU time (utime + stime, every thread) `pid` used so far, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces): state is the
-    // first, utime and stime the 12th and 13th.
-    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks as f64 / per_second
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 fn c_path(path: &Path) -> CString {
@@ -422,6 +259,9 @@ fn main() {
     if want("rate") {
         rates(&files);
     }
+    if want("latency") {
+        latency(&files);
+    }
     println!("load average at end: {}", load_average());
     let _ = std::fs::remove_file(WATCHED);
 }
@@ -434,7 +274,7 @@ fn loops(files: &Files, rounds: usize) {
     let mut hook = None;
     for _ in 0..rounds {
         for (s, setup) in Setup::ALL.iter().enumerate() {
-            let daemon = Daemon::start(*setup);
+            let daemon = start_daemon(*setup);
             // Warm the path lookups and the daemon's first calls.
             for which in Loop::ALL {
                 files.run(which);
@@ -492,18 +332,103 @@ fn loops(files: &Files, rounds: usize) {
     println!();
 }
 
-/// Opens of `path` paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`]: a
-/// burst each millisecond, then a sleep to the next. Returns the opens made
-/// and the wall time they took.
+/// Exec → finding latency samples per load.
+const LATENCY_SAMPLES: usize = 300;
+
+/// Exec → TRC-1016 finding on the daemon's stdout (from the kernel's exec
+/// timestamp to the line read), quiet and while opens of [`WATCHED`] flow
+/// at [`RATE_PER_SECOND`] into TEST-BENCH-OPEN's guest through the same
+/// collector and workers (issue 31 item 4: p99 ≤ 1 ms).
+fn latency(files: &Files) {
+    println!(
+        "-- exec → TRC-1016 finding, {LATENCY_SAMPLES} samples each; load average now {}",
+        load_average()
+    );
+    let dir = TempDir::new("bench-latency").unwrap();
+    let nginx = dir.path().join("nginx");
+    std::fs::copy("/bin/sh", &nginx).unwrap();
+    for opens_flow in [false, true] {
+        let daemon = start_daemon_reading(Setup::ExecAndOneFileSignature).expect("a daemon");
+        daemon.settle();
+        let findings = daemon.findings();
+        let before = daemon.metrics();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let generator = opens_flow.then(|| {
+            let (stop, watched) = (stop.clone(), files.watched.clone());
+            std::thread::spawn(move || paced_opens_until(&watched, &stop))
+        });
+        let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
+        for _ in 0..LATENCY_SAMPLES {
+            let mut shell = Command::new(&nginx)
+                .args(["-c", "exec /bin/sh -c :"])
+                .spawn()
+                .unwrap();
+            let pid = u64::from(shell.id());
+            loop {
+                let finding = findings
+                    .recv_timeout(Duration::from_secs(60))
+                    .unwrap_or_else(|_| panic!("no finding for {pid}:\n{}", daemon.log()));
+                if finding.pid == pid {
+                    let took = finding.read_ns.saturating_sub(finding.event_ns);
+                    latencies.push(Duration::from_nanos(took));
+                    break;
+                }
+            }
+            shell.wait().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let flow = generator.map(|g| g.join().unwrap());
+        let after = daemon.metrics();
+        let delta = |prefix: &str| metric_sum(&after, prefix) - metric_sum(&before, prefix);
+        latencies.sort();
+        let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+        let load = match flow {
+            Some((opens, elapsed)) => format!(
+                "while {:.1}k opens/s reach TEST-BENCH-OPEN ({} to its guest, {} ring full, {} queue drops)",
+                opens as f64 / elapsed.as_secs_f64() / 1000.0,
+                delta("sigbox_signature_events_total{id=\"TEST-BENCH-OPEN\"}"),
+                delta(
+                    "sigbox_kernel_dropped_total{event=\"security_file_open\",filter=\"ring_buffer_full\"}"
+                ),
+                delta("sigbox_queue_drops_total"),
+            ),
+            None => "quiet".to_owned(),
+        };
+        println!(
+            "p50 {:>9.2?}  p90 {:>9.2?}  p99 {:>9.2?}  max {:>9.2?}  {load}",
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            latencies.last().unwrap(),
+        );
+    }
+    println!();
+}
+
+/// Opens of `path` paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`].
 fn paced_opens(path: &CString) -> (usize, Duration) {
+    paced_opens_while(path, |ms| ms < RATE_SECONDS * 1000)
+}
+
+/// Opens of `path` paced at [`RATE_PER_SECOND`] until `stop`.
+fn paced_opens_until(path: &CString, stop: &std::sync::atomic::AtomicBool) -> (usize, Duration) {
+    paced_opens_while(path, |_| !stop.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Opens of `path` at [`RATE_PER_SECOND`] while `go(ms elapsed)`: a burst
+/// each millisecond, then a sleep to the next. Returns the opens made and
+/// the wall time they took.
+fn paced_opens_while(path: &CString, mut go: impl FnMut(u64) -> bool) -> (usize, Duration) {
     let per_ms = RATE_PER_SECOND / 1000;
     let start = Instant::now();
     let mut opens = 0;
-    for tick in 1..=RATE_SECONDS * 1000 {
+    let mut tick = 0;
+    while go(tick) {
         for _ in 0..per_ms {
             open_close(path);
         }
         opens += per_ms;
+        tick += 1;
         let next = start + Duration::from_millis(tick);
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -550,7 +475,7 @@ fn rates(files: &Files) {
         ),
     ];
     for (setup, what, path) in cases {
-        let daemon = Daemon::start(setup).expect("a daemon setup");
+        let daemon = start_daemon(setup).expect("a daemon setup");
         daemon.settle();
         let idle_start = cpu_seconds(daemon.pid());
         std::thread::sleep(Duration::from_secs(IDLE_SECONDS));

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sigbox_e2e::{
-    Daemon, findings_of, free_port, http_get, is_root, json_lines, metric, temp_dir, test_module,
+    Daemon, findings_of, free_port, http_get, is_root, json_lines, metric, sigbox_command,
+    temp_dir, test_module,
 };
 
 use crate::live::READY;
@@ -455,4 +456,164 @@ fn opens_the_kernel_passes_but_no_selector_accepts_are_dropped_by_the_host_and_c
         .unwrap_or_else(|| panic!("no host-filter count in {summary}"));
     assert!(dropped >= u64::from(OTHER_OPENS), "{summary}");
     let _ = std::fs::remove_dir_all(WATCHED_DIR);
+}
+
+/// The one path TEST-BENCH-OPEN selects
+/// (`guest-signatures/test-signatures/bench-open`); only this test opens it.
+const FLOODED: &str = "/tmp/sigbox-bench-open/watched";
+
+/// Opens more than the daemon can decode keep its file ring from ever
+/// emptying. The exec ring, signals and timers must still be served: a
+/// web-server shell is found, and SIGTERM stops the daemon, while the
+/// flood goes on. (Once, every wait completed at once on the busy ring, the
+/// runtime never collected the others' wake-ups, and an exec's finding
+/// waited minutes for the flood to end.)
+#[test]
+fn execs_and_signals_get_through_while_opens_flood_the_daemon() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    std::fs::create_dir_all(Path::new(FLOODED).parent().unwrap()).unwrap();
+    std::fs::write(FLOODED, b"x").unwrap();
+    let signatures = temp_dir("file-events-flood");
+    std::fs::copy(
+        test_module("bench-open"),
+        signatures.join("bench-open.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        sigbox_e2e::module("trc-1016"),
+        signatures.join("trc-1016.wasm"),
+    )
+    .unwrap();
+    let daemon = Daemon::start(
+        &["run", "-s", signatures.to_str().unwrap(), "--listen", "off"],
+        READY,
+    );
+    for loaded in ["loaded signature TRC-1016", KERNEL_SET] {
+        assert!(
+            daemon.wait_for_stderr_line(Duration::from_secs(120), |l| {
+                l.contains(loaded) && (loaded != KERNEL_SET || l.contains("attached=true"))
+            }),
+            "{}",
+            daemon.stderr_text()
+        );
+    }
+    let flood = Flood::start(Path::new(FLOODED), 2);
+    // The flood outran the daemon: the kernel dropped opens it could not
+    // hand over, which the daemon reports where findings go.
+    let overflowed = daemon.wait_for_stdout(Duration::from_secs(120), |lines| {
+        lines
+            .iter()
+            .any(|l| l.contains("sigbox_events_lost") && l.contains("security_file_open"))
+    });
+    let shell = crate::live::run_as("nginx", "exec /bin/sh -c true");
+    let found = overflowed
+        && daemon.wait_for_stdout(Duration::from_secs(60), |lines| {
+            !crate::pack_live::findings(lines, "TRC-1016", shell).is_empty()
+        });
+    assert!(overflowed, "the flood never outran the daemon");
+    assert!(
+        found,
+        "no finding for the shell during the flood: {}",
+        daemon.stderr_text()
+    );
+    daemon.signal("TERM");
+    let stopped = daemon.wait_within(Duration::from_secs(60));
+    drop(flood);
+    let stopped = stopped.unwrap_or_else(|daemon| {
+        panic!("SIGTERM ignored during the flood: {}", daemon.stderr_text())
+    });
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}
+
+/// Threads opening one file as fast as they can, until dropped (a failing
+/// test must not leave them running beside the other tests).
+struct Flood {
+    on: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Flood {
+    fn start(path: &'static Path, threads: usize) -> Self {
+        let on = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let threads = (0..threads)
+            .map(|_| {
+                let on = on.clone();
+                std::thread::spawn(move || {
+                    while on.load(std::sync::atomic::Ordering::Relaxed) {
+                        open_raw(path, libc::O_RDONLY);
+                    }
+                })
+            })
+            .collect();
+        Self { on, threads }
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.on.store(false, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The file hook is the first of fentry, kprobe and the syscall exits that
+/// this kernel accepts, each refusal logged; `SIGBOX_FILE_HOOK` forces one
+/// (here the syscall exits, which every supported kernel has), and the
+/// forced hook delivers the opens.
+#[test]
+fn the_file_hook_is_chosen_in_order_and_can_be_forced() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    const CHAIN: [&str; 3] = ["Fentry", "Kprobe", "SyscallExit"];
+    let signatures = temp_dir("file-hook");
+    let args = ["run", "-s", signatures.to_str().unwrap(), "--listen", "off"];
+    let chosen = Daemon::start(&args, READY);
+    let log = chosen.stderr_text();
+    let taken = CHAIN
+        .iter()
+        .position(|hook| log.contains(&format!("file events come from {hook}")))
+        .unwrap_or_else(|| panic!("no file hook chosen:\n{log}"));
+    for (at, hook) in CHAIN.iter().enumerate() {
+        let refused = log.contains(&format!("file events cannot come from {hook}:"));
+        assert_eq!(refused, at < taken, "{hook}:\n{log}");
+    }
+    assert!(chosen.stop().status.success());
+
+    let _echo_paths = ECHO_PATHS.lock().unwrap_or_else(PoisonError::into_inner);
+    std::fs::create_dir_all(ECHO_DIR).unwrap();
+    std::fs::copy(test_module("file-echo"), signatures.join("file-echo.wasm")).unwrap();
+    let mut command = sigbox_command(&args);
+    command.env("SIGBOX_FILE_HOOK", "syscall");
+    let forced = Daemon::start_command(command, READY);
+    assert!(
+        forced.wait_for_stderr_line(Duration::from_secs(120), |l| {
+            l.contains(KERNEL_SET) && l.contains("attached=true")
+        }),
+        "{}",
+        forced.stderr_text()
+    );
+    let log = forced.stderr_text();
+    assert!(log.contains("file events come from SyscallExit"), "{log}");
+    assert!(!log.contains("file events cannot come from"), "{log}");
+    open_raw(Path::new(OPENED), libc::O_RDONLY | libc::O_CREAT);
+    let ours = |lines: &[String]| {
+        findings_of(&json_lines(lines.join("\n").as_bytes()), "TEST-FILE-ECHO")
+            .iter()
+            .any(|f| f["hostProcessId"] == std::process::id())
+    };
+    assert!(
+        forced.wait_for_stdout(Duration::from_secs(60), ours),
+        "{:?}\n{}",
+        forced.stdout_lines(),
+        forced.stderr_text()
+    );
+    assert!(forced.stop().status.success());
+    let _ = std::fs::remove_file(OPENED);
 }

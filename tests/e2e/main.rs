@@ -25,6 +25,7 @@ mod live_sandbox;
 mod module_truth;
 mod net_events;
 mod net_pack;
+mod net_signatures_live;
 mod operations;
 mod pack;
 mod pack_live;

@@ -2,6 +2,7 @@
 
 pub(crate) mod bpf;
 pub(crate) mod container_runtime;
+mod line_pool;
 pub(crate) mod replay;
 pub(crate) mod tracee_check;
 pub(crate) mod tracee_json;
