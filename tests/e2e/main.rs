@@ -5,6 +5,7 @@
 mod author_kit;
 mod batch_faults;
 mod cli;
+mod containers;
 mod contract;
 mod deploy;
 mod exec_fields;

@@ -4,6 +4,7 @@
 //! projections read it through [`fields`], sinks write it; the contract
 //! versions convert it in `engine/wasm/contract.rs` and nowhere else.
 
+mod container;
 pub(crate) mod fields;
 pub(crate) mod open_flags;
 pub(crate) mod table;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+pub use container::ContainerInfo;
 pub use table::Kind;
 pub use value::{Field, Origin, Value};
 
@@ -65,6 +67,9 @@ pub struct Context {
     pub process_entity_id: u32,
     /// Tracee's `parentEntityId`: 0 until the source knows it.
     pub parent_entity_id: u32,
+    /// The container's name and image from its runtime's API (live) or the
+    /// Tracee line (replay); `None` while not known.
+    pub container: Option<Arc<ContainerInfo>>,
 }
 
 impl Default for Context {
@@ -90,6 +95,7 @@ impl Default for Context {
             return_value: 0,
             process_entity_id: 0,
             parent_entity_id: 0,
+            container: None,
         }
     }
 }
