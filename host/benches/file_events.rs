@@ -36,9 +36,8 @@ use support::{Daemon, cpu_seconds, default_set, load_average, metric, metric_sum
 const WATCHED: &str = "/tmp/sigbox-bench-open/watched";
 /// The default set's signatures that select no file event.
 const EXEC_ONLY: [&str; 2] = ["trc-1016", "trc-105"];
-/// Logged when the kernel refuses fentry and the file programs fall back to
-/// `tp_btf/sys_exit`.
-const SYSCALL_EXIT_HOOK: &str = "syscalls' exits instead";
+/// How the daemon logs the file hook it took (`source::bpf::file_hook`).
+const FILE_HOOK_TAKEN: &str = "file events come from ";
 
 const OPENS_PER_LOOP: usize = 20_000;
 const RENAMES_PER_LOOP: usize = 10_000;
@@ -290,10 +289,9 @@ fn loops(files: &Files, rounds: usize) {
             if let Some(daemon) = &daemon
                 && *setup == Setup::OneFileSignature
             {
-                hook = Some(if daemon.log().contains(SYSCALL_EXIT_HOOK) {
-                    "tp_btf/sys_exit (the kernel refused fentry)"
-                } else {
-                    "fentry"
+                hook = daemon.log().lines().find_map(|line| {
+                    let (_, taken) = line.split_once(FILE_HOOK_TAKEN)?;
+                    Some(taken.trim().to_owned())
                 });
             }
         }
@@ -301,7 +299,7 @@ fn loops(files: &Files, rounds: usize) {
     println!(
         "-- loops: median of {rounds} alternated rounds ({OPENS_PER_LOOP} opens, {RENAMES_PER_LOOP} renames each); \
          file hook: {}; load average now {}",
-        hook.unwrap_or("?"),
+        hook.as_deref().unwrap_or("?"),
         load_average()
     );
     println!(
