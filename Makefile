@@ -199,3 +199,4 @@ bench: all
 	$(CARGO) bench -p sigbox --bench daemon
 	$(CARGO) bench -p sigbox --bench file_events
 	$(CARGO) bench -p sigbox --bench ancestry
+	$(CARGO) bench -p sigbox --bench net_events

@@ -5,13 +5,17 @@
  * through the `file_events` ring buffer. Part of exec.bpf.c's object (it
  * shares the path walk and the task helpers); included at its end.
  *
- * Programs (loaded at start, attached by the host only while a loaded
- * signature selects a file event; each returns at once unless its event is
- * switched on in `file_config`):
+ * Programs (the host loads the first set the kernel accepts, in this order,
+ * and attaches it only while a loaded signature selects a file event, but
+ * kprobes from start: their perf-event attach needs CAP_PERFMON, dropped
+ * later; each returns at once unless its event is switched on in
+ * `file_config`):
  * - sigbox_file_open (fentry/security_file_open) and sigbox_inode_rename
  *   (fentry/security_inode_rename), as Tracee's kprobes;
- * - sigbox_file_syscall_exit (tp_btf/sys_exit), where the kernel refuses
- *   fentry: successful open/openat/openat2 and rename/renameat/renameat2
+ * - sigbox_file_open_kprobe and sigbox_inode_rename_kprobe, kprobes on the
+ *   same functions, where the kernel refuses fentry;
+ * - sigbox_file_syscall_exit (tp_btf/sys_exit), where it refuses both:
+ *   successful open/openat/openat2 and rename/renameat/renameat2
  *   syscalls (see README.md for what this fallback misses).
  *
  * Opens pass the host's kernel filters, cheapest first: access mode, then
@@ -346,26 +350,26 @@ static __always_inline void send_open(struct file_config *cfg, struct file *file
 	file_send(s, FILE_DROP_OPEN_RING);
 }
 
-SEC("fentry/security_file_open")
-int BPF_PROG(sigbox_file_open, struct file *file)
+/*
+ * The bodies the fentry and kprobe programs share: the same record, fields
+ * and filters whichever hook the host could load.
+ */
+static __always_inline void on_file_open(struct file *file)
 {
 	struct file_config *cfg = file_config_now();
 	if (!cfg || !cfg->open_enabled)
-		return 0;
+		return;
 	send_open(cfg, file, BPF_CORE_READ(file, f_flags), syscall_pathname());
-	return 0;
 }
 
-SEC("fentry/security_inode_rename")
-int BPF_PROG(sigbox_inode_rename, struct inode *old_dir, struct dentry *old_dentry,
-	     struct inode *new_dir, struct dentry *new_dentry)
+static __always_inline void on_inode_rename(struct dentry *old_dentry, struct dentry *new_dentry)
 {
 	struct file_config *cfg = file_config_now();
 	if (!cfg || !cfg->rename_enabled)
-		return 0;
+		return;
 	struct file_scratch *s = file_scratch_here();
 	if (!s)
-		return 0;
+		return;
 	file_context(&s->ev, FILE_KIND_RENAME);
 	s->pos = 0;
 	walk_dentry(&s->walk, old_dentry, DENTRY_PATH_DEPTH);
@@ -373,6 +377,36 @@ int BPF_PROG(sigbox_inode_rename, struct inode *old_dir, struct dentry *old_dent
 	walk_dentry(&s->walk, new_dentry, DENTRY_PATH_DEPTH);
 	s->ev.path2_len = file_append_walk(s, FILE_FLAG_PATH2_TRUNCATED);
 	file_send(s, FILE_DROP_RENAME_RING);
+}
+
+SEC("fentry/security_file_open")
+int BPF_PROG(sigbox_file_open, struct file *file)
+{
+	on_file_open(file);
+	return 0;
+}
+
+SEC("fentry/security_inode_rename")
+int BPF_PROG(sigbox_inode_rename, struct inode *old_dir, struct dentry *old_dentry,
+	     struct inode *new_dir, struct dentry *new_dentry)
+{
+	on_inode_rename(old_dentry, new_dentry);
+	return 0;
+}
+
+/* The same where fentry is missing (no BPF trampolines) but kprobes are not. */
+SEC("kprobe/security_file_open")
+int BPF_KPROBE(sigbox_file_open_kprobe, struct file *file)
+{
+	on_file_open(file);
+	return 0;
+}
+
+SEC("kprobe/security_inode_rename")
+int BPF_KPROBE(sigbox_inode_rename_kprobe, struct inode *old_dir, struct dentry *old_dentry,
+	       struct inode *new_dir, struct dentry *new_dentry)
+{
+	on_inode_rename(old_dentry, new_dentry);
 	return 0;
 }
 

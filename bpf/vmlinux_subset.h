@@ -12,6 +12,9 @@
 #ifndef SIGBOX_VMLINUX_SUBSET_H
 #define SIGBOX_VMLINUX_SUBSET_H
 
+/* As a generated vmlinux.h: bpf_tracing.h's PT_REGS_* use the kernel's register names. */
+#define __VMLINUX_H__
+
 /* Fixed-width types (normally from <linux/types.h>). */
 typedef unsigned char __u8;
 typedef signed char __s8;
@@ -210,11 +213,15 @@ struct unix_sock {
 	struct unix_address *addr;
 };
 
-/* The registers a syscall entered with (x86_64 names; syscall_pathname). */
+/*
+ * The registers a syscall entered with (syscall_pathname), or a kprobed
+ * function was called with (cx: its 4th argument). x86_64 names.
+ */
 struct pt_regs {
 	unsigned long di;
 	unsigned long si;
 	unsigned long dx;
+	unsigned long cx;
 	unsigned long r10;
 	unsigned long r8;
 	unsigned long r9;

@@ -7,7 +7,8 @@
 //! Environment: `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
 //! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40),
 //! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, wide, filters, many,
-//! replay, author).
+//! replay, author), `SIGBOX_BENCH_WRITE_CAPTURE` (a file to write the
+//! replay section's capture to, for profiling the real binary on it).
 //!
 //! Method (BENCHMARKS.md): thread CPU time on one pinned core for the
 //! single-thread sections, wall time for the multi-threaded ones; every
@@ -631,6 +632,10 @@ fn report(
         };
         let capture = capture_lines(100_000, 46);
         let (input_r, input_w, input_c) = (join(&realistic), join(&worst), join(&capture));
+        // The same capture for `perf record` of the real binary (BENCHMARKS.md).
+        if let Ok(path) = std::env::var("SIGBOX_BENCH_WRITE_CAPTURE") {
+            std::fs::write(&path, &input_c)?;
+        }
         let mut defaults = pipeline_with(2, default_set(runtime)?);
         let mut trc = pipeline_with(2, load_n(runtime, trc_1016, 1)?);
         let mut finds_all = pipeline_with(2, load_n(runtime, echo, 1)?);

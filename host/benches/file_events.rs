@@ -20,26 +20,24 @@
 //! the test signature TEST-BENCH-OPEN).
 
 use std::ffi::CString;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sigbox::bench::{TempDir, Timing, thread_cpu_ns};
 use sigbox::source::check_privileges;
+
+mod support;
+use support::{Daemon, cpu_seconds, default_set, load_average, metric, metric_sum, repo};
 
 /// The one path TEST-BENCH-OPEN selects
 /// (`guest-signatures/test-signatures/bench-open`).
 const WATCHED: &str = "/tmp/sigbox-bench-open/watched";
 /// The default set's signatures that select no file event.
 const EXEC_ONLY: [&str; 2] = ["trc-1016", "trc-105"];
-/// Logged once the daemon is started.
-const READY: &str = "watching exec events";
-/// Logged when the kernel refuses fentry and the file programs fall back to
-/// `tp_btf/sys_exit`.
-const SYSCALL_EXIT_HOOK: &str = "syscalls' exits instead";
+/// How the daemon logs the file hook it took (`source::bpf::file_hook`).
+const FILE_HOOK_TAKEN: &str = "file events come from ";
 
 const OPENS_PER_LOOP: usize = 20_000;
 const RENAMES_PER_LOOP: usize = 10_000;
@@ -48,13 +46,6 @@ const RATE_SECONDS: u64 = 5;
 /// Daemon CPU sampled before the paced opens: the machine's own file
 /// activity that reaches it.
 const IDLE_SECONDS: u64 = 2;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
 
 /// What runs beside the loops.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -92,22 +83,14 @@ impl Setup {
 
     /// The modules this setup loads, and whether any selects file events.
     fn modules(self) -> (Vec<PathBuf>, bool) {
-        let default_set = repo().join("target/signatures");
+        let signatures = repo().join("target/signatures");
         match self {
             Setup::NoDaemon => (vec![], false),
-            Setup::FullSet => {
-                let mut all: Vec<PathBuf> = std::fs::read_dir(&default_set)
-                    .expect("target/signatures: run `make` first")
-                    .filter_map(|e| Some(e.ok()?.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
-                    .collect();
-                all.sort();
-                (all, true)
-            }
+            Setup::FullSet => (default_set(), true),
             Setup::NoFileSignature => (
                 EXEC_ONLY
                     .iter()
-                    .map(|name| default_set.join(format!("{name}.wasm")))
+                    .map(|name| signatures.join(format!("{name}.wasm")))
                     .collect(),
                 false,
             ),
@@ -117,7 +100,7 @@ impl Setup {
             ),
             Setup::ExecAndOneFileSignature => (
                 vec![
-                    default_set.join("trc-1016.wasm"),
+                    signatures.join("trc-1016.wasm"),
                     repo().join("target/signatures-test/bench-open.wasm"),
                 ],
                 true,
@@ -126,228 +109,33 @@ impl Setup {
     }
 }
 
-/// A running `sigbox run` on a private copy of a setup's modules, stopped
-/// (SIGINT) on drop.
-struct Daemon {
-    child: Child,
-    /// Findings as (hostProcessId, event timestamp ns, ns since the epoch
-    /// when the line was read), when started with [`Daemon::start_reading`].
-    findings: Option<mpsc::Receiver<(u64, u64, u64)>>,
-    listen: String,
-    stderr: Arc<Mutex<String>>,
-    _dir: TempDir,
+/// The daemon of a setup (none for [`Setup::NoDaemon`]), once its
+/// modules are loaded and the kernel's open switch is set for them.
+fn start_daemon(setup: Setup) -> Option<Daemon> {
+    start_daemon_with(setup, false)
 }
 
-impl Daemon {
-    fn start(setup: Setup) -> Option<Daemon> {
-        Self::start_with(setup, false)
-    }
-
-    /// Started with its findings read off stdout as they come.
-    fn start_reading(setup: Setup) -> Option<Daemon> {
-        Self::start_with(setup, true)
-    }
-
-    fn start_with(setup: Setup, read_findings: bool) -> Option<Daemon> {
-        let (modules, selects_files) = setup.modules();
-        if modules.is_empty() {
-            return None;
-        }
-        let dir = TempDir::new("bench-file-events").unwrap();
-        let signatures = dir.path().join("signatures");
-        std::fs::create_dir(&signatures).unwrap();
-        for module in &modules {
-            std::fs::copy(module, signatures.join(module.file_name().unwrap()))
-                .unwrap_or_else(|e| panic!("{}: {e} (run `make` first)", module.display()));
-        }
-        let listen = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(repo().join("target/release/sigbox"))
-            .arg("run")
-            .arg("-s")
-            .arg(&signatures)
-            .arg("--trust")
-            .arg(repo().join("target/dev-trust.toml"))
-            .arg("--status-file")
-            .arg(dir.path().join("status.json"))
-            .args(["--listen", &listen])
-            .stdout(if read_findings {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting target/release/sigbox (run `make` first)");
-        let findings = child.stdout.take().map(|stdout| {
-            let (tx, rx) = mpsc::channel();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    let read_at = wall_ns();
-                    let Ok(finding) = serde_json::from_str::<serde_json::Value>(&line) else {
-                        continue;
-                    };
-                    let pid = finding["hostProcessId"].as_u64().unwrap_or(0);
-                    let at = finding["timestamp"].as_u64().unwrap_or(0);
-                    if tx.send((pid, at, read_at)).is_err() {
-                        break;
-                    }
-                }
-            });
-            rx
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (ready_tx, ready) = mpsc::channel();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in lines.by_ref().map_while(Result::ok) {
-                let is_ready = line.contains(READY);
-                let mut log = log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-                if is_ready {
-                    let _ = ready_tx.send(());
-                }
-            }
-        });
-        let daemon = Daemon {
-            child,
-            findings,
-            listen,
-            stderr,
-            _dir: dir,
-        };
-        assert!(
-            ready.recv_timeout(Duration::from_secs(300)).is_ok(),
-            "sigbox run did not start:\n{}",
-            daemon.log()
-        );
-        // Every module loaded, and the kernel's open switch set for them.
-        let loaded = |m: &str| count_samples(m, "sigbox_signature_info{") == modules.len();
-        let switched = |m: &str| {
-            metric(
-                m,
-                "sigbox_kernel_event_enabled{event=\"security_file_open\"}",
-            ) == Some(if selects_files { 1.0 } else { 0.0 })
-        };
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            let metrics = daemon.metrics();
-            if loaded(&metrics) && switched(&metrics) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not load its signatures:\n{metrics}\n{}",
-                daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(daemon)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn metrics(&self) -> String {
-        http_get(&self.listen, "/metrics").unwrap_or_default()
-    }
-
-    /// Waits (at most 3 s) until the daemon has worked through what the
-    /// last loop queued: its CPU use over 200 ms falls below 10% of a core.
-    /// Best effort: where the machine's own opens keep it busy, it never does.
-    fn settle(&self) {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            let before = cpu_seconds(self.pid());
-            std::thread::sleep(Duration::from_millis(200));
-            if cpu_seconds(self.pid()) - before < 0.02 {
-                return;
-            }
-        }
-    }
+/// [`start_daemon`] with its findings read ([`Daemon::findings`]).
+fn start_daemon_reading(setup: Setup) -> Option<Daemon> {
+    start_daemon_with(setup, true)
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // SAFETY: signals the child this process started.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
+fn start_daemon_with(setup: Setup, read_findings: bool) -> Option<Daemon> {
+    let (modules, selects_files) = setup.modules();
+    if modules.is_empty() {
+        return None;
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding a free port")
-        .port()
-}
-
-/// The body of `GET path` from `address` (HTTP/1.0).
-fn http_get(address: &str, path: &str) -> Option<String> {
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response.split_once("\r\n\r\n")?.1.to_owned())
-}
-
-/// The value of the sample `name{labels}` in an exposition.
-fn metric(exposition: &str, sample: &str) -> Option<f64> {
-    exposition.lines().find_map(|line| {
-        line.strip_prefix(sample)?
-            .strip_prefix(' ')?
-            .split(' ')
-            .next()?
-            .parse()
-            .ok()
+    let switched = |metrics: &str| {
+        metric(
+            metrics,
+            "sigbox_kernel_event_enabled{event=\"security_file_open\"}",
+        ) == Some(if selects_files { 1.0 } else { 0.0 })
+    };
+    Some(if read_findings {
+        Daemon::start_reading(&modules, switched)
+    } else {
+        Daemon::start(&modules, switched)
     })
-}
-
-/// The sum of the samples whose line starts with `prefix` (0 if none).
-fn metric_sum(exposition: &str, prefix: &str) -> f64 {
-    exposition
-        .lines()
-        .filter(|line| line.starts_with(prefix))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-fn count_samples(exposition: &str, prefix: &str) -> usize {
-    exposition
-        .lines()
-        .filter(|line| line.starts_with(prefix))
-        .count()
-}
-
-/// CPU time (utime + stime, every thread) `pid` used so far, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces): state is the
-    // first, utime and stime the 12th and 13th.
-    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks as f64 / per_second
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 fn c_path(path: &Path) -> CString {
@@ -485,7 +273,7 @@ fn loops(files: &Files, rounds: usize) {
     let mut hook = None;
     for _ in 0..rounds {
         for (s, setup) in Setup::ALL.iter().enumerate() {
-            let daemon = Daemon::start(*setup);
+            let daemon = start_daemon(*setup);
             // Warm the path lookups and the daemon's first calls.
             for which in Loop::ALL {
                 files.run(which);
@@ -501,10 +289,9 @@ fn loops(files: &Files, rounds: usize) {
             if let Some(daemon) = &daemon
                 && *setup == Setup::OneFileSignature
             {
-                hook = Some(if daemon.log().contains(SYSCALL_EXIT_HOOK) {
-                    "tp_btf/sys_exit (the kernel refused fentry)"
-                } else {
-                    "fentry"
+                hook = daemon.log().lines().find_map(|line| {
+                    let (_, taken) = line.split_once(FILE_HOOK_TAKEN)?;
+                    Some(taken.trim().to_owned())
                 });
             }
         }
@@ -512,7 +299,7 @@ fn loops(files: &Files, rounds: usize) {
     println!(
         "-- loops: median of {rounds} alternated rounds ({OPENS_PER_LOOP} opens, {RENAMES_PER_LOOP} renames each); \
          file hook: {}; load average now {}",
-        hook.unwrap_or("?"),
+        hook.as_deref().unwrap_or("?"),
         load_average()
     );
     println!(
@@ -543,13 +330,6 @@ fn loops(files: &Files, rounds: usize) {
     println!();
 }
 
-fn wall_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
-
 /// Exec → finding latency samples per load.
 const LATENCY_SAMPLES: usize = 300;
 
@@ -566,9 +346,9 @@ fn latency(files: &Files) {
     let nginx = dir.path().join("nginx");
     std::fs::copy("/bin/sh", &nginx).unwrap();
     for opens_flow in [false, true] {
-        let daemon = Daemon::start_reading(Setup::ExecAndOneFileSignature).expect("a daemon");
+        let daemon = start_daemon_reading(Setup::ExecAndOneFileSignature).expect("a daemon");
         daemon.settle();
-        let findings = daemon.findings.as_ref().unwrap();
+        let findings = daemon.findings();
         let before = daemon.metrics();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let generator = opens_flow.then(|| {
@@ -583,11 +363,12 @@ fn latency(files: &Files) {
                 .unwrap();
             let pid = u64::from(shell.id());
             loop {
-                let (of, at, read_at) = findings
+                let finding = findings
                     .recv_timeout(Duration::from_secs(60))
                     .unwrap_or_else(|_| panic!("no finding for {pid}:\n{}", daemon.log()));
-                if of == pid {
-                    latencies.push(Duration::from_nanos(read_at.saturating_sub(at)));
+                if finding.pid == pid {
+                    let took = finding.read_ns.saturating_sub(finding.event_ns);
+                    latencies.push(Duration::from_nanos(took));
                     break;
                 }
             }
@@ -692,7 +473,7 @@ fn rates(files: &Files) {
         ),
     ];
     for (setup, what, path) in cases {
-        let daemon = Daemon::start(setup).expect("a daemon setup");
+        let daemon = start_daemon(setup).expect("a daemon setup");
         daemon.settle();
         let idle_start = cpu_seconds(daemon.pid());
         std::thread::sleep(Duration::from_secs(IDLE_SECONDS));

@@ -75,6 +75,8 @@ enum CliCommand {
         listen: String,
         #[command(flatten)]
         outputs: Outputs,
+        #[command(flatten)]
+        containers: Containers,
     },
     /// Evaluate Tracee `--output json` events from a file or stdin, then print a summary.
     ///
@@ -286,6 +288,35 @@ struct Common {
     allow_unsigned: bool,
 }
 
+/// Container names and images from the runtime's API.
+#[derive(clap::Args, Debug)]
+struct Containers {
+    /// Ask the container runtime at this socket for container names and
+    /// images; repeatable, asked in order. PATH alone is a Docker-API
+    /// socket (Docker, `podman system service`); `crio:PATH` is CRI-O's
+    /// [default: those of /var/run/docker.sock, /run/podman/podman.sock and
+    /// crio:/var/run/crio/crio.sock that exist].
+    #[arg(long = "container-runtime-socket", value_name = "[RUNTIME:]PATH")]
+    sockets: Vec<sigbox::source::RuntimeSocketPath>,
+    /// Ask no container runtime: findings carry the container id only.
+    #[arg(long, conflicts_with = "sockets")]
+    no_container_lookup: bool,
+    /// Containers whose name and image are remembered (the least recently
+    /// seen are forgotten first).
+    #[arg(long, value_name = "N", default_value_t = sigbox::source::DEFAULT_CONTAINER_CACHE as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    container_cache: u64,
+}
+
+impl Containers {
+    fn options(self) -> sigbox::source::ContainerLookupOptions {
+        sigbox::source::ContainerLookupOptions {
+            enabled: !self.no_container_lookup,
+            sockets: self.sockets,
+            cache_containers: self.container_cache as usize,
+        }
+    }
+}
+
 /// Finding outputs besides stdout.
 #[derive(clap::Args, Debug)]
 struct Outputs {
@@ -488,6 +519,7 @@ impl Common {
             user,
             exec_env: false,
             process_tree_max: sigbox::source::process_tree::DEFAULT_MAX_PROCESSES,
+            containers: sigbox::source::ContainerLookupOptions::default(),
         })
     }
 }
@@ -521,11 +553,13 @@ impl Cli {
                 process_tree_max,
                 listen,
                 outputs,
+                containers,
             } => Command::Run(DaemonOptions {
                 exec_env,
                 process_tree_max,
                 listen: listen_address(&listen)?,
                 outputs: outputs.options(),
+                containers: containers.options(),
                 ..common.daemon(true, Some(status_file), user)?
             }),
             CliCommand::Replay {

@@ -48,6 +48,8 @@ pub struct DaemonOptions {
     pub outputs: crate::sink::OutputOptions,
     /// Where `/metrics` and `/healthz` are served (`run` only; None: off).
     pub listen: Option<std::net::SocketAddr>,
+    /// How container names and images are looked up (`run` only).
+    pub containers: crate::source::ContainerLookupOptions,
 }
 
 /// How the daemon notices changes to the signatures directory.

@@ -384,8 +384,20 @@ impl ContainerCgroup {
         Self { parent, scope, id }
     }
 
-    /// `command`, moved into this cgroup before it execs.
+    /// `command`, moved into this cgroup before it execs; waits for it.
     pub(crate) fn run_inside(&self, command: &mut Command) -> u32 {
+        run(self.enter_on_exec(command))
+    }
+
+    /// `command` started in this cgroup, left running.
+    pub(crate) fn spawn_inside(&self, command: &mut Command) -> std::process::Child {
+        self.enter_on_exec(command)
+            .spawn()
+            .expect("spawning a test program")
+    }
+
+    /// Makes `command` move itself into this cgroup before it execs.
+    fn enter_on_exec<'a>(&self, command: &'a mut Command) -> &'a mut Command {
         let procs = CString::new(
             self.scope
                 .join("cgroup.procs")
@@ -409,7 +421,7 @@ impl ContainerCgroup {
                 Ok(())
             });
         }
-        run(command)
+        command
     }
 }
 

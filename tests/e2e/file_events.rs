@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sigbox_e2e::{
-    Daemon, findings_of, free_port, http_get, is_root, json_lines, metric, temp_dir, test_module,
+    Daemon, findings_of, free_port, http_get, is_root, json_lines, metric, sigbox_command,
+    temp_dir, test_module,
 };
 
 use crate::live::READY;
@@ -558,4 +559,61 @@ impl Drop for Flood {
             let _ = thread.join();
         }
     }
+}
+
+/// The file hook is the first of fentry, kprobe and the syscall exits that
+/// this kernel accepts, each refusal logged; `SIGBOX_FILE_HOOK` forces one
+/// (here the syscall exits, which every supported kernel has), and the
+/// forced hook delivers the opens.
+#[test]
+fn the_file_hook_is_chosen_in_order_and_can_be_forced() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    const CHAIN: [&str; 3] = ["Fentry", "Kprobe", "SyscallExit"];
+    let signatures = temp_dir("file-hook");
+    let args = ["run", "-s", signatures.to_str().unwrap(), "--listen", "off"];
+    let chosen = Daemon::start(&args, READY);
+    let log = chosen.stderr_text();
+    let taken = CHAIN
+        .iter()
+        .position(|hook| log.contains(&format!("file events come from {hook}")))
+        .unwrap_or_else(|| panic!("no file hook chosen:\n{log}"));
+    for (at, hook) in CHAIN.iter().enumerate() {
+        let refused = log.contains(&format!("file events cannot come from {hook}:"));
+        assert_eq!(refused, at < taken, "{hook}:\n{log}");
+    }
+    assert!(chosen.stop().status.success());
+
+    let _echo_paths = ECHO_PATHS.lock().unwrap_or_else(PoisonError::into_inner);
+    std::fs::create_dir_all(ECHO_DIR).unwrap();
+    std::fs::copy(test_module("file-echo"), signatures.join("file-echo.wasm")).unwrap();
+    let mut command = sigbox_command(&args);
+    command.env("SIGBOX_FILE_HOOK", "syscall");
+    let forced = Daemon::start_command(command, READY);
+    assert!(
+        forced.wait_for_stderr_line(Duration::from_secs(120), |l| {
+            l.contains(KERNEL_SET) && l.contains("attached=true")
+        }),
+        "{}",
+        forced.stderr_text()
+    );
+    let log = forced.stderr_text();
+    assert!(log.contains("file events come from SyscallExit"), "{log}");
+    assert!(!log.contains("file events cannot come from"), "{log}");
+    open_raw(Path::new(OPENED), libc::O_RDONLY | libc::O_CREAT);
+    let ours = |lines: &[String]| {
+        findings_of(&json_lines(lines.join("\n").as_bytes()), "TEST-FILE-ECHO")
+            .iter()
+            .any(|f| f["hostProcessId"] == std::process::id())
+    };
+    assert!(
+        forced.wait_for_stdout(Duration::from_secs(60), ours),
+        "{:?}\n{}",
+        forced.stdout_lines(),
+        forced.stderr_text()
+    );
+    assert!(forced.stop().status.success());
+    let _ = std::fs::remove_file(OPENED);
 }

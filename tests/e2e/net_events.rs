@@ -427,3 +427,85 @@ fn a_tmpfs_mount_in_a_private_namespace_carries_tracee_arguments() {
     let stopped = daemon.stop();
     assert!(stopped.status.success(), "{}", stopped.stderr);
 }
+
+/// Mount attempts the burst makes while the daemon cannot read its ring,
+/// each with three 4,000-byte strings: ~12 KB records, so 85 filled the
+/// first 1 MiB ring and ~680 fit in 8 MiB. Host mounts only: the default
+/// set's TRC-1014 wants a container's, so other daemons on the machine drop
+/// them before their queues.
+const BURST: usize = 300;
+
+/// The sum of the samples whose line starts with `prefix`.
+fn metric_sum(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Whether every thread of `pid` is stopped (state `T`).
+fn all_threads_stopped(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        .all(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+}
+
+/// The ring buffer holds a burst of records made while the daemon is
+/// stopped (as when it is descheduled on a busy machine): 300 mount
+/// records of ~12 KB, 3.6 MB, none dropped in the kernel. Each mount fails
+/// (no such file system type), so nothing is mounted.
+#[test]
+fn the_ring_holds_a_burst_while_the_daemon_cannot_read() {
+    if skip() {
+        return;
+    }
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (daemon, _signatures) = start("net-burst", &[sigbox_e2e::module("trc-1014")], &listen);
+    assert!(
+        daemon.wait_for_stderr_line(Duration::from_secs(120), |l| {
+            l.contains(SWITCHED) && l.contains("attached=true")
+        }),
+        "{}",
+        daemon.stderr_text()
+    );
+    let ring_drops = |metrics: &str| {
+        metric_sum(
+            metrics,
+            "sigbox_kernel_dropped_total{event=\"security_sb_mount\",filter=\"ring_buffer_full\"}",
+        )
+    };
+    let before = ring_drops(&scrape(&listen));
+    let long = |c: char| std::ffi::CString::new(c.to_string().repeat(4000)).unwrap();
+    let (source, fs_type) = (long('s'), long('t'));
+    let target = std::ffi::CString::new(format!("/{}", "d".repeat(3999))).unwrap();
+
+    daemon.signal("STOP");
+    while !all_threads_stopped(daemon.pid()) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..BURST {
+        // SAFETY: NUL-terminated strings; no data. It fails (the type is
+        // no file system), after the syscall's entry made the record.
+        let status = unsafe {
+            libc::mount(
+                source.as_ptr(),
+                target.as_ptr(),
+                fs_type.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(status, -1, "a mount with no such type succeeded");
+    }
+    daemon.signal("CONT");
+    // The kernel counted its drops as it wrote: final for the burst now.
+    let dropped = ring_drops(&scrape(&listen)) - before;
+    assert_eq!(dropped, 0.0, "{}", daemon.stderr_text());
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+}

@@ -7,6 +7,7 @@
 #   KERNEL.deb  a Debian linux-image package (its vmlinuz is used), e.g.
 #               apt-get download linux-image-6.1.0-50-cloud-amd64-unsigned
 #   TEST-FILTER the tests to run (default: source::bpf)
+#   SIGBOX_VM_TEST_ARGS more arguments for the test binary (e.g. `--skip burst`)
 #
 # Needs qemu-system-x86 and the test
 # binary built (`cargo test --release -p sigbox --lib --no-run`). The VM has
@@ -48,12 +49,12 @@ test_binary="$(cd "$repo" && cargo test --release -p sigbox --lib --no-run --mes
 
 # The root file system: merged /usr like the host, the programs and their libraries.
 root="$work/root"
-mkdir -p "$root"/{usr/bin,usr/lib,usr/lib64,proc,sys,dev,tmp,run}
+mkdir -p "$root"/{usr/bin,usr/sbin,usr/lib,usr/lib64,proc,sys,dev,tmp,run}
 ln -s usr/bin "$root/bin"
 ln -s usr/lib "$root/lib"
 ln -s usr/lib64 "$root/lib64"
 objcopy --strip-debug "$test_binary" "$root/sigbox-tests"
-programs=(/usr/bin/true /usr/bin/dash /usr/bin/mount /usr/bin/cat)
+programs=(/usr/bin/true /usr/bin/dash /usr/bin/mount /usr/bin/cat /usr/sbin/ip)
 for program in "${programs[@]}"; do
     cp "$program" "$root$program"
 done
@@ -72,9 +73,11 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
+# Loopback, for the network events' test (a connect to 127.0.0.1).
+/usr/sbin/ip link set lo up
 echo "run-in-vm: kernel \$(cat /proc/sys/kernel/osrelease)"
 cd /tmp
-/sigbox-tests --test-threads=1 '$filter'
+/sigbox-tests --test-threads=1 --show-output '$filter' ${SIGBOX_VM_TEST_ARGS:-}
 echo "run-in-vm: exit status \$?"
 echo o >/proc/sysrq-trigger
 EOF

@@ -17,6 +17,7 @@ use crate::engine::{Change, Runtime};
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use crate::privilege;
 use crate::sink::FindingWriter;
+use crate::source::ContainerLookup;
 use crate::source::bpf::{CollectorOptions, ExecCollector, check_privileges};
 use crate::telemetry::metrics::Metrics;
 
@@ -65,6 +66,8 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
 
+    // Its thread starts only now, without privileges.
+    let mut containers = ContainerLookup::start(&options.containers);
     let runtime = Runtime::for_daemon(options.policy.defaults.clone())
         .context("cannot start the wasm engine")?;
     // The kernel does not wait for a slow signature, so neither does the
@@ -112,6 +115,9 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
     let telemetry = pipeline.telemetry().clone();
     for counters in output_counters {
         telemetry.add_output(counters);
+    }
+    if let Some(containers) = &containers {
+        telemetry.set_containers(containers.counters());
     }
     match collector.drops_reader() {
         Ok(read) => telemetry.set_kernel_drops(Box::new(read)),
@@ -168,7 +174,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
                 let pending = collector.read_pending(&mut batch);
                 if pending > 0 {
                     tracing::info!("queueing the {pending} exec events read before stopping");
-                    process_batch(&mut pipeline, &mut batch);
+                    process_batch(&mut pipeline, &mut batch, containers.as_mut());
                 }
                 break;
             }
@@ -188,7 +194,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             Wake::Change(None) => pipeline.stop_watching(),
             Wake::Events(read) => {
                 read.context("cannot read the exec ring buffer")?;
-                if !process_batch(&mut pipeline, &mut batch) {
+                if !process_batch(&mut pipeline, &mut batch, containers.as_mut()) {
                     break;
                 }
                 pipeline.publish_counts();
@@ -283,11 +289,16 @@ enum Wake {
     Events(Result<usize, crate::source::bpf::BpfError>),
 }
 
-/// Evaluates a batch of events; false when findings can no longer be written.
+/// Evaluates a batch of events, with their containers' names and images
+/// when known; false when findings can no longer be written.
 fn process_batch<W: io::Write + Send + 'static>(
     pipeline: &mut Pipeline<W>,
     batch: &mut Vec<crate::event::Event>,
+    containers: Option<&mut ContainerLookup>,
 ) -> bool {
+    if let Some(containers) = containers {
+        containers.enrich(batch);
+    }
     for live in batch.drain(..) {
         pipeline.counts_mut().records += 1;
         if let Err(error) = pipeline.process(live, None, Place::Kernel) {

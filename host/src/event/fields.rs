@@ -23,15 +23,24 @@ pub enum ContextField {
     HostName,
     /// `container-id`.
     ContainerId,
+    /// `container.name`: from the runtime's API (empty until resolved).
+    ContainerName,
+    /// `container.image`.
+    ContainerImage,
+    /// `container.image-digest`.
+    ContainerImageDigest,
 }
 
 impl ContextField {
-    const ALL: [(Self, &'static str); 5] = [
+    const ALL: [(Self, &'static str); 8] = [
         (Self::EventName, "event-name"),
         (Self::ProcessName, "process-name"),
         (Self::ExecutablePath, "executable-path"),
         (Self::HostName, "host-name"),
         (Self::ContainerId, "container-id"),
+        (Self::ContainerName, "container.name"),
+        (Self::ContainerImage, "container.image"),
+        (Self::ContainerImageDigest, "container.image-digest"),
     ];
 
     fn named(name: &str) -> Option<Self> {
@@ -53,6 +62,11 @@ impl ContextField {
             Self::ExecutablePath => &context.executable_path,
             Self::HostName => &context.host_name,
             Self::ContainerId => &context.container_id,
+            Self::ContainerName => context.container.as_ref().map_or("", |c| &c.name),
+            Self::ContainerImage => context.container.as_ref().map_or("", |c| &c.image),
+            Self::ContainerImageDigest => {
+                context.container.as_ref().map_or("", |c| &c.image_digest)
+            }
         }
     }
 }
@@ -244,6 +258,31 @@ mod tests {
             Value::Boolean(false),
             "a flag not set reads false"
         );
+    }
+
+    #[test]
+    fn container_fields_read_the_runtimes_answer_or_empty() {
+        let field = |name| EventField::resolve("sched_process_exec", name);
+        let mut event = exec();
+        assert_eq!(field("container.name").text(&event), Some(""));
+        event.context.container = Some(std::sync::Arc::new(crate::event::ContainerInfo {
+            name: "web".into(),
+            image: "docker.io/library/nginx:1.27".into(),
+            image_digest: "docker.io/library/nginx@sha256:ab".into(),
+        }));
+        assert_eq!(field("container.name").text(&event), Some("web"));
+        assert_eq!(
+            field("container.image").value(&event),
+            Value::Text("docker.io/library/nginx:1.27".into())
+        );
+        assert_eq!(
+            field("container.image-digest").text(&event),
+            Some("docker.io/library/nginx@sha256:ab")
+        );
+        assert!(!EventField::is_unknown(
+            "sched_process_exec",
+            "container.image"
+        ));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod ancestry;
 pub(crate) mod ancestry_field;
+mod container;
 mod entity_id;
 pub(crate) mod fields;
 pub(crate) mod open_flags;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub use ancestry::{Ancestor, Ancestry, MAX_ANCESTORS};
+pub use container::ContainerInfo;
 pub use entity_id::entity_id;
 pub use table::Kind;
 pub use value::{Field, Origin, Value};
@@ -72,6 +74,9 @@ pub struct Context {
     pub parent_entity_id: u32,
     /// The process's ancestors, nearest first (live events only).
     pub ancestors: Ancestry,
+    /// The container's name and image from its runtime's API (live) or the
+    /// Tracee line (replay); `None` while not known.
+    pub container: Option<Arc<ContainerInfo>>,
 }
 
 impl Default for Context {
@@ -98,6 +103,7 @@ impl Default for Context {
             process_entity_id: 0,
             parent_entity_id: 0,
             ancestors: Arc::new([]),
+            container: None,
         }
     }
 }

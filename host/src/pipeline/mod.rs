@@ -429,6 +429,18 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         self.workers.iter().any(|worker| worker.selects(name))
     }
 
+    /// The event names running signatures select (pending changes applied
+    /// first): a snapshot for a source that sorts events on other threads.
+    pub fn selected_names(&mut self) -> std::collections::HashSet<String> {
+        self.apply_pending();
+        self.workers
+            .iter()
+            .flat_map(|worker| &worker.running)
+            .flat_map(|signature| &signature.info.selected_events)
+            .map(|selector| selector.name.clone())
+            .collect()
+    }
+
     /// Counts an event no signature selects, which the source did not build
     /// ([`Pipeline::selects`] said so), as [`Pipeline::process`] would.
     ///

@@ -9,7 +9,9 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 
 use crate::engine::{Detection, Metadata};
-use crate::event::{Event, Field, Origin, Value, entity_id, untyped_tracee_type};
+use crate::event::{
+    ContainerInfo, Context, Event, Field, Origin, Value, entity_id, untyped_tracee_type,
+};
 
 /// Renders a detection as a Tracee finding: the triggering event's context,
 /// the signature's event name and id, one argument per data key plus
@@ -256,10 +258,32 @@ fn arg_json(name: &str, tracee_type: &str, value: &Value) -> Json {
     json!({"name": name, "type": tracee_type, "value": value_json(value)})
 }
 
+/// Tracee's `container` object: its fields are `omitempty`, so a host
+/// event's is `{}` and a container whose runtime was not asked (or not yet
+/// answered) has only its id.
+fn container_json(c: &Context) -> Json {
+    let mut container = Map::new();
+    if c.origin == Origin::Host {
+        return Json::Object(container);
+    }
+    let info = c.container.as_deref();
+    let runtime = |pick: fn(&ContainerInfo) -> &str| info.map_or("", pick);
+    for (key, value) in [
+        ("id", c.container_id.as_str()),
+        ("name", runtime(|i| &i.name)),
+        ("image", runtime(|i| &i.image)),
+        ("imageDigest", runtime(|i| &i.image_digest)),
+    ] {
+        if !value.is_empty() {
+            container.insert(key.into(), Json::String(value.to_owned()));
+        }
+    }
+    Json::Object(container)
+}
+
 /// An event as a Tracee `trace.Event` object.
 pub(crate) fn event_json(event: &Event) -> Map<String, Json> {
     let c = &event.context;
-    let in_container = c.origin != Origin::Host;
     let args = event_args(event);
     let json = json!({
         "timestamp": c.timestamp_ns,
@@ -279,7 +303,7 @@ pub(crate) fn event_json(event: &Event) -> Map<String, Json> {
         "executable": {"path": c.executable_path},
         "hostName": &*c.host_name,
         "containerId": c.container_id,
-        "container": if in_container { json!({"id": c.container_id}) } else { json!({}) },
+        "container": container_json(c),
         "kubernetes": {},
         "eventId": event.id().to_string(),
         "eventName": event.name(),
@@ -412,6 +436,34 @@ pub(super) mod tests {
             }
         }
         assert!(checked > 20);
+    }
+
+    /// Tracee's `container` object: `omitempty` fields, so the host's is
+    /// `{}` and an unresolved container's has only its id.
+    #[test]
+    fn live_events_write_the_containers_name_and_image_as_tracee() {
+        let mut context = crate::event::Context {
+            container_id: "c1".into(),
+            origin: Origin::Container,
+            ..crate::event::Context::default()
+        };
+        let container = |context: &crate::event::Context| {
+            let event = Event::named(context.clone(), "sched_process_exec");
+            event_json(&event)["container"].clone()
+        };
+        assert_eq!(container(&context), json!({"id": "c1"}));
+        context.container = Some(std::sync::Arc::new(ContainerInfo {
+            name: "web".into(),
+            image: "localhost/web:1".into(),
+            image_digest: String::new(),
+        }));
+        assert_eq!(
+            container(&context),
+            json!({"id": "c1", "name": "web", "image": "localhost/web:1"})
+        );
+        context.origin = Origin::Host;
+        context.container_id.clear();
+        assert_eq!(container(&context), json!({}));
     }
 
     /// The borrowed member scan writes byte for byte what the `IndexMap` of

@@ -1,6 +1,8 @@
 //! Event sources: Tracee JSON replay and the live eBPF collector.
 
 pub(crate) mod bpf;
+pub(crate) mod container_runtime;
+mod line_pool;
 pub mod process_tree;
 pub(crate) mod replay;
 pub(crate) mod tracee_check;
@@ -8,5 +10,8 @@ pub(crate) mod tracee_json;
 
 // What the benches and the fuzz crate use.
 pub use bpf::{ExecCollector, check_privileges};
+pub use container_runtime::{
+    ContainerLookup, ContainerLookupOptions, DEFAULT_CONTAINER_CACHE, RuntimeApi, RuntimeSocketPath,
+};
 pub use replay::replay;
 pub use tracee_json::parse_event;

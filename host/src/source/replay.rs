@@ -1,12 +1,14 @@
 //! Replay: reads Tracee `--output json` lines and feeds them to the pipeline.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use crate::error_chain;
 use crate::pipeline::{Pipeline, Place};
 
+use super::line_pool::{Chunk, Judged, Judgement, LinePool, Outcome};
 use super::tracee_check::{checked_name, sniff_event_name};
 use super::tracee_json::parse_event;
 
@@ -19,22 +21,60 @@ const IDLE: Duration = Duration::from_millis(100);
 /// the reason, counted and skipped. Blank lines are ignored. A stop request
 /// ends it at the next line.
 ///
+/// Lines are read here in chunks and checked or parsed on a pool of
+/// threads (one per core), then dispatched here in input order. For files:
+/// a stream that may go quiet takes [`replay_stream`].
+///
 /// # Errors
 /// Reading `input` failed, or findings could not be written.
 pub fn replay<R: BufRead, W: Write + Send + 'static>(
     mut input: R,
     pipeline: &mut Pipeline<W>,
 ) -> io::Result<()> {
-    let mut buffer = Vec::new();
-    let mut lines = Lines::default();
-    loop {
-        buffer.clear();
-        if pipeline.stop_requested() || input.read_until(b'\n', &mut buffer)? == 0 {
-            lines.finish();
-            return Ok(());
+    let threads = crate::pipeline::default_workers();
+    std::thread::scope(|scope| {
+        let pool = LinePool::start(scope, threads)?;
+        // Chunks read ahead: enough to keep every pool thread busy while
+        // the oldest is dispatched.
+        let ahead = 2 * threads + 1;
+        let mut in_flight = VecDeque::with_capacity(ahead);
+        let mut spare: Vec<Chunk> = Vec::with_capacity(ahead);
+        let mut selection = Arc::new(pipeline.selected_names());
+        let mut lines = Lines::default();
+        let mut ended = false;
+        loop {
+            while !ended && in_flight.len() < ahead && !pipeline.stop_requested() {
+                let mut chunk = spare.pop().unwrap_or_default();
+                if !chunk.fill(&mut input)? {
+                    ended = true;
+                    break;
+                }
+                let names = pipeline.selected_names();
+                if *selection != names {
+                    selection = Arc::new(names);
+                }
+                in_flight.push_back(pool.send(chunk, selection.clone()));
+            }
+            let Some(judgement) = in_flight.pop_front() else {
+                break;
+            };
+            let Judgement { chunk, judged } = judgement
+                .recv()
+                .map_err(|_| io::Error::other("a replay parse thread failed"))?;
+            for (index, judged) in judged.into_iter().enumerate() {
+                if pipeline.stop_requested() {
+                    break;
+                }
+                lines.handle_judged(pipeline, &chunk, index, judged)?;
+            }
+            spare.push(chunk);
+            if pipeline.stop_requested() {
+                break;
+            }
         }
-        lines.handle(pipeline, &buffer)?;
-    }
+        lines.finish();
+        Ok(())
+    })
 }
 
 /// Like [`replay`], for a stream that may go quiet (stdin, a FIFO): lines
@@ -125,6 +165,44 @@ impl Lines {
         }
     }
 
+    /// Handles a line a pool thread judged, as [`Lines::handle`] would.
+    fn handle_judged<W: Write + Send + 'static>(
+        &mut self,
+        pipeline: &mut Pipeline<W>,
+        chunk: &Chunk,
+        index: usize,
+        judged: Judged,
+    ) -> io::Result<()> {
+        // A signature change since the chunk was sent: judge it anew here.
+        if let Some((name, selected)) = judged.sniffed
+            && pipeline.selects(chunk.text(name)) != selected
+        {
+            return self.handle(pipeline, chunk.line(index));
+        }
+        self.number += 1;
+        if !matches!(judged.outcome, Outcome::Blank) {
+            pipeline.counts_mut().records += 1;
+        }
+        match judged.outcome {
+            Outcome::Blank => Ok(()),
+            Outcome::NotUtf8 => {
+                bad_line(pipeline, self.number, "not valid UTF-8");
+                Ok(())
+            }
+            Outcome::Unselected => {
+                self.unselected += 1;
+                pipeline.pass_unselected()
+            }
+            Outcome::Parsed(event, line) => {
+                pipeline.process(event, Some(chunk.text(line)), Place::Line(self.number))
+            }
+            Outcome::Bad(reason) => {
+                bad_line(pipeline, self.number, &reason);
+                Ok(())
+            }
+        }
+    }
+
     fn finish(&self) {
         if self.unselected > 0 {
             tracing::info!(
@@ -142,5 +220,74 @@ fn bad_line<W: Write + Send + 'static>(pipeline: &mut Pipeline<W>, line_number: 
     // in a thousand, so a wholly wrong input cannot flood it.
     if counts.bad_records <= 100 || counts.bad_records.is_multiple_of(1000) {
         tracing::warn!("line {line_number}: skipped: {reason}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::pipeline::PipelineOptions;
+    use crate::sink::{FindingWriter, OutputFormat};
+
+    fn empty_pipeline() -> Pipeline<io::Sink> {
+        Pipeline::with_options(
+            FindingWriter::new(io::sink(), OutputFormat::Json, false),
+            PipelineOptions::default(),
+        )
+    }
+
+    /// A line a pool thread judged with a selection that no longer holds
+    /// (a signature change since) is judged anew by the collector: here a
+    /// parsed event nobody selects any more is only checked, as before.
+    #[test]
+    fn a_line_judged_on_a_stale_selection_is_judged_again() {
+        let mut pipeline = empty_pipeline();
+        let line = br#"{"eventName":"close","args":[]}"#;
+        let mut chunk = Chunk::default();
+        assert!(chunk.fill(&mut &line[..]).unwrap());
+        let stale: HashSet<String> = ["close".to_owned()].into();
+        let judged = super::super::line_pool::judge(&chunk, &stale);
+        assert!(matches!(judged[0].outcome, Outcome::Parsed(..)));
+        let mut lines = Lines::default();
+        for (index, judged) in judged.into_iter().enumerate() {
+            lines
+                .handle_judged(&mut pipeline, &chunk, index, judged)
+                .unwrap();
+        }
+        assert_eq!((lines.number, lines.unselected), (1, 1));
+        let counts = pipeline.counts_mut();
+        assert_eq!(
+            (counts.records, counts.events, counts.bad_records),
+            (1, 1, 0)
+        );
+        assert_eq!(
+            counts.host_filtered,
+            crate::pipeline::HostFiltered::default(),
+            "checked, not built"
+        );
+    }
+
+    /// Replay through the pool counts lines as the collector did: records,
+    /// events, bad records, and the events only checked.
+    #[test]
+    fn replay_counts_every_line_in_order() {
+        let mut pipeline = empty_pipeline();
+        let mut input = Vec::new();
+        for n in 0..1000 {
+            match n % 10 {
+                0 => input.extend_from_slice(b"not json\n"),
+                1 => input.extend_from_slice(b"\n"),
+                _ => input.extend_from_slice(br#"{"eventName":"close","args":[]}"#),
+            }
+            input.push(b'\n');
+        }
+        replay(&input[..], &mut pipeline).unwrap();
+        let counts = pipeline.counts_mut();
+        assert_eq!(
+            (counts.records, counts.events, counts.bad_records),
+            (900, 800, 100)
+        );
     }
 }

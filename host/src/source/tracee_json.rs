@@ -7,11 +7,12 @@
 //! event so findings can copy Tracee's full context).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::event::{ArgType, Context, Event, Field, Kind, Origin, Value};
+use crate::event::{ArgType, ContainerInfo, Context, Event, Field, Kind, Origin, Value};
 
 /// Why a line could not be turned into an event.
 #[derive(Debug, thiserror::Error)]
@@ -81,10 +82,30 @@ struct Executable {
     path: String,
 }
 
+/// Tracee's `trace.Container`.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Container {
     #[serde(default)]
     id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    image: String,
+    #[serde(default)]
+    image_digest: String,
+}
+
+impl Container {
+    /// The runtime's part, when the line carries any.
+    fn info(self) -> Option<Arc<ContainerInfo>> {
+        let info = ContainerInfo {
+            name: self.name,
+            image: self.image,
+            image_digest: self.image_digest,
+        };
+        (info != ContainerInfo::default()).then(|| Arc::new(info))
+    }
 }
 
 #[derive(Deserialize)]
@@ -119,11 +140,13 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
         .event_name
         .filter(|n| !n.is_empty())
         .ok_or(ParseError::NotAnEvent("missing eventName"))?;
-    let container_id = if raw.container_id.is_empty() {
-        raw.container.map(|c| c.id).unwrap_or_default()
-    } else {
-        raw.container_id
+    let (mut container_id, container) = match raw.container {
+        Some(mut c) => (std::mem::take(&mut c.id), c.info()),
+        None => (String::new(), None),
     };
+    if !raw.container_id.is_empty() {
+        container_id = raw.container_id;
+    }
     // Tracee's `Event.Origin()`: a started container wins, even without an
     // id; a container id without it is a starting container. A line that
     // does not say (older captures) counts as a started container.
@@ -157,6 +180,7 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
         parent_entity_id: raw.parent_entity_id,
         // Tracee JSON carries no ancestry.
         ancestors: std::sync::Arc::new([]),
+        container,
     };
     let mut event = Event::named(context, &name);
     let def = event.kind().map(Kind::def);
@@ -393,6 +417,22 @@ mod tests {
             parse_event(unsaid).unwrap().context.origin,
             Origin::Container
         );
+    }
+
+    #[test]
+    fn the_containers_name_and_image_are_kept() {
+        let line = r#"{"eventName":"x","containerId":"c1","container":{"id":"c1","name":"web","image":"nginx:1.27","imageDigest":"nginx@sha256:ab"}}"#;
+        let info = parse_event(line).unwrap().context.container.unwrap();
+        assert_eq!(
+            *info,
+            ContainerInfo {
+                name: "web".into(),
+                image: "nginx:1.27".into(),
+                image_digest: "nginx@sha256:ab".into(),
+            }
+        );
+        let id_only = r#"{"eventName":"x","container":{"id":"c1"}}"#;
+        assert_eq!(parse_event(id_only).unwrap().context.container, None);
     }
 
     #[test]

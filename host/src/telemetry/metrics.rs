@@ -219,6 +219,10 @@ impl Collector for Metrics {
             }
         }
 
+        if let Some(containers) = lock(&t.containers).clone() {
+            encode_containers(&mut encoder, &containers)?;
+        }
+
         let mut reloads = encoder.encode_descriptor(
             "reloads",
             "Signature file changes, by result.",
@@ -252,6 +256,41 @@ impl Collector for Metrics {
 
         self.encode_signatures(&mut encoder)
     }
+}
+
+/// `sigbox_container_*`: the runtime lookups behind container names.
+fn encode_containers(
+    encoder: &mut DescriptorEncoder,
+    c: &super::ContainerLookups,
+) -> Result<(), std::fmt::Error> {
+    let count = |c: &std::sync::atomic::AtomicU64| ConstCounter::new(c.load(Ordering::Relaxed));
+    let mut lookups = encoder.encode_descriptor(
+        "container_lookups",
+        "Container name and image lookups from the runtime's API, by result.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (result, counter) in [("resolved", &c.resolved), ("failed", &c.failed)] {
+        count(counter).encode(lookups.encode_family(&[("result", result)])?)?;
+    }
+    single(
+        encoder,
+        "container_unresolved_events",
+        "Container events that went on without name and image: their lookup had not finished.",
+        &count(&c.unresolved_events),
+    )?;
+    single(
+        encoder,
+        "container_cache_evictions",
+        "Containers evicted from the full lookup cache (least recently used first).",
+        &count(&c.evictions),
+    )?;
+    single(
+        encoder,
+        "container_cache_entries",
+        "Containers in the lookup cache.",
+        &ConstGauge::new(i64::try_from(c.cached.load(Ordering::Relaxed)).unwrap_or(i64::MAX)),
+    )
 }
 
 impl Metrics {

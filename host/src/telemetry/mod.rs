@@ -6,6 +6,7 @@
 //! source's heartbeat, outputs' counters); [`metrics`] turns it and the
 //! status board into metrics at scrape time; [`server`] answers HTTP.
 
+mod container_lookups;
 mod host_filtered;
 pub(crate) mod metrics;
 pub(crate) mod server;
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::engine::{ScanHealth, unix_ms};
+pub use container_lookups::ContainerLookups;
 pub use host_filtered::HostFiltered;
 
 /// Where metrics and health are served unless `--listen` says otherwise.
@@ -75,6 +77,8 @@ pub struct Telemetry {
     refused_connections: AtomicU64,
     /// The reload thread's scans of the signatures directory.
     scan_health: Arc<ScanHealth>,
+    /// Container lookups (live, while on).
+    containers: Mutex<Option<Arc<ContainerLookups>>>,
 }
 
 /// Reads the kernel's drop counter (the BPF map) at scrape time.
@@ -209,6 +213,11 @@ impl Telemetry {
     /// Registers an output's counters.
     pub(crate) fn add_output(&self, counters: Arc<OutputCounters>) {
         lock(&self.outputs).push(counters);
+    }
+
+    /// Registers the container lookups' counters.
+    pub(crate) fn set_containers(&self, counters: Arc<ContainerLookups>) {
+        *lock(&self.containers) = Some(counters);
     }
 
     /// A listener connection was closed at once: too many were open.

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::decode::{container_id_from_cgroup, container_id_from_path};
 use crate::event::Origin;
@@ -26,6 +27,14 @@ use crate::event::Origin;
 const MAX_CACHED_CGROUPS: usize = 8192;
 /// How deep the cgroup2 walk goes (Kubernetes nests about six levels).
 const MAX_WALK_DEPTH: usize = 12;
+/// How long a process's container id read for cgroup id 0 or 1 is reused.
+/// Such ids name no container (no cgroup v2, or its root on a hybrid host
+/// where runtimes place containers in v1 hierarchies only), so the id comes
+/// from `/proc/<pid>/cgroup`, which read per event was most of the daemon's
+/// CPU under an open flood. A process changes cgroup rarely (a runtime
+/// moves its init, which then execs, and an exec reads it anew), and a
+/// reused pid gets a fresh read after this at the latest.
+const PROCESS_ID_TTL: Duration = Duration::from_secs(1);
 /// `statfs` magic of cgroup2 (`CGROUP2_SUPER_MAGIC`).
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
@@ -37,6 +46,8 @@ pub(crate) struct Containers {
     started: HashSet<u64>,
     /// cgroup ids a walk did not find (removed before we looked): not walked again.
     unknown: HashSet<u64>,
+    /// pid → (when read, container id) for processes in cgroup id 0 or 1.
+    by_process: HashMap<u32, (Instant, String)>,
     read_cgroup: fn(u32) -> io::Result<String>,
     /// The cgroup2 mount, when there is one.
     hierarchy: Option<PathBuf>,
@@ -58,6 +69,7 @@ impl Containers {
             ids: HashMap::new(),
             started: HashSet::new(),
             unknown: HashSet::new(),
+            by_process: HashMap::new(),
             read_cgroup,
             hierarchy,
         };
@@ -94,11 +106,36 @@ impl Containers {
         (id, Origin::ContainerInit)
     }
 
+    /// Forgets what was read for `pid`: its exec (which follows a move into
+    /// a container's cgroup) is classified from a fresh read.
+    pub(crate) fn forget_process(&mut self, pid: u32) {
+        self.by_process.remove(&pid);
+    }
+
     /// The container id of a process in cgroup `cgroup_id`, "" on the host.
     fn container_id(&mut self, cgroup_id: u64, pid: u32) -> String {
         if let Some(id) = self.ids.get(&cgroup_id) {
             return id.clone();
         }
+        if cgroup_id > 1 {
+            return self.read_container_id(cgroup_id, pid);
+        }
+        if let Some((read_at, id)) = self.by_process.get(&pid)
+            && read_at.elapsed() < PROCESS_ID_TTL
+        {
+            return id.clone();
+        }
+        let id = self.read_container_id(cgroup_id, pid);
+        if self.by_process.len() >= MAX_CACHED_CGROUPS {
+            self.by_process.clear();
+        }
+        self.by_process.insert(pid, (Instant::now(), id.clone()));
+        id
+    }
+
+    /// The container id of `pid` from `/proc/<pid>/cgroup`, or from the
+    /// hierarchy when the process is gone; cached for `cgroup_id` above 1.
+    fn read_container_id(&mut self, cgroup_id: u64, pid: u32) -> String {
         let id = match (self.read_cgroup)(pid) {
             Ok(text) => Some(
                 container_id_from_cgroup(&text)
@@ -292,6 +329,30 @@ mod tests {
         // Cached now: a failing reader no longer matters for this cgroup.
         containers.read_cgroup = gone;
         assert_eq!(containers.classify(50, 7, 10, 11).0, ID);
+    }
+
+    static READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn counted_docker_cgroup(pid: u32) -> io::Result<String> {
+        READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        docker_cgroup(pid)
+    }
+
+    #[test]
+    fn a_process_in_the_root_cgroup_is_read_once_until_its_exec() {
+        let reads = || READS.load(std::sync::atomic::Ordering::Relaxed);
+        let mut containers = Containers::with_parts(counted_docker_cgroup, None);
+        let first = reads();
+        for _ in 0..100 {
+            assert_eq!(containers.classify(1, 7, 10, 0).0, ID);
+        }
+        assert_eq!(reads() - first, 1, "read once for 100 events");
+        containers.forget_process(7);
+        assert_eq!(containers.classify(1, 7, 10, 0).0, ID);
+        assert_eq!(reads() - first, 2, "read again after its exec");
+        // Another process is its own read.
+        assert_eq!(containers.classify(1, 8, 10, 0).0, ID);
+        assert_eq!(reads() - first, 3);
     }
 
     #[test]

@@ -156,6 +156,7 @@ impl Decoder {
     /// arguments (see bpf/README.md for where each comes from).
     pub(crate) fn decode(&mut self, raw: &RawExec<'_>) -> Event {
         let r = &raw.record;
+        self.containers.forget_process(r.pid);
         let (container_id, origin) =
             self.containers
                 .classify(r.cgroup_id, r.pid, r.mnt_ns, r.parent_mnt_ns);

@@ -1,0 +1,175 @@
+//! Which runtime sockets to ask and what API each speaks: the ones
+//! `--container-runtime-socket [RUNTIME:]PATH` names, else the usual paths
+//! that exist (Tracee's autodiscovery).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The API a runtime's socket answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeApi {
+    /// The Docker Engine API: Docker, and `podman system service`.
+    Docker,
+    /// CRI-O's HTTP inspect endpoint.
+    Crio,
+}
+
+impl fmt::Display for RuntimeApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Docker => "Docker API",
+            Self::Crio => "CRI-O",
+        })
+    }
+}
+
+/// A runtime socket to ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSocketPath {
+    /// What it speaks.
+    pub api: RuntimeApi,
+    /// Where it is.
+    pub path: PathBuf,
+}
+
+/// Sockets probed when none is given, asked in this order (Tracee's
+/// defaults; `/var/run` is `/run`).
+const PROBED: [(RuntimeApi, &str); 3] = [
+    (RuntimeApi::Docker, "/var/run/docker.sock"),
+    (RuntimeApi::Docker, "/run/podman/podman.sock"),
+    (RuntimeApi::Crio, "/var/run/crio/crio.sock"),
+];
+/// containerd speaks only gRPC (its CRI plugin and its own API), which
+/// sigbox has no client for: its socket is named when found so the
+/// operator knows why its containers have no names.
+const CONTAINERD_SOCKET: &str = "/var/run/containerd/containerd.sock";
+
+impl FromStr for RuntimeSocketPath {
+    type Err = String;
+
+    /// `PATH` (a Docker-API socket), or `RUNTIME:PATH` with RUNTIME one of
+    /// `docker`, `podman`, `crio` (`cri-o`); a `unix://` before the path
+    /// is allowed, as Tracee allows it.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (api, path) = match text.split_once(':') {
+            Some(("docker" | "podman", path)) => (RuntimeApi::Docker, path),
+            Some(("crio" | "cri-o", path)) => (RuntimeApi::Crio, path),
+            Some(("containerd", _)) => {
+                return Err(
+                    "containerd is not supported: it answers only gRPC, which sigbox \
+                            does not speak (its containers keep their id only)"
+                        .into(),
+                );
+            }
+            Some(("unix", _)) | None => (RuntimeApi::Docker, text),
+            Some((runtime, _)) if !runtime.contains('/') => {
+                return Err(format!(
+                    "unknown runtime {runtime:?}: one of docker, podman, crio (or a path alone \
+                     for a Docker-API socket)"
+                ));
+            }
+            Some(_) => (RuntimeApi::Docker, text),
+        };
+        let path = path.strip_prefix("unix://").unwrap_or(path);
+        if path.is_empty() {
+            return Err("the socket's path is empty".into());
+        }
+        Ok(Self {
+            api,
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+/// The sockets to ask: `given` (a missing one is logged now, once, and
+/// marked failing), else the probed paths that exist.
+pub(crate) fn choose(given: &[RuntimeSocketPath]) -> Vec<(RuntimeSocketPath, bool)> {
+    if !given.is_empty() {
+        return given
+            .iter()
+            .map(|socket| {
+                let missing = !socket.path.exists();
+                if missing {
+                    tracing::warn!(
+                        "container runtime socket {} ({}) does not exist \
+                         (--container-runtime-socket); containers it runs get no name or image \
+                         until it does",
+                        socket.path.display(),
+                        socket.api
+                    );
+                }
+                (socket.clone(), missing)
+            })
+            .collect();
+    }
+    if Path::new(CONTAINERD_SOCKET).exists() {
+        tracing::warn!(
+            "containerd socket {CONTAINERD_SOCKET} found: sigbox does not ask containerd (gRPC \
+             only), so its containers get no name or image"
+        );
+    }
+    let found: Vec<(RuntimeSocketPath, bool)> = PROBED
+        .iter()
+        .filter(|(_, path)| Path::new(path).exists())
+        .map(|&(api, path)| {
+            tracing::info!("asking {api} at {path} for container names and images");
+            let socket = RuntimeSocketPath {
+                api,
+                path: path.into(),
+            };
+            (socket, false)
+        })
+        .collect();
+    if found.is_empty() {
+        let paths: Vec<&str> = PROBED.iter().map(|(_, path)| *path).collect();
+        tracing::info!(
+            "no container runtime socket at {}: containers get their id only \
+             (--container-runtime-socket [RUNTIME:]PATH names one)",
+            paths.join(", ")
+        );
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RuntimeSocketPath, String> {
+        text.parse()
+    }
+
+    #[test]
+    fn a_socket_is_a_path_or_runtime_and_path() {
+        let socket = |api, path: &str| {
+            Ok(RuntimeSocketPath {
+                api,
+                path: path.into(),
+            })
+        };
+        assert_eq!(
+            parse("/run/podman/podman.sock"),
+            socket(RuntimeApi::Docker, "/run/podman/podman.sock")
+        );
+        assert_eq!(
+            parse("podman:/tmp/p.sock"),
+            socket(RuntimeApi::Docker, "/tmp/p.sock")
+        );
+        assert_eq!(
+            parse("crio:unix:///var/run/crio/crio.sock"),
+            socket(RuntimeApi::Crio, "/var/run/crio/crio.sock")
+        );
+        assert_eq!(
+            parse("unix:///var/run/docker.sock"),
+            socket(RuntimeApi::Docker, "/var/run/docker.sock")
+        );
+        assert_eq!(
+            parse("./dir:with/colon.sock"),
+            socket(RuntimeApi::Docker, "./dir:with/colon.sock")
+        );
+        assert!(parse("containerd:/run/containerd/containerd.sock").is_err());
+        assert!(parse("rkt:/x.sock").is_err());
+        assert!(parse("crio:").is_err());
+    }
+}
