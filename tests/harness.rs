@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -491,6 +492,17 @@ impl Daemon {
         assert!(status.success(), "kill -{signal} failed");
     }
 
+    /// Stops every thread of it (SIGSTOP) and waits until each is stopped,
+    /// as a daemon descheduled on a busy machine; `signal("CONT")` resumes.
+    pub fn pause(&self) {
+        self.signal("STOP");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !all_threads_stopped(self.pid()) {
+            assert!(Instant::now() < deadline, "the daemon did not stop");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Stops it with SIGINT (unless it already exited) and collects its output.
     pub fn stop(mut self) -> Stopped {
         if matches!(self.child.try_wait(), Ok(None)) {
@@ -598,6 +610,17 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .find(|l| l.starts_with("VmHWM:"))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap()
+}
+
+/// Whether every thread of `pid` is stopped (state `T`).
+fn all_threads_stopped(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        .all(|stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
 }
 
 #[cfg(test)]

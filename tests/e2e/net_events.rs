@@ -444,17 +444,6 @@ fn metric_sum(metrics: &str, prefix: &str) -> f64 {
         .sum()
 }
 
-/// Whether every thread of `pid` is stopped (state `T`).
-fn all_threads_stopped(pid: u32) -> bool {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
-        .all(|stat| {
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
-        })
-}
-
 /// The ring buffer holds a burst of records made while the daemon is
 /// stopped (as when it is descheduled on a busy machine): 300 mount
 /// records of ~12 KB, 3.6 MB, none dropped in the kernel. Each mount fails
@@ -484,10 +473,7 @@ fn the_ring_holds_a_burst_while_the_daemon_cannot_read() {
     let (source, fs_type) = (long('s'), long('t'));
     let target = std::ffi::CString::new(format!("/{}", "d".repeat(3999))).unwrap();
 
-    daemon.signal("STOP");
-    while !all_threads_stopped(daemon.pid()) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    daemon.pause();
     for _ in 0..BURST {
         // SAFETY: NUL-terminated strings; no data. It fails (the type is
         // no file system), after the syscall's entry made the record.
