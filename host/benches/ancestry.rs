@@ -14,15 +14,13 @@
 //! (default 7). `forks` needs root and `make`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use sigbox::bench::TempDir;
 use sigbox::bench::ancestry::{enrich_ns, field_read_ns, tree_of};
+
+mod support;
+use support::{Daemon, repo, rounds, wanted};
 
 /// Counts the bytes live on the heap.
 struct Counting;
@@ -46,24 +44,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Logged once the daemon runs a signature (the tree is fed before that).
-const READY: &str = "loaded signature TRC-1016";
 /// Forks per timed run.
 const FORKS: u32 = 5_000;
 const PROCESSES: u32 = 30_000;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-fn wanted(section: &str) -> bool {
-    std::env::var("SIGBOX_BENCH_ONLY")
-        .ok()
-        .is_none_or(|only| only.split(',').any(|s| s == section))
-}
 
 fn main() {
     if wanted("tree") {
@@ -120,18 +103,16 @@ fn forks() {
         eprintln!("forks: skipped (needs root for eBPF)");
         return;
     }
-    let rounds: usize = std::env::var("SIGBOX_BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(7);
+    let rounds = rounds(7);
     let (mut alone, mut watched, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let daemon = start_daemon();
+        // TRC-1016 loaded: the tree is fed from before that.
+        let daemon = Daemon::start(&[repo().join("target/signatures/trc-1016.wasm")], |_| true);
         // Let the daemon finish starting (compile cache, directory scan):
         // its start is not the cost measured.
-        std::thread::sleep(Duration::from_secs(2));
+        daemon.settle();
         let with = fork_exit_ns();
-        stop(daemon);
+        drop(daemon);
         let without = fork_exit_ns();
         ratios.push(with / without);
         watched.push(with);
@@ -154,46 +135,4 @@ fn forks() {
     println!(
         "| `sigbox run` (tree fed by the kernel) | {watched:.0} | {ratio:.2} ({ratio_spread}) |"
     );
-}
-
-fn start_daemon() -> (Child, TempDir) {
-    let dir = TempDir::new("bench-ancestry").unwrap();
-    let signatures = dir.path().join("signatures");
-    std::fs::create_dir(&signatures).unwrap();
-    let module = repo().join("target/signatures/trc-1016.wasm");
-    std::fs::copy(&module, signatures.join("trc-1016.wasm"))
-        .unwrap_or_else(|e| panic!("{}: {e} (run `make` first)", module.display()));
-    let mut child = Command::new(repo().join("target/release/sigbox"))
-        .arg("run")
-        .arg("-s")
-        .arg(&signatures)
-        .arg("--trust")
-        .arg(repo().join("target/dev-trust.toml"))
-        .arg("--status-file")
-        .arg(dir.path().join("status.json"))
-        .args(["--listen", "off"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting target/release/sigbox (run `make` first)");
-    let (ready_tx, ready) = mpsc::channel();
-    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if line.contains(READY) {
-                let _ = ready_tx.send(());
-            }
-        }
-    });
-    assert!(
-        ready.recv_timeout(Duration::from_secs(300)).is_ok(),
-        "sigbox run did not start ({READY})"
-    );
-    (child, dir)
-}
-
-fn stop((mut child, _dir): (Child, TempDir)) {
-    // SAFETY: signals our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    child.wait().unwrap();
 }

@@ -25,11 +25,14 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sigbox::bench::{TempDir, Timing, thread_cpu_ns};
+use sigbox::bench::{TempDir, Timing};
 use sigbox::source::check_privileges;
 
 mod support;
-use support::{Daemon, cpu_seconds, default_set, load_average, metric, metric_sum, repo};
+use support::{
+    Daemon, cpu_seconds, default_set, load_average, metric, metric_sum, print_loops, repo, rounds,
+    time_loop, wanted,
+};
 
 /// The one path TEST-BENCH-OPEN selects
 /// (`guest-signatures/test-signatures/bench-open`).
@@ -157,17 +160,6 @@ fn rename(from: &CString, to: &CString) {
     assert_eq!(status, 0, "rename: {}", std::io::Error::last_os_error());
 }
 
-/// `n` operations timed as thread CPU time (what the kernel's hook adds to
-/// the calling thread) and wall time, in ns per operation.
-fn time_loop(n: usize, mut op: impl FnMut(usize)) -> (f64, f64) {
-    let (cpu, wall) = (thread_cpu_ns(), Instant::now());
-    for i in 0..n {
-        op(i);
-    }
-    let cpu = (thread_cpu_ns() - cpu) as f64 / n as f64;
-    (cpu, wall.elapsed().as_nanos() as f64 / n as f64)
-}
-
 /// The loops of one measurement.
 #[derive(Clone, Copy)]
 enum Loop {
@@ -244,21 +236,16 @@ fn main() {
         println!("skipped: {error}");
         return;
     }
-    let only = std::env::var("SIGBOX_BENCH_ONLY").unwrap_or_default();
-    let want = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
-    let rounds: usize = std::env::var("SIGBOX_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let rounds = rounds(3);
     let files = Files::create();
     println!("load average at start: {}", load_average());
-    if want("loops") {
+    if wanted("loops") {
         loops(&files, rounds);
     }
-    if want("rate") {
+    if wanted("rate") {
         rates(&files);
     }
-    if want("latency") {
+    if wanted("latency") {
         latency(&files);
     }
     println!("load average at end: {}", load_average());
@@ -302,32 +289,9 @@ fn loops(files: &Files, rounds: usize) {
         hook.as_deref().unwrap_or("?"),
         load_average()
     );
-    println!(
-        "{:<48} {:<30} {:>9} {:>9} {:>9}   spread (CPU, min–max)",
-        "loop", "beside it", "CPU/op", "wall/op", "vs none"
-    );
-    for (l, which) in Loop::ALL.iter().enumerate() {
-        let anchor = cpu[0][l].median();
-        for (s, setup) in Setup::ALL.iter().enumerate() {
-            let median = cpu[s][l].median();
-            let slowdown = if s == 0 {
-                "—".to_owned()
-            } else {
-                format!("{:+.1}%", (median / anchor - 1.0) * 100.0)
-            };
-            println!(
-                "{:<48} {:<30} {:>6.0} ns {:>6.0} ns {:>9}   {:.0}–{:.0} ns",
-                if s == 0 { which.label() } else { "" },
-                setup.label(),
-                median,
-                wall[s][l].median(),
-                slowdown,
-                cpu[s][l].min(),
-                cpu[s][l].max(),
-            );
-        }
-    }
-    println!();
+    let loops: Vec<&str> = Loop::ALL.iter().map(|l| l.label()).collect();
+    let setups: Vec<&str> = Setup::ALL.iter().map(|s| s.label()).collect();
+    print_loops(&loops, &setups, &cpu, &wall);
 }
 
 /// Exec → finding latency samples per load.

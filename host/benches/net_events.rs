@@ -21,11 +21,14 @@ use std::net::{SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use sigbox::bench::{Timing, thread_cpu_ns};
+use sigbox::bench::Timing;
 use sigbox::source::check_privileges;
 
 mod support;
-use support::{Daemon, cpu_seconds, default_set, load_average, metric, metric_sum};
+use support::{
+    Daemon, cpu_seconds, default_set, load_average, metric, metric_sum, print_loops, rounds,
+    time_loop, wanted,
+};
 
 /// The kinds the default set switches on, as the metrics name them.
 const KINDS: [&str; 5] = [
@@ -153,17 +156,6 @@ fn getpid() {
     unsafe { libc::syscall(libc::SYS_getpid) };
 }
 
-/// `n` operations timed as thread CPU time (what the kernel's hooks add to
-/// the calling thread) and wall time, in ns per operation.
-fn time_loop(n: usize, mut op: impl FnMut()) -> (f64, f64) {
-    let (cpu, wall) = (thread_cpu_ns(), Instant::now());
-    for _ in 0..n {
-        op();
-    }
-    let cpu = (thread_cpu_ns() - cpu) as f64 / n as f64;
-    (cpu, wall.elapsed().as_nanos() as f64 / n as f64)
-}
-
 /// The loops of one measurement.
 #[derive(Clone, Copy)]
 enum Loop {
@@ -185,9 +177,9 @@ impl Loop {
 
     fn run(self, loopback: &Loopback) -> (f64, f64) {
         match self {
-            Loop::Connect => time_loop(CONNECTS_PER_LOOP, || loopback.connect_close()),
-            Loop::Dup2 => time_loop(DUPS_PER_LOOP, || loopback.dup2()),
-            Loop::Getpid => time_loop(GETPIDS_PER_LOOP, getpid),
+            Loop::Connect => time_loop(CONNECTS_PER_LOOP, |_| loopback.connect_close()),
+            Loop::Dup2 => time_loop(DUPS_PER_LOOP, |_| loopback.dup2()),
+            Loop::Getpid => time_loop(GETPIDS_PER_LOOP, |_| getpid()),
         }
     }
 }
@@ -198,18 +190,13 @@ fn main() {
         println!("skipped: {error}");
         return;
     }
-    let only = std::env::var("SIGBOX_BENCH_ONLY").unwrap_or_default();
-    let want = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
-    let rounds: usize = std::env::var("SIGBOX_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let rounds = rounds(5);
     let loopback = Loopback::start();
     println!("load average at start: {}", load_average());
-    if want("loops") {
+    if wanted("loops") {
         loops(&loopback, rounds);
     }
-    if want("rate") {
+    if wanted("rate") {
         rate(&loopback);
     }
     println!("load average at end: {}", load_average());
@@ -242,32 +229,9 @@ fn loops(loopback: &Loopback, rounds: usize) {
          {DUPS_PER_LOOP} dup2, {GETPIDS_PER_LOOP} getpid each); load average now {}",
         load_average()
     );
-    println!(
-        "{:<36} {:<26} {:>9} {:>9} {:>9}   spread (CPU, min–max)",
-        "loop", "beside it", "CPU/op", "wall/op", "vs none"
-    );
-    for (l, which) in Loop::ALL.iter().enumerate() {
-        let anchor = cpu[0][l].median();
-        for (s, setup) in Setup::ALL.iter().enumerate() {
-            let median = cpu[s][l].median();
-            let slowdown = if s == 0 {
-                "—".to_owned()
-            } else {
-                format!("{:+.1}%", (median / anchor - 1.0) * 100.0)
-            };
-            println!(
-                "{:<36} {:<26} {:>6.0} ns {:>6.0} ns {:>9}   {:.0}–{:.0} ns",
-                if s == 0 { which.label() } else { "" },
-                setup.label(),
-                median,
-                wall[s][l].median(),
-                slowdown,
-                cpu[s][l].min(),
-                cpu[s][l].max(),
-            );
-        }
-    }
-    println!();
+    let loops: Vec<&str> = Loop::ALL.iter().map(|l| l.label()).collect();
+    let setups: Vec<&str> = Setup::ALL.iter().map(|s| s.label()).collect();
+    print_loops(&loops, &setups, &cpu, &wall);
 }
 
 /// Connects paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`]: a burst

@@ -1,6 +1,7 @@
-//! What the live benchmarks (`file_events`, `net_events`) share: a real
-//! `sigbox run` on a chosen set of modules, its metrics, its CPU time, and
-//! the machine's load.
+//! What the live benchmarks (`file_events`, `net_events`, `ancestry`)
+//! share: a real `sigbox run` on a chosen set of modules, its metrics, its
+//! CPU time, the machine's load, the sections and rounds asked for, and
+//! the timed loops and their table.
 
 // Each bench uses part of it (only file_events reads findings).
 #![allow(dead_code)]
@@ -12,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sigbox::bench::TempDir;
+use sigbox::bench::{TempDir, Timing, thread_cpu_ns};
 
 /// Logged once the daemon is started.
 const READY: &str = "watching exec events";
@@ -286,4 +287,66 @@ pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
+}
+
+/// Prints the loops' table: for each loop and each setup (`cpu[setup][loop]`,
+/// one sample per round) the median CPU time per operation, the median
+/// wall time, the slowdown against the first setup (none) and the CPU
+/// spread.
+pub fn print_loops(loops: &[&str], setups: &[&str], cpu: &[Vec<Timing>], wall: &[Vec<Timing>]) {
+    let loop_width = loops.iter().map(|l| l.chars().count()).max().unwrap_or(0) + 2;
+    let setup_width = setups.iter().map(|s| s.chars().count()).max().unwrap_or(0) + 2;
+    println!(
+        "{:<loop_width$} {:<setup_width$} {:>9} {:>9} {:>9}   spread (CPU, min–max)",
+        "loop", "beside it", "CPU/op", "wall/op", "vs none"
+    );
+    for (l, label) in loops.iter().enumerate() {
+        let anchor = cpu[0][l].median();
+        for (s, setup) in setups.iter().enumerate() {
+            let median = cpu[s][l].median();
+            let slowdown = if s == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:+.1}%", (median / anchor - 1.0) * 100.0)
+            };
+            println!(
+                "{:<loop_width$} {:<setup_width$} {:>6.0} ns {:>6.0} ns {:>9}   {:.0}–{:.0} ns",
+                if s == 0 { label } else { "" },
+                setup,
+                median,
+                wall[s][l].median(),
+                slowdown,
+                cpu[s][l].min(),
+                cpu[s][l].max(),
+            );
+        }
+    }
+    println!();
+}
+
+/// Whether the run asks for `section`: `SIGBOX_BENCH_ONLY` lists sections,
+/// comma-separated; unset or empty, every section runs.
+pub fn wanted(section: &str) -> bool {
+    let only = std::env::var("SIGBOX_BENCH_ONLY").unwrap_or_default();
+    only.is_empty() || only.split(',').any(|s| s == section)
+}
+
+/// Rounds of alternated loops: `SIGBOX_BENCH_ROUNDS`, else `default`.
+pub fn rounds(default: usize) -> usize {
+    std::env::var("SIGBOX_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `n` operations (`op(i)` for the i-th) timed as thread CPU time (what
+/// the kernel's hooks add to the calling thread) and wall time, in ns per
+/// operation.
+pub fn time_loop(n: usize, mut op: impl FnMut(usize)) -> (f64, f64) {
+    let (cpu, wall) = (thread_cpu_ns(), Instant::now());
+    for i in 0..n {
+        op(i);
+    }
+    let cpu = (thread_cpu_ns() - cpu) as f64 / n as f64;
+    (cpu, wall.elapsed().as_nanos() as f64 / n as f64)
 }
