@@ -211,14 +211,6 @@ fn judge_line(text: &[u8], range: Range<usize>, selection: &HashSet<String>) -> 
 mod tests {
     use super::*;
 
-    const FIXTURES: [&str; 5] = [
-        include_str!("../../../tests/fixtures/exec-pack-cases.jsonl"),
-        include_str!("../../../tests/fixtures/file-pack-cases.jsonl"),
-        include_str!("../../../tests/fixtures/net-pack-cases.jsonl"),
-        include_str!("../../../tests/fixtures/sample-events.jsonl"),
-        include_str!("../../../tests/fixtures/trc-1016-cases.jsonl"),
-    ];
-
     /// Lines the parser refuses, each for its own reason.
     const BAD: [&[u8]; 6] = [
         b"not json\n",
@@ -280,7 +272,11 @@ mod tests {
     #[test]
     fn the_pool_judges_every_line_as_the_collector_did() {
         let mut text = Vec::new();
-        for (index, line) in FIXTURES.iter().flat_map(|f| f.lines()).enumerate() {
+        for (index, line) in super::super::TRACEE_FIXTURES
+            .iter()
+            .flat_map(|f| f.lines())
+            .enumerate()
+        {
             text.extend_from_slice(line.as_bytes());
             text.push(b'\n');
             if index % 7 == 0 {

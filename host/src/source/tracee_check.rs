@@ -198,14 +198,6 @@ mod tests {
     use super::super::tracee_json::parse_event;
     use super::*;
 
-    const FIXTURES: [&str; 5] = [
-        include_str!("../../../tests/fixtures/exec-pack-cases.jsonl"),
-        include_str!("../../../tests/fixtures/file-pack-cases.jsonl"),
-        include_str!("../../../tests/fixtures/net-pack-cases.jsonl"),
-        include_str!("../../../tests/fixtures/sample-events.jsonl"),
-        include_str!("../../../tests/fixtures/trc-1016-cases.jsonl"),
-    ];
-
     /// The check's promise: it accepts only what the parser accepts, and
     /// names the event as the parser does.
     fn agrees_with_parser(line: &str) {
@@ -222,7 +214,7 @@ mod tests {
     #[test]
     fn every_fixture_line_is_named_and_accepted_as_the_parser_does() {
         let (mut lines, mut events) = (0, 0);
-        for line in FIXTURES.iter().flat_map(|f| f.lines()) {
+        for line in super::super::TRACEE_FIXTURES.iter().flat_map(|f| f.lines()) {
             let line = line.trim();
             if line.is_empty() {
                 continue;
