@@ -285,6 +285,14 @@ fn kinds_are_off_until_a_signature_selects_them_and_off_again_after() {
         std::thread::sleep(Duration::from_millis(50));
         metrics = scrape(&listen);
     }
+    // The kernel's switches flip before the line saying so is logged.
+    assert!(
+        daemon.wait_for_stderr_line(Duration::from_secs(120), |l| {
+            l.contains(SWITCHED) && l.contains("attached=false")
+        }),
+        "{}",
+        daemon.stderr_text()
+    );
     let lines = set_lines(&daemon);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines[1].contains("attached=false"), "{lines:?}");
