@@ -649,4 +649,5 @@ int BPF_PROG(sigbox_exec, struct task_struct *task, pid_t old_pid, struct linux_
  */
 #include "file.bpf.h"
 #include "sys.bpf.h"
+#include "module.bpf.h"
 #include "task.bpf.h"

@@ -2,13 +2,15 @@
 /*
  * The record sys.bpf.h writes to the `sys_events` ring buffer: one per
  * security_socket_connect, socket_dup, ptrace, process_vm_writev or
- * security_sb_mount a loaded signature selects. Its Rust twin is
+ * security_sb_mount a loaded signature selects, and one per module_load. Its Rust twin is
  * `SysRecord` in host/src/source/bpf/sys_record.rs.
  *
  * Same layout rules as exec_event.h (one SYS_EVENT_FIELD line per field;
  * build.rs reads them, clang checks them). The header is followed by three
  * tail sections, `str_len[0..3]` bytes, no NULs: security_sb_mount's
- * dev_name, path and type (empty for the other kinds).
+ * dev_name, path and type; module_load's version, src_version and
+ * pathname (empty for the other kinds). module_load's name, at most 55
+ * bytes, is in `addr` (`addr_len` bytes).
  *
  * The host switches each kind on in `sys_config` (an array indexed by
  * kind: 1 = send).
@@ -21,7 +23,8 @@
 #define SYS_KIND_PTRACE 3            /* ptrace */
 #define SYS_KIND_PROCESS_VM_WRITEV 4 /* process_vm_writev */
 #define SYS_KIND_SB_MOUNT 5          /* security_sb_mount */
-#define SYS_KINDS 6                  /* entries of sys_config and sys_drops (0 unused) */
+#define SYS_KIND_MODULE_LOAD 6       /* module_load (module.bpf.h) */
+#define SYS_KINDS 7                  /* entries of sys_config and sys_drops (0 unused) */
 
 #define SYS_FLAG_PARENT_KTHREAD 0x1 /* the task's real parent is a kernel thread */
 #define SYS_FLAG_STR_TRUNCATED 0x2  /* a tail string was cut to SYS_STR_CAP - 1 bytes */
@@ -38,7 +41,7 @@ struct sys_event {
 	 * connect: sockfd, type; socket_dup: oldfd, newfd;
 	 * ptrace: request, pid, addr, data;
 	 * process_vm_writev: pid, local_iov, liovcnt, remote_iov, riovcnt, flags;
-	 * security_sb_mount: flags.
+	 * security_sb_mount: flags; module_load: dev, inode, ctime.
 	 */
 	__u64 args[6];
 	__u32 pid;          /* tgid, host pid namespace */
@@ -54,9 +57,10 @@ struct sys_event {
 	__u16 kind;         /* SYS_KIND_* */
 	__u16 record_flags; /* SYS_FLAG_* */
 	__u16 str_len[3];   /* tail sections */
-	__u16 addr_len;     /* bytes of `addr` used (connect, socket_dup) */
+	__u16 addr_len;     /* bytes of `addr` used (connect, socket_dup, module_load) */
 	char comm[16];      /* the task's comm */
-	__u8 addr[SYS_ADDR_BYTES]; /* remote_addr: a struct sockaddr as the kernel holds it */
+	__u8 addr[SYS_ADDR_BYTES]; /* remote_addr: a struct sockaddr as the kernel holds it;
+				      module_load: the module's name */
 	__u32 _pad;         /* zero */
 };
 

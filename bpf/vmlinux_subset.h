@@ -285,12 +285,24 @@ struct task_struct {
 	struct files_struct *files;
 	__u64 start_boottime;
 	char comm[16];
+	void *stack; /* the kernel stack (module_load's syscall registers before 5.15) */
 };
 
 struct linux_binprm {
 	struct file *file;
 	const char *filename;
 	const char *interp;
+};
+
+/*
+ * A kernel module (module_load). Absent from kernels built without
+ * CONFIG_MODULES, whose BTF may still define it: the program that reads it
+ * is loaded on its own, and its failure is the event's alone.
+ */
+struct module {
+	char name[56]; /* MODULE_NAME_LEN on 64-bit */
+	const char *version;
+	const char *srcversion;
 };
 
 #pragma clang attribute pop

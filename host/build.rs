@@ -34,6 +34,7 @@ const BPF_SOURCES: &[&str] = &[
     "bpf/file.bpf.h",
     "bpf/file_event.h",
     "bpf/sys.bpf.h",
+    "bpf/module.bpf.h",
     "bpf/sys_event.h",
     "bpf/task.bpf.h",
     "bpf/task_event.h",

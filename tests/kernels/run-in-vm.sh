@@ -8,6 +8,11 @@
 #               apt-get download linux-image-6.1.0-50-cloud-amd64-unsigned
 #   TEST-FILTER the tests to run (default: source::bpf)
 #   SIGBOX_VM_TEST_ARGS more arguments for the test binary (e.g. `--skip burst`)
+#   SIGBOX_VM_MODULE a module of the KERNEL.deb, under lib/modules/*/kernel/
+#               (default net/ipv4/tcp_illinois.ko, a TCP congestion control with a
+#               version and srcversion, when the package has it): put
+#               uncompressed in the VM as /modules/NAME.ko, and named to the
+#               tests by SIGBOX_TEST_MODULE (the module_load test loads it)
 #
 # Needs qemu-system-x86 and the test
 # binary built (`cargo test --release -p sigbox --lib --no-run`). The VM has
@@ -38,6 +43,8 @@ case "$kernel" in
     dpkg-deb -x "$kernel" "$work/kernel"
     vmlinuz="$(find "$work/kernel/boot" -name 'vmlinuz-*' | head -1)"
     [ -n "$vmlinuz" ] || die "no boot/vmlinuz-* in $kernel"
+    module="$(find "$work/kernel" -path "*/lib/modules/*/kernel/${SIGBOX_VM_MODULE:-net/ipv4/tcp_illinois.ko}*" | head -1)"
+    [ -n "$module" ] || [ -z "${SIGBOX_VM_MODULE:-}" ] || die "no module $SIGBOX_VM_MODULE in $kernel"
     ;;
 *) vmlinuz="$kernel" ;;
 esac
@@ -59,6 +66,20 @@ for program in "${programs[@]}"; do
     cp "$program" "$root$program"
 done
 ln -s dash "$root/usr/bin/sh"
+# The module to load, uncompressed (the test loads it with finit_module
+# without MODULE_INIT_COMPRESSED_FILE).
+module_env=""
+if [ -n "${module:-}" ]; then
+    mkdir -p "$root/modules"
+    name="$(basename "$module")"
+    case "$module" in
+    *.ko.xz) xz -dc "$module" >"$root/modules/${name%.xz}" ;;
+    *.ko.zst) zstd -qdc "$module" >"$root/modules/${name%.zst}" ;;
+    *.ko.gz) gzip -dc "$module" >"$root/modules/${name%.gz}" ;;
+    *) cp "$module" "$root/modules/$name" ;;
+    esac
+    module_env="SIGBOX_TEST_MODULE=/modules/$(basename "$root"/modules/*.ko)"
+fi
 for file in "$root/sigbox-tests" "${programs[@]}"; do
     ldd "$file" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r library; do
@@ -77,7 +98,7 @@ mount -t tmpfs tmp /tmp
 /usr/sbin/ip link set lo up
 echo "run-in-vm: kernel \$(cat /proc/sys/kernel/osrelease)"
 cd /tmp
-/sigbox-tests --test-threads=1 --show-output '$filter' ${SIGBOX_VM_TEST_ARGS:-}
+$module_env /sigbox-tests --test-threads=1 --show-output '$filter' ${SIGBOX_VM_TEST_ARGS:-}
 echo "run-in-vm: exit status \$?"
 echo o >/proc/sysrq-trigger
 EOF

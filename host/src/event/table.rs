@@ -24,11 +24,13 @@ pub enum Kind {
     SecuritySbMount,
     /// `socket_dup`.
     SocketDup,
+    /// `module_load`.
+    ModuleLoad,
 }
 
 impl Kind {
     /// Every kind, in id order.
-    pub(crate) const ALL: [Kind; 8] = [
+    pub(crate) const ALL: [Kind; 9] = [
         Kind::Ptrace,
         Kind::ProcessVmWritev,
         Kind::SchedProcessExec,
@@ -37,6 +39,7 @@ impl Kind {
         Kind::SecuritySbMount,
         Kind::SocketDup,
         Kind::SecurityInodeRename,
+        Kind::ModuleLoad,
     ];
 
     /// Its definition.
@@ -50,6 +53,7 @@ impl Kind {
             Self::SecuritySocketConnect => &SECURITY_SOCKET_CONNECT,
             Self::SecuritySbMount => &SECURITY_SB_MOUNT,
             Self::SocketDup => &SOCKET_DUP,
+            Self::ModuleLoad => &MODULE_LOAD,
         }
     }
 
@@ -281,6 +285,23 @@ pub(crate) static SOCKET_DUP: EventDef = EventDef {
     own: &[],
 };
 
+/// `module_load` (the 86th common event). The file fields are Tracee's
+/// zero values unless the module came from `finit_module(2)`.
+pub(crate) static MODULE_LOAD: EventDef = EventDef {
+    id: 785,
+    name: "module_load",
+    args: &[
+        arg("name", "string", Text),
+        arg("version", "string", Text),
+        arg("src_version", "string", Text),
+        arg("pathname", "string", Text),
+        arg("dev", "uint32", Uint32),
+        arg("inode", "uint64", Uint64),
+        arg("ctime", "uint64", Uint64),
+    ],
+    own: &[],
+};
+
 /// `ptrace`: a syscall event, its id the x86_64 syscall number
 /// (`core_amd64.go`).
 pub(crate) static PTRACE: EventDef = EventDef {
@@ -324,6 +345,7 @@ mod tests {
         assert_eq!(event_id("security_socket_connect"), 736);
         assert_eq!(event_id("security_sb_mount"), 740);
         assert_eq!(event_id("socket_dup"), 749);
+        assert_eq!(event_id("module_load"), 785);
         // Syscall events: the x86_64 syscall number (core_amd64.go).
         assert_eq!(event_id("ptrace"), 101);
         assert_eq!(event_id("process_vm_writev"), 311);

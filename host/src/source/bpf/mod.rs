@@ -15,7 +15,8 @@
 //! Network, process and mount events (`security_socket_connect`,
 //! `socket_dup`, `ptrace`, `process_vm_writev`, `security_sb_mount`) come
 //! from the raw syscall tracepoints, attached and switched on per kind
-//! only while a loaded signature selects them (`sys_source`).
+//! only while a loaded signature selects them (`sys_source`); `module_load`
+//! from `tp_btf/module_load`, likewise, where the kernel has modules.
 //!
 //! Ids in the events are the host's (the process's own pid namespace view is
 //! not computed): `pid == host_pid`, `tid == host_tid`, `ppid == host_ppid`.
@@ -373,6 +374,7 @@ impl ExecCollector {
         "ptrace",
         "process_vm_writev",
         "security_sb_mount",
+        "module_load",
     ];
 
     /// Loads and attaches the exec programs with the default options
@@ -631,6 +633,7 @@ impl ExecCollector {
             .filter(|&name| match name {
                 "sched_process_exec" => true,
                 OPEN_EVENT | RENAME_EVENT => files,
+                "module_load" => self.sys.as_ref().is_some_and(SysSource::serves_module_load),
                 _ => self.sys.is_some(),
             })
             .collect()
@@ -678,6 +681,7 @@ impl ExecCollector {
             Ok(true) => tracing::info!(
                 switched_on = ?sys.switched_on().iter().map(|k| k.name()).collect::<Vec<_>>(),
                 attached = sys.attached(),
+                module_load_attached = sys.module_attached(),
                 "kernel network, process and mount events set for the loaded signatures"
             ),
             Err(error) => tracing::error!(
@@ -690,6 +694,11 @@ impl ExecCollector {
     /// Whether the network, process and mount programs are attached now.
     pub fn sys_programs_attached(&self) -> bool {
         self.sys.as_ref().is_some_and(SysSource::attached)
+    }
+
+    /// Whether `module_load`'s program is attached now.
+    pub fn module_program_attached(&self) -> bool {
+        self.sys.as_ref().is_some_and(SysSource::module_attached)
     }
 
     /// The network, process and mount kinds switched on now.
@@ -1922,6 +1931,175 @@ mod tests {
         });
     }
 
+    /// A kernel module file for the module_load test to load, named by
+    /// `SIGBOX_TEST_MODULE` (tests/kernels/run-in-vm.sh puts one in its VM).
+    const TEST_MODULE_ENV: &str = "SIGBOX_TEST_MODULE";
+
+    /// `finit_module(2)` of `file`, or `init_module(2)` of its bytes when
+    /// `from_memory`; then the module's sysfs `version` and `srcversion`
+    /// (`""` when it has none), read before it is removed again.
+    fn load_and_remove_module(file: &Path, name: &str, from_memory: bool) -> (String, String) {
+        let params = std::ffi::CString::new("").unwrap();
+        let loaded = if from_memory {
+            let image = std::fs::read(file).expect("reading the module");
+            // SAFETY: the image buffer and the parameter string outlive the call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_init_module,
+                    image.as_ptr(),
+                    image.len(),
+                    params.as_ptr(),
+                )
+            }
+        } else {
+            use std::os::fd::AsRawFd;
+            let opened = std::fs::File::open(file).expect("opening the module");
+            // SAFETY: an open descriptor and a NUL-terminated parameter string.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_finit_module,
+                    opened.as_raw_fd(),
+                    params.as_ptr(),
+                    0,
+                )
+            }
+        };
+        assert_eq!(
+            loaded,
+            0,
+            "loading {}: {}",
+            file.display(),
+            io::Error::last_os_error()
+        );
+        let attribute = |what: &str| {
+            std::fs::read_to_string(format!("/sys/module/{name}/{what}"))
+                .map(|text| text.trim_end().to_owned())
+                .unwrap_or_default()
+        };
+        let versions = (attribute("version"), attribute("srcversion"));
+        let c_name = std::ffi::CString::new(name).unwrap();
+        // SAFETY: a NUL-terminated module name.
+        let removed =
+            unsafe { libc::syscall(libc::SYS_delete_module, c_name.as_ptr(), libc::O_NONBLOCK) };
+        assert_eq!(
+            removed,
+            0,
+            "removing {name}: {}",
+            io::Error::last_os_error()
+        );
+        versions
+    }
+
+    /// `module_load` is served exactly where the kernel has modules
+    /// (`/proc/modules`), its program attached only while selected; with a
+    /// module to load (`SIGBOX_TEST_MODULE`), a `finit_module` gives its
+    /// name, versions and file as `stat` sees them, and an `init_module`
+    /// the same without the file fields.
+    #[test]
+    fn module_load_is_served_where_the_kernel_has_modules() {
+        if let Some(reason) = skip_reason() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        runtime().block_on(async {
+            let mut collector = ExecCollector::start().expect("starting the collector");
+            let modules = Path::new("/proc/modules").exists();
+            let served = collector.served_events();
+            assert_eq!(served.contains(&"module_load"), modules, "{served:?}");
+            assert!(
+                served.contains(&"ptrace"),
+                "other kinds are served: {served:?}"
+            );
+            let module_load = file_selector("module_load", vec![]);
+            collector.select_for([&module_load]);
+            assert!(
+                !collector.sys_programs_attached(),
+                "module_load needs no syscall program"
+            );
+            assert_eq!(collector.module_program_attached(), modules);
+            if !modules {
+                eprintln!("kernel without CONFIG_MODULES: module_load unavailable, as reported");
+                collector.select_for(std::iter::empty());
+                return;
+            }
+            let Some(file) = std::env::var_os(TEST_MODULE_ENV).map(std::path::PathBuf::from) else {
+                eprintln!("{TEST_MODULE_ENV} unset: no module loaded, attach checked only");
+                collector.select_for(std::iter::empty());
+                assert!(!collector.module_program_attached());
+                return;
+            };
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split('.').next())
+                .expect("module file name")
+                .replace('-', "_");
+            let pid = std::process::id();
+            use crate::event::Value;
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(&file).expect("stat of the module");
+            let (version, srcversion) = load_and_remove_module(&file, &name, false);
+            let event = wait_for_host(
+                &mut collector,
+                Duration::from_secs(60),
+                "finit_module",
+                |e| e.name() == "module_load" && e.context.host_pid == pid,
+            )
+            .await;
+            eprintln!(
+                "module_load from finit_module: {:?}",
+                event
+                    .tracee_args()
+                    .map(|(n, _, v)| (n, format!("{v:?}")))
+                    .collect::<Vec<_>>()
+            );
+            assert_eq!(generic_arg(&event, "name"), &Value::Text(name.clone()));
+            assert_eq!(
+                generic_arg(&event, "version"),
+                &Value::Text(version.clone())
+            );
+            assert_eq!(
+                generic_arg(&event, "src_version"),
+                &Value::Text(srcversion.clone())
+            );
+            assert_eq!(
+                generic_arg(&event, "pathname"),
+                &Value::Text(
+                    std::fs::canonicalize(&file)
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .to_owned()
+                )
+            );
+            assert_eq!(
+                generic_arg(&event, "dev"),
+                &Value::Unsigned(kernel_dev(meta.dev()))
+            );
+            assert_eq!(generic_arg(&event, "inode"), &Value::Unsigned(meta.ino()));
+            let ctime = u64::try_from(meta.ctime()).unwrap() * 1_000_000_000
+                + u64::try_from(meta.ctime_nsec()).unwrap();
+            assert_eq!(generic_arg(&event, "ctime"), &Value::Unsigned(ctime));
+
+            load_and_remove_module(&file, &name, true);
+            let event = wait_for_host(
+                &mut collector,
+                Duration::from_secs(60),
+                "init_module",
+                |e| e.name() == "module_load" && e.context.host_pid == pid,
+            )
+            .await;
+            assert_eq!(generic_arg(&event, "name"), &Value::Text(name));
+            assert_eq!(generic_arg(&event, "src_version"), &Value::Text(srcversion));
+            assert_eq!(generic_arg(&event, "pathname"), &Value::Text(String::new()));
+            assert_eq!(generic_arg(&event, "inode"), &Value::Unsigned(0));
+
+            collector.select_for(std::iter::empty());
+            assert!(!collector.module_program_attached());
+            assert_eq!(collector.bad_records(), 0);
+        });
+    }
+
     /// Each file hook this kernel has, forced in turn, gives the same
     /// events through the same kernel filters; unforced, the chain takes
     /// the first of them.
@@ -1967,7 +2145,8 @@ mod tests {
         {
             // This test makes the opens itself, which a daemon would skip.
             collector.own_process = OwnProcess::NOBODY;
-            assert_eq!(collector.served_events(), ExecCollector::EVENTS);
+            let served = collector.served_events();
+            assert!(served.contains(&OPEN_EVENT) && served.contains(&RENAME_EVENT));
             assert_eq!(collector.file_plan(), Some(&KernelPlan::OFF));
             // Kprobes stay attached from start (switched off in the map).
             assert_eq!(

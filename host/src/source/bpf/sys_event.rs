@@ -90,6 +90,23 @@ impl Decoder {
                 event.set("flags", Value::Unsigned(*flags));
                 event.set("string_truncated", Value::Boolean(*truncated));
             }
+            SysArgs::ModuleLoad {
+                name,
+                version,
+                src_version,
+                pathname,
+                dev,
+                inode,
+                ctime,
+            } => {
+                event.set("name", Value::Text(name.clone()));
+                event.set("version", Value::Text(version.clone()));
+                event.set("src_version", Value::Text(src_version.clone()));
+                event.set("pathname", Value::Text(pathname.clone()));
+                event.set("dev", Value::Unsigned((*dev).into()));
+                event.set("inode", Value::Unsigned(*inode));
+                event.set("ctime", Value::Unsigned(*ctime));
+            }
         }
         event
     }
@@ -205,5 +222,33 @@ mod tests {
             ],
             "the unset truncation flag is not written"
         );
+    }
+
+    #[test]
+    fn a_module_load_has_tracee_arguments_even_without_a_file() {
+        let event = decode(SysArgs::ModuleLoad {
+            name: "dummy".into(),
+            version: String::new(),
+            src_version: String::new(),
+            pathname: String::new(),
+            dev: 0,
+            inode: 0,
+            ctime: 0,
+        });
+        assert_eq!((event.name(), event.id()), ("module_load", 785));
+        assert_eq!(
+            listed(&event),
+            [
+                ("name", "string"),
+                ("version", "string"),
+                ("src_version", "string"),
+                ("pathname", "string"),
+                ("dev", "uint32"),
+                ("inode", "uint64"),
+                ("ctime", "uint64")
+            ]
+        );
+        assert_eq!(event.arg("name"), Some(&Value::Text("dummy".into())));
+        assert_eq!(event.arg("inode"), Some(&Value::Unsigned(0)));
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Same layout rules as the file record (see [`super::file_record`]). The
 //! header is followed by three sections, `str_len[0..3]` bytes: a mount's
-//! `dev_name`, `path` and `type` (empty for the other kinds).
+//! `dev_name`, `path` and `type`, a module's `version`, `src_version` and
+//! `pathname` (empty for the other kinds); a module's name is in `addr`.
 
 use super::sockaddr::tracee_sockaddr;
 use crate::event::Kind;
@@ -207,6 +208,24 @@ pub(crate) enum SysArgs {
         /// A string was cut to 4095 bytes (sigbox's own flag).
         truncated: bool,
     },
+    /// `module_load`.
+    ModuleLoad {
+        /// The module's name.
+        name: String,
+        /// `MODULE_VERSION`, `""` without one.
+        version: String,
+        /// `srcversion`, `""` without one.
+        src_version: String,
+        /// The file `finit_module(2)` loaded from, walked as exec's
+        /// `pathname`; `""` for `init_module(2)`.
+        pathname: String,
+        /// Its device in the kernel's encoding; 0 without a file.
+        dev: u32,
+        /// Its inode; 0 without a file.
+        inode: u64,
+        /// Its inode's ctime, ns; 0 without a file.
+        ctime: u64,
+    },
 }
 
 impl SysActivity {
@@ -257,6 +276,15 @@ impl SysActivity {
                 flags: a[0],
                 truncated: u32::from(record.record_flags) & c::SYS_FLAG_STR_TRUNCATED != 0,
             },
+            c::SYS_KIND_MODULE_LOAD => SysArgs::ModuleLoad {
+                name: lossy(&record.addr[..usize::from(record.addr_len).min(ADDR_BYTES)]),
+                version: lossy(first),
+                src_version: lossy(second),
+                pathname: lossy(third),
+                dev: a[0] as u32,
+                inode: a[1],
+                ctime: a[2],
+            },
             _ => return Err(SysRecordError::Kind { kind: record.kind }),
         };
         Ok(Self { record, args })
@@ -275,16 +303,18 @@ fn kind_of(args: &SysArgs) -> Kind {
         SysArgs::Ptrace { .. } => Kind::Ptrace,
         SysArgs::ProcessVmWritev { .. } => Kind::ProcessVmWritev,
         SysArgs::SbMount { .. } => Kind::SecuritySbMount,
+        SysArgs::ModuleLoad { .. } => Kind::ModuleLoad,
     }
 }
 
 /// The kinds the sys programs send, with their `SYS_KIND_*` index.
-pub(crate) const SYS_KINDS: [(Kind, u32); 5] = [
+pub(crate) const SYS_KINDS: [(Kind, u32); 6] = [
     (Kind::SecuritySocketConnect, c::SYS_KIND_CONNECT),
     (Kind::SocketDup, c::SYS_KIND_SOCKET_DUP),
     (Kind::Ptrace, c::SYS_KIND_PTRACE),
     (Kind::ProcessVmWritev, c::SYS_KIND_PROCESS_VM_WRITEV),
     (Kind::SecuritySbMount, c::SYS_KIND_SB_MOUNT),
+    (Kind::ModuleLoad, c::SYS_KIND_MODULE_LOAD),
 ];
 
 /// Bytes → `String`; invalid UTF-8 becomes U+FFFD.
@@ -440,6 +470,30 @@ mod tests {
                 fs_type: "tmpfs".into(),
                 flags: 0x8000,
                 truncated: false,
+            }
+        );
+    }
+
+    #[test]
+    fn a_module_load_gives_its_name_strings_and_file() {
+        let parsed = SysActivity::parse(&record(
+            c::SYS_KIND_MODULE_LOAD,
+            [0x0080_0001, 1234, 1_700_000_000_000_000_001, 0, 0, 0],
+            b"dummy",
+            [b"1.0", b"ABCDEF0123", b"/lib/modules/dummy.ko"],
+        ))
+        .unwrap();
+        assert_eq!(parsed.kind(), Kind::ModuleLoad);
+        assert_eq!(
+            parsed.args,
+            SysArgs::ModuleLoad {
+                name: "dummy".into(),
+                version: "1.0".into(),
+                src_version: "ABCDEF0123".into(),
+                pathname: "/lib/modules/dummy.ko".into(),
+                dev: 0x0080_0001,
+                inode: 1234,
+                ctime: 1_700_000_000_000_000_001,
             }
         );
     }

@@ -7,11 +7,16 @@
 //! event, `CAP_PERFMON`), can be attached after the daemon dropped its
 //! capabilities: so a hot swap attaches and detaches them. While attached
 //! they run on every syscall of the machine; detached they cost nothing.
+//!
+//! `module_load` has its own program on `tp_btf/module_load`, attached
+//! only while selected: it runs once per module load. A kernel built
+//! without `CONFIG_MODULES` has no such tracepoint; there that program
+//! alone is not loaded and `module_load` is not served.
 
 use aya::maps::{Array, IterableMap as _, MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::programs::tp_btf::BtfTracePointLinkId;
-use aya::{Btf, Ebpf};
+use aya::{Btf, BtfError, Ebpf};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
@@ -29,6 +34,9 @@ const PROGRAMS: [(&str, &str); 2] = [
     ("sigbox_sys_enter", "sys_enter"),
     ("sigbox_sys_exit", "sys_exit"),
 ];
+/// `module_load`'s program and tracepoint, as in `bpf/module.bpf.h`.
+const PROG_MODULE_LOAD: &str = "sigbox_module_load";
+const TP_MODULE_LOAD: &str = "module_load";
 
 /// The kinds' ring buffer and switches.
 pub(super) struct SysSource {
@@ -37,8 +45,12 @@ pub(super) struct SysSource {
     drops: PerCpuArray<MapData, u64>,
     /// What `config` holds now, by `SYS_KIND_*` index.
     switched_on: [bool; c::SYS_KINDS as usize],
-    /// Set while the programs are attached.
+    /// Set while the syscall programs are attached.
     links: Option<Vec<BtfTracePointLinkId>>,
+    /// Whether the kernel took `module_load`'s program.
+    module_loaded: bool,
+    /// Set while `module_load`'s program is attached.
+    module_link: Option<BtfTracePointLinkId>,
 }
 
 impl SysSource {
@@ -50,6 +62,7 @@ impl SysSource {
             prog.load(tracepoint, btf)
                 .map_err(|e| load_error(name, e))?;
         }
+        let module_loaded = load_module_program(ebpf, btf);
         let ring = take_map(ebpf, MAP_SYS_EVENTS, RingBuf::try_from)?;
         // SAFETY: as for the exec ring: the RingBuf owns its fd for as long
         // as the AsyncFd owns the RingBuf.
@@ -61,29 +74,56 @@ impl SysSource {
             drops: take_map(ebpf, MAP_SYS_DROPS, PerCpuArray::try_from)?,
             switched_on: [false; c::SYS_KINDS as usize],
             links: None,
+            module_loaded,
+            module_link: None,
         })
     }
 
-    /// Whether the programs are attached now.
+    /// Whether the syscall programs are attached now.
     pub(super) fn attached(&self) -> bool {
         self.links.is_some()
     }
 
-    /// Attaches the programs if `wanted` has a kind and they are not,
-    /// switches exactly `wanted` on, and detaches them when it is empty;
+    /// Whether `module_load`'s program is attached now.
+    pub(super) fn module_attached(&self) -> bool {
+        self.module_link.is_some()
+    }
+
+    /// Whether this kernel serves `module_load`.
+    pub(super) fn serves_module_load(&self) -> bool {
+        self.module_loaded
+    }
+
+    /// Attaches the programs `wanted` needs and are not (the syscall ones
+    /// for any kind but `module_load`, `module_load`'s for it), switches
+    /// exactly `wanted` on, and detaches the programs it no longer needs;
     /// returns whether anything changed.
     pub(super) fn follow(&mut self, ebpf: &mut Ebpf, wanted: &[Kind]) -> Result<bool, BpfError> {
-        if !wanted.is_empty() && self.links.is_none() {
+        let syscalls = wanted.iter().any(|&kind| kind != Kind::ModuleLoad);
+        let module = self.module_loaded && wanted.contains(&Kind::ModuleLoad);
+        if syscalls && self.links.is_none() {
             self.links = Some(attach(ebpf)?);
+        }
+        if module && self.module_link.is_none() {
+            let attached = program::<BtfTracePoint>(ebpf, PROG_MODULE_LOAD)
+                .and_then(|prog| prog.attach().map_err(|e| attach_error(PROG_MODULE_LOAD, e)));
+            self.module_link = Some(attached?);
         }
         let changed = self.switch(wanted).map_err(|source| BpfError::Map {
             map: MAP_SYS_CONFIG,
             source,
         })?;
-        if wanted.is_empty()
-            && let Some(links) = self.links.take()
-        {
+        if !syscalls && let Some(links) = self.links.take() {
             detach(ebpf, links);
+        }
+        if !module && let Some(link) = self.module_link.take() {
+            let detached = program::<BtfTracePoint>(ebpf, PROG_MODULE_LOAD).and_then(|prog| {
+                prog.detach(link)
+                    .map_err(|e| attach_error(PROG_MODULE_LOAD, e))
+            });
+            if let Err(error) = detached {
+                tracing::warn!("detaching: {}", error_chain(&error));
+            }
         }
         Ok(changed)
     }
@@ -135,6 +175,32 @@ impl SysSource {
                 })
                 .collect()
         })
+    }
+}
+
+/// Loads `module_load`'s program; whether the kernel took it. A refusal
+/// is logged and leaves every other kind working.
+fn load_module_program(ebpf: &mut Ebpf, btf: &Btf) -> bool {
+    let loaded = program::<BtfTracePoint>(ebpf, PROG_MODULE_LOAD).and_then(|prog| {
+        prog.load(TP_MODULE_LOAD, btf)
+            .map_err(|e| load_error(PROG_MODULE_LOAD, e))
+    });
+    match loaded {
+        Ok(()) => true,
+        Err(BpfError::Program {
+            source: aya::programs::ProgramError::Btf(BtfError::UnknownBtfTypeName { .. }),
+            ..
+        }) => {
+            tracing::warn!(
+                "module_load unavailable: this kernel has no module_load tracepoint (built \
+                 without CONFIG_MODULES, so no module can be loaded); every other event works"
+            );
+            false
+        }
+        Err(error) => {
+            tracing::warn!("module_load unavailable: {}", error_chain(&error));
+            false
+        }
     }
 }
 
