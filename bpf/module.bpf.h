@@ -44,7 +44,10 @@ static __always_inline struct pt_regs *current_syscall_regs(void)
 	/* Before 5.17 (the compat build; bpf_task_pt_regs is 5.15+): the top of the kernel stack. */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	void *stack = BPF_CORE_READ(task, stack);
-	return stack ? (struct pt_regs *)(stack + THREAD_SIZE_X86_64) - 1 : NULL;
+	/* The kernel's size of pt_regs, not this subset's (CO-RE). */
+	return stack ? (struct pt_regs *)(stack + THREAD_SIZE_X86_64 -
+					  bpf_core_type_size(struct pt_regs))
+		     : NULL;
 #endif
 }
 

@@ -13,6 +13,11 @@
 #               version and srcversion, when the package has it): put
 #               uncompressed in the VM as /modules/NAME.ko, and named to the
 #               tests by SIGBOX_TEST_MODULE (the module_load test loads it)
+#   SIGBOX_VM_SCRIPT a shell script to run in the VM instead of the tests
+#               (its exit status is reported; SIGBOX_TEST_MODULE is set)
+#   SIGBOX_VM_FILES more files for the VM, `HOST-PATH:VM-PATH` separated
+#               by spaces (their libraries come along), e.g. the daemon and
+#               a signature for tests/kernels/trc-1017-live.sh
 #
 # Needs qemu-system-x86 and the test
 # binary built (`cargo test --release -p sigbox --lib --no-run`). The VM has
@@ -61,10 +66,21 @@ ln -s usr/bin "$root/bin"
 ln -s usr/lib "$root/lib"
 ln -s usr/lib64 "$root/lib64"
 objcopy --strip-debug "$test_binary" "$root/sigbox-tests"
-programs=(/usr/bin/true /usr/bin/dash /usr/bin/mount /usr/bin/cat /usr/sbin/ip)
+programs=(/usr/bin/true /usr/bin/dash /usr/bin/mount /usr/bin/cat /usr/sbin/ip /usr/bin/grep /usr/bin/sleep)
 for program in "${programs[@]}"; do
     cp "$program" "$root$program"
 done
+extra=()
+for pair in ${SIGBOX_VM_FILES:-}; do
+    mkdir -p "$root$(dirname "${pair#*:}")"
+    cp "${pair%%:*}" "$root${pair#*:}"
+    extra+=("$root${pair#*:}")
+done
+run="/sigbox-tests --test-threads=1 --show-output '$filter' ${SIGBOX_VM_TEST_ARGS:-}"
+if [ -n "${SIGBOX_VM_SCRIPT:-}" ]; then
+    cp "$SIGBOX_VM_SCRIPT" "$root/script"
+    run="/bin/sh /script"
+fi
 ln -s dash "$root/usr/bin/sh"
 # The module to load, uncompressed (the test loads it with finit_module
 # without MODULE_INIT_COMPRESSED_FILE).
@@ -80,7 +96,7 @@ if [ -n "${module:-}" ]; then
     esac
     module_env="SIGBOX_TEST_MODULE=/modules/$(basename "$root"/modules/*.ko)"
 fi
-for file in "$root/sigbox-tests" "${programs[@]}"; do
+for file in "$root/sigbox-tests" "${programs[@]}" "${extra[@]}"; do
     ldd "$file" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | while read -r library; do
     resolved="$(readlink -f "$library")"
@@ -98,7 +114,7 @@ mount -t tmpfs tmp /tmp
 /usr/sbin/ip link set lo up
 echo "run-in-vm: kernel \$(cat /proc/sys/kernel/osrelease)"
 cd /tmp
-$module_env /sigbox-tests --test-threads=1 --show-output '$filter' ${SIGBOX_VM_TEST_ARGS:-}
+$module_env $run
 echo "run-in-vm: exit status \$?"
 echo o >/proc/sysrq-trigger
 EOF
