@@ -22,7 +22,7 @@
 //! the attack's finding is out, a near miss's would be too. The daemon
 //! sees the whole machine: everything is checked on the pids used here.
 //! TRC-1017 (`module_load`) cannot fire on this kernel, built without
-//! modules.
+//! modules: it fires live in a QEMU kernel (`tests/kernels/trc-1017-live.sh`).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -73,7 +73,8 @@ done
 extra=()
 for pair in ${SIGBOX_VM_FILES:-}; do
     mkdir -p "$root$(dirname "${pair#*:}")"
-    cp "${pair%%:*}" "$root${pair#*:}"
+    # Programs without their debug information (the initramfs stays small).
+    objcopy --strip-debug "${pair%%:*}" "$root${pair#*:}" 2>/dev/null || cp "${pair%%:*}" "$root${pair#*:}"
     extra+=("$root${pair#*:}")
 done
 run="/sigbox-tests --test-threads=1 --show-output '$filter' ${SIGBOX_VM_TEST_ARGS:-}"
