@@ -15,6 +15,7 @@
 #               tests by SIGBOX_TEST_MODULE (the module_load test loads it)
 #   SIGBOX_VM_SCRIPT a shell script to run in the VM instead of the tests
 #               (its exit status is reported; SIGBOX_TEST_MODULE is set)
+#   SIGBOX_VM_TIMEOUT seconds before the VM is stopped (default 900)
 #   SIGBOX_VM_FILES more files for the VM, `HOST-PATH:VM-PATH` separated
 #               by spaces (their libraries come along), e.g. the daemon and
 #               a signature for tests/kernels/trc-1017-live.sh
@@ -124,7 +125,7 @@ chmod +x "$root/init"
 
 # Software emulation by default: nested KVM on this machine hangs before the
 # kernel prints anything. SIGBOX_VM_ACCEL=kvm to try it elsewhere.
-timeout 900 qemu-system-x86_64 -accel "${SIGBOX_VM_ACCEL:-tcg}" -cpu max -m 2048 -smp 2 -nographic -no-reboot \
+timeout "${SIGBOX_VM_TIMEOUT:-900}" qemu-system-x86_64 -accel "${SIGBOX_VM_ACCEL:-tcg}" -cpu max -m 2048 -smp 2 -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 rdinit=/init panic=-1" | tee "$work/console.log"
 status="$(sed -n 's/^run-in-vm: exit status \([0-9]*\).*/\1/p' "$work/console.log" | tail -1)"
