@@ -17,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error_chain;
 use crate::event::Event;
+use crate::pipeline::RawLine;
 
 use super::tracee_check::{checked_name, sniff_event_name};
 use super::tracee_json::parse_event;
@@ -31,7 +32,9 @@ const CHUNK_BYTES: usize = 256 << 10;
 /// Lines read, in one buffer.
 #[derive(Default)]
 pub(crate) struct Chunk {
-    text: Vec<u8>,
+    /// Shared with the envelopes of its events (their raw lines), so a
+    /// buffer is reused only once none of them holds it any more.
+    text: Arc<Vec<u8>>,
     /// Each line's bytes in `text`, as read (with its newline).
     lines: Vec<Range<usize>>,
 }
@@ -41,19 +44,35 @@ impl Chunk {
     /// would hold lines back until the chunk is full). Returns `false` at
     /// the end of the input, with nothing read.
     pub(crate) fn fill<R: BufRead>(&mut self, input: &mut R) -> io::Result<bool> {
-        self.text.clear();
+        let mut text = Arc::try_unwrap(std::mem::take(&mut self.text)).unwrap_or_default();
+        text.clear();
         self.lines.clear();
-        loop {
-            let start = self.text.len();
-            if input.read_until(b'\n', &mut self.text)? == 0 {
-                break;
+        let filled = loop {
+            let start = text.len();
+            match input.read_until(b'\n', &mut text) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(error) => break Err(error),
             }
-            self.lines.push(start..self.text.len());
-            if self.lines.len() >= CHUNK_LINES || self.text.len() >= CHUNK_BYTES {
-                break;
+            self.lines.push(start..text.len());
+            if self.lines.len() >= CHUNK_LINES || text.len() >= CHUNK_BYTES {
+                break Ok(());
             }
-        }
+        };
+        self.text = Arc::new(text);
+        filled?;
         Ok(!self.lines.is_empty())
+    }
+
+    /// The line (trimmed) at `range` of the text, shared with the chunk.
+    pub(crate) fn raw_line(&self, range: Range<usize>) -> RawLine {
+        RawLine::shared(self.text.clone(), range)
+    }
+
+    /// Where `part` (a slice of line `index`'s bytes) lies in the text.
+    pub(crate) fn range_of(&self, part: &[u8]) -> Range<usize> {
+        let start = part.as_ptr() as usize - self.text.as_ptr() as usize;
+        start..start + part.len()
     }
 
     /// Line `index`'s bytes, as read.

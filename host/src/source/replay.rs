@@ -6,7 +6,7 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use crate::error_chain;
-use crate::pipeline::{Pipeline, Place};
+use crate::pipeline::{Pipeline, Place, RawLine};
 
 use super::line_pool::{Chunk, Judged, Judgement, LinePool, Outcome};
 use super::tracee_check::{checked_name, sniff_event_name};
@@ -111,7 +111,7 @@ pub(crate) fn replay_stream<R: BufRead + Send + 'static, W: Write + Send + 'stat
             return Ok(());
         }
         match received.recv_timeout(IDLE) {
-            Ok(line) => lines.handle(pipeline, &line?)?,
+            Ok(line) => lines.handle(pipeline, &line?, RawLine::copied)?,
             Err(mpsc::RecvTimeoutError::Timeout) => pipeline.tick(),
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 lines.finish();
@@ -131,10 +131,13 @@ struct Lines {
 }
 
 impl Lines {
+    /// Handles one line read; `raw` makes the envelope's copy of a parsed
+    /// line (its place in a chunk, or a copy).
     fn handle<W: Write + Send + 'static>(
         &mut self,
         pipeline: &mut Pipeline<W>,
         buffer: &[u8],
+        raw: impl FnOnce(&str) -> RawLine,
     ) -> io::Result<()> {
         self.number += 1;
         if buffer.iter().all(u8::is_ascii_whitespace) {
@@ -157,7 +160,7 @@ impl Lines {
             return pipeline.pass_unselected();
         }
         match parse_event(line) {
-            Ok(event) => pipeline.process(event, Some(line), Place::Line(self.number)),
+            Ok(event) => pipeline.process(event, Some(raw(line)), Place::Line(self.number)),
             Err(error) => {
                 bad_line(pipeline, self.number, &error_chain(&error));
                 Ok(())
@@ -177,7 +180,9 @@ impl Lines {
         if let Some((name, selected)) = judged.sniffed
             && pipeline.selects(chunk.text(name)) != selected
         {
-            return self.handle(pipeline, chunk.line(index));
+            return self.handle(pipeline, chunk.line(index), |line| {
+                chunk.raw_line(chunk.range_of(line.as_bytes()))
+            });
         }
         self.number += 1;
         if !matches!(judged.outcome, Outcome::Blank) {
@@ -194,7 +199,7 @@ impl Lines {
                 pipeline.pass_unselected()
             }
             Outcome::Parsed(event, line) => {
-                pipeline.process(event, Some(chunk.text(line)), Place::Line(self.number))
+                pipeline.process(event, Some(chunk.raw_line(line)), Place::Line(self.number))
             }
             Outcome::Bad(reason) => {
                 bad_line(pipeline, self.number, &reason);
