@@ -64,6 +64,12 @@ impl Chunk {
         Ok(!self.lines.is_empty())
     }
 
+    /// Whether no event holds the buffer any more: filling it again then
+    /// reuses it instead of taking a new one.
+    pub(crate) fn is_free(&self) -> bool {
+        Arc::strong_count(&self.text) == 1
+    }
+
     /// The line (trimmed) at `range` of the text, shared with the chunk.
     pub(crate) fn raw_line(&self, range: Range<usize>) -> RawLine {
         RawLine::shared(self.text.clone(), range)

@@ -12,6 +12,10 @@ use super::line_pool::{Chunk, Judged, Judgement, LinePool, Outcome};
 use super::tracee_check::{checked_name, sniff_event_name};
 use super::tracee_json::parse_event;
 
+/// Dispatched chunks kept for reuse: enough to cover the events queued to
+/// the workers (a few thousand) at a few hundred lines per chunk.
+const SPARE_CHUNKS: usize = 32;
+
 /// How long a quiet stream waits before the pipeline does its idle work
 /// (applying signature changes, ending quarantines).
 const IDLE: Duration = Duration::from_millis(100);
@@ -38,13 +42,22 @@ pub fn replay<R: BufRead, W: Write + Send + 'static>(
         // the oldest is dispatched.
         let ahead = 2 * threads + 1;
         let mut in_flight = VecDeque::with_capacity(ahead);
-        let mut spare: Vec<Chunk> = Vec::with_capacity(ahead);
+        // Chunks dispatched, kept for reuse: a fresh buffer costs a page
+        // fault per page, and a chunk is free only once the workers are
+        // done with its events (their raw lines share its buffer).
+        let mut spare: Vec<Chunk> = Vec::with_capacity(SPARE_CHUNKS);
         let mut selection = Arc::new(pipeline.selected_names());
         let mut lines = Lines::default();
         let mut ended = false;
         loop {
             while !ended && in_flight.len() < ahead && !pipeline.stop_requested() {
-                let mut chunk = spare.pop().unwrap_or_default();
+                let mut chunk = match spare.iter().position(Chunk::is_free) {
+                    Some(free) => spare.swap_remove(free),
+                    // All still held: a new one while there is room, else
+                    // the oldest (it then takes a new buffer).
+                    None if spare.len() < SPARE_CHUNKS => Chunk::default(),
+                    None => spare.remove(0),
+                };
                 if !chunk.fill(&mut input)? {
                     ended = true;
                     break;
