@@ -212,7 +212,7 @@ impl Lines {
                 pipeline.pass_unselected()
             }
             Outcome::Parsed(event, line) => {
-                pipeline.process(event, Some(chunk.raw_line(line)), Place::Line(self.number))
+                pipeline.process_shared(event, Some(chunk.raw_line(line)), Place::Line(self.number))
             }
             Outcome::Bad(reason) => {
                 bad_line(pipeline, self.number, &reason);
