@@ -38,8 +38,8 @@ use host_filter::HostFilter;
 use output::Output;
 pub use report::Summary;
 use roster::Roster;
-pub use worker::Place;
 use worker::{Envelope, Job, Worker};
+pub use worker::{Place, RawLine};
 
 /// What the collector does when a worker's queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -464,7 +464,21 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     /// Only when findings cannot be written (e.g. stdout was closed): the
     /// caller should stop. Signature failures are logged and counted by the
     /// workers.
-    pub fn process(&mut self, event: Event, raw: Option<&str>, place: Place) -> io::Result<()> {
+    pub fn process(&mut self, event: Event, raw: Option<RawLine>, place: Place) -> io::Result<()> {
+        self.process_shared(Arc::new(event), raw, place)
+    }
+
+    /// [`Pipeline::process`] for an event already in its `Arc` (built on
+    /// another thread: it then moves as a pointer).
+    ///
+    /// # Errors
+    /// As [`Pipeline::process`].
+    pub fn process_shared(
+        &mut self,
+        event: Arc<Event>,
+        raw: Option<RawLine>,
+        place: Place,
+    ) -> io::Result<()> {
         self.apply_pending();
         if let Some(error) = self.output.write_error() {
             return Err(error);
@@ -479,11 +493,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             .collect();
         if !targets.is_empty() {
             // One shared envelope, however many workers take it.
-            let envelope = Arc::new(Envelope {
-                event: Arc::new(event),
-                raw: raw.map(Box::from),
-                place,
-            });
+            let envelope = Arc::new(Envelope { event, raw, place });
             for index in targets {
                 self.send(index, &envelope);
             }

@@ -28,9 +28,38 @@ pub struct Envelope {
     /// The event.
     pub event: Arc<Event>,
     /// Its original Tracee JSON line (replay), copied into findings.
-    pub raw: Option<Box<str>>,
+    pub raw: Option<RawLine>,
     /// Where it came from, for log lines.
     pub place: Place,
+}
+
+/// An event's original line: a range of the buffer replay read it into,
+/// shared with the other lines read with it instead of copied per event
+/// (most events never make a finding, and only a finding reads it).
+#[derive(Clone)]
+pub struct RawLine {
+    buffer: Arc<Vec<u8>>,
+    range: std::ops::Range<usize>,
+}
+
+impl RawLine {
+    /// The line at `range` of `buffer`.
+    pub fn shared(buffer: Arc<Vec<u8>>, range: std::ops::Range<usize>) -> Self {
+        Self { buffer, range }
+    }
+
+    /// A line of its own.
+    pub fn copied(line: &str) -> Self {
+        let buffer = Arc::new(line.as_bytes().to_vec());
+        let range = 0..buffer.len();
+        Self { buffer, range }
+    }
+
+    /// The line's text; `None` if it is not UTF-8 (a source's bug: replay
+    /// hands on only lines it parsed).
+    pub fn text(&self) -> Option<&str> {
+        std::str::from_utf8(self.buffer.get(self.range.clone())?).ok()
+    }
 }
 
 /// Where an event came from, for log lines.
@@ -191,7 +220,8 @@ pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], outpu
         &events,
         |index, detection| {
             let envelope = &batch[index];
-            output.write_finding(&detection, &envelope.event, envelope.raw.as_deref());
+            let raw = envelope.raw.as_ref().and_then(RawLine::text);
+            output.write_finding(&detection, &envelope.event, raw);
         },
         |index, failure| {
             failures += 1;

@@ -3,6 +3,7 @@
 pub(crate) mod coverage;
 pub(crate) mod fanout;
 pub(crate) mod file;
+mod raw_members;
 pub(crate) mod syslog;
 pub(crate) mod tracee_json;
 pub(crate) mod webhook;

@@ -79,8 +79,14 @@ pub(crate) fn write_finding_from_raw(
     if raw.bytes().any(|b| b < 0x20) {
         return Ok(false);
     }
-    let Ok(context) = serde_json::from_str::<Members<'_>>(raw) else {
-        return Ok(false);
+    // The parser accepted the line (replay passes no other): split it
+    // without a second parse; serde_json decides whatever the split refuses.
+    let context = match super::raw_members::split(raw) {
+        Some(members) => Members(members),
+        None => match serde_json::from_str::<Members<'_>>(raw) {
+            Ok(members) => members,
+            Err(_) => return Ok(false),
+        },
     };
     out.reserve(raw.len() + 1024);
     write_members(out, detection, metadata_object, event, &context)?;
@@ -90,10 +96,10 @@ pub(crate) fn write_finding_from_raw(
 /// A raw line's top-level members in their order: keys borrowed from the
 /// line (copied only when escaped), values as written. A repeated key keeps
 /// its first place and takes its last value, as an `IndexMap` does.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+struct Members<'a>(Vec<(Cow<'a, str>, &'a str)>);
 
 impl<'a> Members<'a> {
-    fn get(&self, key: &str) -> Option<&'a RawValue> {
+    fn get(&self, key: &str) -> Option<&'a str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 
@@ -101,7 +107,7 @@ impl<'a> Members<'a> {
         self.get(key).is_some()
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
+    fn iter(&self) -> impl Iterator<Item = (&str, &'a str)> {
         self.0.iter().map(|(k, v)| (k.as_ref(), *v))
     }
 }
@@ -119,9 +125,9 @@ impl<'de> Deserialize<'de> for Members<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::with_capacity(32);
+                let mut members: Vec<(Cow<'de, str>, &'de str)> = Vec::with_capacity(32);
                 while let Some(Key(key)) = map.next_key()? {
-                    let value = map.next_value()?;
+                    let value = map.next_value::<&'de RawValue>()?.get();
                     match members.iter_mut().find(|(k, _)| *k == key) {
                         Some(member) => member.1 = value,
                         None => members.push((key, value)),
@@ -145,7 +151,7 @@ fn write_members(
 ) -> std::io::Result<()> {
     let trigger_id = context
         .get("eventId")
-        .and_then(|id| match serde_json::from_str::<Json>(id.get()).ok()? {
+        .and_then(|id| match serde_json::from_str::<Json>(id).ok()? {
             Json::String(s) => s.parse::<i64>().ok(),
             other => other.as_i64(),
         })
@@ -164,7 +170,7 @@ fn write_members(
         serde_json::to_writer(&mut *out, event.name())?;
         out.write_all(br#","args":"#)?;
         match context.get("args") {
-            Some(args) => out.write_all(args.get().as_bytes())?,
+            Some(args) => out.write_all(args.as_bytes())?,
             None => serde_json::to_writer(&mut *out, &event_args(event))?,
         }
         write!(out, r#","returnValue":{}}}}}]"#, event.context.return_value)
@@ -192,7 +198,7 @@ fn write_members(
         serde_json::to_writer(&mut *out, key)?;
         out.push(b':');
         if !own(key, out)? {
-            out.extend_from_slice(value.get().as_bytes());
+            out.extend_from_slice(value.as_bytes());
         }
     }
     for key in FINDING_KEYS {
@@ -505,7 +511,7 @@ pub(super) mod tests {
             let before = Members(
                 before
                     .into_iter()
-                    .map(|(k, v)| (Cow::Owned(k), v))
+                    .map(|(k, v)| (Cow::Owned(k), v.get()))
                     .collect(),
             );
             let mut old = Vec::new();

@@ -17,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error_chain;
 use crate::event::Event;
+use crate::pipeline::RawLine;
 
 use super::tracee_check::{checked_name, sniff_event_name};
 use super::tracee_json::parse_event;
@@ -31,7 +32,9 @@ const CHUNK_BYTES: usize = 256 << 10;
 /// Lines read, in one buffer.
 #[derive(Default)]
 pub(crate) struct Chunk {
-    text: Vec<u8>,
+    /// Shared with the envelopes of its events (their raw lines), so a
+    /// buffer is reused only once none of them holds it any more.
+    text: Arc<Vec<u8>>,
     /// Each line's bytes in `text`, as read (with its newline).
     lines: Vec<Range<usize>>,
 }
@@ -41,19 +44,41 @@ impl Chunk {
     /// would hold lines back until the chunk is full). Returns `false` at
     /// the end of the input, with nothing read.
     pub(crate) fn fill<R: BufRead>(&mut self, input: &mut R) -> io::Result<bool> {
-        self.text.clear();
+        let mut text = Arc::try_unwrap(std::mem::take(&mut self.text)).unwrap_or_default();
+        text.clear();
         self.lines.clear();
-        loop {
-            let start = self.text.len();
-            if input.read_until(b'\n', &mut self.text)? == 0 {
-                break;
+        let filled = loop {
+            let start = text.len();
+            match input.read_until(b'\n', &mut text) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(error) => break Err(error),
             }
-            self.lines.push(start..self.text.len());
-            if self.lines.len() >= CHUNK_LINES || self.text.len() >= CHUNK_BYTES {
-                break;
+            self.lines.push(start..text.len());
+            if self.lines.len() >= CHUNK_LINES || text.len() >= CHUNK_BYTES {
+                break Ok(());
             }
-        }
+        };
+        self.text = Arc::new(text);
+        filled?;
         Ok(!self.lines.is_empty())
+    }
+
+    /// Whether no event holds the buffer any more: filling it again then
+    /// reuses it instead of taking a new one.
+    pub(crate) fn is_free(&self) -> bool {
+        Arc::strong_count(&self.text) == 1
+    }
+
+    /// The line (trimmed) at `range` of the text, shared with the chunk.
+    pub(crate) fn raw_line(&self, range: Range<usize>) -> RawLine {
+        RawLine::shared(self.text.clone(), range)
+    }
+
+    /// Where `part` (a slice of line `index`'s bytes) lies in the text.
+    pub(crate) fn range_of(&self, part: &[u8]) -> Range<usize> {
+        let start = part.as_ptr() as usize - self.text.as_ptr() as usize;
+        start..start + part.len()
     }
 
     /// Line `index`'s bytes, as read.
@@ -68,9 +93,6 @@ impl Chunk {
 }
 
 /// What a pool thread made of one line.
-// Unboxed: a parsed event moves on into its envelope, and a box would be
-// one more allocation per event for the few blank or bad lines' sake.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Outcome {
     /// Whitespace only.
     Blank,
@@ -79,8 +101,10 @@ pub(crate) enum Outcome {
     /// An event whose (sniffed) name the snapshot did not select, checked
     /// and not built.
     Unselected,
-    /// A parsed event, and its line (trimmed) in the chunk's text.
-    Parsed(Event, Range<usize>),
+    /// A parsed event, already in the `Arc` its envelope shares (an event
+    /// inline made every outcome its size, moved three times per line),
+    /// and its line (trimmed) in the chunk's text.
+    Parsed(Arc<Event>, Range<usize>),
     /// Refused by the parser, with the reason.
     Bad(String),
 }
@@ -200,7 +224,7 @@ fn judge_line(text: &[u8], range: Range<usize>, selection: &HashSet<String>) -> 
     let outcome = match parse_event(line) {
         Ok(event) => {
             let start = range.start + (line.as_ptr() as usize - buffer.as_ptr() as usize);
-            Outcome::Parsed(event, start..start + line.len())
+            Outcome::Parsed(Arc::new(event), start..start + line.len())
         }
         Err(error) => Outcome::Bad(error_chain(&error)),
     };

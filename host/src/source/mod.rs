@@ -19,7 +19,7 @@ pub use tracee_json::parse_event;
 /// Tracee v0.24.1 JSON lines the parser's and the check's tests read: the
 /// packs' captures, the sample and TRC-1016's cases.
 #[cfg(test)]
-const TRACEE_FIXTURES: [&str; 5] = [
+pub(crate) const TRACEE_FIXTURES: [&str; 5] = [
     include_str!("../../../tests/fixtures/exec-pack-cases.jsonl"),
     include_str!("../../../tests/fixtures/file-pack-cases.jsonl"),
     include_str!("../../../tests/fixtures/net-pack-cases.jsonl"),

@@ -6,11 +6,15 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use crate::error_chain;
-use crate::pipeline::{Pipeline, Place};
+use crate::pipeline::{Pipeline, Place, RawLine};
 
 use super::line_pool::{Chunk, Judged, Judgement, LinePool, Outcome};
 use super::tracee_check::{checked_name, sniff_event_name};
 use super::tracee_json::parse_event;
+
+/// Dispatched chunks kept for reuse: enough to cover the events queued to
+/// the workers (a few thousand) at a few hundred lines per chunk.
+const SPARE_CHUNKS: usize = 32;
 
 /// How long a quiet stream waits before the pipeline does its idle work
 /// (applying signature changes, ending quarantines).
@@ -38,13 +42,22 @@ pub fn replay<R: BufRead, W: Write + Send + 'static>(
         // the oldest is dispatched.
         let ahead = 2 * threads + 1;
         let mut in_flight = VecDeque::with_capacity(ahead);
-        let mut spare: Vec<Chunk> = Vec::with_capacity(ahead);
+        // Chunks dispatched, kept for reuse: a fresh buffer costs a page
+        // fault per page, and a chunk is free only once the workers are
+        // done with its events (their raw lines share its buffer).
+        let mut spare: Vec<Chunk> = Vec::with_capacity(SPARE_CHUNKS);
         let mut selection = Arc::new(pipeline.selected_names());
         let mut lines = Lines::default();
         let mut ended = false;
         loop {
             while !ended && in_flight.len() < ahead && !pipeline.stop_requested() {
-                let mut chunk = spare.pop().unwrap_or_default();
+                let mut chunk = match spare.iter().position(Chunk::is_free) {
+                    Some(free) => spare.swap_remove(free),
+                    // All still held: a new one while there is room, else
+                    // the oldest (it then takes a new buffer).
+                    None if spare.len() < SPARE_CHUNKS => Chunk::default(),
+                    None => spare.remove(0),
+                };
                 if !chunk.fill(&mut input)? {
                     ended = true;
                     break;
@@ -111,7 +124,7 @@ pub(crate) fn replay_stream<R: BufRead + Send + 'static, W: Write + Send + 'stat
             return Ok(());
         }
         match received.recv_timeout(IDLE) {
-            Ok(line) => lines.handle(pipeline, &line?)?,
+            Ok(line) => lines.handle(pipeline, &line?, RawLine::copied)?,
             Err(mpsc::RecvTimeoutError::Timeout) => pipeline.tick(),
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 lines.finish();
@@ -131,10 +144,13 @@ struct Lines {
 }
 
 impl Lines {
+    /// Handles one line read; `raw` makes the envelope's copy of a parsed
+    /// line (its place in a chunk, or a copy).
     fn handle<W: Write + Send + 'static>(
         &mut self,
         pipeline: &mut Pipeline<W>,
         buffer: &[u8],
+        raw: impl FnOnce(&str) -> RawLine,
     ) -> io::Result<()> {
         self.number += 1;
         if buffer.iter().all(u8::is_ascii_whitespace) {
@@ -157,7 +173,7 @@ impl Lines {
             return pipeline.pass_unselected();
         }
         match parse_event(line) {
-            Ok(event) => pipeline.process(event, Some(line), Place::Line(self.number)),
+            Ok(event) => pipeline.process(event, Some(raw(line)), Place::Line(self.number)),
             Err(error) => {
                 bad_line(pipeline, self.number, &error_chain(&error));
                 Ok(())
@@ -177,7 +193,9 @@ impl Lines {
         if let Some((name, selected)) = judged.sniffed
             && pipeline.selects(chunk.text(name)) != selected
         {
-            return self.handle(pipeline, chunk.line(index));
+            return self.handle(pipeline, chunk.line(index), |line| {
+                chunk.raw_line(chunk.range_of(line.as_bytes()))
+            });
         }
         self.number += 1;
         if !matches!(judged.outcome, Outcome::Blank) {
@@ -194,7 +212,7 @@ impl Lines {
                 pipeline.pass_unselected()
             }
             Outcome::Parsed(event, line) => {
-                pipeline.process(event, Some(chunk.text(line)), Place::Line(self.number))
+                pipeline.process_shared(event, Some(chunk.raw_line(line)), Place::Line(self.number))
             }
             Outcome::Bad(reason) => {
                 bad_line(pipeline, self.number, &reason);

@@ -20,11 +20,14 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 /// `"eventName":"…"` with no escape in the name. Only a guess (the text
 /// could sit inside another object): [`checked_name`] confirms it.
 pub(crate) fn sniff_event_name(line: &str) -> Option<&str> {
-    const KEY: &str = r#""eventName":""#;
-    let start = line.find(KEY)? + KEY.len();
-    let len = line[start..].find(['"', '\\'])?;
-    let name = &line[start..start + len];
-    (line[start + len..].starts_with('"') && !name.is_empty()).then_some(name)
+    const KEY: &[u8] = br#""eventName":""#;
+    // Built once: `str::find` built its searcher on every line.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(KEY));
+    let start = FINDER.find(line.as_bytes())? + KEY.len();
+    let len = memchr::memchr2(b'"', b'\\', &line.as_bytes()[start..])?;
+    let name = line.get(start..start + len)?;
+    (line.as_bytes()[start + len] == b'"' && !name.is_empty()).then_some(name)
 }
 
 /// The event name of `line` when `parse_event` would accept it; `None`

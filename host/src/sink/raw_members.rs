@@ -1,0 +1,200 @@
+//! The top-level members of a Tracee line the replay parser already
+//! accepted, split without parsing it again: keys borrowed (decoded only
+//! when escaped), values as written. A finding copies its event's context
+//! from them; re-parsing the line with serde_json cost about as much as
+//! parsing it the first time.
+//!
+//! The split trusts the line to be valid JSON (the parser said so) and
+//! only finds where members begin and end: strings are skipped with
+//! `memchr`, containers by counting brackets outside strings. It still
+//! refuses (returns `None`) anything whose top level is not an object of
+//! `"key": value` members, so the caller can fall back to serde_json.
+
+use std::borrow::Cow;
+
+/// Members in their order; a repeated key keeps its first place and takes
+/// its last value, as an `IndexMap` does.
+pub(crate) type Split<'a> = Vec<(Cow<'a, str>, &'a str)>;
+
+/// Splits `raw` (a JSON object the parser accepted, no control
+/// characters) into its members, or `None` where it is not that.
+pub(crate) fn split(raw: &str) -> Option<Split<'_>> {
+    let bytes = raw.as_bytes();
+    let mut at = skip_spaces(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_spaces(bytes, at + 1);
+    let mut members: Split<'_> = Vec::with_capacity(32);
+    if bytes.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            if bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            let key_end = string_end(bytes, at)?;
+            let key = key(raw, at, key_end)?;
+            at = skip_spaces(bytes, key_end);
+            if bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            let start = skip_spaces(bytes, at + 1);
+            let end = value_end(bytes, start)?;
+            let value = raw.get(start..end)?;
+            match members.iter_mut().find(|(k, _)| *k == key) {
+                Some(member) => member.1 = value,
+                None => members.push((key, value)),
+            }
+            at = skip_spaces(bytes, end);
+            match bytes.get(at) {
+                Some(b',') => at = skip_spaces(bytes, at + 1),
+                Some(b'}') => {
+                    at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    (skip_spaces(bytes, at) == bytes.len()).then_some(members)
+}
+
+/// A key from its quoted text `raw[open..end]`: borrowed unless escaped.
+fn key(raw: &str, open: usize, end: usize) -> Option<Cow<'_, str>> {
+    let inner = raw.get(open + 1..end - 1)?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw.get(open..end)?)
+            .ok()
+            .map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+/// The end (one past the closing quote) of the string opening at `open`.
+fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
+    let mut at = open + 1;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
+        if bytes[at] == b'"' {
+            return Some(at + 1);
+        }
+        // An escape: the next byte is escaped, whatever it is.
+        at += 2;
+    }
+}
+
+/// The end of the value starting at `start`.
+fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    match bytes.get(start)? {
+        b'"' => string_end(bytes, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut at = start;
+            loop {
+                match bytes.get(at)? {
+                    b'"' => {
+                        at = string_end(bytes, at)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        // A number, `true`, `false` or `null`.
+        _ => {
+            let len = bytes[start..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' '))
+                .unwrap_or(bytes.len() - start);
+            (len > 0).then_some(start + len)
+        }
+    }
+}
+
+fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    /// What serde_json makes of the same line: owned keys in an `IndexMap`
+    /// (first place, last value) and raw values.
+    fn by_serde(line: &str) -> Vec<(String, String)> {
+        let map: indexmap::IndexMap<String, &RawValue> = serde_json::from_str(line).unwrap();
+        map.into_iter()
+            .map(|(k, v)| (k, v.get().to_owned()))
+            .collect()
+    }
+
+    fn by_split(line: &str) -> Vec<(String, String)> {
+        split(line)
+            .unwrap_or_else(|| panic!("refused {line}"))
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.to_owned()))
+            .collect()
+    }
+
+    /// Every fixture line and odd but valid shapes split as serde_json
+    /// reads them.
+    #[test]
+    fn splits_as_serde_json_reads() {
+        let mut lines: Vec<String> = crate::source::TRACEE_FIXTURES
+            .iter()
+            .flat_map(|f| f.lines())
+            .map(|l| l.trim().to_owned())
+            .filter(|l| crate::source::parse_event(l).is_ok())
+            .collect();
+        assert!(lines.len() > 85, "{}", lines.len());
+        lines.extend(
+            [
+                r#"{}"#,
+                r#"  { }  "#,
+                r#"{ "a" : 1 , "b" :[ 1, {"c":"]}\"\\"} ] ,"d":{"e":[]} } "#,
+                r#"{"a":-1.5e3,"b":true,"c":null,"d":"x\u0041\\","a":"last"}"#,
+                r#"{"k\u0041":1,"kA":2,"\"q\"":[[[]]],"e":"\\\\"}"#,
+                r#"{"eventName":"x","args":[{"name":"a","value":{"k":[1,-2.5,null,true]}}]}"#,
+            ]
+            .map(str::to_owned),
+        );
+        for line in &lines {
+            assert_eq!(by_split(line), by_serde(line), "{line}");
+        }
+    }
+
+    /// What is not an object of members is refused, never misread.
+    #[test]
+    fn refuses_what_is_no_object() {
+        for line in [
+            "",
+            "[1]",
+            "1",
+            r#""s""#,
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a":1,}"#,
+            r#"{a:1}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":[1}"#,
+            r#"{"a":"open}"#,
+        ] {
+            assert!(split(line).is_none(), "{line}");
+        }
+    }
+}
