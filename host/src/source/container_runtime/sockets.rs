@@ -13,6 +13,8 @@ pub enum RuntimeApi {
     Docker,
     /// CRI-O's HTTP inspect endpoint.
     Crio,
+    /// containerd's gRPC API.
+    Containerd,
 }
 
 impl fmt::Display for RuntimeApi {
@@ -20,6 +22,7 @@ impl fmt::Display for RuntimeApi {
         f.write_str(match self {
             Self::Docker => "Docker API",
             Self::Crio => "CRI-O",
+            Self::Containerd => "containerd",
         })
     }
 }
@@ -33,39 +36,34 @@ pub struct RuntimeSocketPath {
     pub path: PathBuf,
 }
 
-/// Sockets probed when none is given, asked in this order (Tracee's
-/// defaults; `/var/run` is `/run`).
-const PROBED: [(RuntimeApi, &str); 3] = [
+/// Sockets probed when none is given (Tracee's defaults; `/var/run` is
+/// `/run`). Docker's containers are in containerd too (namespace `moby`),
+/// but nameless there: Docker's own socket is preferred.
+const PROBED: [(RuntimeApi, &str); 4] = [
     (RuntimeApi::Docker, "/var/run/docker.sock"),
     (RuntimeApi::Docker, "/run/podman/podman.sock"),
     (RuntimeApi::Crio, "/var/run/crio/crio.sock"),
+    (
+        RuntimeApi::Containerd,
+        "/var/run/containerd/containerd.sock",
+    ),
 ];
-/// containerd speaks only gRPC (its CRI plugin and its own API), which
-/// sigbox has no client for: its socket is named when found so the
-/// operator knows why its containers have no names.
-const CONTAINERD_SOCKET: &str = "/var/run/containerd/containerd.sock";
 
 impl FromStr for RuntimeSocketPath {
     type Err = String;
 
     /// `PATH` (a Docker-API socket), or `RUNTIME:PATH` with RUNTIME one of
-    /// `docker`, `podman`, `crio` (`cri-o`); a `unix://` before the path
+    /// `docker`, `podman`, `crio` (`cri-o`), `containerd`; a `unix://` before the path
     /// is allowed, as Tracee allows it.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (api, path) = match text.split_once(':') {
             Some(("docker" | "podman", path)) => (RuntimeApi::Docker, path),
             Some(("crio" | "cri-o", path)) => (RuntimeApi::Crio, path),
-            Some(("containerd", _)) => {
-                return Err(
-                    "containerd is not supported: it answers only gRPC, which sigbox \
-                            does not speak (its containers keep their id only)"
-                        .into(),
-                );
-            }
+            Some(("containerd", path)) => (RuntimeApi::Containerd, path),
             Some(("unix", _)) | None => (RuntimeApi::Docker, text),
             Some((runtime, _)) if !runtime.contains('/') => {
                 return Err(format!(
-                    "unknown runtime {runtime:?}: one of docker, podman, crio (or a path alone \
+                    "unknown runtime {runtime:?}: one of docker, podman, crio, containerd (or a path alone \
                      for a Docker-API socket)"
                 ));
             }
@@ -102,12 +100,6 @@ pub(crate) fn choose(given: &[RuntimeSocketPath]) -> Vec<(RuntimeSocketPath, boo
                 (socket.clone(), missing)
             })
             .collect();
-    }
-    if Path::new(CONTAINERD_SOCKET).exists() {
-        tracing::warn!(
-            "containerd socket {CONTAINERD_SOCKET} found: sigbox does not ask containerd (gRPC \
-             only), so its containers get no name or image"
-        );
     }
     let found: Vec<(RuntimeSocketPath, bool)> = PROBED
         .iter()
@@ -168,7 +160,10 @@ mod tests {
             parse("./dir:with/colon.sock"),
             socket(RuntimeApi::Docker, "./dir:with/colon.sock")
         );
-        assert!(parse("containerd:/run/containerd/containerd.sock").is_err());
+        assert_eq!(
+            parse("containerd:unix:///run/containerd/containerd.sock"),
+            socket(RuntimeApi::Containerd, "/run/containerd/containerd.sock")
+        );
         assert!(parse("rkt:/x.sock").is_err());
         assert!(parse("crio:").is_err());
     }
