@@ -23,8 +23,8 @@ fn podman() -> Command {
     command
 }
 
-/// An image of `/bin/sh` (dash), `sleep` and a copy of the shell named
-/// `nginx`, with the libraries they link; removed on drop.
+/// An image of `/bin/sh` (dash), `sleep` and copies of the shell named
+/// `nginx` and `ancestry-top`, with the libraries they link; removed on drop.
 struct Image(String);
 
 impl Image {
@@ -37,6 +37,7 @@ impl Image {
             ("/bin/sh", "bin/sh"),
             ("/bin/sleep", "bin/sleep"),
             ("/bin/sh", "bin/nginx"),
+            ("/bin/sh", "bin/ancestry-top"),
         ] {
             copy_with_libraries(Path::new(from), &root, &root.join(to));
         }
@@ -551,6 +552,93 @@ fn findings_name_a_containerd_pods_container_image_and_pod() {
         .and_then(|args| args.iter().find(|a| a["name"] == "pod_sandbox"))
         .map(|a| a["value"].clone());
     assert_eq!(sandbox, Some(Value::Bool(false)), "{echo}");
+    drop(container);
+    let stopped = daemon.stop();
+    assert!(stopped.stderr.contains("summary:"), "{}", stopped.stderr);
+}
+
+/// The ancestor chain of an exec inside a podman container (the host call
+/// `ancestors`, through TEST-ANCESTRY-ECHO) holds its in-container
+/// ancestors, each with the container's id, its pid in the container's pid
+/// namespace and its host pid; the chain goes on above the container to
+/// the processes that started it, on the host.
+#[test]
+fn ancestors_inside_a_podman_container_carry_its_id() {
+    if !is_root() {
+        eprintln!("skipped: live eBPF tests need root");
+        return;
+    }
+    let dir = temp_dir("container-ancestry");
+    let image = Image::import(&dir, "ancestry");
+    let signatures = dir_with("container-ancestry-sigs", &[test_module("ancestry-echo")]);
+    let daemon = Daemon::start(
+        &[
+            "run",
+            "--signatures",
+            signatures.to_str().unwrap(),
+            "--no-container-lookup",
+        ],
+        READY,
+    );
+    assert!(
+        daemon.wait_for_stderr(WAIT, "loaded signature TEST-ANCESTRY-ECHO"),
+        "{}",
+        daemon.stderr_text()
+    );
+    let container = Container::run(
+        &image,
+        format!("sigbox-e2e-ancestry-{}", std::process::id()),
+    );
+    // ancestry-top → sh → sleep, all in the container: sleep's grandparent
+    // is ancestry-top (the `; true`s keep each shell from exec'ing its last
+    // command in place).
+    container.exec(&[
+        "/bin/ancestry-top",
+        "-c",
+        "/bin/sh -c '/bin/sleep 0; true'; true",
+    ]);
+    let mut chain = Vec::new();
+    let found = daemon.wait_for_stdout(WAIT, |lines| {
+        let finding = lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|f| {
+                f["metadata"]["Properties"]["signatureID"] == "TEST-ANCESTRY-ECHO"
+                    && f["containerId"] == container.id.as_str()
+                    && f["processName"] == "sleep"
+            });
+        if let Some(finding) = finding {
+            // A JSON datum: the ancestors as a list.
+            chain = finding["args"]
+                .as_array()
+                .and_then(|args| args.iter().find(|a| a["name"] == "chain"))
+                .and_then(|chain| chain["value"].as_array())
+                .cloned()
+                .unwrap_or_default();
+        }
+        !chain.is_empty()
+    });
+    assert!(found, "no finding for sleep: {}", daemon.stderr_text());
+    let (sh, top) = (&chain[0], &chain[1]);
+    assert_eq!(sh["processName"], "sh", "{chain:#?}");
+    assert_eq!(top["processName"], "ancestry-top", "{chain:#?}");
+    for ancestor in [sh, top] {
+        assert_eq!(ancestor["containerId"], container.id.as_str(), "{ancestor}");
+        assert_ne!(
+            ancestor["pid"], ancestor["hostPid"],
+            "the container's pid namespace: {ancestor}"
+        );
+        assert!(ancestor["startNs"].as_u64().unwrap() > 0, "{ancestor}");
+    }
+    // Above the exec'd process: the runtime's processes that started it,
+    // on the host, then the host's init.
+    let outside = chain[2..]
+        .iter()
+        .find(|a| a["containerId"] != container.id.as_str());
+    assert!(
+        outside.is_some_and(|a| a["containerId"] == ""),
+        "the chain leaves the container for the host: {chain:#?}"
+    );
     drop(container);
     let stopped = daemon.stop();
     assert!(stopped.stderr.contains("summary:"), "{}", stopped.stderr);

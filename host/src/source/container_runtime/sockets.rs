@@ -36,18 +36,23 @@ pub struct RuntimeSocketPath {
     pub path: PathBuf,
 }
 
-/// Sockets probed when none is given (Tracee's defaults; `/var/run` is
-/// `/run`). Docker's containers are in containerd too (namespace `moby`),
-/// but nameless there: Docker's own socket is preferred.
+/// Sockets probed when none is given: Tracee's defaults, under `/run`
+/// (which `/var/run` links to on the host, and which a container image may
+/// have alone). Docker's containers are in containerd too (namespace
+/// `moby`), but nameless there: Docker's own socket is preferred.
 const PROBED: [(RuntimeApi, &str); 4] = [
-    (RuntimeApi::Docker, "/var/run/docker.sock"),
+    (RuntimeApi::Docker, "/run/docker.sock"),
     (RuntimeApi::Docker, "/run/podman/podman.sock"),
-    (RuntimeApi::Crio, "/var/run/crio/crio.sock"),
-    (
-        RuntimeApi::Containerd,
-        "/var/run/containerd/containerd.sock",
-    ),
+    (RuntimeApi::Crio, "/run/crio/crio.sock"),
+    (RuntimeApi::Containerd, "/run/containerd/containerd.sock"),
 ];
+
+/// Whether `path` is a Unix socket (a mount point Kubernetes created for
+/// a socket the node lacks is an empty directory).
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
 
 impl FromStr for RuntimeSocketPath {
     type Err = String;
@@ -103,7 +108,7 @@ pub(crate) fn choose(given: &[RuntimeSocketPath]) -> Vec<(RuntimeSocketPath, boo
     }
     let found: Vec<(RuntimeSocketPath, bool)> = PROBED
         .iter()
-        .filter(|(_, path)| Path::new(path).exists())
+        .filter(|(_, path)| is_socket(Path::new(path)))
         .map(|&(api, path)| {
             tracing::info!("asking {api} at {path} for container names and images");
             let socket = RuntimeSocketPath {
