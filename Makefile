@@ -30,7 +30,7 @@ DEV_TRUST  := target/dev-trust.toml
 # the CNCF distribution registry and Prometheus; podman (with runc) builds and
 # runs the container image; netcat-openbsd is the real `nc` the author-kit
 # test's example signature must catch live.
-DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry prometheus podman runc netcat-openbsd
+DEB_PACKAGES := rustc-web cargo-web rust-web-src wasi-libc lld-22 clang-19 libbpf-dev bpftool libssl-dev pkg-config docker-registry prometheus podman runc containerd netcat-openbsd
 WASM_COMPONENT_LD_VERSION := 0.5.31
 # Python signatures are built with componentize-py (from PyPI).
 COMPONENTIZE_PY_VERSION := 0.25.1

@@ -291,11 +291,13 @@ struct Common {
 /// Container names and images from the runtime's API.
 #[derive(clap::Args, Debug)]
 struct Containers {
-    /// Ask the container runtime at this socket for container names and
-    /// images; repeatable, asked in order. PATH alone is a Docker-API
-    /// socket (Docker, `podman system service`); `crio:PATH` is CRI-O's
-    /// [default: those of /var/run/docker.sock, /run/podman/podman.sock and
-    /// crio:/var/run/crio/crio.sock that exist].
+    /// Ask the container runtime at this socket for container names,
+    /// images and pods; repeatable, all asked at once, the first in order
+    /// that knows a container answers. PATH alone is a Docker-API socket
+    /// (Docker, `podman system service`); `crio:PATH` is CRI-O's,
+    /// `containerd:PATH` containerd's [default: those of /run/docker.sock,
+    /// /run/podman/podman.sock, crio:/run/crio/crio.sock and
+    /// containerd:/run/containerd/containerd.sock that are sockets].
     #[arg(long = "container-runtime-socket", value_name = "[RUNTIME:]PATH")]
     sockets: Vec<sigbox::source::RuntimeSocketPath>,
     /// Ask no container runtime: findings carry the container id only.

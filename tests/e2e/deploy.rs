@@ -250,6 +250,23 @@ fn the_daemonset_matches_the_binary_the_image_and_the_unit() {
         volume(&volume_of("/sys/fs/cgroup"))["hostPath"]["path"],
         "/sys/fs/cgroup"
     );
+    // The runtimes' sockets: the node's directory holding each socket the
+    // daemon probes is mounted where it probes, read-only.
+    for (dir, socket) in [
+        ("/run/containerd", "containerd.sock"),
+        ("/run/crio", "crio.sock"),
+        ("/run/podman", "podman.sock"),
+    ] {
+        assert!(
+            help.contains(&format!("{dir}/{socket}")),
+            "sigbox run no longer probes {dir}/{socket}"
+        );
+        let mount = mounts.iter().find(|m| m["mountPath"] == dir).unwrap();
+        assert_eq!(mount["readOnly"], Yaml::Bool(true), "{dir}");
+        let host = &volume(mount["name"].as_str().unwrap())["hostPath"];
+        assert_eq!(host["path"], dir);
+        assert_eq!(host["type"], "DirectoryOrCreate", "{dir}");
+    }
 
     // Capabilities: all dropped, then exactly what the unit keeps.
     let security = &container["securityContext"];

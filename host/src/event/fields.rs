@@ -29,10 +29,18 @@ pub enum ContextField {
     ContainerImage,
     /// `container.image-digest`.
     ContainerImageDigest,
+    /// `kubernetes.pod-name`: from kubelet's labels (empty outside a pod).
+    PodName,
+    /// `kubernetes.pod-namespace`.
+    PodNamespace,
+    /// `kubernetes.pod-uid`.
+    PodUid,
+    /// `kubernetes.pod-sandbox`: a boolean; filters read `true`/`false`.
+    PodSandbox,
 }
 
 impl ContextField {
-    const ALL: [(Self, &'static str); 8] = [
+    const ALL: [(Self, &'static str); 12] = [
         (Self::EventName, "event-name"),
         (Self::ProcessName, "process-name"),
         (Self::ExecutablePath, "executable-path"),
@@ -41,6 +49,10 @@ impl ContextField {
         (Self::ContainerName, "container.name"),
         (Self::ContainerImage, "container.image"),
         (Self::ContainerImageDigest, "container.image-digest"),
+        (Self::PodName, "kubernetes.pod-name"),
+        (Self::PodNamespace, "kubernetes.pod-namespace"),
+        (Self::PodUid, "kubernetes.pod-uid"),
+        (Self::PodSandbox, "kubernetes.pod-sandbox"),
     ];
 
     fn named(name: &str) -> Option<Self> {
@@ -56,6 +68,7 @@ impl ContextField {
 
     fn text(self, event: &Event) -> &str {
         let context = &event.context;
+        let pod = context.container.as_ref().map(|c| &c.pod);
         match self {
             Self::EventName => event.name(),
             Self::ProcessName => &context.process_name,
@@ -67,6 +80,24 @@ impl ContextField {
             Self::ContainerImageDigest => {
                 context.container.as_ref().map_or("", |c| &c.image_digest)
             }
+            Self::PodName => pod.map_or("", |p| &p.name),
+            Self::PodNamespace => pod.map_or("", |p| &p.namespace),
+            Self::PodUid => pod.map_or("", |p| &p.uid),
+            Self::PodSandbox => {
+                if pod.is_some_and(|p| p.sandbox) {
+                    "true"
+                } else {
+                    "false"
+                }
+            }
+        }
+    }
+
+    /// The field's value as it crosses into the sandbox.
+    fn value(self, event: &Event) -> Value {
+        match self {
+            Self::PodSandbox => Value::Boolean(self.text(event) == "true"),
+            _ => Value::Text(self.text(event).to_owned()),
         }
     }
 }
@@ -197,7 +228,7 @@ impl EventField {
     /// for one of sigbox's flags the source did not set.
     pub fn value(&self, event: &Event) -> Value {
         match self {
-            Self::Context(context) => Value::Text(context.text(event).to_owned()),
+            Self::Context(context) => context.value(event),
             Self::Ancestry { field, .. } => field.value(event),
             Self::Slot { kind, slot } if event.kind() == Some(*kind) => {
                 match (&event.args[*slot], kind.def().arg(*slot).ty) {
@@ -269,6 +300,7 @@ mod tests {
             name: "web".into(),
             image: "docker.io/library/nginx:1.27".into(),
             image_digest: "docker.io/library/nginx@sha256:ab".into(),
+            ..crate::event::ContainerInfo::default()
         }));
         assert_eq!(field("container.name").text(&event), Some("web"));
         assert_eq!(
@@ -283,6 +315,34 @@ mod tests {
             "sched_process_exec",
             "container.image"
         ));
+    }
+
+    #[test]
+    fn pod_fields_read_kubelets_labels_or_empty() {
+        let field = |name| EventField::resolve("sched_process_exec", name);
+        let mut event = exec();
+        assert_eq!(field("kubernetes.pod-name").text(&event), Some(""));
+        assert_eq!(field("kubernetes.pod-sandbox").text(&event), Some("false"));
+        event.context.container = Some(std::sync::Arc::new(crate::event::ContainerInfo {
+            pod: crate::event::PodInfo {
+                name: "web-7d9f".into(),
+                namespace: "shop".into(),
+                uid: "1c2d".into(),
+                sandbox: true,
+            },
+            ..crate::event::ContainerInfo::default()
+        }));
+        assert_eq!(field("kubernetes.pod-name").text(&event), Some("web-7d9f"));
+        assert_eq!(
+            field("kubernetes.pod-namespace").value(&event),
+            Value::Text("shop".into())
+        );
+        assert_eq!(field("kubernetes.pod-uid").text(&event), Some("1c2d"));
+        assert_eq!(field("kubernetes.pod-sandbox").text(&event), Some("true"));
+        assert_eq!(
+            field("kubernetes.pod-sandbox").value(&event),
+            Value::Boolean(true)
+        );
     }
 
     #[test]

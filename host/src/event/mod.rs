@@ -18,7 +18,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 pub use ancestry::{Ancestor, Ancestry, MAX_ANCESTORS};
-pub use container::ContainerInfo;
+pub use container::{ContainerInfo, PodInfo, labels as kubernetes_labels};
 pub use entity_id::entity_id;
 pub use table::Kind;
 pub use value::{Field, Origin, Value};

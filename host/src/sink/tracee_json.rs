@@ -287,6 +287,27 @@ fn container_json(c: &Context) -> Json {
     Json::Object(container)
 }
 
+/// Tracee's `kubernetes` object, also `omitempty`: `{}` outside a pod.
+fn kubernetes_json(c: &Context) -> Json {
+    let mut kubernetes = Map::new();
+    let Some(pod) = c.container.as_deref().map(|i| &i.pod) else {
+        return Json::Object(kubernetes);
+    };
+    for (key, value) in [
+        ("podName", &pod.name),
+        ("podNamespace", &pod.namespace),
+        ("podUID", &pod.uid),
+    ] {
+        if !value.is_empty() {
+            kubernetes.insert(key.into(), Json::String(value.clone()));
+        }
+    }
+    if pod.sandbox {
+        kubernetes.insert("podSandbox".into(), Json::Bool(true));
+    }
+    Json::Object(kubernetes)
+}
+
 /// An event as a Tracee `trace.Event` object.
 pub(crate) fn event_json(event: &Event) -> Map<String, Json> {
     let c = &event.context;
@@ -310,7 +331,7 @@ pub(crate) fn event_json(event: &Event) -> Map<String, Json> {
         "hostName": &*c.host_name,
         "containerId": c.container_id,
         "container": container_json(c),
-        "kubernetes": {},
+        "kubernetes": kubernetes_json(c),
         "eventId": event.id().to_string(),
         "eventName": event.name(),
         "matchedPolicies": [],
@@ -462,10 +483,21 @@ pub(super) mod tests {
             name: "web".into(),
             image: "localhost/web:1".into(),
             image_digest: String::new(),
+            pod: crate::event::PodInfo {
+                name: "web-7d9f".into(),
+                uid: "1c2d".into(),
+                ..crate::event::PodInfo::default()
+            },
         }));
         assert_eq!(
             container(&context),
             json!({"id": "c1", "name": "web", "image": "localhost/web:1"})
+        );
+        let event = Event::named(context.clone(), "sched_process_exec");
+        assert_eq!(
+            event_json(&event)["kubernetes"],
+            json!({"podName": "web-7d9f", "podUID": "1c2d"}),
+            "omitempty, as Tracee"
         );
         context.origin = Origin::Host;
         context.container_id.clear();

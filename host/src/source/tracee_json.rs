@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::event::{ArgType, ContainerInfo, Context, Event, Field, Kind, Origin, Value};
+use crate::event::{ArgType, ContainerInfo, Context, Event, Field, Kind, Origin, PodInfo, Value};
 
 /// Why a line could not be turned into an event.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,8 @@ struct TraceeEvent<'a> {
     #[serde(default)]
     container: Option<Container>,
     #[serde(default)]
+    kubernetes: Option<Kubernetes>,
+    #[serde(default)]
     event_name: Option<String>,
     #[serde(default)]
     return_value: i64,
@@ -96,13 +98,34 @@ struct Container {
     image_digest: String,
 }
 
+/// Tracee's `trace.Kubernetes`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Kubernetes {
+    #[serde(default)]
+    pod_name: String,
+    #[serde(default)]
+    pod_namespace: String,
+    #[serde(default, rename = "podUID")]
+    pod_uid: String,
+    #[serde(default)]
+    pod_sandbox: bool,
+}
+
 impl Container {
-    /// The runtime's part, when the line carries any.
-    fn info(self) -> Option<Arc<ContainerInfo>> {
+    /// The runtime's part with the pod's, when the line carries any.
+    fn info(self, pod: Option<Kubernetes>) -> Option<Arc<ContainerInfo>> {
+        let pod = pod.unwrap_or_default();
         let info = ContainerInfo {
             name: self.name,
             image: self.image,
             image_digest: self.image_digest,
+            pod: PodInfo {
+                name: pod.pod_name,
+                namespace: pod.pod_namespace,
+                uid: pod.pod_uid,
+                sandbox: pod.pod_sandbox,
+            },
         };
         (info != ContainerInfo::default()).then(|| Arc::new(info))
     }
@@ -141,7 +164,7 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
         .filter(|n| !n.is_empty())
         .ok_or(ParseError::NotAnEvent("missing eventName"))?;
     let (mut container_id, container) = match raw.container {
-        Some(mut c) => (std::mem::take(&mut c.id), c.info()),
+        Some(mut c) => (std::mem::take(&mut c.id), c.info(raw.kubernetes)),
         None => (String::new(), None),
     };
     if !raw.container_id.is_empty() {
@@ -429,10 +452,29 @@ mod tests {
                 name: "web".into(),
                 image: "nginx:1.27".into(),
                 image_digest: "nginx@sha256:ab".into(),
+                pod: PodInfo::default(),
             }
         );
         let id_only = r#"{"eventName":"x","container":{"id":"c1"}}"#;
         assert_eq!(parse_event(id_only).unwrap().context.container, None);
+    }
+
+    #[test]
+    fn the_pod_is_kept() {
+        let line = r#"{"eventName":"x","containerId":"c1","container":{"id":"c1","name":"web"},"kubernetes":{"podName":"web-7d9f","podNamespace":"shop","podUID":"1c2d","podSandbox":true}}"#;
+        let info = parse_event(line).unwrap().context.container.unwrap();
+        assert_eq!(
+            info.pod,
+            PodInfo {
+                name: "web-7d9f".into(),
+                namespace: "shop".into(),
+                uid: "1c2d".into(),
+                sandbox: true,
+            }
+        );
+        let pod_only = r#"{"eventName":"x","container":{"id":"c1"},"kubernetes":{"podName":"p"}}"#;
+        let info = parse_event(pod_only).unwrap().context.container.unwrap();
+        assert_eq!((info.name.as_str(), info.pod.name.as_str()), ("", "p"));
     }
 
     #[test]

@@ -3,20 +3,26 @@
 //! starting with `localhost/sigbox-containers-e2e`), so tests see that the
 //! container's name and image are filterable and reach the sandbox.
 //!
-//! The finding's data: `id`, `name`, `image` and `image_digest`, as read.
+//! The finding's data: `id`, `name`, `image`, `image_digest`, `pod_name`,
+//! `pod_namespace`, `pod_uid` (texts) and `pod_sandbox` (a boolean), as read.
 
 use sigbox_sdk::{Event, EventSelector, Field, Finding, Metadata, Properties, Signature, Value};
 
 /// The images the host lets through.
 pub const IMAGE_PREFIX: &str = "localhost/sigbox-containers-e2e";
 
-/// The fields it reads, and their names in the finding.
-const FIELDS: [(&str, &str); 4] = [
+/// The text fields it reads, and their names in the finding.
+const FIELDS: [(&str, &str); 7] = [
     ("container-id", "id"),
     ("container.name", "name"),
     ("container.image", "image"),
     ("container.image-digest", "image_digest"),
+    ("kubernetes.pod-name", "pod_name"),
+    ("kubernetes.pod-namespace", "pod_namespace"),
+    ("kubernetes.pod-uid", "pod_uid"),
 ];
+/// The boolean field it reads.
+const SANDBOX: &str = "kubernetes.pod-sandbox";
 
 /// The signature. It keeps no state.
 pub struct ContainerEcho;
@@ -37,10 +43,12 @@ impl Signature for ContainerEcho {
     }
 
     fn selected_events() -> Vec<EventSelector> {
+        let mut fields = FIELDS.map(|(field, _)| field).to_vec();
+        fields.push(SANDBOX);
         vec![
             EventSelector::new("sched_process_exec")
                 .prefix("container.image", &[IMAGE_PREFIX])
-                .reading(&FIELDS.map(|(field, _)| field)),
+                .reading(&fields),
         ]
     }
 
@@ -49,7 +57,7 @@ impl Signature for ContainerEcho {
     }
 
     fn on_event(&mut self, event: &Event) -> Result<Vec<Finding>, String> {
-        let data = FIELDS
+        let mut data = FIELDS
             .iter()
             .map(|(field, name)| {
                 Ok(Field {
@@ -57,7 +65,12 @@ impl Signature for ContainerEcho {
                     value: Value::Text(event.text(field)?.into()),
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<Vec<_>, String>>()?;
+        let sandbox = event.get(SANDBOX).cloned().unwrap_or(Value::None);
+        data.push(Field {
+            name: "pod_sandbox".into(),
+            value: sandbox,
+        });
         Ok(vec![Finding { data }])
     }
 }
@@ -75,7 +88,11 @@ mod tests {
             .text("container-id", "c1")
             .text("container.name", "web")
             .text("container.image", "localhost/sigbox-containers-e2e:1")
-            .text("container.image-digest", "");
+            .text("container.image-digest", "")
+            .text("kubernetes.pod-name", "web-7d9f")
+            .text("kubernetes.pod-namespace", "shop")
+            .text("kubernetes.pod-uid", "1c2d")
+            .with(SANDBOX, Value::Boolean(false));
         let findings = ContainerEcho::new(&[])
             .unwrap()
             .on_event(&event.event())
@@ -87,5 +104,8 @@ mod tests {
             data[2].value,
             Value::Text("localhost/sigbox-containers-e2e:1".into())
         );
+        assert_eq!(data[4].value, Value::Text("web-7d9f".into()));
+        assert_eq!(data[7].name, "pod_sandbox");
+        assert_eq!(data[7].value, Value::Boolean(false));
     }
 }

@@ -9,11 +9,11 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::http::{ApiError, get_json, is_path_safe};
-use crate::event::ContainerInfo;
+use crate::event::{ContainerInfo, PodInfo, kubernetes_labels};
 
-/// The label kubelet puts on a container with its name in the pod, which
-/// is the CRI's `metadata.name` that Tracee prints.
-const KUBERNETES_CONTAINER_NAME: &str = "io.kubernetes.container.name";
+/// CRI-O's annotation of a container's kind: `sandbox` for a pod's infra
+/// container (what Tracee reads from the CRI's annotations).
+const CONTAINER_TYPE_ANNOTATION: &str = "io.kubernetes.cri-o.ContainerType";
 
 /// The parts of CRI-O's `ContainerInfo` used.
 #[derive(Deserialize)]
@@ -29,6 +29,10 @@ struct ContainerJson {
     image_ref: String,
     #[serde(default)]
     labels: Option<HashMap<String, String>>,
+    #[serde(default)]
+    annotations: Option<HashMap<String, String>>,
+    #[serde(default)]
+    crio_annotations: Option<HashMap<String, String>>,
 }
 
 /// The container `id`'s name and image from CRI-O at `socket`; `None` when
@@ -41,13 +45,25 @@ pub(crate) async fn inspect(socket: &Path, id: &str) -> Result<Option<ContainerI
     let Some(container) = get_json::<ContainerJson>(socket, &path).await? else {
         return Ok(None);
     };
-    let kubernetes_name = container
-        .labels
-        .and_then(|mut labels| labels.remove(KUBERNETES_CONTAINER_NAME))
-        .filter(|name| !name.is_empty());
+    let labels = container.labels.unwrap_or_default();
+    let sandbox = [&container.annotations, &container.crio_annotations]
+        .into_iter()
+        .flatten()
+        .any(|notes| {
+            notes
+                .get(CONTAINER_TYPE_ANNOTATION)
+                .is_some_and(|t| t == "sandbox")
+        });
+    // kubelet's label holds the name in the pod, the CRI's
+    // `metadata.name` that Tracee prints.
+    let kubernetes_name = labels
+        .get(kubernetes_labels::CONTAINER_NAME)
+        .filter(|name| !name.is_empty())
+        .cloned();
     Ok(Some(ContainerInfo {
         name: kubernetes_name.unwrap_or(container.name),
         image: container.image,
         image_digest: container.image_ref,
+        pod: PodInfo::from_labels(&labels, sandbox),
     }))
 }

@@ -2,12 +2,16 @@
 //! service): what Tracee's Docker enricher asks, `GET /containers/{id}/json`,
 //! then `GET /images/{image}/json` for the image's tag and digest.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::http::{ApiError, get_json, is_path_safe};
-use crate::event::ContainerInfo;
+use crate::event::{ContainerInfo, PodInfo};
+
+/// The label dockershim put on a pod's sandbox (`sandbox`) and containers.
+const DOCKER_TYPE_LABEL: &str = "io.kubernetes.docker.type";
 
 /// The parts of `GET /containers/{id}/json` used.
 #[derive(Deserialize)]
@@ -28,6 +32,9 @@ struct ContainerConfig {
     /// The image as the container was created from it.
     #[serde(default)]
     image: String,
+    /// kubelet's labels, when Kubernetes created it.
+    #[serde(default)]
+    labels: Option<HashMap<String, String>>,
 }
 
 /// The parts of `GET /images/{id}/json` used.
@@ -52,10 +59,18 @@ pub(crate) async fn inspect(socket: &Path, id: &str) -> Result<Option<ContainerI
     };
     // As Tracee: Docker's names start with '/', and the image is the one
     // the container was created from unless the image has a tag to name it.
+    let (image, labels) = container
+        .config
+        .map(|c| (c.image, c.labels.unwrap_or_default()))
+        .unwrap_or_default();
+    let sandbox = labels
+        .get(DOCKER_TYPE_LABEL)
+        .is_some_and(|kind| kind == "sandbox");
     let mut info = ContainerInfo {
         name: container.name.trim_start_matches('/').to_owned(),
-        image: container.config.map(|c| c.image).unwrap_or_default(),
+        image,
         image_digest: String::new(),
+        pod: PodInfo::from_labels(&labels, sandbox),
     };
     // Tracee too keeps the configured image when the image lookup fails.
     let image = if is_path_safe(&container.image) {

@@ -1,5 +1,6 @@
 //! One `GET` over a runtime's Unix socket, bounded in time and size: what
-//! the Docker Engine API and CRI-O's inspect endpoint both answer.
+//! the Docker Engine API and CRI-O's inspect endpoint both answer; and the
+//! errors every runtime API shares.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,9 +15,9 @@ use tokio::net::UnixStream;
 
 /// How long one request may take, connection included: a hung runtime
 /// delays only the lookups queued behind it.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest answer read (an inspect with many labels is a few tens of KiB).
-const MAX_BODY_BYTES: usize = 4 << 20;
+pub(crate) const MAX_BODY_BYTES: usize = 4 << 20;
 
 /// Why a runtime gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,16 @@ pub(crate) enum ApiError {
     /// The runtime answered with an error status.
     #[error("answered {0} to {1}")]
     Status(StatusCode, String),
+    /// A gRPC call failed (containerd).
+    #[error("{method} failed: gRPC status {code}: {message}")]
+    Grpc {
+        /// The call.
+        method: String,
+        /// gRPC's status code.
+        code: u32,
+        /// The server's message.
+        message: String,
+    },
     /// The answer was not the JSON expected.
     #[error("unexpected answer to {0}: {1}")]
     Json(String, #[source] serde_json::Error),

@@ -8,12 +8,15 @@
 //! ([`resolver`]) and the event goes on without a name, counted. Runtimes
 //! are asked over their Unix sockets ([`sockets`] chooses them): Docker and
 //! Podman through the Docker Engine API ([`docker_api`]), CRI-O through its
-//! HTTP inspect endpoint ([`crio`]). containerd answers only gRPC and is
-//! not asked.
+//! HTTP inspect endpoint ([`crio`]), containerd through its gRPC API
+//! ([`containerd`] over [`grpc`]). A container Kubernetes created also gets
+//! its pod, from kubelet's labels.
 
 mod cache;
+mod containerd;
 mod crio;
 mod docker_api;
+mod grpc;
 mod http;
 mod resolver;
 mod sockets;

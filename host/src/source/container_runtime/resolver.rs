@@ -1,14 +1,18 @@
 //! The background thread that asks the runtimes: ids come in on a channel,
 //! answers go back on another, so the event path never waits for a socket.
-//! Each socket's failures are logged once until it answers again.
+//! The sockets are asked at once; the first in order that knows the id
+//! answers, and a socket known to fail is not waited for when another
+//! knows it. Each socket's failures are logged once until it answers again.
 
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::http::ApiError;
+use tokio::task::JoinSet;
+
+use super::http::{ApiError, REQUEST_TIMEOUT};
 use super::sockets::{RuntimeApi, RuntimeSocketPath};
-use super::{crio, docker_api};
+use super::{containerd, crio, docker_api};
 use crate::event::ContainerInfo;
 
 /// What the options that change the sockets are, for log lines.
@@ -34,15 +38,6 @@ impl RuntimeSocket {
         }
     }
 
-    /// What the socket's runtime says of `id`.
-    async fn inspect(&self, id: &str) -> Result<Option<ContainerInfo>, ApiError> {
-        let path = &self.socket.path;
-        match self.socket.api {
-            RuntimeApi::Docker => docker_api::inspect(path, id).await,
-            RuntimeApi::Crio => crio::inspect(path, id).await,
-        }
-    }
-
     /// A socket already known to fail (its failure was logged).
     pub(crate) fn failing(self) -> Self {
         Self {
@@ -63,7 +58,31 @@ impl RuntimeSocket {
     }
 }
 
-/// Asks each socket in turn for a container.
+/// What the runtime on `socket` says of `id`; a hung runtime gives up
+/// after [`REQUEST_TIMEOUT`].
+async fn inspect(socket: &RuntimeSocketPath, id: &str) -> Result<Option<ContainerInfo>, ApiError> {
+    let path = &socket.path;
+    let asked = async {
+        match socket.api {
+            RuntimeApi::Docker => docker_api::inspect(path, id).await,
+            RuntimeApi::Crio => crio::inspect(path, id).await,
+            RuntimeApi::Containerd => containerd::inspect(path, id).await,
+        }
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, asked)
+        .await
+        .unwrap_or(Err(ApiError::Timeout))
+}
+
+/// One socket's part in a lookup.
+enum Asked {
+    /// No answer yet.
+    Pending,
+    /// It answered (`None`: it does not know the id, or it failed).
+    Answered(Option<ContainerInfo>),
+}
+
+/// Asks the sockets for a container.
 pub(crate) struct Resolver {
     sockets: Vec<RuntimeSocket>,
 }
@@ -73,30 +92,69 @@ impl Resolver {
         Self { sockets }
     }
 
-    /// The first runtime's answer that knows `id`.
+    /// The answer of the first socket in order that knows `id`, not
+    /// waiting for a socket known to fail once another knows it.
     pub(crate) async fn resolve(&mut self, id: &str) -> Option<ContainerInfo> {
-        for socket in &mut self.sockets {
-            match socket.inspect(id).await {
-                Ok(found) => {
-                    if socket.answered() {
-                        tracing::info!(
-                            "container runtime socket {} ({}) answers again",
-                            socket.socket.path.display(),
-                            socket.socket.api
-                        );
-                    }
-                    if found.is_some() {
-                        return found;
-                    }
-                }
-                Err(error) => {
-                    if socket.failed() {
-                        log_failure(&socket.socket, &error);
-                    }
-                }
+        let mut asked = JoinSet::new();
+        for (index, socket) in self.sockets.iter().enumerate() {
+            let (socket, id) = (socket.socket.clone(), id.to_owned());
+            asked.spawn(async move { (index, inspect(&socket, &id).await) });
+        }
+        let mut answers: Vec<Asked> = self.sockets.iter().map(|_| Asked::Pending).collect();
+        loop {
+            if let Some(found) = self.decide(&mut answers) {
+                return found;
+            }
+            // Dropping `asked` on return stops the sockets still asked.
+            let Some(Ok((index, answer))) = asked.join_next().await else {
+                return None;
+            };
+            answers[index] = Asked::Answered(self.record(index, answer));
+        }
+    }
+
+    /// `Some` once the lookup is decided: the first answer in order that
+    /// knows the id, past sockets that said no or are known to fail; `None`
+    /// while a socket before it (or any socket, when none knows it yet) may
+    /// still answer.
+    fn decide(&self, answers: &mut [Asked]) -> Option<Option<ContainerInfo>> {
+        let mut waiting = false;
+        for (asked, socket) in answers.iter_mut().zip(&self.sockets) {
+            match asked {
+                Asked::Answered(found @ Some(_)) => return Some(found.take()),
+                Asked::Answered(_) => {}
+                Asked::Pending if socket.failing => waiting = true,
+                Asked::Pending => return None,
             }
         }
-        None
+        (!waiting).then_some(None)
+    }
+
+    /// Logs a socket's failure or recovery; what it found.
+    fn record(
+        &mut self,
+        index: usize,
+        answer: Result<Option<ContainerInfo>, ApiError>,
+    ) -> Option<ContainerInfo> {
+        let socket = &mut self.sockets[index];
+        match answer {
+            Ok(found) => {
+                if socket.answered() {
+                    tracing::info!(
+                        "container runtime socket {} ({}) answers again",
+                        socket.socket.path.display(),
+                        socket.socket.api
+                    );
+                }
+                found
+            }
+            Err(error) => {
+                if socket.failed() {
+                    log_failure(&socket.socket, &error);
+                }
+                None
+            }
+        }
     }
 
     /// Answers ids from `requests` on `answers` until the requests' sender
@@ -159,6 +217,58 @@ mod tests {
         assert!(socket.answered(), "the recovery is logged");
         assert!(!socket.answered());
         assert!(socket.failed(), "a new outage is logged again");
+    }
+
+    fn known(name: &str) -> Asked {
+        Asked::Answered(Some(ContainerInfo {
+            name: name.into(),
+            ..ContainerInfo::default()
+        }))
+    }
+
+    fn decided(resolver: &Resolver, mut answers: Vec<Asked>) -> Option<Option<String>> {
+        resolver
+            .decide(&mut answers)
+            .map(|found| found.map(|info| info.name))
+    }
+
+    /// The first socket in order that knows the id answers; a healthy
+    /// socket before it is waited for, one known to fail is not, unless no
+    /// other socket knows the id.
+    #[test]
+    fn the_first_socket_that_knows_the_id_answers_without_waiting_for_failing_ones() {
+        let resolver = Resolver::new(vec![
+            RuntimeSocket::new(docker("/a.sock")),
+            RuntimeSocket::new(docker("/b.sock")).failing(),
+            RuntimeSocket::new(docker("/c.sock")),
+        ]);
+        use Asked::{Answered, Pending};
+        assert_eq!(decided(&resolver, vec![Pending, Pending, known("c")]), None);
+        assert_eq!(
+            decided(&resolver, vec![known("a"), Pending, known("c")]),
+            Some(Some("a".into()))
+        );
+        assert_eq!(
+            decided(&resolver, vec![Answered(None), Pending, known("c")]),
+            Some(Some("c".into())),
+            "the failing socket is not waited for"
+        );
+        assert_eq!(
+            decided(&resolver, vec![Answered(None), Pending, Answered(None)]),
+            None,
+            "no one else knows it: the failing socket may"
+        );
+        assert_eq!(
+            decided(&resolver, vec![Answered(None), known("b"), Pending]),
+            Some(Some("b".into()))
+        );
+        assert_eq!(
+            decided(
+                &resolver,
+                vec![Answered(None), Answered(None), Answered(None)]
+            ),
+            Some(None)
+        );
     }
 
     #[test]

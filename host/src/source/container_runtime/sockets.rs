@@ -13,6 +13,8 @@ pub enum RuntimeApi {
     Docker,
     /// CRI-O's HTTP inspect endpoint.
     Crio,
+    /// containerd's gRPC API.
+    Containerd,
 }
 
 impl fmt::Display for RuntimeApi {
@@ -20,6 +22,7 @@ impl fmt::Display for RuntimeApi {
         f.write_str(match self {
             Self::Docker => "Docker API",
             Self::Crio => "CRI-O",
+            Self::Containerd => "containerd",
         })
     }
 }
@@ -33,39 +36,39 @@ pub struct RuntimeSocketPath {
     pub path: PathBuf,
 }
 
-/// Sockets probed when none is given, asked in this order (Tracee's
-/// defaults; `/var/run` is `/run`).
-const PROBED: [(RuntimeApi, &str); 3] = [
-    (RuntimeApi::Docker, "/var/run/docker.sock"),
+/// Sockets probed when none is given: Tracee's defaults, under `/run`
+/// (which `/var/run` links to on the host, and which a container image may
+/// have alone). Docker's containers are in containerd too (namespace
+/// `moby`), but nameless there: Docker's own socket is preferred.
+const PROBED: [(RuntimeApi, &str); 4] = [
+    (RuntimeApi::Docker, "/run/docker.sock"),
     (RuntimeApi::Docker, "/run/podman/podman.sock"),
-    (RuntimeApi::Crio, "/var/run/crio/crio.sock"),
+    (RuntimeApi::Crio, "/run/crio/crio.sock"),
+    (RuntimeApi::Containerd, "/run/containerd/containerd.sock"),
 ];
-/// containerd speaks only gRPC (its CRI plugin and its own API), which
-/// sigbox has no client for: its socket is named when found so the
-/// operator knows why its containers have no names.
-const CONTAINERD_SOCKET: &str = "/var/run/containerd/containerd.sock";
+
+/// Whether `path` is a Unix socket (a mount point Kubernetes created for
+/// a socket the node lacks is an empty directory).
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
 
 impl FromStr for RuntimeSocketPath {
     type Err = String;
 
     /// `PATH` (a Docker-API socket), or `RUNTIME:PATH` with RUNTIME one of
-    /// `docker`, `podman`, `crio` (`cri-o`); a `unix://` before the path
+    /// `docker`, `podman`, `crio` (`cri-o`), `containerd`; a `unix://` before the path
     /// is allowed, as Tracee allows it.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let (api, path) = match text.split_once(':') {
             Some(("docker" | "podman", path)) => (RuntimeApi::Docker, path),
             Some(("crio" | "cri-o", path)) => (RuntimeApi::Crio, path),
-            Some(("containerd", _)) => {
-                return Err(
-                    "containerd is not supported: it answers only gRPC, which sigbox \
-                            does not speak (its containers keep their id only)"
-                        .into(),
-                );
-            }
+            Some(("containerd", path)) => (RuntimeApi::Containerd, path),
             Some(("unix", _)) | None => (RuntimeApi::Docker, text),
             Some((runtime, _)) if !runtime.contains('/') => {
                 return Err(format!(
-                    "unknown runtime {runtime:?}: one of docker, podman, crio (or a path alone \
+                    "unknown runtime {runtime:?}: one of docker, podman, crio, containerd (or a path alone \
                      for a Docker-API socket)"
                 ));
             }
@@ -103,15 +106,9 @@ pub(crate) fn choose(given: &[RuntimeSocketPath]) -> Vec<(RuntimeSocketPath, boo
             })
             .collect();
     }
-    if Path::new(CONTAINERD_SOCKET).exists() {
-        tracing::warn!(
-            "containerd socket {CONTAINERD_SOCKET} found: sigbox does not ask containerd (gRPC \
-             only), so its containers get no name or image"
-        );
-    }
     let found: Vec<(RuntimeSocketPath, bool)> = PROBED
         .iter()
-        .filter(|(_, path)| Path::new(path).exists())
+        .filter(|(_, path)| is_socket(Path::new(path)))
         .map(|&(api, path)| {
             tracing::info!("asking {api} at {path} for container names and images");
             let socket = RuntimeSocketPath {
@@ -168,7 +165,10 @@ mod tests {
             parse("./dir:with/colon.sock"),
             socket(RuntimeApi::Docker, "./dir:with/colon.sock")
         );
-        assert!(parse("containerd:/run/containerd/containerd.sock").is_err());
+        assert_eq!(
+            parse("containerd:unix:///run/containerd/containerd.sock"),
+            socket(RuntimeApi::Containerd, "/run/containerd/containerd.sock")
+        );
         assert!(parse("rkt:/x.sock").is_err());
         assert!(parse("crio:").is_err());
     }

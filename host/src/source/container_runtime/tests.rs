@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use super::*;
-use crate::event::{ContainerInfo, Context, Kind};
+use crate::event::{ContainerInfo, Context, Kind, PodInfo};
 
 const ID: &str = "3f2a9c00d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8";
 
@@ -71,7 +71,7 @@ fn fake_docker(dir: &Path) -> PathBuf {
         vec![
             (
                 format!("/containers/{ID}/json"),
-                r#"{"Id":"3f2a","Name":"/web-1","Image":"sha256:77aa","Config":{"Image":"nginx","Labels":{}}}"#,
+                r#"{"Id":"3f2a","Name":"/web-1","Image":"sha256:77aa","Config":{"Image":"nginx","Labels":{"io.kubernetes.pod.name":"web-1-pod","io.kubernetes.pod.namespace":"shop","io.kubernetes.pod.uid":"9a8b","io.kubernetes.docker.type":"container"}}}"#,
             ),
             (
                 "/images/sha256:77aa/json".into(),
@@ -90,7 +90,11 @@ fn fake_crio(dir: &Path) -> PathBuf {
         vec![
             (
                 format!("/containers/{ID}"),
-                r#"{"name":"k8s_web_web-7d9f_default_1c2d_0","pid":4242,"image":"docker.io/library/nginx:1.27","image_ref":"docker.io/library/nginx@sha256:beef","created_time":1,"labels":{"io.kubernetes.container.name":"web","io.kubernetes.pod.name":"web-7d9f"},"annotations":{},"crio_annotations":{},"log_path":"","root":"","sandbox":"5e6f","ip_addresses":["10.0.0.2"]}"#,
+                r#"{"name":"k8s_web_web-7d9f_default_1c2d_0","pid":4242,"image":"docker.io/library/nginx:1.27","image_ref":"docker.io/library/nginx@sha256:beef","created_time":1,"labels":{"io.kubernetes.container.name":"web","io.kubernetes.pod.name":"web-7d9f","io.kubernetes.pod.namespace":"shop","io.kubernetes.pod.uid":"1c2d"},"annotations":{"io.kubernetes.cri-o.ContainerType":"container"},"crio_annotations":{},"log_path":"","root":"","sandbox":"5e6f","ip_addresses":["10.0.0.2"]}"#,
+            ),
+            (
+                "/containers/5e6f".into(),
+                r#"{"name":"k8s_POD_web-7d9f_shop_1c2d_0","image":"registry.k8s.io/pause:3.9","labels":{"io.kubernetes.pod.name":"web-7d9f"},"annotations":{"io.kubernetes.cri-o.ContainerType":"sandbox"}}"#,
             ),
             (
                 "/containers/b0b".into(),
@@ -139,6 +143,12 @@ fn the_resolver_reads_name_image_and_digest_as_tracee_does() {
             name: "web-1".into(),
             image: "docker.io/library/nginx:1.27".into(),
             image_digest: "docker.io/library/nginx@sha256:beef".into(),
+            pod: PodInfo {
+                name: "web-1-pod".into(),
+                namespace: "shop".into(),
+                uid: "9a8b".into(),
+                sandbox: false,
+            },
         }),
         "the missing socket is skipped, the leading / dropped, the tag preferred"
     );
@@ -164,6 +174,7 @@ fn the_resolver_reads_cri_o_as_tracee_does() {
             name: "plain".into(),
             image: "localhost/tool:1".into(),
             image_digest: String::new(),
+            pod: PodInfo::default(),
         }),
         "no kubelet label: CRI-O's own name"
     );
@@ -174,7 +185,18 @@ fn the_resolver_reads_cri_o_as_tracee_does() {
             name: "web".into(),
             image: "docker.io/library/nginx:1.27".into(),
             image_digest: "docker.io/library/nginx@sha256:beef".into(),
+            pod: PodInfo {
+                name: "web-7d9f".into(),
+                namespace: "shop".into(),
+                uid: "1c2d".into(),
+                sandbox: false,
+            },
         })
+    );
+    let sandbox = block_on(crio_first.resolve("5e6f")).unwrap();
+    assert!(
+        sandbox.pod.sandbox,
+        "CRI-O's annotation marks the pause container"
     );
     assert_eq!(block_on(crio_first.resolve("feed")), None, "404: not known");
     let _ = std::fs::remove_dir_all(dir);
