@@ -20,7 +20,7 @@ use crate::engine::wasm::guest_values;
 use crate::engine::wasm::host_state::HostState;
 use crate::engine::wasm::limits::{Limits, Policy};
 use crate::engine::wasm::model::{EventSelector, Finding, Metadata, Signal};
-use crate::engine::wasm::projected::{self, GuestEvent, GuestValue, OnEventsFunc};
+use crate::engine::wasm::projected::{self, GuestContext, GuestEvent, GuestValue, OnEventsFunc};
 use crate::engine::wasm::runtime::Runtime;
 use crate::event::{Event, Field, Value, ValueRef};
 
@@ -456,7 +456,7 @@ impl LoadedSignature {
                 values_left = rest;
                 GuestEvent {
                     selector: *selector as u32,
-                    context: contract::context_to_v2(event),
+                    context: GuestContext(contract::context_to_v2(event)),
                     fields,
                 }
             })

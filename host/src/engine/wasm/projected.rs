@@ -9,10 +9,15 @@
 //! function is looked up ([`on_events_func`]), so a mismatch with the WIT
 //! is an error at load, never a wrong call.
 
+use std::mem::MaybeUninit;
+
+use wasmtime::component::__internal::{
+    CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext,
+};
 use wasmtime::component::{ComponentExportIndex, ComponentType, Instance, Lower, TypedFunc};
 use wasmtime::{AsContextMut, StoreContextMut};
 
-use super::bindings::v2::sigbox::signature::types::{Context, Outcome};
+use super::bindings::v2::sigbox::signature::types::{Context, Origin, Outcome};
 use super::host_state::HostState;
 use crate::event::ValueRef;
 
@@ -60,7 +65,7 @@ pub struct GuestEvent<'a> {
     /// Which selector accepted it.
     pub selector: u32,
     /// The numeric context.
-    pub context: Context,
+    pub context: GuestContext,
     /// The declared fields' values, in declared order.
     pub fields: &'a [GuestValue<'a>],
 }
@@ -101,5 +106,123 @@ impl OnEventsFunc {
         // check holds for the batch's lifetime too.
         let typed: OnEvents<'_> = unsafe { TypedFunc::new_unchecked(*self.0.func()) };
         typed.call(store, (events,)).map(|(outcomes,)| outcomes)
+    }
+}
+
+/// The contract's `context`, lowered by hand: its 64 bytes are written
+/// through one view of the guest's memory, where the derived lowering looks
+/// the memory up again for each of its 13 fields (wasmtime's
+/// `options_memory_mut`, the largest single cost of lowering a batch). Its
+/// type is the generated record's, so it is checked like it.
+#[derive(Clone, Copy)]
+pub struct GuestContext(pub Context);
+
+/// Byte offsets of the context's fields in the canonical ABI (record
+/// layout: each field at the next multiple of its alignment).
+mod layout {
+    pub const TIMESTAMP_NS: usize = 0;
+    pub const ORIGIN: usize = 8;
+    pub const PID: usize = 12;
+    pub const TID: usize = 16;
+    pub const PPID: usize = 20;
+    pub const HOST_PID: usize = 24;
+    pub const HOST_TID: usize = 28;
+    pub const HOST_PPID: usize = 32;
+    pub const UID: usize = 36;
+    pub const MOUNT_NS: usize = 40;
+    pub const PID_NS: usize = 44;
+    pub const CGROUP_ID: usize = 48;
+    pub const RETURN_VALUE: usize = 56;
+    pub const SIZE: usize = 64;
+}
+
+// SAFETY: the type, ABI and flat form are the generated `Context`'s, and
+// `linear_lower_to_memory` writes exactly its canonical layout (checked by
+// `the_context_layout_is_the_generated_records`).
+unsafe impl ComponentType for GuestContext {
+    type Lower = <Context as ComponentType>::Lower;
+
+    const ABI: CanonicalAbiInfo = <Context as ComponentType>::ABI;
+    const MAY_REQUIRE_REALLOC: bool = false;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <Context as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: see the `ComponentType` implementation.
+unsafe impl Lower for GuestContext {
+    fn linear_lower_to_flat<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        ty: InterfaceType,
+        dst: &mut MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        self.0.linear_lower_to_flat(cx, ty, dst)
+    }
+
+    fn linear_lower_to_memory<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        _ty: InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        use layout::*;
+        let c = &self.0;
+        let mut bytes = [0u8; SIZE];
+        let mut put = |at: usize, field: &[u8]| bytes[at..at + field.len()].copy_from_slice(field);
+        put(TIMESTAMP_NS, &c.timestamp_ns.to_le_bytes());
+        put(
+            ORIGIN,
+            &[match c.origin {
+                Origin::Host => 0,
+                Origin::Container => 1,
+                Origin::ContainerInit => 2,
+            }],
+        );
+        put(PID, &c.pid.to_le_bytes());
+        put(TID, &c.tid.to_le_bytes());
+        put(PPID, &c.ppid.to_le_bytes());
+        put(HOST_PID, &c.host_pid.to_le_bytes());
+        put(HOST_TID, &c.host_tid.to_le_bytes());
+        put(HOST_PPID, &c.host_ppid.to_le_bytes());
+        put(UID, &c.uid.to_le_bytes());
+        put(MOUNT_NS, &c.mount_ns.to_le_bytes());
+        put(PID_NS, &c.pid_ns.to_le_bytes());
+        put(CGROUP_ID, &c.cgroup_id.to_le_bytes());
+        put(RETURN_VALUE, &c.return_value.to_le_bytes());
+        *cx.get::<SIZE>(offset) = bytes;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_context_layout_is_the_generated_records() {
+        // Each field at the next multiple of its alignment, in WIT order.
+        let fields: [(usize, CanonicalAbiInfo); 13] = [
+            (layout::TIMESTAMP_NS, <u64 as ComponentType>::ABI),
+            (layout::ORIGIN, <Origin as ComponentType>::ABI),
+            (layout::PID, <u32 as ComponentType>::ABI),
+            (layout::TID, <u32 as ComponentType>::ABI),
+            (layout::PPID, <u32 as ComponentType>::ABI),
+            (layout::HOST_PID, <u32 as ComponentType>::ABI),
+            (layout::HOST_TID, <u32 as ComponentType>::ABI),
+            (layout::HOST_PPID, <u32 as ComponentType>::ABI),
+            (layout::UID, <u32 as ComponentType>::ABI),
+            (layout::MOUNT_NS, <u32 as ComponentType>::ABI),
+            (layout::PID_NS, <u32 as ComponentType>::ABI),
+            (layout::CGROUP_ID, <u64 as ComponentType>::ABI),
+            (layout::RETURN_VALUE, <i64 as ComponentType>::ABI),
+        ];
+        let mut offset = 0usize;
+        for (expected, abi) in fields {
+            assert_eq!(abi.next_field32_size(&mut offset), expected);
+        }
+        assert_eq!(<Context as ComponentType>::SIZE32, layout::SIZE);
+        assert_eq!(<Origin as ComponentType>::SIZE32, 1);
     }
 }
