@@ -7,7 +7,8 @@
 //! Environment: `SIGBOX_BENCH_REPS` (repetitions per figure, default 7),
 //! `SIGBOX_BENCH_SAMPLE_MS` (target length of one repetition, default 40),
 //! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, wide, filters, many,
-//! replay, author), `SIGBOX_BENCH_WRITE_CAPTURE` (a file to write the
+//! replay, author), `SIGBOX_BENCH_CASE` (only the cases whose name contains
+//! it, for `perf record`), `SIGBOX_BENCH_WRITE_CAPTURE` (a file to write the
 //! replay section's capture to, for profiling the real binary on it).
 //!
 //! Method (BENCHMARKS.md): thread CPU time on one pinned core for the
@@ -201,7 +202,12 @@ impl<'a> Case<'a> {
 
 /// Warms each case up and sizes it to about `sample_ms`, then runs `reps`
 /// interleaved rounds.
-fn run_interleaved(cases: &mut [Case<'_>], reps: usize, sample_ms: f64) {
+fn run_interleaved(cases: &mut Vec<Case<'_>>, reps: usize, sample_ms: f64) {
+    // `SIGBOX_BENCH_CASE` keeps only the cases whose name contains it (to
+    // profile one case with `perf record`).
+    if let Ok(wanted) = std::env::var("SIGBOX_BENCH_CASE") {
+        cases.retain(|case| case.name.contains(&wanted));
+    }
     for case in cases.iter_mut() {
         (case.run)();
         let start = Instant::now();
@@ -445,14 +451,50 @@ fn main() -> anyhow::Result<()> {
         const N: usize = 100;
         let events: Vec<Arc<Event>> = realistic.iter().take(2_000).cloned().collect();
         let mut one_core = set_of(load_n(&runtime, &unfiltered, N)?);
-        let mut cases = vec![Case::new(
-            "100 unfiltered signatures, one thread",
-            events.len(),
-            "SignatureSet::dispatch_batch",
-            || {
-                dispatch_all(&mut one_core, &events);
-            },
-        )];
+        let mut native = NativeSet::new(N);
+        let worst_events: Vec<Arc<Event>> = worst.iter().take(2_000).cloned().collect();
+        let mut one_core_w = set_of(load_n(&runtime, &unfiltered, N)?);
+        let mut native_w = NativeSet::new(N);
+        let mut cases = vec![
+            Case::new(
+                "native 100 signatures, realistic mix",
+                events.len(),
+                "anchor: 100 copies of TRC-1016's logic, unfiltered",
+                || {
+                    let mut f = 0;
+                    for e in &events {
+                        native.dispatch(e, &mut f);
+                    }
+                },
+            ),
+            Case::new(
+                "100 unfiltered signatures, one thread",
+                events.len(),
+                "SignatureSet::dispatch_batch",
+                || {
+                    dispatch_all(&mut one_core, &events);
+                },
+            ),
+            Case::new(
+                "native 100 signatures, worst case",
+                worst_events.len(),
+                "anchor: every event finds, 100 times",
+                || {
+                    let mut f = 0;
+                    for e in &worst_events {
+                        native_w.dispatch(e, &mut f);
+                    }
+                },
+            ),
+            Case::new(
+                "100 unfiltered signatures, worst case",
+                worst_events.len(),
+                "every event finds, 100 times",
+                || {
+                    dispatch_all(&mut one_core_w, &worst_events);
+                },
+            ),
+        ];
         run_interleaved(&mut cases, reps, sample_ms);
         finish(&mut table, "100 distinct signatures", cases);
     }
@@ -830,6 +872,21 @@ fn print_table(table: &Table, reps: usize) {
             "0.2 / native TRC-1016, realistic mix (time ratio)",
             "0.2 TRC-1016, realistic mix",
             "native TRC-1016, realistic mix",
+        ),
+        (
+            "0.2 / native TRC-1016, worst case (time ratio)",
+            "0.2 TRC-1016, worst case",
+            "native TRC-1016, worst case",
+        ),
+        (
+            "100 signatures / native 100, realistic (time ratio)",
+            "100 unfiltered signatures, one thread",
+            "native 100 signatures, realistic mix",
+        ),
+        (
+            "100 signatures / native 100, worst (time ratio)",
+            "100 unfiltered signatures, worst case",
+            "native 100 signatures, worst case",
         ),
         (
             "0.1 / 0.2 TRC-1016, worst case (speed-up of 0.2)",

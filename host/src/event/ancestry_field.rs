@@ -55,6 +55,11 @@ impl AncestryField {
         }
     }
 
+    /// Whether it is the list of names (`ancestors.process-name`).
+    pub fn is_list(self) -> bool {
+        self == Self::ProcessNames
+    }
+
     /// The names the list field holds in `event`; `None` for the others.
     pub fn texts(self, event: &Event) -> Option<impl Iterator<Item = &str>> {
         (self == Self::ProcessNames)

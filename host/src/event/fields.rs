@@ -8,7 +8,7 @@
 //! looked up by name in the event.
 
 use super::ancestry_field::AncestryField;
-use super::{ArgType, Event, Kind, Value};
+use super::{ArgType, Event, Kind, Value, ValueRef};
 
 /// The context fields every event has, by their contract names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +238,33 @@ impl EventField {
             }
             _ => event.arg(self.name()).cloned().unwrap_or(Value::None),
         }
+    }
+
+    /// Whether [`Self::value_ref`] can borrow the field's value.
+    pub fn borrows(&self) -> bool {
+        !matches!(self, Self::Ancestry { field, .. } if field.is_list())
+    }
+
+    /// [`Self::value`] borrowed from `event`, without copying its strings;
+    /// `None` for the one field the event holds in another shape (the
+    /// ancestors' names, a list built by [`Self::value`]).
+    pub fn value_ref<'e>(&self, event: &'e Event) -> Option<ValueRef<'e>> {
+        Some(match self {
+            Self::Context(context) => ValueRef::Text(context.text(event)),
+            Self::Ancestry { .. } if !self.borrows() => return None,
+            Self::Ancestry { field, .. } => {
+                field.text(event).map_or(ValueRef::None, ValueRef::Text)
+            }
+            Self::Slot { kind, slot } if event.kind() == Some(*kind) => {
+                match (&event.args[*slot], kind.def().arg(*slot).ty) {
+                    (Value::None, ArgType::Flag) => ValueRef::Boolean(false),
+                    (value, _) => ValueRef::from(value),
+                }
+            }
+            _ => event
+                .arg(self.name())
+                .map_or(ValueRef::None, ValueRef::from),
+        })
     }
 }
 

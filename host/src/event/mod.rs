@@ -21,7 +21,7 @@ pub use ancestry::{Ancestor, Ancestry, MAX_ANCESTORS};
 pub use container::{ContainerInfo, PodInfo, labels as kubernetes_labels};
 pub use entity_id::entity_id;
 pub use table::Kind;
-pub use value::{Field, Origin, Value};
+pub use value::{Field, Origin, Value, ValueRef};
 
 pub(crate) use table::ArgType;
 pub(crate) use value::untyped_tracee_type;

@@ -39,6 +39,43 @@ impl Value {
     }
 }
 
+/// A [`Value`] borrowed from where an event holds it: what a projection
+/// lowers into the sandbox without copying it first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    /// No value.
+    None,
+    /// A boolean.
+    Boolean(bool),
+    /// A signed integer.
+    Signed(i64),
+    /// An unsigned integer.
+    Unsigned(u64),
+    /// A floating-point number.
+    Float(f64),
+    /// A string.
+    Text(&'a str),
+    /// A list of strings.
+    TextList(&'a [String]),
+    /// JSON text.
+    Json(&'a str),
+}
+
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::None => Self::None,
+            Value::Boolean(b) => Self::Boolean(*b),
+            Value::Signed(n) => Self::Signed(*n),
+            Value::Unsigned(n) => Self::Unsigned(*n),
+            Value::Float(f) => Self::Float(*f),
+            Value::Text(s) => Self::Text(s),
+            Value::TextList(l) => Self::TextList(l),
+            Value::Json(s) => Self::Json(s),
+        }
+    }
+}
+
 /// A named value: a configuration entry, a metadata property, a key of a
 /// finding's data, or an event argument sigbox has no table entry for.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{ComponentExportIndex, TypedFunc};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::component::ComponentExportIndex;
+use wasmtime::{AsContextMut, Engine, Store, Trap};
 
 use super::error::{EvalError, LoadError, bounded_message, cause};
 use super::finding_ids;
@@ -20,8 +20,9 @@ use crate::engine::wasm::guest_values;
 use crate::engine::wasm::host_state::HostState;
 use crate::engine::wasm::limits::{Limits, Policy};
 use crate::engine::wasm::model::{EventSelector, Finding, Metadata, Signal};
+use crate::engine::wasm::projected::{self, GuestContext, GuestEvent, GuestValue, OnEventsFunc};
 use crate::engine::wasm::runtime::Runtime;
-use crate::event::{Event, Field};
+use crate::event::{Event, Field, Value, ValueRef};
 
 /// What a signature file declares about itself, read at load time.
 #[derive(Debug, Clone)]
@@ -72,29 +73,27 @@ struct Live {
 /// `on-events` is also found by index (see [`OnEvents`]).
 enum Pre {
     V1(v1::SignaturePre<HostState>),
-    V2(v2::SignaturePre<HostState>),
+    V2(v2::SignaturePre<HostState>, ComponentExportIndex),
     V3(v3::SignaturePre<HostState>, ComponentExportIndex),
 }
 
 /// An instance of one of the worlds.
 enum Instance {
     V1(v1::Signature),
-    V2(v2::Signature),
-    V3(v3::Signature, OnEvents),
+    V2(v2::Signature, OnEventsFunc),
+    V3(v3::Signature, OnEventsFunc),
 }
 
-/// The batch record and outcome types, as 0.2 generated them.
-type BatchEvent = v2::sigbox::signature::types::Event;
+/// The outcome type, as 0.2 generated it.
 type BatchOutcome = v2::sigbox::signature::types::Outcome;
 
-/// A 0.3 module's `on-events`, typed with 0.2's batch types: 0.3 changed
+/// Where 0.3 and 0.2 components export their detector. Their `on-events`
+/// is called with the borrowed batch types of [`projected`]: 0.3 changed
 /// only the selectors, and the component model checks types by shape (when
 /// the function is looked up), so batches are built and checked by one
 /// code path for both versions.
-type OnEvents = TypedFunc<(Vec<BatchEvent>,), (Vec<BatchOutcome>,)>;
-
-/// Where a 0.3 component exports its detector.
 const DETECTOR_V3: &str = "sigbox:signature/detector@0.3.0";
+const DETECTOR_V2: &str = "sigbox:signature/detector@0.2.0";
 
 /// A module loaded up to its `init`: instantiated, its metadata read and
 /// admitted. Whether it may run under the id it claims is decided before
@@ -385,7 +384,7 @@ impl LoadedSignature {
     pub(crate) fn max_batch(&self) -> usize {
         match self.pre {
             Pre::V1(_) => 1,
-            Pre::V2(_) | Pre::V3(..) => MAX_BATCH,
+            Pre::V2(..) | Pre::V3(..) => MAX_BATCH,
         }
     }
 
@@ -409,37 +408,73 @@ impl LoadedSignature {
                 .filter(|r| !matches!(r, Ok((_, Ok(f))) if f.is_empty()))
                 .collect();
         }
-        let events: Vec<BatchEvent> = batch
-            .iter()
-            .map(|(event, selector)| BatchEvent {
-                selector: *selector as u32,
-                context: contract::context_to_v2(event),
-                fields: self.selectors[*selector]
-                    .project(event)
-                    .map(contract::to_v2::value_out)
-                    .collect(),
-            })
-            .collect();
-        let shared: Vec<Arc<Event>> = batch.iter().map(|(event, _)| Arc::clone(event)).collect();
-        let calls = batch.len() as u64;
-        let outcomes = self.call(calls, move |instance, store| {
-            store.data_mut().batch = shared;
-            let result = match instance {
-                Instance::V2(instance) => instance
-                    .sigbox_signature_detector()
-                    .call_on_events(&mut *store, &events),
-                Instance::V3(_, on_events) => on_events
-                    .call(&mut *store, (events,))
-                    .map(|(outcomes,)| outcomes),
-                Instance::V1(_) => unreachable!("a 0.1 module gets one event per call"),
-            };
-            store.data_mut().batch.clear();
-            result
-        })?;
+        let outcomes = self.call_batch(batch)?;
         let checking = Instant::now();
         let checked = self.checked_outcomes(outcomes, batch.len());
         self.host_time += checking.elapsed();
         checked
+    }
+
+    /// One `on-events` call of a 0.2 or 0.3 module: the batch is
+    /// projected into borrowed values ([`projected`]) and lowered from the
+    /// events themselves.
+    fn call_batch(
+        &mut self,
+        batch: &[(&Arc<Event>, usize)],
+    ) -> Result<Vec<BatchOutcome>, EvalError> {
+        let selectors = &self.selectors;
+        let fields = |selector: usize| selectors[selector].fields();
+        // The ancestors' names are the one field held in another shape: made
+        // into lists first, so every value can borrow from an event or here.
+        let lists: Vec<Value> = batch
+            .iter()
+            .flat_map(|(event, selector)| {
+                fields(*selector)
+                    .iter()
+                    .filter(|field| !field.borrows())
+                    .map(|field| field.value(event))
+            })
+            .collect();
+        let mut lists_left = lists.iter();
+        let count = batch.iter().map(|(_, s)| fields(*s).len()).sum();
+        let mut values: Vec<GuestValue<'_>> = Vec::with_capacity(count);
+        for (event, selector) in batch {
+            for field in fields(*selector) {
+                values.push(match field.value_ref(event) {
+                    Some(value) => value.into(),
+                    None => lists_left
+                        .next()
+                        .map_or(GuestValue::None, |list| ValueRef::from(list).into()),
+                });
+            }
+        }
+        let mut values_left = &values[..];
+        let events: Vec<GuestEvent<'_>> = batch
+            .iter()
+            .map(|(event, selector)| {
+                let (fields, rest) = values_left.split_at(fields(*selector).len());
+                values_left = rest;
+                GuestEvent {
+                    selector: *selector as u32,
+                    context: GuestContext(contract::context_to_v2(event)),
+                    fields,
+                }
+            })
+            .collect();
+        let calls = batch.len() as u64;
+        self.call(calls, |instance, store| {
+            // `read-field` and `ancestors` reach the events through this
+            // list; its allocation is kept from batch to batch.
+            (store.data_mut().batch).extend(batch.iter().map(|(event, _)| Arc::clone(event)));
+            let result = match instance {
+                Instance::V2(_, on_events) | Instance::V3(_, on_events) => {
+                    on_events.call(store.as_context_mut(), &events)
+                }
+                Instance::V1(_) => unreachable!("a 0.1 module gets one event per call"),
+            };
+            store.data_mut().batch.clear();
+            result
+        })
     }
 
     /// The outcomes of a 0.2 call, each checked: findings held to the
@@ -524,7 +559,7 @@ impl LoadedSignature {
             Instance::V1(i) => i
                 .sigbox_signature_detector()
                 .call_on_signal(store, contract::to_v1::signal_out(signal)),
-            Instance::V2(i) => i
+            Instance::V2(i, _) => i
                 .sigbox_signature_detector()
                 .call_on_signal(store, contract::to_v2::signal_out(signal)),
             Instance::V3(i, _) => i
@@ -634,7 +669,7 @@ impl LoadedSignature {
             Instance::V1(i) => i
                 .sigbox_signature_detector()
                 .call_init(store, &contract::to_v1::fields_out(&self.config)),
-            Instance::V2(i) => i
+            Instance::V2(i, _) => i
                 .sigbox_signature_detector()
                 .call_init(store, &contract::to_v2::fields_out(&self.config)),
             Instance::V3(i, _) => i
@@ -692,15 +727,17 @@ fn check_findings(findings: &[Finding], limits: &Limits) -> Result<(), EvalError
 /// Links `component` against the world it targets: 0.3, else 0.2, else 0.1.
 fn link(runtime: &Runtime, component: &wasmtime::component::Component) -> wasmtime::Result<Pre> {
     let instance_pre = runtime.linker().instantiate_pre(component)?;
-    if let Ok(pre) = v3::SignaturePre::new(instance_pre.clone()) {
-        let on_events = component
-            .get_export_index(None, DETECTOR_V3)
+    let on_events = |detector: &str| {
+        component
+            .get_export_index(None, detector)
             .and_then(|detector| component.get_export_index(Some(&detector), "on-events"))
-            .ok_or_else(|| wasmtime::format_err!("{DETECTOR_V3} exports no on-events"))?;
-        return Ok(Pre::V3(pre, on_events));
+            .ok_or_else(|| wasmtime::format_err!("{detector} exports no on-events"))
+    };
+    if let Ok(pre) = v3::SignaturePre::new(instance_pre.clone()) {
+        return Ok(Pre::V3(pre, on_events(DETECTOR_V3)?));
     }
     match v2::SignaturePre::new(instance_pre.clone()) {
-        Ok(pre) => Ok(Pre::V2(pre)),
+        Ok(pre) => Ok(Pre::V2(pre, on_events(DETECTOR_V2)?)),
         Err(v2_error) => v1::SignaturePre::new(instance_pre)
             .map(Pre::V1)
             .map_err(|_| v2_error.context("exports no sigbox:signature/detector of 0.3.0, 0.2.0 or 0.1.0 as the contract defines it")),
@@ -711,7 +748,7 @@ impl Instance {
     fn version(&self) -> ContractVersion {
         match self {
             Self::V1(_) => ContractVersion::V0_1,
-            Self::V2(_) => ContractVersion::V0_2,
+            Self::V2(..) => ContractVersion::V0_2,
             Self::V3(..) => ContractVersion::V0_3,
         }
     }
@@ -722,7 +759,7 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_get_metadata(store)
                 .map(contract::to_v1::metadata_in),
-            Self::V2(i) => i
+            Self::V2(i, _) => i
                 .sigbox_signature_detector()
                 .call_get_metadata(store)
                 .map(contract::to_v2::metadata_in),
@@ -742,7 +779,7 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_selected_events(store)
                 .map(|s| s.into_iter().map(contract::selector_from_v1).collect()),
-            Self::V2(i) => i
+            Self::V2(i, _) => i
                 .sigbox_signature_detector()
                 .call_selected_events(store)
                 .map(|s| s.into_iter().map(contract::selector_from_v2).collect()),
@@ -777,11 +814,16 @@ fn instantiate(
     let _busy = ticker.busy();
     let instance = match pre {
         Pre::V1(pre) => Instance::V1(pre.instantiate(&mut store)?),
-        Pre::V2(pre) => Instance::V2(pre.instantiate(&mut store)?),
+        Pre::V2(pre, on_events) => {
+            let instance = pre.instance_pre().instantiate(&mut store)?;
+            let signature = v2::Signature::new(&mut store, &instance)?;
+            let on_events = projected::on_events_func(&mut store, &instance, on_events)?;
+            Instance::V2(signature, on_events)
+        }
         Pre::V3(pre, on_events) => {
             let instance = pre.instance_pre().instantiate(&mut store)?;
             let signature = v3::Signature::new(&mut store, &instance)?;
-            let on_events = instance.get_typed_func(&mut store, on_events)?;
+            let on_events = projected::on_events_func(&mut store, &instance, on_events)?;
             Instance::V3(signature, on_events)
         }
     };

@@ -62,20 +62,20 @@ impl Selector {
 /// A filter's test, compiled.
 #[derive(Debug, Clone)]
 enum Condition {
-    Equals(HashSet<String>),
+    Equals(TextSet),
     Prefix(Vec<String>),
     Suffix(Vec<String>),
-    BasenameIn(HashSet<String>),
+    BasenameIn(TextSet),
     AccessMode(Access),
 }
 
 impl Condition {
     fn new(test: &FilterTest) -> Self {
         match test {
-            FilterTest::Equals(values) => Self::Equals(values.iter().cloned().collect()),
+            FilterTest::Equals(values) => Self::Equals(TextSet::new(values)),
             FilterTest::Prefix(values) => Self::Prefix(values.clone()),
             FilterTest::Suffix(values) => Self::Suffix(values.clone()),
-            FilterTest::BasenameIn(values) => Self::BasenameIn(values.iter().cloned().collect()),
+            FilterTest::BasenameIn(values) => Self::BasenameIn(TextSet::new(values)),
             FilterTest::AccessMode(access) => Self::AccessMode(*access),
         }
     }
@@ -115,6 +115,58 @@ impl Condition {
     }
 }
 
+/// The values an exact-match filter accepts. A few (a signature's lists of
+/// shells or servers) are compared in turn, which costs less than hashing
+/// the event's text (most differ in length, tested first); many are
+/// hashed, so the largest sets cost one lookup.
+#[derive(Debug, Clone)]
+enum TextSet {
+    Few(Vec<String>),
+    Many(HashSet<String>),
+}
+
+/// Most values compared in turn.
+const FEW: usize = 16;
+
+impl TextSet {
+    fn new(values: &[String]) -> Self {
+        if values.len() > FEW {
+            return Self::Many(values.iter().cloned().collect());
+        }
+        let mut unique: Vec<String> = Vec::with_capacity(values.len());
+        for value in values {
+            if !unique.contains(value) {
+                unique.push(value.clone());
+            }
+        }
+        Self::Few(unique)
+    }
+
+    fn contains(&self, text: &str) -> bool {
+        match self {
+            Self::Few(values) => values.iter().any(|v| v == text),
+            Self::Many(values) => values.contains(text),
+        }
+    }
+
+    /// Keeps the values `others` also holds (two filters on one field).
+    fn keep_only(&mut self, others: &[String]) {
+        let kept: Vec<String> = match self {
+            Self::Few(values) => values
+                .iter()
+                .filter(|v| others.contains(v))
+                .cloned()
+                .collect(),
+            Self::Many(values) => values
+                .iter()
+                .filter(|v| others.contains(v))
+                .cloned()
+                .collect(),
+        };
+        *self = Self::new(&kept);
+    }
+}
+
 /// What follows the last `/` of `path` (all of it when it has none).
 pub fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -139,6 +191,11 @@ impl Selector {
     pub fn project<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = Value> + 'a {
         self.fields.iter().map(|field| field.value(event))
     }
+
+    /// The fields a 0.2 signature reads, resolved, in declared order.
+    pub fn fields(&self) -> &[EventField] {
+        &self.fields
+    }
 }
 
 /// The selector's filters compiled, exact-match ones merged per field:
@@ -155,7 +212,7 @@ fn merged_filters(selector: &EventSelector) -> Vec<(EventField, Condition)> {
                 _ => None,
             });
         match (known_equals, &filter.test) {
-            (Some(values), FilterTest::Equals(any_of)) => values.retain(|v| any_of.contains(v)),
+            (Some(values), FilterTest::Equals(any_of)) => values.keep_only(any_of),
             _ => merged.push((field, Condition::new(&filter.test))),
         }
     }

@@ -13,6 +13,7 @@ pub(super) mod host_api;
 pub(super) mod host_state;
 pub(super) mod limits;
 pub(crate) mod model;
+pub(crate) mod projected;
 pub(super) mod runtime;
 pub(super) mod wasi;
 pub(super) mod watchdog;

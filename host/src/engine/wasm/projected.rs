@@ -1,0 +1,228 @@
+//! The batch a 0.2 or 0.3 guest's `on-events` receives, lowered straight
+//! from the host's events: the record types below mirror the contract's
+//! `event` and `value` but borrow their strings and lists, so wasmtime
+//! copies each one once, from the event into the guest's memory, instead
+//! of the host copying it into an owned value first (the generated
+//! bindings take owned types).
+//!
+//! wasmtime checks these types against the guest's by shape when the
+//! function is looked up ([`on_events_func`]), so a mismatch with the WIT
+//! is an error at load, never a wrong call.
+
+use std::mem::MaybeUninit;
+
+use wasmtime::component::__internal::{
+    CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext,
+};
+use wasmtime::component::{ComponentExportIndex, ComponentType, Instance, Lower, TypedFunc};
+use wasmtime::{AsContextMut, StoreContextMut};
+
+use super::bindings::v2::sigbox::signature::types::{Context, Origin, Outcome};
+use super::host_state::HostState;
+use crate::event::ValueRef;
+
+/// The contract's `value`, borrowed.
+#[derive(ComponentType, Lower, Clone, Copy)]
+#[component(variant)]
+pub enum GuestValue<'a> {
+    #[component(name = "none")]
+    None,
+    #[component(name = "boolean")]
+    Boolean(bool),
+    #[component(name = "signed")]
+    Signed(i64),
+    #[component(name = "unsigned")]
+    Unsigned(u64),
+    #[component(name = "float")]
+    Float(f64),
+    #[component(name = "text")]
+    Text(&'a str),
+    #[component(name = "text-list")]
+    TextList(&'a [String]),
+    #[component(name = "json")]
+    Json(&'a str),
+}
+
+impl<'a> From<ValueRef<'a>> for GuestValue<'a> {
+    fn from(value: ValueRef<'a>) -> Self {
+        match value {
+            ValueRef::None => Self::None,
+            ValueRef::Boolean(b) => Self::Boolean(b),
+            ValueRef::Signed(n) => Self::Signed(n),
+            ValueRef::Unsigned(n) => Self::Unsigned(n),
+            ValueRef::Float(f) => Self::Float(f),
+            ValueRef::Text(s) => Self::Text(s),
+            ValueRef::TextList(l) => Self::TextList(l),
+            ValueRef::Json(s) => Self::Json(s),
+        }
+    }
+}
+
+/// The contract's `event`, its fields borrowed.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct GuestEvent<'a> {
+    /// Which selector accepted it.
+    pub selector: u32,
+    /// The numeric context.
+    pub context: GuestContext,
+    /// The declared fields' values, in declared order.
+    pub fields: &'a [GuestValue<'a>],
+}
+
+/// `on-events` typed with the borrowed batch; the lifetime is only the
+/// batch's (see [`call_on_events`]).
+type OnEvents<'a> = TypedFunc<(&'a [GuestEvent<'a>],), (Vec<Outcome>,)>;
+
+/// A guest's `on-events`, type-checked once when it is instantiated.
+#[derive(Clone, Copy)]
+pub struct OnEventsFunc(OnEvents<'static>);
+
+/// Looks up `on-events` (at `index`, found in the component once) and
+/// checks its type against the borrowed batch's.
+///
+/// # Errors
+/// The guest's function does not have the contract's type.
+pub fn on_events_func(
+    store: impl AsContextMut<Data = HostState>,
+    instance: &Instance,
+    index: &ComponentExportIndex,
+) -> wasmtime::Result<OnEventsFunc> {
+    Ok(OnEventsFunc(instance.get_typed_func(store, index)?))
+}
+
+impl OnEventsFunc {
+    /// Calls `on-events` with `events`.
+    ///
+    /// # Errors
+    /// A trap or a limit the call ran into.
+    pub fn call(
+        &self,
+        store: StoreContextMut<'_, HostState>,
+        events: &[GuestEvent<'_>],
+    ) -> wasmtime::Result<Vec<Outcome>> {
+        // SAFETY: the function was type-checked against `OnEvents<'static>`
+        // in `on_events_func`; lifetimes do not change a type's shape, so the
+        // check holds for the batch's lifetime too.
+        let typed: OnEvents<'_> = unsafe { TypedFunc::new_unchecked(*self.0.func()) };
+        typed.call(store, (events,)).map(|(outcomes,)| outcomes)
+    }
+}
+
+/// The contract's `context`, lowered by hand: its 64 bytes are written
+/// through one view of the guest's memory, where the derived lowering looks
+/// the memory up again for each of its 13 fields (wasmtime's
+/// `options_memory_mut`, the largest single cost of lowering a batch). Its
+/// type is the generated record's, so it is checked like it.
+#[derive(Clone, Copy)]
+pub struct GuestContext(pub Context);
+
+/// Byte offsets of the context's fields in the canonical ABI (record
+/// layout: each field at the next multiple of its alignment).
+mod layout {
+    pub const TIMESTAMP_NS: usize = 0;
+    pub const ORIGIN: usize = 8;
+    pub const PID: usize = 12;
+    pub const TID: usize = 16;
+    pub const PPID: usize = 20;
+    pub const HOST_PID: usize = 24;
+    pub const HOST_TID: usize = 28;
+    pub const HOST_PPID: usize = 32;
+    pub const UID: usize = 36;
+    pub const MOUNT_NS: usize = 40;
+    pub const PID_NS: usize = 44;
+    pub const CGROUP_ID: usize = 48;
+    pub const RETURN_VALUE: usize = 56;
+    pub const SIZE: usize = 64;
+}
+
+// SAFETY: the type, ABI and flat form are the generated `Context`'s, and
+// `linear_lower_to_memory` writes exactly its canonical layout (checked by
+// `the_context_layout_is_the_generated_records`).
+unsafe impl ComponentType for GuestContext {
+    type Lower = <Context as ComponentType>::Lower;
+
+    const ABI: CanonicalAbiInfo = <Context as ComponentType>::ABI;
+    const MAY_REQUIRE_REALLOC: bool = false;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <Context as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: see the `ComponentType` implementation.
+unsafe impl Lower for GuestContext {
+    fn linear_lower_to_flat<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        ty: InterfaceType,
+        dst: &mut MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        self.0.linear_lower_to_flat(cx, ty, dst)
+    }
+
+    fn linear_lower_to_memory<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        _ty: InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        use layout::*;
+        let c = &self.0;
+        let mut bytes = [0u8; SIZE];
+        let mut put = |at: usize, field: &[u8]| bytes[at..at + field.len()].copy_from_slice(field);
+        put(TIMESTAMP_NS, &c.timestamp_ns.to_le_bytes());
+        put(
+            ORIGIN,
+            &[match c.origin {
+                Origin::Host => 0,
+                Origin::Container => 1,
+                Origin::ContainerInit => 2,
+            }],
+        );
+        put(PID, &c.pid.to_le_bytes());
+        put(TID, &c.tid.to_le_bytes());
+        put(PPID, &c.ppid.to_le_bytes());
+        put(HOST_PID, &c.host_pid.to_le_bytes());
+        put(HOST_TID, &c.host_tid.to_le_bytes());
+        put(HOST_PPID, &c.host_ppid.to_le_bytes());
+        put(UID, &c.uid.to_le_bytes());
+        put(MOUNT_NS, &c.mount_ns.to_le_bytes());
+        put(PID_NS, &c.pid_ns.to_le_bytes());
+        put(CGROUP_ID, &c.cgroup_id.to_le_bytes());
+        put(RETURN_VALUE, &c.return_value.to_le_bytes());
+        *cx.get::<SIZE>(offset) = bytes;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_context_layout_is_the_generated_records() {
+        // Each field at the next multiple of its alignment, in WIT order.
+        let fields: [(usize, CanonicalAbiInfo); 13] = [
+            (layout::TIMESTAMP_NS, <u64 as ComponentType>::ABI),
+            (layout::ORIGIN, <Origin as ComponentType>::ABI),
+            (layout::PID, <u32 as ComponentType>::ABI),
+            (layout::TID, <u32 as ComponentType>::ABI),
+            (layout::PPID, <u32 as ComponentType>::ABI),
+            (layout::HOST_PID, <u32 as ComponentType>::ABI),
+            (layout::HOST_TID, <u32 as ComponentType>::ABI),
+            (layout::HOST_PPID, <u32 as ComponentType>::ABI),
+            (layout::UID, <u32 as ComponentType>::ABI),
+            (layout::MOUNT_NS, <u32 as ComponentType>::ABI),
+            (layout::PID_NS, <u32 as ComponentType>::ABI),
+            (layout::CGROUP_ID, <u64 as ComponentType>::ABI),
+            (layout::RETURN_VALUE, <i64 as ComponentType>::ABI),
+        ];
+        let mut offset = 0usize;
+        for (expected, abi) in fields {
+            assert_eq!(abi.next_field32_size(&mut offset), expected);
+        }
+        assert_eq!(<Context as ComponentType>::SIZE32, layout::SIZE);
+        assert_eq!(<Origin as ComponentType>::SIZE32, 1);
+    }
+}
