@@ -190,6 +190,33 @@ fn arg<'a>(finding: &'a Value, name: &str) -> Option<&'a str> {
         .as_str()
 }
 
+/// The findings of an `nginx -c 'sh -c …'` run in the container `id`:
+/// TRC-1016's for nginx's `sh`, and TEST-CONTAINER-ECHO's for the exec of
+/// nginx itself (after the lookup answered).
+fn shell_and_echo(daemon: &Daemon, id: &str) -> (Value, Value) {
+    let (mut shell, mut echo) = (None, None);
+    daemon.wait_for_stdout(WAIT, |lines| {
+        let ours = |signature: &str, process: &str| {
+            lines
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|f| {
+                    f["metadata"]["Properties"]["signatureID"] == signature
+                        && f["containerId"] == id
+                        && f["processName"] == process
+                })
+        };
+        shell = ours("TRC-1016", "sh");
+        echo = ours("TEST-CONTAINER-ECHO", "nginx");
+        shell.is_some() && echo.is_some()
+    });
+    let stderr = || daemon.stderr_text();
+    (
+        shell.unwrap_or_else(|| panic!("no TRC-1016 finding: {}", stderr())),
+        echo.unwrap_or_else(|| panic!("no echo finding: {}", stderr())),
+    )
+}
+
 /// TRC-1016 fires in a podman container, and its finding names the
 /// container and its image as podman does; TEST-CONTAINER-ECHO, whose
 /// selector's host filter matches the image's name, reads the same name and
@@ -244,24 +271,7 @@ fn findings_name_a_podman_containers_name_and_image() {
         daemon.stderr_text()
     );
     container.exec(&["/bin/nginx", "-c", "/bin/sh -c true"]);
-    let (mut shell, mut echo) = (None, None);
-    daemon.wait_for_stdout(WAIT, |lines| {
-        let ours = |id: &str, process: &str| {
-            lines
-                .iter()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(|f| {
-                    f["metadata"]["Properties"]["signatureID"] == id
-                        && f["containerId"] == container.id.as_str()
-                        && f["processName"] == process
-                })
-        };
-        // nginx's `sh`, and the exec of nginx itself (after the answer).
-        shell = ours("TRC-1016", "sh");
-        echo = ours("TEST-CONTAINER-ECHO", "nginx");
-        shell.is_some() && echo.is_some()
-    });
-    let shell = shell.unwrap_or_else(|| panic!("no TRC-1016 finding: {}", daemon.stderr_text()));
+    let (shell, echo) = shell_and_echo(&daemon, &container.id);
     assert_eq!(shell["container"]["id"], container.id.as_str());
     assert_eq!(shell["container"]["name"], container.name.as_str());
     assert_eq!(shell["container"]["image"], image.0.as_str());
@@ -271,7 +281,6 @@ fn findings_name_a_podman_containers_name_and_image() {
     assert!(digest.contains("@sha256:"), "{digest}");
     assert_eq!(shell["container"]["imageDigest"], digest.as_str());
 
-    let echo = echo.unwrap_or_else(|| panic!("no echo finding: {}", daemon.stderr_text()));
     assert_eq!(arg(&echo, "id"), Some(container.id.as_str()));
     assert_eq!(arg(&echo, "name"), Some(container.name.as_str()));
     assert_eq!(arg(&echo, "image"), Some(image.0.as_str()));
@@ -513,23 +522,7 @@ fn findings_name_a_containerd_pods_container_image_and_pod() {
         containerd.log()
     );
     container.exec("web-shell", &["/bin/nginx", "-c", "/bin/sh -c true"]);
-    let (mut shell, mut echo) = (None, None);
-    daemon.wait_for_stdout(WAIT, |lines| {
-        let ours = |id: &str, process: &str| {
-            lines
-                .iter()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(|f| {
-                    f["metadata"]["Properties"]["signatureID"] == id
-                        && f["containerId"] == container.id.as_str()
-                        && f["processName"] == process
-                })
-        };
-        shell = ours("TRC-1016", "sh");
-        echo = ours("TEST-CONTAINER-ECHO", "nginx");
-        shell.is_some() && echo.is_some()
-    });
-    let shell = shell.unwrap_or_else(|| panic!("no TRC-1016 finding: {}", daemon.stderr_text()));
+    let (shell, echo) = shell_and_echo(&daemon, &container.id);
     assert_eq!(shell["container"]["id"], container.id.as_str());
     assert_eq!(shell["container"]["name"], "web", "kubelet's label");
     assert_eq!(shell["container"]["image"], image.0.as_str());
@@ -540,7 +533,6 @@ fn findings_name_a_containerd_pods_container_image_and_pod() {
         "podSandbox is omitted when false, as Tracee's omitempty"
     );
 
-    let echo = echo.unwrap_or_else(|| panic!("no echo finding: {}", daemon.stderr_text()));
     assert_eq!(arg(&echo, "name"), Some("web"));
     assert_eq!(arg(&echo, "image"), Some(image.0.as_str()));
     assert_eq!(arg(&echo, "image_digest"), Some(digest.as_str()));

@@ -93,10 +93,19 @@ impl ContextField {
         }
     }
 
-    /// The field's value as it crosses into the sandbox.
-    fn value(self, event: &Event) -> Value {
+    /// The field's value as it crosses into the sandbox, borrowed: text,
+    /// but for the one boolean.
+    fn value_ref(self, event: &Event) -> ValueRef<'_> {
         match self {
-            Self::PodSandbox => Value::Boolean(self.text(event) == "true"),
+            Self::PodSandbox => ValueRef::Boolean(self.text(event) == "true"),
+            _ => ValueRef::Text(self.text(event)),
+        }
+    }
+
+    /// [`Self::value_ref`], owned.
+    fn value(self, event: &Event) -> Value {
+        match self.value_ref(event) {
+            ValueRef::Boolean(b) => Value::Boolean(b),
             _ => Value::Text(self.text(event).to_owned()),
         }
     }
@@ -250,7 +259,7 @@ impl EventField {
     /// ancestors' names, a list built by [`Self::value`]).
     pub fn value_ref<'e>(&self, event: &'e Event) -> Option<ValueRef<'e>> {
         Some(match self {
-            Self::Context(context) => ValueRef::Text(context.text(event)),
+            Self::Context(context) => context.value_ref(event),
             Self::Ancestry { .. } if !self.borrows() => return None,
             Self::Ancestry { field, .. } => {
                 field.text(event).map_or(ValueRef::None, ValueRef::Text)
@@ -370,6 +379,31 @@ mod tests {
             field("kubernetes.pod-sandbox").value(&event),
             Value::Boolean(true)
         );
+    }
+
+    /// The borrowed value that lowers into the sandbox and the owned one
+    /// that `read-field` returns are the same value, for every context field
+    /// (a boolean once crossed as text through the borrowed path only).
+    #[test]
+    fn borrowed_and_owned_context_values_agree() {
+        let mut event = exec();
+        event.context.container = Some(std::sync::Arc::new(crate::event::ContainerInfo {
+            name: "web".into(),
+            pod: crate::event::PodInfo {
+                sandbox: true,
+                ..crate::event::PodInfo::default()
+            },
+            ..crate::event::ContainerInfo::default()
+        }));
+        for (_, name) in ContextField::ALL {
+            let field = EventField::resolve("sched_process_exec", name);
+            let owned = field.value(&event);
+            assert_eq!(
+                field.value_ref(&event),
+                Some(ValueRef::from(&owned)),
+                "{name}"
+            );
+        }
     }
 
     #[test]
