@@ -76,6 +76,21 @@ impl<'a> From<&'a Value> for ValueRef<'a> {
     }
 }
 
+impl From<ValueRef<'_>> for Value {
+    fn from(value: ValueRef<'_>) -> Self {
+        match value {
+            ValueRef::None => Self::None,
+            ValueRef::Boolean(b) => Self::Boolean(b),
+            ValueRef::Signed(n) => Self::Signed(n),
+            ValueRef::Unsigned(n) => Self::Unsigned(n),
+            ValueRef::Float(f) => Self::Float(f),
+            ValueRef::Text(s) => Self::Text(s.to_owned()),
+            ValueRef::TextList(l) => Self::TextList(l.to_vec()),
+            ValueRef::Json(s) => Self::Json(s.to_owned()),
+        }
+    }
+}
+
 /// A named value: a configuration entry, a metadata property, a key of a
 /// finding's data, or an event argument sigbox has no table entry for.
 #[derive(Debug, Clone, PartialEq)]
