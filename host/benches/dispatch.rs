@@ -96,6 +96,15 @@ impl NativeSet {
         }
     }
 
+    /// Dispatches every event of `events`; returns findings.
+    fn dispatch_all(&mut self, events: &[Arc<Event>]) -> u64 {
+        let mut findings = 0;
+        for event in events {
+            self.dispatch(event, &mut findings);
+        }
+        findings
+    }
+
     fn dispatch(&mut self, event: &Event, findings: &mut u64) {
         let Some(indexes) = self.by_event.get(event.name()) else {
             return;
@@ -335,16 +344,10 @@ fn main() -> anyhow::Result<()> {
         let (r, w) = (&realistic, &worst);
         let mut cases = vec![
             Case::new("native TRC-1016, realistic mix", r.len(), "ceiling", || {
-                let mut f = 0;
-                for e in r {
-                    native_r.dispatch(e, &mut f);
-                }
+                native_r.dispatch_all(r);
             }),
             Case::new("native TRC-1016, worst case", w.len(), "ceiling", || {
-                let mut f = 0;
-                for e in w {
-                    native_w.dispatch(e, &mut f);
-                }
+                native_w.dispatch_all(w);
             }),
             Case::new(
                 "0.2 TRC-1016, realistic mix",
@@ -461,10 +464,7 @@ fn main() -> anyhow::Result<()> {
                 events.len(),
                 "anchor: 100 copies of TRC-1016's logic, unfiltered",
                 || {
-                    let mut f = 0;
-                    for e in &events {
-                        native.dispatch(e, &mut f);
-                    }
+                    native.dispatch_all(&events);
                 },
             ),
             Case::new(
@@ -480,10 +480,7 @@ fn main() -> anyhow::Result<()> {
                 worst_events.len(),
                 "anchor: every event finds, 100 times",
                 || {
-                    let mut f = 0;
-                    for e in &worst_events {
-                        native_w.dispatch(e, &mut f);
-                    }
+                    native_w.dispatch_all(&worst_events);
                 },
             ),
             Case::new(
