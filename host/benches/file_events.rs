@@ -301,6 +301,11 @@ const LATENCY_SAMPLES: usize = 300;
 /// timestamp to the line read), quiet and while opens of [`WATCHED`] flow
 /// at [`RATE_PER_SECOND`] into TEST-BENCH-OPEN's guest through the same
 /// collector and workers (issue 31 item 4: p99 ≤ 1 ms).
+///
+/// `SIGBOX_BENCH_LATENCY_BASELINE=PATH` measures an older build too, the
+/// two alternated (old quiet, new quiet, old flood, new flood) for
+/// `SIGBOX_BENCH_ROUNDS` rounds (default 1), the samples of each pooled.
+/// A daemon run with `SIGBOX_STAGE_TRACE=1` also gets its stages split.
 fn latency(files: &Files) {
     println!(
         "-- exec → TRC-1016 finding, {LATENCY_SAMPLES} samples each; load average now {}",
@@ -309,62 +314,164 @@ fn latency(files: &Files) {
     let dir = TempDir::new("bench-latency").unwrap();
     let nginx = dir.path().join("nginx");
     std::fs::copy("/bin/sh", &nginx).unwrap();
-    for opens_flow in [false, true] {
-        let daemon = start_daemon_reading(Setup::ExecAndOneFileSignature).expect("a daemon");
-        daemon.settle();
-        let findings = daemon.findings();
-        let before = daemon.metrics();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let generator = opens_flow.then(|| {
-            let (stop, watched) = (stop.clone(), files.watched.clone());
-            std::thread::spawn(move || paced_opens_until(&watched, &stop))
-        });
-        let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
-        for _ in 0..LATENCY_SAMPLES {
-            let mut shell = Command::new(&nginx)
-                .args(["-c", "exec /bin/sh -c :"])
-                .spawn()
-                .unwrap();
-            let pid = u64::from(shell.id());
-            loop {
-                let finding = findings
-                    .recv_timeout(Duration::from_secs(60))
-                    .unwrap_or_else(|_| panic!("no finding for {pid}:\n{}", daemon.log()));
-                if finding.pid == pid {
-                    let took = finding.read_ns.saturating_sub(finding.event_ns);
-                    latencies.push(Duration::from_nanos(took));
-                    break;
-                }
+    let mut builds: Vec<(&str, Option<PathBuf>)> = Vec::new();
+    if let Some(old) = std::env::var_os("SIGBOX_BENCH_LATENCY_BASELINE") {
+        builds.push(("baseline", Some(PathBuf::from(old))));
+    }
+    builds.push(("this build", None));
+    let rounds = rounds(1);
+    // (flood, build) → samples over every round
+    let mut pooled = vec![vec![Vec::new(); builds.len()]; 2];
+    for round in 0..rounds {
+        for (f, opens_flow) in [false, true].into_iter().enumerate() {
+            for (b, (label, binary)) in builds.iter().enumerate() {
+                support::use_binary(binary.clone());
+                let (latencies, load) = latency_run(files, &nginx, opens_flow);
+                println!(
+                    "round {} {label:>10}: {}  {load}",
+                    round + 1,
+                    percentiles(&latencies)
+                );
+                pooled[f][b].extend(latencies);
             }
-            shell.wait().unwrap();
         }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let flow = generator.map(|g| g.join().unwrap());
-        let after = daemon.metrics();
-        let delta = |prefix: &str| metric_sum(&after, prefix) - metric_sum(&before, prefix);
-        latencies.sort();
-        let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
-        let load = match flow {
-            Some((opens, elapsed)) => format!(
-                "while {:.1}k opens/s reach TEST-BENCH-OPEN ({} to its guest, {} ring full, {} queue drops)",
-                opens as f64 / elapsed.as_secs_f64() / 1000.0,
-                delta("sigbox_signature_events_total{id=\"TEST-BENCH-OPEN\"}"),
-                delta(
-                    "sigbox_kernel_dropped_total{event=\"security_file_open\",filter=\"ring_buffer_full\"}"
-                ),
-                delta("sigbox_queue_drops_total"),
-            ),
-            None => "quiet".to_owned(),
-        };
+    }
+    support::use_binary(None);
+    if rounds > 1 || builds.len() > 1 {
         println!(
-            "p50 {:>9.2?}  p90 {:>9.2?}  p99 {:>9.2?}  max {:>9.2?}  {load}",
+            "pooled over {rounds} rounds (load average now {}):",
+            load_average()
+        );
+        for (f, by_build) in pooled.iter_mut().enumerate() {
+            for (b, latencies) in by_build.iter_mut().enumerate() {
+                latencies.sort();
+                println!(
+                    "{:>5} {:>10}: {}",
+                    if f == 0 { "quiet" } else { "flood" },
+                    builds[b].0,
+                    percentiles(latencies)
+                );
+            }
+        }
+    }
+    println!();
+}
+
+/// p50, p90, p99 and max of sorted `latencies`.
+fn percentiles(latencies: &[Duration]) -> String {
+    let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "p50 {:>9.2?}  p90 {:>9.2?}  p99 {:>9.2?}  max {:>9.2?}",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        latencies.last().unwrap(),
+    )
+}
+
+/// One daemon, [`LATENCY_SAMPLES`] execs of an nginx shell: the sorted
+/// latencies, and what flowed meanwhile.
+fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>, String) {
+    let daemon = start_daemon_reading(Setup::ExecAndOneFileSignature).expect("a daemon");
+    daemon.settle();
+    let findings = daemon.findings();
+    let before = daemon.metrics();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let generator = opens_flow.then(|| {
+        let (stop, watched) = (stop.clone(), files.watched.clone());
+        std::thread::spawn(move || paced_opens_until(&watched, &stop))
+    });
+    let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
+    let mut reads = Vec::with_capacity(LATENCY_SAMPLES);
+    for _ in 0..LATENCY_SAMPLES {
+        let mut shell = Command::new(nginx)
+            .args(["-c", "exec /bin/sh -c :"])
+            .spawn()
+            .unwrap();
+        let pid = u64::from(shell.id());
+        loop {
+            let finding = findings
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no finding for {pid}:\n{}", daemon.log()));
+            if finding.pid == pid {
+                let took = finding.read_ns.saturating_sub(finding.event_ns);
+                latencies.push(Duration::from_nanos(took));
+                reads.push((pid, finding.read_ns));
+                break;
+            }
+        }
+        shell.wait().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flow = generator.map(|g| g.join().unwrap());
+    let after = daemon.metrics();
+    let delta = |prefix: &str| metric_sum(&after, prefix) - metric_sum(&before, prefix);
+    latencies.sort();
+    let load = match flow {
+        Some((opens, elapsed)) => format!(
+            "while {:.1}k opens/s reach TEST-BENCH-OPEN ({} to its guest, {} ring full, {} queue drops)",
+            opens as f64 / elapsed.as_secs_f64() / 1000.0,
+            delta("sigbox_signature_events_total{id=\"TEST-BENCH-OPEN\"}"),
+            delta(
+                "sigbox_kernel_dropped_total{event=\"security_file_open\",filter=\"ring_buffer_full\"}"
+            ),
+            delta("sigbox_queue_drops_total"),
+        ),
+        None => "quiet".to_owned(),
+    };
+    print_stages(&daemon.log(), &reads);
+    (latencies, load)
+}
+
+/// TEMPORARY: the daemon's per-stage marks (SIGBOX_STAGE_TRACE=1) of each
+/// sample, as percentiles of each stage's share.
+fn print_stages(log: &str, reads: &[(u64, u64)]) {
+    const NAMES: [&str; 9] = [
+        "kernel",
+        "wake",
+        "read",
+        "queued",
+        "dequeued",
+        "guest",
+        "formatted",
+        "written",
+        "bench",
+    ];
+    let mut stages: Vec<Vec<u64>> = vec![Vec::new(); NAMES.len() - 1];
+    for line in log.lines().filter(|l| l.starts_with("STAGE ")) {
+        let field = |name: &str| -> u64 {
+            line.split(' ')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let pid = field("pid");
+        let Some(&(_, read_ns)) = reads.iter().find(|(p, _)| *p == pid) else {
+            continue;
+        };
+        let mut marks: Vec<u64> = NAMES[..8].iter().map(|n| field(n)).collect();
+        marks.push(read_ns);
+        for (i, pair) in marks.windows(2).enumerate() {
+            stages[i].push(pair[1].saturating_sub(pair[0]));
+        }
+    }
+    if stages[0].is_empty() {
+        return;
+    }
+    for (i, samples) in stages.iter_mut().enumerate() {
+        samples.sort();
+        let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
+        println!(
+            "  {:>8} → {:<8} p50 {:>8.1} µs  p90 {:>8.1} µs  p99 {:>8.1} µs  max {:>8.1} µs  (n={})",
+            NAMES[i],
+            NAMES[i + 1],
             at(0.5),
             at(0.9),
             at(0.99),
-            latencies.last().unwrap(),
+            *samples.last().unwrap() as f64 / 1e3,
+            samples.len()
         );
     }
-    println!();
 }
 
 /// Opens of `path` paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`].

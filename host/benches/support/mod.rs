@@ -15,6 +15,23 @@ use std::time::{Duration, Instant};
 
 use sigbox::bench::{TempDir, Timing, thread_cpu_ns};
 
+/// The binary the next daemons run (default `target/release/sigbox`): a
+/// bench compares an older build side by side by switching it.
+static BINARY: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Makes the next daemons run `binary` (`None`: `target/release/sigbox`).
+pub fn use_binary(binary: Option<PathBuf>) {
+    *BINARY.lock().unwrap() = binary;
+}
+
+fn binary() -> PathBuf {
+    BINARY
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| repo().join("target/release/sigbox"))
+}
+
 /// Logged once the daemon is started.
 const READY: &str = "watching exec events";
 
@@ -93,7 +110,7 @@ impl Daemon {
                 .unwrap_or_else(|e| panic!("{}: {e} (run `make` first)", module.display()));
         }
         let listen = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(repo().join("target/release/sigbox"))
+        let mut child = Command::new(binary())
             .arg("run")
             .arg("-s")
             .arg(&signatures)

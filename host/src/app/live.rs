@@ -66,6 +66,10 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
 
+    // This thread runs the live loop: woken by the kernel for each exec,
+    // it should not wait for a core behind other processes' longer slices.
+    let short_slice = crate::sched_slice::shorten_for_this_thread();
+    tracing::debug!(short_slice, "scheduler slice of the live loop");
     // Its thread starts only now, without privileges.
     let mut containers = ContainerLookup::start(&options.containers);
     let runtime = Runtime::for_daemon(options.policy.defaults.clone())
@@ -193,6 +197,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             // The reload thread ended (it logged why); nothing more will come.
             Wake::Change(None) => pipeline.stop_watching(),
             Wake::Events(read) => {
+                crate::stage_trace::mark(&crate::stage_trace::READ_NS);
                 read.context("cannot read the exec ring buffer")?;
                 if !process_batch(&mut pipeline, &mut batch, containers.as_mut()) {
                     break;

@@ -178,6 +178,8 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                     slots: taken,
                     output: output.clone(),
                     roster: roster.clone(),
+                    // Live: someone waits for each finding as it happens.
+                    short_slice: options.backpressure == Backpressure::Drop,
                 };
                 let thread = worker.spawn().expect("starting a dispatch worker");
                 WorkerHandle {
@@ -493,7 +495,21 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             .collect();
         if !targets.is_empty() {
             // One shared envelope, however many workers take it.
-            let envelope = Arc::new(Envelope { event, raw, place });
+            let marks = if *crate::stage_trace::ON {
+                [
+                    crate::stage_trace::get(&crate::stage_trace::WAKE_NS),
+                    crate::stage_trace::get(&crate::stage_trace::READ_NS),
+                    crate::stage_trace::now_ns(),
+                ]
+            } else {
+                [0; 3]
+            };
+            let envelope = Arc::new(Envelope {
+                event,
+                raw,
+                place,
+                marks,
+            });
             for index in targets {
                 self.send(index, &envelope);
             }

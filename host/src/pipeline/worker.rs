@@ -31,6 +31,8 @@ pub struct Envelope {
     pub raw: Option<RawLine>,
     /// Where it came from, for log lines.
     pub place: Place,
+    /// TEMPORARY stage trace: wake, read, queued (ns since the epoch).
+    pub marks: [u64; 3],
 }
 
 /// An event's original line: a range of the buffer replay read it into,
@@ -113,6 +115,10 @@ pub struct Worker<W: Write> {
     pub slots: Receiver<()>,
     pub output: Arc<Output<W>>,
     pub roster: Arc<Roster>,
+    /// Ask for a short scheduler slice, so a queued event does not wait
+    /// for a core behind other processes' longer slices
+    /// ([`crate::sched_slice`]).
+    pub short_slice: bool,
 }
 
 impl<W: Write + Send + 'static> Worker<W> {
@@ -126,6 +132,9 @@ impl<W: Write + Send + 'static> Worker<W> {
 
 impl<W: Write> Worker<W> {
     fn run(mut self) {
+        if self.short_slice && !crate::sched_slice::shorten_for_this_thread() {
+            tracing::debug!("worker {}: the kernel keeps its default slice", self.index);
+        }
         let mut batch: Vec<Arc<Envelope>> = Vec::with_capacity(MAX_BATCH);
         while let Ok(job) = self.jobs.recv() {
             let mut next = Some(job);
@@ -214,6 +223,11 @@ impl<W: Write> Worker<W> {
 pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], output: &Output<W>) {
     set.tick();
     output.write_notices(set.take_notices());
+    let dequeued = if *crate::stage_trace::ON {
+        crate::stage_trace::now_ns()
+    } else {
+        0
+    };
     let events: Vec<Arc<Event>> = batch.iter().map(|e| Arc::clone(&e.event)).collect();
     let mut failures = 0;
     set.dispatch_batch(
@@ -221,7 +235,19 @@ pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], outpu
         |index, detection| {
             let envelope = &batch[index];
             let raw = envelope.raw.as_ref().and_then(RawLine::text);
+            let guest = if *crate::stage_trace::ON { crate::stage_trace::now_ns() } else { 0 };
             output.write_finding(&detection, &envelope.event, raw);
+            if *crate::stage_trace::ON {
+                let written = crate::stage_trace::now_ns();
+                let [wake, read, queued] = envelope.marks;
+                eprintln!(
+                    "STAGE pid={} kernel={} wake={wake} read={read} queued={queued} dequeued={dequeued} guest={guest} formatted={} written={written} batch={}",
+                    envelope.event.context.host_pid,
+                    envelope.event.context.timestamp_ns,
+                    crate::stage_trace::get(&crate::stage_trace::FORMATTED_NS),
+                    batch.len()
+                );
+            }
         },
         |index, failure| {
             failures += 1;

@@ -160,6 +160,7 @@ impl<W: Write> FindingWriter<W> {
             }
             OutputFormat::Text => writeln!(self.line, "{}", text_line(detection, event))?,
         }
+        crate::stage_trace::mark(&crate::stage_trace::FORMATTED_NS);
         self.out.write_all(&self.line)?;
         if self.flush_each {
             self.out.flush()?;
