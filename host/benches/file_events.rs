@@ -305,7 +305,6 @@ const LATENCY_SAMPLES: usize = 300;
 /// `SIGBOX_BENCH_LATENCY_BASELINE=PATH` measures an older build too, the
 /// two alternated (old quiet, new quiet, old flood, new flood) for
 /// `SIGBOX_BENCH_ROUNDS` rounds (default 1), the samples of each pooled.
-/// A daemon run with `SIGBOX_STAGE_TRACE=1` also gets its stages split.
 fn latency(files: &Files) {
     println!(
         "-- exec → TRC-1016 finding, {LATENCY_SAMPLES} samples each; load average now {}",
@@ -382,7 +381,6 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
         std::thread::spawn(move || paced_opens_until(&watched, &stop))
     });
     let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
-    let mut reads = Vec::with_capacity(LATENCY_SAMPLES);
     for _ in 0..LATENCY_SAMPLES {
         let mut shell = Command::new(nginx)
             .args(["-c", "exec /bin/sh -c :"])
@@ -396,7 +394,6 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
             if finding.pid == pid {
                 let took = finding.read_ns.saturating_sub(finding.event_ns);
                 latencies.push(Duration::from_nanos(took));
-                reads.push((pid, finding.read_ns));
                 break;
             }
         }
@@ -419,59 +416,7 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
         ),
         None => "quiet".to_owned(),
     };
-    print_stages(&daemon.log(), &reads);
     (latencies, load)
-}
-
-/// TEMPORARY: the daemon's per-stage marks (SIGBOX_STAGE_TRACE=1) of each
-/// sample, as percentiles of each stage's share.
-fn print_stages(log: &str, reads: &[(u64, u64)]) {
-    const NAMES: [&str; 9] = [
-        "kernel",
-        "wake",
-        "read",
-        "queued",
-        "dequeued",
-        "guest",
-        "formatted",
-        "written",
-        "bench",
-    ];
-    let mut stages: Vec<Vec<u64>> = vec![Vec::new(); NAMES.len() - 1];
-    for line in log.lines().filter(|l| l.starts_with("STAGE ")) {
-        let field = |name: &str| -> u64 {
-            line.split(' ')
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        let pid = field("pid");
-        let Some(&(_, read_ns)) = reads.iter().find(|(p, _)| *p == pid) else {
-            continue;
-        };
-        let mut marks: Vec<u64> = NAMES[..8].iter().map(|n| field(n)).collect();
-        marks.push(read_ns);
-        for (i, pair) in marks.windows(2).enumerate() {
-            stages[i].push(pair[1].saturating_sub(pair[0]));
-        }
-    }
-    if stages[0].is_empty() {
-        return;
-    }
-    for (i, samples) in stages.iter_mut().enumerate() {
-        samples.sort();
-        let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
-        println!(
-            "  {:>8} → {:<8} p50 {:>8.1} µs  p90 {:>8.1} µs  p99 {:>8.1} µs  max {:>8.1} µs  (n={})",
-            NAMES[i],
-            NAMES[i + 1],
-            at(0.5),
-            at(0.9),
-            at(0.99),
-            *samples.last().unwrap() as f64 / 1e3,
-            samples.len()
-        );
-    }
 }
 
 /// Opens of `path` paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`].

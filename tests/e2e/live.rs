@@ -7,7 +7,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use sigbox_e2e::{Daemon, is_root, signatures_with, temp_dir, test_module};
+use sigbox_e2e::{
+    Daemon, free_port, http_get, is_root, metric, signatures_with, temp_dir, test_module,
+};
 
 /// The log line `sigbox run` prints once the collector is attached.
 pub const READY: &str = "watching exec events";
@@ -284,4 +286,48 @@ fn live_finding_has_tracee_v0_24_1_ids_and_types() {
     let started = finding["threadStartTime"].as_u64().unwrap();
     assert!(started > 0, "threadStartTime is set");
     assert!(started <= timestamp, "{started} > {timestamp}");
+}
+
+/// `sigbox_finding_latency_seconds`: each live finding's time from its
+/// event's kernel timestamp to its line written, as a Prometheus histogram
+/// (issue 31 item 4).
+#[test]
+fn live_finding_latency_is_exported_as_a_histogram() {
+    let dir = signatures_with("live-latency", &["trc-1016"]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let Some((daemon, _)) = start_live_with(&dir, &["--listen", &listen]) else {
+        return;
+    };
+    let shell = run_as("nginx", "exec /bin/sh -c true");
+    let seen = daemon.wait_for_stdout(Duration::from_secs(120), |lines| {
+        !findings_for(lines, &[shell]).is_empty()
+    });
+    assert!(seen, "no finding for nginx → sh");
+    // Findings seen before the scrape were recorded before it: the count
+    // covers them (other tests' shells may add findings of their own).
+    let written = daemon
+        .stdout_lines()
+        .iter()
+        .filter(|line| line.contains("\"detectedFrom\""))
+        .count() as f64;
+    let metrics = match http_get(&listen, "/metrics") {
+        Some((200, body)) => body,
+        other => panic!("GET /metrics: {other:?}"),
+    };
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let sample =
+        |name: &str| metric(&metrics, name).unwrap_or_else(|| panic!("no {name} in:\n{metrics}"));
+    let count = sample("sigbox_finding_latency_seconds_count");
+    assert!(
+        count >= written && count >= 1.0,
+        "{count} < {written}:\n{metrics}"
+    );
+    assert_eq!(
+        sample("sigbox_finding_latency_seconds_bucket{le=\"+Inf\"}"),
+        count
+    );
+    let sum = sample("sigbox_finding_latency_seconds_sum");
+    // A finding takes some time, and not a minute on average.
+    assert!(sum > 0.0 && sum / count < 60.0, "sum {sum}, count {count}");
 }

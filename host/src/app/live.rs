@@ -197,7 +197,6 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             // The reload thread ended (it logged why); nothing more will come.
             Wake::Change(None) => pipeline.stop_watching(),
             Wake::Events(read) => {
-                crate::stage_trace::mark(&crate::stage_trace::READ_NS);
                 read.context("cannot read the exec ring buffer")?;
                 if !process_batch(&mut pipeline, &mut batch, containers.as_mut()) {
                     break;

@@ -159,10 +159,15 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     /// # Panics
     /// A worker thread cannot be started.
     pub fn with_options(writer: FindingWriter<W>, options: PipelineOptions) -> Self {
-        let output = Arc::new(Output::new(writer));
         let stop = Arc::new(StopSignal::default());
         let board = StatusBoard::default();
         let telemetry = Telemetry::new();
+        // Live: a finding's latency is how long its event took to come out.
+        let live = options.backpressure == Backpressure::Drop;
+        let output = Arc::new(Output::new(
+            writer,
+            live.then(|| telemetry.finding_latency().clone()),
+        ));
         let workers = options.workers.max(1);
         let roster = Arc::new(Roster::new(workers, board.clone(), telemetry.clone()));
         let workers = (0..workers)
@@ -179,7 +184,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                     output: output.clone(),
                     roster: roster.clone(),
                     // Live: someone waits for each finding as it happens.
-                    short_slice: options.backpressure == Backpressure::Drop,
+                    short_slice: live,
                 };
                 let thread = worker.spawn().expect("starting a dispatch worker");
                 WorkerHandle {
@@ -495,21 +500,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             .collect();
         if !targets.is_empty() {
             // One shared envelope, however many workers take it.
-            let marks = if *crate::stage_trace::ON {
-                [
-                    crate::stage_trace::get(&crate::stage_trace::WAKE_NS),
-                    crate::stage_trace::get(&crate::stage_trace::READ_NS),
-                    crate::stage_trace::now_ns(),
-                ]
-            } else {
-                [0; 3]
-            };
-            let envelope = Arc::new(Envelope {
-                event,
-                raw,
-                place,
-                marks,
-            });
+            let envelope = Arc::new(Envelope { event, raw, place });
             for index in targets {
                 self.send(index, &envelope);
             }

@@ -8,13 +8,14 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use super::report::log_notice;
 use crate::engine::{Detection, Notice};
 use crate::event::Event;
 use crate::sink::FindingWriter;
 use crate::sink::coverage::CoverageRecord;
+use crate::telemetry::{FindingLatency, now_ns};
 
 /// The finding writer shared by the workers, with its counts.
 pub struct Output<W: Write> {
@@ -28,6 +29,8 @@ pub struct Output<W: Write> {
     findings: AtomicU64,
     signature_errors: AtomicU64,
     coverage_records: AtomicU64,
+    /// Where each finding's event → finding time goes (live only).
+    latency: Option<Arc<FindingLatency>>,
 }
 
 struct Inner<W: Write> {
@@ -45,7 +48,9 @@ pub struct Written {
 }
 
 impl<W: Write> Output<W> {
-    pub fn new(writer: FindingWriter<W>) -> Self {
+    /// An output writing with `writer`, recording each finding's latency
+    /// in `latency` (live events: their timestamps are when they happened).
+    pub fn new(writer: FindingWriter<W>, latency: Option<Arc<FindingLatency>>) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 writer,
@@ -56,6 +61,7 @@ impl<W: Write> Output<W> {
             findings: AtomicU64::new(0),
             signature_errors: AtomicU64::new(0),
             coverage_records: AtomicU64::new(0),
+            latency,
         }
     }
 
@@ -99,6 +105,9 @@ impl<W: Write> Output<W> {
             match inner.writer.write(detection, event, raw) {
                 Ok(()) => {
                     self.findings.fetch_add(1, Ordering::Relaxed);
+                    if let Some(latency) = &self.latency {
+                        latency.record(event.context.timestamp_ns, now_ns());
+                    }
                 }
                 Err(error) => {
                     inner.error = Some(error);

@@ -31,8 +31,6 @@ pub struct Envelope {
     pub raw: Option<RawLine>,
     /// Where it came from, for log lines.
     pub place: Place,
-    /// TEMPORARY stage trace: wake, read, queued (ns since the epoch).
-    pub marks: [u64; 3],
 }
 
 /// An event's original line: a range of the buffer replay read it into,
@@ -223,11 +221,6 @@ impl<W: Write> Worker<W> {
 pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], output: &Output<W>) {
     set.tick();
     output.write_notices(set.take_notices());
-    let dequeued = if *crate::stage_trace::ON {
-        crate::stage_trace::now_ns()
-    } else {
-        0
-    };
     let events: Vec<Arc<Event>> = batch.iter().map(|e| Arc::clone(&e.event)).collect();
     let mut failures = 0;
     set.dispatch_batch(
@@ -235,19 +228,7 @@ pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], outpu
         |index, detection| {
             let envelope = &batch[index];
             let raw = envelope.raw.as_ref().and_then(RawLine::text);
-            let guest = if *crate::stage_trace::ON { crate::stage_trace::now_ns() } else { 0 };
             output.write_finding(&detection, &envelope.event, raw);
-            if *crate::stage_trace::ON {
-                let written = crate::stage_trace::now_ns();
-                let [wake, read, queued] = envelope.marks;
-                eprintln!(
-                    "STAGE pid={} kernel={} wake={wake} read={read} queued={queued} dequeued={dequeued} guest={guest} formatted={} written={written} batch={}",
-                    envelope.event.context.host_pid,
-                    envelope.event.context.timestamp_ns,
-                    crate::stage_trace::get(&crate::stage_trace::FORMATTED_NS),
-                    batch.len()
-                );
-            }
         },
         |index, failure| {
             failures += 1;

@@ -3,6 +3,7 @@
 pub(crate) mod coverage;
 pub(crate) mod fanout;
 pub(crate) mod file;
+mod live_finding;
 mod raw_members;
 pub(crate) mod syslog;
 pub(crate) mod tracee_json;
@@ -142,7 +143,7 @@ impl<W: Write> FindingWriter<W> {
                     self.metadata.insert(signature.sha256.clone(), object);
                 }
                 let metadata = &self.metadata[&signature.sha256];
-                let from_raw = match raw {
+                let written = match raw {
                     Some(raw) => tracee_json::write_finding_from_raw(
                         &mut self.line,
                         detection,
@@ -150,9 +151,13 @@ impl<W: Write> FindingWriter<W> {
                         event,
                         raw,
                     )?,
-                    None => false,
+                    // A live event: straight from the event, no tree.
+                    None => {
+                        live_finding::write(&mut self.line, detection, metadata, event)?;
+                        true
+                    }
                 };
-                if !from_raw {
+                if !written {
                     let json = tracee_json::finding_json(detection, event, raw);
                     serde_json::to_writer(&mut self.line, &json)?;
                     self.line.push(b'\n');
@@ -160,7 +165,6 @@ impl<W: Write> FindingWriter<W> {
             }
             OutputFormat::Text => writeln!(self.line, "{}", text_line(detection, event))?,
         }
-        crate::stage_trace::mark(&crate::stage_trace::FORMATTED_NS);
         self.out.write_all(&self.line)?;
         if self.flush_each {
             self.out.flush()?;

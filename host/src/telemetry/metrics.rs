@@ -254,6 +254,18 @@ impl Collector for Metrics {
             }
         }
 
+        let (sum, total, buckets) = t.finding_latency.cumulative();
+        encoder
+            .encode_descriptor(
+                "finding_latency_seconds",
+                "Live only: from an event's kernel timestamp to its finding written to \
+                 stdout and handed to the outputs.",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+                sum, total, &buckets, None,
+            )?;
         self.encode_signatures(&mut encoder)
     }
 }

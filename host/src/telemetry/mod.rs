@@ -7,6 +7,7 @@
 //! status board into metrics at scrape time; [`server`] answers HTTP.
 
 mod container_lookups;
+mod finding_latency;
 mod host_filtered;
 pub(crate) mod metrics;
 pub(crate) mod server;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use crate::engine::{ScanHealth, unix_ms};
 pub use container_lookups::ContainerLookups;
+pub use finding_latency::{FINDING_LATENCY_BUCKETS_US, FindingLatency, now_ns};
 pub use host_filtered::HostFiltered;
 
 /// Where metrics and health are served unless `--listen` says otherwise.
@@ -79,6 +81,8 @@ pub struct Telemetry {
     scan_health: Arc<ScanHealth>,
     /// Container lookups (live, while on).
     containers: Mutex<Option<Arc<ContainerLookups>>>,
+    /// Live event → finding latencies (the workers record them).
+    finding_latency: Arc<FindingLatency>,
 }
 
 /// Reads the kernel's drop counter (the BPF map) at scrape time.
@@ -158,6 +162,11 @@ impl Telemetry {
     /// Fresh, shared.
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// The live event → finding latencies, for the writer to record.
+    pub fn finding_latency(&self) -> &Arc<FindingLatency> {
+        &self.finding_latency
     }
 
     /// Publishes the pipeline's counts (the dispatch thread owns them).

@@ -561,7 +561,6 @@ impl ExecCollector {
             };
             tokio::select! {
                 guard = ring.readable_mut() => {
-                    crate::stage_trace::mark(&crate::stage_trace::WAKE_NS);
                     let mut guard = guard.map_err(BpfError::Poll)?;
                     drain_ready(&mut guard, |item| {
                         take_record(item, decoder, tree, bad_records, out)
