@@ -330,4 +330,11 @@ fn live_finding_latency_is_exported_as_a_histogram() {
     let sum = sample("sigbox_finding_latency_seconds_sum");
     // A finding takes some time, and not a minute on average.
     assert!(sum > 0.0 && sum / count < 60.0, "sum {sum}, count {count}");
+    // The evaluation histogram's buckets add up to its count too (they
+    // were handed to the encoder cumulative, which added them up again).
+    assert_eq!(
+        sample("sigbox_signature_evaluation_seconds_bucket{le=\"+Inf\",id=\"TRC-1016\"}"),
+        sample("sigbox_signature_evaluation_seconds_count{id=\"TRC-1016\"}"),
+        "{metrics}"
+    );
 }

@@ -88,6 +88,20 @@ impl Metrics {
     }
 }
 
+/// Each bucket's own count from cumulative ones: the encoder adds them up
+/// itself (handed cumulative counts, it wrote `+Inf` above `_count`).
+fn per_bucket(cumulative: &[(f64, u64)]) -> Vec<(f64, u64)> {
+    let mut below = 0;
+    cumulative
+        .iter()
+        .map(|&(bound, upto)| {
+            let own = upto.saturating_sub(below);
+            below = upto;
+            (bound, own)
+        })
+        .collect()
+}
+
 /// Which counter of a signature's stats a metric reports.
 type StatPick = fn(&crate::engine::SignatureStats) -> u64;
 
@@ -255,6 +269,7 @@ impl Collector for Metrics {
         }
 
         let (sum, total, buckets) = t.finding_latency.cumulative();
+        let buckets = per_bucket(&buckets);
         encoder
             .encode_descriptor(
                 "finding_latency_seconds",
@@ -456,9 +471,52 @@ impl Metrics {
             seconds
                 .encode_family(&[("id", s.info.metadata.id.as_str())])?
                 .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-                    sum, total, &buckets, None,
+                    sum,
+                    total,
+                    &per_bucket(&buckets),
+                    None,
                 )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `+Inf` bucket of a histogram: how many observations it holds.
+    fn inf_bucket(text: &str, name: &str) -> Option<u64> {
+        let prefix = format!("{name}_bucket{{le=\"+Inf\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix)?.split(' ').next()?.parse().ok())
+    }
+
+    #[test]
+    fn histogram_buckets_add_up_to_the_count() {
+        let telemetry = Telemetry::new();
+        for took_us in [50, 300, 700, 2000] {
+            telemetry
+                .finding_latency()
+                .record(1_000_000_000, 1_000_000_000 + took_us * 1000);
+        }
+        let text = Metrics::new(telemetry, StatusBoard::default())
+            .encode()
+            .unwrap();
+        let name = "sigbox_finding_latency_seconds";
+        assert!(text.contains(&format!("{name}_count 4")), "{text}");
+        assert_eq!(inf_bucket(&text, name), Some(4), "{text}");
+        assert!(
+            text.contains(&format!("{name}_bucket{{le=\"0.001\"}} 3")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn cumulative_counts_become_per_bucket() {
+        assert_eq!(
+            per_bucket(&[(0.1, 2), (1.0, 2), (f64::INFINITY, 5)]),
+            vec![(0.1, 2), (1.0, 0), (f64::INFINITY, 3)]
+        );
     }
 }
