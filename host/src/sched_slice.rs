@@ -12,7 +12,9 @@
 //! priority is raised: the thread's share of the CPU stays what its nice
 //! value gives; only when it runs changes. Older kernels ignore the field
 //! (the thread keeps the default slice), and a policy the operator chose
-//! (real-time, idle, a custom slice of their own) is left as it is.
+//! (real-time, idle, a custom slice of their own) is left as it is. A
+//! thread started afterwards inherits the slice, so callers ask once the
+//! threads that need no short slice (module loaders) are started.
 
 /// The slice asked for: the kernel's minimum, since these threads run in
 /// short bursts (a batch of events) and then sleep.

@@ -66,10 +66,6 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
 
-    // This thread runs the live loop: woken by the kernel for each exec,
-    // it should not wait for a core behind other processes' longer slices.
-    let short_slice = crate::sched_slice::shorten_for_this_thread();
-    tracing::debug!(short_slice, "scheduler slice of the live loop");
     // Its thread starts only now, without privileges.
     let mut containers = ContainerLookup::start(&options.containers);
     let runtime = Runtime::for_daemon(options.policy.defaults.clone())
@@ -148,6 +144,12 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
         prev_comm_source = ?collector.prev_comm_source(),
         "watching exec events; stop with SIGINT or SIGTERM"
     );
+    // This thread runs the live loop: woken by the kernel for each exec,
+    // it should not wait for a core behind other processes' longer slices.
+    // Asked for last, so the threads it started (loaders, listener) keep
+    // the default slice: a thread inherits its creator's.
+    let short_slice = crate::sched_slice::shorten_for_this_thread();
+    tracing::debug!(short_slice, "scheduler slice of the live loop");
     let mut batch = Vec::with_capacity(4096);
     let mut idle = tokio.block_on(async { tokio::time::interval(IDLE_APPLY) });
     let mut reported_drops = [0; 3];
