@@ -280,28 +280,26 @@ fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
 }
 
 /// How many bytes of `rest` come before the first `"`, `\` or control
-/// character (all of `rest` when none), eight bytes at a time.
+/// character (all of `rest` when none), sixteen bytes at a time (written
+/// so the compiler makes it vector compares and a mask).
 fn to_quote_backslash_or_control(rest: &[u8]) -> usize {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES << 7;
+    // `|`, not `||`: branch-free, so it vectorizes.
+    let stops = |c: u8| (c == b'"') | (c == b'\\') | (c < 0x20);
     let mut at = 0;
-    for word in rest.chunks_exact(8) {
-        let chars = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        let control = chars.wrapping_sub(ONES * 0x20) & !chars;
-        let quote = chars ^ (ONES * u64::from(b'"'));
-        let quote = quote.wrapping_sub(ONES) & !quote;
-        let backslash = chars ^ (ONES * u64::from(b'\\'));
-        let backslash = backslash.wrapping_sub(ONES) & !backslash;
-        let found = (control | quote | backslash) & HIGH;
-        if found != 0 {
-            // The lowest flag is exact (borrows only run upward).
-            return at + (found.trailing_zeros() / 8) as usize;
+    for block in rest.chunks_exact(16) {
+        let block: &[u8; 16] = block.try_into().expect("16 bytes");
+        let mut found = 0u16;
+        for (i, &c) in block.iter().enumerate() {
+            found |= u16::from(stops(c)) << i;
         }
-        at += 8;
+        if found != 0 {
+            return at + found.trailing_zeros() as usize;
+        }
+        at += 16;
     }
     at + rest[at..]
         .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .position(|&c| stops(c))
         .unwrap_or(rest.len() - at)
 }
 

@@ -61,16 +61,16 @@ struct TraceeEvent<'a> {
     process_name: String,
     #[serde(default)]
     executable: Option<Executable>,
-    #[serde(default)]
-    host_name: String,
+    #[serde(default, borrow)]
+    host_name: Cow<'a, str>,
     #[serde(default)]
     container_id: String,
     #[serde(default)]
     container: Option<Container>,
     #[serde(default)]
     kubernetes: Option<Kubernetes>,
-    #[serde(default)]
-    event_name: Option<String>,
+    #[serde(default, borrow)]
+    event_name: Option<Cow<'a, str>>,
     #[serde(default)]
     return_value: i64,
     #[serde(default)]
@@ -211,7 +211,7 @@ fn parse<'a>(line: &'a str, indexed: Option<TraceeEvent<'a>>) -> Result<Event, P
         cgroup_id: raw.cgroup_id,
         process_name: raw.process_name,
         executable_path: raw.executable.map(|e| e.path).unwrap_or_default(),
-        host_name: raw.host_name.into(),
+        host_name: shared_host_name(&raw.host_name),
         container_id,
         origin,
         return_value: raw.return_value,
@@ -232,6 +232,19 @@ fn parse<'a>(line: &'a str, indexed: Option<TraceeEvent<'a>>) -> Result<Event, P
         }
     }
     Ok(event)
+}
+
+/// The host name as an `Arc` shared with the thread's previous events: a
+/// capture names one host (or a few), and an `Arc` per event cost an
+/// allocation and a copy.
+fn shared_host_name(name: &str) -> Arc<str> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some(shared) if **shared == *name => shared.clone(),
+        _ => last.insert(Arc::from(name)).clone(),
+    })
 }
 
 /// The line's fields off its tape, as serde would have read them; `None`
@@ -296,12 +309,15 @@ fn from_tape(line: &str) -> Option<TraceeEvent<'_>> {
                 Some(path) => Some(Executable { path: text(path)? }),
                 None => None,
             },
-            host_name: text(fields.host_name)?,
+            host_name: match fields.host_name {
+                Some(index) => tape.text(index)?,
+                None => Cow::Borrowed(""),
+            },
             container_id: text(fields.container_id)?,
             container,
             kubernetes,
             event_name: match fields.event_name {
-                Some(name) => Some(tape.text(name)?.into_owned()),
+                Some(name) => Some(tape.text(name)?),
                 None => None,
             },
             return_value: fields.return_value,
