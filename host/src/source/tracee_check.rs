@@ -46,7 +46,8 @@ pub(crate) fn checked_name(line: &str) -> Option<Cow<'_, str>> {
     checked_name_with_serde(line)
 }
 
-/// `checked_name` with serde_json alone: what the tape must agree with.
+/// `checked_name` with serde_json alone: what the tape must agree with (and
+/// the bench's figure for replay before the tape).
 pub(crate) fn checked_name_with_serde(line: &str) -> Option<Cow<'_, str>> {
     if !line.trim_start().starts_with('{') {
         return None;

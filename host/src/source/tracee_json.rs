@@ -159,8 +159,8 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
     parse(line, from_tape(line))
 }
 
-/// `parse_event` with serde_json alone: what the tape must agree with.
-#[cfg(test)]
+/// `parse_event` with serde_json alone: what the tape must agree with (and
+/// the bench's figure for replay before the tape).
 pub(crate) fn parse_event_with_serde(line: &str) -> Result<Event, ParseError> {
     parse(line, None)
 }
