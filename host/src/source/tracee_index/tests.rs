@@ -1,20 +1,9 @@
 //! The tape's reading of Tracee lines against serde_json's: the same event
 //! or the same refusal, on every fixture line and on lines broken on purpose.
 
-use super::super::tracee_check::{checked_name, checked_name_with_serde};
-use super::super::tracee_json::{parse_event, parse_event_with_serde};
-use crate::error_chain;
-
 /// The parse and the check give what serde_json alone gives.
 fn agrees(line: &str) {
-    match (parse_event(line), parse_event_with_serde(line)) {
-        (Ok(indexed), Ok(serde)) => assert_eq!(indexed, serde, "{line}"),
-        (Err(indexed), Err(serde)) => {
-            assert_eq!(error_chain(&indexed), error_chain(&serde), "{line}");
-        }
-        (indexed, serde) => panic!("{line}: tape {indexed:?}, serde {serde:?}"),
-    }
-    assert_eq!(checked_name(line), checked_name_with_serde(line), "{line}");
+    crate::fuzzing::tracee_tape_agrees(line);
 }
 
 /// Whether the tape itself (not the fallback) read the line.
