@@ -11,7 +11,8 @@
 //! - `\u` escapes of surrogates (serde_json refuses lone ones in strings
 //!   it keeps and accepts them in strings it ignores);
 //! - numbers with an exponent or of [`MAX_NUMBER_LEN`] characters or more
-//!   (serde_json refuses those out of `f64`'s range where it types them).
+//!   (serde_json refuses those out of `f64`'s range where it types them);
+//! - texts of more than [`MAX_NODES`] values.
 //!
 //! Duplicate keys are recorded as given, in order: what they mean is the
 //! reader's call (serde_json's derived structs refuse a known field twice,
@@ -22,6 +23,11 @@ pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Numbers this long or longer are left to serde_json (range checks).
 pub(crate) const MAX_NUMBER_LEN: usize = 300;
+
+/// Values a tape holds at most (a Tracee line has a few hundred): a huge
+/// line is left to serde_json rather than grow a thread's tape to many
+/// times its size (16 bytes per value, as short as two bytes of text).
+pub(crate) const MAX_NODES: usize = 1 << 16;
 
 /// A value's JSON type, as far as readers need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +111,9 @@ impl Tape {
     fn scan_value(&mut self, b: &[u8]) -> Option<()> {
         let mut i = 0;
         'value: loop {
+            if self.nodes.len() >= MAX_NODES {
+                return None;
+            }
             i = skip_whitespace(b, i);
             let start = i;
             match *b.get(i)? {

@@ -118,6 +118,7 @@ fn refuses_what_is_not_json() {
 fn leaves_to_serde_json_what_it_is_not_sure_of() {
     let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
     assert!(scan(&deep(MAX_DEPTH)).is_some());
+    assert!(scan(&format!("[{}1]", "1,".repeat(MAX_NODES - 2))).is_some());
     for text in [
         deep(MAX_DEPTH + 1),
         deep(10_000),
@@ -129,6 +130,7 @@ fn leaves_to_serde_json_what_it_is_not_sure_of() {
         "1E500".to_owned(),
         "-2.5e-3".to_owned(),
         "1".repeat(MAX_NUMBER_LEN),
+        format!("[{}1]", "1,".repeat(MAX_NODES)),
     ] {
         assert!(scan(&text).is_none(), "{text:.80}");
     }
