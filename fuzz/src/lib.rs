@@ -198,12 +198,14 @@ pub mod targets {
         ("finding_writer", finding_writer),
     ];
 
-    /// Replay's parser on any line; a line it accepts must also give a valid
+    /// Replay's parser on any line: its one-scan tape must read it as
+    /// serde_json alone does, and a line it accepts must also give a valid
     /// one-line finding through the writer's raw-line fast path.
     pub fn tracee_json(data: &[u8]) {
         let Ok(line) = std::str::from_utf8(data) else {
             return;
         };
+        sigbox::fuzzing::tracee_tape_agrees(line);
         if let Ok(event) = sigbox::source::parse_event(line) {
             let metadata = Metadata {
                 id: "FUZZ-1".into(),

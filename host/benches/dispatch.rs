@@ -751,6 +751,26 @@ fn report(
                 },
             ),
             Case::new(
+                "judge capture lines, serde_json (before the tape)",
+                capture.len(),
+                "one thread: check unselected, parse exec/open",
+                || {
+                    for line in capture_ref {
+                        assert!(bench::judge_line(line, CAPTURE_SELECTED, true));
+                    }
+                },
+            ),
+            Case::new(
+                "judge capture lines, one-scan tape",
+                capture.len(),
+                "the same, as replay's pool threads now do",
+                || {
+                    for line in capture_ref {
+                        assert!(bench::judge_line(line, CAPTURE_SELECTED, false));
+                    }
+                },
+            ),
+            Case::new(
                 "replay, default set, capture mix",
                 capture.len(),
                 "10% exec, 30% open, 60% unselected; 2 workers",
@@ -775,6 +795,10 @@ fn report(
     }
     Ok(())
 }
+
+/// The capture's event names the default set selects (the rest it only
+/// checks).
+const CAPTURE_SELECTED: &[&str] = &["sched_process_exec", "security_file_open"];
 
 fn print_table(table: &Table, reps: usize) {
     println!();

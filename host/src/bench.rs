@@ -229,6 +229,28 @@ pub fn parse_lines(lines: &[String]) -> Vec<Arc<Event>> {
         .collect()
 }
 
+/// What a replay pool thread does with one line, on this thread: an event
+/// named in `selected` is parsed, any other only checked. `with_serde`
+/// takes serde_json alone, as replay did before its one-scan tape
+/// (`source/json_tape.rs`), for a side-by-side figure. `true` when the
+/// line was accepted.
+pub fn judge_line(line: &str, selected: &[&str], with_serde: bool) -> bool {
+    use crate::source::tracee_check::{checked_name, checked_name_with_serde, sniff_event_name};
+    use crate::source::tracee_json::parse_event_with_serde;
+    match sniff_event_name(line) {
+        Some(name) if !selected.contains(&name) => {
+            let checked = if with_serde {
+                checked_name_with_serde(line)
+            } else {
+                checked_name(line)
+            };
+            checked.is_some_and(|checked| checked == name)
+        }
+        _ if with_serde => parse_event_with_serde(line).is_ok(),
+        _ => parse_event(line).is_ok(),
+    }
+}
+
 /// Repeated measurements of one quantity, in nanoseconds per item.
 #[derive(Debug, Clone, Default)]
 pub struct Timing {

@@ -37,3 +37,26 @@ pub fn config_text(text: &str) -> anyhow::Result<Policy> {
 pub fn trust_policy_text(text: &str) -> anyhow::Result<TrustPolicy> {
     TrustPolicy::parse(text, Path::new("/nonexistent/sigbox-fuzz/policy.toml"))
 }
+
+/// Replay's reading of a Tracee line (the one-scan tape, serde_json where
+/// the tape is not sure) against serde_json alone: the same event or the
+/// same refusal, and the check of an unselected line names the same event.
+/// Panics on a difference.
+pub fn tracee_tape_agrees(line: &str) {
+    use crate::source::tracee_check::{checked_name, checked_name_with_serde};
+    use crate::source::tracee_json::{parse_event, parse_event_with_serde};
+    match (parse_event(line), parse_event_with_serde(line)) {
+        (Ok(tape), Ok(serde)) => assert_eq!(tape, serde, "{line:?}"),
+        (Err(tape), Err(serde)) => assert_eq!(
+            crate::error_chain(&tape),
+            crate::error_chain(&serde),
+            "{line:?}"
+        ),
+        (tape, serde) => panic!("{line:?}: tape {tape:?}, serde_json {serde:?}"),
+    }
+    assert_eq!(
+        checked_name(line),
+        checked_name_with_serde(line),
+        "{line:?}"
+    );
+}

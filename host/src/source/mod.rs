@@ -2,10 +2,12 @@
 
 pub(crate) mod bpf;
 pub(crate) mod container_runtime;
+mod json_tape;
 mod line_pool;
 pub mod process_tree;
 pub(crate) mod replay;
 pub(crate) mod tracee_check;
+mod tracee_index;
 pub(crate) mod tracee_json;
 
 // What the benches and the fuzz crate use.

@@ -14,6 +14,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
+
+use super::tracee_index;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The event name a Tracee line gives, read without parsing it: the first
@@ -33,6 +35,20 @@ pub(crate) fn sniff_event_name(line: &str) -> Option<&str> {
 /// The event name of `line` when `parse_event` would accept it; `None`
 /// when it might not (the caller then parses it to learn why).
 pub(crate) fn checked_name(line: &str) -> Option<Cow<'_, str>> {
+    if !line.trim_start().starts_with('{') {
+        return None;
+    }
+    // The line's one scan, when sure; the serde check otherwise.
+    let indexed = tracee_index::with_fields(line, |tape, fields| tape.text(fields.event_name?));
+    if let Some(name) = indexed {
+        return (!name.is_empty()).then_some(name);
+    }
+    checked_name_with_serde(line)
+}
+
+/// `checked_name` with serde_json alone: what the tape must agree with (and
+/// the bench's figure for replay before the tape).
+pub(crate) fn checked_name_with_serde(line: &str) -> Option<Cow<'_, str>> {
     if !line.trim_start().starts_with('{') {
         return None;
     }

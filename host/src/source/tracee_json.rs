@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use super::tracee_index;
 use crate::event::{ArgType, ContainerInfo, Context, Event, Field, Kind, Origin, PodInfo, Value};
 
 /// Why a line could not be turned into an event.
@@ -60,16 +61,16 @@ struct TraceeEvent<'a> {
     process_name: String,
     #[serde(default)]
     executable: Option<Executable>,
-    #[serde(default)]
-    host_name: String,
+    #[serde(default, borrow)]
+    host_name: Cow<'a, str>,
     #[serde(default)]
     container_id: String,
     #[serde(default)]
     container: Option<Container>,
     #[serde(default)]
     kubernetes: Option<Kubernetes>,
-    #[serde(default)]
-    event_name: Option<String>,
+    #[serde(default, borrow)]
+    event_name: Option<Cow<'a, str>>,
     #[serde(default)]
     return_value: i64,
     #[serde(default)]
@@ -153,12 +154,27 @@ struct Argument<'a> {
 /// The line is not JSON, a known field has the wrong type, or `eventName` is
 /// missing or empty.
 pub fn parse_event(line: &str) -> Result<Event, ParseError> {
+    // The line's one scan, when sure; serde_json otherwise (and for the
+    // reason of a refused line).
+    parse(line, from_tape(line))
+}
+
+/// `parse_event` with serde_json alone: what the tape must agree with (and
+/// the bench's figure for replay before the tape).
+pub(crate) fn parse_event_with_serde(line: &str) -> Result<Event, ParseError> {
+    parse(line, None)
+}
+
+fn parse<'a>(line: &'a str, indexed: Option<TraceeEvent<'a>>) -> Result<Event, ParseError> {
     // serde would also accept a JSON array as a struct; Tracee events are objects.
     if !line.trim_start().starts_with('{') {
         serde_json::from_str::<serde_json::Map<String, Json>>(line)?;
         return Err(ParseError::NotAnEvent("not a JSON object"));
     }
-    let raw: TraceeEvent = serde_json::from_str(line)?;
+    let raw = match indexed {
+        Some(raw) => raw,
+        None => serde_json::from_str(line)?,
+    };
     let name = raw
         .event_name
         .filter(|n| !n.is_empty())
@@ -195,7 +211,7 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
         cgroup_id: raw.cgroup_id,
         process_name: raw.process_name,
         executable_path: raw.executable.map(|e| e.path).unwrap_or_default(),
-        host_name: raw.host_name.into(),
+        host_name: shared_host_name(&raw.host_name),
         container_id,
         origin,
         return_value: raw.return_value,
@@ -216,6 +232,101 @@ pub fn parse_event(line: &str) -> Result<Event, ParseError> {
         }
     }
     Ok(event)
+}
+
+/// The host name as an `Arc` shared with the thread's previous events: a
+/// capture names one host (or a few), and an `Arc` per event cost an
+/// allocation and a copy.
+fn shared_host_name(name: &str) -> Arc<str> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some(shared) if **shared == *name => shared.clone(),
+        _ => last.insert(Arc::from(name)).clone(),
+    })
+}
+
+/// The line's fields off its tape, as serde would have read them; `None`
+/// when the tape is not sure (see `tracee_index`).
+fn from_tape(line: &str) -> Option<TraceeEvent<'_>> {
+    tracee_index::with_fields(line, |tape, fields| {
+        let text = |index: Option<usize>| match index {
+            Some(index) => tape.text(index).map(Cow::into_owned),
+            None => Some(String::new()),
+        };
+        let args = match fields.args {
+            Some(args) => {
+                let mut list = Vec::new();
+                for (name, value) in tape.args(args) {
+                    list.push(Argument {
+                        name: tape.text(name)?,
+                        value: match value {
+                            Some(value) => tape.json(value)?,
+                            None => Json::Null,
+                        },
+                    });
+                }
+                Some(list)
+            }
+            None => None,
+        };
+        let container = match fields.container {
+            Some([id, name, image, image_digest]) => Some(Container {
+                id: text(id)?,
+                name: text(name)?,
+                image: text(image)?,
+                image_digest: text(image_digest)?,
+            }),
+            None => None,
+        };
+        let kubernetes = match fields.kubernetes {
+            Some(([pod_name, pod_namespace, pod_uid], pod_sandbox)) => Some(Kubernetes {
+                pod_name: text(pod_name)?,
+                pod_namespace: text(pod_namespace)?,
+                pod_uid: text(pod_uid)?,
+                pod_sandbox,
+            }),
+            None => None,
+        };
+        Some(TraceeEvent {
+            timestamp: fields.timestamp,
+            thread_start_time: fields.thread_start_time,
+            process_entity_id: fields.process_entity_id,
+            parent_entity_id: fields.parent_entity_id,
+            process_id: fields.process_id,
+            thread_id: fields.thread_id,
+            parent_process_id: fields.parent_process_id,
+            host_process_id: fields.host_process_id,
+            host_thread_id: fields.host_thread_id,
+            host_parent_process_id: fields.host_parent_process_id,
+            user_id: fields.user_id,
+            mount_namespace: fields.mount_namespace,
+            pid_namespace: fields.pid_namespace,
+            cgroup_id: fields.cgroup_id,
+            process_name: text(fields.process_name)?,
+            executable: match fields.executable {
+                Some(path) => Some(Executable { path: text(path)? }),
+                None => None,
+            },
+            host_name: match fields.host_name {
+                Some(index) => tape.text(index)?,
+                None => Cow::Borrowed(""),
+            },
+            container_id: text(fields.container_id)?,
+            container,
+            kubernetes,
+            event_name: match fields.event_name {
+                Some(name) => Some(tape.text(name)?),
+                None => None,
+            },
+            return_value: fields.return_value,
+            context_flags: fields
+                .context_flags
+                .map(|container_started| ContextFlags { container_started }),
+            args,
+        })
+    })
 }
 
 /// An argument's JSON value as the type the event table gives it. A value
