@@ -347,7 +347,7 @@ fn report<D, F>(
             events,
             quarantined_for,
             report,
-            log: slot.signature.log_budget(),
+            log: &slot.signature.members()[detector].failure_log,
         },
     );
 }
@@ -415,7 +415,7 @@ pub(super) fn signal(
                 events: 1,
                 quarantined_for,
                 report,
-                log: slot.signature.log_budget(),
+                log: &slot.signature.members()[detector].failure_log,
             });
         }
     }

@@ -1229,7 +1229,7 @@ mod tests {
 
         // A batch where the hostile detector traps: the others' findings of
         // the whole batch come, the hostile one's of the other events too.
-        let mut collect = |set: &mut SignatureSet, events: &[Arc<Event>]| {
+        let collect = |set: &mut SignatureSet, events: &[Arc<Event>]| {
             let (mut found, mut failed) = (Vec::new(), Vec::new());
             set.dispatch_batch(
                 events,

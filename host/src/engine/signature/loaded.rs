@@ -348,7 +348,13 @@ impl LoadedSignature {
 
         let limits = policy.limits_for(&metadata.id).clone();
         let config = policy.config_for(&metadata.id).to_vec();
-        output.set_tag(&metadata.id);
+        // A pack's own output (its log calls, what it prints) cannot be
+        // told apart by detector: it is tagged with the file.
+        if is_pack {
+            output.set_tag(&format!("pack {tag}"));
+        } else {
+            output.set_tag(&metadata.id);
+        }
         let selectors = info.selected_events.iter().map(Selector::new).collect();
         let tied = admitted.ties(&metadata.id);
         let signature = Self {
@@ -565,6 +571,24 @@ impl LoadedSignature {
         let checked = pack::checked(&self.members, batch, outcomes);
         self.host_time += checking.elapsed();
         checked
+    }
+
+    /// Evaluates `event` by the pack's detector `member` alone, under its
+    /// selector `selector` (`sigbox test`).
+    ///
+    /// # Errors
+    /// As [`Self::on_pack_events`].
+    pub(crate) fn on_detector_event(
+        &mut self,
+        member: usize,
+        event: &Arc<Event>,
+        selector: usize,
+    ) -> Result<Vec<PackEventOutcome>, EvalError> {
+        let accepted = [projected::GuestAcceptance {
+            detector: member as u32,
+            selector: selector as u32,
+        }];
+        self.on_pack_events(&[(event, &accepted[..])])
     }
 
     /// One `on-events` call of a pack.

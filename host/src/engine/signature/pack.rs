@@ -9,6 +9,7 @@ use super::loaded::SignatureInfo;
 use super::selector::Selector;
 use crate::engine::wasm::bindings::pack::exports::sigbox::signature::detectors::PackOutcome;
 use crate::engine::wasm::contract;
+use crate::engine::wasm::guest_output::LogBudget;
 use crate::engine::wasm::limits::Limits;
 use crate::engine::wasm::model::{EventSelector, Finding};
 use crate::engine::wasm::projected::{GuestAcceptance, GuestContext, GuestPackEvent, GuestValue};
@@ -26,6 +27,10 @@ pub struct PackMember {
     pub limits: Limits,
     /// Its id's configuration, for its `init`.
     pub config: Vec<Field>,
+    /// Where the host's lines about its failures go, tagged with its id
+    /// (the guest's own output is the pack's: a host call cannot tell
+    /// which detector made it).
+    pub failure_log: Arc<LogBudget>,
     /// Per selector, the field-table index of each declared field.
     slots: Vec<Vec<usize>>,
 }
@@ -50,7 +55,12 @@ impl PackMember {
                     .collect()
             })
             .collect();
+        let failure_log = LogBudget::new(
+            crate::printable(&info.metadata.id).into_owned(),
+            limits.log_bytes_per_sec,
+        );
         Self {
+            failure_log,
             selectors: info.selected_events.iter().map(Selector::new).collect(),
             info,
             limits,
