@@ -120,10 +120,10 @@ fn a_packs_detectors_find_under_their_own_ids_and_a_hostile_one_is_quarantined_a
     for id in ["PACK-FIND-1", "PACK-FIND-2", SEPARATE] {
         assert_eq!(quarantined(id), Some(0.0), "{id}: {metrics}");
         let summary = summary_of(&stopped.stderr, id);
-        assert!(summary.contains(" 0 traps"), "{summary}");
+        assert!(summary.contains("(0 traps"), "{summary}");
     }
     let hostile = summary_of(&stopped.stderr, "PACK-HOSTILE");
-    assert!(!hostile.contains(" 0 traps"), "{hostile}");
+    assert!(!hostile.contains("(0 traps"), "{hostile}");
     // Its faults were logged under its own id, its quarantine too.
     assert!(
         stopped
@@ -179,7 +179,7 @@ fn a_pack_in_replay_finds_per_detector_and_its_hostile_detector_costs_only_itsel
     // 90 markers: every one found by each innocent detector.
     for id in ["PACK-FIND-1", "PACK-FIND-2"] {
         assert_eq!(findings_of(&findings, id).len(), 90, "{id}: {stderr}");
-        assert!(summary_of(&stderr, id).contains(" 0 traps"), "{stderr}");
+        assert!(summary_of(&stderr, id).contains("(0 traps"), "{stderr}");
     }
     assert!(quarantine_recorded(
         &out.stdout

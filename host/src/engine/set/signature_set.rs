@@ -726,12 +726,12 @@ impl SignatureSet {
     pub fn upsert(&mut self, signature: LoadedSignature, counters: Arc<Counters>) -> Applied {
         // A pack's first detector counts in `counters`; the others in
         // their own.
-        let members = (0..signature.members().len())
-            .map(|index| {
+        let members = (signature.members().iter().enumerate())
+            .map(|(index, declared)| {
                 let counters = if index == 0 {
                     counters.clone()
                 } else {
-                    Arc::default()
+                    declared.counters.clone()
                 };
                 super::pack_slot::Member::new(index, counters)
             })
@@ -956,6 +956,23 @@ impl SignatureSet {
                 });
             }
         }
+    }
+}
+
+/// What will run when `signature` is upserted with `counters`: its status,
+/// or a pack's detectors' one by one (the first counting in `counters`,
+/// as [`SignatureSet::upsert`] does).
+pub fn statuses_of(signature: &LoadedSignature, counters: &Arc<Counters>) -> Vec<SignatureStatus> {
+    let status = |info: &SignatureInfo, counters: &Arc<Counters>| SignatureStatus {
+        info: info.clone(),
+        event_id: info.event_id,
+        counters: counters.clone(),
+    };
+    match signature.members() {
+        [] => vec![status(signature.info(), counters)],
+        members => (members.iter().enumerate())
+            .map(|(index, m)| status(&m.info, if index == 0 { counters } else { &m.counters }))
+            .collect(),
     }
 }
 

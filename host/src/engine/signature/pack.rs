@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::error::{EvalError, bounded_message};
 use super::loaded::SignatureInfo;
 use super::selector::Selector;
+use crate::engine::set::signature_set::Counters;
 use crate::engine::wasm::bindings::pack::exports::sigbox::signature::detectors::PackOutcome;
 use crate::engine::wasm::contract;
 use crate::engine::wasm::guest_output::LogBudget;
@@ -27,6 +28,10 @@ pub struct PackMember {
     pub limits: Limits,
     /// Its id's configuration, for its `init`.
     pub config: Vec<Field>,
+    /// Its counters, made with it so the pipeline's view of what runs
+    /// and the running set count in the same place (the first detector
+    /// counts in the ones the pipeline gives the pack instead).
+    pub counters: Arc<Counters>,
     /// Where the host's lines about its failures go, tagged with its id
     /// (the guest's own output is the pack's: a host call cannot tell
     /// which detector made it).
@@ -61,6 +66,7 @@ impl PackMember {
         );
         Self {
             failure_log,
+            counters: Arc::default(),
             selectors: info.selected_events.iter().map(Selector::new).collect(),
             info,
             limits,
