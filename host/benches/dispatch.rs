@@ -462,7 +462,10 @@ fn main() -> anyhow::Result<()> {
         // The same 100 copies of the logic as detectors of one pack.
         let mut packed = set_of(load_n(&runtime, &pack, 1)?);
         let mut packed_w = set_of(load_n(&runtime, &pack, 1)?);
-        anyhow::ensure!(packed.status().len() == N, "pack-bench is not {N} detectors");
+        anyhow::ensure!(
+            packed.status().len() == N,
+            "pack-bench is not {N} detectors"
+        );
         let mut cases = vec![
             Case::new(
                 "native 100 signatures, realistic mix",
