@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sigbox_e2e::{
-    findings_of, free_port, http_get, json_lines, metric, sigbox, summary_of, temp_dir,
+    Daemon, findings_of, free_port, http_get, json_lines, metric, sigbox, summary_of, temp_dir,
     test_module, text,
 };
 
@@ -244,4 +244,77 @@ fn sigbox_test_runs_vectors_against_a_packs_detectors() {
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("0 passed, 2 failed"), "{stdout}");
     assert!(stdout.contains("name the detector"), "{stdout}");
+}
+
+/// `bytes` with a custom section appended: the same pack, new bytes (a
+/// new version to the daemon, as a rebuild would be).
+fn with_custom_section(mut bytes: Vec<u8>, payload: &str) -> Vec<u8> {
+    let name = b"sigbox-test";
+    let size = 1 + name.len() + payload.len();
+    assert!(size < 128, "one-byte LEB128 sizes only");
+    bytes.extend([0u8, size as u8, name.len() as u8]);
+    bytes.extend(name);
+    bytes.extend(payload.as_bytes());
+    bytes
+}
+
+#[test]
+fn a_pack_is_hot_swapped_as_one_module() {
+    let dir = temp_dir("detector-pack-swap");
+    let signatures = dir.join("signatures");
+    std::fs::create_dir(&signatures).unwrap();
+    let original = std::fs::read(test_module("pack-hostile")).unwrap();
+    let publish = |bytes: &[u8]| {
+        let temp = dir.join("pack.wasm");
+        std::fs::write(&temp, bytes).unwrap();
+        sigbox_e2e::sign(&temp);
+        std::fs::rename(&temp, signatures.join("pack.wasm")).unwrap();
+    };
+    publish(&with_custom_section(original.clone(), "v1"));
+    let (daemon, mut stdin) = Daemon::start_piped(
+        &["replay", "-s", signatures.to_str().unwrap(), "-"],
+        "for signature changes",
+    );
+    let mut send = |pid: u64| {
+        use std::io::Write;
+        stdin
+            .write_all(format!("{}\n", exec_line(pid, "packmark")).as_bytes())
+            .unwrap();
+        stdin.flush().unwrap();
+    };
+    let mut expected: Vec<String> = PACK.iter().map(|id| (*id).to_owned()).collect();
+    expected.sort();
+    send(1);
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(120), |lines| ids_for(lines, 1)
+            == expected),
+        "{}",
+        daemon.stderr_text()
+    );
+    // A new version of the file replaces every detector at once.
+    publish(&with_custom_section(original, "v2"));
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), "replaced signature PACK-FIND-1"),
+        "{}",
+        daemon.stderr_text()
+    );
+    send(2);
+    assert!(
+        daemon.wait_for_stdout(Duration::from_secs(120), |lines| ids_for(lines, 2)
+            == expected),
+        "{}",
+        daemon.stderr_text()
+    );
+    drop(stdin);
+    let stopped = daemon.wait();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    // Loaded as three detectors, each once per version.
+    for id in PACK {
+        let loaded = stopped
+            .stderr
+            .lines()
+            .filter(|l| l.contains(&format!("loaded signature {id} v1")))
+            .count();
+        assert_eq!(loaded, 1, "{id}:\n{}", stopped.stderr);
+    }
 }
