@@ -1,6 +1,6 @@
 //! Packs (several detectors in one component, the WIT's `pack` world)
 //! through the live daemon on real exec events, in replay, and under
-//! `sigbox test`: each detector finds under its own id, and a hostile
+//! `sigbox test` (and `sigbox inspect`): each detector finds under its own id, and a hostile
 //! detector in a pack is quarantined alone while the pack's other
 //! detectors and a separate signature module keep finding.
 
@@ -221,6 +221,14 @@ fn sigbox_test_runs_vectors_against_a_packs_detectors() {
     )
     .unwrap();
     let pack = test_module("pack-hostile");
+    // `sigbox inspect` lists the pack's detectors.
+    let inspected: Value =
+        serde_json::from_slice(&sigbox(&["inspect", pack.to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(inspected["contract"], "0.3-pack");
+    let ids: Vec<&str> = (inspected["detectors"].as_array().unwrap().iter())
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, PACK);
     let out = sigbox(&["test", pack.to_str().unwrap(), vectors.to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
