@@ -314,7 +314,8 @@ fn main() -> anyhow::Result<()> {
     let reads_all = module("target/signatures-test/reads-all.wasm");
     let unfiltered = module("target/signatures-test/trc-1016-unfiltered.wasm");
     let echo = module("target/signatures-test/exec-echo.wasm");
-    for path in [&trc_1016, &legacy, &reads_all, &unfiltered, &echo] {
+    let pack = module("target/signatures-test/pack-bench.wasm");
+    for path in [&trc_1016, &legacy, &reads_all, &unfiltered, &echo, &pack] {
         anyhow::ensure!(
             path.is_file(),
             "{} is missing: run `make` first",
@@ -458,6 +459,13 @@ fn main() -> anyhow::Result<()> {
         let worst_events: Vec<Arc<Event>> = worst.iter().take(2_000).cloned().collect();
         let mut one_core_w = set_of(load_n(&runtime, &unfiltered, N)?);
         let mut native_w = NativeSet::new(N);
+        // The same 100 copies of the logic as detectors of one pack.
+        let mut packed = set_of(load_n(&runtime, &pack, 1)?);
+        let mut packed_w = set_of(load_n(&runtime, &pack, 1)?);
+        anyhow::ensure!(
+            packed.status().len() == N,
+            "pack-bench is not {N} detectors"
+        );
         let mut cases = vec![
             Case::new(
                 "native 100 signatures, realistic mix",
@@ -489,6 +497,22 @@ fn main() -> anyhow::Result<()> {
                 "every event finds, 100 times",
                 || {
                     dispatch_all(&mut one_core_w, &worst_events);
+                },
+            ),
+            Case::new(
+                "100 detectors in one pack, realistic mix",
+                events.len(),
+                "one call per batch for all 100",
+                || {
+                    dispatch_all(&mut packed, &events);
+                },
+            ),
+            Case::new(
+                "100 detectors in one pack, worst case",
+                worst_events.len(),
+                "every event finds, 100 times, one call",
+                || {
+                    dispatch_all(&mut packed_w, &worst_events);
                 },
             ),
         ];
@@ -907,6 +931,16 @@ fn print_table(table: &Table, reps: usize) {
         (
             "100 signatures / native 100, worst (time ratio)",
             "100 unfiltered signatures, worst case",
+            "native 100 signatures, worst case",
+        ),
+        (
+            "pack of 100 / native 100, realistic (time ratio)",
+            "100 detectors in one pack, realistic mix",
+            "native 100 signatures, realistic mix",
+        ),
+        (
+            "pack of 100 / native 100, worst (time ratio)",
+            "100 detectors in one pack, worst case",
             "native 100 signatures, worst case",
         ),
         (

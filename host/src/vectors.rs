@@ -17,6 +17,8 @@
 //!   `pid`, `hostPid`, `entityId`, `uid`, `startNs`, `exitNs` and
 //!   `containerId` (what the host call `ancestors` returns; left out: zero
 //!   or empty);
+//! - `detector` (for a pack, required): the id of the pack's detector the
+//!   case tests; the event reaches it alone, as the host would deliver it;
 //! - `expect`, one of:
 //!   - `"none"`: no finding and no error (also when no selector of the
 //!     signature accepts the event: the host never delivers it);
@@ -53,6 +55,8 @@ pub struct Case {
     pub event: Arc<Event>,
     /// What the signature must make of it.
     pub expect: Expected,
+    /// For a pack: the id of the detector the case tests.
+    pub detector: Option<String>,
 }
 
 /// What a case expects.
@@ -86,6 +90,7 @@ struct RawCase {
     event: Json,
     #[serde(default)]
     ancestors: Vec<RawAncestor>,
+    detector: Option<String>,
     expect: RawExpect,
 }
 
@@ -181,6 +186,7 @@ pub fn parse(text: &str, file: &str) -> anyhow::Result<Vec<Case>> {
             place,
             event: Arc::new(event),
             expect,
+            detector: raw.detector,
         });
     }
     Ok(cases)
@@ -188,7 +194,16 @@ pub fn parse(text: &str, file: &str) -> anyhow::Result<Vec<Case>> {
 
 /// Runs one event through `signature` as the host would deliver it: only
 /// if one of its selectors accepts the event, to the first that does.
-pub fn evaluate(signature: &mut LoadedSignature, event: &Arc<Event>) -> Outcome {
+pub fn evaluate(signature: &mut LoadedSignature, case: &Case) -> Outcome {
+    let event = &case.event;
+    if !signature.members().is_empty() {
+        return evaluate_detector(signature, case);
+    }
+    if let Some(detector) = &case.detector {
+        return Outcome::Fault(format!(
+            "the case names detector {detector}, but the module is a signature, not a pack"
+        ));
+    }
     let Some(selector) = signature.selector_for(event) else {
         return Outcome::Nothing;
     };
@@ -198,6 +213,43 @@ pub fn evaluate(signature: &mut LoadedSignature, event: &Arc<Event>) -> Outcome 
             None => Outcome::Nothing,
             Some((_, Ok(findings))) => Outcome::Findings(findings.iter().map(data).collect()),
             Some((_, Err(error))) => Outcome::Error(error.to_string()),
+        },
+    }
+}
+
+/// Runs a case's event through the pack detector it names, alone, as the
+/// host would deliver it: only if one of its selectors accepts the event.
+fn evaluate_detector(pack: &mut LoadedSignature, case: &Case) -> Outcome {
+    let ids = || {
+        let ids: Vec<&str> = pack
+            .members()
+            .iter()
+            .map(|m| m.info.metadata.id.as_str())
+            .collect();
+        ids.join(", ")
+    };
+    let Some(id) = &case.detector else {
+        return Outcome::Fault(format!(
+            "the module is a pack: name the detector the case tests (\"detector\": one of {})",
+            ids()
+        ));
+    };
+    let Some(index) = pack
+        .members()
+        .iter()
+        .position(|m| &m.info.metadata.id == id)
+    else {
+        return Outcome::Fault(format!("the pack has no detector {id} (it has {})", ids()));
+    };
+    let Some(selector) = pack.members()[index].selector_for(&case.event) else {
+        return Outcome::Nothing;
+    };
+    match pack.on_detector_event(index, &case.event, selector) {
+        Err(fault) => Outcome::Fault(crate::error_chain(&fault)),
+        Ok(outcomes) => match outcomes.into_iter().next() {
+            None => Outcome::Nothing,
+            Some((_, _, Ok(findings))) => Outcome::Findings(findings.iter().map(data).collect()),
+            Some((_, _, Err(error))) => Outcome::Error(error.to_string()),
         },
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod containers;
 mod contract;
 mod deploy;
+mod detector_packs;
 mod exec_fields;
 mod file_events;
 mod file_pack;

@@ -162,6 +162,14 @@ impl<'a> Event<'a> {
         }
     }
 
+    /// The event at `position` of the host's batch: [`Event::read`] and
+    /// [`Event::ancestors`] then ask the host about it (what a pack, or any
+    /// other exporter of `on-events`, needs).
+    pub fn at_position(mut self, position: u32) -> Self {
+        self.position = Some(position);
+        self
+    }
+
     /// The event name, e.g. `sched_process_exec`.
     pub fn name(&self) -> &'a str {
         self.name

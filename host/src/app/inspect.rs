@@ -99,9 +99,21 @@ fn filter_json(filter: &FieldFilter) -> serde_json::Value {
     }
 }
 
-/// One module's metadata and selected events.
+/// One module's metadata and selected events; a pack's, each of its
+/// detectors' under `detectors` (the top level is its first detector's).
 fn report(signature: &LoadedSignature) -> serde_json::Value {
-    let info = signature.info();
+    let mut report = report_info(signature.info());
+    if !signature.members().is_empty() {
+        let detectors: Vec<_> = (signature.members().iter())
+            .map(|member| report_info(&member.info))
+            .collect();
+        report["detectors"] = json!(detectors);
+    }
+    report
+}
+
+/// One signature's (or pack detector's) metadata and selected events.
+fn report_info(info: &crate::engine::SignatureInfo) -> serde_json::Value {
     let m = &info.metadata;
     let p = &m.properties;
     let extra: serde_json::Map<String, serde_json::Value> = p

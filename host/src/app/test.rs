@@ -28,11 +28,19 @@ pub fn test(module: &Path, vector_files: &[PathBuf]) -> anyhow::Result<ExitCode>
     let mut signature = LoadedSignature::load(&runtime, module, &[])
         .map_err(|e| anyhow::anyhow!(crate::error_chain(&e)))
         .with_context(|| format!("cannot load {}", module.display()))?;
-    let id = signature.metadata().id.clone();
+    // A pack is named by its detectors' ids.
+    let id = match signature.members() {
+        [] => signature.metadata().id.clone(),
+        members => members
+            .iter()
+            .map(|m| m.info.metadata.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
     let mut out = io::stdout().lock();
     let mut failed = 0;
     for case in &cases {
-        let outcome = vectors::evaluate(&mut signature, &case.event);
+        let outcome = vectors::evaluate(&mut signature, case);
         if vectors::matches(&case.expect, &outcome) {
             writeln!(out, "ok   {}", case.name)?;
         } else {

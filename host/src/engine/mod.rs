@@ -38,7 +38,7 @@ pub(crate) use reload::scan_health::ScanHealth;
 pub(crate) use reload::watcher::{Startup, log_rejections, spawn as spawn_watcher};
 pub(crate) use set::signature_set::{
     Applied, Counters, CoverageChange, ErrorReport, Failure, Notice, SignatureStats,
-    SignatureStatus, unix_ms,
+    SignatureStatus, statuses_of, unix_ms,
 };
 pub(crate) use set::stop::StopSignal;
 pub(crate) use signature::error::LoadError;

@@ -312,15 +312,12 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 // The counters are made here, so events dropped for the new
                 // version before it runs are counted as its own.
                 let counters = Arc::<Counters>::default();
-                let status = SignatureStatus {
-                    info: signature.info().clone(),
-                    event_id: signature.info().event_id,
-                    counters: counters.clone(),
-                };
-                match handle.running.iter_mut().find(|s| s.info.path == path) {
-                    Some(old) => *old = status,
-                    None => handle.running.push(status),
-                }
+                // A pack runs as its detectors, one status each.
+                let statuses = crate::engine::statuses_of(&signature, &counters);
+                let at = handle.running.iter().position(|s| s.info.path == path);
+                handle.running.retain(|s| s.info.path != path);
+                let at = at.unwrap_or(handle.running.len());
+                handle.running.splice(at..at, statuses);
                 self.placement.insert(path, worker);
                 handle.queue(Job::Upsert(signature, counters));
                 self.refresh_host_filter();
@@ -332,7 +329,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                 self.refresh_host_filter();
             }
             Change::Moved { ref to, .. } => {
-                if let Some(moved) = handle.running.iter_mut().find(|s| s.info.path == path) {
+                for moved in handle.running.iter_mut().filter(|s| s.info.path == path) {
                     moved.info.path = to.clone();
                 }
                 self.placement.remove(&path);

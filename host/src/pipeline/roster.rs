@@ -42,10 +42,23 @@ impl Roster {
                 self.telemetry.count_reload(Reload::Loaded);
                 tracing::info!("loaded signature {}{}", identify(&new), signers(&new));
                 self.warn_unserved(&new);
+                // A pack's other detectors run from the same file.
+                for other in now_running.iter().filter(|s| {
+                    s.info.path == new.info.path
+                        && s.info.sha256 == new.info.sha256
+                        && s.info.metadata.id != new.info.metadata.id
+                }) {
+                    tracing::info!(
+                        "loaded signature {} (a detector of the same pack)",
+                        identify(other)
+                    );
+                    self.warn_unserved(other);
+                }
             }
             Applied::Replaced { old, new } => {
                 self.telemetry.count_reload(Reload::Replaced);
                 self.board.retire(&old);
+                self.retire_pack_detectors(worker, &old);
                 // The new version starts from nothing: say what went.
                 tracing::info!(
                     "replaced signature {} with {}{}; the old instance's state ({} KiB of memory) is dropped",
@@ -59,6 +72,7 @@ impl Roster {
             Applied::Unloaded(old) => {
                 self.telemetry.count_reload(Reload::Unloaded);
                 self.board.retire(&old);
+                self.retire_pack_detectors(worker, &old);
                 tracing::info!("unloaded signature {}", describe(&old));
             }
             Applied::Moved(now) => {
@@ -82,6 +96,20 @@ impl Roster {
             );
         }
         self.board.set(running.iter().flatten().cloned().collect());
+    }
+
+    /// A pack that stopped is reported by its first detector: its other
+    /// detectors (the same file and digest in what the worker ran) retire
+    /// too, so their per-id counters carry over to the next version.
+    fn retire_pack_detectors(&self, worker: usize, old: &SignatureStatus) {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        for other in running[worker].iter().filter(|s| {
+            s.info.path == old.info.path
+                && s.info.sha256 == old.info.sha256
+                && s.info.metadata.id != old.info.metadata.id
+        }) {
+            self.board.retire(other);
+        }
     }
 
     /// Warns when a signature selects events this source never produces, or

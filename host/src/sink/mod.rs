@@ -137,12 +137,19 @@ impl<W: Write> FindingWriter<W> {
                     self.metadata.clear();
                 }
                 let signature = detection.signature;
+                // A pack's detectors share its digest: keyed by their ids too.
+                let key: std::borrow::Cow<'_, str> =
+                    if signature.contract == crate::engine::ContractVersion::V0_3Pack {
+                        format!("{}/{}", signature.sha256, signature.metadata.id).into()
+                    } else {
+                        signature.sha256.as_str().into()
+                    };
                 // Looked up before inserting: the key is copied only once per version.
-                if !self.metadata.contains_key(&signature.sha256) {
+                if !self.metadata.contains_key(key.as_ref()) {
                     let object = tracee_json::metadata_json(&signature.metadata).to_string();
-                    self.metadata.insert(signature.sha256.clone(), object);
+                    self.metadata.insert(key.clone().into_owned(), object);
                 }
-                let metadata = &self.metadata[&signature.sha256];
+                let metadata = &self.metadata[key.as_ref()];
                 let written = match raw {
                     Some(raw) => tracee_json::write_finding_from_raw(
                         &mut self.line,

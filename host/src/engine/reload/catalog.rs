@@ -792,6 +792,14 @@ impl Catalog {
             );
         }
         signature.set_event_id(event_id);
+        // A pack's other detectors: each id its own event id.
+        let others: Vec<String> = (signature.members().iter().skip(1))
+            .map(|member| member.info.metadata.id.clone())
+            .collect();
+        for (index, other) in others.iter().enumerate() {
+            let (event_id, _) = self.finding_ids.assign(other);
+            signature.set_member_event_id(index + 1, event_id);
+        }
         self.rejected.remove(&path);
         self.running.insert(
             path,

@@ -117,7 +117,7 @@ impl EvaluationTimes {
     }
 }
 
-fn nanos(elapsed: Duration) -> u64 {
+pub(super) fn nanos(elapsed: Duration) -> u64 {
     u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
 }
 
@@ -206,8 +206,11 @@ impl Counters {
 }
 
 /// A running signature with its counters and finding event id.
-struct Slot {
-    signature: LoadedSignature,
+pub(super) struct Slot {
+    pub(super) signature: LoadedSignature,
+    /// A pack's detectors, each with its own counters and quarantine
+    /// (empty for a signature; a pack's own counters below then go unused).
+    pub(super) members: Vec<super::pack_slot::Member>,
     counters: Arc<Counters>,
     /// When its recent faults (traps, limit hits) happened, for the
     /// quarantine rule.
@@ -226,36 +229,14 @@ impl Slot {
     /// quarantine the signature. Returns the quarantine's end when this
     /// failure started one.
     fn record_failure(&mut self, error: &EvalError, now: Instant) -> Option<Duration> {
-        let counters = &self.counters;
-        Counters::add(&counters.errors, 1);
-        match error {
-            EvalError::Trap(_) | EvalError::Unavailable(_) => Counters::add(&counters.traps, 1),
-            EvalError::LimitHit { .. } => Counters::add(&counters.limit_hits, 1),
-            EvalError::Returned(_) => return None,
-        }
-        let limits = self.signature.limits();
-        if limits.quarantine_after == 0 {
-            return None;
-        }
-        self.faults.push_back(now);
-        while self
-            .faults
-            .front()
-            .is_some_and(|&t| now.duration_since(t) > limits.quarantine_window)
-        {
-            self.faults.pop_front();
-        }
-        if self.faults.len() < limits.quarantine_after as usize {
-            return None;
-        }
-        self.faults.clear();
-        let nth = counters.quarantines.fetch_add(1, Ordering::Relaxed) + 1;
-        let cooldown = limits.cooldown(u32::try_from(nth).unwrap_or(u32::MAX));
-        self.quarantined_until = Some(now + cooldown);
-        counters
-            .quarantined_until_ms
-            .store(unix_ms(SystemTime::now() + cooldown), Ordering::Relaxed);
-        Some(cooldown)
+        record_failure(
+            &self.counters,
+            &mut self.faults,
+            &mut self.quarantined_until,
+            self.signature.limits(),
+            error,
+            now,
+        )
     }
 
     /// How many events its next call may hold: one, for a batch's worth of
@@ -320,17 +301,57 @@ impl Slot {
     }
 }
 
+/// Counts a failure by kind in `counters`; a fault (never a returned
+/// error) may start a quarantine (`quarantined_until`) under `limits`'
+/// rule. Returns the quarantine's length when this failure started one.
+pub(super) fn record_failure(
+    counters: &Counters,
+    faults: &mut VecDeque<Instant>,
+    quarantined_until: &mut Option<Instant>,
+    limits: &crate::engine::Limits,
+    error: &EvalError,
+    now: Instant,
+) -> Option<Duration> {
+    Counters::add(&counters.errors, 1);
+    match error {
+        EvalError::Trap(_) | EvalError::Unavailable(_) => Counters::add(&counters.traps, 1),
+        EvalError::LimitHit { .. } => Counters::add(&counters.limit_hits, 1),
+        EvalError::Returned(_) => return None,
+    }
+    if limits.quarantine_after == 0 {
+        return None;
+    }
+    faults.push_back(now);
+    while faults
+        .front()
+        .is_some_and(|&t| now.duration_since(t) > limits.quarantine_window)
+    {
+        faults.pop_front();
+    }
+    if faults.len() < limits.quarantine_after as usize {
+        return None;
+    }
+    faults.clear();
+    let nth = counters.quarantines.fetch_add(1, Ordering::Relaxed) + 1;
+    let cooldown = limits.cooldown(u32::try_from(nth).unwrap_or(u32::MAX));
+    *quarantined_until = Some(now + cooldown);
+    counters
+        .quarantined_until_ms
+        .store(unix_ms(SystemTime::now() + cooldown), Ordering::Relaxed);
+    Some(cooldown)
+}
+
 /// Where one slot's results go during [`SignatureSet::dispatch_batch`].
-struct SlotSink<'s, D, F> {
+pub(super) struct SlotSink<'s, D, F> {
     /// Accepted event (by its index among the slot's accepted events) →
     /// index in the dispatched batch.
     positions: &'s [usize],
-    on_detection: &'s mut D,
-    on_failure: &'s mut F,
-    earliest_release: &'s mut Option<Instant>,
-    notices: &'s mut Vec<Notice>,
+    pub(super) on_detection: &'s mut D,
+    pub(super) on_failure: &'s mut F,
+    pub(super) earliest_release: &'s mut Option<Instant>,
+    pub(super) notices: &'s mut Vec<Notice>,
     /// Once due, no guest call starts.
-    stop: &'s StopSignal,
+    pub(super) stop: &'s StopSignal,
 }
 
 impl Slot {
@@ -477,7 +498,7 @@ impl Slot {
 /// [`ErrorLog::FULL`] in full, then one line per [`ErrorLog::PERIOD`] saying
 /// how many more there were, so a malformed stream cannot flood the log.
 #[derive(Default)]
-struct ErrorLog {
+pub(super) struct ErrorLog {
     logged: u32,
     suppressed: u64,
     last_summary: Option<Instant>,
@@ -487,7 +508,7 @@ impl ErrorLog {
     const FULL: u32 = 5;
     const PERIOD: Duration = Duration::from_secs(10);
 
-    fn decide(&mut self, now: Instant) -> ErrorReport {
+    pub(super) fn decide(&mut self, now: Instant) -> ErrorReport {
         if self.logged < Self::FULL {
             self.logged += 1;
             return ErrorReport::Log { suppressed: 0 };
@@ -703,8 +724,21 @@ impl SignatureSet {
     /// on its behalf, as the collector its dropped events); it replaces
     /// whatever ran from the same file.
     pub fn upsert(&mut self, signature: LoadedSignature, counters: Arc<Counters>) -> Applied {
+        // A pack's first detector counts in `counters`; the others in
+        // their own.
+        let members = (signature.members().iter().enumerate())
+            .map(|(index, declared)| {
+                let counters = if index == 0 {
+                    counters.clone()
+                } else {
+                    declared.counters.clone()
+                };
+                super::pack_slot::Member::new(index, counters)
+            })
+            .collect();
         let slot = Slot {
             signature,
+            members,
             counters,
             faults: VecDeque::new(),
             quarantined_until: None,
@@ -749,9 +783,19 @@ impl SignatureSet {
         self.slots.is_empty()
     }
 
-    /// The running signatures and their counters, in load order.
+    /// The running signatures (a pack's detectors one by one) and their
+    /// counters, in load order.
     pub fn status(&self) -> Vec<SignatureStatus> {
-        self.slots.iter().map(status).collect()
+        self.slots
+            .iter()
+            .flat_map(|slot| {
+                if slot.members.is_empty() {
+                    vec![status(slot)]
+                } else {
+                    super::pack_slot::statuses(slot)
+                }
+            })
+            .collect()
     }
 
     /// Passes `event` to every signature whose selectors accept it; see
@@ -787,6 +831,18 @@ impl SignatureSet {
         let mut accepted: Vec<(&Arc<Event>, usize)> = Vec::with_capacity(events.len());
         let mut positions: Vec<usize> = Vec::with_capacity(events.len());
         for slot in &mut self.slots {
+            if !slot.members.is_empty() {
+                let mut sink = SlotSink {
+                    positions: &[],
+                    on_detection: &mut on_detection,
+                    on_failure: &mut on_failure,
+                    earliest_release: &mut self.earliest_release,
+                    notices: &mut self.notices,
+                    stop: &self.stop,
+                };
+                super::pack_slot::dispatch(slot, events, &mut sink);
+                continue;
+            }
             accepted.clear();
             positions.clear();
             // Matching its filters is host work done for this signature:
@@ -852,8 +908,17 @@ impl SignatureSet {
         }
         for slot in &mut self.slots {
             slot.sits_out(&mut self.notices);
+            super::pack_slot::end_quarantines(slot, &mut self.notices);
         }
-        self.earliest_release = self.slots.iter().filter_map(|s| s.quarantined_until).min();
+        self.earliest_release = self
+            .slots
+            .iter()
+            .flat_map(|s| {
+                let members = s.members.iter().map(|m| m.quarantined_until);
+                std::iter::once(s.quarantined_until).chain(members)
+            })
+            .flatten()
+            .min();
     }
 
     /// Coverage changes since the last call, oldest first.
@@ -865,6 +930,16 @@ impl SignatureSet {
     pub fn signal(&mut self, signal: Signal, mut on_failure: impl FnMut(Failure<'_>)) {
         let now = Instant::now();
         for slot in &mut self.slots {
+            if !slot.members.is_empty() {
+                super::pack_slot::signal(
+                    slot,
+                    signal,
+                    &mut self.notices,
+                    &mut self.earliest_release,
+                    &mut on_failure,
+                );
+                continue;
+            }
             if slot.sits_out(&mut self.notices) {
                 continue;
             }
@@ -884,8 +959,25 @@ impl SignatureSet {
     }
 }
 
+/// What will run when `signature` is upserted with `counters`: its status,
+/// or a pack's detectors' one by one (the first counting in `counters`,
+/// as [`SignatureSet::upsert`] does).
+pub fn statuses_of(signature: &LoadedSignature, counters: &Arc<Counters>) -> Vec<SignatureStatus> {
+    let status = |info: &SignatureInfo, counters: &Arc<Counters>| SignatureStatus {
+        info: info.clone(),
+        event_id: info.event_id,
+        counters: counters.clone(),
+    };
+    match signature.members() {
+        [] => vec![status(signature.info(), counters)],
+        members => (members.iter().enumerate())
+            .map(|(index, m)| status(&m.info, if index == 0 { counters } else { &m.counters }))
+            .collect(),
+    }
+}
+
 /// The earlier of two optional instants.
-fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+pub(super) fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -1117,6 +1209,95 @@ mod tests {
             .collect();
         assert_eq!(versions.len(), 1);
         assert!(versions[0].contains('2'), "{versions:?}");
+    }
+
+    #[test]
+    fn a_packs_detectors_find_under_their_own_ids_and_a_hostile_one_is_quarantined_alone() {
+        let limits = Limits {
+            quarantine_after: 2,
+            quarantine_cooldown: Duration::from_secs(3600),
+            ..Limits::default()
+        };
+        let mut set = SignatureSet::default();
+        set.apply(Change::Upsert(Box::new(load_as(
+            "pack-hostile",
+            "pack-hostile",
+            limits,
+        ))));
+        set.apply(Change::Upsert(Box::new(load("trap-on-marker"))));
+        let ids: Vec<String> = set
+            .status()
+            .iter()
+            .map(|s| s.info.metadata.id.clone())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "PACK-FIND-1",
+                "PACK-HOSTILE",
+                "PACK-FIND-2",
+                "TRAP-ON-MARKER"
+            ]
+        );
+        let mut found = detections(&mut set, &[named_exec(1, "packmark")]);
+        found.sort();
+        let of_event: Vec<&str> = found.iter().map(|(_, id, _)| id.as_str()).collect();
+        assert_eq!(of_event, ["PACK-FIND-1", "PACK-FIND-2", "PACK-HOSTILE"]);
+
+        // A batch where the hostile detector traps: the others' findings of
+        // the whole batch come, the hostile one's of the other events too.
+        let collect = |set: &mut SignatureSet, events: &[Arc<Event>]| {
+            let (mut found, mut failed) = (Vec::new(), Vec::new());
+            set.dispatch_batch(
+                events,
+                |index, d| found.push((index, d.signature.metadata.id.clone())),
+                |index, f| failed.push((index, f.signature.metadata.id.clone(), f.events)),
+            );
+            found.sort();
+            (found, failed)
+        };
+        let batch = [
+            named_exec(2, "packmark"),
+            named_exec(3, "packtrap"),
+            named_exec(4, "markerok"),
+        ];
+        let (found, failed) = collect(&mut set, &batch);
+        let id = |s: &str| s.to_owned();
+        assert_eq!(
+            found,
+            [
+                (0, id("PACK-FIND-1")),
+                (0, id("PACK-FIND-2")),
+                (0, id("PACK-HOSTILE")),
+                (2, id("TRAP-ON-MARKER"))
+            ]
+        );
+        // Its own call of its three events faulted, then the single one
+        // did: two faults, quarantined (its third event is missed).
+        assert_eq!(
+            failed,
+            [(0, id("PACK-HOSTILE"), 3), (1, id("PACK-HOSTILE"), 1)]
+        );
+        let notices = set.take_notices();
+        assert!(
+            matches!(&notices[..], [Notice { signature, change: CoverageChange::Quarantined { .. } }] if signature.info.metadata.id == "PACK-HOSTILE"),
+            "{notices:?}"
+        );
+        // Quarantined alone: the others go on finding; it misses events.
+        let (found, failed) = collect(&mut set, &[named_exec(5, "packmark")]);
+        assert_eq!(found, [(0, id("PACK-FIND-1")), (0, id("PACK-FIND-2"))]);
+        assert!(failed.is_empty());
+        let stats: Vec<SignatureStats> =
+            set.status().iter().map(|s| s.counters.snapshot()).collect();
+        assert_eq!(
+            stats
+                .iter()
+                .map(|s| (s.findings, s.quarantined))
+                .collect::<Vec<_>>(),
+            [(3, false), (2, true), (3, false), (1, false)]
+        );
+        assert_eq!((stats[1].traps, stats[1].missed_events), (2, 2));
+        assert_eq!((stats[0].traps, stats[0].batch_faults), (0, 1));
     }
 
     #[test]

@@ -11,8 +11,9 @@ use wasmtime::{AsContextMut, Engine, Store, Trap};
 
 use super::error::{EvalError, LoadError, bounded_message, cause};
 use super::finding_ids;
+use super::pack::{self, PackEventOutcome, PackItem, PackMember};
 use super::selector::Selector;
-use crate::engine::wasm::bindings::{v1, v2, v3};
+use crate::engine::wasm::bindings::{self, v1, v2, v3};
 use crate::engine::wasm::contract::{self, ContractVersion};
 use crate::engine::wasm::epoch::EpochTicker;
 use crate::engine::wasm::guest_output::LogBudget;
@@ -20,7 +21,9 @@ use crate::engine::wasm::guest_values;
 use crate::engine::wasm::host_state::HostState;
 use crate::engine::wasm::limits::{Limits, Policy};
 use crate::engine::wasm::model::{EventSelector, Finding, Metadata, Signal};
-use crate::engine::wasm::projected::{self, GuestContext, GuestEvent, GuestValue, OnEventsFunc};
+use crate::engine::wasm::projected::{
+    self, GuestContext, GuestEvent, GuestValue, OnEventsFunc, PackOnEventsFunc,
+};
 use crate::engine::wasm::runtime::Runtime;
 use crate::event::{Event, Field, Value, ValueRef};
 
@@ -61,6 +64,14 @@ pub struct LoadedSignature {
     live: Option<Live>,
     /// Host time spent checking its output since [`Self::take_host_time`].
     host_time: Duration,
+    /// A pack's detectors (empty for a signature); `info` is then the
+    /// first one's.
+    members: Vec<PackMember>,
+    /// The length of a pack's field table.
+    table_len: usize,
+    /// A pack's detectors' ids and configurations, for their `init`s (kept
+    /// apart from `members`, which a call borrows while a trap rebuilds).
+    member_inits: Vec<(String, Vec<Field>)>,
 }
 
 /// An instance and the store it lives in.
@@ -75,6 +86,7 @@ enum Pre {
     V1(v1::SignaturePre<HostState>),
     V2(v2::SignaturePre<HostState>, ComponentExportIndex),
     V3(v3::SignaturePre<HostState>, ComponentExportIndex),
+    Pack(bindings::pack::PackPre<HostState>, ComponentExportIndex),
 }
 
 /// An instance of one of the worlds.
@@ -82,6 +94,7 @@ enum Instance {
     V1(v1::Signature),
     V2(v2::Signature, OnEventsFunc),
     V3(v3::Signature, OnEventsFunc),
+    Pack(bindings::pack::Pack, PackOnEventsFunc),
 }
 
 /// The outcome type, as 0.2 generated it.
@@ -94,6 +107,10 @@ type BatchOutcome = v2::sigbox::signature::types::Outcome;
 /// code path for both versions.
 const DETECTOR_V3: &str = "sigbox:signature/detector@0.3.0";
 const DETECTOR_V2: &str = "sigbox:signature/detector@0.2.0";
+
+/// Where a pack exports its detectors (it exports `detector` too, for
+/// hosts without packs, which this host does not call).
+const DETECTORS: &str = "sigbox:signature/detectors@0.3.0";
 
 /// A module loaded up to its `init`: instantiated, its metadata read and
 /// admitted. Whether it may run under the id it claims is decided before
@@ -272,43 +289,76 @@ impl LoadedSignature {
         // Every guest call runs with the epoch ticking, or its deadline
         // would never come.
         let busy = runtime.ticker().busy();
-        let metadata = instance
-            .get_metadata(&mut store)
+        let described = instance
+            .describe(&mut store)
             .map_err(|e| load_failure(path, "get-metadata", e, defaults))?;
-        let selected_events = instance
-            .selected_events(&mut store)
-            .map_err(|e| load_failure(path, "selected-events", e, defaults))?;
         drop(busy);
         let contract = instance.version();
-        guest_values::check_metadata(&metadata, &selected_events).map_err(|reason| {
-            LoadError::Metadata {
-                path: path_buf(),
-                reason,
-            }
-        })?;
-        admitted
-            .check_id(&metadata.id, &sha256)
-            .map_err(|reason| LoadError::Untrusted {
-                path: path_buf(),
-                reason,
+        let metadata_error = |reason| LoadError::Metadata {
+            path: path_buf(),
+            reason,
+        };
+        check_members(&described).map_err(metadata_error)?;
+        for (metadata, selected_events) in &described {
+            guest_values::check_metadata(metadata, selected_events).map_err(|reason| {
+                metadata_error(if described.len() > 1 {
+                    format!("detector {}: {reason}", metadata.id)
+                } else {
+                    reason
+                })
             })?;
+            // A signer must be trusted with every id a pack runs under.
+            admitted
+                .check_id(&metadata.id, &sha256)
+                .map_err(|reason| LoadError::Untrusted {
+                    path: path_buf(),
+                    reason,
+                })?;
+        }
+        let is_pack = matches!(instance, Instance::Pack(..));
+        let table = pack::field_table(described.iter().map(|(_, s)| &s[..]));
+        let info_of = |(metadata, selected_events): (Metadata, Vec<EventSelector>)| SignatureInfo {
+            path: path_buf(),
+            sha256: sha256.clone(),
+            event_id: finding_ids::preferred(&metadata.id),
+            metadata,
+            selected_events,
+            contract,
+            signed_by: admitted.signer_names(),
+        };
+        let mut infos: Vec<SignatureInfo> = described.into_iter().map(info_of).collect();
+        let members: Vec<PackMember> = if is_pack {
+            infos
+                .iter()
+                .map(|info| {
+                    let id = &info.metadata.id;
+                    PackMember::new(
+                        info.clone(),
+                        policy.limits_for(id).clone(),
+                        policy.config_for(id).to_vec(),
+                        &table,
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let info = infos.swap_remove(0);
+        let metadata = &info.metadata;
 
         let limits = policy.limits_for(&metadata.id).clone();
         let config = policy.config_for(&metadata.id).to_vec();
-        output.set_tag(&metadata.id);
-        let selectors = selected_events.iter().map(Selector::new).collect();
-        let event_id = finding_ids::preferred(&metadata.id);
+        // A pack's own output (its log calls, what it prints) cannot be
+        // told apart by detector: it is tagged with the file.
+        if is_pack {
+            output.set_tag(&format!("pack {tag}"));
+        } else {
+            output.set_tag(&metadata.id);
+        }
+        let selectors = info.selected_events.iter().map(Selector::new).collect();
         let tied = admitted.ties(&metadata.id);
         let signature = Self {
-            info: SignatureInfo {
-                path: path_buf(),
-                sha256,
-                metadata,
-                selected_events,
-                contract,
-                signed_by: admitted.signer_names(),
-                event_id,
-            },
+            info,
             selectors,
             pre,
             engine: runtime.engine().clone(),
@@ -318,6 +368,12 @@ impl LoadedSignature {
             output,
             live: Some(Live { store, instance }),
             host_time: Duration::ZERO,
+            member_inits: members
+                .iter()
+                .map(|m| (m.info.metadata.id.clone(), m.config.clone()))
+                .collect(),
+            members,
+            table_len: table.len(),
         };
         Ok(Unstarted {
             signature,
@@ -330,11 +386,30 @@ impl LoadedSignature {
     /// signature id already holds the preferred one.
     pub(crate) fn set_event_id(&mut self, event_id: u32) {
         self.info.event_id = event_id;
+        if let Some(first) = self.members.first_mut() {
+            first.info.event_id = event_id;
+        }
+    }
+
+    /// Gives the findings of a pack's detector `member` another event id.
+    pub(crate) fn set_member_event_id(&mut self, member: usize, event_id: u32) {
+        self.members[member].info.event_id = event_id;
+        if member == 0 {
+            self.info.event_id = event_id;
+        }
     }
 
     /// The file it runs from is now known by `path` (same bytes).
     pub(crate) fn set_path(&mut self, path: PathBuf) {
+        for member in &mut self.members {
+            member.info.path = path.clone();
+        }
         self.info.path = path;
+    }
+
+    /// A pack's detectors; empty for a signature.
+    pub(crate) fn members(&self) -> &[PackMember] {
+        &self.members
     }
 
     /// What the signature declared about itself.
@@ -384,7 +459,7 @@ impl LoadedSignature {
     pub(crate) fn max_batch(&self) -> usize {
         match self.pre {
             Pre::V1(_) => 1,
-            Pre::V2(..) | Pre::V3(..) => MAX_BATCH,
+            Pre::V2(..) | Pre::V3(..) | Pre::Pack(..) => MAX_BATCH,
         }
     }
 
@@ -471,9 +546,94 @@ impl LoadedSignature {
                     on_events.call(store.as_context_mut(), &events)
                 }
                 Instance::V1(_) => unreachable!("a 0.1 module gets one event per call"),
+                Instance::Pack(..) => unreachable!("a pack is called with a pack's batch"),
             };
             store.data_mut().batch.clear();
             result
+        })
+    }
+
+    /// Evaluates a batch of a pack's events, each with the detectors that
+    /// accepted it, in one call; the CPU budget is one event's per
+    /// detector per event. Returns what each detector made of each event
+    /// (findings or its error), in (event, detector) order.
+    ///
+    /// # Errors
+    /// A fault that ended the call (as [`Self::on_events`]): no detector's
+    /// outcome of the batch is known.
+    pub(crate) fn on_pack_events(
+        &mut self,
+        batch: &[PackItem<'_>],
+    ) -> Result<Vec<PackEventOutcome>, EvalError> {
+        let acceptances: usize = batch.iter().map(|(_, accepted)| accepted.len()).sum();
+        let outcomes = self.call_pack(batch, acceptances as u64)?;
+        let checking = Instant::now();
+        let checked = pack::checked(&self.members, batch, outcomes);
+        self.host_time += checking.elapsed();
+        checked
+    }
+
+    /// Evaluates `event` by the pack's detector `member` alone, under its
+    /// selector `selector` (`sigbox test`).
+    ///
+    /// # Errors
+    /// As [`Self::on_pack_events`].
+    pub(crate) fn on_detector_event(
+        &mut self,
+        member: usize,
+        event: &Arc<Event>,
+        selector: usize,
+    ) -> Result<Vec<PackEventOutcome>, EvalError> {
+        let accepted = [projected::GuestAcceptance {
+            detector: member as u32,
+            selector: selector as u32,
+        }];
+        self.on_pack_events(&[(event, &accepted[..])])
+    }
+
+    /// One `on-events` call of a pack.
+    fn call_pack(
+        &mut self,
+        batch: &[PackItem<'_>],
+        acceptances: u64,
+    ) -> Result<Vec<bindings::pack::exports::sigbox::signature::detectors::PackOutcome>, EvalError>
+    {
+        let members = std::mem::take(&mut self.members);
+        let table_len = self.table_len;
+        let result = pack::with_projected(&members, table_len, batch, |events| {
+            self.call(acceptances, |instance, store| {
+                (store.data_mut().batch).extend(batch.iter().map(|(event, _)| Arc::clone(event)));
+                let result = match instance {
+                    Instance::Pack(_, on_events) => on_events.call(store.as_context_mut(), events),
+                    _ => unreachable!("only a pack is called with a pack's batch"),
+                };
+                store.data_mut().batch.clear();
+                result
+            })
+        });
+        self.members = members;
+        result
+    }
+
+    /// Tells a pack's detector `member` something happened to the stream.
+    ///
+    /// # Errors
+    /// The detector's own error or a trap.
+    pub(crate) fn on_member_signal(
+        &mut self,
+        member: usize,
+        signal: Signal,
+    ) -> Result<(), EvalError> {
+        let result = self.call(1, |instance, store| match instance {
+            Instance::Pack(i, _) => i.sigbox_signature_detectors().call_on_signal(
+                store,
+                member as u32,
+                contract::to_v3::signal_out(signal),
+            ),
+            _ => unreachable!("only a pack has detectors"),
+        });
+        result.and_then(|returned| {
+            returned.map_err(|message| EvalError::Returned(bounded_message(message)))
         })
     }
 
@@ -565,6 +725,7 @@ impl LoadedSignature {
             Instance::V3(i, _) => i
                 .sigbox_signature_detector()
                 .call_on_signal(store, contract::to_v3::signal_out(signal)),
+            Instance::Pack(..) => unreachable!("a pack's detectors are signalled one by one"),
         });
         result.and_then(|returned| {
             returned.map_err(|message| EvalError::Returned(bounded_message(message)))
@@ -675,6 +836,22 @@ impl LoadedSignature {
             Instance::V3(i, _) => i
                 .sigbox_signature_detector()
                 .call_init(store, &contract::to_v3::fields_out(&self.config)),
+            Instance::Pack(i, _) => {
+                // Every detector with its own id's configuration; the first
+                // refusal stops the pack, naming the detector.
+                let detectors = i.sigbox_signature_detectors();
+                let mut result = Ok(Ok(()));
+                for (index, (id, config)) in self.member_inits.iter().enumerate() {
+                    let config = contract::to_v3::fields_out(config);
+                    result = detectors
+                        .call_init(&mut *store, index as u32, &config)
+                        .map(|r| r.map_err(|m| format!("detector {id}: {m}")));
+                    if !matches!(result, Ok(Ok(()))) {
+                        break;
+                    }
+                }
+                result
+            }
         };
         result.map_err(InitError::Trap)?.map_err(InitError::Refused)
     }
@@ -687,8 +864,24 @@ impl LoadedSignature {
     }
 }
 
+/// A pack declares at least one detector, each id once.
+fn check_members(described: &[(Metadata, Vec<EventSelector>)]) -> Result<(), String> {
+    if described.is_empty() {
+        return Err("a pack with no detectors".into());
+    }
+    for (index, (metadata, _)) in described.iter().enumerate() {
+        if described[..index].iter().any(|(m, _)| m.id == metadata.id) {
+            return Err(format!(
+                "two detectors of the pack claim id {}",
+                metadata.id
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// See [`LoadedSignature::check_findings`].
-fn check_findings(findings: &[Finding], limits: &Limits) -> Result<(), EvalError> {
+pub(super) fn check_findings(findings: &[Finding], limits: &Limits) -> Result<(), EvalError> {
     if findings.len() > limits.findings_per_event {
         return Err(EvalError::LimitHit {
             limit: "findings",
@@ -733,6 +926,10 @@ fn link(runtime: &Runtime, component: &wasmtime::component::Component) -> wasmti
             .and_then(|detector| component.get_export_index(Some(&detector), "on-events"))
             .ok_or_else(|| wasmtime::format_err!("{detector} exports no on-events"))
     };
+    if component.get_export_index(None, DETECTORS).is_some() {
+        let pre = bindings::pack::PackPre::new(instance_pre)?;
+        return Ok(Pre::Pack(pre, on_events(DETECTORS)?));
+    }
     if let Ok(pre) = v3::SignaturePre::new(instance_pre.clone()) {
         return Ok(Pre::V3(pre, on_events(DETECTOR_V3)?));
     }
@@ -750,7 +947,33 @@ impl Instance {
             Self::V1(_) => ContractVersion::V0_1,
             Self::V2(..) => ContractVersion::V0_2,
             Self::V3(..) => ContractVersion::V0_3,
+            Self::Pack(..) => ContractVersion::V0_3Pack,
         }
+    }
+
+    /// What the module declares: one (metadata, selectors) for a
+    /// signature, one per detector for a pack.
+    fn describe(
+        &self,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Vec<(Metadata, Vec<EventSelector>)>> {
+        if let Self::Pack(i, _) = self {
+            let members = i.sigbox_signature_detectors().call_members(store)?;
+            return Ok(members
+                .into_iter()
+                .map(|m| {
+                    (
+                        contract::to_v3::metadata_in(m.metadata),
+                        m.selected_events
+                            .into_iter()
+                            .map(contract::selector_from_v3)
+                            .collect(),
+                    )
+                })
+                .collect());
+        }
+        let metadata = self.get_metadata(store)?;
+        Ok(vec![(metadata, self.selected_events(store)?)])
     }
 
     fn get_metadata(&self, store: &mut Store<HostState>) -> wasmtime::Result<Metadata> {
@@ -767,6 +990,7 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_get_metadata(store)
                 .map(contract::to_v3::metadata_in),
+            Self::Pack(..) => unreachable!("a pack describes itself in `describe`"),
         }
     }
 
@@ -787,6 +1011,7 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_selected_events(store)
                 .map(|s| s.into_iter().map(contract::selector_from_v3).collect()),
+            Self::Pack(..) => unreachable!("a pack describes itself in `describe`"),
         }
     }
 }
@@ -825,6 +1050,12 @@ fn instantiate(
             let signature = v3::Signature::new(&mut store, &instance)?;
             let on_events = projected::on_events_func(&mut store, &instance, on_events)?;
             Instance::V3(signature, on_events)
+        }
+        Pre::Pack(pre, on_events) => {
+            let instance = pre.instance_pre().instantiate(&mut store)?;
+            let pack = bindings::pack::Pack::new(&mut store, &instance)?;
+            let on_events = projected::pack_on_events_func(&mut store, &instance, on_events)?;
+            Instance::Pack(pack, on_events)
         }
     };
     Ok((store, instance))

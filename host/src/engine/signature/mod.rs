@@ -5,4 +5,5 @@ pub(super) mod error;
 pub(super) mod finding_ids;
 pub(super) mod loaded;
 pub(crate) mod module_file;
+pub(super) mod pack;
 pub(super) mod selector;

@@ -1,4 +1,5 @@
-//! Rust types and glue generated from the three contracts the host serves:
+//! Rust types and glue generated from the three contracts the host serves
+//! (and 0.3's `pack` world):
 //! `wit/signature.wit` (0.3, what new signatures target) and the frozen
 //! `wit/v0.2/signature.wit` (0.2) and `wit/v0.1/signature.wit` (0.1).
 //!
@@ -28,5 +29,18 @@ pub mod v1 {
     wasmtime::component::bindgen!({
         path: "../wit/v0.1",
         world: "signature",
+    });
+}
+
+/// The 0.3 `pack` world: several detectors in one component. Its types and
+/// host functions are 0.3's.
+pub mod pack {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "pack",
+        with: {
+            "sigbox:signature/types": super::v3::sigbox::signature::types,
+            "sigbox:signature/host": super::v3::sigbox::signature::host,
+        },
     });
 }

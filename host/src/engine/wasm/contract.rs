@@ -26,6 +26,10 @@ pub enum ContractVersion {
     /// access-mode filters.
     #[serde(rename = "0.3")]
     V0_3,
+    /// A detector of a `sigbox:signature@0.3.0` pack (several detectors in
+    /// one component, one call per batch for all of them).
+    #[serde(rename = "0.3-pack")]
+    V0_3Pack,
 }
 
 impl std::fmt::Display for ContractVersion {
@@ -34,6 +38,7 @@ impl std::fmt::Display for ContractVersion {
             Self::V0_1 => "0.1",
             Self::V0_2 => "0.2",
             Self::V0_3 => "0.3",
+            Self::V0_3Pack => "0.3 (pack)",
         })
     }
 }

@@ -17,6 +17,7 @@ use wasmtime::component::__internal::{
 use wasmtime::component::{ComponentExportIndex, ComponentType, Instance, Lower, TypedFunc};
 use wasmtime::{AsContextMut, StoreContextMut};
 
+use super::bindings::pack::exports::sigbox::signature::detectors::PackOutcome;
 use super::bindings::v2::sigbox::signature::types::{Context, Origin, Outcome};
 use super::host_state::HostState;
 use crate::event::ValueRef;
@@ -105,6 +106,64 @@ impl OnEventsFunc {
         // in `on_events_func`; lifetimes do not change a type's shape, so the
         // check holds for the batch's lifetime too.
         let typed: OnEvents<'_> = unsafe { TypedFunc::new_unchecked(*self.0.func()) };
+        typed.call(store, (events,)).map(|(outcomes,)| outcomes)
+    }
+}
+
+/// The `detectors` interface's `acceptance`.
+#[derive(ComponentType, Lower, Clone, Copy, Debug, PartialEq, Eq)]
+#[component(record)]
+pub struct GuestAcceptance {
+    /// The detector's index in the pack.
+    pub detector: u32,
+    /// Its selector that accepted the event.
+    pub selector: u32,
+}
+
+/// The `detectors` interface's `pack-event`, its lists borrowed.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+pub struct GuestPackEvent<'a> {
+    /// The numeric context.
+    pub context: GuestContext,
+    /// The detectors that accepted it.
+    pub accepted: &'a [GuestAcceptance],
+    /// The values of the pack's field table.
+    pub fields: &'a [GuestValue<'a>],
+}
+
+/// A pack's `on-events`, typed with the borrowed batch.
+type PackOnEvents<'a> = TypedFunc<(&'a [GuestPackEvent<'a>],), (Vec<PackOutcome>,)>;
+
+/// A pack's `on-events`, type-checked once when it is instantiated.
+#[derive(Clone, Copy)]
+pub struct PackOnEventsFunc(PackOnEvents<'static>);
+
+/// Looks up a pack's `on-events` (at `index`) and checks its type.
+///
+/// # Errors
+/// The guest's function does not have the contract's type.
+pub fn pack_on_events_func(
+    store: impl AsContextMut<Data = HostState>,
+    instance: &Instance,
+    index: &ComponentExportIndex,
+) -> wasmtime::Result<PackOnEventsFunc> {
+    Ok(PackOnEventsFunc(instance.get_typed_func(store, index)?))
+}
+
+impl PackOnEventsFunc {
+    /// Calls the pack's `on-events` with `events`.
+    ///
+    /// # Errors
+    /// A trap or a limit the call ran into.
+    pub fn call(
+        &self,
+        store: StoreContextMut<'_, HostState>,
+        events: &[GuestPackEvent<'_>],
+    ) -> wasmtime::Result<Vec<PackOutcome>> {
+        // SAFETY: as `OnEventsFunc::call`: checked against the 'static
+        // shape, which lifetimes do not change.
+        let typed: PackOnEvents<'_> = unsafe { TypedFunc::new_unchecked(*self.0.func()) };
         typed.call(store, (events,)).map(|(outcomes,)| outcomes)
     }
 }
