@@ -44,6 +44,8 @@ struct Running {
     fingerprint: Fingerprint,
     sha256: String,
     id: String,
+    /// A pack's other detectors' ids (see [`Claim::others`]).
+    others: Vec<String>,
     /// Admitted on a detached `NAME.wasm.sig`, which names the file: such
     /// a signature does not follow its module to another name.
     detached: bool,
@@ -705,6 +707,7 @@ impl Catalog {
         let running = self.running.iter().map(|(path, r)| Claim {
             path: path.clone(),
             id: r.id.clone(),
+            others: r.others.clone(),
             sha256: r.sha256.clone(),
             tied: r.tied,
         });
@@ -759,6 +762,7 @@ impl Catalog {
             let claim = Claim {
                 path: displaced.clone(),
                 id: id.clone(),
+                others: old.others.clone(),
                 sha256: old.sha256.clone(),
                 tied: old.tied,
             };
@@ -807,6 +811,7 @@ impl Catalog {
                 fingerprint,
                 sha256,
                 id,
+                others,
                 detached: detached.is_some(),
                 tied,
             },
@@ -857,6 +862,7 @@ fn claim_of(job: &Job, unstarted: &Unstarted) -> Claim {
     Claim {
         path: job.path.clone(),
         id: unstarted.info().metadata.id.clone(),
+        others: unstarted.other_detector_ids(),
         sha256: job.sha256.clone(),
         tied: unstarted.tied(),
     }

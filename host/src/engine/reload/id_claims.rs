@@ -29,6 +29,10 @@ pub struct Claim {
     pub path: PathBuf,
     /// The id its metadata claims.
     pub id: String,
+    /// A pack's other detectors' ids (empty for a signature). No other file
+    /// may run under any of them: they are decided with the pack's first id,
+    /// and a clash on one refuses the newcomer (see [`Verdict::Overlaps`]).
+    pub others: Vec<String>,
     /// Hex sha256 of its bytes.
     pub sha256: String,
     /// The trust policy ties the id to this module: a signer's `ids` name
@@ -58,6 +62,16 @@ pub enum Verdict {
     Contested {
         /// The other claimants.
         with: Vec<PathBuf>,
+    },
+    /// One of its ids is a detector id of a pack, or it is a pack one of
+    /// whose detectors another file runs or claims under: it does not run.
+    /// (Only a file's first id is weighed by ties and order; a pack's other
+    /// ids are never shared.)
+    Overlaps {
+        /// The id both claim.
+        id: String,
+        /// The other file.
+        with: PathBuf,
     },
 }
 
@@ -128,6 +142,9 @@ impl ClaimBoard {
 
 impl Board {
     fn verdict(&self, me: &Claim) -> Verdict {
+        if let Some((id, with)) = self.overlap(me) {
+            return Verdict::Overlaps { id, with };
+        }
         if let Some((holder, running)) = self.holders.get(&me.id) {
             // A new version of the running file is its update.
             if holder.path == me.path {
@@ -173,6 +190,28 @@ impl Board {
     }
 }
 
+impl Board {
+    /// The first id (by the other file's path) that `me` shares with another
+    /// file through a pack's other detectors; a shared first id is the
+    /// ordinary contest [`Board::verdict`] decides.
+    fn overlap(&self, me: &Claim) -> Option<(String, PathBuf)> {
+        let holders = self.holders.values().map(|(claim, _)| claim);
+        let mut others: Vec<&Claim> = holders
+            .chain(self.claims.values())
+            .filter(|c| c.path != me.path)
+            .collect();
+        others.sort_by(|a, b| a.path.cmp(&b.path));
+        others.into_iter().find_map(|other| {
+            let shared = me
+                .others
+                .iter()
+                .find(|id| **id == other.id || other.others.contains(id))
+                .or_else(|| other.others.iter().find(|id| **id == me.id))?;
+            Some((shared.clone(), other.path.clone()))
+        })
+    }
+}
+
 /// Why `path` does not run under `id`, as the rejection says it (both files
 /// named, and what the operator can do).
 pub fn refusal(path: &Path, id: &str, verdict: &Verdict) -> Option<String> {
@@ -196,6 +235,11 @@ pub fn refusal(path: &Path, id: &str, verdict: &Verdict) -> Option<String> {
             path.display(),
             to.display()
         )),
+        Verdict::Overlaps { id, with } => Some(format!(
+            "{}: signature id {id} is also claimed by {}, and one of the two is a pack that              runs a detector under it: a pack's detectors share no id with another module.              This file does not run; remove or rename one of the two",
+            path.display(),
+            with.display()
+        )),
         Verdict::Contested { with } => Some(format!(
             "{}: signature id {id} is also claimed by {}, and the trust policy ties it to none of \
              them (or to several): none runs and none is given the id's configuration. Remove \
@@ -215,9 +259,59 @@ mod tests {
         Claim {
             path: PathBuf::from(path),
             id: "TRC-1016".to_owned(),
+            others: Vec::new(),
             sha256: sha256.to_owned(),
             tied,
         }
+    }
+
+    fn pack(path: &str, ids: &[&str]) -> Claim {
+        Claim {
+            path: PathBuf::from(path),
+            id: ids[0].to_owned(),
+            others: ids[1..].iter().map(|id| (*id).to_owned()).collect(),
+            sha256: path.to_owned(),
+            tied: false,
+        }
+    }
+
+    #[test]
+    fn a_pack_and_a_module_never_share_a_detector_id() {
+        let signature = claim("/d/trc-1016.wasm", "a", false);
+        let packed = pack("/d/pack.wasm", &["PACK-1", "TRC-1016"]);
+        // The pack comes while the signature runs, and the other way round.
+        for (running, newcomer) in [(&signature, &packed), (&packed, &signature)] {
+            let board = ClaimBoard::new([running.clone()], []);
+            assert_eq!(board.decide(running), Verdict::Runs { displaces: None });
+            assert_eq!(
+                board.decide(newcomer),
+                Verdict::Overlaps {
+                    id: "TRC-1016".to_owned(),
+                    with: running.path.clone(),
+                }
+            );
+        }
+        // Two packs sharing a later detector, at start: neither runs.
+        let other = pack("/d/other.wasm", &["PACK-2", "TRC-1016"]);
+        let verdicts = start_up(&[packed.clone(), other.clone()]);
+        assert!(
+            verdicts
+                .iter()
+                .all(|v| matches!(v, Verdict::Overlaps { id, .. } if id == "TRC-1016")),
+            "{verdicts:?}"
+        );
+        let message = refusal(&other.path, &other.id, &verdicts[1]).unwrap();
+        assert!(
+            message.contains("TRC-1016") && message.contains("/d/pack.wasm"),
+            "{message}"
+        );
+        // Distinct ids: both run.
+        let apart = pack("/d/apart.wasm", &["PACK-3", "PACK-4"]);
+        assert!(
+            start_up(&[packed, apart])
+                .iter()
+                .all(|v| *v == Verdict::Runs { displaces: None })
+        );
     }
 
     /// Start-up: every claim is registered before any is decided.

@@ -128,6 +128,14 @@ impl Unstarted {
         &self.signature.info
     }
 
+    /// A pack's detectors' ids after the first (empty for a signature):
+    /// the other ids the file runs under.
+    pub(crate) fn other_detector_ids(&self) -> Vec<String> {
+        (self.signature.members().iter().skip(1))
+            .map(|member| member.info.metadata.id.clone())
+            .collect()
+    }
+
     /// Whether the trust policy ties the id it claims to it (see
     /// `trust::Admitted::ties`).
     pub(crate) fn tied(&self) -> bool {
