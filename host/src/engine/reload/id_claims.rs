@@ -192,13 +192,15 @@ impl Board {
 
 impl Board {
     /// The first id (by the other file's path) that `me` shares with another
-    /// file through a pack's other detectors; a shared first id is the
-    /// ordinary contest [`Board::verdict`] decides.
+    /// file through a pack's other detectors. Files with the same first id
+    /// are left to the ordinary contest [`Board::verdict`] decides (a copy
+    /// or another version of the same pack, a tied one displacing it): the
+    /// winner runs all its detectors, the loser none.
     fn overlap(&self, me: &Claim) -> Option<(String, PathBuf)> {
         let holders = self.holders.values().map(|(claim, _)| claim);
         let mut others: Vec<&Claim> = holders
             .chain(self.claims.values())
-            .filter(|c| c.path != me.path)
+            .filter(|c| c.path != me.path && c.id != me.id)
             .collect();
         others.sort_by(|a, b| a.path.cmp(&b.path));
         others.into_iter().find_map(|other| {
@@ -304,6 +306,21 @@ mod tests {
         assert!(
             message.contains("TRC-1016") && message.contains("/d/pack.wasm"),
             "{message}"
+        );
+        // A copy of the pack (same first id): one module, the first runs.
+        let copy = Claim {
+            path: PathBuf::from("/d/packz-copy.wasm"),
+            ..packed.clone()
+        };
+        assert_eq!(
+            start_up(&[packed.clone(), copy.clone()]),
+            [
+                Verdict::Runs { displaces: None },
+                Verdict::Loses {
+                    to: packed.path.clone(),
+                    tied: false
+                }
+            ]
         );
         // Distinct ids: both run.
         let apart = pack("/d/apart.wasm", &["PACK-3", "PACK-4"]);

@@ -609,7 +609,10 @@ impl LoadedSignature {
         let members = std::mem::take(&mut self.members);
         let table_len = self.table_len;
         let result = pack::with_projected(&members, table_len, batch, |events| {
-            self.call(acceptances, |instance, store| {
+            // Time: the batch's events, as for any one module (a spinning
+            // detector cannot hold the worker longer than a signature can);
+            // output: every acceptance's findings.
+            self.call_budgeted(batch.len() as u64, acceptances, |instance, store| {
                 (store.data_mut().batch).extend(batch.iter().map(|(event, _)| Arc::clone(event)));
                 let result = match instance {
                     Instance::Pack(_, on_events) => on_events.call(store.as_context_mut(), events),
@@ -748,17 +751,29 @@ impl LoadedSignature {
         events: u64,
         f: impl FnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, EvalError> {
+        self.call_budgeted(events, events, f)
+    }
+
+    /// [`Self::call`] with the time of `cpu_events` events and the output
+    /// of `output_events` (a pack's call: its events' time, as any one
+    /// module's, and the output of every detector that accepted them).
+    fn call_budgeted<R>(
+        &mut self,
+        cpu_events: u64,
+        output_events: u64,
+        f: impl FnOnce(&Instance, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, EvalError> {
         let Some(live) = self.live.as_mut() else {
             // A previous rebuild failed; try again, it may have been transient.
             self.rebuild()?;
-            return self.call(events, f);
+            return self.call_budgeted(cpu_events, output_events, f);
         };
-        let ticks = self.limits.cpu_ticks().saturating_mul(events.max(1));
+        let ticks = self.limits.cpu_ticks().saturating_mul(cpu_events.max(1));
         live.store.data_mut().watchdog.start(ticks);
         live.store.set_epoch_deadline(ticks);
         // Bounds what wasmtime copies out of the guest for this call (its
         // results, and each host call it makes) before copying it.
-        let events_held = usize::try_from(events.max(1)).unwrap_or(usize::MAX);
+        let events_held = usize::try_from(output_events.max(1)).unwrap_or(usize::MAX);
         live.store
             .set_hostcall_fuel(self.limits.output_bytes_for(events_held));
         let busy = self.ticker.busy();
