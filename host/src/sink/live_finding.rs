@@ -14,9 +14,9 @@ use std::io;
 
 use serde::Serialize;
 
-use super::tracee_json::value_json;
+use super::tracee_json::{container_members, in_pod_sandbox, pod_text_members, value_json};
 use crate::engine::Detection;
-use crate::event::{ContainerInfo, Context, Event, Origin, Value, entity_id, untyped_tracee_type};
+use crate::event::{Context, Event, Origin, Value, entity_id, untyped_tracee_type};
 
 /// Appends the finding for `detection` on `event` to `out` as one JSON
 /// line; `metadata_object` is the signature's serialised
@@ -170,44 +170,25 @@ fn arg(out: &mut Vec<u8>, name: &str, tracee_type: &str, value: &Value) -> io::R
     Ok(())
 }
 
-/// The container's id, name, image and digest, those known (none on the host).
+/// Tracee's `container` object: the id, name, image and digest known.
 fn container(out: &mut Vec<u8>, c: &Context) -> io::Result<()> {
     let mut o = Object::open(out);
-    if c.origin != Origin::Host {
-        let info = c.container.as_deref();
-        let runtime = |pick: fn(&ContainerInfo) -> &str| info.map_or("", pick);
-        for (key, value) in [
-            ("id", c.container_id.as_str()),
-            ("name", runtime(|i| &i.name)),
-            ("image", runtime(|i| &i.image)),
-            ("imageDigest", runtime(|i| &i.image_digest)),
-        ] {
-            if !value.is_empty() {
-                o.value(key, value)?;
-            }
-        }
+    for (key, value) in container_members(c) {
+        o.value(key, value)?;
     }
     o.close();
     Ok(())
 }
 
-/// The pod's name, namespace and uid, those known, and whether it is the
-/// pod's sandbox.
+/// Tracee's `kubernetes` object: the pod's name, namespace and uid known,
+/// and whether it is the pod's sandbox.
 fn kubernetes(out: &mut Vec<u8>, c: &Context) -> io::Result<()> {
     let mut o = Object::open(out);
-    if let Some(pod) = c.container.as_deref().map(|i| &i.pod) {
-        for (key, value) in [
-            ("podName", &pod.name),
-            ("podNamespace", &pod.namespace),
-            ("podUID", &pod.uid),
-        ] {
-            if !value.is_empty() {
-                o.value(key, value)?;
-            }
-        }
-        if pod.sandbox {
-            o.raw("podSandbox", "true");
-        }
+    for (key, value) in pod_text_members(c) {
+        o.value(key, value)?;
+    }
+    if in_pod_sandbox(c) {
+        o.raw("podSandbox", "true");
     }
     o.close();
     Ok(())
@@ -217,7 +198,7 @@ fn kubernetes(out: &mut Vec<u8>, c: &Context) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::engine::Finding;
-    use crate::event::{Field, PodInfo};
+    use crate::event::{ContainerInfo, Field, PodInfo};
     use crate::sink::tracee_json::{finding_json, metadata_json, tests::info};
     use std::sync::Arc;
 

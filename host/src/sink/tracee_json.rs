@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::engine::{Detection, Metadata};
 use crate::event::{
-    ContainerInfo, Context, Event, Field, Origin, Value, entity_id, untyped_tracee_type,
+    ContainerInfo, Context, Event, Field, Origin, PodInfo, Value, entity_id, untyped_tracee_type,
 };
 
 /// Renders a detection as a Tracee finding: the triggering event's context,
@@ -268,44 +268,57 @@ fn arg_json(name: &str, tracee_type: &str, value: &Value) -> Json {
 /// event's is `{}` and a container whose runtime was not asked (or not yet
 /// answered) has only its id.
 fn container_json(c: &Context) -> Json {
-    let mut container = Map::new();
-    if c.origin == Origin::Host {
-        return Json::Object(container);
-    }
+    let container = container_members(c)
+        .map(|(key, value)| (key.to_owned(), Json::String(value.to_owned())))
+        .collect();
+    Json::Object(container)
+}
+
+/// The members of Tracee's `container` object, `omitempty`: the id, name,
+/// image and digest known (none on the host). Shared by both writers.
+pub(super) fn container_members(c: &Context) -> impl Iterator<Item = (&'static str, &str)> {
+    let on_host = c.origin == Origin::Host;
     let info = c.container.as_deref();
     let runtime = |pick: fn(&ContainerInfo) -> &str| info.map_or("", pick);
-    for (key, value) in [
+    [
         ("id", c.container_id.as_str()),
         ("name", runtime(|i| &i.name)),
         ("image", runtime(|i| &i.image)),
         ("imageDigest", runtime(|i| &i.image_digest)),
-    ] {
-        if !value.is_empty() {
-            container.insert(key.into(), Json::String(value.to_owned()));
-        }
-    }
-    Json::Object(container)
+    ]
+    .into_iter()
+    .filter(move |(_, value)| !on_host && !value.is_empty())
 }
 
 /// Tracee's `kubernetes` object, also `omitempty`: `{}` outside a pod.
 fn kubernetes_json(c: &Context) -> Json {
-    let mut kubernetes = Map::new();
-    let Some(pod) = c.container.as_deref().map(|i| &i.pod) else {
-        return Json::Object(kubernetes);
-    };
-    for (key, value) in [
-        ("podName", &pod.name),
-        ("podNamespace", &pod.namespace),
-        ("podUID", &pod.uid),
-    ] {
-        if !value.is_empty() {
-            kubernetes.insert(key.into(), Json::String(value.clone()));
-        }
-    }
-    if pod.sandbox {
+    let mut kubernetes: Map<String, Json> = pod_text_members(c)
+        .map(|(key, value)| (key.to_owned(), Json::String(value.to_owned())))
+        .collect();
+    if in_pod_sandbox(c) {
         kubernetes.insert("podSandbox".into(), Json::Bool(true));
     }
     Json::Object(kubernetes)
+}
+
+/// The pod's name, namespace and uid, those known (Tracee's `omitempty`).
+/// Shared by both writers.
+pub(super) fn pod_text_members(c: &Context) -> impl Iterator<Item = (&'static str, &str)> {
+    let pod = c.container.as_deref().map(|i| &i.pod);
+    let text = |pick: fn(&PodInfo) -> &str| pod.map_or("", pick);
+    [
+        ("podName", text(|p| &p.name)),
+        ("podNamespace", text(|p| &p.namespace)),
+        ("podUID", text(|p| &p.uid)),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+}
+
+/// Whether the event's container is its pod's sandbox (`podSandbox`, only
+/// written when true).
+pub(super) fn in_pod_sandbox(c: &Context) -> bool {
+    c.container.as_deref().is_some_and(|i| i.pod.sandbox)
 }
 
 /// An event as a Tracee `trace.Event` object.
