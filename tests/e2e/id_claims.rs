@@ -503,3 +503,139 @@ fn wait_for_trc_1016(daemon: &Daemon, pid: u32) {
         daemon.stdout_lines().join("\n")
     );
 }
+
+/// `pack-hostile` (detectors PACK-FIND-1, PACK-HOSTILE, PACK-FIND-2) as
+/// `pack.wasm`, a module claiming PACK-FIND-2 as `aaa.wasm` and TEST-VERSIONED
+/// (it finds every exec), unsigned.
+fn pack_and_rival(label: &str) -> PathBuf {
+    let dir = temp_dir(label);
+    copy_signed(&test_module("pack-hostile"), &dir, "pack.wasm", None);
+    copy_signed(&test_module("idclaim-pack-rival"), &dir, "aaa.wasm", None);
+    // An innocent module beside them: it runs.
+    copy_signed(&test_module("versioned-v1"), &dir, "versioned.wasm", None);
+    dir
+}
+
+/// The refusal of `file` for sharing PACK-FIND-2 with `rival`, as logged.
+fn overlap_refusal(dir: &Path, file: &str, rival: &str) -> String {
+    format!(
+        "{}: signature id PACK-FIND-2 is also claimed by {}, and one of the two is a pack that \
+         runs a detector under it",
+        dir.join(file).display(),
+        dir.join(rival).display()
+    )
+}
+
+/// A pack's second and third detector ids are as much its own as its first:
+/// a module claiming one of them and the pack, found together at start,
+/// run neither (whichever name sorts first), both refusals name the id and
+/// the other file, and a third module runs.
+#[test]
+fn replay_a_pack_and_a_module_sharing_a_detector_id_run_neither() {
+    let dir = pack_and_rival("idclaim-pack-replay");
+    let events = dir.join("events.jsonl.txt");
+    let line = |pid: u32| {
+        format!(
+            r#"{{"timestamp":{pid},"processId":{pid},"threadId":{pid},"hostProcessId":{pid},"processName":"packmark","eventId":"710","eventName":"sched_process_exec","args":[{{"name":"pathname","type":"const char*","value":"/bin/true"}}]}}"#
+        )
+    };
+    std::fs::write(&events, (1..=3).map(line).collect::<Vec<_>>().join("\n")).unwrap();
+    let out = sigbox(&[
+        "replay",
+        "-s",
+        dir.to_str().unwrap(),
+        "--allow-unsigned",
+        events.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    // Refused files fail the run (after it has run the others).
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 signature files failed to load"),
+        "{stderr}"
+    );
+    let lines = json_lines(&out.stdout);
+    for id in ["PACK-FIND-1", "PACK-HOSTILE", "PACK-FIND-2"] {
+        assert!(findings_of(&lines, id).is_empty(), "{id}: {lines:#?}");
+    }
+    assert_eq!(findings_of(&lines, "TEST-VERSIONED").len(), 3, "{lines:#?}");
+    for (file, rival) in [("aaa.wasm", "pack.wasm"), ("pack.wasm", "aaa.wasm")] {
+        assert_rejected_naming(&lines, &stderr, file, rival, "PACK-FIND-2");
+        assert!(
+            stderr.contains(&overlap_refusal(&dir, file, rival)),
+            "{stderr}"
+        );
+    }
+}
+
+/// Live: a module claiming a running pack's detector id is refused and the
+/// pack keeps finding under it; once the pack goes, the module is decided
+/// again and runs.
+#[test]
+fn live_a_module_claiming_a_running_packs_detector_id_is_refused_until_the_pack_goes() {
+    let dir = temp_dir("idclaim-pack-live");
+    copy_signed(&test_module("pack-hostile"), &dir, "pack.wasm", None);
+    let Some((daemon, _)) = start_live_with(&dir, &["--allow-unsigned", "--workers", "1"]) else {
+        return;
+    };
+    // PACK-FIND-2's findings for `pid`, and the rival's.
+    let found_by = |lines: &[String], pid: u32, event_name: &str| {
+        lines.iter().any(|l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|f| {
+                f["hostProcessId"].as_u64() == Some(u64::from(pid))
+                    && f["metadata"]["Properties"]["signatureID"] == "PACK-FIND-2"
+                    && f["eventName"] == event_name
+            })
+        })
+    };
+    let wait_found = |pid: u32, event_name: &str| {
+        assert!(
+            daemon.wait_for_stdout(Duration::from_secs(120), |lines| found_by(
+                lines, pid, event_name
+            )),
+            "no {event_name} finding for {pid}:\n{}",
+            daemon.stderr_text()
+        );
+    };
+    let pack_event = "pack_marker";
+    let before = run_as("packmark", "true");
+    wait_found(before, pack_event);
+
+    let staging = dir.join(".aaa.wasm.tmp");
+    std::fs::copy(test_module("idclaim-pack-rival"), &staging).unwrap();
+    std::fs::rename(&staging, dir.join("aaa.wasm")).unwrap();
+    let refusal = overlap_refusal(&dir, "aaa.wasm", "pack.wasm");
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), &refusal),
+        "never refused:\n{}",
+        daemon.stderr_text()
+    );
+    let during = run_as("packmark", "true");
+    wait_found(during, pack_event);
+
+    // The pack goes: the rival's claim is decided again and it runs.
+    std::fs::remove_file(dir.join("pack.wasm")).unwrap();
+    let rival_loaded = format!(
+        "loaded signature PACK-FIND-2 v1 ({}",
+        dir.join("aaa.wasm").display()
+    );
+    assert!(
+        daemon.wait_for_stderr(Duration::from_secs(120), &rival_loaded),
+        "{}",
+        daemon.stderr_text()
+    );
+    let after = run_as("packmark", "true");
+    wait_found(after, "idclaim_pack_rival");
+
+    let stopped = daemon.stop();
+    assert!(stopped.status.success(), "{}", stopped.stderr);
+    let lines = json_lines(stopped.stdout.join("\n").as_bytes());
+    // Never both: no rival finding while the pack ran.
+    for pid in [before, during] {
+        assert!(
+            !found_by(&stopped.stdout, pid, "idclaim_pack_rival"),
+            "{lines:#?}"
+        );
+    }
+    assert!(!rejections(&lines, "aaa.wasm").is_empty(), "{lines:#?}");
+}

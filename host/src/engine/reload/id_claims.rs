@@ -238,7 +238,9 @@ pub fn refusal(path: &Path, id: &str, verdict: &Verdict) -> Option<String> {
             to.display()
         )),
         Verdict::Overlaps { id, with } => Some(format!(
-            "{}: signature id {id} is also claimed by {}, and one of the two is a pack that              runs a detector under it: a pack's detectors share no id with another module.              This file does not run; remove or rename one of the two",
+            "{}: signature id {id} is also claimed by {}, and one of the two is a pack that \
+             runs a detector under it: a pack's detectors share no id with another module. \
+             This file does not run; remove or rename one of the two",
             path.display(),
             with.display()
         )),
