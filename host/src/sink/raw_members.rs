@@ -26,6 +26,7 @@ pub(crate) fn split(raw: &str) -> Option<Split<'_>> {
     }
     at = skip_spaces(bytes, at + 1);
     let mut members: Split<'_> = Vec::with_capacity(32);
+    let mut keys_seen = 0u64;
     if bytes.get(at) == Some(&b'}') {
         at += 1;
     } else {
@@ -42,10 +43,18 @@ pub(crate) fn split(raw: &str) -> Option<Split<'_>> {
             let start = skip_spaces(bytes, at + 1);
             let end = value_end(bytes, start)?;
             let value = raw.get(start..end)?;
-            match members.iter_mut().find(|(k, _)| *k == key) {
+            // Keys are searched for a repeat only when one with the same
+            // length and ends was seen (a line's keys are all different,
+            // and a search per key made the split quadratic).
+            let seen = key_bit(&key);
+            match (keys_seen & seen != 0)
+                .then(|| members.iter_mut().find(|(k, _)| *k == key))
+                .flatten()
+            {
                 Some(member) => member.1 = value,
                 None => members.push((key, value)),
             }
+            keys_seen |= seen;
             at = skip_spaces(bytes, end);
             match bytes.get(at) {
                 Some(b',') => at = skip_spaces(bytes, at + 1),
@@ -58,6 +67,16 @@ pub(crate) fn split(raw: &str) -> Option<Split<'_>> {
         }
     }
     (skip_spaces(bytes, at) == bytes.len()).then_some(members)
+}
+
+/// One of 64 bits for `key`, from its length and its first and last
+/// bytes: equal keys share it.
+fn key_bit(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let (first, last) = (bytes.first().copied(), bytes.last().copied());
+    let mix =
+        bytes.len() as u32 * 31 + u32::from(first.unwrap_or(0)) * 7 + u32::from(last.unwrap_or(0));
+    1 << (mix % 64)
 }
 
 /// A key from its quoted text `raw[open..end]`: borrowed unless escaped.
@@ -93,6 +112,7 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
             let mut depth = 0usize;
             let mut at = start;
             loop {
+                at += to_quote_or_bracket(bytes.get(at..)?);
                 match bytes.get(at)? {
                     b'"' => {
                         at = string_end(bytes, at)?;
@@ -119,6 +139,55 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
             (len > 0).then_some(start + len)
         }
     }
+}
+
+/// How many bytes of `rest` come before the first `"` or bracket (all of
+/// `rest` when none).
+fn to_quote_or_bracket(rest: &[u8]) -> usize {
+    // SAFETY: every x86_64 processor has SSE2 (the target enables it).
+    #[cfg(target_arch = "x86_64")]
+    let at = unsafe { sixteen_at_a_time(rest) };
+    #[cfg(not(target_arch = "x86_64"))]
+    let at = 0;
+    at + rest[at..]
+        .iter()
+        .position(|&c| matches!(c, b'"' | b'{' | b'}' | b'[' | b']'))
+        .unwrap_or(rest.len() - at)
+}
+
+/// [`to_quote_or_bracket`] sixteen bytes per step with SSE2; stops at the
+/// first block holding one or at the last whole block, and returns where
+/// it stopped.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn sixteen_at_a_time(rest: &[u8]) -> usize {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let quote = _mm_set1_epi8(b'"' as i8);
+    // `[` and `]` are `{` and `}` without the 0x20 bit.
+    let (case, open, close) = (
+        _mm_set1_epi8(0x20),
+        _mm_set1_epi8(b'{' as i8),
+        _mm_set1_epi8(b'}' as i8),
+    );
+    let mut at = 0;
+    while at + 16 <= rest.len() {
+        // SAFETY: the 16 bytes read, from `at`, are within `rest` (checked
+        // above); the load has no alignment requirement.
+        let block = unsafe { _mm_loadu_si128(rest.as_ptr().add(at).cast()) };
+        let folded = _mm_or_si128(block, case);
+        let stops = _mm_or_si128(
+            _mm_cmpeq_epi8(block, quote),
+            _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)),
+        );
+        let mask = _mm_movemask_epi8(stops) as u32;
+        if mask != 0 {
+            return at + mask.trailing_zeros() as usize;
+        }
+        at += 16;
+    }
+    at
 }
 
 fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
