@@ -238,6 +238,10 @@ mod tests {
                 r#"{"a":-1.5e3,"b":true,"c":null,"d":"x\u0041\\","a":"last"}"#,
                 r#"{"k\u0041":1,"kA":2,"\"q\"":[[[]]],"e":"\\\\"}"#,
                 r#"{"eventName":"x","args":[{"name":"a","value":{"k":[1,-2.5,null,true]}}]}"#,
+                // Brackets and quotes in strings, across sixteen-byte steps.
+                r#"{"args":[{"name":"argv","value":["sh","-c","echo ]}]} \"[{\" \\","0123456789abcdef{"]},{"x":{}}],"b":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}"#,
+                // Keys of the same length and ends, repeated or not.
+                r#"{"ab":1,"ab":2,"aab":3,"acb":4,"ab":5,"acb":[6]}"#,
             ]
             .map(str::to_owned),
         );

@@ -94,6 +94,36 @@ pub(crate) fn write_finding_from_raw(
     Ok(true)
 }
 
+/// The raw-line writer against its reference, for the fuzz target: when
+/// [`write_finding_from_raw`] writes `line`'s finding, it is byte for byte
+/// what the same writer makes of the members serde_json reads (owned keys,
+/// the path before the split), and the same JSON as [`finding_json`]'s
+/// tree. Panics on a difference.
+pub(crate) fn raw_writer_agrees(detection: &Detection<'_>, event: &Event, line: &str) {
+    let metadata = metadata_json(&detection.signature.metadata).to_string();
+    let mut fast = Vec::new();
+    if !write_finding_from_raw(&mut fast, detection, &metadata, event, line).expect("writes") {
+        return;
+    }
+    let by_serde: indexmap::IndexMap<String, &RawValue> =
+        serde_json::from_str(line).expect("a line the writer took is an object");
+    let members = Members(
+        by_serde
+            .into_iter()
+            .map(|(key, value)| (Cow::Owned(key), value.get()))
+            .collect(),
+    );
+    let mut reference = Vec::new();
+    write_members(&mut reference, detection, &metadata, event, &members).expect("writes");
+    assert_eq!(
+        String::from_utf8_lossy(&fast),
+        String::from_utf8_lossy(&reference),
+        "{line:?}"
+    );
+    let fast: Json = serde_json::from_slice(&fast).expect("valid JSON");
+    assert_eq!(fast, finding_json(detection, event, Some(line)), "{line:?}");
+}
+
 /// Whether `bytes` holds a control character (below 0x20): whole blocks
 /// without an early exit, so the compiler makes it a vector loop.
 fn has_control(bytes: &[u8]) -> bool {
@@ -524,6 +554,40 @@ pub(super) mod tests {
             }
         }
         assert!(checked > 20);
+    }
+
+    /// `eventId` read by hand as serde_json reads it: numbers, numbers in
+    /// strings, and what is neither.
+    #[test]
+    fn event_ids_read_as_serde_json_reads_them() {
+        let by_serde = |value: &str| match serde_json::from_str::<Json>(value).ok()? {
+            Json::String(s) => s.parse::<i64>().ok(),
+            other => other.as_i64(),
+        };
+        for value in [
+            "0",
+            "715",
+            r#""715""#,
+            r#""+7""#,
+            r#""-7""#,
+            "-7",
+            "1.5",
+            "1e3",
+            r#""7\u0030""#,
+            "9223372036854775807",
+            "9223372036854775808",
+            r#""9223372036854775808""#,
+            r#""""#,
+            r#""x""#,
+            "null",
+            "true",
+            "[1]",
+            "007",
+            r#""007""#,
+            "",
+        ] {
+            assert_eq!(event_id_of(value), by_serde(value), "{value}");
+        }
     }
 
     /// Tracee's `container` object: `omitempty` fields, so the host's is
