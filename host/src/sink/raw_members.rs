@@ -108,28 +108,7 @@ fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
 fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     match bytes.get(start)? {
         b'"' => string_end(bytes, start),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut at = start;
-            loop {
-                at += to_quote_or_bracket(bytes.get(at..)?);
-                match bytes.get(at)? {
-                    b'"' => {
-                        at = string_end(bytes, at)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(at + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                at += 1;
-            }
-        }
+        b'{' | b'[' => container_end(bytes, start),
         // A number, `true`, `false` or `null`.
         _ => {
             let len = bytes[start..]
@@ -141,53 +120,84 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     }
 }
 
-/// How many bytes of `rest` come before the first `"` or bracket (all of
-/// `rest` when none).
-fn to_quote_or_bracket(rest: &[u8]) -> usize {
-    // SAFETY: every x86_64 processor has SSE2 (the target enables it).
-    #[cfg(target_arch = "x86_64")]
-    let at = unsafe { sixteen_at_a_time(rest) };
-    #[cfg(not(target_arch = "x86_64"))]
-    let at = 0;
-    at + rest[at..]
-        .iter()
-        .position(|&c| matches!(c, b'"' | b'{' | b'}' | b'[' | b']'))
-        .unwrap_or(rest.len() - at)
+/// The end of the array or object opening at `start`: brackets counted
+/// outside strings. Sixteen bytes at a time: each block's quotes,
+/// backslashes and brackets as a bit mask, taken in order with the walk's
+/// state (in a string or not; a backslash's next byte skipped), so a
+/// string costs no call of its own (the args of an exec line hold
+/// hundreds).
+fn container_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    // Bytes before `at` are already taken (or escaped).
+    let mut at = start;
+    let mut base = start;
+    while base < bytes.len() {
+        let block = &bytes[base..bytes.len().min(base + 16)];
+        let mut mask = stops(block);
+        while mask != 0 {
+            let i = base + mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if i < at {
+                continue;
+            }
+            at = i + 1;
+            match (in_string, bytes[i]) {
+                (_, b'"') => in_string = !in_string,
+                (true, b'\\') => at = i + 2,
+                (true, _) | (false, b'\\') => {}
+                (false, b'{' | b'[') => depth += 1,
+                (false, _) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+            }
+        }
+        base += 16;
+    }
+    None
 }
 
-/// [`to_quote_or_bracket`] sixteen bytes per step with SSE2; stops at the
-/// first block holding one or at the last whole block, and returns where
-/// it stopped.
+/// Where `block` (at most sixteen bytes) holds `"`, `\` or a bracket: bit
+/// i for byte i.
+fn stops(block: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if let Ok(block) = <&[u8; 16]>::try_from(block) {
+        // SAFETY: every x86_64 processor has SSE2 (the target enables it).
+        return unsafe { stops_sse2(block) };
+    }
+    block
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, b'"' | b'\\' | b'{' | b'}' | b'[' | b']'))
+        .fold(0, |mask, (i, _)| mask | 1 << i)
+}
+
+/// [`stops`] of a whole block with SSE2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
-fn sixteen_at_a_time(rest: &[u8]) -> usize {
+fn stops_sse2(block: &[u8; 16]) -> u32 {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    let quote = _mm_set1_epi8(b'"' as i8);
+    // SAFETY: the 16 bytes read are the array's; the load has no alignment
+    // requirement.
+    let block = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
     // `[` and `]` are `{` and `}` without the 0x20 bit.
-    let (case, open, close) = (
-        _mm_set1_epi8(0x20),
-        _mm_set1_epi8(b'{' as i8),
-        _mm_set1_epi8(b'}' as i8),
+    let folded = _mm_or_si128(block, _mm_set1_epi8(0x20));
+    let stops = _mm_or_si128(
+        _mm_or_si128(
+            _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8)),
+            _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8)),
+        ),
+        _mm_or_si128(
+            _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
+            _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
+        ),
     );
-    let mut at = 0;
-    while at + 16 <= rest.len() {
-        // SAFETY: the 16 bytes read, from `at`, are within `rest` (checked
-        // above); the load has no alignment requirement.
-        let block = unsafe { _mm_loadu_si128(rest.as_ptr().add(at).cast()) };
-        let folded = _mm_or_si128(block, case);
-        let stops = _mm_or_si128(
-            _mm_cmpeq_epi8(block, quote),
-            _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)),
-        );
-        let mask = _mm_movemask_epi8(stops) as u32;
-        if mask != 0 {
-            return at + mask.trailing_zeros() as usize;
-        }
-        at += 16;
-    }
-    at
+    _mm_movemask_epi8(stops) as u32
 }
 
 fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
@@ -245,6 +255,14 @@ mod tests {
             ]
             .map(str::to_owned),
         );
+        // Escapes and brackets at every place of a sixteen-byte block.
+        for pad in 0..40 {
+            let x = "x".repeat(pad);
+            lines.push(format!(
+                r#"{{"a":["{x}\"]\\",[{{"{x}":"\\\\"}}],"]"],"b":{{"{x}":[]}}}}"#
+            ));
+            lines.push(format!(r#"{{"{x}":[{x:?},"\"","[",{{}}],"z":1}}"#));
+        }
         for line in &lines {
             assert_eq!(by_split(line), by_serde(line), "{line}");
         }
