@@ -60,10 +60,10 @@ impl Chunk {
             let take = block.len().min(CHUNK_BYTES.saturating_sub(text.len()));
             if take == 0 {
                 // Full: end the line being read, if it has not ended.
-                if text.last() != Some(&b'\n') {
-                    if let Err(error) = input.read_until(b'\n', &mut text) {
-                        break Err(error);
-                    }
+                if text.last() != Some(&b'\n')
+                    && let Err(error) = input.read_until(b'\n', &mut text)
+                {
+                    break Err(error);
                 }
                 break Ok(());
             }
