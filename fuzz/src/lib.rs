@@ -200,12 +200,14 @@ pub mod targets {
 
     /// Replay's parser on any line: its one-scan tape must read it as
     /// serde_json alone does, and a line it accepts must also give a valid
-    /// one-line finding through the writer's raw-line fast path.
+    /// one-line finding through the writer's raw-line fast path, the same
+    /// as the writer's reference path.
     pub fn tracee_json(data: &[u8]) {
         let Ok(line) = std::str::from_utf8(data) else {
             return;
         };
         sigbox::fuzzing::tracee_tape_agrees(line);
+        sigbox::fuzzing::raw_finding_agrees(line);
         if let Ok(event) = sigbox::source::parse_event(line) {
             let metadata = Metadata {
                 id: "FUZZ-1".into(),

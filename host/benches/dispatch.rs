@@ -187,6 +187,8 @@ struct Case<'a> {
     loops: u64,
     timing: Timing,
     wall: Timing,
+    /// The whole process's CPU time (every thread: pool, workers).
+    process: Timing,
     note: String,
 }
 
@@ -204,6 +206,7 @@ impl<'a> Case<'a> {
             loops: 1,
             timing: Timing::default(),
             wall: Timing::default(),
+            process: Timing::default(),
             note: note.into(),
         }
     }
@@ -226,13 +229,15 @@ fn run_interleaved(cases: &mut Vec<Case<'_>>, reps: usize, sample_ms: f64) {
     }
     for _ in 0..reps {
         for case in cases.iter_mut() {
-            let (wall, cpu) = (Instant::now(), thread_cpu_ns());
+            let (wall, cpu, process) = (Instant::now(), thread_cpu_ns(), process_cpu_ns());
             for _ in 0..case.loops {
                 (case.run)();
             }
             let items = case.items * case.loops;
             case.timing.push((thread_cpu_ns() - cpu) as f64, items);
             case.wall.push(wall.elapsed().as_nanos() as f64, items);
+            case.process
+                .push((process_cpu_ns() - process) as f64, items);
         }
     }
 }
@@ -250,6 +255,34 @@ fn finish_wall(table: &mut Table, section: &'static str, cases: Vec<Case<'_>>) {
         let note = format!("{} (wall time)", case.note);
         table.push(section, case.name, case.wall.clone(), case.wall, note);
     }
+}
+
+/// [`finish_wall`], each case followed by its process CPU time: on a
+/// loaded machine wall time follows the load, while CPU time (every
+/// thread's, per item) is the work itself.
+fn finish_wall_and_cpu(table: &mut Table, section: &'static str, cases: Vec<Case<'_>>) {
+    for case in cases {
+        let note = format!("{} (wall time)", case.note);
+        table.push(section, &case.name, case.wall.clone(), case.wall, note);
+        table.push(
+            section,
+            format!("{} [process CPU]", case.name),
+            case.process.clone(),
+            case.process,
+            "CPU time of all threads, per item",
+        );
+    }
+}
+
+/// The CPU time of the whole process (all threads) so far.
+fn process_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
 }
 
 /// Loads `n` separately compiled copies of a module into one set (distinct
@@ -805,7 +838,7 @@ fn report(
             ),
         ]);
         run_interleaved(&mut cases, reps, sample_ms);
-        finish_wall(&mut table, "replay (wall time)", cases);
+        finish_wall_and_cpu(&mut table, "replay (wall time)", cases);
     }
     let author = if want("author") {
         Some(bench::bench_module(trc_1016, 20_000, None)?)

@@ -60,3 +60,56 @@ pub fn tracee_tape_agrees(line: &str) {
         "{line:?}"
     );
 }
+
+/// Replay's finding writer on a line the parser accepts (a finding with
+/// data of every kind): the raw-line writer (member split, keys copied as
+/// written) gives the same bytes as the same writer on serde_json's
+/// reading of the line, and the same JSON as the finding's tree. Panics on
+/// a difference.
+pub fn raw_finding_agrees(line: &str) {
+    use crate::engine::{ContractVersion, Detection, Finding, Metadata, Properties, SignatureInfo};
+    use crate::event::{Field, Value};
+    let Ok(event) = crate::source::tracee_json::parse_event(line) else {
+        return;
+    };
+    let info = SignatureInfo {
+        path: "/fuzz/signature.wasm".into(),
+        sha256: "00".repeat(32),
+        metadata: Metadata {
+            id: "FUZZ-1".into(),
+            version: "1".into(),
+            name: "fuzz".into(),
+            event_name: "fuzz".into(),
+            description: String::new(),
+            tags: Vec::new(),
+            properties: Properties {
+                severity: 2,
+                category: String::new(),
+                technique: String::new(),
+                kubernetes_technique: String::new(),
+                mitre_id: String::new(),
+                external_id: String::new(),
+                extra: Vec::new(),
+            },
+        },
+        selected_events: Vec::new(),
+        contract: ContractVersion::V0_2,
+        signed_by: Vec::new(),
+        event_id: 6024,
+    };
+    let data = vec![
+        Field::new("text", Value::Text("a\"\\\n\u{7f}é".into())),
+        Field::new("list", Value::TextList(vec!["x".into(), String::new()])),
+        Field::new("n", Value::Signed(-3)),
+        Field::new("f", Value::Float(f64::NAN)),
+        Field::new("json", Value::Json(r#"{"k":[1,2.5]}"#.into())),
+    ];
+    for data in [Vec::new(), data] {
+        let detection = Detection {
+            signature: &info,
+            event_id: info.event_id,
+            finding: Finding { data },
+        };
+        crate::sink::tracee_json::raw_writer_agrees(&detection, &event, line);
+    }
+}

@@ -151,6 +151,10 @@ pub struct Pipeline<W: Write + Send + 'static> {
     telemetry: Arc<Telemetry>,
     /// Shared with every worker's set.
     stop: Arc<StopSignal>,
+    /// Signature changes applied so far: while it holds still, so do the
+    /// selected names (a source that sorted events on a snapshot of them
+    /// need not ask again per event).
+    changes_applied: u64,
 }
 
 impl<W: Write + Send + 'static> Pipeline<W> {
@@ -202,6 +206,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             changes: None,
             board,
             placement: HashMap::new(),
+            changes_applied: 0,
             backpressure: options.backpressure,
             drops: DropReport::default(),
             host_filter: HostFilter::default(),
@@ -271,6 +276,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
     /// applies it at its next batch boundary and logs it with the
     /// signature's id, version, digest and file. Never waits for a worker.
     pub fn apply(&mut self, change: Change) {
+        self.changes_applied += 1;
         let path = match &change {
             Change::Upsert(signature) => signature.info().path.clone(),
             Change::Remove(path)
@@ -443,6 +449,20 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             .flat_map(|signature| &signature.info.selected_events)
             .map(|selector| selector.name.clone())
             .collect()
+    }
+
+    /// How many signature changes have been applied (pending ones first):
+    /// the names [`Pipeline::selected_names`] returned still hold while
+    /// this is unchanged.
+    pub(crate) fn selection_generation(&mut self) -> u64 {
+        self.apply_pending();
+        self.changes_applied
+    }
+
+    /// [`Pipeline::selection_generation`] without applying pending
+    /// changes: the generation of the names just taken.
+    pub(crate) fn applied_changes(&self) -> u64 {
+        self.changes_applied
     }
 
     /// Counts an event no signature selects, which the source did not build

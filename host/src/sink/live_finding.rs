@@ -149,8 +149,14 @@ impl<'a> Object<'a> {
     }
 }
 
-/// `{"name": …, "type": …, "value": …}`, as Tracee writes an argument.
-fn arg(out: &mut Vec<u8>, name: &str, tracee_type: &str, value: &Value) -> io::Result<()> {
+/// `{"name": …, "type": …, "value": …}`, as Tracee writes an argument
+/// (also a replayed finding's data).
+pub(super) fn arg(
+    out: &mut Vec<u8>,
+    name: &str,
+    tracee_type: &str,
+    value: &Value,
+) -> io::Result<()> {
     let mut o = Object::open(out);
     o.value("name", name)?;
     o.value("type", tracee_type)?;

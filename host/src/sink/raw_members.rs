@@ -26,6 +26,7 @@ pub(crate) fn split(raw: &str) -> Option<Split<'_>> {
     }
     at = skip_spaces(bytes, at + 1);
     let mut members: Split<'_> = Vec::with_capacity(32);
+    let mut keys_seen = 0u64;
     if bytes.get(at) == Some(&b'}') {
         at += 1;
     } else {
@@ -42,10 +43,18 @@ pub(crate) fn split(raw: &str) -> Option<Split<'_>> {
             let start = skip_spaces(bytes, at + 1);
             let end = value_end(bytes, start)?;
             let value = raw.get(start..end)?;
-            match members.iter_mut().find(|(k, _)| *k == key) {
+            // Keys are searched for a repeat only when one with the same
+            // length and ends was seen (a line's keys are all different,
+            // and a search per key made the split quadratic).
+            let seen = key_bit(&key);
+            match (keys_seen & seen != 0)
+                .then(|| members.iter_mut().find(|(k, _)| *k == key))
+                .flatten()
+            {
                 Some(member) => member.1 = value,
                 None => members.push((key, value)),
             }
+            keys_seen |= seen;
             at = skip_spaces(bytes, end);
             match bytes.get(at) {
                 Some(b',') => at = skip_spaces(bytes, at + 1),
@@ -58,6 +67,16 @@ pub(crate) fn split(raw: &str) -> Option<Split<'_>> {
         }
     }
     (skip_spaces(bytes, at) == bytes.len()).then_some(members)
+}
+
+/// One of 64 bits for `key`, from its length and its first and last
+/// bytes: equal keys share it.
+fn key_bit(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let (first, last) = (bytes.first().copied(), bytes.last().copied());
+    let mix =
+        bytes.len() as u32 * 31 + u32::from(first.unwrap_or(0)) * 7 + u32::from(last.unwrap_or(0));
+    1 << (mix % 64)
 }
 
 /// A key from its quoted text `raw[open..end]`: borrowed unless escaped.
@@ -89,27 +108,7 @@ fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
 fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     match bytes.get(start)? {
         b'"' => string_end(bytes, start),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut at = start;
-            loop {
-                match bytes.get(at)? {
-                    b'"' => {
-                        at = string_end(bytes, at)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(at + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                at += 1;
-            }
-        }
+        b'{' | b'[' => container_end(bytes, start),
         // A number, `true`, `false` or `null`.
         _ => {
             let len = bytes[start..]
@@ -119,6 +118,86 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
             (len > 0).then_some(start + len)
         }
     }
+}
+
+/// The end of the array or object opening at `start`: brackets counted
+/// outside strings. Sixteen bytes at a time: each block's quotes,
+/// backslashes and brackets as a bit mask, taken in order with the walk's
+/// state (in a string or not; a backslash's next byte skipped), so a
+/// string costs no call of its own (the args of an exec line hold
+/// hundreds).
+fn container_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    // Bytes before `at` are already taken (or escaped).
+    let mut at = start;
+    let mut base = start;
+    while base < bytes.len() {
+        let block = &bytes[base..bytes.len().min(base + 16)];
+        let mut mask = stops(block);
+        while mask != 0 {
+            let i = base + mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if i < at {
+                continue;
+            }
+            at = i + 1;
+            match (in_string, bytes[i]) {
+                (_, b'"') => in_string = !in_string,
+                (true, b'\\') => at = i + 2,
+                (true, _) | (false, b'\\') => {}
+                (false, b'{' | b'[') => depth += 1,
+                (false, _) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+            }
+        }
+        base += 16;
+    }
+    None
+}
+
+/// Where `block` (at most sixteen bytes) holds `"`, `\` or a bracket: bit
+/// i for byte i.
+fn stops(block: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if let Ok(block) = <&[u8; 16]>::try_from(block) {
+        // SAFETY: every x86_64 processor has SSE2 (the target enables it).
+        return unsafe { stops_sse2(block) };
+    }
+    block
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, b'"' | b'\\' | b'{' | b'}' | b'[' | b']'))
+        .fold(0, |mask, (i, _)| mask | 1 << i)
+}
+
+/// [`stops`] of a whole block with SSE2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn stops_sse2(block: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: the 16 bytes read are the array's; the load has no alignment
+    // requirement.
+    let block = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
+    // `[` and `]` are `{` and `}` without the 0x20 bit.
+    let folded = _mm_or_si128(block, _mm_set1_epi8(0x20));
+    let stops = _mm_or_si128(
+        _mm_or_si128(
+            _mm_cmpeq_epi8(block, _mm_set1_epi8(b'"' as i8)),
+            _mm_cmpeq_epi8(block, _mm_set1_epi8(b'\\' as i8)),
+        ),
+        _mm_or_si128(
+            _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
+            _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
+        ),
+    );
+    _mm_movemask_epi8(stops) as u32
 }
 
 fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
@@ -169,9 +248,21 @@ mod tests {
                 r#"{"a":-1.5e3,"b":true,"c":null,"d":"x\u0041\\","a":"last"}"#,
                 r#"{"k\u0041":1,"kA":2,"\"q\"":[[[]]],"e":"\\\\"}"#,
                 r#"{"eventName":"x","args":[{"name":"a","value":{"k":[1,-2.5,null,true]}}]}"#,
+                // Brackets and quotes in strings, across sixteen-byte steps.
+                r#"{"args":[{"name":"argv","value":["sh","-c","echo ]}]} \"[{\" \\","0123456789abcdef{"]},{"x":{}}],"b":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}"#,
+                // Keys of the same length and ends, repeated or not.
+                r#"{"ab":1,"ab":2,"aab":3,"acb":4,"ab":5,"acb":[6]}"#,
             ]
             .map(str::to_owned),
         );
+        // Escapes and brackets at every place of a sixteen-byte block.
+        for pad in 0..40 {
+            let x = "x".repeat(pad);
+            lines.push(format!(
+                r#"{{"a":["{x}\"]\\",[{{"{x}":"\\\\"}}],"]"],"b":{{"{x}":[]}}}}"#
+            ));
+            lines.push(format!(r#"{{"{x}":[{x:?},"\"","[",{{}}],"z":1}}"#));
+        }
         for line in &lines {
             assert_eq!(by_split(line), by_serde(line), "{line}");
         }

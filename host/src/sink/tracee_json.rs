@@ -2,6 +2,7 @@
 //! `tracee --output json` consume sigbox's output unchanged.
 
 use std::borrow::Cow;
+use std::io::Write as _;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -76,7 +77,7 @@ pub(crate) fn write_finding_from_raw(
     event: &Event,
     raw: &str,
 ) -> std::io::Result<bool> {
-    if raw.bytes().any(|b| b < 0x20) {
+    if has_control(raw.as_bytes()) {
         return Ok(false);
     }
     // The parser accepted the line (replay passes no other): split it
@@ -93,6 +94,71 @@ pub(crate) fn write_finding_from_raw(
     Ok(true)
 }
 
+/// The raw-line writer against its reference, for the fuzz target: when
+/// [`write_finding_from_raw`] writes `line`'s finding, it is byte for byte
+/// what the same writer makes of the members serde_json reads (owned keys,
+/// the path before the split), and the same JSON as [`finding_json`]'s
+/// tree. Panics on a difference.
+pub(crate) fn raw_writer_agrees(detection: &Detection<'_>, event: &Event, line: &str) {
+    let metadata = metadata_json(&detection.signature.metadata).to_string();
+    let mut fast = Vec::new();
+    if !write_finding_from_raw(&mut fast, detection, &metadata, event, line).expect("writes") {
+        return;
+    }
+    let by_serde: indexmap::IndexMap<String, &RawValue> =
+        serde_json::from_str(line).expect("a line the writer took is an object");
+    let members = Members(
+        by_serde
+            .into_iter()
+            .map(|(key, value)| (Cow::Owned(key), value.get()))
+            .collect(),
+    );
+    let mut reference = Vec::new();
+    write_members(&mut reference, detection, &metadata, event, &members).expect("writes");
+    assert_eq!(
+        String::from_utf8_lossy(&fast),
+        String::from_utf8_lossy(&reference),
+        "{line:?}"
+    );
+    let fast: Json = serde_json::from_slice(&fast).expect("valid JSON");
+    assert_eq!(fast, finding_json(detection, event, Some(line)), "{line:?}");
+}
+
+/// Whether `bytes` holds a control character (below 0x20): whole blocks
+/// without an early exit, so the compiler makes it a vector loop.
+fn has_control(bytes: &[u8]) -> bool {
+    bytes
+        .chunks(64)
+        .any(|block| block.iter().fold(false, |found, &b| found | (b < 0x20)))
+}
+
+/// `eventId`'s value (as written in the raw line) as an integer: the
+/// number, or the number in the string, as serde_json reads it. Digits
+/// alone (or a string without escapes) are read here; anything else by
+/// serde_json.
+fn event_id_of(value: &str) -> Option<i64> {
+    // JSON has no leading zeros: "0", or a number starting 1 to 9.
+    let digits = |text: &str| {
+        (text == "0" || text.starts_with(|c: char| c != '0'))
+            && !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit())
+    };
+    if let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return inner.parse::<i64>().ok();
+    }
+    if digits(value)
+        && let Ok(id) = value.parse::<i64>()
+    {
+        return Some(id);
+    }
+    match serde_json::from_str::<Json>(value).ok()? {
+        Json::String(s) => s.parse::<i64>().ok(),
+        other => other.as_i64(),
+    }
+}
+
 /// A raw line's top-level members in their order: keys borrowed from the
 /// line (copied only when escaped), values as written. A repeated key keeps
 /// its first place and takes its last value, as an `IndexMap` does.
@@ -101,14 +167,6 @@ struct Members<'a>(Vec<(Cow<'a, str>, &'a str)>);
 impl<'a> Members<'a> {
     fn get(&self, key: &str) -> Option<&'a str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-
-    fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&str, &'a str)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), *v))
     }
 }
 
@@ -151,17 +209,21 @@ fn write_members(
 ) -> std::io::Result<()> {
     let trigger_id = context
         .get("eventId")
-        .and_then(|id| match serde_json::from_str::<Json>(id).ok()? {
-            Json::String(s) => s.parse::<i64>().ok(),
-            other => other.as_i64(),
-        })
+        .and_then(event_id_of)
         .unwrap_or_else(|| event.id());
     let metadata = &detection.signature.metadata;
     let args_num = detection.finding.data.len() + 1;
-    let write_args = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+    let write_args = |out: &mut Vec<u8>| -> std::io::Result<()> {
         out.write_all(b"[")?;
         for field in &detection.finding.data {
-            serde_json::to_writer(&mut *out, &data_arg(field))?;
+            // Written straight out, as the live writer does (the same bytes
+            // as serialising `data_arg`'s tree).
+            super::live_finding::arg(
+                out,
+                &field.name,
+                untyped_tracee_type(&field.value),
+                &field.value,
+            )?;
             out.write_all(b",")?;
         }
         out.write_all(br#"{"name":"detectedFrom","type":"unknown","value":{"id":"#)?;
@@ -175,7 +237,7 @@ fn write_members(
         }
         write!(out, r#","returnValue":{}}}}}]"#, event.context.return_value)
     };
-    let own = |key: &str, out: &mut dyn std::io::Write| -> std::io::Result<bool> {
+    let own = |key: &str, out: &mut Vec<u8>| -> std::io::Result<bool> {
         match key {
             "eventId" => serde_json::to_writer(&mut *out, &detection.event_id.to_string())?,
             "eventName" => serde_json::to_writer(&mut *out, &metadata.event_name)?,
@@ -191,18 +253,34 @@ fn write_members(
     // written before this point, so `Ok(false)` still means nothing written.
     let start = out.len();
     out.push(b'{');
-    for (index, (key, value)) in context.iter().enumerate() {
+    // The finding's own keys the event had (bit i: FINDING_KEYS[i]).
+    let mut had = 0u8;
+    for (index, (key, value)) in context.0.iter().enumerate() {
         if index > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, key)?;
+        match key {
+            // Borrowed: the line held it unescaped, with no control
+            // characters, so serde_json would write it as it is.
+            Cow::Borrowed(key) => {
+                out.push(b'"');
+                out.extend_from_slice(key.as_bytes());
+                out.push(b'"');
+            }
+            Cow::Owned(key) => serde_json::to_writer(&mut *out, key)?,
+        }
         out.push(b':');
-        if !own(key, out)? {
+        if own(key, out)? {
+            had |= FINDING_KEYS
+                .iter()
+                .position(|k| k == key)
+                .map_or(0, |i| 1 << i);
+        } else {
             out.extend_from_slice(value.as_bytes());
         }
     }
-    for key in FINDING_KEYS {
-        if !context.contains_key(key) {
+    for (index, key) in FINDING_KEYS.into_iter().enumerate() {
+        if had & (1 << index) == 0 {
             if out.len() > start + 1 {
                 out.push(b',');
             }
@@ -476,6 +554,40 @@ pub(super) mod tests {
             }
         }
         assert!(checked > 20);
+    }
+
+    /// `eventId` read by hand as serde_json reads it: numbers, numbers in
+    /// strings, and what is neither.
+    #[test]
+    fn event_ids_read_as_serde_json_reads_them() {
+        let by_serde = |value: &str| match serde_json::from_str::<Json>(value).ok()? {
+            Json::String(s) => s.parse::<i64>().ok(),
+            other => other.as_i64(),
+        };
+        for value in [
+            "0",
+            "715",
+            r#""715""#,
+            r#""+7""#,
+            r#""-7""#,
+            "-7",
+            "1.5",
+            "1e3",
+            r#""7\u0030""#,
+            "9223372036854775807",
+            "9223372036854775808",
+            r#""9223372036854775808""#,
+            r#""""#,
+            r#""x""#,
+            "null",
+            "true",
+            "[1]",
+            "007",
+            r#""007""#,
+            "",
+        ] {
+            assert_eq!(event_id_of(value), by_serde(value), "{value}");
+        }
     }
 
     /// Tracee's `container` object: `omitempty` fields, so the host's is

@@ -22,11 +22,9 @@ use crate::pipeline::RawLine;
 use super::tracee_check::{checked_name, sniff_event_name};
 use super::tracee_json::parse_event;
 
-/// Lines a chunk holds at most: enough to pay for the hand-over (two
-/// channel operations), few enough that the first findings come soon.
-const CHUNK_LINES: usize = 256;
-
-/// Bytes after which a chunk is full whatever its lines.
+/// Bytes after which a chunk ends (at the end of the line then being
+/// read): enough to pay for the hand-over (two channel operations), few
+/// enough that the first findings come soon.
 const CHUNK_BYTES: usize = 256 << 10;
 
 /// Lines read, in one buffer.
@@ -35,33 +33,59 @@ pub(crate) struct Chunk {
     /// Shared with the envelopes of its events (their raw lines), so a
     /// buffer is reused only once none of them holds it any more.
     text: Arc<Vec<u8>>,
-    /// Each line's bytes in `text`, as read (with its newline).
+    /// Each line's bytes in `text`, as read (with its newline): found by
+    /// the pool thread ([`Chunk::split_lines`]), not the reader.
     lines: Vec<Range<usize>>,
 }
 
 impl Chunk {
     /// Fills the chunk from `input` (a file: a stream that may go quiet
-    /// would hold lines back until the chunk is full). Returns `false` at
-    /// the end of the input, with nothing read.
+    /// would hold lines back until the chunk is full) with whole lines, in
+    /// blocks as the input hands them over: only the last line is searched
+    /// for its end here. Returns `false` at the end of the input, with
+    /// nothing read.
     pub(crate) fn fill<R: BufRead>(&mut self, input: &mut R) -> io::Result<bool> {
         let mut text = Arc::try_unwrap(std::mem::take(&mut self.text)).unwrap_or_default();
         text.clear();
         self.lines.clear();
         let filled = loop {
-            let start = text.len();
-            match input.read_until(b'\n', &mut text) {
-                Ok(0) => break Ok(()),
-                Ok(_) => {}
+            let block = match input.fill_buf() {
+                Ok(block) => block,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => break Err(error),
-            }
-            self.lines.push(start..text.len());
-            if self.lines.len() >= CHUNK_LINES || text.len() >= CHUNK_BYTES {
+            };
+            if block.is_empty() {
                 break Ok(());
             }
+            let take = block.len().min(CHUNK_BYTES.saturating_sub(text.len()));
+            if take == 0 {
+                // Full: end the line being read, if it has not ended.
+                if text.last() != Some(&b'\n')
+                    && let Err(error) = input.read_until(b'\n', &mut text)
+                {
+                    break Err(error);
+                }
+                break Ok(());
+            }
+            text.extend_from_slice(&block[..take]);
+            input.consume(take);
         };
         self.text = Arc::new(text);
         filled?;
-        Ok(!self.lines.is_empty())
+        Ok(!self.text.is_empty())
+    }
+
+    /// Finds the lines of the text (the pool thread's part of reading).
+    pub(crate) fn split_lines(&mut self) {
+        self.lines.clear();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &self.text) {
+            self.lines.push(start..end + 1);
+            start = end + 1;
+        }
+        if start < self.text.len() {
+            self.lines.push(start..self.text.len());
+        }
     }
 
     /// Whether no event holds the buffer any more: filling it again then
@@ -150,7 +174,8 @@ impl LinePool {
             std::thread::Builder::new()
                 .name(format!("sigbox-parse-{index}"))
                 .spawn_scoped(scope, move || {
-                    for job in queue {
+                    for mut job in queue {
+                        job.chunk.split_lines();
                         let judged = judge(&job.chunk, &job.selection);
                         let _ = job.done.send(Judgement {
                             chunk: job.chunk,
@@ -253,6 +278,7 @@ mod tests {
             if !chunk.fill(&mut input).unwrap() {
                 return chunks;
             }
+            chunk.split_lines();
             chunks.push(chunk);
         }
     }
@@ -333,23 +359,43 @@ mod tests {
         }
     }
 
-    /// A chunk ends at its line or byte bound, and the last line needs no
-    /// newline.
+    /// A chunk ends at the end of the line that crosses its byte bound,
+    /// whatever the input's blocks, and the last line needs no newline.
     #[test]
     fn chunks_split_the_input_at_line_ends() {
         let mut text = Vec::new();
-        for n in 0..CHUNK_LINES * 2 + 3 {
+        let mut n = 0;
+        while text.len() < CHUNK_BYTES * 2 + 100 {
             text.extend_from_slice(format!("line {n}\n").as_bytes());
+            n += 1;
         }
         text.extend_from_slice(b"last");
-        let chunks = chunk_of(&text);
-        let counts: Vec<usize> = chunks.iter().map(|c| c.lines.len()).collect();
-        assert_eq!(counts, [CHUNK_LINES, CHUNK_LINES, 4]);
-        assert_eq!(chunks[2].line(3), b"last");
-        assert_eq!(
-            chunks[1].line(0),
-            format!("line {CHUNK_LINES}\n").as_bytes()
-        );
+        for block in [7, 4096, 1 << 20] {
+            let mut input = io::BufReader::with_capacity(block, &text[..]);
+            let mut chunks = Vec::new();
+            loop {
+                let mut chunk = Chunk::default();
+                if !chunk.fill(&mut input).unwrap() {
+                    break;
+                }
+                chunk.split_lines();
+                chunks.push(chunk);
+            }
+            let lines: Vec<&[u8]> = chunks
+                .iter()
+                .flat_map(|c| (0..c.lines.len()).map(move |i| c.line(i)))
+                .collect();
+            assert_eq!(lines.len(), n + 1, "block {block}");
+            for (index, line) in lines[..n].iter().enumerate() {
+                assert_eq!(*line, format!("line {index}\n").as_bytes());
+            }
+            assert_eq!(lines[n], b"last");
+            assert_eq!(chunks.len(), 3, "block {block}");
+            for chunk in &chunks[..2] {
+                assert!(chunk.text.len() >= CHUNK_BYTES && chunk.text.ends_with(b"\n"));
+                assert!(chunk.text.len() < CHUNK_BYTES + 20);
+            }
+        }
 
         let long = vec![b'x'; CHUNK_BYTES];
         let mut text = long.clone();

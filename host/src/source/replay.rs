@@ -47,6 +47,7 @@ pub fn replay<R: BufRead, W: Write + Send + 'static>(
         // done with its events (their raw lines share its buffer).
         let mut spare: Vec<Chunk> = Vec::with_capacity(SPARE_CHUNKS);
         let mut selection = Arc::new(pipeline.selected_names());
+        let mut generation = pipeline.applied_changes();
         let mut lines = Lines::default();
         let mut ended = false;
         loop {
@@ -62,13 +63,17 @@ pub fn replay<R: BufRead, W: Write + Send + 'static>(
                     ended = true;
                     break;
                 }
-                let names = pipeline.selected_names();
-                if *selection != names {
-                    selection = Arc::new(names);
+                // The names are taken again only after a signature change.
+                if pipeline.selection_generation() != generation {
+                    let names = pipeline.selected_names();
+                    generation = pipeline.applied_changes();
+                    if *selection != names {
+                        selection = Arc::new(names);
+                    }
                 }
-                in_flight.push_back(pool.send(chunk, selection.clone()));
+                in_flight.push_back((generation, pool.send(chunk, selection.clone())));
             }
-            let Some(judgement) = in_flight.pop_front() else {
+            let Some((judged_on, judgement)) = in_flight.pop_front() else {
                 break;
             };
             let Judgement { chunk, judged } = judgement
@@ -78,7 +83,7 @@ pub fn replay<R: BufRead, W: Write + Send + 'static>(
                 if pipeline.stop_requested() {
                     break;
                 }
-                lines.handle_judged(pipeline, &chunk, index, judged)?;
+                lines.handle_judged(pipeline, &chunk, index, judged, judged_on)?;
             }
             spare.push(chunk);
             if pipeline.stop_requested() {
@@ -181,16 +186,21 @@ impl Lines {
         }
     }
 
-    /// Handles a line a pool thread judged, as [`Lines::handle`] would.
+    /// Handles a line a pool thread judged, as [`Lines::handle`] would;
+    /// `judged_on` is the selection generation its chunk was judged on.
     fn handle_judged<W: Write + Send + 'static>(
         &mut self,
         pipeline: &mut Pipeline<W>,
         chunk: &Chunk,
         index: usize,
         judged: Judged,
+        judged_on: u64,
     ) -> io::Result<()> {
         // A signature change since the chunk was sent: judge it anew here.
+        // Without one the judgement stands, and the line's name (last read
+        // on a pool thread's core) is not read again here.
         if let Some((name, selected)) = judged.sniffed
+            && pipeline.selection_generation() != judged_on
             && pipeline.selects(chunk.text(name)) != selected
         {
             return self.handle(pipeline, chunk.line(index), |line| {
@@ -265,13 +275,15 @@ mod tests {
         let line = br#"{"eventName":"close","args":[]}"#;
         let mut chunk = Chunk::default();
         assert!(chunk.fill(&mut &line[..]).unwrap());
+        chunk.split_lines();
         let stale: HashSet<String> = ["close".to_owned()].into();
         let judged = super::super::line_pool::judge(&chunk, &stale);
         assert!(matches!(judged[0].outcome, Outcome::Parsed(..)));
         let mut lines = Lines::default();
         for (index, judged) in judged.into_iter().enumerate() {
             lines
-                .handle_judged(&mut pipeline, &chunk, index, judged)
+                // Judged on a generation the pipeline is no longer at.
+                .handle_judged(&mut pipeline, &chunk, index, judged, u64::MAX)
                 .unwrap();
         }
         assert_eq!((lines.number, lines.unselected), (1, 1));
