@@ -302,8 +302,9 @@ const LATENCY_SAMPLES: usize = 300;
 /// at [`RATE_PER_SECOND`] into TEST-BENCH-OPEN's guest through the same
 /// collector and workers (issue 31 item 4: p99 ≤ 1 ms).
 ///
-/// `SIGBOX_BENCH_LATENCY_BASELINE=PATH` measures an older build too, the
-/// two alternated (old quiet, new quiet, old flood, new flood) for
+/// `SIGBOX_BENCH_LATENCY_BASELINE=PATH[,PATH...]` measures older builds
+/// too, each alternated with this one (old quiet, new quiet, old flood, new
+/// flood), labelled by file name, for
 /// `SIGBOX_BENCH_ROUNDS` rounds (default 1), the samples of each pooled.
 fn latency(files: &Files) {
     println!(
@@ -313,11 +314,15 @@ fn latency(files: &Files) {
     let dir = TempDir::new("bench-latency").unwrap();
     let nginx = dir.path().join("nginx");
     std::fs::copy("/bin/sh", &nginx).unwrap();
-    let mut builds: Vec<(&str, Option<PathBuf>)> = Vec::new();
-    if let Some(old) = std::env::var_os("SIGBOX_BENCH_LATENCY_BASELINE") {
-        builds.push(("baseline", Some(PathBuf::from(old))));
+    let mut builds: Vec<(String, Option<PathBuf>)> = Vec::new();
+    if let Ok(old) = std::env::var("SIGBOX_BENCH_LATENCY_BASELINE") {
+        for path in old.split(',').filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(path);
+            let label = path.file_name().unwrap().to_string_lossy().into_owned();
+            builds.push((label, Some(path)));
+        }
     }
-    builds.push(("this build", None));
+    builds.push(("this build".to_owned(), None));
     let rounds = rounds(1);
     // (flood, build) → samples over every round
     let mut pooled = vec![vec![Vec::new(); builds.len()]; 2];
@@ -327,7 +332,7 @@ fn latency(files: &Files) {
                 support::use_binary(binary.clone());
                 let (latencies, load) = latency_run(files, &nginx, opens_flow);
                 println!(
-                    "round {} {label:>10}: {}  {load}",
+                    "round {} {label:>22}: {}  {load}",
                     round + 1,
                     percentiles(&latencies)
                 );
@@ -345,7 +350,7 @@ fn latency(files: &Files) {
             for (b, latencies) in by_build.iter_mut().enumerate() {
                 latencies.sort();
                 println!(
-                    "{:>5} {:>10}: {}",
+                    "{:>5} {:>22}: {}",
                     if f == 0 { "quiet" } else { "flood" },
                     builds[b].0,
                     percentiles(latencies)
@@ -381,6 +386,7 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
         std::thread::spawn(move || paced_opens_until(&watched, &stop))
     });
     let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
+    let mut reads = std::collections::HashMap::new();
     for _ in 0..LATENCY_SAMPLES {
         let mut shell = Command::new(nginx)
             .args(["-c", "exec /bin/sh -c :"])
@@ -392,6 +398,7 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
                 .recv_timeout(Duration::from_secs(60))
                 .unwrap_or_else(|_| panic!("no finding for {pid}:\n{}", daemon.log()));
             if finding.pid == pid {
+                reads.insert(pid, finding.read_ns);
                 let took = finding.read_ns.saturating_sub(finding.event_ns);
                 latencies.push(Duration::from_nanos(took));
                 break;
@@ -404,6 +411,9 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
     let after = daemon.metrics();
     let delta = |prefix: &str| metric_sum(&after, prefix) - metric_sum(&before, prefix);
     latencies.sort();
+    if std::env::var_os("SIGBOX_STAGE_TRACE").is_some() {
+        print_stages(&daemon.log(), &reads);
+    }
     let load = match flow {
         Some((opens, elapsed)) => format!(
             "while {:.1}k opens/s reach TEST-BENCH-OPEN ({} to its guest, {} ring full, {} queue drops)",
@@ -417,6 +427,58 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
         None => "quiet".to_owned(),
     };
     (latencies, load)
+}
+
+/// TEMPORARY: per-stage percentiles from the daemon's STAGE lines (µs).
+fn print_stages(log: &str, reads: &std::collections::HashMap<u64, u64>) {
+    const NAMES: [&str; 5] = [
+        "kernel→read",
+        "read→queued",
+        "queued→dequeued",
+        "dequeued→written",
+        "written→bench",
+    ];
+    let mut stages: Vec<Vec<u64>> = vec![Vec::new(); NAMES.len()];
+    for line in log.lines().filter(|l| l.starts_with("STAGE ")) {
+        let field = |name: &str| -> u64 {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let Some(&read_by_bench) = reads.get(&field("pid")) else {
+            continue;
+        };
+        let marks = [
+            field("kernel"),
+            field("read"),
+            field("queued"),
+            field("dequeued"),
+            field("written"),
+            read_by_bench,
+        ];
+        if marks.contains(&0) {
+            continue;
+        }
+        for (i, stage) in stages.iter_mut().enumerate() {
+            stage.push(marks[i + 1].saturating_sub(marks[i]) / 1000);
+        }
+    }
+    for (name, mut stage) in NAMES.into_iter().zip(stages) {
+        stage.sort();
+        if stage.is_empty() {
+            continue;
+        }
+        let at = |p: f64| stage[((stage.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "    {name:>18}: p50 {:>6} p90 {:>6} p99 {:>6} max {:>6} µs (n={})",
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            stage.last().unwrap(),
+            stage.len()
+        );
+    }
 }
 
 /// Opens of `path` paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`].

@@ -14,6 +14,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::{check_loaded, finish, open_gate, start_loading, write_status};
 use crate::config::DaemonOptions;
 use crate::engine::{Change, Runtime};
+use crate::event::Kind;
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use crate::privilege;
 use crate::sink::FindingWriter;
@@ -83,6 +84,7 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             backpressure: Backpressure::Drop,
         },
     );
+    pipeline.evaluate_idle_execs_here();
     pipeline
         .board()
         .set_served_events(&collector.served_events());
@@ -305,6 +307,10 @@ fn process_batch<W: io::Write + Send + 'static>(
     if let Some(containers) = containers {
         containers.enrich(batch);
     }
+    // Execs first (a stable sort: each ring's order stays): someone waits
+    // for their findings, and the rings' events have no order between
+    // them anyway (each ring is read in turn).
+    batch.sort_by_key(|event| event.kind() != Some(Kind::SchedProcessExec));
     for live in batch.drain(..) {
         pipeline.counts_mut().records += 1;
         if let Err(error) = pipeline.process(live, None, Place::Kernel) {
