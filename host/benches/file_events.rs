@@ -386,7 +386,6 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
         std::thread::spawn(move || paced_opens_until(&watched, &stop))
     });
     let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
-    let mut reads = std::collections::HashMap::new();
     for _ in 0..LATENCY_SAMPLES {
         let mut shell = Command::new(nginx)
             .args(["-c", "exec /bin/sh -c :"])
@@ -398,7 +397,6 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
                 .recv_timeout(Duration::from_secs(60))
                 .unwrap_or_else(|_| panic!("no finding for {pid}:\n{}", daemon.log()));
             if finding.pid == pid {
-                reads.insert(pid, finding.read_ns);
                 let took = finding.read_ns.saturating_sub(finding.event_ns);
                 latencies.push(Duration::from_nanos(took));
                 break;
@@ -411,9 +409,6 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
     let after = daemon.metrics();
     let delta = |prefix: &str| metric_sum(&after, prefix) - metric_sum(&before, prefix);
     latencies.sort();
-    if std::env::var_os("SIGBOX_STAGE_TRACE").is_some() {
-        print_stages(&daemon.log(), &reads);
-    }
     let load = match flow {
         Some((opens, elapsed)) => format!(
             "while {:.1}k opens/s reach TEST-BENCH-OPEN ({} to its guest, {} ring full, {} queue drops)",
@@ -427,58 +422,6 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
         None => "quiet".to_owned(),
     };
     (latencies, load)
-}
-
-/// TEMPORARY: per-stage percentiles from the daemon's STAGE lines (µs).
-fn print_stages(log: &str, reads: &std::collections::HashMap<u64, u64>) {
-    const NAMES: [&str; 5] = [
-        "kernel→read",
-        "read→queued",
-        "queued→dequeued",
-        "dequeued→written",
-        "written→bench",
-    ];
-    let mut stages: Vec<Vec<u64>> = vec![Vec::new(); NAMES.len()];
-    for line in log.lines().filter(|l| l.starts_with("STAGE ")) {
-        let field = |name: &str| -> u64 {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        let Some(&read_by_bench) = reads.get(&field("pid")) else {
-            continue;
-        };
-        let marks = [
-            field("kernel"),
-            field("read"),
-            field("queued"),
-            field("dequeued"),
-            field("written"),
-            read_by_bench,
-        ];
-        if marks.contains(&0) {
-            continue;
-        }
-        for (i, stage) in stages.iter_mut().enumerate() {
-            stage.push(marks[i + 1].saturating_sub(marks[i]) / 1000);
-        }
-    }
-    for (name, mut stage) in NAMES.into_iter().zip(stages) {
-        stage.sort();
-        if stage.is_empty() {
-            continue;
-        }
-        let at = |p: f64| stage[((stage.len() - 1) as f64 * p).round() as usize];
-        println!(
-            "    {name:>18}: p50 {:>6} p90 {:>6} p99 {:>6} max {:>6} µs (n={})",
-            at(0.5),
-            at(0.9),
-            at(0.99),
-            stage.last().unwrap(),
-            stage.len()
-        );
-    }
 }
 
 /// Opens of `path` paced at [`RATE_PER_SECOND`] for [`RATE_SECONDS`].

@@ -30,7 +30,6 @@ pub mod scaffold;
 mod sched_slice;
 pub mod sink;
 pub mod source;
-pub mod stage_trace;
 mod status;
 pub mod telemetry;
 pub mod trust;

@@ -526,9 +526,6 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         let targets: Vec<usize> = (0..self.workers.len())
             .filter(|&index| self.workers[index].selects(event.name()))
             .collect();
-        if event.kind() == Some(crate::event::Kind::SchedProcessExec) {
-            crate::stage_trace::mark(event.context.host_pid, 1);
-        }
         if !targets.is_empty() {
             // One shared envelope, however many workers take it.
             let envelope = Arc::new(Envelope { event, raw, place });

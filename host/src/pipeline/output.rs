@@ -108,12 +108,6 @@ impl<W: Write> Output<W> {
                     if let Some(latency) = &self.latency {
                         latency.record(event.context.timestamp_ns, now_ns());
                     }
-                    if event.kind() == Some(crate::event::Kind::SchedProcessExec) {
-                        crate::stage_trace::written(
-                            event.context.host_pid,
-                            event.context.timestamp_ns,
-                        );
-                    }
                 }
                 Err(error) => {
                     inner.error = Some(error);

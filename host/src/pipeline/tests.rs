@@ -520,6 +520,7 @@ fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_
         .filter(|(_, line)| line.contains("TEST-VERSIONED"))
         .map(|(thread, line)| {
             let seq = line
+                .trim_end()
                 .split(' ')
                 .find_map(|word| word.strip_prefix("seq="))
                 .unwrap()

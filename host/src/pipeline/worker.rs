@@ -287,11 +287,6 @@ pub fn evaluate_guarded<W: Write>(
 pub fn evaluate<W: Write>(set: &mut SignatureSet, batch: &[Arc<Envelope>], output: &Output<W>) {
     set.tick();
     output.write_notices(set.take_notices());
-    for envelope in batch {
-        if envelope.event.kind() == Some(crate::event::Kind::SchedProcessExec) {
-            crate::stage_trace::mark(envelope.event.context.host_pid, 2);
-        }
-    }
     let events: Vec<Arc<Event>> = batch.iter().map(|e| Arc::clone(&e.event)).collect();
     let mut failures = 0;
     set.dispatch_batch(

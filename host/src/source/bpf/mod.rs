@@ -1212,7 +1212,6 @@ fn take_record(
     }
     match RawExec::parse(item) {
         Ok(raw) => {
-            crate::stage_trace::mark(raw.record.pid, 0);
             let mut event = decoder.decode(&raw);
             tree.exec_event(&event.context);
             tree.enrich(&mut event.context);
