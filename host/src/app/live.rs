@@ -84,7 +84,6 @@ pub fn run_live(options: &DaemonOptions) -> anyhow::Result<ExitCode> {
             backpressure: Backpressure::Drop,
         },
     );
-    pipeline.evaluate_idle_execs_here();
     pipeline
         .board()
         .set_served_events(&collector.served_events());
@@ -311,6 +310,12 @@ fn process_batch<W: io::Write + Send + 'static>(
     // for their findings, and the rings' events have no order between
     // them anyway (each ring is read in turn).
     batch.sort_by_key(|event| event.kind() != Some(Kind::SchedProcessExec));
+    // A lone exec skips the hand-off to its worker (when that is idle); a
+    // burst goes to the workers, batched.
+    let lone_exec = batch
+        .get(1)
+        .is_none_or(|e| e.kind() != Some(Kind::SchedProcessExec));
+    pipeline.evaluate_idle_execs_here(lone_exec);
     for live in batch.drain(..) {
         pipeline.counts_mut().records += 1;
         if let Err(error) = pipeline.process(live, None, Place::Kernel) {

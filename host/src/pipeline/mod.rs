@@ -38,7 +38,7 @@ use host_filter::HostFilter;
 use output::Output;
 pub use report::Summary;
 use roster::Roster;
-use worker::{Envelope, Job, Worker, WorkerShared, evaluate_guarded};
+use worker::{Envelope, Job, Worker, WorkerShared};
 pub use worker::{Place, RawLine};
 
 /// What the collector does when a worker's queue is full.
@@ -229,16 +229,18 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         }
     }
 
-    /// Live: from now on, an exec whose worker has nothing queued or
-    /// running is evaluated on the collector's thread, in
-    /// [`Pipeline::process`], instead of waking the worker: on a loaded
-    /// machine, waiting for the woken worker to get a core is most of an
-    /// exec's latency. Order is kept: only the collector queues jobs, and
-    /// it evaluates an exec only when every job it queued is done. Other
-    /// kinds (floods of opens) stay on the workers, so the collector keeps
-    /// up with the rings.
-    pub fn evaluate_idle_execs_here(&mut self) {
-        self.inline_execs = true;
+    /// Live: while `on`, an exec whose worker has nothing queued or running
+    /// is evaluated on the collector's thread, in [`Pipeline::process`],
+    /// instead of waking the worker: on a loaded machine, waiting for the
+    /// woken worker to get a core is most of an exec's latency. Order is
+    /// kept: only the collector queues jobs, and it evaluates an exec only
+    /// when every job it queued is done. The live loop turns it on for a
+    /// batch holding one exec: a burst goes to the workers in batches, in
+    /// parallel. Other kinds (floods of opens) always go to the workers,
+    /// and so do the execs of a worker whose signatures are slow, so the
+    /// collector keeps up with the rings.
+    pub fn evaluate_idle_execs_here(&mut self, on: bool) {
+        self.inline_execs = on;
     }
 
     /// The stop request the workers obey; a signal handler may make it
@@ -544,7 +546,9 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             && envelope.event.kind() == Some(Kind::SchedProcessExec)
             && let Some(mut set) = handle.shared.try_idle()
         {
-            evaluate_guarded(&mut set, std::slice::from_ref(envelope), &self.output);
+            handle
+                .shared
+                .evaluate(&mut set, std::slice::from_ref(envelope), &self.output);
             return;
         }
         // A slot first: when the queue is full, the collector waits (replay)

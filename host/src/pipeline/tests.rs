@@ -495,7 +495,7 @@ fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_
             backpressure: Backpressure::Drop,
         },
     );
-    pipeline.evaluate_idle_execs_here();
+    pipeline.evaluate_idle_execs_here(true);
     pipeline.apply(guest("versioned-v1", "versioned"));
     wait_idle(&pipeline, 0);
     // Idle worker: the collector (this thread) evaluates the exec itself.

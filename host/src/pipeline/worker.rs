@@ -13,9 +13,10 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -113,7 +114,16 @@ pub struct WorkerShared {
     /// Jobs queued and not yet done: 0 means every job sent so far was
     /// applied or evaluated.
     in_flight: AtomicUsize,
+    /// What the last evaluation cost per event, in ns: a worker whose
+    /// signatures are slow is not evaluated on the collector's thread.
+    event_cost_ns: AtomicU64,
 }
+
+/// Above this cost per event (the last evaluation's), the collector leaves
+/// a worker's execs to the worker: a slow or spinning signature must not
+/// hold up the reading of the rings, and the hand-off it saves is worth
+/// less than the work.
+const MAX_INLINE_EVENT_COST: Duration = Duration::from_micros(250);
 
 impl WorkerShared {
     /// Shares `set`, with nothing in flight.
@@ -121,6 +131,7 @@ impl WorkerShared {
         Self {
             set: Mutex::new(set),
             in_flight: AtomicUsize::new(0),
+            event_cost_ns: AtomicU64::new(0),
         }
     }
 
@@ -138,11 +149,30 @@ impl WorkerShared {
     /// order only when called by the one thread that queues jobs (the
     /// collector): nothing can be queued between the test and the use, so
     /// what it evaluates comes after everything queued before.
+    /// Not while its signatures are slow (see [`MAX_INLINE_EVENT_COST`]).
     pub fn try_idle(&self) -> Option<MutexGuard<'_, SignatureSet>> {
-        if self.in_flight.load(Ordering::Acquire) != 0 {
+        if self.in_flight.load(Ordering::Acquire) != 0
+            || self.event_cost_ns.load(Ordering::Relaxed) > MAX_INLINE_EVENT_COST.as_nanos() as u64
+        {
             return None;
         }
         self.set.try_lock().ok()
+    }
+
+    /// [`evaluate_guarded`], noting what it cost per event.
+    pub fn evaluate<W: Write>(
+        &self,
+        set: &mut SignatureSet,
+        batch: &[Arc<Envelope>],
+        output: &Output<W>,
+    ) {
+        let started = Instant::now();
+        evaluate_guarded(set, batch, output);
+        let per_event = started.elapsed().as_nanos() / batch.len().max(1) as u128;
+        self.event_cost_ns.store(
+            u64::try_from(per_event).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     /// The set, for its worker (waits while the collector evaluates).
@@ -209,7 +239,7 @@ impl<W: Write> Worker<W> {
                                 Err(_) => break,
                             }
                         }
-                        evaluate_guarded(&mut set, &batch, &self.output);
+                        self.shared.evaluate(&mut set, &batch, &self.output);
                         let jobs = batch.len();
                         batch.clear();
                         jobs
