@@ -302,8 +302,9 @@ const LATENCY_SAMPLES: usize = 300;
 /// at [`RATE_PER_SECOND`] into TEST-BENCH-OPEN's guest through the same
 /// collector and workers (issue 31 item 4: p99 ≤ 1 ms).
 ///
-/// `SIGBOX_BENCH_LATENCY_BASELINE=PATH` measures an older build too, the
-/// two alternated (old quiet, new quiet, old flood, new flood) for
+/// `SIGBOX_BENCH_LATENCY_BASELINE=PATH[,PATH...]` measures older builds
+/// too, each alternated with this one (old quiet, new quiet, old flood, new
+/// flood), labelled by file name, for
 /// `SIGBOX_BENCH_ROUNDS` rounds (default 1), the samples of each pooled.
 fn latency(files: &Files) {
     println!(
@@ -313,11 +314,15 @@ fn latency(files: &Files) {
     let dir = TempDir::new("bench-latency").unwrap();
     let nginx = dir.path().join("nginx");
     std::fs::copy("/bin/sh", &nginx).unwrap();
-    let mut builds: Vec<(&str, Option<PathBuf>)> = Vec::new();
-    if let Some(old) = std::env::var_os("SIGBOX_BENCH_LATENCY_BASELINE") {
-        builds.push(("baseline", Some(PathBuf::from(old))));
+    let mut builds: Vec<(String, Option<PathBuf>)> = Vec::new();
+    if let Ok(old) = std::env::var("SIGBOX_BENCH_LATENCY_BASELINE") {
+        for path in old.split(',').filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(path);
+            let label = path.file_name().unwrap().to_string_lossy().into_owned();
+            builds.push((label, Some(path)));
+        }
     }
-    builds.push(("this build", None));
+    builds.push(("this build".to_owned(), None));
     let rounds = rounds(1);
     // (flood, build) → samples over every round
     let mut pooled = vec![vec![Vec::new(); builds.len()]; 2];
@@ -327,7 +332,7 @@ fn latency(files: &Files) {
                 support::use_binary(binary.clone());
                 let (latencies, load) = latency_run(files, &nginx, opens_flow);
                 println!(
-                    "round {} {label:>10}: {}  {load}",
+                    "round {} {label:>22}: {}  {load}",
                     round + 1,
                     percentiles(&latencies)
                 );
@@ -345,7 +350,7 @@ fn latency(files: &Files) {
             for (b, latencies) in by_build.iter_mut().enumerate() {
                 latencies.sort();
                 println!(
-                    "{:>5} {:>10}: {}",
+                    "{:>5} {:>22}: {}",
                     if f == 0 { "quiet" } else { "flood" },
                     builds[b].0,
                     percentiles(latencies)
@@ -404,16 +409,26 @@ fn latency_run(files: &Files, nginx: &Path, opens_flow: bool) -> (Vec<Duration>,
     let after = daemon.metrics();
     let delta = |prefix: &str| metric_sum(&after, prefix) - metric_sum(&before, prefix);
     latencies.sort();
+    // WATCHED is one fixed path (TEST-BENCH-OPEN's kernel filter): the
+    // e2e flood test opens it too, and its opens reach this daemon's guest.
+    let to_guest = delta("sigbox_signature_events_total{id=\"TEST-BENCH-OPEN\"}");
     let load = match flow {
         Some((opens, elapsed)) => format!(
-            "while {:.1}k opens/s reach TEST-BENCH-OPEN ({} to its guest, {} ring full, {} queue drops)",
+            "while {:.1}k opens/s reach TEST-BENCH-OPEN ({to_guest} to its guest, {} ring full, {} queue drops){}",
             opens as f64 / elapsed.as_secs_f64() / 1000.0,
-            delta("sigbox_signature_events_total{id=\"TEST-BENCH-OPEN\"}"),
             delta(
                 "sigbox_kernel_dropped_total{event=\"security_file_open\",filter=\"ring_buffer_full\"}"
             ),
             delta("sigbox_queue_drops_total"),
+            if to_guest > 1.2 * opens as f64 {
+                "; ANOTHER PROCESS OPENED WATCHED MEANWHILE: not comparable"
+            } else {
+                ""
+            },
         ),
+        None if to_guest > 0.0 => {
+            format!("quiet? {to_guest} opens of WATCHED by another process: not comparable")
+        }
         None => "quiet".to_owned(),
     };
     (latencies, load)

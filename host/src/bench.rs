@@ -17,6 +17,14 @@ use crate::event::Event;
 use crate::event::Kind;
 use crate::source::tracee_json::parse_event;
 
+/// Asks for the daemon's short scheduler slice for the calling thread
+/// (`sched_slice`): a benchmark's reader of findings, so that what it
+/// measures is the daemon's latency more than its own wake-ups. Whether the
+/// kernel took it.
+pub fn shorten_slice_for_this_thread() -> bool {
+    crate::sched_slice::shorten_for_this_thread()
+}
+
 /// Shells, as TRC-1016 knows them (process names after the exec).
 pub const SHELLS: [&str; 8] = ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash"];
 /// Web servers, as TRC-1016 knows them (process names before the exec).

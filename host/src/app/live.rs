@@ -14,6 +14,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::{check_loaded, finish, open_gate, start_loading, write_status};
 use crate::config::DaemonOptions;
 use crate::engine::{Change, Runtime};
+use crate::event::Kind;
 use crate::pipeline::{Backpressure, Pipeline, PipelineOptions, Place};
 use crate::privilege;
 use crate::sink::FindingWriter;
@@ -305,6 +306,16 @@ fn process_batch<W: io::Write + Send + 'static>(
     if let Some(containers) = containers {
         containers.enrich(batch);
     }
+    // Execs first (a stable sort: each ring's order stays): someone waits
+    // for their findings, and the rings' events have no order between
+    // them anyway (each ring is read in turn).
+    batch.sort_by_key(|event| event.kind() != Some(Kind::SchedProcessExec));
+    // A lone exec skips the hand-off to its worker (when that is idle); a
+    // burst goes to the workers, batched.
+    let lone_exec = batch
+        .get(1)
+        .is_none_or(|e| e.kind() != Some(Kind::SchedProcessExec));
+    pipeline.evaluate_idle_execs_here(lone_exec);
     for live in batch.drain(..) {
         pipeline.counts_mut().records += 1;
         if let Err(error) = pipeline.process(live, None, Place::Kernel) {

@@ -26,7 +26,7 @@ use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::engine::{Change, Counters, Signal, SignatureSet, SignatureStatus, StopSignal};
-use crate::event::Event;
+use crate::event::{Event, Kind};
 use crate::sink::FindingWriter;
 use crate::sink::coverage::CoverageRecord;
 use crate::status::StatusBoard;
@@ -38,7 +38,7 @@ use host_filter::HostFilter;
 use output::Output;
 pub use report::Summary;
 use roster::Roster;
-use worker::{Envelope, Job, Worker};
+use worker::{Envelope, Job, Worker, WorkerShared};
 pub use worker::{Place, RawLine};
 
 /// What the collector does when a worker's queue is full.
@@ -98,6 +98,8 @@ struct WorkerHandle {
     /// `--queue-events` events (changes and signals queue regardless).
     slots: Sender<()>,
     thread: Option<JoinHandle<()>>,
+    /// Its signatures and whether it has work queued.
+    shared: Arc<WorkerShared>,
     /// What it runs once the changes queued for it are applied, in load
     /// order: for routing, counting drops, status and the summary.
     running: Vec<SignatureStatus>,
@@ -110,9 +112,20 @@ impl WorkerHandle {
 
     /// Queues `job` (the queue itself is unbounded: only events take a slot).
     fn queue(&self, job: Job) {
-        if self.jobs.send(job).is_err() {
+        if !self.send(job) {
             tracing::error!("a dispatch worker is gone (a sigbox bug; please report it)");
         }
+    }
+
+    /// Queues `job`, counted in flight until the worker is done with it;
+    /// false if the worker is gone.
+    fn send(&self, job: Job) -> bool {
+        self.shared.queued();
+        let sent = self.jobs.send(job).is_ok();
+        if !sent {
+            self.shared.done(1);
+        }
+        sent
     }
 }
 
@@ -155,6 +168,9 @@ pub struct Pipeline<W: Write + Send + 'static> {
     /// selected names (a source that sorted events on a snapshot of them
     /// need not ask again per event).
     changes_applied: u64,
+    /// An exec is evaluated on the collector's thread when its worker is
+    /// idle ([`Pipeline::evaluate_idle_execs_here`]).
+    inline_execs: bool,
 }
 
 impl<W: Write + Send + 'static> Pipeline<W> {
@@ -178,11 +194,12 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             .map(|index| {
                 let mut set = SignatureSet::default();
                 set.obey(stop.clone());
+                let shared = Arc::new(WorkerShared::new(set));
                 let (jobs, queue) = crossbeam_channel::unbounded();
                 let (slots, taken) = crossbeam_channel::bounded(options.queue_events.max(1));
                 let worker = Worker {
                     index,
-                    set,
+                    shared: shared.clone(),
                     jobs: queue,
                     slots: taken,
                     output: output.clone(),
@@ -195,6 +212,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
                     jobs,
                     slots,
                     thread: Some(thread),
+                    shared,
                     running: Vec::new(),
                 }
             })
@@ -212,7 +230,22 @@ impl<W: Write + Send + 'static> Pipeline<W> {
             host_filter: HostFilter::default(),
             telemetry,
             stop,
+            inline_execs: false,
         }
+    }
+
+    /// Live: while `on`, an exec whose worker has nothing queued or running
+    /// is evaluated on the collector's thread, in [`Pipeline::process`],
+    /// instead of waking the worker: on a loaded machine, waiting for the
+    /// woken worker to get a core is most of an exec's latency. Order is
+    /// kept: only the collector queues jobs, and it evaluates an exec only
+    /// when every job it queued is done. The live loop turns it on for a
+    /// batch holding one exec: a burst goes to the workers in batches, in
+    /// parallel. Other kinds (floods of opens) always go to the workers,
+    /// and so do the execs of a worker whose signatures are slow, so the
+    /// collector keeps up with the rings.
+    pub fn evaluate_idle_execs_here(&mut self, on: bool) {
+        self.inline_execs = on;
     }
 
     /// The stop request the workers obey; a signal handler may make it
@@ -528,6 +561,16 @@ impl<W: Write + Send + 'static> Pipeline<W> {
 
     fn send(&mut self, worker: usize, envelope: &Arc<Envelope>) {
         let handle = &self.workers[worker];
+        // See `evaluate_idle_execs_here`.
+        if self.inline_execs
+            && envelope.event.kind() == Some(Kind::SchedProcessExec)
+            && let Some(mut set) = handle.shared.try_idle()
+        {
+            handle
+                .shared
+                .evaluate(&mut set, std::slice::from_ref(envelope), &self.output);
+            return;
+        }
         // A slot first: when the queue is full, the collector waits (replay)
         // or drops the event (live).
         let slot = match self.backpressure {
@@ -537,7 +580,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         // Not delivered: the queue is full (live), or the worker is gone
         // (a bug); either way the event is counted as dropped, never lost
         // silently.
-        if slot && handle.jobs.send(Job::Event(envelope.clone())).is_ok() {
+        if slot && handle.send(Job::Event(envelope.clone())) {
             return;
         }
         let name = envelope.event.name();
@@ -601,11 +644,7 @@ impl<W: Write + Send + 'static> Pipeline<W> {
         let (done, acks) = crossbeam_channel::unbounded();
         let mut waiting = 0;
         for worker in &self.workers {
-            if worker
-                .jobs
-                .send(Job::Signal(Signal::SourceComplete, done.clone()))
-                .is_ok()
-            {
+            if worker.send(Job::Signal(Signal::SourceComplete, done.clone())) {
                 waiting += 1;
             }
         }

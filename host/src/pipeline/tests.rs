@@ -450,3 +450,94 @@ fn a_hot_swap_that_adds_a_signature_lets_its_events_through_the_host_filter() {
     assert_eq!(found, [("2".to_owned(), "1".to_owned())]);
     assert_eq!(summary.counts.events, 3);
 }
+
+/// A writer that notes which thread wrote each finding line.
+#[derive(Clone, Default)]
+struct ThreadNotingWriter {
+    /// (writing thread's name, line) per write.
+    writes: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Write for ThreadNotingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let thread = std::thread::current().name().unwrap_or("?").to_owned();
+        let line = String::from_utf8_lossy(buf).into_owned();
+        self.writes.lock().unwrap().push((thread, line));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Waits until worker `index` has done every job queued for it.
+fn wait_idle<W: Write + Send + 'static>(pipeline: &Pipeline<W>, index: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while pipeline.workers[index].shared.try_idle().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never idled"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_in_order() {
+    let writer = ThreadNotingWriter::default();
+    let writes = writer.writes.clone();
+    let mut pipeline = Pipeline::with_options(
+        FindingWriter::new(writer, OutputFormat::Text, true),
+        PipelineOptions {
+            workers: 1,
+            queue_events: 16,
+            backpressure: Backpressure::Drop,
+        },
+    );
+    pipeline.evaluate_idle_execs_here(true);
+    pipeline.apply(guest("versioned-v1", "versioned"));
+    wait_idle(&pipeline, 0);
+    // Idle worker: the collector (this thread) evaluates the exec itself.
+    process(&mut pipeline, "sched_process_exec", 1);
+    // A busy worker (its set held, as in the middle of a batch): the
+    // execs are queued behind what it is doing, not evaluated here.
+    let shared = pipeline.workers[0].shared.clone();
+    let held = shared.set.lock().unwrap();
+    for pid in 2..=3 {
+        process(&mut pipeline, "sched_process_exec", pid);
+    }
+    drop(held);
+    wait_idle(&pipeline, 0);
+    process(&mut pipeline, "sched_process_exec", 4);
+    pipeline.finish(0).unwrap();
+
+    let here = std::thread::current().name().unwrap().to_owned();
+    let found: Vec<(String, String)> = writes
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, line)| line.contains("TEST-VERSIONED"))
+        .map(|(thread, line)| {
+            let seq = line
+                .trim_end()
+                .split(' ')
+                .find_map(|word| word.strip_prefix("seq="))
+                .unwrap()
+                .trim_matches('"')
+                .to_owned();
+            let by = if *thread == here { "collector" } else { thread };
+            (seq, by.to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("1", "collector"),
+        ("2", "sigbox-worker-0"),
+        ("3", "sigbox-worker-0"),
+        ("4", "collector"),
+    ]
+    .iter()
+    .map(|(seq, by)| ((*seq).to_owned(), (*by).to_owned()))
+    .collect();
+    assert_eq!(found, expected);
+}

@@ -5,14 +5,18 @@
 //! run on different cores. Each worker owns its signature set: the
 //! collector hands it events and changes through its queue (the events in
 //! it bounded), and its findings and notices go to the output with its
-//! results. A worker takes whatever events are queued (up to a batch) at
+//! results. Live, the collector evaluates an exec on the worker's set
+//! itself while the worker is idle (nothing queued or running), which
+//! saves waking it ([`WorkerShared::try_idle`]). A worker takes whatever events are queued (up to a batch) at
 //! once, so a lone event is evaluated as soon as it arrives and a burst is
 //! evaluated in batches that share the fixed cost of a guest call.
 
 use std::fmt;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -100,12 +104,90 @@ pub enum Job {
     Stop,
 }
 
+/// A worker's signatures, shared with the collector so that it can
+/// evaluate an exec itself while the worker has nothing to do
+/// ([`WorkerShared::try_idle`]): one thread hand-off fewer on the path
+/// someone waits on.
+pub struct WorkerShared {
+    /// The signatures; whoever evaluates holds it.
+    pub(super) set: Mutex<SignatureSet>,
+    /// Jobs queued and not yet done: 0 means every job sent so far was
+    /// applied or evaluated.
+    in_flight: AtomicUsize,
+    /// What the last evaluation cost per event, in ns: a worker whose
+    /// signatures are slow is not evaluated on the collector's thread.
+    event_cost_ns: AtomicU64,
+}
+
+/// Above this cost per event (the last evaluation's), the collector leaves
+/// a worker's execs to the worker: a slow or spinning signature must not
+/// hold up the reading of the rings, and the hand-off it saves is worth
+/// less than the work.
+const MAX_INLINE_EVENT_COST: Duration = Duration::from_micros(250);
+
+impl WorkerShared {
+    /// Shares `set`, with nothing in flight.
+    pub fn new(set: SignatureSet) -> Self {
+        Self {
+            set: Mutex::new(set),
+            in_flight: AtomicUsize::new(0),
+            event_cost_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a job about to be queued.
+    pub fn queued(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Uncounts a job that could not be queued, or `n` jobs done.
+    pub fn done(&self, n: usize) {
+        self.in_flight.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// The set, when the worker has no job queued or running. Sound for
+    /// order only when called by the one thread that queues jobs (the
+    /// collector): nothing can be queued between the test and the use, so
+    /// what it evaluates comes after everything queued before.
+    /// Not while its signatures are slow (see [`MAX_INLINE_EVENT_COST`]).
+    pub fn try_idle(&self) -> Option<MutexGuard<'_, SignatureSet>> {
+        if self.in_flight.load(Ordering::Acquire) != 0
+            || self.event_cost_ns.load(Ordering::Relaxed) > MAX_INLINE_EVENT_COST.as_nanos() as u64
+        {
+            return None;
+        }
+        self.set.try_lock().ok()
+    }
+
+    /// [`evaluate_guarded`], noting what it cost per event.
+    pub fn evaluate<W: Write>(
+        &self,
+        set: &mut SignatureSet,
+        batch: &[Arc<Envelope>],
+        output: &Output<W>,
+    ) {
+        let started = Instant::now();
+        evaluate_guarded(set, batch, output);
+        let per_event = started.elapsed().as_nanos() / batch.len().max(1) as u128;
+        self.event_cost_ns.store(
+            u64::try_from(per_event).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The set, for its worker (waits while the collector evaluates).
+    fn lock(&self) -> MutexGuard<'_, SignatureSet> {
+        self.set.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A dispatch worker: its own signature set and the ends of its queue.
 pub struct Worker<W: Write> {
     /// Its place among the workers (thread name, roster entry).
     pub index: usize,
-    /// The signatures it runs; only this worker touches them.
-    pub set: SignatureSet,
+    /// The signatures it runs; only this worker touches them, but for an
+    /// exec the collector evaluates while the worker is idle.
+    pub shared: Arc<WorkerShared>,
     /// Its queue.
     pub jobs: Receiver<Job>,
     /// One token per queued event: taking an event off the queue frees
@@ -129,7 +211,7 @@ impl<W: Write + Send + 'static> Worker<W> {
 }
 
 impl<W: Write> Worker<W> {
-    fn run(mut self) {
+    fn run(self) {
         if self.short_slice && !crate::sched_slice::shorten_for_this_thread() {
             tracing::debug!("worker {}: the kernel keeps its default slice", self.index);
         }
@@ -137,7 +219,8 @@ impl<W: Write> Worker<W> {
         while let Ok(job) = self.jobs.recv() {
             let mut next = Some(job);
             while let Some(job) = next.take() {
-                match job {
+                let mut set = self.shared.lock();
+                let jobs = match job {
                     Job::Event(envelope) => {
                         self.take_slot();
                         batch.push(envelope);
@@ -156,31 +239,40 @@ impl<W: Write> Worker<W> {
                                 Err(_) => break,
                             }
                         }
-                        self.evaluate_guarded(&batch);
+                        self.shared.evaluate(&mut set, &batch, &self.output);
+                        let jobs = batch.len();
                         batch.clear();
+                        jobs
                     }
                     Job::Upsert(signature, counters) => {
-                        let applied = self.set.upsert(*signature, counters);
-                        self.report(applied, false);
+                        let applied = set.upsert(*signature, counters);
+                        self.report(&mut set, applied, false);
+                        1
                     }
                     Job::Change(change) => {
                         let rejected = matches!(change, Change::Rejected { .. });
-                        let applied = self.set.apply(change);
-                        self.report(applied, rejected);
+                        let applied = set.apply(change);
+                        self.report(&mut set, applied, rejected);
+                        1
                     }
                     Job::Tick => {
-                        self.set.tick();
-                        self.output.write_notices(self.set.take_notices());
+                        set.tick();
+                        self.output.write_notices(set.take_notices());
+                        1
                     }
                     Job::Signal(signal, done) => {
-                        self.set.signal(signal, |failure| {
+                        set.signal(signal, |failure| {
                             log_failure(&failure, &end_of_input(), &"end of input");
                         });
-                        self.output.write_notices(self.set.take_notices());
+                        self.output.write_notices(set.take_notices());
                         let _ = done.send(());
+                        1
                     }
                     Job::Stop => return,
-                }
+                };
+                // Done only once the set is free again.
+                drop(set);
+                self.shared.done(jobs);
             }
         }
     }
@@ -191,27 +283,31 @@ impl<W: Write> Worker<W> {
         let _ = self.slots.try_recv();
     }
 
-    /// Evaluates a batch; a host bug must not end the worker: its queue
-    /// would close and its signatures would silently see nothing.
-    fn evaluate_guarded(&mut self, batch: &[Arc<Envelope>]) {
-        let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            evaluate(&mut self.set, batch, &self.output);
-        }));
-        if evaluated.is_err() {
-            tracing::error!(
-                "a dispatch worker panicked evaluating {} events (a sigbox bug; \
-                 please report it); they were not evaluated, the worker goes on",
-                batch.len()
-            );
-        }
-    }
-
     /// Writes the notices a change made (a rejected update) and reports
     /// the change with the set's new list.
-    fn report(&mut self, applied: Applied, rejected: bool) {
-        self.output.write_notices(self.set.take_notices());
+    fn report(&self, set: &mut SignatureSet, applied: Applied, rejected: bool) {
+        self.output.write_notices(set.take_notices());
         self.roster
-            .applied(self.index, applied, rejected, self.set.status());
+            .applied(self.index, applied, rejected, set.status());
+    }
+}
+
+/// Evaluates a batch; a host bug must not end the worker (its queue would
+/// close and its signatures would silently see nothing) nor the collector.
+pub fn evaluate_guarded<W: Write>(
+    set: &mut SignatureSet,
+    batch: &[Arc<Envelope>],
+    output: &Output<W>,
+) {
+    let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        evaluate(set, batch, output);
+    }));
+    if evaluated.is_err() {
+        tracing::error!(
+            "a dispatch worker panicked evaluating {} events (a sigbox bug; \
+             please report it); they were not evaluated, the worker goes on",
+            batch.len()
+        );
     }
 }
 

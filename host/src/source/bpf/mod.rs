@@ -151,6 +151,10 @@ impl Default for CollectorOptions {
 /// cannot hold the task forever under a sustained exec storm; the rest is
 /// read by the next call, which does not wait.
 const MAX_BATCH: usize = 4096;
+/// File or network records read per turn at most: between two turns the
+/// exec ring is read, so an exec waits behind at most this many records'
+/// decoding (some 3 µs each) rather than a flood's whole backlog.
+const OTHER_RECORDS_PER_TURN: usize = 32;
 /// How many records of each ring are read at a stop: more than a full
 /// ring of the smallest records holds.
 const MAX_PENDING_AT_STOP: usize = 16 * MAX_BATCH;
@@ -518,10 +522,12 @@ impl ExecCollector {
         })
     }
 
-    /// Waits until records are available, then decodes up to a few thousand
-    /// of them (everything available, unless under a sustained storm) and
-    /// appends the events to `out`. Returns how many were appended, at least
-    /// one.
+    /// Waits until records are available, then decodes some of them and
+    /// appends the events to `out`: the exec ring's first (up to a few
+    /// thousand: everything available, unless under a sustained storm),
+    /// else up to [`OTHER_RECORDS_PER_TURN`] file or network records and
+    /// what the exec ring holds by then. Returns how many were appended, at
+    /// least one.
     ///
     /// Malformed records are logged, counted ([`ExecCollector::bad_records`])
     /// and skipped. Cancel-safe: no record is consumed before the wait ends.
@@ -559,17 +565,20 @@ impl ExecCollector {
                     None => std::future::pending().await,
                 }
             };
+            // Execs first: they are few, and someone waits for their
+            // findings; a flood of opens waits a turn instead.
             tokio::select! {
+                biased;
                 guard = ring.readable_mut() => {
                     let mut guard = guard.map_err(BpfError::Poll)?;
-                    drain_ready(&mut guard, |item| {
+                    drain_ready(&mut guard, MAX_BATCH, |item| {
                         take_record(item, decoder, tree, bad_records, out)
                     });
                 }
                 guard = file_ring => {
                     let mut guard = guard.map_err(BpfError::Poll)?;
                     let first = out.len();
-                    drain_ready(&mut guard, |item| {
+                    drain_ready(&mut guard, OTHER_RECORDS_PER_TURN, |item| {
                         take_file_record(item, decoder, own_process, bad_records, out)
                     });
                     catch_up_and_enrich(ring.get_mut(), first, decoder, tree, bad_records, out);
@@ -577,7 +586,9 @@ impl ExecCollector {
                 guard = sys_ring => {
                     let mut guard = guard.map_err(BpfError::Poll)?;
                     let first = out.len();
-                    drain_ready(&mut guard, |item| take_sys_record(item, decoder, bad_records, out));
+                    drain_ready(&mut guard, OTHER_RECORDS_PER_TURN, |item| {
+                        take_sys_record(item, decoder, bad_records, out)
+                    });
                     catch_up_and_enrich(ring.get_mut(), first, decoder, tree, bad_records, out);
                 }
             }
@@ -1082,16 +1093,17 @@ fn dup_map(map: &MapData) -> Result<MapData, MapError> {
     MapData::from_fd(fd)
 }
 
-/// Reads up to [`MAX_BATCH`] records of a ready ring buffer; clears its
+/// Reads up to `limit` records of a ready ring buffer; clears its
 /// readiness only when it is empty (epoll is edge-triggered: clearing with
 /// records left would wait for the next event to read them).
 fn drain_ready(
     guard: &mut tokio::io::unix::AsyncFdReadyMutGuard<'_, RingBuf<MapData>>,
+    limit: usize,
     mut take: impl FnMut(&[u8]),
 ) {
     let ring = guard.get_inner_mut();
     let mut drained = false;
-    for _ in 0..MAX_BATCH {
+    for _ in 0..limit {
         let Some(item) = ring.next() else {
             drained = true;
             break;
