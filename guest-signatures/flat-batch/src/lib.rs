@@ -244,6 +244,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The number of events (as the header says; every record is in bounds).
+    #[inline]
     pub fn len(&self) -> usize {
         self.count
     }
@@ -258,6 +259,7 @@ impl<'a> Batch<'a> {
     /// # Errors
     /// [`Malformed::OutOfBounds`] for an index past the batch or field
     /// slots outside the buffer.
+    #[inline]
     pub fn event(&self, index: usize) -> Result<EventView<'a>, Malformed> {
         if index >= self.count {
             return Err(Malformed::OutOfBounds);
@@ -296,11 +298,13 @@ pub struct EventView<'a> {
 
 impl<'a> EventView<'a> {
     /// The selector that accepted it.
+    #[inline]
     pub fn selector(&self) -> u32 {
         self.selector
     }
 
     /// The context's 64 bytes (see [`context`]).
+    #[inline]
     pub fn context(&self) -> &'a [u8; CONTEXT] {
         self.bytes[self.record..self.record + CONTEXT]
             .try_into()
@@ -308,12 +312,14 @@ impl<'a> EventView<'a> {
     }
 
     /// A u32 of the context at `offset` (one of [`context`]'s).
+    #[inline]
     pub fn context_u32(&self, offset: usize) -> u32 {
         let c = self.context();
         u32::from_le_bytes([c[offset], c[offset + 1], c[offset + 2], c[offset + 3]])
     }
 
     /// A u64 of the context at `offset` (one of [`context`]'s).
+    #[inline]
     pub fn context_u64(&self, offset: usize) -> u64 {
         let mut eight = [0; 8];
         eight.copy_from_slice(&self.context()[offset..offset + 8]);
@@ -321,6 +327,7 @@ impl<'a> EventView<'a> {
     }
 
     /// The number of its fields.
+    #[inline]
     pub fn len(&self) -> usize {
         self.count
     }
@@ -336,10 +343,12 @@ impl<'a> EventView<'a> {
     /// # Errors
     /// The slot's tag is unknown, or its string or list lies outside the
     /// buffer or is not UTF-8.
+    #[inline]
     pub fn field(&self, index: usize) -> Option<Result<FieldRef<'a>, Malformed>> {
         (index < self.count).then(|| self.read_slot(self.slots + index * SLOT))
     }
 
+    #[inline]
     fn read_slot(&self, slot: usize) -> Result<FieldRef<'a>, Malformed> {
         let bytes = self.bytes;
         let payload = read_u64(bytes, slot + 8).ok_or(Malformed::OutOfBounds)?;
@@ -425,17 +434,20 @@ impl<'a> Texts<'a> {
     }
 }
 
+#[inline]
 fn text(bytes: &[u8], offset: usize, length: usize) -> Result<&str, Malformed> {
     let end = offset.checked_add(length).ok_or(Malformed::OutOfBounds)?;
     let slice = bytes.get(offset..end).ok_or(Malformed::OutOfBounds)?;
     core::str::from_utf8(slice).map_err(|_| Malformed::Utf8)
 }
 
+#[inline]
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let four = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes([four[0], four[1], four[2], four[3]]))
 }
 
+#[inline]
 fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
     let mut eight = [0; 8];
     eight.copy_from_slice(bytes.get(at..at.checked_add(8)?)?);
