@@ -183,11 +183,11 @@ fn lengths_and_offsets_past_the_end_are_errors_not_panics() {
     // Every truncation of a valid buffer: errors or values, never a panic.
     for length in 0..fresh.len() {
         let cut = &fresh[..length];
-        if let Ok(batch) = Batch::new(cut) {
-            if let Ok(view) = batch.event(0) {
-                for index in 0..view.len() {
-                    let _ = view.field(index);
-                }
+        if let Ok(batch) = Batch::new(cut)
+            && let Ok(view) = batch.event(0)
+        {
+            for index in 0..view.len() {
+                let _ = view.field(index);
             }
         }
     }
