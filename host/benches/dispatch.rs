@@ -9,7 +9,14 @@
 //! `SIGBOX_BENCH_ONLY` (comma-separated sections: one, wide, filters, many,
 //! replay, author), `SIGBOX_BENCH_CASE` (only the cases whose name contains
 //! it, for `perf record`), `SIGBOX_BENCH_WRITE_CAPTURE` (a file to write the
-//! replay section's capture to, for profiling the real binary on it).
+//! replay section's capture to, for profiling the real binary on it),
+//! `SIGBOX_BENCH_PACK_BEFORE` (another build of `pack-bench.wasm`, e.g. the
+//! previous commit's, run beside the current one in the `many` section).
+//!
+//! Signatures built with the Rust SDK take their batches flat (one buffer,
+//! `flat-detector`); the "typed batch" cases run the same modules through
+//! the typed `on-events` (`RuntimeOptions::flat_batches` off), in the same
+//! run.
 //!
 //! Method (BENCHMARKS.md): thread CPU time on one pinned core for the
 //! single-thread sections, wall time for the multi-threaded ones; every
@@ -363,6 +370,12 @@ fn main() -> anyhow::Result<()> {
         cache_dir: Some(cache.path().to_owned()),
         ..RuntimeOptions::default()
     })?;
+    // The same modules through their typed `on-events`, for comparison.
+    let typed = Runtime::with_options(RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        flat_batches: false,
+        ..RuntimeOptions::default()
+    })?;
     let realistic = parse_lines(&exec_lines(20_000, ExecMix::Realistic, 42));
     let worst = parse_lines(&exec_lines(20_000, ExecMix::AllWebShells, 43));
     let mut table = Table { rows: Vec::new() };
@@ -375,6 +388,8 @@ fn main() -> anyhow::Result<()> {
         let mut v1_r = set_of(load_n(&runtime, &legacy, 1)?);
         let mut v1_w = set_of(load_n(&runtime, &legacy, 1)?);
         let mut unfiltered_w = set_of(load_n(&runtime, &unfiltered, 1)?);
+        let mut typed_w = set_of(load_n(&typed, &trc_1016, 1)?);
+        let mut typed_unfiltered_w = set_of(load_n(&typed, &unfiltered, 1)?);
         let (r, w) = (&realistic, &worst);
         let mut cases = vec![
             Case::new("native TRC-1016, realistic mix", r.len(), "ceiling", || {
@@ -405,6 +420,22 @@ fn main() -> anyhow::Result<()> {
                 "no host filter, batches of 64",
                 || {
                     dispatch_all(&mut unfiltered_w, w);
+                },
+            ),
+            Case::new(
+                "typed batch TRC-1016, worst case",
+                w.len(),
+                "the same module, typed on-events",
+                || {
+                    dispatch_all(&mut typed_w, w);
+                },
+            ),
+            Case::new(
+                "typed batch TRC-1016 unfiltered, worst case",
+                w.len(),
+                "the same module, typed on-events",
+                || {
+                    dispatch_all(&mut typed_unfiltered_w, w);
                 },
             ),
             Case::new(
@@ -499,6 +530,15 @@ fn main() -> anyhow::Result<()> {
             packed.status().len() == N,
             "pack-bench is not {N} detectors"
         );
+        let mut typed_many = set_of(load_n(&typed, &unfiltered, N)?);
+        let before = std::env::var_os("SIGBOX_BENCH_PACK_BEFORE").map(PathBuf::from);
+        let mut packed_before = match &before {
+            Some(path) => Some((
+                set_of(load_n(&runtime, path, 1)?),
+                set_of(load_n(&runtime, path, 1)?),
+            )),
+            None => None,
+        };
         let mut cases = vec![
             Case::new(
                 "native 100 signatures, realistic mix",
@@ -549,6 +589,32 @@ fn main() -> anyhow::Result<()> {
                 },
             ),
         ];
+        cases.push(Case::new(
+            "100 unfiltered signatures, typed batch",
+            events.len(),
+            "the same modules, typed on-events",
+            || {
+                dispatch_all(&mut typed_many, &events);
+            },
+        ));
+        if let Some((before_r, before_w)) = &mut packed_before {
+            cases.push(Case::new(
+                "100 detectors in one pack (before), realistic mix",
+                events.len(),
+                "SIGBOX_BENCH_PACK_BEFORE",
+                || {
+                    dispatch_all(before_r, &events);
+                },
+            ));
+            cases.push(Case::new(
+                "100 detectors in one pack (before), worst case",
+                worst_events.len(),
+                "SIGBOX_BENCH_PACK_BEFORE",
+                || {
+                    dispatch_all(before_w, &worst_events);
+                },
+            ));
+        }
         run_interleaved(&mut cases, reps, sample_ms);
         finish(&mut table, "100 distinct signatures", cases);
     }
@@ -955,6 +1021,26 @@ fn print_table(table: &Table, reps: usize) {
             "0.2 / native TRC-1016, worst case (time ratio)",
             "0.2 TRC-1016, worst case",
             "native TRC-1016, worst case",
+        ),
+        (
+            "typed batch / native TRC-1016, worst case (time ratio)",
+            "typed batch TRC-1016, worst case",
+            "native TRC-1016, worst case",
+        ),
+        (
+            "typed / flat batch TRC-1016, worst (speed-up of flat)",
+            "typed batch TRC-1016, worst case",
+            "0.2 TRC-1016, worst case",
+        ),
+        (
+            "typed / flat 100 signatures, realistic (speed-up)",
+            "100 unfiltered signatures, typed batch",
+            "100 unfiltered signatures, one thread",
+        ),
+        (
+            "pack before / after, realistic (speed-up)",
+            "100 detectors in one pack (before), realistic mix",
+            "100 detectors in one pack, realistic mix",
         ),
         (
             "100 signatures / native 100, realistic (time ratio)",

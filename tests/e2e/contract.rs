@@ -75,6 +75,19 @@ fn modules_of_every_contract_load_side_by_side_and_find_the_same_events() {
     assert_eq!(contract("TRC-1016-V0.2"), "0.2");
     assert_eq!(contract("TRC-1016"), "0.3");
     assert_eq!(contract("TRC-1016-PY"), "0.3");
+    // The Rust SDK's modules take their batches as one buffer; the Python
+    // SDK's and the frozen contracts' as before.
+    let batches = |id: &str| {
+        reports
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["batches"].clone())
+            .unwrap()
+    };
+    assert_eq!(batches("TRC-1016"), "flat");
+    assert_eq!(batches("TRC-1016-PY"), "typed");
+    assert_eq!(batches("TRC-1016-V0.2"), "typed");
+    assert_eq!(batches("TRC-1016-V0.1"), "one event");
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod file_pack;
 mod file_signatures_live;
 mod files;
 mod finding_ids;
+mod flat_batch;
 mod host_work;
 mod hotswap;
 mod id_claims;

@@ -71,6 +71,10 @@ pub struct Pack {
     detectors: Vec<Box<dyn Detector>>,
     /// Per detector, its selectors (asked once).
     selectors: Vec<Vec<EventSelector>>,
+    /// Per detector and selector, where each declared field's value is in
+    /// an event's `fields` (the table's order): resolved once, so a
+    /// detector looks its fields up among its own, by position.
+    maps: Vec<Vec<Vec<u32>>>,
     /// Every field name the selectors declare, in order of first
     /// appearance: an event's `fields` hold one value per name.
     table: Vec<String>,
@@ -81,10 +85,27 @@ impl Pack {
     pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
         let selectors: Vec<Vec<EventSelector>> =
             detectors.iter().map(|d| d.selected_events()).collect();
+        let table = field_table(&selectors);
+        let maps = selectors
+            .iter()
+            .map(|selectors| {
+                selectors
+                    .iter()
+                    .map(|selector| {
+                        selector
+                            .fields
+                            .iter()
+                            .map(|field| table.iter().position(|t| t == field).unwrap_or(0) as u32)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
         Self {
-            table: field_table(&selectors),
+            table,
             detectors,
             selectors,
+            maps,
         }
     }
 
@@ -121,14 +142,21 @@ impl Pack {
         let mut outcomes = Vec::new();
         for (position, event) in events.iter().enumerate() {
             for &Acceptance { detector, selector } in &event.accepted {
+                let (detector_at, selector_at) = (detector as usize, selector as usize);
                 let result = match self
                     .selectors
-                    .get(detector as usize)
-                    .and_then(|s| s.get(selector as usize))
+                    .get(detector_at)
+                    .and_then(|s| s.get(selector_at))
                 {
-                    Some(chosen) => self.detectors[detector as usize].on_event(
-                        &Event::new(&chosen.name, &event.context, &self.table, &event.fields)
-                            .at_position(position as u32),
+                    Some(chosen) => self.detectors[detector_at].on_event(
+                        &Event::mapped(
+                            &chosen.name,
+                            &event.context,
+                            &chosen.fields,
+                            &event.fields,
+                            &self.maps[detector_at][selector_at],
+                        )
+                        .at_position(position as u32),
                     ),
                     None => Err(format!(
                         "event names unknown detector {detector} or selector {selector}"

@@ -72,7 +72,9 @@ use std::cell::{OnceCell, RefCell};
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "signature",
+        // `signature` plus `flat-detector`: the host sends batches as one
+        // buffer when it can (see [`Instance::on_events_flat`]).
+        world: "signature-flat",
         // Let signature crates (which depend on this one) export the world.
         pub_export_macro: true,
         default_bindings_module: "sigbox_sdk::bindings",
@@ -127,12 +129,32 @@ pub struct Event<'a> {
     name: &'a str,
     context: &'a Context,
     names: &'a [String],
-    values: &'a [Value],
+    values: Values<'a>,
     /// Position in the host's batch, for [`Event::read`] and
     /// [`Event::ancestors`]; `None` in native tests.
     position: Option<u32>,
     /// What [`Event::ancestors`] answers natively ([`TestEvent::ancestors`]).
     test_ancestors: &'a [Ancestor],
+}
+
+/// Where an [`Event`]'s values are: owned (the typed batch, tests) or in
+/// the host's flat buffer, read in place. `get` and `texts` hand out
+/// `&Value`s, so a flat event's values are decoded into `decoded` the first
+/// time one of those is called (once per event); `text` and `int` read the
+/// buffer directly.
+#[derive(Debug, Clone, Copy)]
+enum Values<'a> {
+    Owned(&'a [Value]),
+    /// A pack's event: `map[i]` is the position in `values` of the
+    /// detector's `names[i]` (resolved once, when the pack is made).
+    Mapped {
+        values: &'a [Value],
+        map: &'a [u32],
+    },
+    Flat {
+        view: sigbox_flat::EventView<'a>,
+        decoded: &'a OnceCell<Vec<Value>>,
+    },
 }
 
 impl std::ops::Deref for Event<'_> {
@@ -156,9 +178,41 @@ impl<'a> Event<'a> {
             name,
             context,
             names,
-            values,
+            values: Values::Owned(values),
             position: None,
             test_ancestors: &[],
+        }
+    }
+
+    /// An event whose declared field `names[i]` has its value at
+    /// `values[map[i]]`: what a pack gives each detector, so a detector's
+    /// lookups scan its own fields, not the pack's whole field table.
+    pub fn mapped(
+        name: &'a str,
+        context: &'a Context,
+        names: &'a [String],
+        values: &'a [Value],
+        map: &'a [u32],
+    ) -> Self {
+        Self {
+            values: Values::Mapped { values, map },
+            ..Self::new(name, context, names, &[])
+        }
+    }
+
+    /// An event of the host's flat batch: its values are read from `view`
+    /// in place (`decoded` holds them as [`Value`]s once [`Event::get`] or
+    /// [`Event::texts`] asks; give each event a fresh one).
+    pub fn flat(
+        name: &'a str,
+        context: &'a Context,
+        names: &'a [String],
+        view: sigbox_flat::EventView<'a>,
+        decoded: &'a OnceCell<Vec<Value>>,
+    ) -> Self {
+        Self {
+            values: Values::Flat { view, decoded },
+            ..Self::new(name, context, names, &[])
         }
     }
 
@@ -182,21 +236,44 @@ impl<'a> Event<'a> {
 
     /// The value of a declared field; `None` when the selector did not
     /// declare it (a `Value::None` when the event lacks it).
+    #[inline]
     pub fn get(&self, field: &str) -> Option<&'a Value> {
-        let index = self.names.iter().position(|n| n == field)?;
-        self.values.get(index)
+        let index = self.index(field)?;
+        match self.values {
+            Values::Owned(values) => values.get(index),
+            Values::Mapped { values, map } => values.get(*map.get(index)? as usize),
+            Values::Flat { view, decoded } => decoded.get_or_init(|| decode(view)).get(index),
+        }
+    }
+
+    #[inline]
+    fn index(&self, field: &str) -> Option<usize> {
+        self.names.iter().position(|n| same_text(n, field))
     }
 
     /// A declared field that must be a string, like Tracee's
     /// `GetTraceeStringArgumentByName`: an error names the field when it is
     /// missing, not a string, or was not declared.
+    #[inline]
     pub fn text(&self, field: &str) -> Result<&'a str, String> {
-        match self.declared(field)? {
-            Value::Text(text) => Ok(text),
-            _ => Err(format!(
+        let not_text = || {
+            format!(
                 "event {}: argument {field} is missing or not a string",
                 self.name
-            )),
+            )
+        };
+        if let Values::Flat { view, .. } = self.values {
+            // Read in place: no copy, no allocation.
+            let index = self.index(field).ok_or_else(|| self.undeclared(field))?;
+            return match view.field(index) {
+                Some(Ok(sigbox_flat::FieldRef::Text(text))) => Ok(text),
+                Some(Err(malformed)) => Err(format!("event {}: {malformed}", self.name)),
+                _ => Err(not_text()),
+            };
+        }
+        match self.declared(field)? {
+            Value::Text(text) => Ok(text),
+            _ => Err(not_text()),
         }
     }
 
@@ -217,7 +294,20 @@ impl<'a> Event<'a> {
     /// names the field when it is missing, not an integer, or above
     /// `i64::MAX`.
     pub fn int(&self, field: &str) -> Result<i64, String> {
-        match self.declared(field)? {
+        if let Values::Flat { view, .. } = self.values {
+            let index = self.index(field).ok_or_else(|| self.undeclared(field))?;
+            let value = match view.field(index) {
+                Some(Ok(sigbox_flat::FieldRef::Signed(n))) => Value::Signed(n),
+                Some(Ok(sigbox_flat::FieldRef::Unsigned(n))) => Value::Unsigned(n),
+                _ => Value::None,
+            };
+            return self.int_of(field, &value);
+        }
+        self.int_of(field, self.declared(field)?)
+    }
+
+    fn int_of(&self, field: &str, value: &Value) -> Result<i64, String> {
+        match value {
             Value::Signed(n) => Ok(*n),
             Value::Unsigned(n) => i64::try_from(*n).map_err(|_| {
                 format!(
@@ -233,13 +323,15 @@ impl<'a> Event<'a> {
     }
 
     fn declared(&self, field: &str) -> Result<&'a Value, String> {
-        self.get(field).ok_or_else(|| {
-            format!(
-                "event {}: field {field} was not declared in selected_events \
-                 (add it to the selector's fields, or use Event::read)",
-                self.name
-            )
-        })
+        self.get(field).ok_or_else(|| self.undeclared(field))
+    }
+
+    fn undeclared(&self, field: &str) -> String {
+        format!(
+            "event {}: field {field} was not declared in selected_events \
+             (add it to the selector's fields, or use Event::read)",
+            self.name
+        )
     }
 
     /// The ancestors of the event's process, nearest first (the parent
@@ -396,12 +488,60 @@ impl<S: Signature> Instance<S> {
                     name: &selector.name,
                     context: &wire.context,
                     names: &selector.fields,
-                    values: &wire.fields,
+                    values: Values::Owned(&wire.fields),
                     position: Some(position as u32),
                     test_ancestors: &[],
                 }),
                 None => Err(format!("event names unknown selector {}", wire.selector)),
             };
+            if !matches!(&result, Ok(findings) if findings.is_empty()) {
+                outcomes.push(Outcome {
+                    event: position as u32,
+                    findings: result,
+                });
+            }
+        }
+        outcomes
+    }
+
+    /// The exported `flat-detector.on-events`: [`Self::on_events`] for a
+    /// batch the host sent as one buffer (`sigbox_flat`'s layout). Events are
+    /// read in place; a buffer that breaks the layout gives the affected
+    /// events an error outcome.
+    pub fn on_events_flat(&self, batch: &[u8]) -> Vec<Outcome> {
+        let batch = match sigbox_flat::Batch::new(batch) {
+            Ok(batch) => batch,
+            Err(malformed) => {
+                return vec![Outcome {
+                    event: 0,
+                    findings: Err(malformed.to_string()),
+                }];
+            }
+        };
+        let selectors = self.selectors.get_or_init(S::selected_events);
+        let mut slot = match self.slot() {
+            Ok(slot) => slot,
+            Err(error) => return every_position(batch.len(), &error),
+        };
+        let Some(signature) = slot.as_mut() else {
+            return every_position(batch.len(), NOT_INITIALIZED);
+        };
+        let mut outcomes = Vec::new();
+        for position in 0..batch.len() {
+            let result = batch
+                .event(position)
+                .map_err(|malformed| malformed.to_string())
+                .and_then(|view| {
+                    let selector = selectors.get(view.selector() as usize).ok_or_else(|| {
+                        format!("event names unknown selector {}", view.selector())
+                    })?;
+                    let context = context_of(&view);
+                    let decoded = OnceCell::new();
+                    signature.on_event(
+                        &Event::flat(&selector.name, &context, &selector.fields, view, &decoded)
+                            .at_position(position as u32),
+                    )
+                });
             if !matches!(&result, Ok(findings) if findings.is_empty()) {
                 outcomes.push(Outcome {
                     event: position as u32,
@@ -439,10 +579,86 @@ impl<S: Signature> Instance<S> {
 
 /// The same error for every event of a batch.
 fn every_event(events: &[WireEvent], error: &str) -> Vec<Outcome> {
-    (0..events.len())
+    every_position(events.len(), error)
+}
+
+/// The same error for each of `count` events.
+fn every_position(count: usize, error: &str) -> Vec<Outcome> {
+    (0..count)
         .map(|position| Outcome {
             event: position as u32,
             findings: Err(error.to_owned()),
+        })
+        .collect()
+}
+
+/// Whether two field names are equal, compared inline eight bytes at a
+/// time: names are short, and a call into wasi-libc's byte-by-byte `memcmp`
+/// for each was the largest single cost of a pack's per-detector lookups
+/// (BENCHMARKS.md).
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut chunks = a.chunks_exact(8).zip(b.chunks_exact(8));
+    let words_equal = chunks.all(|(x, y)| {
+        u64::from_le_bytes(x.try_into().unwrap()) == u64::from_le_bytes(y.try_into().unwrap())
+    });
+    let tail = a.len() / 8 * 8;
+    words_equal
+        && a[tail..]
+            .iter()
+            .zip(&b[tail..])
+            .fold(true, |eq, (x, y)| eq & (x == y))
+}
+
+/// A flat event's context (the canonical ABI's layout, `sigbox_flat::context`).
+#[inline]
+pub fn context_of(view: &sigbox_flat::EventView<'_>) -> Context {
+    use sigbox_flat::context as at;
+    Context {
+        timestamp_ns: view.context_u64(at::TIMESTAMP_NS),
+        origin: match view.context()[at::ORIGIN] {
+            1 => Origin::Container,
+            2 => Origin::ContainerInit,
+            _ => Origin::Host,
+        },
+        pid: view.context_u32(at::PID),
+        tid: view.context_u32(at::TID),
+        ppid: view.context_u32(at::PPID),
+        host_pid: view.context_u32(at::HOST_PID),
+        host_tid: view.context_u32(at::HOST_TID),
+        host_ppid: view.context_u32(at::HOST_PPID),
+        uid: view.context_u32(at::UID),
+        mount_ns: view.context_u32(at::MOUNT_NS),
+        pid_ns: view.context_u32(at::PID_NS),
+        cgroup_id: view.context_u64(at::CGROUP_ID),
+        return_value: view.context_u64(at::RETURN_VALUE) as i64,
+    }
+}
+
+/// A flat event's values as owned [`Value`]s (what `get` and `texts` lend);
+/// a malformed one reads as `Value::None`.
+fn decode(view: sigbox_flat::EventView<'_>) -> Vec<Value> {
+    use sigbox_flat::FieldRef;
+    (0..view.len())
+        .map(|index| match view.field(index) {
+            Some(Ok(field)) => match field {
+                FieldRef::None => Value::None,
+                FieldRef::Boolean(b) => Value::Boolean(b),
+                FieldRef::Signed(n) => Value::Signed(n),
+                FieldRef::Unsigned(n) => Value::Unsigned(n),
+                FieldRef::Float(f) => Value::Float(f),
+                FieldRef::Text(text) => Value::Text(text.to_owned()),
+                FieldRef::Json(text) => Value::Json(text.to_owned()),
+                FieldRef::TextList(texts) => match texts.iter().collect::<Result<Vec<&str>, _>>() {
+                    Ok(items) => Value::TextList(items.into_iter().map(str::to_owned).collect()),
+                    Err(_) => Value::None,
+                },
+            },
+            _ => Value::None,
         })
         .collect()
 }
@@ -615,6 +831,14 @@ macro_rules! export_signature {
                     signal: $crate::Signal,
                 ) -> ::core::result::Result<(), ::std::string::String> {
                     __SIGBOX_INSTANCE.with(|instance| instance.on_signal(signal))
+                }
+            }
+
+            impl $crate::bindings::exports::sigbox::signature::flat_detector::Guest
+                for __SigboxDetector
+            {
+                fn on_events(batch: ::std::vec::Vec<u8>) -> ::std::vec::Vec<$crate::Outcome> {
+                    __SIGBOX_INSTANCE.with(|instance| instance.on_events_flat(&batch))
                 }
             }
 
@@ -843,6 +1067,26 @@ mod tests {
     }
 
     #[test]
+    fn field_names_compare_as_strings_do() {
+        let names = [
+            "",
+            "a",
+            "pid",
+            "prev_comm",
+            "process-name",
+            "prev_commX",
+            "argv_truncated",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(super::same_text(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+        assert!(!super::same_text("process-namf", "process-name"));
+        assert!(!super::same_text("qrocess-name", "process-name"));
+    }
+
+    #[test]
     fn path_base_is_go_path_base_for_names() {
         assert_eq!(super::path_base("/a/b/c"), "c");
         assert_eq!(super::path_base("/a/b/c//"), "c");
@@ -960,6 +1204,73 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown selector 7")
         );
+    }
+
+    /// A batch encoded by the host's encoder (`sigbox_flat::encode`) gives
+    /// the outcomes the typed batch gives, and the flat event answers every
+    /// accessor as the owned one does.
+    #[test]
+    fn a_flat_batch_gives_what_the_typed_batch_gives() {
+        let events = [
+            wire(0, 1, vec![text("x")]),
+            wire(1, 2, vec![Value::TextList(vec!["a".into()]), text("y")]),
+            wire(1, 13, vec![Value::TextList(vec![]), text("x")]),
+            wire(7, 3, vec![]),
+            wire(1, 4, vec![Value::TextList(vec![]), text("x")]),
+        ];
+        let mut buffer = Vec::new();
+        sigbox_flat::encode(
+            &mut buffer,
+            events.iter().map(|event| {
+                let mut context = [0u8; sigbox_flat::CONTEXT];
+                context[sigbox_flat::context::PID..][..4]
+                    .copy_from_slice(&event.context.pid.to_le_bytes());
+                context[sigbox_flat::context::TID..][..4]
+                    .copy_from_slice(&event.context.tid.to_le_bytes());
+                context[sigbox_flat::context::HOST_PID..][..4]
+                    .copy_from_slice(&event.context.host_pid.to_le_bytes());
+                context[sigbox_flat::context::HOST_TID..][..4]
+                    .copy_from_slice(&event.context.host_tid.to_le_bytes());
+                let fields = event.fields.iter().map(|value| match value {
+                    Value::Text(t) => sigbox_flat::Item::Text(t),
+                    Value::TextList(l) => sigbox_flat::Item::TextList(l),
+                    _ => sigbox_flat::Item::None,
+                });
+                (event.selector, context, fields)
+            }),
+        )
+        .unwrap();
+        let typed = Instance::<Counter>::new();
+        let flat = Instance::<Counter>::new();
+        assert_eq!(
+            flat.on_events_flat(&buffer),
+            typed.on_events(&events),
+            "before init"
+        );
+        typed.init(&[]).unwrap();
+        flat.init(&[]).unwrap();
+        assert_eq!(flat.on_events_flat(&buffer), typed.on_events(&events));
+        assert_eq!(
+            flat.on_events_flat(b"junk")[0].findings,
+            Err("malformed flat batch: bad header".into())
+        );
+
+        let batch = sigbox_flat::Batch::new(&buffer).unwrap();
+        let view = batch.event(1).unwrap();
+        let names = ["argv".to_string(), "process-name".to_string()];
+        let context = context_of(&view);
+        assert_eq!(context, Context::with_pid(2));
+        let decoded = OnceCell::new();
+        let ev = Event::flat("b", &context, &names, view, &decoded);
+        assert_eq!(ev.text("process-name"), Ok("y"));
+        assert!(decoded.get().is_none(), "text reads in place");
+        assert!(ev.text("argv").unwrap_err().contains("not a string"));
+        assert!(ev.int("argv").unwrap_err().contains("not an integer"));
+        assert!(ev.text("pwd").unwrap_err().contains("pwd was not declared"));
+        assert_eq!(ev.texts("argv"), Ok(&["a".to_string()][..]));
+        assert_eq!(ev.get("process-name"), Some(&text("y")));
+        assert_eq!(ev.read("process-name"), text("y"));
+        assert_eq!(ev.pid, 2);
     }
 
     #[test]

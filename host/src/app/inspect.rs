@@ -103,6 +103,7 @@ fn filter_json(filter: &FieldFilter) -> serde_json::Value {
 /// detectors' under `detectors` (the top level is its first detector's).
 fn report(signature: &LoadedSignature) -> serde_json::Value {
     let mut report = report_info(signature.info());
+    report["batches"] = json!(signature.batches());
     if !signature.members().is_empty() {
         let detectors: Vec<_> = (signature.members().iter())
             .map(|member| report_info(&member.info))

@@ -19,10 +19,24 @@ const VECTORS: &str = include_str!("rust/vectors.jsonl.in");
 /// Where the SDK finds the WIT in this repository, and in a project.
 const SDK_WIT_PATH: (&str, &str) = ("path: \"../../wit\"", "path: \"../wit\"");
 
-/// The Rust project's own files: (path in the project, template).
-const RUST_FILES: [(&str, &str); 6] = [
+/// The Rust project's own files: (path in the project, template). The
+/// flat batch's layout crate (`sigbox-flat`, which the SDK reads batches
+/// with) is copied as `guest-signatures/flat-batch` holds it.
+const RUST_FILES: [(&str, &str); 9] = [
     ("Cargo.toml", include_str!("rust/Cargo.toml.in")),
     ("sdk/Cargo.toml", include_str!("rust/sdk.Cargo.toml.in")),
+    (
+        "flat/Cargo.toml",
+        include_str!("../../../guest-signatures/flat-batch/Cargo.toml"),
+    ),
+    (
+        "flat/src/lib.rs",
+        include_str!("../../../guest-signatures/flat-batch/src/lib.rs"),
+    ),
+    (
+        "flat/src/tests.rs",
+        include_str!("../../../guest-signatures/flat-batch/src/tests.rs"),
+    ),
     ("src/lib.rs", include_str!("rust/lib.rs.in")),
     ("build.sh", include_str!("rust/build.sh.in")),
     ("Makefile", include_str!("rust/Makefile.in")),
@@ -166,6 +180,8 @@ mod tests {
             "Cargo.toml",
             "sdk/Cargo.toml",
             "sdk/src/lib.rs",
+            "flat/Cargo.toml",
+            "flat/src/lib.rs",
             "src/lib.rs",
             "wit/signature.wit",
             "vectors/rev-shell.jsonl",

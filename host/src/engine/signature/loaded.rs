@@ -22,7 +22,7 @@ use crate::engine::wasm::host_state::HostState;
 use crate::engine::wasm::limits::{Limits, Policy};
 use crate::engine::wasm::model::{EventSelector, Finding, Metadata, Signal};
 use crate::engine::wasm::projected::{
-    self, GuestContext, GuestEvent, GuestValue, OnEventsFunc, PackOnEventsFunc,
+    self, FlatOnEventsFunc, GuestContext, GuestEvent, GuestValue, OnEventsFunc, PackOnEventsFunc,
 };
 use crate::engine::wasm::runtime::Runtime;
 use crate::event::{Event, Field, Value, ValueRef};
@@ -72,6 +72,8 @@ pub struct LoadedSignature {
     /// A pack's detectors' ids and configurations, for their `init`s (kept
     /// apart from `members`, which a call borrows while a trap rebuilds).
     member_inits: Vec<(String, Vec<Field>)>,
+    /// The flat batch's buffer, its allocation kept from batch to batch.
+    flat_batch: Vec<u8>,
 }
 
 /// An instance and the store it lives in.
@@ -85,7 +87,13 @@ struct Live {
 enum Pre {
     V1(v1::SignaturePre<HostState>),
     V2(v2::SignaturePre<HostState>, ComponentExportIndex),
-    V3(v3::SignaturePre<HostState>, ComponentExportIndex),
+    /// With `flat-detector.on-events` when the module exports it (and the
+    /// runtime uses it).
+    V3(
+        v3::SignaturePre<HostState>,
+        ComponentExportIndex,
+        Option<ComponentExportIndex>,
+    ),
     Pack(bindings::pack::PackPre<HostState>, ComponentExportIndex),
 }
 
@@ -93,7 +101,7 @@ enum Pre {
 enum Instance {
     V1(v1::Signature),
     V2(v2::Signature, OnEventsFunc),
-    V3(v3::Signature, OnEventsFunc),
+    V3(v3::Signature, OnEventsFunc, Option<FlatOnEventsFunc>),
     Pack(bindings::pack::Pack, PackOnEventsFunc),
 }
 
@@ -107,6 +115,14 @@ type BatchOutcome = v2::sigbox::signature::types::Outcome;
 /// code path for both versions.
 const DETECTOR_V3: &str = "sigbox:signature/detector@0.3.0";
 const DETECTOR_V2: &str = "sigbox:signature/detector@0.2.0";
+
+/// The largest flat batch buffer kept between batches (a batch of 64 exec
+/// events with their argv is a few KiB).
+const FLAT_BATCH_KEPT: usize = 1 << 20;
+
+/// Where a 0.3 module exports its batch-as-one-buffer `on-events` (see
+/// `projected::encode_flat`), preferred when present.
+const FLAT_DETECTOR_V3: &str = "sigbox:signature/flat-detector@0.3.0";
 
 /// Where a pack exports its detectors (it exports `detector` too, for
 /// hosts without packs, which this host does not call).
@@ -382,6 +398,7 @@ impl LoadedSignature {
                 .collect(),
             members,
             table_len: table.len(),
+            flat_batch: Vec::new(),
         };
         Ok(Unstarted {
             signature,
@@ -464,6 +481,17 @@ impl LoadedSignature {
 
     /// How many events one call may evaluate: [`MAX_BATCH`] for 0.2
     /// modules, 1 for 0.1 modules (one event per call).
+    /// How events reach it: `flat` (a batch as one buffer,
+    /// `flat-detector`), `typed` (a batch as a typed list) or `one event`
+    /// (0.1, one call per event).
+    pub fn batches(&self) -> &'static str {
+        match &self.pre {
+            Pre::V1(_) => "one event",
+            Pre::V3(_, _, Some(_)) => "flat",
+            Pre::V2(..) | Pre::V3(..) | Pre::Pack(..) => "typed",
+        }
+    }
+
     pub(crate) fn max_batch(&self) -> usize {
         match self.pre {
             Pre::V1(_) => 1,
@@ -545,12 +573,25 @@ impl LoadedSignature {
             })
             .collect();
         let calls = batch.len() as u64;
-        self.call(calls, |instance, store| {
+        // A module with `flat-detector` gets the batch as one buffer; the
+        // host only writes it (the guest checks what it reads).
+        let mut flat = std::mem::take(&mut self.flat_batch);
+        let flat_ready = matches!(
+            &self.live,
+            Some(Live {
+                instance: Instance::V3(_, _, Some(_)),
+                ..
+            })
+        ) && projected::encode_flat(&mut flat, &events).is_ok();
+        let result = self.call(calls, |instance, store| {
             // `read-field` and `ancestors` reach the events through this
             // list; its allocation is kept from batch to batch.
             (store.data_mut().batch).extend(batch.iter().map(|(event, _)| Arc::clone(event)));
             let result = match instance {
-                Instance::V2(_, on_events) | Instance::V3(_, on_events) => {
+                Instance::V3(_, _, Some(flat_on_events)) if flat_ready => {
+                    flat_on_events.call(store.as_context_mut(), &flat)
+                }
+                Instance::V2(_, on_events) | Instance::V3(_, on_events, _) => {
                     on_events.call(store.as_context_mut(), &events)
                 }
                 Instance::V1(_) => unreachable!("a 0.1 module gets one event per call"),
@@ -558,7 +599,12 @@ impl LoadedSignature {
             };
             store.data_mut().batch.clear();
             result
-        })
+        });
+        // Kept for the next batch, unless an unusual one made it large.
+        if flat.capacity() <= FLAT_BATCH_KEPT {
+            self.flat_batch = flat;
+        }
+        result
     }
 
     /// Evaluates a batch of a pack's events, each with the detectors that
@@ -733,7 +779,7 @@ impl LoadedSignature {
             Instance::V2(i, _) => i
                 .sigbox_signature_detector()
                 .call_on_signal(store, contract::to_v2::signal_out(signal)),
-            Instance::V3(i, _) => i
+            Instance::V3(i, ..) => i
                 .sigbox_signature_detector()
                 .call_on_signal(store, contract::to_v3::signal_out(signal)),
             Instance::Pack(..) => unreachable!("a pack's detectors are signalled one by one"),
@@ -856,7 +902,7 @@ impl LoadedSignature {
             Instance::V2(i, _) => i
                 .sigbox_signature_detector()
                 .call_init(store, &contract::to_v2::fields_out(&self.config)),
-            Instance::V3(i, _) => i
+            Instance::V3(i, ..) => i
                 .sigbox_signature_detector()
                 .call_init(store, &contract::to_v3::fields_out(&self.config)),
             Instance::Pack(i, _) => {
@@ -954,7 +1000,11 @@ fn link(runtime: &Runtime, component: &wasmtime::component::Component) -> wasmti
         return Ok(Pre::Pack(pre, on_events(DETECTORS)?));
     }
     if let Ok(pre) = v3::SignaturePre::new(instance_pre.clone()) {
-        return Ok(Pre::V3(pre, on_events(DETECTOR_V3)?));
+        let flat = runtime
+            .flat_batches()
+            .then(|| on_events(FLAT_DETECTOR_V3).ok())
+            .flatten();
+        return Ok(Pre::V3(pre, on_events(DETECTOR_V3)?, flat));
     }
     match v2::SignaturePre::new(instance_pre.clone()) {
         Ok(pre) => Ok(Pre::V2(pre, on_events(DETECTOR_V2)?)),
@@ -1009,7 +1059,7 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_get_metadata(store)
                 .map(contract::to_v2::metadata_in),
-            Self::V3(i, _) => i
+            Self::V3(i, ..) => i
                 .sigbox_signature_detector()
                 .call_get_metadata(store)
                 .map(contract::to_v3::metadata_in),
@@ -1030,7 +1080,7 @@ impl Instance {
                 .sigbox_signature_detector()
                 .call_selected_events(store)
                 .map(|s| s.into_iter().map(contract::selector_from_v2).collect()),
-            Self::V3(i, _) => i
+            Self::V3(i, ..) => i
                 .sigbox_signature_detector()
                 .call_selected_events(store)
                 .map(|s| s.into_iter().map(contract::selector_from_v3).collect()),
@@ -1068,11 +1118,15 @@ fn instantiate(
             let on_events = projected::on_events_func(&mut store, &instance, on_events)?;
             Instance::V2(signature, on_events)
         }
-        Pre::V3(pre, on_events) => {
+        Pre::V3(pre, on_events, flat) => {
             let instance = pre.instance_pre().instantiate(&mut store)?;
             let signature = v3::Signature::new(&mut store, &instance)?;
             let on_events = projected::on_events_func(&mut store, &instance, on_events)?;
-            Instance::V3(signature, on_events)
+            let flat = flat
+                .as_ref()
+                .map(|flat| projected::flat_on_events_func(&mut store, &instance, flat))
+                .transpose()?;
+            Instance::V3(signature, on_events, flat)
         }
         Pre::Pack(pre, on_events) => {
             let instance = pre.instance_pre().instantiate(&mut store)?;

@@ -110,6 +110,71 @@ impl OnEventsFunc {
     }
 }
 
+/// `flat-detector.on-events`: the batch as one buffer (`sigbox_flat`).
+type FlatOnEvents<'a> = TypedFunc<(&'a [u8],), (Vec<Outcome>,)>;
+
+/// A guest's `flat-detector.on-events`, type-checked once when it is
+/// instantiated.
+#[derive(Clone, Copy)]
+pub struct FlatOnEventsFunc(FlatOnEvents<'static>);
+
+/// Looks up `flat-detector.on-events` (at `index`) and checks its type.
+///
+/// # Errors
+/// The guest's function does not have the contract's type.
+pub fn flat_on_events_func(
+    store: impl AsContextMut<Data = HostState>,
+    instance: &Instance,
+    index: &ComponentExportIndex,
+) -> wasmtime::Result<FlatOnEventsFunc> {
+    Ok(FlatOnEventsFunc(instance.get_typed_func(store, index)?))
+}
+
+impl FlatOnEventsFunc {
+    /// Calls it with `batch`, a buffer [`encode_flat`] wrote: one
+    /// allocation and one copy in the guest for the whole batch.
+    ///
+    /// # Errors
+    /// A trap or a limit the call ran into.
+    pub fn call(
+        &self,
+        store: StoreContextMut<'_, HostState>,
+        batch: &[u8],
+    ) -> wasmtime::Result<Vec<Outcome>> {
+        // SAFETY: as `OnEventsFunc::call`.
+        let typed: FlatOnEvents<'_> = unsafe { TypedFunc::new_unchecked(*self.0.func()) };
+        typed.call(store, (batch,)).map(|(outcomes,)| outcomes)
+    }
+}
+
+/// Encodes `events` into `out` in the flat batch's layout (reusing its
+/// allocation): the same events, contexts and values the typed batch
+/// carries.
+///
+/// # Errors
+/// The batch does not fit the layout's 32-bit offsets.
+pub fn encode_flat(
+    out: &mut Vec<u8>,
+    events: &[GuestEvent<'_>],
+) -> Result<(), sigbox_flat::TooLarge> {
+    sigbox_flat::encode(
+        out,
+        events.iter().map(|event| {
+            let fields = event.fields.iter().map(|value| match *value {
+                GuestValue::None => sigbox_flat::Item::None,
+                GuestValue::Boolean(b) => sigbox_flat::Item::Boolean(b),
+                GuestValue::Signed(n) => sigbox_flat::Item::Signed(n),
+                GuestValue::Unsigned(n) => sigbox_flat::Item::Unsigned(n),
+                GuestValue::Float(f) => sigbox_flat::Item::Float(f),
+                GuestValue::Text(text) => sigbox_flat::Item::Text(text),
+                GuestValue::TextList(list) => sigbox_flat::Item::TextList(list),
+                GuestValue::Json(text) => sigbox_flat::Item::Json(text),
+            });
+            (event.selector, event.context.bytes(), fields)
+        }),
+    )
+}
+
 /// The `detectors` interface's `acceptance`.
 #[derive(ComponentType, Lower, Clone, Copy, Debug, PartialEq, Eq)]
 #[component(record)]
@@ -226,6 +291,14 @@ unsafe impl Lower for GuestContext {
         _ty: InterfaceType,
         offset: usize,
     ) -> wasmtime::Result<()> {
+        *cx.get::<{ layout::SIZE }>(offset) = self.bytes();
+        Ok(())
+    }
+}
+
+impl GuestContext {
+    /// Its canonical ABI bytes (also the flat batch's context).
+    pub fn bytes(&self) -> [u8; layout::SIZE] {
         use layout::*;
         let c = &self.0;
         let mut bytes = [0u8; SIZE];
@@ -250,8 +323,7 @@ unsafe impl Lower for GuestContext {
         put(PID_NS, &c.pid_ns.to_le_bytes());
         put(CGROUP_ID, &c.cgroup_id.to_le_bytes());
         put(RETURN_VALUE, &c.return_value.to_le_bytes());
-        *cx.get::<SIZE>(offset) = bytes;
-        Ok(())
+        bytes
     }
 }
 
@@ -283,5 +355,120 @@ mod tests {
         }
         assert_eq!(<Context as ComponentType>::SIZE32, layout::SIZE);
         assert_eq!(<Origin as ComponentType>::SIZE32, 1);
+        // The flat batch documents the same layout.
+        use sigbox_flat::context as flat;
+        assert_eq!(
+            [
+                flat::TIMESTAMP_NS,
+                flat::ORIGIN,
+                flat::PID,
+                flat::TID,
+                flat::PPID,
+                flat::HOST_PID,
+                flat::HOST_TID,
+                flat::HOST_PPID,
+                flat::UID,
+                flat::MOUNT_NS,
+                flat::PID_NS,
+                flat::CGROUP_ID,
+                flat::RETURN_VALUE,
+                sigbox_flat::CONTEXT,
+            ],
+            [
+                layout::TIMESTAMP_NS,
+                layout::ORIGIN,
+                layout::PID,
+                layout::TID,
+                layout::PPID,
+                layout::HOST_PID,
+                layout::HOST_TID,
+                layout::HOST_PPID,
+                layout::UID,
+                layout::MOUNT_NS,
+                layout::PID_NS,
+                layout::CGROUP_ID,
+                layout::RETURN_VALUE,
+                layout::SIZE,
+            ]
+        );
+    }
+
+    /// The host's encoding of a batch, read back by the decoder the guest
+    /// SDK uses: every value, context and selector as the typed batch has
+    /// them.
+    #[test]
+    fn the_flat_batch_reads_back_as_the_typed_batch() {
+        use sigbox_flat::{Batch, FieldRef};
+        let context = Context {
+            timestamp_ns: 1_700_000_000_123,
+            origin: Origin::ContainerInit,
+            pid: 1,
+            tid: 2,
+            ppid: 3,
+            host_pid: 4,
+            host_tid: 5,
+            host_ppid: 6,
+            uid: 7,
+            mount_ns: 8,
+            pid_ns: 9,
+            cgroup_id: u64::MAX - 1,
+            return_value: -2,
+        };
+        let argv = vec!["sh".to_string(), "-c".into(), "id".into()];
+        let values = [
+            GuestValue::Text("nginx"),
+            GuestValue::TextList(&argv),
+            GuestValue::Signed(-5),
+            GuestValue::Unsigned(9),
+            GuestValue::Boolean(true),
+            GuestValue::Float(0.25),
+            GuestValue::Json("{}"),
+            GuestValue::None,
+        ];
+        let events = [
+            GuestEvent {
+                selector: 2,
+                context: GuestContext(context),
+                fields: &values,
+            },
+            GuestEvent {
+                selector: 0,
+                context: GuestContext(context),
+                fields: &[],
+            },
+        ];
+        let mut buffer = Vec::new();
+        encode_flat(&mut buffer, &events).unwrap();
+        let batch = Batch::new(&buffer).unwrap();
+        assert_eq!(batch.len(), 2);
+        let view = batch.event(0).unwrap();
+        assert_eq!(view.selector(), 2);
+        assert_eq!(*view.context(), GuestContext(context).bytes());
+        assert_eq!(view.context()[sigbox_flat::context::ORIGIN], 2);
+        assert_eq!(
+            view.context_u64(sigbox_flat::context::CGROUP_ID),
+            u64::MAX - 1
+        );
+        let read: Vec<FieldRef<'_>> = (0..view.len())
+            .map(|i| view.field(i).unwrap().unwrap())
+            .collect();
+        assert_eq!(read[0], FieldRef::Text("nginx"));
+        let FieldRef::TextList(texts) = read[1] else {
+            panic!("argv is a list: {:?}", read[1]);
+        };
+        let texts: Vec<&str> = texts.iter().map(Result::unwrap).collect();
+        assert_eq!(texts, ["sh", "-c", "id"]);
+        assert_eq!(
+            read[2..],
+            [
+                FieldRef::Signed(-5),
+                FieldRef::Unsigned(9),
+                FieldRef::Boolean(true),
+                FieldRef::Float(0.25),
+                FieldRef::Json("{}"),
+                FieldRef::None,
+            ]
+        );
+        assert!(batch.event(1).unwrap().is_empty());
     }
 }

@@ -31,6 +31,10 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Where modules are compiled (the daemon: a bounded child process).
     pub compile: CompileMode,
+    /// Whether a module that exports `flat-detector` gets its batches as one
+    /// buffer (the default); off, it gets them as typed lists, as a module
+    /// without it does (for benchmarks comparing the two).
+    pub flat_batches: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -40,6 +44,7 @@ impl Default for RuntimeOptions {
             compile_cache: true,
             cache_dir: None,
             compile: CompileMode::InProcess,
+            flat_batches: true,
         }
     }
 }
@@ -53,6 +58,7 @@ pub struct Runtime {
     cache: Option<Arc<CompileCache>>,
     compile: CompileMode,
     ticker: Arc<EpochTicker>,
+    flat_batches: bool,
 }
 
 impl Runtime {
@@ -98,6 +104,7 @@ impl Runtime {
             compile_cache,
             cache_dir,
             compile,
+            flat_batches,
         } = options;
         let engine = Engine::new(&engine_config(limits.wasm_stack_bytes))?;
 
@@ -124,7 +131,14 @@ impl Runtime {
             limits,
             cache,
             compile,
+            flat_batches,
         })
+    }
+
+    /// Whether modules exporting `flat-detector` are called through it
+    /// ([`RuntimeOptions::flat_batches`]).
+    pub(crate) fn flat_batches(&self) -> bool {
+        self.flat_batches
     }
 
     /// Compiles a component, or loads it from the compile cache. `sha256` is
