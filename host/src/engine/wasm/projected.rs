@@ -242,22 +242,11 @@ impl PackOnEventsFunc {
 pub struct GuestContext(pub Context);
 
 /// Byte offsets of the context's fields in the canonical ABI (record
-/// layout: each field at the next multiple of its alignment).
+/// layout: each field at the next multiple of its alignment): the flat
+/// batch's event records hold the same bytes, so both read one list.
 mod layout {
-    pub const TIMESTAMP_NS: usize = 0;
-    pub const ORIGIN: usize = 8;
-    pub const PID: usize = 12;
-    pub const TID: usize = 16;
-    pub const PPID: usize = 20;
-    pub const HOST_PID: usize = 24;
-    pub const HOST_TID: usize = 28;
-    pub const HOST_PPID: usize = 32;
-    pub const UID: usize = 36;
-    pub const MOUNT_NS: usize = 40;
-    pub const PID_NS: usize = 44;
-    pub const CGROUP_ID: usize = 48;
-    pub const RETURN_VALUE: usize = 56;
-    pub const SIZE: usize = 64;
+    pub use sigbox_flat::context::*;
+    pub const SIZE: usize = sigbox_flat::CONTEXT;
 }
 
 // SAFETY: the type, ABI and flat form are the generated `Context`'s, and
