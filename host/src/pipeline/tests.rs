@@ -496,6 +496,8 @@ fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_
         },
     );
     pipeline.evaluate_idle_execs_here(true);
+    // Never slow, however busy the machine: this test is about order.
+    pipeline.workers[0].shared.slow_above(Duration::MAX);
     pipeline.apply(guest("versioned-v1", "versioned"));
     wait_idle(&pipeline, 0);
     // Idle worker: the collector (this thread) evaluates the exec itself.
@@ -540,4 +542,45 @@ fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_
     .map(|(seq, by)| ((*seq).to_owned(), (*by).to_owned()))
     .collect();
     assert_eq!(found, expected);
+}
+
+#[test]
+fn live_a_slow_evaluation_keeps_a_workers_execs_off_the_collector_for_a_while() {
+    let writer = ThreadNotingWriter::default();
+    let writes = writer.writes.clone();
+    let mut pipeline = Pipeline::with_options(
+        FindingWriter::new(writer, OutputFormat::Text, true),
+        PipelineOptions {
+            workers: 1,
+            queue_events: 16,
+            backpressure: Backpressure::Drop,
+        },
+    );
+    pipeline.evaluate_idle_execs_here(true);
+    // Every evaluation counts as slow.
+    pipeline.workers[0].shared.slow_above(Duration::ZERO);
+    pipeline.apply(guest("versioned-v1", "versioned"));
+    wait_idle(&pipeline, 0);
+    // Idle and not yet slow: evaluated here, and found slow.
+    process(&mut pipeline, "sched_process_exec", 1);
+    // Idle again, but lately slow: the next execs go to the worker.
+    let shared = pipeline.workers[0].shared.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while shared.set.try_lock().is_err() {
+        assert!(std::time::Instant::now() < deadline, "never idle");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(shared.try_idle().is_none(), "slow, yet offered inline");
+    process(&mut pipeline, "sched_process_exec", 2);
+    pipeline.finish(0).unwrap();
+
+    let here = std::thread::current().name().unwrap().to_owned();
+    let by: Vec<bool> = writes
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, line)| line.contains("TEST-VERSIONED"))
+        .map(|(thread, _)| *thread == here)
+        .collect();
+    assert_eq!(by, [true, false], "evaluated here: first yes, then no");
 }

@@ -114,16 +114,28 @@ pub struct WorkerShared {
     /// Jobs queued and not yet done: 0 means every job sent so far was
     /// applied or evaluated.
     in_flight: AtomicUsize,
-    /// What the last evaluation cost per event, in ns: a worker whose
-    /// signatures are slow is not evaluated on the collector's thread.
-    event_cost_ns: AtomicU64,
+    /// Until when (ms after `epoch`) the collector leaves this worker's
+    /// execs to it: set whenever an evaluation was slow.
+    slow_until_ms: AtomicU64,
+    /// What `slow_until_ms` counts from.
+    epoch: Instant,
+    /// Above this cost per event an evaluation is slow
+    /// ([`MAX_INLINE_EVENT_COST`]; tests move it to be independent of the
+    /// machine's speed).
+    slow_above_ns: AtomicU64,
 }
 
-/// Above this cost per event (the last evaluation's), the collector leaves
-/// a worker's execs to the worker: a slow or spinning signature must not
-/// hold up the reading of the rings, and the hand-off it saves is worth
-/// less than the work.
+/// Above this cost per event, the collector leaves a worker's execs to the
+/// worker for [`SLOW_COOLDOWN`]: a slow or spinning signature must not hold
+/// up the reading of the rings, and the hand-off it saves is worth less
+/// than the work.
 const MAX_INLINE_EVENT_COST: Duration = Duration::from_micros(250);
+
+/// How long one slow evaluation keeps a worker's execs off the collector.
+/// A signature that is fast and spins by turns (under its CPU limit, so
+/// never quarantined) then holds the reader at most once in this time,
+/// not on every other exec.
+const SLOW_COOLDOWN: Duration = Duration::from_secs(10);
 
 impl WorkerShared {
     /// Shares `set`, with nothing in flight.
@@ -131,7 +143,9 @@ impl WorkerShared {
         Self {
             set: Mutex::new(set),
             in_flight: AtomicUsize::new(0),
-            event_cost_ns: AtomicU64::new(0),
+            slow_until_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            slow_above_ns: AtomicU64::new(MAX_INLINE_EVENT_COST.as_nanos() as u64),
         }
     }
 
@@ -149,17 +163,17 @@ impl WorkerShared {
     /// order only when called by the one thread that queues jobs (the
     /// collector): nothing can be queued between the test and the use, so
     /// what it evaluates comes after everything queued before.
-    /// Not while its signatures are slow (see [`MAX_INLINE_EVENT_COST`]).
+    /// Not while its signatures were lately slow (see [`SLOW_COOLDOWN`]).
     pub fn try_idle(&self) -> Option<MutexGuard<'_, SignatureSet>> {
         if self.in_flight.load(Ordering::Acquire) != 0
-            || self.event_cost_ns.load(Ordering::Relaxed) > MAX_INLINE_EVENT_COST.as_nanos() as u64
+            || self.since_epoch_ms() < self.slow_until_ms.load(Ordering::Relaxed)
         {
             return None;
         }
         self.set.try_lock().ok()
     }
 
-    /// [`evaluate_guarded`], noting what it cost per event.
+    /// [`evaluate_guarded`], noting when it was slow (see [`SLOW_COOLDOWN`]).
     pub fn evaluate<W: Write>(
         &self,
         set: &mut SignatureSet,
@@ -168,11 +182,23 @@ impl WorkerShared {
     ) {
         let started = Instant::now();
         evaluate_guarded(set, batch, output);
-        let per_event = started.elapsed().as_nanos() / batch.len().max(1) as u128;
-        self.event_cost_ns.store(
-            u64::try_from(per_event).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        let per_event = started.elapsed() / u32::try_from(batch.len().max(1)).unwrap_or(u32::MAX);
+        if per_event.as_nanos() > u128::from(self.slow_above_ns.load(Ordering::Relaxed)) {
+            let until = self.since_epoch_ms() + SLOW_COOLDOWN.as_millis() as u64;
+            self.slow_until_ms.store(until, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts an evaluation as slow above `cost` per event instead of
+    /// [`MAX_INLINE_EVENT_COST`].
+    #[cfg(test)]
+    pub(super) fn slow_above(&self, cost: Duration) {
+        let nanos = u64::try_from(cost.as_nanos()).unwrap_or(u64::MAX);
+        self.slow_above_ns.store(nanos, Ordering::Relaxed);
+    }
+
+    fn since_epoch_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// The set, for its worker (waits while the collector evaluates).
