@@ -455,7 +455,7 @@ fn a_hot_swap_that_adds_a_signature_lets_its_events_through_the_host_filter() {
 #[derive(Clone, Default)]
 struct ThreadNotingWriter {
     /// (writing thread's name, line) per write.
-    writes: Arc<Mutex<Vec<(String, String)>>>,
+    writes: NotedWrites,
 }
 
 impl Write for ThreadNotingWriter {
@@ -483,8 +483,13 @@ fn wait_idle<W: Write + Send + 'static>(pipeline: &Pipeline<W>, index: usize) {
     }
 }
 
-#[test]
-fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_in_order() {
+/// What [`ThreadNotingWriter::writes`] holds.
+type NotedWrites = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A live pipeline of one worker running TEST-VERSIONED, whose collector
+/// evaluates an exec itself while the worker is idle, counting an
+/// evaluation slow above `slow_above` per event; idle when returned.
+fn inline_exec_pipeline(slow_above: Duration) -> (Pipeline<ThreadNotingWriter>, NotedWrites) {
     let writer = ThreadNotingWriter::default();
     let writes = writer.writes.clone();
     let mut pipeline = Pipeline::with_options(
@@ -496,26 +501,17 @@ fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_
         },
     );
     pipeline.evaluate_idle_execs_here(true);
-    // Never slow, however busy the machine: this test is about order.
-    pipeline.workers[0].shared.slow_above(Duration::MAX);
+    pipeline.workers[0].shared.slow_above(slow_above);
     pipeline.apply(guest("versioned-v1", "versioned"));
     wait_idle(&pipeline, 0);
-    // Idle worker: the collector (this thread) evaluates the exec itself.
-    process(&mut pipeline, "sched_process_exec", 1);
-    // A busy worker (its set held, as in the middle of a batch): the
-    // execs are queued behind what it is doing, not evaluated here.
-    let shared = pipeline.workers[0].shared.clone();
-    let held = shared.set.lock().unwrap();
-    for pid in 2..=3 {
-        process(&mut pipeline, "sched_process_exec", pid);
-    }
-    drop(held);
-    wait_idle(&pipeline, 0);
-    process(&mut pipeline, "sched_process_exec", 4);
-    pipeline.finish(0).unwrap();
+    (pipeline, writes)
+}
 
+/// Each TEST-VERSIONED finding's `seq` (the event's pid) and who wrote it:
+/// `collector` (this thread) or the worker thread's name.
+fn evaluated_by(writes: &NotedWrites) -> Vec<(String, String)> {
     let here = std::thread::current().name().unwrap().to_owned();
-    let found: Vec<(String, String)> = writes
+    writes
         .lock()
         .unwrap()
         .iter()
@@ -531,36 +527,43 @@ fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_
             let by = if *thread == here { "collector" } else { thread };
             (seq, by.to_owned())
         })
-        .collect();
-    let expected: Vec<(String, String)> = [
-        ("1", "collector"),
-        ("2", "sigbox-worker-0"),
-        ("3", "sigbox-worker-0"),
-        ("4", "collector"),
-    ]
-    .iter()
-    .map(|(seq, by)| ((*seq).to_owned(), (*by).to_owned()))
-    .collect();
-    assert_eq!(found, expected);
+        .collect()
+}
+
+#[test]
+fn live_an_exec_is_evaluated_by_the_collector_only_while_its_worker_is_idle_and_in_order() {
+    // Never slow, however busy the machine: this test is about order.
+    let (mut pipeline, writes) = inline_exec_pipeline(Duration::MAX);
+    // Idle worker: the collector (this thread) evaluates the exec itself.
+    process(&mut pipeline, "sched_process_exec", 1);
+    // A busy worker (its set held, as in the middle of a batch): the
+    // execs are queued behind what it is doing, not evaluated here.
+    let shared = pipeline.workers[0].shared.clone();
+    let held = shared.set.lock().unwrap();
+    for pid in 2..=3 {
+        process(&mut pipeline, "sched_process_exec", pid);
+    }
+    drop(held);
+    wait_idle(&pipeline, 0);
+    process(&mut pipeline, "sched_process_exec", 4);
+    pipeline.finish(0).unwrap();
+
+    assert_eq!(
+        evaluated_by(&writes),
+        [
+            ("1", "collector"),
+            ("2", "sigbox-worker-0"),
+            ("3", "sigbox-worker-0"),
+            ("4", "collector"),
+        ]
+        .map(|(seq, by)| (seq.to_owned(), by.to_owned()))
+    );
 }
 
 #[test]
 fn live_a_slow_evaluation_keeps_a_workers_execs_off_the_collector_for_a_while() {
-    let writer = ThreadNotingWriter::default();
-    let writes = writer.writes.clone();
-    let mut pipeline = Pipeline::with_options(
-        FindingWriter::new(writer, OutputFormat::Text, true),
-        PipelineOptions {
-            workers: 1,
-            queue_events: 16,
-            backpressure: Backpressure::Drop,
-        },
-    );
-    pipeline.evaluate_idle_execs_here(true);
     // Every evaluation counts as slow.
-    pipeline.workers[0].shared.slow_above(Duration::ZERO);
-    pipeline.apply(guest("versioned-v1", "versioned"));
-    wait_idle(&pipeline, 0);
+    let (mut pipeline, writes) = inline_exec_pipeline(Duration::ZERO);
     // Idle and not yet slow: evaluated here, and found slow.
     process(&mut pipeline, "sched_process_exec", 1);
     // Idle again, but lately slow: the next execs go to the worker.
@@ -574,13 +577,10 @@ fn live_a_slow_evaluation_keeps_a_workers_execs_off_the_collector_for_a_while() 
     process(&mut pipeline, "sched_process_exec", 2);
     pipeline.finish(0).unwrap();
 
-    let here = std::thread::current().name().unwrap().to_owned();
-    let by: Vec<bool> = writes
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, line)| line.contains("TEST-VERSIONED"))
-        .map(|(thread, _)| *thread == here)
-        .collect();
-    assert_eq!(by, [true, false], "evaluated here: first yes, then no");
+    // Evaluated here: the first yes, then no.
+    assert_eq!(
+        evaluated_by(&writes),
+        [("1", "collector"), ("2", "sigbox-worker-0")]
+            .map(|(seq, by)| (seq.to_owned(), by.to_owned()))
+    );
 }
