@@ -181,7 +181,7 @@ pub fn check_finding_lines(metadata: Metadata, finding: Finding, event: &Event, 
 /// `fuzz_targets/NAME.rs` calls `targets::NAME`.
 pub mod targets {
     use arbitrary::Unstructured;
-    use sigbox::engine::{Finding, Metadata, Properties};
+    use sigbox::engine::Finding;
     use sigbox::engine::{check_finding, check_metadata, finding_bytes};
 
     /// A target's body: runs one input, panics on a failed property.
@@ -209,23 +209,7 @@ pub mod targets {
         sigbox::fuzzing::tracee_tape_agrees(line);
         sigbox::fuzzing::raw_finding_agrees(line);
         if let Ok(event) = sigbox::source::parse_event(line) {
-            let metadata = Metadata {
-                id: "FUZZ-1".into(),
-                version: "1".into(),
-                name: "fuzz".into(),
-                event_name: "fuzz".into(),
-                description: String::new(),
-                tags: Vec::new(),
-                properties: Properties {
-                    severity: 2,
-                    category: String::new(),
-                    technique: String::new(),
-                    kubernetes_technique: String::new(),
-                    mitre_id: String::new(),
-                    external_id: String::new(),
-                    extra: Vec::new(),
-                },
-            };
+            let metadata = sigbox::fuzzing::finding_metadata();
             super::check_finding_lines(metadata, Finding { data: Vec::new() }, &event, Some(line));
         }
     }

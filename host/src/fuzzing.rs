@@ -61,13 +61,35 @@ pub fn tracee_tape_agrees(line: &str) {
     );
 }
 
+/// The metadata of the signature the fuzz targets write findings for.
+pub fn finding_metadata() -> crate::engine::Metadata {
+    use crate::engine::{Metadata, Properties};
+    Metadata {
+        id: "FUZZ-1".into(),
+        version: "1".into(),
+        name: "fuzz".into(),
+        event_name: "fuzz".into(),
+        description: String::new(),
+        tags: Vec::new(),
+        properties: Properties {
+            severity: 2,
+            category: String::new(),
+            technique: String::new(),
+            kubernetes_technique: String::new(),
+            mitre_id: String::new(),
+            external_id: String::new(),
+            extra: Vec::new(),
+        },
+    }
+}
+
 /// Replay's finding writer on a line the parser accepts (a finding with
 /// data of every kind): the raw-line writer (member split, keys copied as
 /// written) gives the same bytes as the same writer on serde_json's
 /// reading of the line, and the same JSON as the finding's tree. Panics on
 /// a difference.
 pub fn raw_finding_agrees(line: &str) {
-    use crate::engine::{ContractVersion, Detection, Finding, Metadata, Properties, SignatureInfo};
+    use crate::engine::{ContractVersion, Detection, Finding, SignatureInfo};
     use crate::event::{Field, Value};
     let Ok(event) = crate::source::tracee_json::parse_event(line) else {
         return;
@@ -75,23 +97,7 @@ pub fn raw_finding_agrees(line: &str) {
     let info = SignatureInfo {
         path: "/fuzz/signature.wasm".into(),
         sha256: "00".repeat(32),
-        metadata: Metadata {
-            id: "FUZZ-1".into(),
-            version: "1".into(),
-            name: "fuzz".into(),
-            event_name: "fuzz".into(),
-            description: String::new(),
-            tags: Vec::new(),
-            properties: Properties {
-                severity: 2,
-                category: String::new(),
-                technique: String::new(),
-                kubernetes_technique: String::new(),
-                mitre_id: String::new(),
-                external_id: String::new(),
-                extra: Vec::new(),
-            },
-        },
+        metadata: finding_metadata(),
         selected_events: Vec::new(),
         contract: ContractVersion::V0_2,
         signed_by: Vec::new(),
